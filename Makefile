@@ -1,0 +1,26 @@
+# The two entry points of the README: `make demo` and `make test`.
+# Both build a private virtual environment on first use, so a fresh machine
+# needs only Python >= 3.11 and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "setright needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@if [ -f examples/quickstart/demo.py ]; then $(BIN)/python examples/quickstart/demo.py; \
+	else echo "The quickstart does not exist yet; showing setright --help instead."; $(BIN)/setright --help; fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

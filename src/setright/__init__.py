@@ -1,0 +1,3 @@
+"""setright: resolution-as-code for failed database changes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from setright.cli import main
+
+main()

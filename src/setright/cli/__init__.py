@@ -1,0 +1,116 @@
+"""The `setright` command group: global options, error reporting, exit codes.
+
+Commands only parse and dispatch; they import core modules inside their
+functions so `setright --help` never loads deepdiff, jsonschema or SQLite code.
+Every expected failure prints one `Error:` line (plus indented detail) and
+exits 1; usage errors exit 1 too, so only `--detailed-exitcode` ever exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from setright import __version__
+from setright.cli.app import App
+
+_VERBOSE = False
+
+
+class SetrightGroup(click.Group):
+    """A click group that maps every failure to setright's exit codes."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        global _VERBOSE
+        _VERBOSE = False
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(0)
+        except click.exceptions.UsageError as exc:
+            exc.show()
+            sys.exit(1)
+        except click.exceptions.Abort:
+            click.echo("Error: aborted; nothing was written.", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - the one place that turns errors into text
+            if _VERBOSE:
+                import traceback
+
+                traceback.print_exc()
+            report_error(exc)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def report_error(exc: Exception) -> None:
+    from setright.errors import SetrightError
+
+    if isinstance(exc, SetrightError):
+        message, details = exc.message, exc.details
+    else:
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        details = [] if _VERBOSE else ["run again with -v for the traceback"]
+    click.echo("Error: " + message, err=True)
+    for line in details:
+        click.echo("  " + line, err=True)
+
+
+@click.group(cls=SetrightGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="setright")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Path to setright.yaml (default: search this folder and its parents).")
+@click.option("--store", "store_url", metavar="URL",
+              help="Audit store URL (overrides store.url and SETRIGHT_STORE).")
+@click.option("--no-color", is_flag=True, help="Never colour output (also: NO_COLOR).")
+@click.option("--ascii", "ascii_only", is_flag=True, help="ASCII tables instead of box drawing.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_color: bool,
+        ascii_only: bool, verbose: bool) -> None:
+    """setright: resolution-as-code for failed database changes.
+
+    Find what needs a human (issue list), commit a resolution file, review
+    the plan, apply it: guarded, all or nothing, recorded in a ledger.
+    """
+    global _VERBOSE
+    _VERBOSE = verbose
+    preset = ctx.obj if isinstance(ctx.obj, dict) else {}
+    stream = click.get_text_stream("stdout")
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    color = (not no_color and "NO_COLOR" not in os.environ and stream.isatty())
+    app = App(
+        config_path=config_path,
+        store_url=store_url,
+        ascii_only=ascii_only or encoding not in ("utf8", "utf_8"),
+        color=color,
+        verbose=verbose,
+        cwd=Path.cwd(),
+        clock=preset.get("clock"),
+    )
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _register() -> None:
+    from setright.cli import audit_cmd, init_cmd, lock_cmd
+
+    cli.add_command(init_cmd.init)
+    cli.add_command(audit_cmd.audit)
+    cli.add_command(lock_cmd.lock)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="setright")

@@ -1,0 +1,55 @@
+"""`setright init`: the files a new project starts with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from setright.config import CONFIG_NAME
+from setright.errors import SetrightError
+
+CONFIG_TEMPLATE = """\
+# setright.yaml: configuration for setright (format version 1).
+version: 1
+
+# The audit store: where applies, the audit log and the ledger live.
+# Relative paths are relative to this file. SETRIGHT_STORE overrides the URL.
+# Point audit_table at flamingockAuditLog to work on a Flamingock SQLite store.
+store: {url: "sqlite:///.setright/audit.db", audit_table: setright_audit_log}
+
+# Committed resolution files (YAML): what should happen to failed changes.
+resolutions: resolutions
+
+# Databases that changes are applied to, each with a folder of change files:
+#   user-db: {url: "sqlite:///data/user.db", changes: changes/user-db}
+targets: {}
+
+run: {max_attempts: 3}       # executions per apply before it is failed
+redrive: {max_age: 1d}       # how long after failing an apply may be redriven
+lock: {ttl: 60s}             # lock and runner-lease lifetime (renewed every ttl/3)
+policy: {require_ticket: false, require_committed: true}
+"""
+
+
+def init_project(root: Path) -> list[Path]:
+    """Write the starter layout into `root`; refuse to overwrite an existing config."""
+    config = root / CONFIG_NAME
+    if config.exists():
+        raise SetrightError(f"{config} already exists; not overwriting it")
+    root.mkdir(parents=True, exist_ok=True)
+    created: list[Path] = []
+    config.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    created.append(config)
+    for name in ("resolutions", "changes"):
+        folder = root / name
+        if not folder.exists():
+            folder.mkdir()
+            (folder / ".gitkeep").write_text("", encoding="utf-8")
+            created.append(folder)
+    state = root / ".setright"
+    state.mkdir(exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# the audit store and its WAL files stay out of git\n*\n",
+                          encoding="utf-8")
+        created.append(ignore)
+    return created

@@ -1,0 +1,1 @@
+"""Views: turn plain data into text, Markdown or JSON. Never touches the store."""

@@ -1,0 +1,63 @@
+"""JSON Schemas shipped as package data, and validation that names file:line:column."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from setright.errors import Problem
+from setright.yamlfile import YamlDocument
+
+SCHEMA_FILES = {
+    "config": "config.v1.json",
+    "change": "change.v1.json",
+    "resolution": "resolution.v1.json",
+    "plan": "plan.v1.json",
+}
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    text = resources.files(__name__).joinpath(SCHEMA_FILES[name]).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
+    """Every schema violation of `doc`, in document order, each located in the file."""
+    from jsonschema import Draft202012Validator  # lazy: keeps `setright --help` fast
+
+    schema = load_schema(name)
+    validator = Draft202012Validator(schema)
+    found: list[tuple[tuple[int, int], Problem]] = []
+    for error in validator.iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        message = _message(error)
+        key = False
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            extra = sorted(k for k in error.instance if k not in allowed)
+            if extra:
+                path = (*path, extra[0])
+                key = True
+                message = f"unknown key {extra[0]!r}" + (
+                    f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+                )
+        problem = doc.problem(path, message, key=key)
+        found.append(((problem.line or 0, problem.column or 0), problem))
+    found.sort(key=lambda item: item[0])
+    return [p for _, p in found]
+
+
+def _message(error: Any) -> str:
+    """A shorter, user-facing message for the common validators."""
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator in ("pattern", "enum", "type", "minLength") and description:
+        return f"{error.instance!r} is not valid: expected {description}"
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return f"{error.instance!r} is not one of {allowed}"
+    return error.message

@@ -1,0 +1,244 @@
+"""The audit log: appending rows the Flamingock way, and folding it into current state.
+
+The current state of a change is its row with the latest `created_at`, ties
+broken by state priority (Flamingock's rule) and then by id. The fold is a
+maximum, so it can be maintained incrementally: `refresh_change_state` folds
+only rows with `id > folded_audit_id` into `setright_change_state`, which is
+how rows written by another runner are picked up without rescanning the log.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from setright.errors import UnknownId
+from setright.store.schema import AUDIT_COLUMN_NAMES, quote
+from setright.store.states import MANUAL_MARK, ChangeState, priority_of
+from setright.store.transitions import Provenance
+from setright.timeutil import iso_from_ms, ms_from_any
+
+_PRIORITY_SQL = "CASE state " + " ".join(
+    f"WHEN '{s.value}' THEN {s.priority}" for s in ChangeState
+) + " ELSE 0 END"
+
+
+def error_summary(trace: str | None, limit: int = 160) -> str | None:
+    """First non-empty line of an error trace, shortened for tables."""
+    if not trace:
+        return None
+    line = next((ln.strip() for ln in str(trace).splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _iso_or_none(value: object) -> str | None:
+    ms = ms_from_any(value)
+    return iso_from_ms(ms) if ms is not None else None
+
+
+#: SQL functions the fold needs; `Store` registers them on its connection.
+SQL_FUNCTIONS = {
+    "setright_ms": ms_from_any,
+    "setright_iso": _iso_or_none,
+    "setright_summary": error_summary,
+}
+
+
+def refresh_change_state(tx: sqlite3.Connection, audit_table: str) -> int:
+    """Fold audit rows newer than `folded_audit_id` into the cache; return how many were read."""
+    folded = int(tx.execute(
+        "SELECT value FROM setright_meta WHERE key = 'folded_audit_id'").fetchone()[0])
+    table = quote(audit_table)
+    top = tx.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+    if top is None or top <= folded:
+        return 0
+    tx.execute(
+        f"""
+        INSERT INTO setright_change_state (change_id, audit_id, state, priority, created_at,
+            created_ms, target_system_id, tx_strategy, recovery_strategy, execution_id,
+            error_summary)
+        SELECT change_id, id, state, prio, setright_iso(ms), ms, target_system_id, tx_strategy,
+               recovery_strategy, execution_id, setright_summary(error_trace)
+        FROM (
+            SELECT *, row_number() OVER (
+                       PARTITION BY change_id ORDER BY ms DESC, prio DESC, id DESC) AS rn
+            FROM (SELECT id, change_id, state, target_system_id, tx_strategy, recovery_strategy,
+                         execution_id, error_trace,
+                         coalesce(setright_ms(created_at), -1) AS ms, {_PRIORITY_SQL} AS prio
+                  FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL)
+        ) WHERE rn = 1
+        ON CONFLICT(change_id) DO UPDATE SET
+            audit_id = excluded.audit_id, state = excluded.state, priority = excluded.priority,
+            created_at = excluded.created_at, created_ms = excluded.created_ms,
+            target_system_id = excluded.target_system_id, tx_strategy = excluded.tx_strategy,
+            recovery_strategy = excluded.recovery_strategy, execution_id = excluded.execution_id,
+            error_summary = excluded.error_summary
+        WHERE (excluded.created_ms, excluded.priority, excluded.audit_id)
+            > (setright_change_state.created_ms, setright_change_state.priority,
+               setright_change_state.audit_id)
+        """,
+        (folded, top),
+    )
+    tx.execute("UPDATE setright_meta SET value = ? WHERE key = 'folded_audit_id'", (str(top),))
+    return int(top - folded)
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    """One row of `setright_change_state`: the folded current state of a change."""
+
+    change_id: str
+    audit_id: int
+    state: str
+    created_at: str | None
+    created_ms: int
+    target_system_id: str | None
+    tx_strategy: str | None
+    recovery_strategy: str | None
+    execution_id: str | None
+    error_summary: str | None
+
+
+_CURRENT_COLUMNS = ("change_id, audit_id, state, created_at, created_ms, target_system_id,"
+                    " tx_strategy, recovery_strategy, execution_id, error_summary")
+
+
+def current_state(conn: sqlite3.Connection, change_id: str) -> CurrentState | None:
+    row = conn.execute(
+        f"SELECT {_CURRENT_COLUMNS} FROM setright_change_state WHERE change_id = ?", (change_id,)
+    ).fetchone()
+    return CurrentState(*row) if row else None
+
+
+def audit_row(conn: sqlite3.Connection, audit_table: str, audit_id: int) -> dict[str, Any]:
+    cursor = conn.execute(f"SELECT * FROM {quote(audit_table)} WHERE id = ?", (audit_id,))
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    if row is None:
+        raise UnknownId(f"no audit row {audit_id}")
+    return dict(zip(names, row, strict=True))
+
+
+def next_created_ms(tx: sqlite3.Connection, change_id: str, now_ms: int) -> int:
+    """`max(now, latest created_at of that change + 1 ms)`: the fold can never be reordered."""
+    row = tx.execute("SELECT created_ms FROM setright_change_state WHERE change_id = ?",
+                     (change_id,)).fetchone()
+    return max(now_ms, row[0] + 1) if row and row[0] is not None else now_ms
+
+
+def append_audit_row(
+    tx: sqlite3.Connection, audit_table: str, row: Mapping[str, Any], *, now_ms: int,
+    provenance: Mapping[str, Any] | None = None,
+) -> int:
+    """Insert one audit row (inside a write transaction) and fold it; return its id.
+
+    `created_at` is always chosen here, never by the caller; setright's provenance
+    goes into `metadata` under the key "setright" so Flamingock keeps reading it.
+    """
+    refresh_change_state(tx, audit_table)
+    values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
+    values["created_at"] = next_created_ms(tx, str(row["change_id"]), now_ms)
+    if provenance is not None:
+        values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    cursor = tx.execute(f"INSERT INTO {quote(audit_table)} ({columns}) VALUES ({marks})",
+                        list(values.values()))
+    refresh_change_state(tx, audit_table)
+    return int(cursor.lastrowid or 0)
+
+
+def mark_change(
+    tx: sqlite3.Connection, audit_table: str, change_id: str, resolution: str,
+    prov: Provenance, *, now_ms: int, execution_id: str,
+) -> tuple[str, int]:
+    """Append a manual mark the way Flamingock's `audit fix` does; return (old state, row id).
+
+    The mark copies the current row's other fields, with a new `execution_id`,
+    `author` = the actor and an empty `error_trace`.
+    """
+    refresh_change_state(tx, audit_table)
+    current = current_state(tx, change_id)
+    if current is None:
+        raise UnknownId(f"no change {change_id!r} in the audit store")
+    fixed = audit_row(tx, audit_table, current.audit_id)
+    new_state = MANUAL_MARK[resolution]
+    row = {**fixed, "execution_id": execution_id, "author": prov.actor,
+           "state": new_state.value, "error_trace": None,
+           "execution_hostname": socket.gethostname()}
+    audit_id = append_audit_row(tx, audit_table, row, now_ms=now_ms,
+                                provenance=provenance_metadata(prov))
+    return current.state, audit_id
+
+
+def provenance_metadata(prov: Provenance) -> dict[str, Any]:
+    data = {"actor": prov.actor, "source": prov.source, "reason": prov.reason,
+            "ticket": prov.ticket, "resolution": prov.resolution, "plan_id": prov.plan_id,
+            **prov.metadata}
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _with_setright_metadata(existing: object, provenance: Mapping[str, Any]) -> str:
+    try:
+        data = json.loads(existing) if isinstance(existing, str) and existing else {}
+    except json.JSONDecodeError:
+        data = {"original": existing}
+    if not isinstance(data, dict):
+        data = {"original": data}
+    data["setright"] = dict(provenance)
+    return json.dumps(data, sort_keys=True)
+
+
+# -- reading ---------------------------------------------------------------
+
+
+def list_current(conn: sqlite3.Connection, audit_table: str, *, change_id: str | None = None,
+                 since_ms: int | None = None) -> list[dict[str, Any]]:
+    """Current state per change (oldest first), with the author of the deciding row."""
+    where, params = ["1 = 1"], []
+    if change_id is not None:
+        where.append("cs.change_id = ?")
+        params.append(change_id)
+    if since_ms is not None:
+        where.append("cs.created_ms >= ?")
+        params.append(since_ms)
+    cursor = conn.execute(
+        f"SELECT cs.change_id, cs.state, a.author, cs.target_system_id, cs.created_at,"
+        f" cs.execution_id, cs.tx_strategy, cs.recovery_strategy, cs.error_summary, cs.audit_id"
+        f" FROM setright_change_state cs LEFT JOIN {quote(audit_table)} a ON a.id = cs.audit_id"
+        f" WHERE {' AND '.join(where)} ORDER BY cs.created_ms, cs.change_id",
+        params,
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def list_history(conn: sqlite3.Connection, audit_table: str, *, change_id: str | None = None,
+                 since_ms: int | None = None) -> list[dict[str, Any]]:
+    """Raw audit rows in id order (the whole log when unfiltered: not a hot path)."""
+    where, params = ["1 = 1"], []
+    if change_id is not None:
+        where.append("change_id = ?")
+        params.append(change_id)
+    if since_ms is not None:
+        where.append("setright_ms(created_at) >= ?")
+        params.append(since_ms)
+    cursor = conn.execute(
+        f"SELECT id, change_id, state, author, target_system_id, created_at, execution_id,"
+        f" tx_strategy, recovery_strategy, error_trace, metadata"
+        f" FROM {quote(audit_table)} WHERE {' AND '.join(where)} ORDER BY id",
+        params,
+    )
+    names = [d[0] for d in cursor.description]
+    rows = []
+    for row in cursor:
+        item = dict(zip(names, row, strict=True))
+        ms = ms_from_any(item["created_at"])
+        item["created_at"] = iso_from_ms(ms) if ms is not None else None
+        item["priority"] = priority_of(item["state"])
+        rows.append(item)
+    return rows

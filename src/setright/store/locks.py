@@ -1,0 +1,188 @@
+"""Named locks with expiry, stored in `setright_locks` (DESIGN §4.5).
+
+A small Terraform-style locker: acquire with info, renew, release by lock id.
+Acquiring inserts the row or takes over one whose `expires_at <= now`, in one
+transaction. The runner's lease on an apply *is* its target lock, so there is
+one clock for "is this apply alive".
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import socket
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+
+from setright.errors import LeaseLost, SetrightError, UnknownId
+from setright.store.connection import Store
+from setright.store.transitions import Provenance, record_event
+from setright.timeutil import iso_from_ms
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    name: str
+    lock_id: str
+    owner: str
+    operation: str
+    acquired_at: str
+    expires_at: str
+    info: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+class LockHeld(SetrightError):
+    """The lock belongs to someone else; carries their Lock Info for the message."""
+
+    def __init__(self, holder: LockInfo) -> None:
+        self.holder = holder
+        super().__init__(f"{holder.name} is locked by another process", lock_info_lines(holder))
+
+
+def lock_info_lines(lock: LockInfo) -> list[str]:
+    """Terraform's "Lock Info" block."""
+    return [
+        "Lock Info:",
+        f"  ID:        {lock.lock_id}",
+        f"  Path:      {lock.name}",
+        f"  Operation: {lock.operation}",
+        f"  Who:       {lock.owner}",
+        f"  Created:   {lock.acquired_at}",
+        f"  Expires:   {lock.expires_at}",
+    ]
+
+
+def default_owner() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+_COLUMNS = "name, lock_id, owner, operation, acquired_at, expires_at, info"
+
+
+class Locker:
+    """Acquire, renew and release locks in one store."""
+
+    def __init__(self, store: Store, ttl: float = 60.0, owner: str | None = None) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.owner = owner or default_owner()
+
+    def acquire(self, name: str, operation: str, *, info: str | None = None,
+                take_over: bool = False, timeout: float = 0.0) -> tuple[LockInfo, LockInfo | None]:
+        """Take `name`; return (our lock, the holder we took over from, if any).
+
+        `take_over` seizes a live lock (a redrive with `force`); otherwise a live
+        lock raises `LockHeld` once `timeout` seconds of retrying have passed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._try_acquire(name, operation, info, take_over)
+            except LockHeld:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def _try_acquire(self, name: str, operation: str, info: str | None,
+                     take_over: bool) -> tuple[LockInfo, LockInfo | None]:
+        now = self.store.now_ms()
+        lock = LockInfo(name, secrets.token_hex(8), self.owner, operation, iso_from_ms(now),
+                        iso_from_ms(now + int(self.ttl * 1000)), info)
+        with self.store.write(state=False) as tx:
+            holder = self._get(tx, name)
+            if holder is not None and holder.expires_at > iso_from_ms(now) and not take_over:
+                raise LockHeld(holder)
+            tx.execute(
+                f"INSERT INTO setright_locks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET lock_id = excluded.lock_id,"
+                " owner = excluded.owner, operation = excluded.operation,"
+                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,"
+                " info = excluded.info",
+                (lock.name, lock.lock_id, lock.owner, lock.operation, lock.acquired_at,
+                 lock.expires_at, lock.info),
+            )
+        return lock, holder
+
+    def renew(self, lock: LockInfo) -> LockInfo:
+        """Push the expiry out by one ttl; `LeaseLost` if the lock is no longer ours."""
+        expires = iso_from_ms(self.store.now_ms() + int(self.ttl * 1000))
+        with self.store.write(state=False) as tx:
+            touched = tx.execute(
+                "UPDATE setright_locks SET expires_at = ? WHERE name = ? AND lock_id = ?",
+                (expires, lock.name, lock.lock_id),
+            ).rowcount
+        if touched != 1:
+            raise LeaseLost(f"lock {lock.name} ({lock.lock_id}) is no longer held by this process")
+        return LockInfo(**{**lock.as_dict(), "expires_at": expires})
+
+    def release(self, lock_id: str) -> LockInfo:
+        """Release by the owner's lock id (the normal way out)."""
+        with self.store.write(state=False) as tx:
+            lock = self._by_id(tx, lock_id)
+            tx.execute("DELETE FROM setright_locks WHERE lock_id = ?", (lock_id,))
+        return lock
+
+    def release_own(self, lock_id: str) -> LockInfo:
+        """`lock release ID`: only an expired lock, or one held from this user@host.
+
+        A live lock of another owner needs `--force`, which is recorded as an event.
+        """
+        with self.store.write(state=False) as tx:
+            lock = self._by_id(tx, lock_id)
+            mine = lock.owner.rsplit(":", 1)[0] == self.owner.rsplit(":", 1)[0]
+            if not mine and lock.expires_at > self.store.now_iso():
+                raise SetrightError(
+                    f"lock {lock_id} is held by {lock.owner}, not by you",
+                    [*lock_info_lines(lock), "use --force to release it anyway (recorded)"],
+                )
+            tx.execute("DELETE FROM setright_locks WHERE lock_id = ?", (lock_id,))
+        return lock
+
+    def release_quietly(self, lock: LockInfo) -> None:
+        """Release our own lock if we still hold it (cleanup paths must not raise)."""
+        with self.store.write(state=False) as tx:
+            tx.execute("DELETE FROM setright_locks WHERE name = ? AND lock_id = ?",
+                       (lock.name, lock.lock_id))
+
+    def force_release(self, lock_id: str, prov: Provenance) -> LockInfo:
+        """Release whoever holds it; recorded as an event (`lock release --force`)."""
+        with self.store.write() as tx:
+            lock = self._by_id(tx, lock_id)
+            tx.execute("DELETE FROM setright_locks WHERE lock_id = ?", (lock_id,))
+            record_event(tx, at=self.store.now_iso(), kind="lock_force_release", prov=prov,
+                         old_state="held", new_state="released", extra=lock.as_dict())
+        return lock
+
+    def list(self) -> list[LockInfo]:
+        rows = self.store.conn.execute(f"SELECT {_COLUMNS} FROM setright_locks ORDER BY name")
+        return [LockInfo(*row) for row in rows]
+
+    def holder(self, name: str) -> LockInfo | None:
+        """The live holder of `name`, if any (an expired row counts as free)."""
+        lock = self._get(self.store.conn, name)
+        if lock is None or lock.expires_at <= self.store.now_iso():
+            return None
+        return lock
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, name: str) -> LockInfo | None:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM setright_locks WHERE name = ?",
+                           (name,)).fetchone()
+        return LockInfo(*row) if row else None
+
+    @staticmethod
+    def _by_id(conn: sqlite3.Connection, lock_id: str) -> LockInfo:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM setright_locks WHERE lock_id = ?",
+                           (lock_id,)).fetchone()
+        if row is None:
+            raise UnknownId(f"no lock with ID {lock_id!r}", ["see 'setright lock list'"])
+        return LockInfo(*row)

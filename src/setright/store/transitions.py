@@ -1,0 +1,153 @@
+"""Guarded state transitions for applies, tasks and operations (DESIGN §4.3).
+
+Each move is one `UPDATE … WHERE state IN (:expected)` — plus, for runner
+writes, `AND lease_token = :mine` — and one `setright_events` row. Zero rows
+touched means someone else moved the row first: we raise instead of guessing.
+Callers run these inside `Store.write()`, so a refusal rolls everything back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from setright.errors import LeaseLost, TransitionRefused, UnknownId
+from setright.store.states import (
+    APPLY_TRANSITIONS,
+    OPERATION_TRANSITIONS,
+    TASK_TRANSITIONS,
+    ApplyState,
+    OperationState,
+    TaskState,
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who moved something, and why; copied into events and audit metadata."""
+
+    actor: str
+    source: str = "runner"
+    reason: str | None = None
+    ticket: str | None = None
+    resolution: str | None = None
+    plan_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def record_event(
+    tx: sqlite3.Connection, *, at: str, kind: str, prov: Provenance,
+    apply_id: str | None = None, change_id: str | None = None,
+    old_state: str | None = None, new_state: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> int:
+    metadata = {**prov.metadata, **(extra or {})}
+    cursor = tx.execute(
+        "INSERT INTO setright_events (at, apply_id, change_id, kind, old_state, new_state, actor,"
+        " source, reason, ticket, resolution, plan_id, metadata)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
+         prov.reason, prov.ticket, prov.resolution, prov.plan_id,
+         json.dumps(metadata, sort_keys=True) if metadata else None),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
+                 new: StrEnum) -> list[str]:
+    olds = [str(s) for s in expected]
+    for old in olds:
+        if new not in table[type(new)(old)]:
+            raise TransitionRefused(f"illegal {kind} transition {old} → {new}")
+    return olds
+
+
+def _guarded_update(
+    tx: sqlite3.Connection, *, table: str, where: str, key: tuple[Any, ...],
+    expected: list[str], new: str, fields: Mapping[str, Any], lease_token: str | None,
+    apply_id: str, describe: str,
+) -> str:
+    """Run the guarded UPDATE; return the old state or raise explaining why no row moved."""
+    current = tx.execute(f"SELECT state FROM {table} WHERE {where}", key).fetchone()
+    if current is None:
+        raise UnknownId(f"no {describe} in the audit store")
+    sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
+    marks = ", ".join("?" for _ in expected)
+    sql = f"UPDATE {table} SET {sets} WHERE {where} AND state IN ({marks})"
+    params: list[Any] = [new, *fields.values(), *key, *expected]
+    if lease_token is not None:
+        sql += " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
+        params += [apply_id, lease_token]
+    if tx.execute(sql, params).rowcount == 1:
+        return str(current[0])
+    if lease_token is not None:
+        holder = tx.execute("SELECT lease_token FROM setright_applies WHERE id = ?",
+                            (apply_id,)).fetchone()
+        if holder is None or holder[0] != lease_token:
+            raise LeaseLost(
+                f"lease on apply {apply_id} was lost: another process took it over",
+                [f"{describe} left {current[0]}; this runner stops here"],
+            )
+    raise TransitionRefused(
+        f"{describe} is {current[0]}, expected {' or '.join(expected)}",
+        ["it moved since it was read; nothing was written"],
+    )
+
+
+def move_apply(
+    tx: sqlite3.Connection, apply_id: str, expected: Iterable[ApplyState], new: ApplyState,
+    prov: Provenance, *, at: str, lease_token: str | None = None,
+    fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
+) -> str:
+    olds = _check_legal("apply", APPLY_TRANSITIONS, expected, new)
+    old = _guarded_update(
+        tx, table="setright_applies", where="id = ?", key=(apply_id,),
+        expected=olds, new=str(new), fields={"updated_at": at, **(fields or {})},
+        lease_token=lease_token, apply_id=apply_id, describe=f"apply {apply_id}",
+    )
+    record_event(tx, at=at, kind="apply", prov=prov, apply_id=apply_id,
+                 old_state=old, new_state=str(new), extra=event)
+    return old
+
+
+def move_task(
+    tx: sqlite3.Connection, apply_id: str, position: int, expected: Iterable[TaskState],
+    new: TaskState, prov: Provenance, *, at: str, lease_token: str | None = None,
+    fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
+) -> str:
+    olds = _check_legal("task", TASK_TRANSITIONS, expected, new)
+    row = tx.execute("SELECT change_id FROM setright_tasks WHERE apply_id = ? AND position = ?",
+                     (apply_id, position)).fetchone()
+    old = _guarded_update(
+        tx, table="setright_tasks", where="apply_id = ? AND position = ?",
+        key=(apply_id, position), expected=olds, new=str(new), fields=fields or {},
+        lease_token=lease_token, apply_id=apply_id,
+        describe=f"task {position} of apply {apply_id}",
+    )
+    record_event(tx, at=at, kind="task", prov=prov, apply_id=apply_id,
+                 change_id=row[0] if row else None, old_state=old, new_state=str(new),
+                 extra={"position": position, **(event or {})})
+    return old
+
+
+def move_operation(
+    tx: sqlite3.Connection, apply_id: str, change_id: str, seq: int,
+    expected: Iterable[OperationState], new: OperationState, prov: Provenance, *, at: str,
+    lease_token: str | None = None, fields: Mapping[str, Any] | None = None,
+    event: Mapping[str, Any] | None = None,
+) -> str:
+    olds = _check_legal("operation", OPERATION_TRANSITIONS, expected, new)
+    old = _guarded_update(
+        tx, table="setright_operations",
+        where="apply_id = ? AND change_id = ? AND seq = ?", key=(apply_id, change_id, seq),
+        expected=olds, new=str(new), fields=fields or {}, lease_token=lease_token,
+        apply_id=apply_id, describe=f"operation {seq} of change {change_id} in apply {apply_id}",
+    )
+    record_event(tx, at=at, kind="operation", prov=prov, apply_id=apply_id,
+                 change_id=change_id, old_state=old, new_state=str(new),
+                 extra={"seq": seq, **(event or {})})
+    return old

@@ -1,0 +1,32 @@
+"""Shared fixtures: a pinned clock, a fresh store, a CLI runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from setright.store import Store
+from setright.timeutil import FixedClock
+
+#: 2026-11-22T12:00:00.000Z: every test starts from the same instant.
+T0 = 1_795_348_800_000
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
+    s = Store.open(tmp_path / ".setright" / "audit.db", clock=clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
