@@ -1,0 +1,58 @@
+"""Test helpers that write store rows directly, for rules that need exact setups."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from setright.store import Store
+from setright.store.audit import append_audit_row
+
+
+def audit(store: Store, change_id: str, state: str, *, at_ms: int | None = None,
+          target: str = "user-db", tx: str = "NON_TX", recovery: str = "MANUAL_INTERVENTION",
+          execution_id: str | None = None, error: str | None = None,
+          raw_created_at: Any = None) -> int:
+    """Append an audit row. With `raw_created_at`, bypass setright's clock rule (another writer)."""
+    row = {"change_id": change_id, "state": state, "target_system_id": target,
+           "tx_strategy": tx, "recovery_strategy": recovery, "execution_id": execution_id,
+           "author": "tester", "error_trace": error, "metadata": json.dumps({"k": 1})}
+    if raw_created_at is not None or at_ms is not None:
+        row["created_at"] = raw_created_at if raw_created_at is not None else at_ms
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cursor = store.conn.execute(
+            f'INSERT INTO "{store.audit_table}" ({columns}) VALUES ({marks})', list(row.values()))
+        return int(cursor.lastrowid or 0)
+    with store.write() as conn:
+        return append_audit_row(conn, store.audit_table, row, now_ms=store.now_ms())
+
+
+def apply_row(conn: sqlite3.Connection, apply_id: str, target: str, state: str, *,
+              lease_token: str | None = None, lease_expires_at: str | None = None) -> None:
+    conn.execute(
+        "INSERT INTO setright_applies (id, target, state, attempt, max_attempts, created_at,"
+        " lease_token, lease_expires_at) VALUES (?, ?, ?, 1, 3, '2026-11-22T12:00:00.000Z', ?, ?)",
+        (apply_id, target, state, lease_token, lease_expires_at),
+    )
+
+
+def task_row(conn: sqlite3.Connection, apply_id: str, position: int, change_id: str,
+             state: str) -> None:
+    conn.execute(
+        "INSERT INTO setright_tasks (apply_id, position, change_id, state, attempt)"
+        " VALUES (?, ?, ?, ?, 1)", (apply_id, position, change_id, state))
+
+
+def op_row(conn: sqlite3.Connection, apply_id: str, change_id: str, seq: int, state: str) -> None:
+    conn.execute(
+        "INSERT INTO setright_operations (apply_id, change_id, seq, statement, hash, state)"
+        " VALUES (?, ?, ?, 'SELECT 1', 'h1:x', ?)", (apply_id, change_id, seq, state))
+
+
+def state_tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """A snapshot of every state table, to prove a refused command wrote nothing."""
+    tables = [store.audit_table, "setright_applies", "setright_tasks", "setright_operations",
+              "setright_events", "setright_ledger"]
+    return {t: store.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}

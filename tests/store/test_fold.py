@@ -1,0 +1,110 @@
+"""The current-state fold: latest created_at, ties by priority, kept incrementally."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from setright.store import Store
+from setright.store.audit import current_state, list_current, mark_change
+from setright.store.transitions import Provenance
+from setright.timeutil import FixedClock
+from storehelp import audit
+from conftest import T0
+
+
+def test_latest_created_at_wins(store: Store) -> None:
+    audit(store, "c1", "STARTED", at_ms=T0)
+    audit(store, "c1", "APPLIED", at_ms=T0 + 5)
+    audit(store, "c1", "FAILED", at_ms=T0 + 2)  # written later, but older timestamp
+    store.refresh()
+    assert current_state(store.conn, "c1").state == "APPLIED"
+
+
+def test_tie_is_broken_by_priority_not_insertion_order(store: Store) -> None:
+    audit(store, "c1", "MANUAL_MARKED_AS_APPLIED", at_ms=T0)
+    audit(store, "c1", "STARTED", at_ms=T0)  # same millisecond, lower priority, higher id
+    audit(store, "c2", "FAILED", at_ms=T0)
+    audit(store, "c2", "ROLLED_BACK", at_ms=T0)
+    audit(store, "c2", "APPLIED", at_ms=T0)
+    store.refresh()
+    assert current_state(store.conn, "c1").state == "MANUAL_MARKED_AS_APPLIED"
+    assert current_state(store.conn, "c2").state == "ROLLED_BACK"
+
+
+def test_mixed_created_at_formats_fold_together(store: Store) -> None:
+    audit(store, "c1", "STARTED", raw_created_at="2026-11-22 12:00:00.000")
+    audit(store, "c1", "FAILED", raw_created_at="2026-11-22T12:00:00.250Z")
+    audit(store, "c1", "APPLIED", raw_created_at=T0 + 100)
+    store.refresh()
+    current = current_state(store.conn, "c1")
+    assert (current.state, current.created_ms) == ("FAILED", T0 + 250)
+
+
+def test_setright_rows_never_go_back_in_time(store: Store, clock: FixedClock) -> None:
+    """Clock skew: another host wrote a row 10 s in our future; our mark still wins the fold."""
+    audit(store, "c1", "FAILED", at_ms=T0 + 10_000)
+    with store.write() as tx:
+        mark_change(tx, store.audit_table, "c1", "APPLIED", Provenance(actor="me", source="cli"),
+                    now_ms=clock.now_ms(), execution_id="fx-1")
+    current = current_state(store.conn, "c1")
+    assert current.state == "MANUAL_MARKED_AS_APPLIED"
+    assert current.created_ms == T0 + 10_001
+
+
+def test_same_millisecond_retry_is_ordered(store: Store) -> None:
+    """Two runner rows in one millisecond: the second gets +1 ms, so FAILED→STARTED cannot tie."""
+    audit(store, "c1", "FAILED")
+    audit(store, "c1", "STARTED")
+    rows = store.conn.execute(
+        f'SELECT state, created_at FROM "{store.audit_table}" ORDER BY id').fetchall()
+    assert rows == [("FAILED", T0), ("STARTED", T0 + 1)]
+    assert current_state(store.conn, "c1").state == "STARTED"
+
+
+def test_manual_mark_copies_the_fixed_row_flamingock_style(store: Store) -> None:
+    audit(store, "c1", "FAILED", execution_id="ap-1", error="boom", tx="NON_TX")
+    with store.write() as tx:
+        old, audit_id = mark_change(
+            tx, store.audit_table, "c1", "ROLLED_BACK",
+            Provenance(actor="jane@example.com", source="cli", reason="reverted", ticket="OPS-1"),
+            now_ms=store.now_ms(), execution_id="fx-9")
+    cursor = store.conn.execute(f'SELECT * FROM "{store.audit_table}" WHERE id = ?', (audit_id,))
+    row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    assert old == "FAILED"
+    assert row["state"] == "MANUAL_MARKED_AS_ROLLED_BACK"
+    assert row["execution_id"] == "fx-9"
+    assert row["author"] == "jane@example.com"
+    assert row["error_trace"] is None
+    assert (row["target_system_id"], row["tx_strategy"]) == ("user-db", "NON_TX")
+    import json
+
+    meta = json.loads(row["metadata"])
+    assert meta["k"] == 1  # the fixed row's own metadata survives
+    assert meta["setright"] == {"actor": "jane@example.com", "source": "cli",
+                                "reason": "reverted", "ticket": "OPS-1"}
+
+
+def test_incremental_fold_picks_up_rows_written_behind_our_back(tmp_path, clock) -> None:
+    store = Store.open(tmp_path / "audit.db", clock=clock)
+    audit(store, "c1", "STARTED")
+    assert current_state(store.conn, "c1").state == "STARTED"
+    # Another runner (plain sqlite3, another connection) appends rows.
+    other = sqlite3.connect(tmp_path / "audit.db")
+    other.executemany(
+        'INSERT INTO "setright_audit_log" (change_id, state, created_at) VALUES (?, ?, ?)',
+        [("c1", "APPLIED", T0 + 50), ("c2", "FAILED", T0 + 60)])
+    other.commit()
+    other.close()
+    folded = store.refresh()
+    assert folded == 2  # only the new rows were read
+    assert current_state(store.conn, "c1").state == "APPLIED"
+    assert current_state(store.conn, "c2").state == "FAILED"
+    assert store.refresh() == 0
+    assert store.meta("folded_audit_id") == "3"
+    store.close()
+
+
+def test_fold_ignores_rows_without_change_id(store: Store) -> None:
+    store.conn.execute(f'INSERT INTO "{store.audit_table}" (state) VALUES (?)', ("APPLIED",))
+    store.refresh()
+    assert list_current(store.conn, store.audit_table) == []

@@ -1,0 +1,90 @@
+"""The §4.4 issue table, row by row, including first-match ordering."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from setright.store.issues import RULES, IssueFacts, classify
+
+BASE = IssueFacts(
+    change_id="c", state="FAILED", target="user-db", tx_strategy="NON_TX",
+    recovery_strategy="MANUAL_INTERVENTION", execution_id="ap-1", apply_state="failed",
+    lease_live=False, latest_task_state="failed", latest_task_apply_state="failed",
+)
+
+
+def facts(**changes: object) -> IssueFacts:
+    return dataclasses.replace(BASE, **changes)
+
+
+# (case, facts, expected rule name, is issue)
+TABLE = [
+    # row 1: queued wins over everything, even a state that would otherwise be an issue
+    ("queued retrying", facts(latest_task_state="failed_retryable",
+                              latest_task_apply_state="failed_retryable"), "queued", False),
+    ("queued redriven pending task", facts(state="STARTED", latest_task_state="pending",
+                                           latest_task_apply_state="running"), "queued", False),
+    ("retryable task but terminal apply is not queued",
+     facts(latest_task_state="failed_retryable", latest_task_apply_state="failed"),
+     "failed-non-transactional", True),
+    # rows 2-3
+    ("applied", facts(state="APPLIED"), "done", False),
+    ("manually applied", facts(state="MANUAL_MARKED_AS_APPLIED"), "done", False),
+    ("rolled back", facts(state="ROLLED_BACK"), "rolled-back", False),
+    ("manually rolled back", facts(state="MANUAL_MARKED_AS_ROLLED_BACK"), "rolled-back", False),
+    # row 4: running
+    ("started with live lease", facts(state="STARTED", lease_live=True), "running", False),
+    ("started with live flamingock lock", facts(state="STARTED", flamingock_lock_live=True),
+     "running", False),
+    # row 5: ALWAYS_RETRY, before the STARTED/FAILED issue rows
+    ("started always-retry", facts(state="STARTED", recovery_strategy="ALWAYS_RETRY"),
+     "always-retry", False),
+    ("failed always-retry", facts(recovery_strategy="ALWAYS_RETRY"), "always-retry", False),
+    ("rollback failed always-retry", facts(state="ROLLBACK_FAILED", recovery_strategy="ALWAYS_RETRY"),
+     "always-retry", False),
+    ("live lease beats always-retry", facts(state="STARTED", lease_live=True,
+                                            recovery_strategy="ALWAYS_RETRY"), "running", False),
+    # row 6
+    ("started, lease expired", facts(state="STARTED"), "started-never-completed", True),
+    # rows 7-8: transactional FAILED
+    ("tx failed, budget spent", facts(tx_strategy="TX_SHARED"), "retry-budget-exhausted", True),
+    ("tx (separate) failed, budget spent", facts(tx_strategy="TX_SEPARATE_WITH_MARKER"),
+     "retry-budget-exhausted", True),
+    ("tx failed, apply cancelled", facts(tx_strategy="TX_SHARED", apply_state="cancelled"),
+     "rolled-back-by-database", False),
+    ("tx failed, apply retrying", facts(tx_strategy="TX_SHARED", apply_state="failed_retryable"),
+     "rolled-back-by-database", False),
+    ("tx failed, no apply", facts(tx_strategy="TX_SHARED", apply_state=None, execution_id="x"),
+     "rolled-back-by-database", False),
+    # row 9
+    ("non-tx failed", facts(), "failed-non-transactional", True),
+    ("unknown tx strategy failed", facts(tx_strategy=None), "failed-non-transactional", True),
+    ("unknown tx text failed", facts(tx_strategy="WHATEVER"), "failed-non-transactional", True),
+    # row 10
+    ("rollback failed", facts(state="ROLLBACK_FAILED"), "rollback-failed", True),
+    ("tx rollback failed", facts(state="ROLLBACK_FAILED", tx_strategy="TX_SHARED"),
+     "rollback-failed", True),
+    # beyond the table: a state setright does not know needs a human
+    ("unknown state", facts(state="PAUSED"), "unknown-state", True),
+]
+
+
+@pytest.mark.parametrize(("case", "f", "rule", "is_issue"), TABLE, ids=[t[0] for t in TABLE])
+def test_issue_rule_table(case: str, f: IssueFacts, rule: str, is_issue: bool) -> None:
+    verdict = classify(f)
+    assert (verdict.reason, verdict.is_issue) == (rule, is_issue)
+
+
+def test_rule_order_is_the_designs() -> None:
+    assert [r.name for r in RULES] == [
+        "queued", "done", "rolled-back", "running", "always-retry", "started-never-completed",
+        "retry-budget-exhausted", "rolled-back-by-database", "failed-non-transactional",
+        "rollback-failed", "unknown-state",
+    ]
+
+
+def test_every_rule_is_reachable_and_decides_somewhere() -> None:
+    decided = {classify(f).reason for _, f, _, _ in TABLE}
+    assert decided == {r.name for r in RULES}

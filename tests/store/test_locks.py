@@ -1,0 +1,100 @@
+"""Locks: acquire, conflict with Lock Info, expiry, takeover, renew, release, force."""
+
+from __future__ import annotations
+
+import pytest
+
+from setright.errors import LeaseLost, SetrightError, UnknownId
+from setright.store import Store
+from setright.store.locks import Locker, LockHeld
+from setright.store.transitions import Provenance
+from setright.timeutil import FixedClock
+
+
+def test_acquire_then_conflict_shows_lock_info(store: Store) -> None:
+    mine, previous = Locker(store, ttl=60, owner="alice@h1:1").acquire("target:user-db", "run")
+    assert previous is None
+    with pytest.raises(LockHeld) as err:
+        Locker(store, ttl=60, owner="bob@h2:2").acquire("target:user-db", "apply")
+    assert err.value.message == "target:user-db is locked by another process"
+    assert err.value.details == [
+        "Lock Info:",
+        f"  ID:        {mine.lock_id}",
+        "  Path:      target:user-db",
+        "  Operation: run",
+        "  Who:       alice@h1:1",
+        "  Created:   2026-11-22T12:00:00.000Z",
+        "  Expires:   2026-11-22T12:01:00.000Z",
+    ]
+
+
+def test_expired_lock_is_taken_over(store: Store, clock: FixedClock) -> None:
+    old, _ = Locker(store, ttl=60, owner="alice@h1:1").acquire("target:user-db", "run")
+    clock.advance(60)  # expires_at <= now counts as free
+    new, previous = Locker(store, ttl=60, owner="bob@h2:2").acquire("target:user-db", "run")
+    assert previous == old
+    assert new.lock_id != old.lock_id
+    with pytest.raises(LeaseLost):
+        Locker(store, ttl=60).renew(old)  # the old holder finds out at its next renewal
+
+
+def test_live_lock_taken_over_only_when_asked(store: Store) -> None:
+    old, _ = Locker(store, owner="alice@h1:1").acquire("target:user-db", "run")
+    new, previous = Locker(store, owner="bob@h2:2").acquire("target:user-db", "redrive",
+                                                            take_over=True)
+    assert previous == old and new.owner == "bob@h2:2"
+
+
+def test_renew_pushes_expiry(store: Store, clock: FixedClock) -> None:
+    locker = Locker(store, ttl=30, owner="alice@h1:1")
+    lock, _ = locker.acquire("target:user-db", "run")
+    clock.advance(20)
+    renewed = locker.renew(lock)
+    assert renewed.expires_at == "2026-11-22T12:00:50.000Z"
+    clock.advance(20)  # past the original expiry, within the renewed one
+    with pytest.raises(LockHeld):
+        Locker(store, owner="bob@h2:2").acquire("target:user-db", "run")
+
+
+def test_acquire_with_timeout_waits_for_release(store: Store) -> None:
+    import threading
+
+    holder = Locker(store, owner="alice@h1:1")
+    lock, _ = holder.acquire("setright:apply", "apply")
+    other_store = Store.open(store.path, clock=store.clock)
+    timer = threading.Timer(0.3, lambda: Locker(other_store).release(lock.lock_id))
+    timer.start()
+    got, _ = Locker(store, owner="bob@h2:2").acquire("setright:apply", "apply", timeout=5)
+    timer.join()
+    other_store.close()
+    assert got.owner == "bob@h2:2"
+
+
+def test_release_by_id_and_unknown_id(store: Store) -> None:
+    locker = Locker(store, owner="alice@h1:1")
+    lock, _ = locker.acquire("target:user-db", "run")
+    assert locker.release(lock.lock_id) == lock
+    assert locker.list() == []
+    with pytest.raises(UnknownId, match="no lock with ID"):
+        locker.release(lock.lock_id)
+
+
+def test_release_own_refuses_another_owners_live_lock(store: Store, clock: FixedClock) -> None:
+    lock, _ = Locker(store, owner="alice@h1:1").acquire("target:user-db", "run")
+    with pytest.raises(SetrightError, match="held by alice@h1:1, not by you"):
+        Locker(store, owner="bob@h2:9").release_own(lock.lock_id)
+    # the same user@host (a crashed process of mine) may release it
+    Locker(store, owner="alice@h1:77").release_own(lock.lock_id)
+    assert Locker(store).list() == []
+
+
+def test_force_release_is_an_event(store: Store) -> None:
+    lock, _ = Locker(store, owner="alice@h1:1").acquire("target:user-db", "run")
+    serial = store.serial
+    Locker(store, owner="bob@h2:2").force_release(lock.lock_id,
+                                                  Provenance(actor="bob", source="cli"))
+    assert store.serial == serial + 1
+    kind, actor, meta = store.conn.execute(
+        "SELECT kind, actor, metadata FROM setright_events").fetchone()
+    assert (kind, actor) == ("lock_force_release", "bob")
+    assert lock.lock_id in meta and "alice@h1:1" in meta

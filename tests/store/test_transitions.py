@@ -1,0 +1,110 @@
+"""Guarded transitions: wrong expected state, wrong lease token, illegal moves — all refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from setright.errors import LeaseLost, TransitionRefused, UnknownId
+from setright.store import Store
+from setright.store.states import (
+    APPLY_TRANSITIONS,
+    ApplyState,
+    OperationState,
+    TaskState,
+)
+from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+from storehelp import apply_row, op_row, state_tables, task_row
+
+RUNNER = Provenance(actor="runner@host:1", source="runner")
+AT = "2026-11-22T12:00:01.000Z"
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    with store.write() as tx:
+        apply_row(tx, "ap-1", "user-db", "running", lease_token="tok-1")
+        task_row(tx, "ap-1", 1, "c1", "running")
+        op_row(tx, "ap-1", "c1", 1, "pending")
+    return store
+
+
+def events(store: Store) -> list[tuple]:
+    return store.conn.execute(
+        "SELECT kind, apply_id, change_id, old_state, new_state, actor FROM setright_events"
+        " ORDER BY id").fetchall()
+
+
+def test_guarded_moves_write_one_event_each(seeded: Store) -> None:
+    with seeded.write() as tx:
+        move_operation(tx, "ap-1", "c1", 1, [OperationState.PENDING], OperationState.COMPLETED,
+                       RUNNER, at=AT, lease_token="tok-1", fields={"completed_at": AT})
+        move_task(tx, "ap-1", 1, [TaskState.RUNNING], TaskState.COMPLETED, RUNNER, at=AT,
+                  lease_token="tok-1")
+        move_apply(tx, "ap-1", [ApplyState.RUNNING], ApplyState.COMPLETED, RUNNER, at=AT,
+                   lease_token="tok-1", fields={"completed_at": AT})
+    assert events(seeded) == [
+        ("operation", "ap-1", "c1", "pending", "completed", "runner@host:1"),
+        ("task", "ap-1", "c1", "running", "completed", "runner@host:1"),
+        ("apply", "ap-1", None, "running", "completed", "runner@host:1"),
+    ]
+    assert seeded.conn.execute(
+        "SELECT state, completed_at, updated_at FROM setright_applies").fetchone() == (
+        "completed", AT, AT)
+
+
+@pytest.mark.parametrize("kind", ["apply", "task", "operation"])
+def test_wrong_expected_state_is_refused_and_nothing_written(seeded: Store, kind: str) -> None:
+    before = state_tables(seeded)
+    with pytest.raises(TransitionRefused) as err, seeded.write() as tx:
+        if kind == "apply":
+            move_apply(tx, "ap-1", [ApplyState.PENDING], ApplyState.RUNNING, RUNNER, at=AT)
+        elif kind == "task":
+            move_task(tx, "ap-1", 1, [TaskState.PENDING], TaskState.RUNNING, RUNNER, at=AT)
+        else:
+            move_operation(tx, "ap-1", "c1", 1, [OperationState.FAILED],
+                           OperationState.FAILED_RETRYABLE, RUNNER, at=AT)
+    assert "expected" in err.value.message
+    assert not isinstance(err.value, LeaseLost)
+    assert state_tables(seeded) == before
+
+
+@pytest.mark.parametrize("kind", ["apply", "task", "operation"])
+def test_wrong_lease_token_is_refused(seeded: Store, kind: str) -> None:
+    before = state_tables(seeded)
+    with pytest.raises(LeaseLost), seeded.write() as tx:
+        if kind == "apply":
+            move_apply(tx, "ap-1", [ApplyState.RUNNING], ApplyState.COMPLETED, RUNNER, at=AT,
+                       lease_token="stolen")
+        elif kind == "task":
+            move_task(tx, "ap-1", 1, [TaskState.RUNNING], TaskState.COMPLETED, RUNNER, at=AT,
+                      lease_token="stolen")
+        else:
+            move_operation(tx, "ap-1", "c1", 1, [OperationState.PENDING],
+                           OperationState.COMPLETED, RUNNER, at=AT, lease_token="stolen")
+    assert state_tables(seeded) == before
+
+
+def test_illegal_transitions_are_refused_before_touching_rows(seeded: Store) -> None:
+    with pytest.raises(TransitionRefused, match="illegal apply transition completed → running"):
+        with seeded.write() as tx:
+            move_apply(tx, "ap-1", [ApplyState.COMPLETED], ApplyState.RUNNING, RUNNER, at=AT)
+    with pytest.raises(TransitionRefused, match="illegal task transition completed"):
+        with seeded.write() as tx:
+            move_task(tx, "ap-1", 1, [TaskState.COMPLETED], TaskState.FAILED_RETRYABLE, RUNNER,
+                      at=AT)
+
+
+def test_unknown_rows(seeded: Store) -> None:
+    with pytest.raises(UnknownId, match="no apply ap-404"), seeded.write() as tx:
+        move_apply(tx, "ap-404", [ApplyState.RUNNING], ApplyState.FAILED, RUNNER, at=AT)
+
+
+def test_apply_machine_matches_the_design() -> None:
+    """§4.3: terminal states go nowhere; failed → failed_retryable is the redrive edge."""
+    assert APPLY_TRANSITIONS[ApplyState.COMPLETED] == frozenset()
+    assert APPLY_TRANSITIONS[ApplyState.CANCELLED] == frozenset()
+    assert APPLY_TRANSITIONS[ApplyState.FAILED] == {ApplyState.FAILED_RETRYABLE,
+                                                    ApplyState.CANCELLED}
+    assert ApplyState.RUNNING in APPLY_TRANSITIONS[ApplyState.FAILED_RETRYABLE]
+    assert ApplyState.FAILED in APPLY_TRANSITIONS[ApplyState.FAILED_RETRYABLE]
+    assert ApplyState.FAILED in APPLY_TRANSITIONS[ApplyState.PENDING]  # reaped before running
