@@ -85,9 +85,9 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
     global _VERBOSE
     _VERBOSE = verbose
     preset = ctx.obj if isinstance(ctx.obj, dict) else {}
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    color = (not no_color and "NO_COLOR" not in os.environ and stream.isatty())
+    color = not no_color and "NO_COLOR" not in os.environ and stream.isatty()
     app = App(
         config_path=config_path,
         store_url=store_url,

@@ -28,6 +28,8 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
     """Every schema violation of `doc`, in document order, each located in the file."""
     from jsonschema import Draft202012Validator  # lazy: keeps `setright --help` fast
 
+    if doc.data is None:
+        return [doc.problem((), "the file is empty; expected a YAML mapping")]
     schema = load_schema(name)
     validator = Draft202012Validator(schema)
     found: list[tuple[tuple[int, int], Problem]] = []
@@ -55,9 +57,29 @@ def _message(error: Any) -> str:
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
+    if error.validator == "type" and not description:
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {_TYPE_WORDS.get(expected, expected)}, got {_type_word(error.instance)}"
     if error.validator in ("pattern", "enum", "type", "minLength") and description:
         return f"{error.instance!r} is not valid: expected {description}"
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"{error.instance!r} is not one of {allowed}"
     return error.message
+
+
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string",
+               "integer": "a whole number", "number": "a number", "boolean": "true or false"}
+
+
+def _type_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"

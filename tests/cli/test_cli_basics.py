@@ -1,0 +1,118 @@
+"""The command group: help, version, exit codes, error format, lazy imports, init."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from setright.cli import cli
+
+
+def test_help_and_version(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0 and "resolution-as-code" in result.output
+    result = runner.invoke(cli, ["--version"])
+    assert (result.exit_code, result.output) == (0, "setright, version 0.1.0\n")
+
+
+def test_no_arguments_shows_help(runner: CliRunner) -> None:
+    result = runner.invoke(cli, [])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+@pytest.mark.parametrize("args", [["nosuch"], ["audit", "list", "--bogus"], ["lock", "release"],
+                                  ["audit", "list", "--since", "yesterday-ish"]])
+def test_usage_errors_exit_1_never_2(runner: CliRunner, tmp_path, monkeypatch, args) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner.invoke(cli, ["init"])
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert "Error:" in result.stderr
+
+
+def test_missing_config_is_one_error_line(runner: CliRunner, tmp_path, monkeypatch, snapshot) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SETRIGHT_STORE", raising=False)
+    result = runner.invoke(cli, ["audit", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.replace(str(tmp_path.resolve()), "<tmp>") == snapshot
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_through_the_cli(runner: CliRunner, tmp_path, monkeypatch, snapshot) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "setright.yaml").write_text("version: 1\nstore: {url: 7}\ntargets: {}\n")
+    result = runner.invoke(cli, ["audit", "list"])
+    assert result.exit_code == 1
+    assert result.stderr == snapshot
+    assert not (tmp_path / ".setright").exists()  # nothing created on bad input
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = ("import sys; from setright.cli import main; sys.argv = ['setright', '--help'];\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('deepdiff', 'jsonschema', 'sqlite_utils', 'sqlite3', 'yaml')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "setright", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "setright, version 0.1.0"
+
+
+def test_init_creates_the_layout_and_refuses_to_overwrite(runner: CliRunner, tmp_path, monkeypatch,
+                                                          snapshot) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["init"])
+    assert result.exit_code == 0
+    assert result.output.replace(str(tmp_path.resolve()), "<tmp>") == snapshot
+    for path in ("setright.yaml", "resolutions", "changes", ".setright/.gitignore"):
+        assert (tmp_path / path).exists()
+    # the commented config it writes is itself valid
+    from setright.config import load_config
+
+    assert load_config(tmp_path / "setright.yaml").targets == {}
+    again = runner.invoke(cli, ["init"])
+    assert again.exit_code == 1 and "already exists; not overwriting it" in again.stderr
+    # then audit list works in that folder (and creates the store on first use)
+    listed = runner.invoke(cli, ["audit", "list"])
+    assert (listed.exit_code, listed.output) == (0, "No changes in the audit store.\n")
+    assert (tmp_path / ".setright" / "audit.db").exists()
+
+
+def test_locked_store_is_one_error_and_untouched(runner: CliRunner, tmp_path, monkeypatch) -> None:
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    runner.invoke(cli, ["init"])
+    assert runner.invoke(cli, ["audit", "list"]).exit_code == 0
+    blocker = sqlite3.connect(tmp_path / ".setright" / "audit.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process is mid-write
+    blocker.execute(
+        "INSERT INTO setright_audit_log (change_id, state, created_at) VALUES ('c', 'FAILED', 1)")
+    try:
+        result = runner.invoke(cli, ["audit", "list"])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error: the audit store ") and lines[0].endswith(
+        "is locked by another process")
+    assert "Traceback" not in result.output
+
+
+def test_verbose_shows_the_traceback(runner: CliRunner, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SETRIGHT_STORE", raising=False)
+    quiet = runner.invoke(cli, ["audit", "list"])
+    loud = runner.invoke(cli, ["-v", "audit", "list"])
+    assert "Traceback" not in quiet.stderr
+    assert "Traceback" in loud.stderr and "Error: no setright.yaml" in loud.stderr
