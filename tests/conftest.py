@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from setright.store import Store
 from setright.timeutil import FixedClock
+from storehelp import T0  # 2026-11-22T12:00:00.000Z: every test starts from the same instant
 
-#: 2026-11-22T12:00:00.000Z: every test starts from the same instant.
-T0 = 1_795_348_800_000
+__all__ = ["T0"]
 
 
 @pytest.fixture

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from setright.store import Store
 from setright.store.audit import append_audit_row
+
+T0 = 1_795_348_800_000  # the conftest clock's start
 
 
 def audit(store: Store, change_id: str, state: str, *, at_ms: int | None = None,
@@ -56,3 +59,43 @@ def state_tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     tables = [store.audit_table, "setright_applies", "setright_tasks", "setright_operations",
               "setright_events", "setright_ledger"]
     return {t: store.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
+
+
+# Flamingock's own SQLite DDL for its audit log and lock tables.
+FLAMINGOCK_DDL = """
+CREATE TABLE flamingockAuditLog (
+  id INTEGER PRIMARY KEY, execution_id TEXT, stage_id TEXT, change_id TEXT, author TEXT,
+  created_at DATETIME, state TEXT, invoked_class TEXT, invoked_method TEXT, source_file TEXT,
+  metadata TEXT, execution_millis INTEGER, execution_hostname TEXT, error_trace TEXT,
+  type TEXT, tx_strategy TEXT, target_system_id TEXT, change_order TEXT,
+  recovery_strategy TEXT, transaction_flag INTEGER, system_change INTEGER
+);
+CREATE TABLE flamingockLock (key TEXT PRIMARY KEY, status TEXT, owner TEXT, expires_at INTEGER);
+"""
+
+ROWS = [  # change_id, state, created_at (epoch ms, as Flamingock's JDBC driver writes), tx
+    ("create-users", "STARTED", T0 - 9000, "TX_SHARED"),
+    ("create-users", "APPLIED", T0 - 8000, "TX_SHARED"),
+    ("user-data-sync-v2", "STARTED", T0 - 7000, "NON_TX"),
+    ("cache-warming-q4", "STARTED", T0 - 6000, "NON_TX"),
+    ("cache-warming-q4", "FAILED", T0 - 5000, "NON_TX"),
+    ("payment-processing", "STARTED", T0 - 4000, "NON_TX"),
+    ("payment-processing", "FAILED", T0 - 3000, "NON_TX"),
+    ("payment-processing", "ROLLBACK_FAILED", T0 - 3000, "NON_TX"),
+]
+
+
+def make_flamingock_db(path: Path) -> Path:
+    """A SQLite file as a Flamingock runner leaves it: three issues and one applied change."""
+    conn = sqlite3.connect(path)
+    conn.executescript(FLAMINGOCK_DDL)
+    conn.executemany(
+        "INSERT INTO flamingockAuditLog (execution_id, stage_id, change_id, author, created_at,"
+        " state, tx_strategy, target_system_id, recovery_strategy, error_trace, metadata)"
+        " VALUES ('exec-1', 'stage', ?, 'flamingock', ?, ?, ?, 'user-db', 'MANUAL_INTERVENTION',"
+        " ?, '{}')",
+        [(c, at, s, tx, "java.sql.SQLException: boom" if "FAIL" in s else None)
+         for c, s, at, tx in ROWS])
+    conn.commit()
+    conn.close()
+    return path

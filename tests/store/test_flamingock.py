@@ -13,46 +13,13 @@ from setright.store.issues import find_issues, verdict_for
 from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
 from conftest import T0
-
-# Flamingock's own SQLite DDL for its audit log and lock tables.
-FLAMINGOCK_DDL = """
-CREATE TABLE flamingockAuditLog (
-  id INTEGER PRIMARY KEY, execution_id TEXT, stage_id TEXT, change_id TEXT, author TEXT,
-  created_at DATETIME, state TEXT, invoked_class TEXT, invoked_method TEXT, source_file TEXT,
-  metadata TEXT, execution_millis INTEGER, execution_hostname TEXT, error_trace TEXT,
-  type TEXT, tx_strategy TEXT, target_system_id TEXT, change_order TEXT,
-  recovery_strategy TEXT, transaction_flag INTEGER, system_change INTEGER
-);
-CREATE TABLE flamingockLock (key TEXT PRIMARY KEY, status TEXT, owner TEXT, expires_at INTEGER);
-"""
-
-ROWS = [  # change_id, state, created_at (epoch ms, as Flamingock's JDBC driver writes), tx
-    ("create-users", "STARTED", T0 - 9000, "TX_SHARED"),
-    ("create-users", "APPLIED", T0 - 8000, "TX_SHARED"),
-    ("user-data-sync-v2", "STARTED", T0 - 7000, "NON_TX"),
-    ("cache-warming-q4", "STARTED", T0 - 6000, "NON_TX"),
-    ("cache-warming-q4", "FAILED", T0 - 5000, "NON_TX"),
-    ("payment-processing", "STARTED", T0 - 4000, "NON_TX"),
-    ("payment-processing", "FAILED", T0 - 3000, "NON_TX"),
-    ("payment-processing", "ROLLBACK_FAILED", T0 - 3000, "NON_TX"),
-]
+from storehelp import make_flamingock_db
 
 
 @pytest.fixture
 def flamingock_db(tmp_path: Path) -> Path:
-    path = tmp_path / "flamingock.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(FLAMINGOCK_DDL)
-    conn.executemany(
-        "INSERT INTO flamingockAuditLog (execution_id, stage_id, change_id, author, created_at,"
-        " state, tx_strategy, target_system_id, recovery_strategy, error_trace, metadata)"
-        " VALUES ('exec-1', 'stage', ?, 'flamingock', ?, ?, ?, 'user-db', 'MANUAL_INTERVENTION',"
-        " ?, '{}')",
-        [(c, at, s, tx, "java.sql.SQLException: boom" if "FAIL" in s else None)
-         for c, s, at, tx in ROWS])
-    conn.commit()
-    conn.close()
-    return path
+    return make_flamingock_db(tmp_path / "flamingock.db")
+
 
 
 def open_store(path: Path, clock: FixedClock) -> Store:

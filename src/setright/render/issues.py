@@ -1,0 +1,188 @@
+"""Views of issues: the `issue list` table and JSON, the `issue get` report."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from setright.render.style import Style, table
+from setright.store.diagnosis import Diagnosis
+
+
+def _cell(text: str | None, width: int = 48) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def issue_list(issues: list[Diagnosis], style: Style) -> str:
+    if not issues:
+        return "No issues found."
+    rows = [[d.change_id, d.state, _cell(d.error_summary), d.target or ""] for d in issues]
+    return "\n".join([
+        f"ISSUES FOUND ({len(issues)})",
+        table(["Change ID", "State", "Error", "Target"], rows, style),
+        "Use 'setright issue get' to process issues one by one, or",
+        "'setright issue get -c <change-id>' for details.",
+    ])
+
+
+def issue_list_json(issues: list[Diagnosis]) -> dict[str, Any]:
+    return {"issues": [{
+        "change_id": d.change_id, "state": d.state, "target": d.target,
+        "error_summary": d.error_summary, "created_at": d.created_at, "apply_id": d.apply_id,
+        "task_attempt": d.task_attempt, "tx_strategy": d.tx_strategy,
+        "recovery_strategy": d.recovery_strategy,
+        "operations_completed": d.operations_completed,
+        "operations_total": d.operations_total,
+        "partial_state_possible": d.partial_state_possible, "reason": d.reason,
+    } for d in issues]}
+
+
+def not_an_issue(d: Diagnosis) -> str:
+    """`Change 'x' is not an issue: STATE (why)`."""
+    why = {"done": "", "rolled-back": " (rolled back: it re-runs next time)"}.get(d.reason)
+    if why is None:
+        why = f" ({d.reason_text}"
+        if d.apply_id and d.apply_state in ("pending", "running", "failed_retryable"):
+            why += f"; apply {d.apply_id} is still {'retrying' if d.apply_state == 'failed_retryable' else d.apply_state}"
+        why += ")"
+    return f"Change '{d.change_id}' is not an issue: {d.state}{why}"
+
+
+def _kv(pairs: list[tuple[str, str | None]]) -> list[str]:
+    width = max(len(k) for k, _ in pairs) + 1
+    return [f"  {(k + ':').ljust(width)} {v}" for k, v in pairs if v is not None]
+
+
+def _operations_line(d: Diagnosis) -> str | None:
+    if d.operations_total is None:
+        return "unknown (no setright apply recorded this change)"
+    return (f"{d.operations_completed} of {d.operations_total} completed"
+            " (settled by the target markers)")
+
+
+def diagnostics(d: Diagnosis) -> list[str]:
+    apply = None
+    if d.apply_id:
+        apply = f"{d.apply_id} ({d.apply_state}, attempt {d.attempt} of {d.max_attempts})"
+    tx = None if d.transactional is None else (
+        f"yes ({d.tx_strategy})" if d.transactional else f"no ({d.tx_strategy or 'NON_TX'})")
+    statement = None
+    if d.current_operation is not None:
+        verb = "running" if d.state == "STARTED" else "failed"
+        statement = f"operation {d.current_operation} ({verb}): {_cell(d.current_statement, 70)}"
+    if d.partial_state_possible:
+        if d.operations_completed:
+            partial = f"POSSIBLE: {d.operations_completed} operation(s) committed in {d.target}"
+        elif d.state == "ROLLBACK_FAILED":
+            partial = "POSSIBLE: the rollback script failed part-way"
+        else:
+            partial = "POSSIBLE: nothing proves otherwise"
+    else:
+        partial = ("no: the database rolled the transaction back" if d.transactional
+                   else "no: no operation committed")
+    runner = None
+    if d.runner:
+        runner = d.runner + (f", lease expired {d.lease_expires_at}" if d.lease_expires_at else "")
+    if d.redrive.possible:
+        redrive = f"possible until {d.redrive.until} (redrive.max_age), if the fresh plan matches"
+    else:
+        redrive = f"not possible: {d.redrive.why_not}"
+    return ["DIAGNOSTIC INFORMATION", *_kv([
+        ("Apply", apply), ("Transactional", tx), ("Operations", _operations_line(d)),
+        ("Statement", statement), ("Partial state", partial), ("Runner", runner),
+        ("Redrive", redrive), ("Why an issue", d.reason_text),
+    ])]
+
+
+def guidance(d: Diagnosis) -> list[str]:
+    """Steps tailored to the case, each naming what to check in the target."""
+    target = d.target or "the target"
+    k, n = d.operations_completed, d.operations_total
+    steps: list[str]
+    if d.reason == "retry-budget-exhausted":
+        steps = [
+            f"No partial state: {target} rolled back every attempt ({d.attempt} of "
+            f"{d.max_attempts}).",
+            f"Fix the cause in {target}: {_cell(d.error_summary, 90)}",
+            f"Then redrive apply {d.apply_id}: it re-runs only the failed work.",
+            "Or mark it ROLLED_BACK to leave it to a new apply, or APPLIED if you made the"
+            " change by hand.",
+        ]
+    elif d.state == "ROLLBACK_FAILED":
+        steps = [
+            f"The change failed, then its rollback failed: {target} may hold part of the"
+            " change AND part of the rollback.",
+            f"Inspect {target} for every object the change and its rollback touch.",
+            "Finish undoing it by hand, then mark ROLLED_BACK (it re-runs next time);",
+            "or finish applying it by hand, then mark APPLIED.",
+        ]
+    elif d.state == "STARTED":
+        if n is None:
+            first = "The runner stopped mid-change; nothing records how far it got."
+        else:
+            done = f"operations 1–{k} of {n} committed" if k else f"none of its {n} operations committed"
+            first = f"The runner stopped mid-change: {done} (from the target markers)."
+        steps = [
+            first,
+            f"Check in {target} whether the remaining operations took effect.",
+            "Complete the remaining operations by hand, then mark APPLIED;",
+            "or revert the committed ones, then mark ROLLED_BACK (it re-runs next time).",
+        ]
+        if d.redrive.possible:
+            steps.append(f"Or redrive apply {d.apply_id}: it resumes at operation "
+                         f"{d.current_operation}.")
+    elif d.partial_state_possible:
+        if k:
+            first = (f"Operations 1–{k} committed in {target}; operation {d.current_operation}"
+                     f" failed: {_cell(d.error_summary, 70)}")
+        else:
+            first = f"No record of how far it got in {target}: assume partial state."
+        steps = [
+            first,
+            f"Check in {target} what those operations changed.",
+            "Complete the remaining operations by hand, then mark APPLIED;",
+            "or revert what committed, then mark ROLLED_BACK (it re-runs next time).",
+        ]
+    else:
+        steps = [
+            f"Operation {d.current_operation or 1} failed before anything committed:"
+            f" {target} is unchanged by this change.",
+            f"Fix the cause: {_cell(d.error_summary, 80)}",
+            "Then mark ROLLED_BACK so the next run executes it again"
+            + (f", or redrive apply {d.apply_id}." if d.redrive.possible else "."),
+        ]
+    return ["RESOLUTION GUIDANCE", *(f"  {i}. {s}" for i, s in enumerate(steps, 1))]
+
+
+def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
+    from setright.resolutions.template import suggested_resolution
+
+    lines = ["RESOLVE WITH",
+             f"  Commit resolutions/{file_name} (or run 'setright issue get -c "
+             f"{shlex.quote(d.change_id)} --write'):", ""]
+    lines += ["    " + ln for ln in yaml_text.splitlines()]
+    lines += ["", "  Or imperatively:"]
+    if d.redrive.possible and d.apply_id:
+        lines.append(f"    setright redrive {d.apply_id} --reason \"…\"")
+    lines.append(f"    setright audit fix -c {shlex.quote(d.change_id)} -r "
+                 f"{suggested_resolution(d)} --reason \"…\"")
+    return lines
+
+
+def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int) -> str:
+    header = [f"ISSUE: {d.change_id}", *_kv([
+        ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
+        ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
+        ("Error", _cell(d.error_summary, 100) or "none recorded"),
+    ])]
+    parts = [header, diagnostics(d), guidance(d), resolve_with(d, yaml_text, file_name)]
+    out = "\n\n".join("\n".join(p) for p in parts)
+    if remaining:
+        out += f"\n\nNext: setright issue get   ({remaining} more issue{'s' * (remaining > 1)})"
+    return out
+
+
+def issue_json(d: Diagnosis, yaml_text: str, file_name: str, remaining: int) -> dict[str, Any]:
+    return {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
+            "resolution_yaml": yaml_text, "remaining_issues": remaining}

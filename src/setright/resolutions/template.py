@@ -1,0 +1,60 @@
+"""The resolution file `issue get` suggests (and `issue get --write` creates).
+
+Rendered as text rather than dumped, so it can carry the comments that tell
+an operator what to fill in; every scalar is quoted by PyYAML, so ids with
+quotes or unicode stay valid YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import yaml
+
+from setright.store.diagnosis import Diagnosis
+
+
+def yaml_scalar(value: str) -> str:
+    if value == "":
+        return '""'
+    text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def suggested_resolution(d: Diagnosis) -> str:
+    """APPLIED or ROLLED_BACK: what the guidance recommends first for this case."""
+    if d.state == "STARTED" and d.operations_total and d.operations_completed == d.operations_total:
+        return "APPLIED"
+    if d.reason in ("retry-budget-exhausted",) or not d.partial_state_possible:
+        return "ROLLED_BACK"
+    if d.state == "ROLLBACK_FAILED":
+        return "ROLLED_BACK"
+    return "APPLIED"
+
+
+def resolution_yaml(d: Diagnosis, *, reason: str = "") -> str:
+    """A complete v1 resolution file for this issue: a redrive where possible, else a mark."""
+    lines = ["version: 1",
+             f"reason: {yaml_scalar(reason)}  # required: what you verified in the target, "
+             "and how"]
+    if d.redrive.possible and d.apply_id:
+        lines += ["redrives:",
+                  f"  - apply: {yaml_scalar(d.apply_id)}",
+                  "    note: \"fixed the cause; re-run the failed work\""]
+        return "\n".join(lines) + "\n"
+    other = "ROLLED_BACK" if suggested_resolution(d) == "APPLIED" else "APPLIED"
+    lines += ["resolutions:",
+              f"  - change: {yaml_scalar(d.change_id)}",
+              f"    resolution: {suggested_resolution(d)}  # or {other}",
+              f"    expect: {d.state}"]
+    if d.target:
+        lines.append(f"    target: {yaml_scalar(d.target)}")
+    return "\n".join(lines) + "\n"
+
+
+def resolution_file_name(d: Diagnosis, now_ms: int) -> str:
+    """`<yyyy-mm-dd>-<change-id>.yaml`, with the id made safe for any file system."""
+    day = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", d.change_id).strip("-.") or "change"
+    return f"{day}-{safe[:80]}.yaml"

@@ -1,0 +1,226 @@
+"""Everything a human needs to decide an issue, read from the store (DESIGN §7 `issue get`).
+
+`diagnose` turns a verdict of the issue table into a `Diagnosis`: the apply
+that wrote the change's current row, how many of its operations committed (as
+settled by the target markers), whether the target may hold partial state,
+and whether the apply looks redrivable. It reads by primary key and index
+only; the full redrive check (fresh plan, locks) is the planner's job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from setright.store.audit import audit_row, current_state
+from setright.store.issues import Verdict, find_issues, verdict_for
+from setright.store.schema import NON_TERMINAL_APPLY_STATES, quote
+from setright.store.states import ChangeState
+from setright.timeutil import iso_from_ms, ms_from_any
+
+STATUS_MEANING = {
+    ChangeState.STARTED: "execution began but never completed",
+    ChangeState.FAILED: "execution failed",
+    ChangeState.ROLLBACK_FAILED: "execution failed, then its rollback failed",
+    ChangeState.APPLIED: "applied",
+    ChangeState.ROLLED_BACK: "rolled back",
+    ChangeState.MANUAL_MARKED_AS_APPLIED: "marked applied by hand",
+    ChangeState.MANUAL_MARKED_AS_ROLLED_BACK: "marked rolled back by hand",
+}
+
+
+@dataclass(frozen=True)
+class RedriveHint:
+    possible: bool
+    until: str | None = None
+    why_not: str | None = None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    change_id: str
+    state: str
+    meaning: str
+    is_issue: bool
+    reason: str                      # the §4.4 row that decided
+    reason_text: str
+    target: str | None
+    author: str | None
+    started_at: str | None
+    created_at: str | None
+    error: str | None                # the full error trace of the current row
+    error_summary: str | None        # one line, for the issue list
+    tx_strategy: str | None
+    recovery_strategy: str | None
+    transactional: bool | None       # None when nothing says
+    apply_id: str | None = None
+    apply_state: str | None = None
+    apply_error: str | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
+    failed_at: str | None = None
+    task_position: int | None = None
+    task_state: str | None = None
+    task_attempt: int | None = None
+    operations_completed: int | None = None
+    operations_total: int | None = None
+    current_operation: int | None = None     # the failed or interrupted operation
+    current_statement: str | None = None
+    partial_state_possible: bool = True
+    runner: str | None = None
+    lease_expires_at: str | None = None
+    redrive: RedriveHint = field(default_factory=lambda: RedriveHint(False, why_not="no apply"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _one(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+    cursor = conn.execute(sql, params)
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+
+
+def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, now_ms: int,
+             redrive_max_age: float) -> Diagnosis:
+    facts = verdict.facts
+    current = current_state(conn, facts.change_id)
+    assert current is not None
+    row = audit_row(conn, audit_table, current.audit_id)
+    started = _started_at(conn, audit_table, facts.change_id, current.execution_id)
+    apply = (_one(conn, "SELECT * FROM setright_applies WHERE id = ?", (facts.execution_id,))
+             if facts.execution_id else None)
+    task = ops = None
+    if apply is not None:
+        task = _one(conn, "SELECT * FROM setright_tasks WHERE apply_id = ? AND change_id = ?"
+                    " ORDER BY position DESC LIMIT 1", (apply["id"], facts.change_id))
+        ops = conn.execute(
+            "SELECT seq, state, statement FROM setright_operations WHERE apply_id = ?"
+            " AND change_id = ? ORDER BY seq", (apply["id"], facts.change_id)).fetchall()
+    transactional = (None if facts.tx_strategy is None and task is None
+                     else facts.transactional if facts.tx_strategy is not None
+                     else bool(task and task["transactional"]))
+    completed = sum(1 for _, state, _ in ops if state == "completed") if ops else None
+    current_op = next(((seq, stmt) for seq, state, stmt in ops or [] if state != "completed"),
+                      (None, None))
+    ap = apply or {}
+    diagnosis = Diagnosis(
+        change_id=facts.change_id,
+        state=facts.state,
+        meaning=STATUS_MEANING.get(ChangeState(facts.state), "unknown state")
+        if facts.state in ChangeState.__members__ else "unknown state",
+        is_issue=verdict.is_issue,
+        reason=verdict.reason,
+        reason_text=verdict.rule.meaning,
+        target=facts.target,
+        author=row.get("author"),
+        started_at=started,
+        created_at=current.created_at,
+        error=row.get("error_trace") or ap.get("error"),
+        error_summary=None,
+        tx_strategy=facts.tx_strategy,
+        recovery_strategy=facts.recovery_strategy,
+        transactional=transactional,
+        apply_id=ap.get("id"),
+        apply_state=ap.get("state"),
+        apply_error=ap.get("error"),
+        attempt=ap.get("attempt"),
+        max_attempts=ap.get("max_attempts"),
+        failed_at=ap.get("completed_at"),
+        task_position=(task or {}).get("position"),
+        task_state=(task or {}).get("state"),
+        task_attempt=(task or {}).get("attempt"),
+        operations_completed=completed,
+        operations_total=len(ops) if ops else None,
+        current_operation=current_op[0],
+        current_statement=current_op[1],
+        partial_state_possible=_partial_state_possible(facts.state, transactional, completed),
+        runner=ap.get("lease_owner"),
+        lease_expires_at=ap.get("lease_expires_at"),
+        redrive=_redrive_hint(conn, apply, now_ms=now_ms, max_age=redrive_max_age),
+    )
+    return _with_summary(diagnosis, current.error_summary)
+
+
+def _started_at(conn: sqlite3.Connection, audit_table: str, change_id: str,
+                execution_id: str | None) -> str | None:
+    """When the execution that wrote the current row began (its STARTED row)."""
+    row = conn.execute(
+        f"SELECT created_at FROM {quote(audit_table)} WHERE change_id = ? AND state = 'STARTED'"
+        " AND execution_id IS ? ORDER BY id DESC LIMIT 1", (change_id, execution_id)).fetchone()
+    ms = ms_from_any(row[0]) if row else None
+    return iso_from_ms(ms) if ms is not None else None
+
+
+def _partial_state_possible(state: str, transactional: bool | None, completed: int | None) -> bool:
+    """Non-transactional with a committed operation, STARTED, ROLLBACK_FAILED, or unknown."""
+    if state in (ChangeState.STARTED, ChangeState.ROLLBACK_FAILED):
+        return True
+    if state == ChangeState.FAILED:
+        if transactional:
+            return False
+        return completed is None or completed > 0
+    return False
+
+
+def _redrive_hint(conn: sqlite3.Connection, apply: dict[str, Any] | None, *, now_ms: int,
+                  max_age: float) -> RedriveHint:
+    """The store-side redrive conditions of §6.2 (the fresh-plan match is `plan`'s to check)."""
+    if apply is None:
+        return RedriveHint(False, why_not="no setright apply recorded this change")
+    if apply["state"] != "failed":
+        return RedriveHint(False, why_not=f"apply {apply['id']} is {apply['state']}, not failed")
+    latest = conn.execute(
+        "SELECT id FROM setright_applies WHERE target = ? ORDER BY created_at DESC, rowid DESC"
+        " LIMIT 1", (apply["target"],)).fetchone()
+    if latest and latest[0] != apply["id"]:
+        return RedriveHint(False, why_not=f"apply {latest[0]} is newer on {apply['target']}")
+    active = conn.execute(
+        f"SELECT id FROM setright_applies WHERE target = ? AND state IN "
+        f"({', '.join('?' for _ in NON_TERMINAL_APPLY_STATES)})",
+        (apply["target"], *NON_TERMINAL_APPLY_STATES)).fetchone()
+    if active:
+        return RedriveHint(False, why_not=f"apply {active[0]} is active on {apply['target']}")
+    failed_ms = ms_from_any(apply["completed_at"])
+    if failed_ms is None:
+        return RedriveHint(False, why_not="the apply has no failure time")
+    until_ms = failed_ms + int(max_age * 1000)
+    until = iso_from_ms(until_ms)
+    if until_ms < now_ms:
+        return RedriveHint(False, until=until, why_not=f"it failed more than redrive.max_age ago "
+                           f"(redrivable until {until})")
+    rollback_failed = conn.execute(
+        "SELECT t.change_id FROM setright_tasks t JOIN setright_change_state cs"
+        " ON cs.change_id = t.change_id WHERE t.apply_id = ? AND cs.state = 'ROLLBACK_FAILED'",
+        (apply["id"],)).fetchone()
+    if rollback_failed:
+        return RedriveHint(False, why_not=f"change {rollback_failed[0]} is ROLLBACK_FAILED: "
+                           "its rollback's own partial state needs a human")
+    return RedriveHint(True, until=until)
+
+
+def _with_summary(d: Diagnosis, stored_summary: str | None) -> Diagnosis:
+    summary = stored_summary
+    if d.reason == "started-never-completed":
+        summary = (d.apply_error or "").splitlines()[0] if d.apply_error else (
+            "started, never completed (no live lease or lock)")
+    elif d.reason == "retry-budget-exhausted":
+        summary = (f"retry budget exhausted ({d.attempt} of {d.max_attempts}): "
+                   f"{stored_summary or d.apply_error or 'no error recorded'}")
+    return replace(d, error_summary=summary)
+
+
+def diagnose_issues(conn: sqlite3.Connection, audit_table: str, *, now_ms: int,
+                    redrive_max_age: float) -> list[Diagnosis]:
+    """Every open issue, oldest first, diagnosed."""
+    return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age)
+            for v in find_issues(conn, now_ms)]
+
+
+def diagnose_change(conn: sqlite3.Connection, audit_table: str, change_id: str, *, now_ms: int,
+                    redrive_max_age: float) -> Diagnosis | None:
+    verdict = verdict_for(conn, now_ms, change_id)
+    if verdict is None:
+        return None
+    return diagnose(conn, audit_table, verdict, now_ms=now_ms, redrive_max_age=redrive_max_age)

@@ -1,0 +1,110 @@
+"""`issue list` / `issue get` on a Flamingock-layout store (rows as a Flamingock runner writes them)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from setright.cli import cli
+from setright.timeutil import FixedClock
+from storehelp import T0, make_flamingock_db
+
+CONFIG = """\
+version: 1
+store: {url: "sqlite:///flamingock.db", audit_table: flamingockAuditLog}
+targets: {}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "setright.yaml").write_text(CONFIG)
+    make_flamingock_db(tmp_path / "flamingock.db")
+    return tmp_path
+
+
+def invoke(runner: CliRunner, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(cli, list(args), obj={"clock": FixedClock(T0)})
+
+
+def test_issue_list(runner: CliRunner, project: Path, snapshot) -> None:
+    result = invoke(runner, "issue", "list")
+    assert result.exit_code == 0
+    assert result.output == snapshot
+
+
+def test_issue_list_ascii(runner: CliRunner, project: Path, snapshot) -> None:
+    assert invoke(runner, "--ascii", "issue", "list").output == snapshot
+
+
+def test_issue_list_json_and_exit_code(runner: CliRunner, project: Path, snapshot) -> None:
+    result = invoke(runner, "issue", "list", "--json", "--exit-code")
+    assert result.exit_code == 3
+    data = json.loads(result.output)
+    assert [i["reason"] for i in data["issues"]] == [
+        "started-never-completed", "failed-non-transactional", "rollback-failed"]
+    assert all(i["partial_state_possible"] for i in data["issues"])  # unknown is always possible
+    assert result.output == snapshot
+
+
+def test_live_flamingock_lock_means_running_not_an_issue(runner: CliRunner, project: Path) -> None:
+    conn = sqlite3.connect(project / "flamingock.db")
+    conn.execute("INSERT INTO flamingockLock VALUES ('lock', 'LOCK_HELD', 'r1', ?)", (T0 + 60_000,))
+    conn.commit()
+    conn.close()
+    ids = [i["change_id"] for i in json.loads(invoke(runner, "issue", "list", "--json").output)["issues"]]
+    assert ids == ["cache-warming-q4", "payment-processing"]
+    result = invoke(runner, "issue", "get", "-c", "user-data-sync-v2")
+    assert (result.exit_code, result.output) == (
+        0, "Change 'user-data-sync-v2' is not an issue: STARTED (running)\n")
+
+
+def test_issue_get_takes_the_oldest_first(runner: CliRunner, project: Path, snapshot) -> None:
+    result = invoke(runner, "issue", "get")
+    assert result.exit_code == 0
+    assert result.output.startswith("ISSUE: user-data-sync-v2\n")
+    assert result.output == snapshot
+
+
+@pytest.mark.parametrize("change_id", ["cache-warming-q4", "payment-processing"])
+def test_issue_get_by_id(runner: CliRunner, project: Path, snapshot, change_id: str) -> None:
+    result = invoke(runner, "issue", "get", "-c", change_id)
+    assert result.exit_code == 0
+    assert result.output == snapshot
+
+
+def test_not_an_issue(runner: CliRunner, project: Path) -> None:
+    result = invoke(runner, "issue", "get", "-c", "create-users")
+    assert (result.exit_code, result.output) == (0, "Change 'create-users' is not an issue: APPLIED\n")
+
+
+@pytest.mark.parametrize("change_id", ["x", "it's", "ünï-✓", 'a"b'])
+def test_unknown_change(runner: CliRunner, project: Path, change_id: str) -> None:
+    result = invoke(runner, "issue", "get", "-c", change_id)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: no change {change_id!r} in the audit store\n"
+
+
+def test_write_creates_the_file_once(runner: CliRunner, project: Path, snapshot) -> None:
+    result = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")
+    assert result.exit_code == 0
+    written = project / "resolutions" / "2026-11-22-cache-warming-q4.yaml"
+    assert written.read_text() == snapshot
+    import yaml
+
+    data = yaml.safe_load(written.read_text())
+    assert data["reason"] == "" and data["resolutions"][0]["expect"] == "FAILED"
+    again = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")
+    assert again.exit_code == 1 and "already exists; not overwriting it" in again.stderr
+
+
+def test_issue_get_json(runner: CliRunner, project: Path) -> None:
+    data = json.loads(invoke(runner, "issue", "get", "-c", "payment-processing", "--json").output)
+    assert data["state"] == "ROLLBACK_FAILED" and data["partial_state_possible"] is True
+    assert data["resolution_file"] == "2026-11-22-payment-processing.yaml"
+    assert data["remaining_issues"] == 2 and data["guidance"]
