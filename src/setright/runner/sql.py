@@ -45,8 +45,8 @@ def split_statements(script: str) -> list[str]:
 
 def normalise(statement: str) -> str:
     """The form a statement is hashed in: LF line ends, no trailing blanks, no outer blank space."""
-    text = statement.replace("\r\n", "\n")
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+    # rstrip() also drops the \r of a CRLF line end
+    return "\n".join(line.rstrip() for line in statement.split("\n")).strip()
 
 
 def statement_hash(statement: str) -> str:
