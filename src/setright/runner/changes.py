@@ -1,0 +1,305 @@
+"""Loading change files into `Change` objects (DESIGN §5.1).
+
+A change folder is read in file-name order, every file is validated against
+`change.v1.json` plus the checks a schema cannot express (the folder's
+target, SQL that is only comments, ids unique across the store), and every
+problem is reported at once with `file:line:column`, so one `setright run`
+shows a user everything to fix. The checksum is what drift is judged by, so it
+covers exactly what changes the effect of a change and nothing cosmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from setright.config import Config
+from setright.errors import ConfigError, InvalidInput, Problem
+from setright.runner.model import Change, Operation
+from setright.runner.sql import has_sql, split_statements, statement_hash
+from setright.schemas import schema_problems
+from setright.store.states import Recovery
+from setright.yamlfile import YamlDocument, json_path, load_yaml
+
+CHECKSUM_PREFIX = "c1:"
+CHANGE_FILE_SUFFIXES = (".yaml", ".yml")
+
+_Site = tuple[str, int | None, int | None]  # where a change's `id:` value is: file, line, column
+
+
+def change_checksum(
+    *,
+    id: str,
+    target: str,
+    transactional: bool,
+    recovery: str,
+    operations: Sequence[Operation],
+    rollback_hash: str | None,
+) -> str:
+    """`c1:` + sha256 of the canonical JSON of everything that decides what a change does.
+
+    `rollbacks` lists the whole-change rollback first, then each operation's
+    own, so the two file forms can never be confused with each other.
+    """
+    payload = {
+        "id": id,
+        "target": target,
+        "transactional": transactional,
+        "recovery": recovery,
+        "operations": [op.hash for op in operations],
+        "rollbacks": [rollback_hash, *(op.rollback_hash for op in operations)],
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return CHECKSUM_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def change_files(folder: Path, target: str, *, root: Path | None = None) -> list[Path]:
+    """The change files of a folder in run order: `*.yaml` / `*.yml`, by file name.
+
+    Hidden files (editor swap and lock files) are skipped. A missing folder is
+    a configuration error rather than "no changes", so a typo cannot silently
+    turn `run` into a no-op.
+    """
+    folder = folder.resolve()
+    if not folder.is_dir():
+        shown = _shown(folder, root.resolve() if root is not None else None)
+        raise ConfigError(
+            f"the changes folder {shown} of target {target!r} does not exist",
+            [f"create it, or fix targets.{target}.changes in the configuration"],
+        )
+    files = [
+        path
+        for path in folder.iterdir()
+        if path.suffix in CHANGE_FILE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+    ]
+    return sorted(files, key=lambda path: path.name)
+
+
+def load_change_file(path: Path, default_target: str, *, root: Path | None = None) -> Change:
+    """One validated change file; `default_target` is its folder's target.
+
+    Raises `InvalidInput` listing every problem of the file. A `targetSystem`
+    naming another target is one of them: changes run against the target whose
+    folder holds them, never anywhere else.
+    """
+    change, _ = _load(path.resolve(), default_target, root.resolve() if root else None)
+    return change
+
+
+def load_changes(folder: Path, target: str, *, root: Path | None = None) -> list[Change]:
+    """Every change of one target, in run order; ids must be unique within the folder."""
+    loader = _Loader(root)
+    changes = loader.folder(folder, target)
+    loader.raise_problems()
+    return changes
+
+
+def load_all(config: Config) -> dict[str, list[Change]]:
+    """Every target's changes (in config order); ids must be unique across all targets.
+
+    Problems of every file of every target are collected before raising.
+    """
+    loader = _Loader(config.root)
+    loaded: dict[str, list[Change]] = {}
+    for name, target in config.targets.items():
+        loaded[name] = loader.folder(target.changes, name) if target.changes is not None else []
+    loader.raise_problems()
+    return loaded
+
+
+class _Loader:
+    """Collects the problems of many files and checks ids across all of them."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root.resolve() if root is not None else None
+        self.failures: list[InvalidInput] = []
+        self.duplicates: list[Problem] = []
+        self.sites: dict[str, _Site] = {}
+
+    def folder(self, folder: Path, target: str) -> list[Change]:
+        changes: list[Change] = []
+        for path in change_files(folder, target, root=self.root):
+            try:
+                change, site = _load(path, target, self.root)
+            except InvalidInput as exc:
+                self.failures.append(exc)
+                continue
+            self._check_unique(change.id, site)
+            changes.append(change)
+        return changes
+
+    def _check_unique(self, change_id: str, site: _Site) -> None:
+        first = self.sites.setdefault(change_id, site)
+        if first is site:
+            return
+        source, line, column = site
+        self.duplicates.append(
+            Problem(source, line, column, "$.id",
+                    f"change id {change_id!r} is already used by {_where(first)}")
+        )
+
+    def raise_problems(self) -> None:
+        failures = list(self.failures)
+        if self.duplicates:
+            failures.append(InvalidInput("duplicate change id", self.duplicates))
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            problems = [p for exc in failures for p in exc.problems]
+            raise InvalidInput("invalid change files", problems)
+
+
+def _load(path: Path, default_target: str, root: Path | None) -> tuple[Change, _Site]:
+    """Load one file; `path` and `root` are already resolved (done once, not per file)."""
+    source = _shown(path, root)
+    doc = load_yaml(path, source)
+    problems = schema_problems(replace(doc, data=_text_keys(doc.data)), "change")
+    if isinstance(doc.data, dict):
+        problems = _reword_schema_messages(doc, problems)
+        problems.extend(_semantic_problems(doc, default_target))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise InvalidInput("invalid change file", problems)
+    line, column = doc.locate(("id",))
+    return _build(doc.data, default_target, path), (source, line, column)
+
+
+def _text_keys(value: Any) -> Any:
+    """`value` with every mapping key turned into text, for validation only.
+
+    `schema_problems` sorts unknown keys and fails on a mix like `1:` and
+    `foo:`; text keys also match the positions `yamlfile` records.
+    """
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_keys(item) for item in value]
+    return value
+
+
+def _reword_schema_messages(doc: YamlDocument, problems: list[Problem]) -> list[Problem]:
+    """Clearer words for the two rules about the file's form (apply/rollback or steps).
+
+    The schema's own message for `apply` next to `steps` would quote the whole
+    SQL text, and a missing `apply` does not say that `steps` would do too.
+    """
+    if "steps" not in doc.data:
+        if "apply" in doc.data:
+            return problems
+        missing = doc.problem((), "'apply' is required")
+        return [
+            doc.problem((), "'apply' (or 'steps') is required") if p == missing else p
+            for p in problems
+        ]
+    mixed = [key for key in ("apply", "rollback") if key in doc.data]
+    paths = {json_path((key,)) for key in mixed}
+    kept = [p for p in problems if p.path not in paths]
+    for key in mixed:
+        kept.append(doc.problem(
+            (key,), f"{key!r} cannot be combined with 'steps': use either apply/rollback or steps",
+            key=True,
+        ))
+    return kept
+
+
+def _semantic_problems(doc: YamlDocument, default_target: str) -> list[Problem]:
+    """What the schema cannot know: the folder's target, and SQL that is only comments."""
+    data: dict[str, Any] = doc.data
+    problems: list[Problem] = []
+    spec = data.get("targetSystem")
+    named = spec.get("id") if isinstance(spec, dict) else spec
+    if isinstance(named, str) and named and named != default_target:
+        where = ("targetSystem", "id") if isinstance(spec, dict) else ("targetSystem",)
+        problems.append(doc.problem(
+            where,
+            f"targetSystem {named!r} does not match this folder's target {default_target!r}",
+        ))
+    for where, text in _sql_texts(data):
+        if isinstance(text, str) and text.strip() and not has_sql(text):
+            problems.append(doc.problem(where, "no SQL statement here, only comments"))
+    return problems
+
+
+def _sql_texts(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...], Any]]:
+    steps = data.get("steps")
+    if "steps" not in data:  # next to steps, apply/rollback are already reported
+        for key in ("apply", "rollback"):
+            if key in data:
+                yield (key,), data[key]
+    if isinstance(steps, list):
+        for index, step in enumerate(steps):
+            if isinstance(step, dict):
+                for key in ("apply", "rollback"):
+                    if key in step:
+                        yield ("steps", index, key), step[key]
+
+
+def _build(data: dict[str, Any], default_target: str, path: Path) -> Change:
+    """A `Change` from a document that passed every check."""
+    spec = data.get("targetSystem")
+    target = (spec["id"] if isinstance(spec, dict) else spec) or default_target
+    strategy = data.get("recovery", Recovery.MANUAL_INTERVENTION.value)
+    recovery = Recovery(strategy["strategy"] if isinstance(strategy, dict) else strategy).value
+    transactional = bool(data.get("transactional", True))
+    rollback: str | None = None
+    if "steps" in data:
+        operations = tuple(_step(seq, step) for seq, step in enumerate(data["steps"], start=1))
+    else:
+        operations = tuple(
+            Operation(seq=seq, statement=statement, hash=statement_hash(statement))
+            for seq, statement in enumerate(split_statements(data["apply"]), start=1)
+        )
+        if data.get("rollback") is not None:
+            rollback = data["rollback"].strip()
+    rollback_hash = statement_hash(rollback) if rollback is not None else None
+    return Change(
+        id=data["id"],
+        target=target,
+        author=data.get("author"),
+        transactional=transactional,
+        recovery=recovery,
+        operations=operations,
+        rollback=rollback,
+        rollback_hash=rollback_hash,
+        checksum=change_checksum(
+            id=data["id"], target=target, transactional=transactional, recovery=recovery,
+            operations=operations, rollback_hash=rollback_hash,
+        ),
+        source_file=path,
+        order=path.name,
+    )
+
+
+def _step(seq: int, step: dict[str, Any]) -> Operation:
+    """A step is one operation: its apply text runs as one unit, with its own rollback."""
+    statement = step["apply"].strip()
+    rollback = step["rollback"].strip() if step.get("rollback") is not None else None
+    return Operation(
+        seq=seq,
+        statement=statement,
+        hash=statement_hash(statement),
+        rollback=rollback,
+        rollback_hash=statement_hash(rollback) if rollback is not None else None,
+    )
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    """The name shown in messages: relative to the config root when inside it.
+
+    Both paths must be resolved alike, else nothing is inside the root.
+    """
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _where(site: _Site) -> str:
+    source, line, column = site
+    return source if line is None else f"{source}:{line}:{column}"
