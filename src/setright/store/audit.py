@@ -35,6 +35,11 @@ def error_summary(trace: str | None, limit: int = 160) -> str | None:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+# Integer milliseconds (what setright and Flamingock's JDBC driver write) skip the Python call.
+_MS_SQL = ("CASE WHEN typeof(created_at) = 'integer' THEN created_at"
+           " ELSE coalesce(setright_ms(created_at), -1) END")
+
+
 def _iso_or_none(value: object) -> str | None:
     ms = ms_from_any(value)
     return iso_from_ms(ms) if ms is not None else None
@@ -68,7 +73,7 @@ def refresh_change_state(tx: sqlite3.Connection, audit_table: str) -> int:
                        PARTITION BY change_id ORDER BY ms DESC, prio DESC, id DESC) AS rn
             FROM (SELECT id, change_id, state, target_system_id, tx_strategy, recovery_strategy,
                          execution_id, error_trace,
-                         coalesce(setright_ms(created_at), -1) AS ms, {_PRIORITY_SQL} AS prio
+                         {_MS_SQL} AS ms, {_PRIORITY_SQL} AS prio
                   FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL)
         ) WHERE rn = 1
         ON CONFLICT(change_id) DO UPDATE SET

@@ -10,7 +10,7 @@ only; the full redrive check (fresh plan, locks) is the planner's job.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from setright.store.audit import audit_row, current_state
@@ -105,7 +105,7 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
     current_op = next(((seq, stmt) for seq, state, stmt in ops or [] if state != "completed"),
                       (None, None))
     ap = apply or {}
-    diagnosis = Diagnosis(
+    return Diagnosis(
         change_id=facts.change_id,
         state=facts.state,
         meaning=STATUS_MEANING.get(ChangeState(facts.state), "unknown state")
@@ -118,7 +118,7 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
         started_at=started,
         created_at=current.created_at,
         error=row.get("error_trace") or ap.get("error"),
-        error_summary=None,
+        error_summary=_error_summary(verdict.reason, current.error_summary, ap),
         tx_strategy=facts.tx_strategy,
         recovery_strategy=facts.recovery_strategy,
         transactional=transactional,
@@ -140,7 +140,6 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
         lease_expires_at=ap.get("lease_expires_at"),
         redrive=_redrive_hint(conn, apply, now_ms=now_ms, max_age=redrive_max_age),
     )
-    return _with_summary(diagnosis, current.error_summary)
 
 
 def _started_at(conn: sqlite3.Connection, audit_table: str, change_id: str,
@@ -200,15 +199,16 @@ def _redrive_hint(conn: sqlite3.Connection, apply: dict[str, Any] | None, *, now
     return RedriveHint(True, until=until)
 
 
-def _with_summary(d: Diagnosis, stored_summary: str | None) -> Diagnosis:
-    summary = stored_summary
-    if d.reason == "started-never-completed":
-        summary = (d.apply_error or "").splitlines()[0] if d.apply_error else (
-            "started, never completed (no live lease or lock)")
-    elif d.reason == "retry-budget-exhausted":
-        summary = (f"retry budget exhausted ({d.attempt} of {d.max_attempts}): "
-                   f"{stored_summary or d.apply_error or 'no error recorded'}")
-    return replace(d, error_summary=summary)
+def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> str | None:
+    """The Error column: why the runner was lost, or the spent budget, or the stored error."""
+    if reason == "started-never-completed":
+        if apply.get("error"):
+            return str(apply["error"]).splitlines()[0]
+        return "started, never completed (no live lease or lock)"
+    if reason == "retry-budget-exhausted":
+        return (f"retry budget exhausted ({apply.get('attempt')} of {apply.get('max_attempts')}): "
+                f"{stored or apply.get('error') or 'no error recorded'}")
+    return stored
 
 
 def diagnose_issues(conn: sqlite3.Connection, audit_table: str, *, now_ms: int,
