@@ -62,6 +62,7 @@ class InvalidInput(SetrightError):
     """A file failed validation; carries every problem found, not only the first."""
 
     def __init__(self, what: str, problems: list[Problem]) -> None:
+        self.what = what
         self.problems = problems
         if len(problems) == 1:
             super().__init__(f"{what}: {problems[0]}")

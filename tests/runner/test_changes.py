@@ -292,7 +292,7 @@ def test_keys_that_are_not_text(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         load_text(tmp_path, "id: a\napply: SELECT 1\n1: one\nfoo: two\nrecovery: {2: x}\n")
     assert [(p.line, p.column, p.path) for p in err.value.problems] == [
-        (3, 1, "$.1"), (5, 11, "$.recovery"), (5, 12, "$.recovery.2"),
+        (3, 1, "$.1"), (4, 1, "$.foo"), (5, 11, "$.recovery"), (5, 12, "$.recovery.2"),
     ]
 
 
