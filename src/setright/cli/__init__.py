@@ -103,11 +103,13 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
 
 def _register() -> None:
     from setright.cli import audit_cmd, init_cmd, issue_cmd, lock_cmd
+    from setright.cli import run_cmd
 
     cli.add_command(init_cmd.init)
     cli.add_command(audit_cmd.audit)
     cli.add_command(lock_cmd.lock)
     cli.add_command(issue_cmd.issue)
+    cli.add_command(run_cmd.run)
 
 
 _register()

@@ -124,6 +124,28 @@ class Locker:
             raise LeaseLost(f"lock {lock.name} ({lock.lock_id}) is no longer held by this process")
         return LockInfo(**{**lock.as_dict(), "expires_at": expires})
 
+    def renew_lease(self, lock: LockInfo, apply_id: str | None) -> LockInfo:
+        """Renew a runner's target lock and its apply's `lease_expires_at` in one transaction.
+
+        Unlike `renew`, an expired lock is never revived: from its expiry on,
+        another runner may take the target and reap the apply, so the old
+        holder must stop rather than carry on as if nothing happened.
+        """
+        now = self.store.now_ms()
+        expires = iso_from_ms(now + int(self.ttl * 1000))
+        with self.store.write(state=False) as tx:
+            touched = tx.execute(
+                "UPDATE setright_locks SET expires_at = ? WHERE name = ? AND lock_id = ?"
+                " AND expires_at > ?", (expires, lock.name, lock.lock_id, iso_from_ms(now)),
+            ).rowcount
+            if touched != 1:
+                raise LeaseLost(f"lease {lock.name} ({lock.lock_id}) expired or was taken over",
+                                ["this runner stops before its next statement"])
+            if apply_id is not None:
+                tx.execute("UPDATE setright_applies SET lease_expires_at = ?"
+                           " WHERE id = ? AND lease_token = ?", (expires, apply_id, lock.lock_id))
+        return LockInfo(**{**lock.as_dict(), "expires_at": expires})
+
     def release(self, lock_id: str) -> LockInfo:
         """Release by the owner's lock id (the normal way out)."""
         with self.store.write(state=False) as tx:

@@ -1,0 +1,89 @@
+"""Views of `setright run`: progress lines while it works, a one-screen summary after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from setright.render.style import Style, table
+
+#: detail lines shown per target in the summary, so it fits on one screen
+MAX_DETAILS = 8
+
+_STATUS_COLOR = {"completed": "green", "up-to-date": "green", "failed": "red",
+                 "blocked": "yellow", "drift": "red", "locked": "yellow",
+                 "lease-lost": "red", "error": "red"}
+_TASK_MARK = {"completed": ("✓", "ok"), "cancelled": ("-", "--"),
+              "failed": ("✗", "!!"), "failed_retryable": ("↻", "<>")}
+
+
+def target_line(target: str) -> str:
+    return f"Target {target}:"
+
+
+def apply_line(apply_id: str, attempt: int, max_attempts: int, done: int, total: int,
+               resumed: bool) -> str:
+    verb = "resuming" if resumed else "running"
+    return (f"  {verb} apply {apply_id} (attempt {attempt} of {max_attempts}, "
+            f"{done}/{total} operations done)")
+
+
+def task_line(position: int, change_id: str, state: str, audit_state: str | None,
+              detail: str | None, style: Style) -> str:
+    unicode_mark, ascii_mark = _TASK_MARK.get(state, ("?", "??"))
+    mark = ascii_mark if style.ascii else unicode_mark
+    color = "green" if state == "completed" else "yellow" if state == "cancelled" else "red"
+    outcome = audit_state or state
+    line = f"  {style.paint(mark, color)} [{position}] {change_id}: {outcome}"
+    return line + (f" ({detail})" if detail else "")
+
+
+def reap_line(report: dict[str, Any]) -> str:
+    line = f"  reaped apply {report['apply_id']}: {report['reason']}"
+    if report.get("change_id"):
+        line += f"; {report['change_id']}: {report['settled']}"
+    return line
+
+
+def apply_finished_line(apply_id: str, state: str, error: str | None) -> str:
+    if state == "failed_retryable":
+        return f"  apply {apply_id} failed, will retry: {error}"
+    return f"  apply {apply_id} {state}" + (f": {error}" if error and state != "completed" else "")
+
+
+def run_summary(outcomes: list[dict[str, Any]], style: Style) -> str:
+    """A table (one row per target), then what needs attention, then one verdict line."""
+    if not outcomes:
+        return "No targets to run."
+    rows = []
+    for o in outcomes:
+        attempts = f"{o['attempts']}/{o['max_attempts']}" if o["apply_id"] else ""
+        ops = f"{o['operations_done']}/{o['operations_total']}" if o["apply_id"] else ""
+        tasks = ", ".join(f"{n} {state}" for state, n in sorted(o["tasks"].items()))
+        rows.append([o["target"], style.paint(o["status"], _STATUS_COLOR.get(o["status"], "red")),
+                     o["apply_id"], o["apply_state"], attempts, ops, tasks])
+    out = ["", "Run summary:",
+           table(["Target", "Result", "Apply", "State", "Attempts", "Operations", "Tasks"],
+                 rows, style)]
+    for o in outcomes:
+        lines = [reap_line(r).strip() for r in o["reaped"]]
+        if not o["ok"]:
+            if o["failed_change"]:
+                lines.append(f"failed change: {o['failed_change']}")
+            if o["error"]:
+                lines.append(f"Error: {o['error']}")
+            lines += [f"  {d}" for d in o["details"]]
+        if lines:
+            out.append("")
+            out.append(f"{o['target']}:")
+            shown = lines[:MAX_DETAILS]
+            out += [f"  {line}" for line in shown]
+            if len(lines) > len(shown):
+                out.append(f"  … {len(lines) - len(shown)} more line(s)")
+    bad = [o for o in outcomes if not o["ok"]]
+    out.append("")
+    if bad:
+        out.append(f"{len(bad)} of {len(outcomes)} target(s) did not complete: "
+                   + ", ".join(f"{o['target']} ({o['status']})" for o in bad) + ".")
+    else:
+        out.append(f"All {len(outcomes)} target(s) completed or up to date.")
+    return "\n".join(out)

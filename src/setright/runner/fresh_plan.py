@@ -1,0 +1,173 @@
+"""What a new apply would run now (DESIGN §5.3), and checksum drift (§5.1).
+
+`fresh_plan` is pure: it reads the folded audit state and the loaded change
+files and writes nothing, so the runner plans with it and a redrive is checked
+against it with the same code. The caller folds the audit log first
+(`Store.refresh()`); `App.store()` and the runner both do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from setright.runner.model import Change
+from setright.store.applies import OperationSpec, TaskSpec, applied_checksums
+from setright.store.states import DONE_STATES
+
+FINGERPRINT_PREFIX = "dh1:"
+_BATCH = 500  # SQLite's default limit on bound parameters is 999
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """One pending change as a new apply would run it."""
+
+    change_id: str
+    checksum: str
+    transactional: bool
+    recovery_strategy: str
+    order: str
+    source_file: str
+    operations: tuple[tuple[int, str], ...]      # (seq, hash)
+    current_state: str | None                      # None: never run
+    current_audit_id: int | None
+
+    def canonical(self) -> dict[str, Any]:
+        """What identifies the work: the fingerprint and redrive comparisons use only this."""
+        return {"change_id": self.change_id, "checksum": self.checksum,
+                "operations": [[seq, digest] for seq, digest in self.operations]}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.canonical(), "transactional": self.transactional,
+                "recovery_strategy": self.recovery_strategy, "order": self.order,
+                "source_file": self.source_file, "current_state": self.current_state,
+                "current_audit_id": self.current_audit_id}
+
+
+@dataclass(frozen=True)
+class FreshPlan:
+    target: str
+    changes: tuple[PlannedChange, ...]
+
+    def canonical(self) -> dict[str, Any]:
+        return {"target": self.target, "changes": [c.canonical() for c in self.changes]}
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.canonical())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "fingerprint": self.fingerprint(),
+                "changes": [c.as_dict() for c in self.changes]}
+
+
+def fingerprint(data: Any) -> str:
+    """`dh1:` + deepdiff's DeepHash of canonical plain data (DESIGN §3)."""
+    from deepdiff import DeepHash  # lazy: deepdiff is slow to import
+
+    return FINGERPRINT_PREFIX + str(DeepHash(data)[data])
+
+
+def fresh_plan(conn: sqlite3.Connection, changes: Sequence[Change], target: str, *,
+               root: Path | None = None) -> FreshPlan:
+    """The target's pending changes in run order: current state not APPLIED/MANUAL_MARKED_AS_APPLIED.
+
+    `changes` are the target's loaded change files (`load_all(config)[target]`);
+    `root` makes `source_file` relative to the project, as in the audit log.
+    """
+    mine = [c for c in changes if c.target == target]
+    states = current_states(conn, [c.id for c in mine])
+    planned = []
+    for change in mine:
+        state, audit_id = states.get(change.id, (None, None))
+        if state in DONE_STATES:
+            continue
+        planned.append(PlannedChange(
+            change_id=change.id, checksum=change.checksum, transactional=change.transactional,
+            recovery_strategy=change.recovery, order=change.order,
+            source_file=shown_path(change.source_file, root),
+            operations=tuple((op.seq, op.hash) for op in change.operations),
+            current_state=state, current_audit_id=audit_id,
+        ))
+    return FreshPlan(target, tuple(planned))
+
+
+def task_specs(plan: FreshPlan, changes: Iterable[Change]) -> list[TaskSpec]:
+    """The rows a new apply is created with, in plan order."""
+    by_id = {c.id: c for c in changes}
+    specs = []
+    for planned in plan.changes:
+        change = by_id[planned.change_id]
+        specs.append(TaskSpec(
+            change_id=change.id, checksum=change.checksum, transactional=change.transactional,
+            recovery_strategy=change.recovery,
+            operations=tuple(OperationSpec(op.seq, op.statement, op.hash)
+                             for op in change.operations),
+        ))
+    return specs
+
+
+@dataclass(frozen=True)
+class Drift:
+    """An applied change whose file no longer has the checksum it was applied with."""
+
+    change_id: str
+    source_file: str
+    applied_checksum: str
+    file_checksum: str
+
+    def describe(self) -> str:
+        return (f"{self.source_file}: change {self.change_id} was applied with checksum "
+                f"{self.applied_checksum}, the file now has {self.file_checksum}")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"change_id": self.change_id, "source_file": self.source_file,
+                "applied_checksum": self.applied_checksum, "file_checksum": self.file_checksum}
+
+
+def find_drift(conn: sqlite3.Connection, changes: Sequence[Change], target: str, *,
+               root: Path | None = None) -> list[Drift]:
+    """Applied changes edited since (Flyway's `validate`); pure, like `fresh_plan`.
+
+    The applied checksum is the one recorded on the task that last completed
+    the change; a change applied outside setright (a Flamingock row, a manual
+    mark with no task) has none and cannot drift.
+    """
+    mine = [c for c in changes if c.target == target]
+    recorded = applied_checksums(conn, target)
+    states = current_states(conn, [c.id for c in mine if c.id in recorded])
+    drift = []
+    for change in mine:
+        applied = recorded.get(change.id)
+        state = states.get(change.id, (None, None))[0]
+        if applied and state in DONE_STATES and applied != change.checksum:
+            drift.append(Drift(change.id, shown_path(change.source_file, root), applied,
+                               change.checksum))
+    return drift
+
+
+def current_states(conn: sqlite3.Connection,
+                   change_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """change id → (folded current state, deciding audit row id), by primary-key lookups."""
+    found: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(change_ids), _BATCH):
+        batch = change_ids[start:start + _BATCH]
+        marks = ", ".join("?" for _ in batch)
+        for change_id, state, audit_id in conn.execute(
+                "SELECT change_id, state, audit_id FROM setright_change_state"
+                f" WHERE change_id IN ({marks})", batch):
+            found[change_id] = (state, audit_id)
+    return found
+
+
+def shown_path(path: Path, root: Path | None) -> str:
+    """A change file as recorded and shown: relative to the project root when inside it."""
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)

@@ -1,0 +1,147 @@
+"""Reaping lost applies and settling their in-flight task from the target markers (§5.2 step 1).
+
+A runner that dies between a target COMMIT and the store write recording it
+leaves the store behind the target. The markers, written in the same target
+transaction as each operation, say exactly what committed:
+
+* an operation whose marker exists is `completed`;
+* a task whose every operation has a marker committed in full: it is
+  recovered as APPLIED, with metadata saying so (for a transactional change
+  that is "its COMMIT landed"; a non-transactional change whose last
+  statement committed is just as exactly applied);
+* a task whose audit state is FAILED and whose completed operations lost
+  their markers was rolled back by its rollback script (the script removes
+  the markers in its own transaction): recorded ROLLED_BACK;
+* otherwise the task is `failed` and the audit log keeps STARTED (or FAILED):
+  an issue, now with exact knowledge of how many operations committed.
+
+The reaper must hold the target lock and have claimed the target fence
+first, so the lost runner can no longer commit while the markers are read.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from collections.abc import Callable
+
+from setright.runner.lease import Lease
+from setright.runner.report import ReapReport
+from setright.runner.targets import Target
+from setright.store.applies import ApplyRow, TaskRow, find_apply, operations_of, tasks_of
+from setright.store.audit import append_audit_row, audit_row, current_state, refresh_change_state
+from setright.store.connection import Store
+from setright.store.schema import quote
+from setright.store.states import ApplyState, ChangeState, OperationState, TaskState
+from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+
+
+def lost_applies(store: Store, target: str, lease: Lease) -> list[ApplyRow]:
+    """pending/running applies of `target` that are not ours: we hold the lock, so their lease is gone."""
+    rows = store.conn.execute(
+        "SELECT id FROM setright_applies WHERE target = ? AND state IN ('pending', 'running')"
+        " AND coalesce(lease_token, '') != ?", (target, lease.token)).fetchall()
+    return [a for (apply_id,) in rows if (a := find_apply(store.conn, apply_id)) is not None]
+
+
+def reap_lost_applies(store: Store, target: Target, lease: Lease, *, actor: str,
+                      on_reaped: Callable[[ReapReport], None] | None = None) -> list[ReapReport]:
+    reports = []
+    for apply in lost_applies(store, target.name, lease):
+        expiry = apply.lease_expires_at or "an unknown time"
+        report = settle_apply(store, target, lease, apply, actor=actor,
+                              reason=f"runner lost: lease expired at {expiry}")
+        reports.append(report)
+        if on_reaped is not None:
+            on_reaped(report)
+    return reports
+
+
+def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *, actor: str,
+                 reason: str) -> ReapReport:
+    """Move `apply` to failed and settle its running task from the markers; one transaction."""
+    inflight = [t for t in tasks_of(store.conn, apply.id) if t.state == TaskState.RUNNING]
+    markers = {t.change_id: target.markers(apply.id, t.change_id) for t in inflight}
+    prov = Provenance(actor=actor, source="runner", reason=reason)
+    settled: str | None = None
+    audit_state: str | None = None
+    change_id: str | None = None
+    with store.write() as tx:
+        lease.fence(tx)
+        refresh_change_state(tx, store.audit_table)
+        at = store.now_iso()
+        for task in inflight:
+            change_id = task.change_id
+            settled, audit_state = _settle_task(store, tx, apply, task, markers[task.change_id],
+                                                prov, reason, at)
+        move_apply(tx, apply.id, [ApplyState(apply.state)], ApplyState.FAILED, prov, at=at,
+                   lease_token=apply.lease_token, fields={"error": reason, "completed_at": at},
+                   event={"reason": reason})
+    return ReapReport(apply.id, reason, change_id, settled, audit_state)
+
+
+def _settle_task(store: Store, tx: sqlite3.Connection, apply: ApplyRow, task: TaskRow,
+                 marks: set[int], prov: Provenance, reason: str, at: str) -> tuple[str, str | None]:
+    operations = operations_of(tx, apply.id, task.change_id)
+    total = len(operations)
+    current = current_state(tx, task.change_id)
+    ours = current is not None and current.execution_id == apply.id
+    recorded_done = {op.seq for op in operations if op.state == OperationState.COMPLETED}
+
+    if ours and current.state == ChangeState.FAILED and recorded_done and not recorded_done & marks:
+        # The rollback script committed (it deletes the markers) before the store heard of it.
+        for op in operations:
+            if op.state in (OperationState.COMPLETED, OperationState.FAILED):
+                move_operation(tx, apply.id, task.change_id, op.seq, [OperationState(op.state)],
+                               OperationState.PENDING, prov, at=at, fields={"completed_at": None})
+        _copy_audit(store, tx, current.audit_id, ChangeState.ROLLED_BACK, prov, reason,
+                    "the rollback committed: its markers are gone from the target")
+        _fail(tx, apply, task, prov, at, f"{reason}; rollback had committed")
+        return "rollback had committed: recorded ROLLED_BACK", ChangeState.ROLLED_BACK.value
+
+    for op in operations:
+        if op.seq in marks and op.state != OperationState.COMPLETED:
+            move_operation(tx, apply.id, task.change_id, op.seq, [OperationState(op.state)],
+                           OperationState.COMPLETED, prov, at=at,
+                           fields={"completed_at": at, "error": None},
+                           event={"settled": "marker found in the target"})
+    committed = sum(1 for op in operations if op.seq in marks)
+    counted = f"{committed} of {total} operations committed"
+
+    if total and committed == total and ours and current.state == ChangeState.STARTED:
+        note = f"recovered from target markers: {counted}"
+        _copy_audit(store, tx, current.audit_id, ChangeState.APPLIED, prov, reason, note)
+        move_task(tx, apply.id, task.position, [TaskState.RUNNING], TaskState.COMPLETED, prov,
+                  at=at, fields={"completed_at": at}, event={"settled": note})
+        return f"recovered as APPLIED: {counted}", ChangeState.APPLIED.value
+    _fail(tx, apply, task, prov, at, f"{reason}; {counted}")
+    return f"task failed: {counted}", current.state if current else None
+
+
+def _fail(tx: sqlite3.Connection, apply: ApplyRow, task: TaskRow, prov: Provenance, at: str,
+          error: str) -> None:
+    move_task(tx, apply.id, task.position, [TaskState.RUNNING], TaskState.FAILED, prov, at=at,
+              fields={"error": error, "completed_at": at})
+
+
+def _copy_audit(store: Store, tx: sqlite3.Connection, audit_id: int, state: ChangeState,
+                prov: Provenance, reason: str, note: str) -> None:
+    """A new audit row for the in-flight change, copying the row its runner wrote."""
+    row = audit_row(tx, store.audit_table, audit_id)
+    started_ms = _created_ms(tx, store, audit_id)
+    row.update(state=state.value, error_trace=None, execution_hostname=socket.gethostname(),
+               invoked_method="rollback" if state == ChangeState.ROLLED_BACK else "apply",
+               execution_millis=max(0, store.now_ms() - started_ms) if started_ms else None)
+    metadata = json.loads(row["metadata"]) if row.get("metadata") else {}
+    previous = metadata.get("setright", {}) if isinstance(metadata, dict) else {}
+    provenance = {**{k: v for k, v in previous.items() if k in ("attempt", "checksum")},
+                  "actor": prov.actor, "source": prov.source, "reason": reason,
+                  "recovered": note}
+    append_audit_row(tx, store.audit_table, row, now_ms=store.now_ms(), provenance=provenance)
+
+
+def _created_ms(tx: sqlite3.Connection, store: Store, audit_id: int) -> int | None:
+    row = tx.execute(f"SELECT setright_ms(created_at) FROM {quote(store.audit_table)}"
+                     " WHERE id = ?", (audit_id,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None

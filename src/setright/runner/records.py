@@ -1,0 +1,284 @@
+"""The store writes of a runner: one `store.write()` transaction each, fenced by the lease.
+
+Every method opens one transaction, checks the lease (`Lease.fence`), moves
+rows with guarded transitions carrying the lease token, and appends audit rows
+the Flamingock way. If the lease is gone, or a row moved under us, the
+transaction rolls back and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from setright.runner.fresh_plan import shown_path
+from setright.runner.lease import Lease
+from setright.runner.model import Change
+from setright.store.applies import ApplyRow, TaskRow, get_apply
+from setright.store.audit import (
+    append_audit_row,
+    current_state,
+    provenance_metadata,
+    refresh_change_state,
+)
+from setright.store.connection import Store
+from setright.store.states import (
+    ApplyState,
+    ChangeState,
+    OperationState,
+    Recovery,
+    TaskState,
+    TxStrategy,
+)
+from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+
+#: Flamingock's ChangeType for changes defined by a template (our YAML change files).
+AUDIT_TYPE = "STANDARD_TEMPLATE"
+
+
+def tx_strategy_for(transactional: bool) -> TxStrategy:
+    """Our targets are never the audit store, and each transaction writes a marker:
+    Flamingock calls exactly that TX_SEPARATE_WITH_MARKER."""
+    return TxStrategy.TX_SEPARATE_WITH_MARKER if transactional else TxStrategy.NON_TX
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a failed task leaves its apply (§5.2 step 5)."""
+
+    task: TaskState
+    apply: ApplyState
+    retryable: bool
+
+
+def failure_outcome(*, retryable: bool, attempt: int, max_attempts: int) -> Outcome:
+    if retryable and attempt < max_attempts:
+        return Outcome(TaskState.FAILED_RETRYABLE, ApplyState.FAILED_RETRYABLE, True)
+    return Outcome(TaskState.FAILED, ApplyState.FAILED, retryable)
+
+
+def planned_audit_ids(apply: ApplyRow) -> dict[str, int | None]:
+    """change id → the audit row its state came from when the apply was planned."""
+    try:
+        plan = json.loads(apply.plan_json or "{}")
+        return {c["change_id"]: c.get("current_audit_id") for c in plan.get("changes", [])}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+class ApplyRecorder:
+    """Writes one apply's progress; `attempt` and `max_attempts` follow the apply row."""
+
+    def __init__(self, store: Store, lease: Lease, apply: ApplyRow, *, actor: str,
+                 root: Path | None) -> None:
+        self.store = store
+        self.lease = lease
+        self.apply = apply
+        self.root = root
+        self.hostname = socket.gethostname()
+        self.prov = Provenance(actor=actor, source="runner")
+        self.planned = planned_audit_ids(apply)
+
+    @property
+    def apply_id(self) -> str:
+        return self.apply.id
+
+    # -- the apply ---------------------------------------------------------
+
+    def start_apply(self) -> ApplyRow:
+        """pending | failed_retryable → running; attempt + 1; the lease moves to this runner."""
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            current = get_apply(tx, self.apply_id)
+            at = self.store.now_iso()
+            move_apply(tx, self.apply_id, [ApplyState.PENDING, ApplyState.FAILED_RETRYABLE],
+                       ApplyState.RUNNING, self.prov, at=at, fields={
+                           "attempt": current.attempt + 1,
+                           "started_at": current.started_at or at,
+                           "completed_at": None, "error": None,
+                           "lease_owner": self.lease.lock.owner,
+                           "lease_token": self.lease.token,
+                           "lease_expires_at": self.lease.expires_at,
+                       }, event={"attempt": current.attempt + 1})
+            self.apply = get_apply(tx, self.apply_id)
+        self.lease.bind(self.apply_id)
+        return self.apply
+
+    def finish_apply(self, state: ApplyState, error: str | None = None) -> None:
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            self._finish_apply(tx, state, error)
+
+    def _finish_apply(self, tx: sqlite3.Connection, state: ApplyState, error: str | None) -> None:
+        at = self.store.now_iso()
+        fields: dict[str, Any] = {"error": error, "completed_at": at}
+        if state != ApplyState.FAILED_RETRYABLE:
+            fields["lease_expires_at"] = at  # released: nothing is running any more
+        move_apply(tx, self.apply_id, [ApplyState.RUNNING], state, self.prov, at=at,
+                   lease_token=self.lease.token, fields=fields)
+        self.apply = get_apply(tx, self.apply_id)
+
+    # -- tasks ---------------------------------------------------------------
+
+    def begin_task(self, task: TaskRow, change: Change) -> str | None:
+        """task → running with audit STARTED; or → cancelled if the change moved since planning.
+
+        Returns the cancel reason, or None when the task started.
+        """
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            at = self.store.now_iso()
+            refresh_change_state(tx, self.store.audit_table)
+            reason = self._moved_since_planned(tx, change.id)
+            if reason is not None:
+                move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
+                          TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
+                          fields={"completed_at": at, "error": reason}, event={"reason": reason})
+                return reason
+            move_task(tx, self.apply_id, task.position,
+                      [TaskState.PENDING, TaskState.FAILED_RETRYABLE], TaskState.RUNNING,
+                      self.prov, at=at, lease_token=self.lease.token,
+                      fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
+                              "completed_at": None})
+            self._audit(tx, change, ChangeState.STARTED)
+        return None
+
+    def _moved_since_planned(self, tx: sqlite3.Connection, change_id: str) -> str | None:
+        current = current_state(tx, change_id)
+        if current is None or current.execution_id == self.apply_id:
+            return None
+        if change_id in self.planned:
+            if current.audit_id == self.planned[change_id]:
+                return None
+        elif current.created_ms < _ms(self.apply.created_at):
+            return None  # an apply without a recorded plan: judge by time
+        if current.state.startswith("MANUAL_MARKED"):
+            return f"resolved by hand: {current.state} at {current.created_at}"
+        return (f"changed since the apply was planned: {current.state} by execution "
+                f"{current.execution_id} at {current.created_at}")
+
+    def operations_completed(self, change_id: str, seqs: Iterable[int]) -> None:
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            self._complete_operations(tx, change_id, seqs)
+
+    def _complete_operations(self, tx: sqlite3.Connection, change_id: str,
+                             seqs: Iterable[int]) -> None:
+        at = self.store.now_iso()
+        for seq in seqs:
+            move_operation(tx, self.apply_id, change_id, seq,
+                           [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
+                           OperationState.COMPLETED, self.prov, at=at,
+                           lease_token=self.lease.token, fields={"completed_at": at, "error": None})
+
+    def task_completed(self, task: TaskRow, change: Change, seqs: Iterable[int],
+                       millis: int) -> None:
+        """The last operations, the task and audit APPLIED in one transaction."""
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            self._complete_operations(tx, change.id, seqs)
+            at = self.store.now_iso()
+            move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
+                      self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at})
+            self._audit(tx, change, ChangeState.APPLIED, millis=millis)
+
+    def operation_failed(self, task: TaskRow, change: Change, seq: int, error: str,
+                         trace: str, millis: int, outcome: Outcome | None) -> None:
+        """Operation `seq` failed: it and audit FAILED; with `outcome`, the task and apply too.
+
+        Without `outcome` (a rollback script follows) the task stays running
+        until `rollback_finished` records how the rollback went.
+        """
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            at = self.store.now_iso()
+            op_state = OperationState.FAILED
+            if outcome is not None and outcome.apply == ApplyState.FAILED_RETRYABLE:
+                op_state = OperationState.FAILED_RETRYABLE
+            move_operation(tx, self.apply_id, change.id, seq,
+                           [OperationState.PENDING, OperationState.FAILED_RETRYABLE], op_state,
+                           self.prov, at=at, lease_token=self.lease.token, fields={"error": error})
+            self._audit(tx, change, ChangeState.FAILED, millis=millis, error_trace=trace)
+            if outcome is not None:
+                self._fail_task(tx, task, outcome, error)
+
+    def rollback_finished(self, task: TaskRow, change: Change, *, failed_seq: int,
+                          error: str | None, outcome: Outcome, millis: int) -> None:
+        """ROLLED_BACK (operations back to pending) or ROLLBACK_FAILED, then task and apply."""
+        with self.store.write() as tx:
+            self.lease.fence(tx)
+            at = self.store.now_iso()
+            if error is None:
+                for op in tx.execute(
+                        "SELECT seq, state FROM setright_operations WHERE apply_id = ?"
+                        " AND change_id = ? AND state IN ('completed', 'failed') ORDER BY seq",
+                        (self.apply_id, change.id)).fetchall():
+                    move_operation(tx, self.apply_id, change.id, op[0], [OperationState(op[1])],
+                                   OperationState.PENDING, self.prov, at=at,
+                                   lease_token=self.lease.token,
+                                   fields={"completed_at": None},
+                                   event={"reason": "rolled back"})
+                self._audit(tx, change, ChangeState.ROLLED_BACK, millis=millis, method="rollback")
+                task_error = f"operation {failed_seq} failed; rolled back"
+            else:
+                if outcome.apply == ApplyState.FAILED_RETRYABLE:
+                    move_operation(tx, self.apply_id, change.id, failed_seq,
+                                   [OperationState.FAILED], OperationState.FAILED_RETRYABLE,
+                                   self.prov, at=at, lease_token=self.lease.token)
+                self._audit(tx, change, ChangeState.ROLLBACK_FAILED, millis=millis,
+                            error_trace=f"rollback failed: {error}", method="rollback")
+                task_error = f"operation {failed_seq} failed; rollback failed: {error}"
+            self._fail_task(tx, task, outcome, task_error)
+
+    def _fail_task(self, tx: sqlite3.Connection, task: TaskRow, outcome: Outcome,
+                   error: str) -> None:
+        at = self.store.now_iso()
+        move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], outcome.task, self.prov,
+                  at=at, lease_token=self.lease.token, fields={"error": error, "completed_at": at})
+        self._finish_apply(tx, outcome.apply, f"change {task.change_id}: {error}")
+
+    # -- the audit log --------------------------------------------------------
+
+    def _audit(self, tx: sqlite3.Connection, change: Change, state: ChangeState, *,
+               millis: int | None = None, error_trace: str | None = None,
+               method: str = "apply") -> int:
+        row = audit_fields(change, apply_id=self.apply_id, state=state, root=self.root,
+                           hostname=self.hostname, millis=millis, error_trace=error_trace,
+                           method=method)
+        provenance = {**provenance_metadata(self.prov), "attempt": self.apply.attempt,
+                      "checksum": change.checksum}
+        return append_audit_row(tx, self.store.audit_table, row, now_ms=self.store.now_ms(),
+                                provenance=provenance)
+
+
+def audit_fields(change: Change, *, apply_id: str, state: ChangeState, root: Path | None,
+                 hostname: str, millis: int | None = None, error_trace: str | None = None,
+                 method: str = "apply") -> dict[str, Any]:
+    """An audit row in Flamingock's layout; `created_at` is chosen by `append_audit_row`."""
+    return {
+        "execution_id": apply_id, "stage_id": None, "change_id": change.id,
+        "author": change.author, "state": state.value, "invoked_class": None,
+        "invoked_method": method, "source_file": shown_path(change.source_file, root),
+        "metadata": None, "execution_millis": millis, "execution_hostname": hostname,
+        "error_trace": error_trace, "type": AUDIT_TYPE,
+        "tx_strategy": tx_strategy_for(change.transactional).value,
+        "target_system_id": change.target, "change_order": change.order,
+        "recovery_strategy": change.recovery, "transaction_flag": int(change.transactional),
+        "system_change": 0,
+    }
+
+
+def is_retryable(change: Change, *, rolled_back: bool) -> bool:
+    """Transactional (the database undid it), rolled back by its script, or ALWAYS_RETRY."""
+    return change.transactional or rolled_back or change.recovery == Recovery.ALWAYS_RETRY
+
+
+def _ms(iso: str) -> int:
+    from setright.timeutil import ms_from_any
+
+    return ms_from_any(iso) or 0

@@ -1,0 +1,219 @@
+"""Target databases the runner applies changes to, behind a small interface.
+
+The runner only ever talks to a `Target`: open a fenced transaction, execute
+statements, write and read markers. `open_target` picks the implementation
+from the URL scheme, so a PostgreSQL target is one more class and one more
+branch there, with no change to the runner's logic.
+
+Two setright tables live in every target (DESIGN §5.2):
+
+* `setright_markers(apply_id, change_id, seq, committed_at)`: one row per
+  operation, written in the same target transaction as the operation, so
+  after a crash the markers say exactly what committed.
+* `setright_runner_fence(id = 1, lock_id, owner, claimed_at)`: the fencing
+  token. A runner writes its target-lock id here when it takes the target
+  lock (`claim`), and every runner transaction first checks the row still
+  holds its id, under the target's own write lock. A runner paused past its
+  lease therefore cannot commit anything once another runner has claimed
+  the target, even if it resumes between a lease check and its COMMIT.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from setright.config import TargetConfig
+from setright.errors import LeaseLost, SetrightError
+from setright.runner.sql import split_statements
+
+BUSY_TIMEOUT_MS = 5000
+
+MARKERS_DDL = (
+    "CREATE TABLE IF NOT EXISTS setright_markers ("
+    " apply_id TEXT NOT NULL, change_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " committed_at TEXT NOT NULL, PRIMARY KEY (apply_id, change_id, seq))"
+)
+FENCE_DDL = (
+    "CREATE TABLE IF NOT EXISTS setright_runner_fence ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), lock_id TEXT NOT NULL, owner TEXT,"
+    " claimed_at TEXT)"
+)
+
+
+class TargetError(SetrightError):
+    """The target database cannot be opened or is not usable."""
+
+
+class StatementFailed(Exception):
+    """A statement (or marker write) failed in the target; the transaction was rolled back."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TargetTransaction(Protocol):
+    """One open, fenced target transaction."""
+
+    def execute(self, sql: str) -> None:
+        """Run one operation (a step may hold several statements); `StatementFailed` on error."""
+
+    def add_marker(self, apply_id: str, change_id: str, seq: int, committed_at: str) -> None: ...
+    def delete_markers(self, apply_id: str, change_id: str) -> int: ...
+
+
+class Target(Protocol):
+    """What the runner needs from a target database."""
+
+    name: str
+    location: str
+
+    def claim(self, lock_id: str, owner: str, at: str) -> None:
+        """Record `lock_id` as the only runner allowed to commit here."""
+
+    def transaction(self, lock_id: str) -> AbstractContextManager[TargetTransaction]:
+        """A transaction that refuses to start unless `lock_id` holds the fence."""
+
+    def markers(self, apply_id: str, change_id: str) -> set[int]: ...
+    def interrupt(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_target(config: TargetConfig, *, create: bool) -> Target:
+    """Open the target named in setright.yaml (only `sqlite:///` URLs today).
+
+    `create=False` refuses a database file that does not exist, so a typo in a
+    URL cannot silently run every change into a new empty database.
+    """
+    if config.url.startswith("sqlite:///"):
+        return SqliteTarget.open(config.name, config.path, create=create)
+    raise TargetError(f"target {config.name}: unsupported URL {config.url!r}",
+                      ["only sqlite:///path URLs are supported"])
+
+
+def target_exists(config: TargetConfig) -> bool:
+    if config.url.startswith("sqlite:///"):
+        return config.path.is_file()
+    return True  # a server database: existence is checked by connecting
+
+
+class _SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str) -> None:
+        for statement in split_statements(sql):
+            try:
+                self.conn.execute(statement)
+            except sqlite3.Error as exc:
+                raise StatementFailed(f"{type(exc).__name__}: {exc}") from None
+            if not self.conn.in_transaction:
+                # e.g. a COMMIT inside a change: the marker could no longer be atomic with it.
+                raise StatementFailed("the statement ended the runner's transaction")
+
+    def add_marker(self, apply_id: str, change_id: str, seq: int, committed_at: str) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO setright_markers (apply_id, change_id, seq, committed_at)"
+                " VALUES (?, ?, ?, ?)", (apply_id, change_id, seq, committed_at))
+        except sqlite3.IntegrityError:
+            # The marker exists: this operation already committed once. Refusing here
+            # rolls the statement back, so it never takes effect twice.
+            raise StatementFailed(
+                f"marker for operation {seq} of {change_id} in {apply_id} already exists:"
+                " the operation committed before") from None
+        except sqlite3.Error as exc:
+            raise StatementFailed(f"cannot write marker: {exc}") from None
+
+    def delete_markers(self, apply_id: str, change_id: str) -> int:
+        return self.conn.execute(
+            "DELETE FROM setright_markers WHERE apply_id = ? AND change_id = ?",
+            (apply_id, change_id)).rowcount
+
+
+class SqliteTarget:
+    """A SQLite file, opened in WAL mode with `synchronous=FULL` (as durable as the store)."""
+
+    def __init__(self, name: str, path: Path, conn: sqlite3.Connection) -> None:
+        self.name = name
+        self.path = path
+        self.location = str(path)
+        self.conn = conn
+
+    @classmethod
+    def open(cls, name: str, path: Path, *, create: bool) -> SqliteTarget:
+        if not create and not path.is_file():
+            raise TargetError(f"target {name}: database {path} does not exist")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: the lease keeper calls interrupt() from its thread.
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(MARKERS_DDL)
+            conn.execute(FENCE_DDL)
+        except (sqlite3.Error, OSError) as exc:
+            raise TargetError(f"target {name}: cannot open {path}: {exc}") from None
+        return cls(name, path, conn)
+
+    def claim(self, lock_id: str, owner: str, at: str) -> None:
+        """Take the fence; waits for (never interrupts) a transaction another runner has open."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "INSERT INTO setright_runner_fence (id, lock_id, owner, claimed_at)"
+                " VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET lock_id = excluded.lock_id,"
+                " owner = excluded.owner, claimed_at = excluded.claimed_at",
+                (lock_id, owner, at))
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise TargetError(f"target {self.name}: cannot claim {self.path}: {exc}") from None
+
+    @contextmanager
+    def transaction(self, lock_id: str) -> Iterator[_SqliteTransaction]:
+        """BEGIN IMMEDIATE, check the fence, yield; COMMIT, or ROLLBACK on any exception."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StatementFailed(f"cannot begin a transaction: {exc}") from None
+        try:
+            row = self.conn.execute("SELECT lock_id FROM setright_runner_fence WHERE id = 1").fetchone()
+            if row is None or row[0] != lock_id:
+                raise LeaseLost(
+                    f"target {self.name} was claimed by another runner",
+                    ["this runner's lease is gone; it wrote nothing more to the target"])
+            yield _SqliteTransaction(self.conn)
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StatementFailed(f"COMMIT failed: {exc}") from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def markers(self, apply_id: str, change_id: str) -> set[int]:
+        rows = self.conn.execute(
+            "SELECT seq FROM setright_markers WHERE apply_id = ? AND change_id = ?",
+            (apply_id, change_id))
+        return {int(r[0]) for r in rows}
+
+    def interrupt(self) -> None:
+        """Abort the statement running now (thread-safe); its transaction rolls back."""
+        self.conn.interrupt()
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - the connection is already unusable
+                pass
+
+    def close(self) -> None:
+        self.conn.close()

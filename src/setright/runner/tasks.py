@@ -1,0 +1,186 @@
+"""Executing one task against the target, with its markers (§5.2 step 4).
+
+* transactional: every operation and its marker in one target transaction;
+  COMMIT → APPLIED, an error → ROLLBACK → FAILED (TX_SEPARATE_WITH_MARKER).
+* non-transactional: each operation commits together with its marker; an
+  error at operation k → FAILED (NON_TX, the trace names k and the
+  statement), then the rollback script if any → ROLLED_BACK (operations back
+  to pending, markers removed in the rollback's own transaction) or
+  ROLLBACK_FAILED.
+
+The lease is checked before every statement; the fault hook fires right
+after a commit and before the store records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from setright.runner.lease import Lease
+from setright.runner.model import Change, Operation
+from setright.runner.options import RunOptions
+from setright.runner.records import ApplyRecorder, failure_outcome, is_retryable
+from setright.runner.report import RunObserver
+from setright.runner.targets import StatementFailed, Target
+from setright.store.applies import TaskRow, operations_of
+from setright.store.connection import Store
+from setright.store.states import ChangeState, OperationState, TaskState
+
+
+def error_trace(change: Change, op: Operation, message: str, *, rolled_back: bool) -> str:
+    """What the audit log's `error_trace` says: which operation, which statement, what error."""
+    lines = [f"operation {op.seq} of {len(change.operations)} failed: {message}",
+             f"statement: {op.statement}"]
+    if rolled_back:
+        lines.append("the target transaction was rolled back: no operation of this change "
+                     "took effect")
+    return "\n".join(lines)
+
+
+def rollback_scripts(change: Change, completed: set[int]) -> list[str] | None:
+    """The scripts that undo the completed operations, or None when no exact undo exists.
+
+    A whole-change `rollback` undoes everything. In the steps form, the
+    completed steps' own rollbacks run in reverse order; a completed step
+    without one means the change cannot be rolled back exactly.
+    """
+    if change.rollback is not None:
+        return [change.rollback]
+    if not change.has_rollback:
+        return None
+    done = [op for op in change.operations if op.seq in completed]
+    if any(op.rollback is None for op in done):
+        return None
+    return [op.rollback for op in reversed(done) if op.rollback is not None]
+
+
+class TaskRunner:
+    """Runs started tasks of one apply; returns False when a task failed (the apply stops)."""
+
+    def __init__(self, store: Store, target: Target, lease: Lease, recorder: ApplyRecorder,
+                 options: RunOptions, observer: RunObserver) -> None:
+        self.store = store
+        self.target = target
+        self.lease = lease
+        self.recorder = recorder
+        self.fault = options.fault
+        self.after_commit = options.after_commit
+        self.observer = observer
+
+    @property
+    def apply_id(self) -> str:
+        return self.recorder.apply_id
+
+    def run(self, task: TaskRow, change: Change) -> bool:
+        states = {op.seq: op.state for op in operations_of(self.store.conn, self.apply_id,
+                                                            change.id)}
+        todo = [op for op in change.operations if states.get(op.seq) != OperationState.COMPLETED]
+        if change.transactional:
+            return self._transactional(task, change, todo)
+        return self._non_transactional(task, change, todo)
+
+    def _transactional(self, task: TaskRow, change: Change, todo: Sequence[Operation]) -> bool:
+        started = self.store.now_ms()
+        failing = todo[0] if todo else None
+        try:
+            self.lease.check()
+            with self.target.transaction(self.lease.token) as ttx:
+                for op in todo:
+                    failing = op
+                    self.lease.check()
+                    ttx.execute(op.statement)
+                    ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
+        except StatementFailed as exc:
+            assert failing is not None
+            outcome = failure_outcome(retryable=is_retryable(change, rolled_back=False),
+                                      attempt=self.recorder.apply.attempt,
+                                      max_attempts=self.recorder.apply.max_attempts)
+            trace = error_trace(change, failing, exc.message, rolled_back=True)
+            self.recorder.operation_failed(task, change, failing.seq, exc.message, trace,
+                                           self._millis(started), outcome)
+            self._finished(task, change, outcome.task, ChangeState.FAILED,
+                           f"operation {failing.seq}: {exc.message}")
+            return False
+        if todo:
+            self._committed(change.id, todo[0].seq, todo[-1].seq)
+        self.recorder.task_completed(task, change, [op.seq for op in todo], self._millis(started))
+        self._finished(task, change, TaskState.COMPLETED, ChangeState.APPLIED, None)
+        return True
+
+    def _non_transactional(self, task: TaskRow, change: Change,
+                           todo: Sequence[Operation]) -> bool:
+        started = self.store.now_ms()
+        for index, op in enumerate(todo):
+            self.lease.check()
+            try:
+                with self.target.transaction(self.lease.token) as ttx:
+                    ttx.execute(op.statement)
+                    ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
+            except StatementFailed as exc:
+                self._failed_non_transactional(task, change, op, exc.message, started)
+                return False
+            self._committed(change.id, op.seq, op.seq)
+            if index == len(todo) - 1:
+                self.recorder.task_completed(task, change, [op.seq], self._millis(started))
+            else:
+                self.recorder.operations_completed(change.id, [op.seq])
+        if not todo:
+            self.recorder.task_completed(task, change, [], self._millis(started))
+        self._finished(task, change, TaskState.COMPLETED, ChangeState.APPLIED, None)
+        return True
+
+    def _failed_non_transactional(self, task: TaskRow, change: Change, op: Operation,
+                                  message: str, started: int) -> None:
+        apply = self.recorder.apply
+        completed = {o.seq for o in operations_of(self.store.conn, self.apply_id, change.id)
+                     if o.state == OperationState.COMPLETED}
+        scripts = rollback_scripts(change, completed)
+        trace = error_trace(change, op, message, rolled_back=False)
+        if scripts is None:
+            outcome = failure_outcome(retryable=is_retryable(change, rolled_back=False),
+                                      attempt=apply.attempt, max_attempts=apply.max_attempts)
+            self.recorder.operation_failed(task, change, op.seq, message, trace,
+                                           self._millis(started), outcome)
+            self._finished(task, change, outcome.task, ChangeState.FAILED,
+                           f"operation {op.seq}: {message}")
+            return
+        self.recorder.operation_failed(task, change, op.seq, message, trace,
+                                       self._millis(started), None)
+        rollback_error: str | None = None
+        try:
+            self.lease.check()
+            with self.target.transaction(self.lease.token) as ttx:
+                for script in scripts:
+                    ttx.execute(script)
+                ttx.delete_markers(self.apply_id, change.id)
+        except StatementFailed as exc:
+            rollback_error = exc.message
+        outcome = failure_outcome(
+            retryable=is_retryable(change, rolled_back=rollback_error is None),
+            attempt=apply.attempt, max_attempts=apply.max_attempts)
+        self.recorder.rollback_finished(task, change, failed_seq=op.seq, error=rollback_error,
+                                        outcome=outcome, millis=self._millis(started))
+        if rollback_error is None:
+            self._finished(task, change, outcome.task, ChangeState.ROLLED_BACK,
+                           f"operation {op.seq}: {message}; rolled back")
+        else:
+            self._finished(task, change, outcome.task, ChangeState.ROLLBACK_FAILED,
+                           f"operation {op.seq}: {message}; rollback failed: {rollback_error}")
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _committed(self, change_id: str, first: int, last: int) -> None:
+        """Right after a target COMMIT, before the store records it: the fault hook's moment."""
+        if self.after_commit is not None:
+            self.after_commit(change_id, first, last)
+        if self.fault is not None:
+            self.fault.after_commit(change_id, first, last)
+        self.observer.operations_committed(change_id, last - first + 1)
+
+    def _finished(self, task: TaskRow, change: Change, state: TaskState,
+                  audit_state: ChangeState, detail: str | None) -> None:
+        self.observer.task_finished(task.position, change.id, state.value, audit_state.value,
+                                    detail)
+
+    def _millis(self, started: int) -> int:
+        return max(0, self.store.now_ms() - started)
