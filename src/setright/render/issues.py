@@ -95,6 +95,11 @@ def diagnostics(d: Diagnosis) -> list[str]:
     ])]
 
 
+def _committed(k: int, n: int | None = None) -> str:
+    of = f" of {n}" if n else ""
+    return f"operation 1{of} committed" if k == 1 else f"operations 1–{k}{of} committed"
+
+
 def guidance(d: Diagnosis) -> list[str]:
     """Steps tailored to the case, each naming what to check in the target."""
     target = d.target or "the target"
@@ -121,7 +126,7 @@ def guidance(d: Diagnosis) -> list[str]:
         if n is None:
             first = "The runner stopped mid-change; nothing records how far it got."
         else:
-            done = f"operations 1–{k} of {n} committed" if k else f"none of its {n} operations committed"
+            done = _committed(k, n) if k else f"none of its {n} operations committed"
             first = f"The runner stopped mid-change: {done} (from the target markers)."
         steps = [
             first,
@@ -134,8 +139,8 @@ def guidance(d: Diagnosis) -> list[str]:
                          f"{d.current_operation}.")
     elif d.partial_state_possible:
         if k:
-            first = (f"Operations 1–{k} committed in {target}; operation {d.current_operation}"
-                     f" failed: {_cell(d.error_summary, 70)}")
+            first = (f"{_committed(k).capitalize()} in {target}; operation {d.current_operation} failed"
+                     " (the Error above).")
         else:
             first = f"No record of how far it got in {target}: assume partial state."
         steps = [
@@ -144,6 +149,9 @@ def guidance(d: Diagnosis) -> list[str]:
             "Complete the remaining operations by hand, then mark APPLIED;",
             "or revert what committed, then mark ROLLED_BACK (it re-runs next time).",
         ]
+        if d.redrive.possible:
+            steps.append(f"Or fix the cause and redrive apply {d.apply_id}: it resumes at "
+                         f"operation {d.current_operation}.")
     else:
         steps = [
             f"Operation {d.current_operation or 1} failed before anything committed:"

@@ -1,0 +1,28 @@
+"""Fingerprints of canonical data (DESIGN §3): `dh1:` + deepdiff's `DeepHash`.
+
+The `dh1:` prefix names the algorithm, so a future change of hashing is a new
+prefix, never a silent mismatch. A plan records the deepdiff version it was
+hashed with; under another major version, guards are compared by their data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PREFIX = "dh1:"
+
+
+def fingerprint(data: Any) -> str:
+    from deepdiff import DeepHash  # lazy: deepdiff is slow to import
+
+    return PREFIX + str(DeepHash(data)[data])
+
+
+def deepdiff_version() -> str:
+    from importlib.metadata import version
+
+    return version("deepdiff")
+
+
+def same_major(a: str, b: str) -> bool:
+    return a.split(".", 1)[0] == b.split(".", 1)[0]

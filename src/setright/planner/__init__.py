@@ -1,0 +1,1 @@
+"""Plans: what the resolution files would change in the store, with guards (DESIGN §6.2)."""

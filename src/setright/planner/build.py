@@ -1,0 +1,104 @@
+"""Building a plan: every unapplied entry evaluated, then conflicts between entries.
+
+The same `evaluate_entries` runs at plan time and again inside `apply`'s
+write transaction, so "re-evaluate the whole outcome table" is one code path.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+
+from setright import __version__
+from setright.fingerprint import deepdiff_version
+from setright.ids import new_id
+from setright.planner.entries import PlanEntry
+from setright.planner.model import Action, ActionKind, Outcome, Plan, ResolutionFileRef
+from setright.planner.redrive import RedriveContext, evaluate_redrive
+from setright.planner.resolve import evaluate_resolution
+from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
+from setright.timeutil import iso_from_ms
+
+
+def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -> PlanEntry:
+    """A loaded resolution-file entry in the planner's terms."""
+    common = {"subject": entry.subject, "file": file.path, "line": entry.line,
+              "note": entry.note, "reason": file.reason, "ticket": file.ticket}
+    if isinstance(entry, RedriveEntry):
+        return PlanEntry(kind="redrive", force=entry.force, **common)
+    return PlanEntry(kind="resolution", resolution=entry.resolution, expect=entry.expect,
+                     target=entry.target, **common)
+
+
+def evaluate_entries(conn: sqlite3.Connection, entries: Sequence[PlanEntry],
+                     ctx: RedriveContext) -> list[Action]:
+    """The outcome table of §6.2 for every entry, including conflicts between entries."""
+    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms) if e.kind == "resolution"
+               else evaluate_redrive(conn, e, ctx) for e in entries]
+    _cross_conflicts(actions)
+    return actions
+
+
+def _conflict(action: Action, message: str) -> None:
+    action.outcome = Outcome.CONFLICT
+    action.after = action.before
+    if message not in action.messages:
+        action.messages.append(message)
+
+
+def _where(action: Action) -> str:
+    line = action.entry.get("line")
+    return f"{action.file}:{line}" if line else action.file
+
+
+def _cross_conflicts(actions: list[Action]) -> None:
+    """Two entries for one change, two redrives for one target, a redrive and a mark of its change."""
+    by_change: dict[str, list[Action]] = defaultdict(list)
+    by_target: dict[str, list[Action]] = defaultdict(list)
+    for a in actions:
+        if a.kind == ActionKind.RESOLVE:
+            by_change[a.subject].append(a)
+        elif a.target:
+            by_target[a.target].append(a)
+    for group in by_change.values():
+        for a in group if len(group) > 1 else ():
+            others = ", ".join(_where(o) for o in group if o is not a)
+            _conflict(a, f"another entry in the plan touches change {a.subject!r}: {others}")
+    for target, group in by_target.items():
+        for a in group if len(group) > 1 else ():
+            others = ", ".join(_where(o) for o in group if o is not a)
+            _conflict(a, f"another redrive in the plan is for target {target!r}: {others}")
+    for redrive in (a for a in actions if a.kind == ActionKind.REDRIVE):
+        touched = {w["change_id"] for w in redrive.remaining_work or []}
+        for change_id in sorted(touched & set(by_change)):
+            for mark in by_change[change_id]:
+                _conflict(redrive, f"a resolution in the plan marks its change {change_id!r}: "
+                          f"{_where(mark)}")
+                _conflict(mark, f"redrive of apply {redrive.subject} in the plan re-runs this "
+                          f"change: {_where(redrive)}")
+
+
+def public_url(url: str) -> str:
+    """A store URL fit to print: any `user:password@` removed."""
+    return re.sub(r"//[^/@]*@", "//", url)
+
+
+def build_plan(conn: sqlite3.Connection, *, entries: Sequence[PlanEntry],
+               files: Sequence[ResolutionFile], ctx: RedriveContext, store_url: str,
+               lineage: str, serial: int, warnings: Sequence[str] = (),
+               errors: Sequence[str] = ()) -> Plan:
+    """A plan of `entries` (the unapplied ones) against the store as `conn` sees it now."""
+    return Plan(
+        plan_id=new_id("pl", ctx.now_ms),
+        created_at=iso_from_ms(ctx.now_ms),
+        setright_version=__version__,
+        deepdiff_version=deepdiff_version(),
+        store={"url": public_url(store_url), "lineage": lineage, "serial": serial},
+        resolution_files=[ResolutionFileRef(f.path, f.digest, f.reason, f.ticket, f.author)
+                          for f in files],
+        actions=evaluate_entries(conn, entries, ctx),
+        warnings=list(warnings),
+        errors=list(errors),
+    )

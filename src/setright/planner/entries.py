@@ -1,0 +1,53 @@
+"""What the planner needs of a resolution-file entry, whatever the loader's shape.
+
+Evaluation works on `PlanEntry`, so the same code serves resolution files,
+the imperative `audit fix` / `redrive` commands (a one-entry plan), and a
+saved plan being re-evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    kind: str                         # "resolution" | "redrive"
+    subject: str                      # change id | apply id
+    file: str                         # resolution file (or "<cli>")
+    line: int | None = None
+    resolution: str | None = None     # APPLIED | ROLLED_BACK
+    expect: tuple[str, ...] = ()
+    target: str | None = None
+    force: bool = False
+    note: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.subject}"
+
+    @property
+    def address(self) -> str:
+        """Terraform-style: `resolution.change["id"]`, `redrive.apply["ap-…"]` (JSON-quoted)."""
+        quoted = json.dumps(self.subject, ensure_ascii=False)
+        return (f"resolution.change[{quoted}]" if self.kind == "resolution"
+                else f"redrive.apply[{quoted}]")
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def as_entry_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"line": self.line}
+        if self.kind == "resolution":
+            data.update(change=self.subject, resolution=self.resolution,
+                        expect=list(self.expect) or None, target=self.target)
+        else:
+            data.update(apply=self.subject, force=self.force)
+        data.update(note=self.note, reason=self.reason, ticket=self.ticket)
+        return {k: v for k, v in data.items() if v is not None}

@@ -1,0 +1,154 @@
+"""The plan model: an action per resolution-file entry, each with an outcome and a guard.
+
+Kept apart from the views (`render/plan.py`) and from how a plan is built
+(`planner/build.py`), as Terraform keeps its plan model apart from its views.
+A plan round-trips through JSON (`as_dict` / `from_dict`) so a saved plan is
+exactly what was reviewed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+FORMAT_VERSION = "1.0"
+
+
+class ActionKind(StrEnum):
+    RESOLVE = "resolve"
+    REDRIVE = "redrive"
+
+
+class Outcome(StrEnum):
+    CHANGE = "change"          # will write
+    SATISFIED = "satisfied"    # nothing to write; recorded in the ledger on apply
+    CONFLICT = "conflict"      # an error: the plan cannot be applied
+
+
+SYMBOLS = {  # text view: (unicode, ascii)
+    (ActionKind.RESOLVE, Outcome.CHANGE): ("~", "~"),
+    (ActionKind.REDRIVE, Outcome.CHANGE): ("↻", "@"),
+    (ActionKind.RESOLVE, Outcome.SATISFIED): ("=", "="),
+    (ActionKind.REDRIVE, Outcome.SATISFIED): ("=", "="),
+    (ActionKind.RESOLVE, Outcome.CONFLICT): ("✗", "x"),
+    (ActionKind.REDRIVE, Outcome.CONFLICT): ("✗", "x"),
+}
+
+
+@dataclass
+class Guard:
+    """The canonical data an action read, and its `dh1:` fingerprint."""
+
+    fingerprint: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Action:
+    address: str                      # resolution.change[<id>] | redrive.apply[<id>]
+    kind: ActionKind
+    outcome: Outcome
+    file: str                         # resolution file, relative to the project root
+    entry_key: str                    # resolution:<change> | redrive:<apply>
+    before: str | None                # state now (change state, or apply state)
+    after: str | None                 # state after apply
+    guard: Guard
+    entry: dict[str, Any] = field(default_factory=dict)     # the entry as written (+ line)
+    target: str | None = None
+    fresh_plan: dict[str, Any] | None = None    # redrives: {fingerprint, changes}
+    remaining_work: list[dict[str, Any]] | None = None
+    completed_work: list[dict[str, Any]] | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        """The change id or apply id the action is about."""
+        return self.entry_key.split(":", 1)[1]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"], data["outcome"] = str(self.kind), str(self.outcome)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Action:
+        return cls(**{**data, "kind": ActionKind(data["kind"]),
+                      "outcome": Outcome(data["outcome"]), "guard": Guard(**data["guard"])})
+
+
+@dataclass
+class ResolutionFileRef:
+    path: str
+    digest: str
+    reason: str | None = None
+    ticket: str | None = None
+    author: str | None = None
+
+
+@dataclass
+class Plan:
+    plan_id: str
+    created_at: str
+    setright_version: str
+    deepdiff_version: str
+    store: dict[str, Any]             # {url (no secrets), lineage, serial}
+    resolution_files: list[ResolutionFileRef]
+    actions: list[Action]
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)    # problems outside any one action
+    format_version: str = FORMAT_VERSION
+
+    def count(self, kind: ActionKind | None, outcome: Outcome) -> int:
+        return sum(1 for a in self.actions
+                   if a.outcome == outcome and (kind is None or a.kind == kind))
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {
+            "resolve": self.count(ActionKind.RESOLVE, Outcome.CHANGE),
+            "redrive": self.count(ActionKind.REDRIVE, Outcome.CHANGE),
+            "satisfied": self.count(None, Outcome.SATISFIED),
+            "conflicts": self.count(None, Outcome.CONFLICT),
+        }
+
+    @property
+    def errored(self) -> bool:
+        return bool(self.errors) or self.count(None, Outcome.CONFLICT) > 0
+
+    @property
+    def applyable(self) -> bool:
+        return not self.errored and any(a.outcome != Outcome.CONFLICT for a in self.actions)
+
+    @property
+    def has_changes(self) -> bool:
+        return self.count(None, Outcome.CHANGE) > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "plan_id": self.plan_id,
+            "created_at": self.created_at,
+            "setright_version": self.setright_version,
+            "deepdiff_version": self.deepdiff_version,
+            "store": self.store,
+            "resolution_files": [asdict(f) for f in self.resolution_files],
+            "actions": [a.as_dict() for a in self.actions],
+            "summary": self.summary,
+            "applyable": self.applyable,
+            "errored": self.errored,
+            "warnings": self.warnings,
+            "errors": self.errors,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            plan_id=data["plan_id"], created_at=data["created_at"],
+            setright_version=data["setright_version"],
+            deepdiff_version=data["deepdiff_version"], store=data["store"],
+            resolution_files=[ResolutionFileRef(**f) for f in data["resolution_files"]],
+            actions=[Action.from_dict(a) for a in data["actions"]],
+            warnings=list(data.get("warnings", [])), errors=list(data.get("errors", [])),
+            format_version=data["format_version"],
+        )

@@ -1,0 +1,59 @@
+"""Planning a whole project: resolution files + ledger + store + change files → a `Plan`.
+
+The one entry point `plan` and `apply` share, so both read the same files,
+apply the same checks and build the same actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from functools import cache
+from pathlib import Path
+
+from setright.config import Config
+from setright.planner.build import build_plan, to_plan_entry
+from setright.planner.model import Plan
+from setright.planner.redrive import RedriveContext
+from setright.runner.changes import load_changes
+from setright.runner.fresh_plan import FreshPlan, fresh_plan
+from setright.runner.model import Change
+from setright.store import Store
+
+
+def redrive_context(store: Store, config: Config, *, owner: str,
+                    own_lock_ids: Collection[str] = ()) -> RedriveContext:
+    """Fresh plans and change files for redrive checks, loaded once per target, lazily."""
+
+    @cache
+    def changes(target: str) -> tuple[Change, ...]:
+        spec = config.targets.get(target)
+        if spec is None or spec.changes is None:
+            return ()
+        return tuple(load_changes(spec.changes, target, root=config.root))
+
+    def fresh(target: str) -> FreshPlan:
+        return fresh_plan(store.conn, changes(target), target, root=config.root)
+
+    return RedriveContext(now_ms=store.now_ms(), max_age=config.redrive_max_age, owner=owner,
+                          fresh_plan=fresh, changes=changes, own_lock_ids=own_lock_ids)
+
+
+def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = None, *,
+                 owner: str, own_lock_ids: Collection[str] = ()) -> Plan:
+    """Load the resolution files (all, or the named ones), check them, and plan what is unapplied."""
+    from setright.resolutions.checks import check_files
+    from setright.resolutions.files import read_resolution_files
+    from setright.store.ledger import read_ledger
+
+    loaded = read_resolution_files(list(paths) if paths else config.resolutions, config.root)
+    checked = check_files(loaded.files, config=config, ledger=read_ledger(store.conn),
+                          report_missing=not paths)
+    by_path = {f.path: f for f in loaded.files}
+    entries = [to_plan_entry(e, by_path[e.file]) for e in checked.pending(loaded.files)]
+    return build_plan(
+        store.conn, entries=entries, files=loaded.files,
+        ctx=redrive_context(store, config, owner=owner, own_lock_ids=own_lock_ids),
+        store_url=config.store_url, lineage=store.lineage, serial=store.serial,
+        warnings=[str(p) for p in checked.warnings],
+        errors=[str(p) for p in loaded.problems + checked.errors],
+    )

@@ -1,0 +1,184 @@
+"""Outcome of a redrive entry: reopen a failed apply for retry (DESIGN §6.2, SchemaBot parity).
+
+A redrive is accepted only when every condition holds — the apply is
+`failed`, the latest on its target, failed at most `redrive.max_age` ago, no
+other apply active, the target lock free (or owned, or `force`), at least one
+failed task and none ROLLBACK_FAILED — and the fresh plan matches the
+remaining work exactly. Anything else is refused with its reason and the
+apply is left untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from setright.fingerprint import fingerprint
+from setright.planner.entries import PlanEntry
+from setright.planner.explain import explain_mismatch
+from setright.planner.model import Action, ActionKind, Guard, Outcome
+from setright.runner.fresh_plan import FreshPlan
+from setright.runner.model import Change
+from setright.store.applies import (
+    ApplyRow,
+    TaskRow,
+    find_apply,
+    latest_apply,
+    operations_of,
+    tasks_of,
+)
+from setright.store.schema import NON_TERMINAL_APPLY_STATES
+from setright.timeutil import iso_from_ms, ms_from_any
+
+REMAINING_TASK_STATES = ("failed", "cancelled", "pending")
+
+
+@dataclass(frozen=True)
+class RedriveContext:
+    """What a redrive check needs beyond the store: time, policy, change files, our locks."""
+
+    now_ms: int
+    max_age: float
+    owner: str                                        # user@host:pid of this process
+    fresh_plan: Callable[[str], FreshPlan]            # target → fresh plan (pure)
+    changes: Callable[[str], Sequence[Change]]        # target → loaded change files
+    own_lock_ids: Collection[str] = ()                # locks this process holds (apply)
+
+
+OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement
+
+
+def redrive_guard(conn: sqlite3.Connection, apply: ApplyRow, ctx: RedriveContext
+                  ) -> tuple[dict[str, Any], dict[int, list[OpTuple]], dict[int, TaskRow]]:
+    """Guard data (operations hashed per task), and the operations and task rows by position."""
+    ops_by_change: dict[str, list[OpTuple]] = {}
+    for op in operations_of(conn, apply.id):
+        ops_by_change.setdefault(op.change_id, []).append(
+            (op.seq, op.hash, op.state, op.statement))
+    tasks, ops_by_position, rows = [], {}, {}
+    for task in tasks_of(conn, apply.id):
+        ops = ops_by_change.get(task.change_id, [])
+        ops_by_position[task.position] = ops
+        rows[task.position] = task
+        tasks.append({"position": task.position, "change_id": task.change_id,
+                      "state": task.state, "checksum": task.checksum,
+                      "operations": fingerprint([[s, h, st] for s, h, st, _ in ops])})
+    latest = latest_apply(conn, apply.target)
+    holder = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
+                          (f"target:{apply.target}",)).fetchone()
+    live_holder = None
+    if holder and holder[2] > iso_from_ms(ctx.now_ms) and holder[0] not in ctx.own_lock_ids:
+        live_holder = holder[1]
+    data = {
+        "apply": {"id": apply.id, "target": apply.target, "state": apply.state,
+                  "attempt": apply.attempt, "max_attempts": apply.max_attempts,
+                  "completed_at": apply.completed_at},
+        "tasks": tasks,
+        "target_latest_apply": latest.id if latest else None,
+        "lock_holder": live_holder,
+    }
+    return data, ops_by_position, rows
+
+
+def _redriven_since_failure(conn: sqlite3.Connection, apply_id: str) -> bool:
+    """A redrive event (failed → failed_retryable) newer than the apply's last failure."""
+    redrive = conn.execute(
+        "SELECT max(id) FROM setright_events WHERE apply_id = ? AND kind = 'apply'"
+        " AND old_state = 'failed' AND new_state = 'failed_retryable'", (apply_id,)).fetchone()[0]
+    failure = conn.execute(
+        "SELECT max(id) FROM setright_events WHERE apply_id = ? AND kind = 'apply'"
+        " AND new_state = 'failed'", (apply_id,)).fetchone()[0]
+    return redrive is not None and redrive > (failure or 0)
+
+
+def evaluate_redrive(conn: sqlite3.Connection, entry: PlanEntry, ctx: RedriveContext) -> Action:
+    apply = find_apply(conn, entry.subject)
+
+    def action(outcome: Outcome, messages: list[str], guard: Guard, **extra: Any) -> Action:
+        return Action(address=entry.address, kind=ActionKind.REDRIVE, outcome=outcome,
+                      file=entry.file, entry_key=entry.key,
+                      before=apply.state if apply else None,
+                      after="failed_retryable" if outcome == Outcome.CHANGE else (
+                          apply.state if apply else None),
+                      guard=guard, entry=entry.as_entry_dict(),
+                      target=apply.target if apply else None, messages=messages, **extra)
+
+    if apply is None:
+        return action(Outcome.CONFLICT, [f"apply {entry.subject!r} is not in the audit store"],
+                      Guard(fingerprint(None), {}))
+    data, ops_by_position, task_rows = redrive_guard(conn, apply, ctx)
+    guard = Guard(fingerprint(data), data)
+    if apply.state in ("failed_retryable", "running", "completed") and \
+            _redriven_since_failure(conn, apply.id):
+        return action(Outcome.SATISFIED, [f"apply {apply.id} was redriven already; it is "
+                                          f"{apply.state}"], guard)
+    refusals = _refusals(conn, apply, data, entry, ctx)
+    remaining = [t for t in data["tasks"] if t["state"] in REMAINING_TASK_STATES]
+    work = [_remaining_work(t, ops_by_position[t["position"]]) for t in remaining]
+    completed = [{"position": t["position"], "change_id": t["change_id"]}
+                 for t in data["tasks"] if t["state"] == "completed"]
+    fresh = ctx.fresh_plan(apply.target)
+    fresh_summary = {"fingerprint": fresh.fingerprint(), "target": fresh.target,
+                     "changes": [{"change_id": c.change_id, "checksum": c.checksum,
+                                  "operations": len(c.operations)} for c in fresh.changes]}
+    mismatch = explain_mismatch(conn, apply, [task_rows[t["position"]] for t in remaining],
+                                ops_by_position, fresh, ctx.changes)
+    if mismatch:
+        refusals.append("the fresh plan does not match the remaining work (drift):")
+        refusals += [f"  {line}" for line in mismatch]
+    extra = {"fresh_plan": fresh_summary, "remaining_work": work, "completed_work": completed}
+    if refusals:
+        return action(Outcome.CONFLICT, refusals, guard, **extra)
+    verdict = (f"fresh plan matches the remaining work: {len(work)} task(s), "
+               f"{sum(w['operations_to_run'] for w in work)} operation(s) to run")
+    return action(Outcome.CHANGE, [verdict], guard, **extra)
+
+
+def _refusals(conn: sqlite3.Connection, apply: ApplyRow, data: dict[str, Any],
+              entry: PlanEntry, ctx: RedriveContext) -> list[str]:
+    """Every §6.2 condition that fails, each as one line."""
+    out = []
+    if apply.state != "failed":
+        out.append(f"apply {apply.id} is {apply.state}; only a failed apply can be redriven")
+    if data["target_latest_apply"] != apply.id:
+        out.append(f"apply {apply.id} is not the latest on {apply.target}: "
+                   f"{data['target_latest_apply']} is newer")
+    marks = ", ".join("?" for _ in NON_TERMINAL_APPLY_STATES)
+    active = conn.execute(
+        f"SELECT id, state FROM setright_applies WHERE target = ? AND state IN ({marks})"
+        " AND id != ?", (apply.target, *NON_TERMINAL_APPLY_STATES, apply.id)).fetchone()
+    if active:
+        out.append(f"apply {active[0]} is {active[1]} on {apply.target}")
+    failed_ms = ms_from_any(apply.completed_at)
+    if apply.state == "failed" and failed_ms is not None:
+        deadline = failed_ms + int(ctx.max_age * 1000)
+        if deadline < ctx.now_ms:
+            out.append(f"apply {apply.id} failed at {apply.completed_at}, more than "
+                       f"redrive.max_age ago (redrivable until {iso_from_ms(deadline)})")
+    holder = data["lock_holder"]
+    if holder and not entry.force and holder.rsplit(":", 1)[0] != ctx.owner.rsplit(":", 1)[0]:
+        out.append(f"target:{apply.target} is locked by {holder} (set force: true to take "
+                   "the lock over)")
+    failed = [t for t in data["tasks"] if t["state"] == "failed"]
+    if apply.state == "failed" and not failed:
+        out.append(f"apply {apply.id} has no failed task")
+    if failed:
+        ids = [t["change_id"] for t in failed]
+        marks = ", ".join("?" for _ in ids)
+        for change_id, in conn.execute(
+                f"SELECT change_id FROM setright_change_state WHERE change_id IN ({marks})"
+                " AND state = 'ROLLBACK_FAILED'", ids):
+            out.append(f"change {change_id!r} is ROLLBACK_FAILED: its rollback's partial state "
+                       "needs a human (mark it instead)")
+    return out
+
+
+def _remaining_work(task: dict[str, Any], ops: list[OpTuple]) -> dict[str, Any]:
+    """Resume at the first operation not completed (safe: the checksum covers every operation)."""
+    to_run = [seq for seq, _, state, _ in ops if state != "completed"]
+    return {"position": task["position"], "change_id": task["change_id"],
+            "task_state": task["state"], "operations_total": len(ops),
+            "from_seq": to_run[0] if to_run else None, "to_seq": to_run[-1] if to_run else None,
+            "operations_to_run": len(to_run)}
