@@ -1,0 +1,328 @@
+"""Resolution files (format v1): the model, loading, canonical digests and entry keys.
+
+A file is loaded through `yamlfile` so every problem names `file:line:column`
+and its JSON path, and *every* problem of a file is reported at once: a
+reviewer fixes a file in one pass instead of one error per run. Files are
+named by their path relative to the config root, POSIX style, because that
+name is what the ledger records (`setright_ledger.resolution_file`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from setright.errors import InvalidInput, Problem
+from setright.yamlfile import YamlDocument, json_path, load_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+DIGEST_PREFIX = "sha256:"
+
+#: The list in a file that holds each kind of entry, and the key naming its subject.
+_LISTS = (("resolutions", "change"), ("redrives", "apply"))
+
+
+class EntryKind(StrEnum):
+    RESOLUTION = "resolution"
+    REDRIVE = "redrive"
+
+
+def entry_key(kind: EntryKind | str, subject: str) -> str:
+    """The ledger key of an entry: `resolution:<change id>` or `redrive:<apply id>`."""
+    return f"{EntryKind(kind).value}:{subject}"
+
+
+def split_entry_key(key: str) -> tuple[EntryKind, str]:
+    """Inverse of `entry_key`; ids may contain ':' (only the first one separates)."""
+    kind, sep, subject = key.partition(":")
+    if not sep:
+        raise ValueError(f"not an entry key: {key!r}")
+    return EntryKind(kind), subject
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One entry of a resolution file, with the place it was written."""
+
+    kind: ClassVar[EntryKind]
+    subject: str
+    file: str
+    index: int
+    line: int | None = None
+    column: int | None = None
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return entry_key(self.kind, self.subject)
+
+    @property
+    def json_path(self) -> str:
+        return json_path((_list_name(self.kind), self.index))
+
+    def location(self) -> str:
+        """`file:line:column` of the entry (the start of its mapping)."""
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON views and plan files."""
+        data: dict[str, Any] = {"kind": self.kind.value, "key": self.key}
+        data.update({k: v for k, v in vars(self).items()})
+        if "expect" in data:
+            data["expect"] = list(data["expect"])
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolutionEntry(Entry):
+    """Mark `subject` (a change id) APPLIED or ROLLED_BACK, guarded by `expect`/`target`."""
+
+    kind: ClassVar[EntryKind] = EntryKind.RESOLUTION
+    resolution: str
+    expect: tuple[str, ...] = ()
+    target: str | None = None
+
+    @property
+    def change_id(self) -> str:
+        return self.subject
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedriveEntry(Entry):
+    """Reopen `subject` (an apply id) for retry; `force` takes over a held target lock."""
+
+    kind: ClassVar[EntryKind] = EntryKind.REDRIVE
+    force: bool = False
+
+    @property
+    def apply_id(self) -> str:
+        return self.subject
+
+
+@dataclass(frozen=True)
+class ResolutionFile:
+    """A valid resolution file; `path` is relative to the config root (the ledger's name)."""
+
+    path: str
+    abs_path: Path
+    digest: str
+    reason: str
+    ticket: str | None
+    author: str | None
+    entries: tuple[ResolutionEntry | RedriveEntry, ...]
+    data: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def resolutions(self) -> tuple[ResolutionEntry, ...]:
+        return tuple(e for e in self.entries if isinstance(e, ResolutionEntry))
+
+    @property
+    def redrives(self) -> tuple[RedriveEntry, ...]:
+        return tuple(e for e in self.entries if isinstance(e, RedriveEntry))
+
+
+@dataclass
+class LoadedFiles:
+    """What loading a set of paths produced: the valid files and every problem found."""
+
+    files: list[ResolutionFile]
+    problems: list[Problem]
+    #: every YAML file that was read (root-relative), valid or not, in load order
+    names: list[str]
+
+
+# -- digests and names ------------------------------------------------------
+
+
+def canonical_digest(data: Any) -> str:
+    """`sha256:` + sha256 of canonical JSON of the parsed content.
+
+    Keys sorted, no whitespace, non-ASCII escaped: comments, quoting, key order
+    and block-versus-flow style do not change the digest; any value does.
+    """
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return DIGEST_PREFIX + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """The name a file goes by in messages and the ledger: POSIX path relative to `root`."""
+    absolute = Path(os.path.abspath(path))
+    for candidate in (absolute, absolute.resolve()):
+        try:
+            return candidate.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return absolute.as_posix()
+
+
+def is_yaml_name(name: str) -> bool:
+    """`*.yaml` / `*.yml`, skipping hidden files (editor swap and backup files)."""
+    return not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES)
+
+
+def find_resolution_files(folder: Path) -> list[Path]:
+    """The YAML files directly in `folder`, sorted by name; none if it does not exist."""
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if is_yaml_name(p.name) and p.is_file()),
+                  key=lambda p: p.name)
+
+
+# -- loading ----------------------------------------------------------------
+
+
+def load_resolution_file(path: Path, root: Path) -> ResolutionFile:
+    """Load one file; raise `InvalidInput` listing every problem it has."""
+    loaded, problems = read_resolution_file(path, root)
+    if loaded is None:
+        raise InvalidInput("invalid resolution file", problems)
+    return loaded
+
+
+def load_resolution_files(sources: Path | Iterable[Path], root: Path) -> list[ResolutionFile]:
+    """Load a folder or a list of files/folders, sorted by path; raise listing every problem."""
+    loaded = read_resolution_files(sources, root)
+    if loaded.problems:
+        raise InvalidInput("invalid resolution files", loaded.problems)
+    return loaded.files
+
+
+def read_resolution_files(sources: Path | Iterable[Path], root: Path) -> LoadedFiles:
+    """Like `load_resolution_files` but returns problems instead of raising (for `validate`).
+
+    Folders contribute their `*.yaml`/`*.yml` files; other files are ignored
+    (so a pre-commit hook may pass every changed path); a YAML file or a
+    folder that does not exist is a problem (most likely a typo).
+    """
+    paths, problems = expand_sources(sources, root)
+    files: list[ResolutionFile] = []
+    names: list[str] = []
+    for path in paths:
+        names.append(relative_name(path, root))
+        loaded, found = read_resolution_file(path, root)
+        problems.extend(found)
+        if loaded is not None:
+            files.append(loaded)
+    files.sort(key=lambda f: f.path)
+    return LoadedFiles(files=files, problems=problems, names=names)
+
+
+def expand_sources(sources: Path | Iterable[Path], root: Path) -> tuple[list[Path], list[Problem]]:
+    """YAML files named by `sources` (folders expanded), de-duplicated, sorted by name."""
+    items = [sources] if isinstance(sources, Path) else list(sources)
+    found: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for item in items:
+        if item.is_dir():
+            candidates = find_resolution_files(item)
+        elif item.is_file() or (item.suffix and not is_yaml_name(item.name)):
+            candidates = [item] if is_yaml_name(item.name) else []
+        else:  # a missing YAML file or folder: most likely a typo
+            problems.append(Problem(relative_name(item, root), None, None, "",
+                                    "no such file or folder"))
+            continue
+        for path in candidates:
+            found.setdefault(relative_name(path, root), path)
+    return [found[name] for name in sorted(found)], problems
+
+
+def read_resolution_file(path: Path, root: Path) -> tuple[ResolutionFile | None, list[Problem]]:
+    """The file (or None) and every problem found in it: syntax, schema, and structure."""
+    from setright.schemas import schema_problems
+
+    name = relative_name(path, root)
+    try:
+        doc = load_yaml(path, name)
+    except InvalidInput as exc:
+        return None, list(exc.problems)
+    problems = schema_problems(doc, "resolution")
+    problems.extend(_structure_problems(doc))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        return None, problems
+    data: dict[str, Any] = doc.data
+    return ResolutionFile(
+        path=name,
+        abs_path=Path(os.path.abspath(path)),
+        digest=canonical_digest(data),
+        reason=data["reason"],
+        ticket=data.get("ticket"),
+        author=data.get("author"),
+        entries=tuple(_entries(doc, name)),
+        data=data,
+    ), []
+
+
+def _list_name(kind: EntryKind) -> str:
+    return "resolutions" if kind is EntryKind.RESOLUTION else "redrives"
+
+
+def _subjects(doc: YamlDocument) -> Iterator[tuple[EntryKind, int, str, str]]:
+    """(kind, index, subject key, subject) of every well-formed-enough entry."""
+    if not isinstance(doc.data, dict):
+        return
+    for (list_name, subject_key), kind in zip(_LISTS, EntryKind, strict=True):
+        items = doc.data.get(list_name)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and isinstance(item.get(subject_key), str):
+                yield kind, index, subject_key, item[subject_key]
+
+
+def _structure_problems(doc: YamlDocument) -> list[Problem]:
+    """What a schema cannot say well: at least one entry; one entry per change/apply per file.
+
+    A file holds one entry per subject because the ledger records applied
+    entries by (file, entry key): two entries with one key could never both be
+    recorded. Resolving a change again later belongs in a new file.
+    """
+    data = doc.data
+    if not isinstance(data, dict):
+        return []
+    problems: list[Problem] = []
+    lists = [name for name, _ in _LISTS if isinstance(data.get(name), list)]
+    if lists and not any(data[name] for name in lists):
+        problems.append(doc.problem((lists[0],), "no entries: expected at least one item under "
+                                    "resolutions or redrives"))
+    elif not any(name in data for name, _ in _LISTS):
+        problems.append(doc.problem((), "no entries: expected a 'resolutions' or 'redrives' list"))
+    first: dict[tuple[EntryKind, str], int] = {}
+    for kind, index, subject_key, subject in _subjects(doc):
+        seen = first.setdefault((kind, subject), index)
+        if seen != index:
+            line, _ = doc.locate((_list_name(kind), seen))
+            what = "change" if kind is EntryKind.RESOLUTION else "apply"
+            problems.append(doc.problem(
+                (_list_name(kind), index, subject_key),
+                f"{what} {subject!r} already has an entry in this file (line {line}, "
+                f"{json_path((_list_name(kind), seen))}); a file holds one entry per {what}",
+            ))
+    return problems
+
+
+def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | RedriveEntry]:
+    """Typed entries of a schema-valid document, in file order (resolutions, then redrives)."""
+    for kind, index, _, subject in _subjects(doc):
+        item = doc.data[_list_name(kind)][index]
+        line, column = doc.locate((_list_name(kind), index))
+        common: dict[str, Any] = {"subject": subject, "file": name, "index": index,
+                                  "line": line, "column": column, "note": item.get("note")}
+        if kind is EntryKind.RESOLUTION:
+            expect = item.get("expect", [])
+            yield ResolutionEntry(
+                **common,
+                resolution=item["resolution"],
+                expect=tuple([expect] if isinstance(expect, str) else expect),
+                target=item.get("target"),
+            )
+        else:
+            yield RedriveEntry(**common, force=bool(item.get("force", False)))
