@@ -1,0 +1,150 @@
+"""The ledger: which resolution-file entries were applied, when, by whom (DESIGN §4.2, §6.1).
+
+One row per applied entry, keyed by (resolution_file, entry_key), carrying the
+file's canonical digest at apply time. Reading is split in two: point lookups
+for a transaction that must re-check one file, and `LedgerIndex`, one pass over
+the table that `validate` and `plan` consult for every loaded file (cheaper
+than a query per file when there are thousands).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from setright.errors import StoreError, TransitionRefused
+
+LEDGER_TABLE = "setright_ledger"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One applied entry. `outcome` is the plan outcome recorded (`change` or `satisfied`)."""
+
+    resolution_file: str
+    entry_key: str
+    file_digest: str
+    outcome: str | None = None
+    plan_id: str | None = None
+    commit_sha: str | None = None
+    actor: str | None = None
+    applied_at: str | None = None
+
+
+_COLUMNS = tuple(f.name for f in fields(LedgerRow))
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM {LEDGER_TABLE}"
+
+
+def _rows(cursor: Iterable[tuple[object, ...]]) -> list[LedgerRow]:
+    return [LedgerRow(*row) for row in cursor]  # type: ignore[arg-type]
+
+
+# -- point lookups (indexed) ------------------------------------------------
+
+
+def ledger_row(conn: sqlite3.Connection, resolution_file: str, entry_key: str) -> LedgerRow | None:
+    """The row of one applied entry, or None (primary-key lookup)."""
+    rows = _rows(conn.execute(f"{_SELECT} WHERE resolution_file = ? AND entry_key = ?",
+                              (resolution_file, entry_key)))
+    return rows[0] if rows else None
+
+
+def ledger_rows_for_file(conn: sqlite3.Connection, resolution_file: str) -> list[LedgerRow]:
+    """Applied entries recorded under one file path, by entry key (primary-key prefix)."""
+    return _rows(conn.execute(f"{_SELECT} WHERE resolution_file = ? ORDER BY entry_key",
+                              (resolution_file,)))
+
+
+def ledger_rows_for_digest(conn: sqlite3.Connection, file_digest: str) -> list[LedgerRow]:
+    """Applied entries of any file that had this digest (uses the digest index): renames."""
+    return _rows(conn.execute(
+        f"{_SELECT} WHERE file_digest = ? ORDER BY resolution_file, entry_key", (file_digest,)))
+
+
+def ledger_rows(conn: sqlite3.Connection) -> list[LedgerRow]:
+    """Every row, newest first (what `history` shows)."""
+    return _rows(conn.execute(
+        f"{_SELECT} ORDER BY applied_at DESC, resolution_file, entry_key"))
+
+
+# -- the whole ledger, indexed in memory -------------------------------------
+
+
+class LedgerIndex:
+    """Every ledger row, indexed by file path and by digest."""
+
+    def __init__(self, rows: Iterable[LedgerRow]) -> None:
+        self._by_file: dict[str, dict[str, LedgerRow]] = {}
+        self._by_digest: dict[str, set[str]] = {}
+        for row in rows:
+            self._by_file.setdefault(row.resolution_file, {})[row.entry_key] = row
+            self._by_digest.setdefault(row.file_digest, set()).add(row.resolution_file)
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._by_file.values())
+
+    def entry(self, resolution_file: str, entry_key: str) -> LedgerRow | None:
+        return self._by_file.get(resolution_file, {}).get(entry_key)
+
+    def rows_for_file(self, resolution_file: str) -> dict[str, LedgerRow]:
+        """Entry key → row, for the entries applied under this path (empty if none)."""
+        return dict(self._by_file.get(resolution_file, {}))
+
+    def files_with_digest(self, file_digest: str) -> list[str]:
+        """Paths whose applied rows carry this digest, sorted."""
+        return sorted(self._by_digest.get(file_digest, ()))
+
+    def files(self) -> list[str]:
+        """Every path that has applied entries, sorted."""
+        return sorted(self._by_file)
+
+
+def read_ledger(conn: sqlite3.Connection) -> LedgerIndex:
+    """Read the ledger once (three short columns per row plus provenance)."""
+    return LedgerIndex(_rows(conn.execute(_SELECT)))
+
+
+def read_ledger_at(store_path: Path) -> LedgerIndex:
+    """Read the ledger of an existing store without writing anything (no upgrade, no fold).
+
+    For `validate`: a pre-commit hook must not create, migrate or lock the store.
+    """
+    uri = f"{store_path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the audit store {store_path}: {exc}") from None
+    try:
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                              (LEDGER_TABLE,)).fetchone()
+        if not exists:
+            raise StoreError(f"{store_path} is not a setright store (no {LEDGER_TABLE} table)")
+        return read_ledger(conn)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the ledger in {store_path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+# -- writing ----------------------------------------------------------------
+
+
+def record_ledger_entry(tx: sqlite3.Connection, row: LedgerRow) -> None:
+    """Record one applied entry; the caller holds the write transaction.
+
+    An entry already recorded is refused rather than overwritten: the ledger is
+    history, and a second write means someone applied the same entry twice.
+    """
+    try:
+        tx.execute(
+            f"INSERT INTO {LEDGER_TABLE} ({', '.join(_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
+            astuple(row),
+        )
+    except sqlite3.IntegrityError:
+        raise TransitionRefused(
+            f"the ledger already records entry {row.entry_key!r} of {row.resolution_file}",
+            ["it was applied by someone else since this plan was made"],
+        ) from None
