@@ -87,3 +87,44 @@ def run_summary(outcomes: list[dict[str, Any]], style: Style) -> str:
     else:
         out.append(f"All {len(outcomes)} target(s) completed or up to date.")
     return "\n".join(out)
+
+
+def status_view(statuses: list[dict[str, Any]], now_iso: str, style: Style) -> str:
+    """`setright status`: a table of targets, then what blocks or drifted, per target."""
+    if not statuses:
+        return "No targets in setright.yaml."
+    rows = []
+    for s in statuses:
+        last = s["last_apply"]
+        lock = s["lock"]
+        rows.append([
+            s["target"], s["pending"],
+            f"{last['id']} {last['state']}" if last else "none",
+            len(s["issues"]), f"held by {lock['owner']}" if lock else "free",
+            f"{len(s['drift'])} file(s)" if s["drift"] else "none",
+        ])
+    out = [table(["Target", "Pending", "Last apply", "Issues", "Lock", "Drift"], rows, style)]
+    for s in statuses:
+        lines = []
+        if s["pending_changes"]:
+            names = s["pending_changes"]
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            lines.append(f"pending: {', '.join(names[:5])}{more}")
+        last = s["last_apply"]
+        if last and last["error"] and last["state"] != "completed":
+            lines.append(f"last apply {last['state']} (attempt {last['attempt']} of "
+                         f"{last['max_attempts']}): {last['error']}")
+        lines += [f"issue: {i['change_id']}: {i['state']} ({i['meaning']})" for i in s["issues"]]
+        if s["lock"]:
+            lock = s["lock"]
+            lines.append(f"lock {lock['lock_id']}: {lock['operation']} by {lock['owner']}, "
+                         f"expires {lock['expires_at']}")
+        lines += [f"drift: {d['source_file']}: change {d['change_id']} applied with "
+                  f"{d['applied_checksum']}, file now {d['file_checksum']}" for d in s["drift"]]
+        if lines:
+            out += ["", f"{s['target']}:"] + [f"  {line}" for line in lines]
+    blocked = [s["target"] for s in statuses if s["issues"] or s["drift"]]
+    out.append("")
+    out.append(f"Blocked: {', '.join(blocked)}." if blocked
+               else "No target is blocked.")
+    return "\n".join(out)

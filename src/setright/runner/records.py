@@ -197,18 +197,21 @@ class ApplyRecorder:
         with self.store.write() as tx:
             self.lease.fence(tx)
             at = self.store.now_iso()
-            op_state = OperationState.FAILED
-            if outcome is not None and outcome.apply == ApplyState.FAILED_RETRYABLE:
-                op_state = OperationState.FAILED_RETRYABLE
             move_operation(tx, self.apply_id, change.id, seq,
-                           [OperationState.PENDING, OperationState.FAILED_RETRYABLE], op_state,
-                           self.prov, at=at, lease_token=self.lease.token, fields={"error": error})
+                           [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
+                           OperationState.FAILED, self.prov, at=at,
+                           lease_token=self.lease.token, fields={"error": error})
+            if outcome is not None and outcome.apply == ApplyState.FAILED_RETRYABLE:
+                move_operation(tx, self.apply_id, change.id, seq, [OperationState.FAILED],
+                               OperationState.FAILED_RETRYABLE, self.prov, at=at,
+                               lease_token=self.lease.token)
             self._audit(tx, change, ChangeState.FAILED, millis=millis, error_trace=trace)
             if outcome is not None:
-                self._fail_task(tx, task, outcome, error)
+                self._fail_task(tx, task, outcome, f"operation {seq} failed: {error}")
 
     def rollback_finished(self, task: TaskRow, change: Change, *, failed_seq: int,
-                          error: str | None, outcome: Outcome, millis: int) -> None:
+                          failure: str, error: str | None, outcome: Outcome,
+                          millis: int) -> None:
         """ROLLED_BACK (operations back to pending) or ROLLBACK_FAILED, then task and apply."""
         with self.store.write() as tx:
             self.lease.fence(tx)
@@ -224,7 +227,7 @@ class ApplyRecorder:
                                    fields={"completed_at": None},
                                    event={"reason": "rolled back"})
                 self._audit(tx, change, ChangeState.ROLLED_BACK, millis=millis, method="rollback")
-                task_error = f"operation {failed_seq} failed; rolled back"
+                task_error = f"operation {failed_seq} failed: {failure}; rolled back"
             else:
                 if outcome.apply == ApplyState.FAILED_RETRYABLE:
                     move_operation(tx, self.apply_id, change.id, failed_seq,
@@ -232,7 +235,7 @@ class ApplyRecorder:
                                    self.prov, at=at, lease_token=self.lease.token)
                 self._audit(tx, change, ChangeState.ROLLBACK_FAILED, millis=millis,
                             error_trace=f"rollback failed: {error}", method="rollback")
-                task_error = f"operation {failed_seq} failed; rollback failed: {error}"
+                task_error = f"operation {failed_seq} failed: {failure}; rollback failed: {error}"
             self._fail_task(tx, task, outcome, task_error)
 
     def _fail_task(self, tx: sqlite3.Connection, task: TaskRow, outcome: Outcome,

@@ -158,7 +158,8 @@ class TaskRunner:
         outcome = failure_outcome(
             retryable=is_retryable(change, rolled_back=rollback_error is None),
             attempt=apply.attempt, max_attempts=apply.max_attempts)
-        self.recorder.rollback_finished(task, change, failed_seq=op.seq, error=rollback_error,
+        self.recorder.rollback_finished(task, change, failed_seq=op.seq, failure=message,
+                                        error=rollback_error,
                                         outcome=outcome, millis=self._millis(started))
         if rollback_error is None:
             self._finished(task, change, outcome.task, ChangeState.ROLLED_BACK,

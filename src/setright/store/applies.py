@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from setright.errors import TransitionRefused, UnknownId
+from setright.store.connection import Store
 from setright.store.schema import NON_TERMINAL_APPLY_STATES
 from setright.store.states import ApplyState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_task, record_event
@@ -298,3 +299,27 @@ def events_of(conn: sqlite3.Connection, apply_id: str) -> list[dict[str, Any]]:
         " FROM setright_events WHERE apply_id = ? ORDER BY id", (apply_id,))
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def cancel_apply(store: Store, apply_id: str, prov: Provenance, *,
+                 lock_ttl: float) -> tuple[str, ApplyRow, int]:
+    """Cancel under the target lock, so a runner about to resume the apply cannot race us.
+
+    Returns (previous state, the cancelled apply, tasks cancelled). A live
+    lock raises `LockHeld` with its Lock Info; nothing is written then.
+    """
+    from setright.store.locks import Locker
+
+    apply = get_apply(store.conn, apply_id)
+    locker = Locker(store, ttl=lock_ttl)
+    lock, _ = locker.acquire(f"target:{apply.target}", "applies cancel",
+                             info=f"cancel {apply_id}")
+    try:
+        with store.write() as tx:
+            before = get_apply(tx, apply_id)
+            open_tasks = sum(1 for t in tasks_of(tx, apply_id)
+                             if t.state in _CANCELLABLE_TASK_STATES)
+            after = cancel_apply_rows(tx, apply_id, prov, at=store.now_iso())
+    finally:
+        locker.release_quietly(lock)
+    return before.state, after, open_tasks

@@ -1,0 +1,138 @@
+"""A throw-away setright project on disk for runner tests: config, change files, target files."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner, Result
+
+from setright.cli import cli
+from setright.config import Config, load_config
+from setright.runner.changes import load_all
+from setright.runner.execute import run_targets
+from setright.runner.options import RunOptions
+from setright.runner.report import TargetOutcome
+from setright.store import Store
+from setright.timeutil import FixedClock
+
+ACTOR = "tester@example.com"
+
+
+class Project:
+    """`setright.yaml` with SQLite targets, each with a changes folder."""
+
+    def __init__(self, root: Path, *, targets: Sequence[str] = ("app",), ttl: str = "60s",
+                 max_attempts: int = 3) -> None:
+        self.root = root
+        config = {
+            "version": 1,
+            "store": {"url": "sqlite:///.setright/audit.db"},
+            "targets": {t: {"url": f"sqlite:///data/{t}.db", "changes": f"changes/{t}"}
+                        for t in targets},
+            "run": {"max_attempts": max_attempts},
+            "lock": {"ttl": ttl},
+        }
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "setright.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        for t in targets:
+            (root / "changes" / t).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "setright.yaml"
+
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    def change(self, name: str, target: str = "app", **fields: Any) -> Path:
+        """Write `changes/<target>/<name>.yaml`; `fields` are the YAML keys (id defaults to name)."""
+        data = {"id": name.split("__", 1)[-1], **fields}
+        path = self.root / "changes" / target / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def open_store(self, clock: Any) -> Store:
+        store = Store.open(self.root / ".setright" / "audit.db", clock=clock)
+        store.refresh()
+        return store
+
+    def db(self, target: str = "app") -> sqlite3.Connection:
+        return sqlite3.connect(self.root / "data" / f"{target}.db")
+
+    def query(self, sql: str, target: str = "app") -> list[tuple[Any, ...]]:
+        conn = self.db(target)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    def markers(self, target: str = "app") -> list[tuple[str, int]]:
+        return self.query("SELECT change_id, seq FROM setright_markers ORDER BY change_id, seq",
+                          target)
+
+    def run(self, store: Store, *, targets: Sequence[str] | None = None,
+            **options: Any) -> list[TargetOutcome]:
+        """`setright run` in-process, without the lease-keeper thread (the clock is fixed)."""
+        config = self.config()
+        options.setdefault("keep_lease_alive", False)
+        store.refresh()
+        return run_targets(store, config, load_all(config), list(targets or config.targets),
+                           actor=ACTOR, options=RunOptions(**options))
+
+    def cli(self, *args: str, clock: FixedClock | None = None, input: str | None = None) -> Result:
+        obj = {"clock": clock} if clock is not None else None
+        return CliRunner().invoke(cli, ["--config", str(self.config_path), *args], obj=obj,
+                                  input=input, env={"SETRIGHT_ACTOR": ACTOR})
+
+    def spawn(self, *args: str, fault: str | None = None) -> subprocess.Popen[str]:
+        """`python -m setright run` in a real process (crash and concurrency tests)."""
+        env = {**os.environ, "SETRIGHT_ACTOR": ACTOR, "NO_COLOR": "1"}
+        env.pop("SETRIGHT_FAULT", None)
+        if fault:
+            env["SETRIGHT_FAULT"] = fault
+        return subprocess.Popen(
+            [sys.executable, "-m", "setright", "--config", str(self.config_path), *args],
+            cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def state_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    tables = [store.audit_table, "setright_applies", "setright_tasks", "setright_operations",
+              "setright_events"]
+    return {t: store.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall()
+            for t in tables}
+
+
+def audit_states(store: Store, change_id: str) -> list[str]:
+    return [r[0] for r in store.conn.execute(
+        f'SELECT state FROM "{store.audit_table}" WHERE change_id = ? ORDER BY id', (change_id,))]
+
+
+def one(store: Store, sql: str, *params: Any) -> Any:
+    return store.conn.execute(sql, params).fetchone()
+
+
+_APPLY_ID = re.compile(r"ap-[0-9A-Z]{26}")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+_TOKEN = re.compile(r"\b[0-9a-f]{16}\b")
+_OWNER = re.compile(r"[\w.-]+@[\w.-]+:\d+")
+
+
+def normalise(text: str) -> str:
+    """Apply ids numbered by first appearance; times, lock tokens and owners replaced."""
+    seen: dict[str, str] = {}
+
+    def apply_id(match: re.Match[str]) -> str:
+        return seen.setdefault(match.group(0), f"ap-<{len(seen) + 1}>")
+
+    text = _APPLY_ID.sub(apply_id, text)
+    text = _ISO.sub("<time>", text)
+    text = _OWNER.sub("<owner>", text)
+    return _TOKEN.sub("<token>", text)

@@ -1,0 +1,118 @@
+"""Leases: a runner whose lease was taken over writes nothing more (in-process, pinned clock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runhelp import Project, audit_states, state_rows
+from setright.errors import LeaseLost
+from setright.runner.targets import SqliteTarget
+from setright.store.applies import get_apply, operations_of, tasks_of
+from setright.store.locks import Locker
+from setright.timeutil import FixedClock
+from storehelp import T0
+
+
+@pytest.mark.parametrize("transactional", [False, True], ids=["non-tx", "tx"])
+def test_paused_runner_whose_lease_was_taken_over_writes_nothing_more(
+        tmp_path: Path, transactional: bool) -> None:
+    project = Project(tmp_path / "p")
+    project.change("_0001__base", apply="CREATE TABLE t (id INTEGER)")
+    project.change("_0002__slow", transactional=transactional,
+                   apply="INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);")
+    project.change("_0003__after", apply="INSERT INTO t VALUES (3)")
+    clock = FixedClock(T0)
+    paused = project.open_store(clock)
+    other = project.open_store(clock)
+    seen: dict[str, object] = {}
+
+    def pause_then_get_taken_over(change_id: str, first: int, last: int) -> None:
+        if change_id != "slow" or "after" in seen:
+            return
+        # the runner "pauses" past its lease; another runner takes the target over
+        clock.advance(61)
+        [takeover] = project.run(other)
+        seen["takeover"] = takeover
+        seen["after"] = (state_rows(other), project.query("SELECT id FROM t ORDER BY id"),
+                         project.markers())
+
+    [outcome] = project.run(paused, after_commit=pause_then_get_taken_over)
+    takeover = seen["takeover"]
+    # the other runner reaped the paused runner's apply, settled it from the markers ...
+    assert [r.apply_id for r in takeover.reaped] == [outcome.apply_id]  # type: ignore[attr-defined]
+    apply = get_apply(other.conn, outcome.apply_id)
+    assert apply.state == "failed" and apply.error.startswith("runner lost: lease expired at")
+    # ... and the paused runner, resumed, stopped without a single write
+    assert outcome.status == "lease-lost" and not outcome.ok
+    assert (state_rows(other), project.query("SELECT id FROM t ORDER BY id"),
+            project.markers()) == seen["after"]
+    slow = [t for t in tasks_of(other.conn, outcome.apply_id) if t.change_id == "slow"][0]
+    if transactional:
+        # its COMMIT landed before the pause: recovered as APPLIED from the markers
+        assert slow.state == "completed"
+        assert audit_states(other, "slow") == ["STARTED", "APPLIED"]
+        assert takeover.status == "completed"  # type: ignore[attr-defined]
+        assert project.query("SELECT id FROM t ORDER BY id") == [(1,), (2,), (3,)]
+    else:
+        # operation 1 committed, operation 2 never ran: STARTED stays, the target is blocked
+        assert slow.state == "failed"
+        assert [o.state for o in operations_of(other.conn, outcome.apply_id, "slow")] == [
+            "completed", "pending"]
+        assert audit_states(other, "slow") == ["STARTED"]
+        assert takeover.status == "blocked"  # type: ignore[attr-defined]
+        assert project.query("SELECT id FROM t ORDER BY id") == [(1,)]
+    assert audit_states(other, "after") == (["STARTED", "APPLIED"] if transactional else [])
+
+
+def test_runner_stops_when_its_lease_expired_even_if_nobody_took_it(tmp_path: Path) -> None:
+    project = Project(tmp_path / "p")
+    project.change("_0001__loose", transactional=False,
+                   apply="CREATE TABLE t (id INTEGER);\nINSERT INTO t VALUES (1);")
+    clock = FixedClock(T0)
+    store = project.open_store(clock)
+    snapshot: dict[str, object] = {}
+
+    def sleep_past_expiry(change_id: str, first: int, last: int) -> None:
+        clock.advance(61)
+        snapshot["rows"] = state_rows(store)
+
+    [outcome] = project.run(store, after_commit=sleep_past_expiry)
+    assert outcome.status == "lease-lost" and "expired" in outcome.error
+    assert state_rows(store) == snapshot["rows"]
+    assert project.markers() == [("loose", 1)]
+    assert get_apply(store.conn, outcome.apply_id).state == "running"  # left for the reaper
+
+
+def test_an_expired_lease_is_never_revived(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    store = Project(tmp_path / "p").open_store(clock)
+    locker = Locker(store, ttl=60)
+    lock, _ = locker.acquire("target:app", "run")
+    clock.advance(30)
+    lock = locker.renew_lease(lock, None)
+    assert lock.expires_at == "2026-11-22T12:01:30.000Z"
+    clock.advance(60)
+    with pytest.raises(LeaseLost):
+        locker.renew_lease(lock, None)
+
+
+def test_target_fence_refuses_a_runner_after_another_claimed_the_target(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    first = SqliteTarget.open("t", path, create=True)
+    second = SqliteTarget.open("t", path, create=True)
+    first.claim("lock-1", "a@h:1", "now")
+    with first.transaction("lock-1") as tx:
+        tx.execute("CREATE TABLE x (id INTEGER)")
+    second.claim("lock-2", "b@h:2", "later")
+    with pytest.raises(LeaseLost):
+        with first.transaction("lock-1") as tx:
+            tx.execute("INSERT INTO x VALUES (1)")  # pragma: no cover - refused before this
+    with pytest.raises(LeaseLost):
+        with first.transaction("lock-1") as tx:
+            pass
+    assert second.conn.execute("SELECT count(*) FROM x").fetchone() == (0,)
+    assert not first.conn.in_transaction
+    first.close()
+    second.close()
