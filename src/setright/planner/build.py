@@ -45,7 +45,7 @@ def _conflict(action: Action, message: str) -> None:
     action.outcome = Outcome.CONFLICT
     action.after = action.before
     if message not in action.messages:
-        action.messages.append(message)
+        action.messages.insert(0, message)  # the reason it cannot be applied comes first
 
 
 def _where(action: Action) -> str:

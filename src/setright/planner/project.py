@@ -45,7 +45,12 @@ def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = No
     from setright.resolutions.files import read_resolution_files
     from setright.store.ledger import read_ledger
 
-    loaded = read_resolution_files(list(paths) if paths else config.resolutions, config.root)
+    if paths:
+        loaded = read_resolution_files(list(paths), config.root)
+    elif config.resolutions.is_dir():
+        loaded = read_resolution_files(config.resolutions, config.root)
+    else:  # no folder yet: nothing to plan, not an error
+        loaded = read_resolution_files([], config.root)
     checked = check_files(loaded.files, config=config, ledger=read_ledger(store.conn),
                           report_missing=not paths)
     by_path = {f.path: f for f in loaded.files}

@@ -84,7 +84,8 @@ def plan_text(plan: Plan, style: Style) -> str:
     if out:
         out.append("")
     if not plan.actions:
-        out.append("No changes. Every resolution-file entry is already in the ledger.")
+        out.append("No changes. Every resolution-file entry is already in the ledger."
+                   if plan.resolution_files else "No changes: there are no resolution files.")
         out += ["", summary_line(plan)]
         return "\n".join(out)
     out += ["setright will perform the following actions:", ""]

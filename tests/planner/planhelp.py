@@ -1,0 +1,64 @@
+"""Scenarios for plan tests: real runner executions, then resolution files, then `setright plan`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runhelp import Project, normalise
+from setright.store import Store
+from setright.timeutil import FixedClock
+
+
+class Crash(BaseException):
+    """Raised from the runner's after-commit hook: the process 'dies' right there."""
+
+
+def crash_after(change_id: str, seq: int):  # type: ignore[no-untyped-def]
+    def hook(cid: str, first: int, last: int) -> None:
+        if cid == change_id and first <= seq <= last:
+            raise Crash()
+    return hook
+
+
+def resolution_file(project: Project, name: str, *, reason: str = "verified by hand",
+                    ticket: str | None = None, resolutions: list[dict[str, Any]] | None = None,
+                    redrives: list[dict[str, Any]] | None = None) -> Path:
+    data: dict[str, Any] = {"version": 1, "reason": reason}
+    if ticket:
+        data["ticket"] = ticket
+    if resolutions:
+        data["resolutions"] = resolutions
+    if redrives:
+        data["redrives"] = redrives
+    path = project.root / "resolutions" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def plan(project: Project, clock: FixedClock, *args: str) -> tuple[int, str, str]:
+    result = project.cli("plan", *args, clock=clock)
+    return result.exit_code, normalise(result.stdout), normalise(result.stderr)
+
+
+def plan_json(project: Project, clock: FixedClock, *args: str) -> dict[str, Any]:
+    result = project.cli("plan", "--format", "json", *args, clock=clock)
+    return json.loads(result.stdout)
+
+
+def actions(project: Project, clock: FixedClock, *args: str) -> dict[str, tuple[str, list[str]]]:
+    """entry key → (outcome, messages)."""
+    data = plan_json(project, clock, *args)
+    return {a["entry_key"]: (a["outcome"], [normalise(m) for m in a["messages"]])
+            for a in data["actions"]}
+
+
+def failed_apply_id(store: Store) -> str:
+    store.refresh()
+    return store.conn.execute(
+        "SELECT id FROM setright_applies WHERE state = 'failed' ORDER BY created_at DESC"
+        " LIMIT 1").fetchone()[0]
