@@ -103,11 +103,14 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
 
 def _register() -> None:
     from setright.cli import audit_cmd, init_cmd, issue_cmd, lock_cmd
+    from setright.cli import schema_cmd, validate_cmd
     from setright.cli import applies_cmd, run_cmd, status_cmd
 
     cli.add_command(init_cmd.init)
     cli.add_command(audit_cmd.audit)
     cli.add_command(lock_cmd.lock)
+    cli.add_command(validate_cmd.validate)
+    cli.add_command(schema_cmd.schema)
     cli.add_command(issue_cmd.issue)
     cli.add_command(run_cmd.run)
     cli.add_command(applies_cmd.applies)

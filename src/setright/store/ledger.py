@@ -106,24 +106,26 @@ def read_ledger(conn: sqlite3.Connection) -> LedgerIndex:
     return LedgerIndex(_rows(conn.execute(_SELECT)))
 
 
-def read_ledger_at(store_path: Path) -> LedgerIndex:
+def read_ledger_at(store_path: Path, shown: str | None = None) -> LedgerIndex:
     """Read the ledger of an existing store without writing anything (no upgrade, no fold).
 
     For `validate`: a pre-commit hook must not create, migrate or lock the store.
+    `shown` is the store's name in error messages (default: the path).
     """
+    name = shown or str(store_path)
     uri = f"{store_path.resolve().as_uri()}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the audit store {store_path}: {exc}") from None
+        raise StoreError(f"cannot open the audit store {name}: {exc}") from None
     try:
         exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                               (LEDGER_TABLE,)).fetchone()
         if not exists:
-            raise StoreError(f"{store_path} is not a setright store (no {LEDGER_TABLE} table)")
+            raise StoreError(f"{name} is not a setright store (no {LEDGER_TABLE} table)")
         return read_ledger(conn)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read the ledger in {store_path}: {exc}") from None
+        raise StoreError(f"cannot read the ledger in {name}: {exc}") from None
     finally:
         conn.close()
 

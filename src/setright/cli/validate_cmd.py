@@ -1,0 +1,42 @@
+"""`setright validate [PATH...]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+@click.pass_context
+def validate(ctx: click.Context, app, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Check resolution files: schema, duplicates, policy, and the ledger if the store exists.
+
+    Checks every file in the resolutions folder, or only the PATHs named
+    (files or folders; arguments that are not YAML files are ignored, so it
+    works as a pre-commit hook). Exits 1 when there are errors.
+    """
+    from setright.errors import StoreError
+    from setright.render.validate import validation_text
+    from setright.resolutions.checks import validate_resolutions
+    from setright.resolutions.files import relative_name
+    from setright.store.ledger import read_ledger_at
+
+    config = app.config()
+    store_name = relative_name(config.store_path, config.root)
+    ledger = None
+    note = None
+    if config.store_path.exists():
+        try:
+            ledger = read_ledger_at(config.store_path, store_name)
+        except StoreError as exc:
+            note = f"ledger checks skipped: {exc.message}"
+    else:
+        note = (f"no audit store at {store_name}; ledger checks skipped (a repeated change "
+                f"or apply id is a warning, not an error)")
+    selected = [app.cwd / p for p in paths] if paths else None
+    report = validate_resolutions(config, selected, ledger=ledger)
+    click.echo(validation_text(report, app.style, note))
+    ctx.exit(1 if report.errors else 0)
