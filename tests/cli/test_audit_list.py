@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import T0
+from storehelp import T0
 from setright.cli import cli
 from setright.store import Store
 from setright.store.audit import mark_change

@@ -62,3 +62,16 @@ def failed_apply_id(store: Store) -> str:
     return store.conn.execute(
         "SELECT id FROM setright_applies WHERE state = 'failed' ORDER BY created_at DESC"
         " LIMIT 1").fetchone()[0]
+
+
+def mark(project: Project, clock: FixedClock, change_id: str, resolution: str) -> None:
+    """What `audit fix` does: a manual mark in the audit log."""
+    from setright.store.audit import mark_change
+    from setright.store.transitions import Provenance
+
+    store = project.open_store(clock)
+    with store.write() as tx:
+        mark_change(tx, store.audit_table, change_id, resolution,
+                    Provenance(actor="ops@example.com", source="cli"), now_ms=clock.now_ms(),
+                    execution_id="fx-test")
+    store.close()

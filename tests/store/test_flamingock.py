@@ -12,7 +12,7 @@ from setright.store.audit import current_state, mark_change
 from setright.store.issues import find_issues, verdict_for
 from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
-from conftest import T0
+from storehelp import T0
 from storehelp import make_flamingock_db
 
 

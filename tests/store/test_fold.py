@@ -9,7 +9,7 @@ from setright.store.audit import current_state, list_current, mark_change
 from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
 from storehelp import audit
-from conftest import T0
+from storehelp import T0
 
 
 def test_latest_created_at_wins(store: Store) -> None:

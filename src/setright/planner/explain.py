@@ -27,6 +27,11 @@ def _short(text: Any, width: int = 60) -> str:
     return repr(text if len(text) <= width else text[: width - 1] + "…")
 
 
+def _yaml_value(value: Any) -> str:
+    """Values as a change file spells them (`true`, not `True`)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def explain_mismatch(conn: sqlite3.Connection, apply: ApplyRow, remaining: Sequence[TaskRow],
                      ops_by_position: dict[int, list[OpTuple]], fresh: FreshPlan,
                      changes: Callable[[str], Sequence[Change]]) -> list[str]:
@@ -94,7 +99,8 @@ def _explain_task(task: TaskRow, recorded: list[OpTuple], change: Change | None)
                     lines.append(f"operation {seq} of change {cid} changed: {_short(item.t1)} → "
                                  f"{_short(item.t2)}")
             else:
-                lines.append(f"change {cid}: {path[0]} changed: {item.t1} → {item.t2}")
+                lines.append(f"change {cid}: {path[0]} changed: {_yaml_value(item.t1)} → "
+                             f"{_yaml_value(item.t2)}")
     if not lines:  # same operations and flags: the id, target or a rollback changed
         lines.append(f"change {cid}: checksum changed ({task.checksum} → {change.checksum}); "
                      "its rollback or identity changed")

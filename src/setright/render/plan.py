@@ -57,9 +57,10 @@ def action_details(action: Action, style: Style) -> list[str]:
     if action.entry.get("note"):
         lines.append(f"note: {action.entry['note']}")
     if action.kind == ActionKind.REDRIVE and action.remaining_work is not None:
+        would = "would " if action.outcome == Outcome.CONFLICT else ""
         reopen = _ranges(action.remaining_work, arrow)
-        lines += [f"reopens: {r}" for r in reopen] or ["reopens: nothing"]
-        lines += [f"keeps:   task {w['position']} {w['change_id']} (completed)"
+        lines += [f"{would}reopen: {r}" for r in reopen] or [f"{would}reopen: nothing"]
+        lines += [f"{would}keep:   task {w['position']} {w['change_id']} (completed)"
                   for w in action.completed_work or []]
     lines += action.messages
     return lines

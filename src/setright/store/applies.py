@@ -215,7 +215,7 @@ def get_apply(conn: sqlite3.Connection, apply_id: str) -> ApplyRow:
 
 def list_applies(conn: sqlite3.Connection, *, state: str | None = None,
                  target: str | None = None, limit: int | None = None) -> list[ApplyRow]:
-    """Applies, newest first (ids are time-ordered ULIDs)."""
+    """Applies, newest first (creation time, then insertion order)."""
     where, params = ["1 = 1"], []
     if state is not None:
         where.append("state = ?")
@@ -224,7 +224,7 @@ def list_applies(conn: sqlite3.Connection, *, state: str | None = None,
         where.append("target = ?")
         params.append(target)
     sql = (f"SELECT {_APPLY_COLUMNS} FROM setright_applies WHERE {' AND '.join(where)}"
-           " ORDER BY created_at DESC, id DESC")
+           " ORDER BY created_at DESC, rowid DESC")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [_apply(row) for row in conn.execute(sql, params)]
