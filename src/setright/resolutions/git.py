@@ -1,0 +1,209 @@
+"""Git provenance of resolution files, through the `git` command (no Git library).
+
+`setright apply` records the commit of each file it applies and, under
+`policy.require_committed`, refuses files that are not committed and clean.
+The answers come from the repository that holds the file (git runs in the
+file's folder, with repository-locating variables such as GIT_DIR removed).
+A missing `git` binary means "not in git", never an exception; a git that
+hangs past the timeout is an error, because silently treating it as "not in
+git" would turn a policy refusal into a mere warning.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple
+
+from setright.errors import SetrightError
+
+GIT_TIMEOUT_S = 10.0
+#: paths per git invocation, to stay far below any command-line length limit
+_CHUNK = 200
+#: variables that would point git at another repository than the file's own
+_REPO_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                   "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+                   "GIT_PREFIX")
+
+
+class GitError(SetrightError):
+    """git could not answer (timed out); provenance cannot be established."""
+
+
+class FileStatus(StrEnum):
+    COMMITTED = "committed"      # tracked and identical to HEAD, in the index and on disk
+    MODIFIED = "modified"        # tracked or staged, but differs from HEAD (or deleted)
+    UNTRACKED = "untracked"      # in a work tree but not tracked (ignored files included)
+    NOT_IN_GIT = "not-in-git"    # outside any work tree, or no git installed
+
+
+class CommitInfo(NamedTuple):
+    sha: str
+    author_email: str
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes] | None:
+    """Run git; None when git is not installed (or `cwd` is not a folder)."""
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_VARIABLES}
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # `status` must not take index.lock from a concurrent git
+    env["LC_ALL"] = "C"
+    command = ["git", "--literal-pathspecs", "--no-pager", *args]
+    try:
+        # its own process group, so a timeout also ends whatever git started
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=os.name == "posix")
+    except OSError:
+        return None
+    try:
+        out, err = proc.communicate(timeout=GIT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            proc.kill()
+        proc.communicate()
+        raise GitError(f"git did not answer within {GIT_TIMEOUT_S:g}s in {cwd}",
+                       [f"command: git {' '.join(args[:3])} …"]) from None
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def _folder(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    return path if path.is_dir() else path.parent
+
+
+def work_tree_root(path: Path) -> Path | None:
+    """The top folder of the work tree holding `path`, or None outside git."""
+    folder = _folder(path)
+    if not folder.is_dir():
+        return None
+    done = _git(["rev-parse", "--is-inside-work-tree", "--show-toplevel"], folder)
+    if done is None or done.returncode != 0:
+        return None
+    lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if len(lines) < 2 or lines[0] != "true":
+        return None
+    return Path(lines[1])
+
+
+def in_work_tree(path: Path) -> bool:
+    return work_tree_root(path) is not None
+
+
+def _grouped(paths: Iterable[Path]) -> dict[Path | None, list[tuple[Path, str]]]:
+    """Paths grouped by work tree, each with its path relative to that tree's top."""
+    roots: dict[Path, Path | None] = {}
+    groups: dict[Path | None, list[tuple[Path, str]]] = {}
+    for path in paths:
+        folder = _folder(path)
+        if folder not in roots:
+            roots[folder] = work_tree_root(folder)
+        root = roots[folder]
+        if root is None:
+            groups.setdefault(None, []).append((path, ""))
+            continue
+        absolute = Path(os.path.abspath(path))
+        try:
+            relative = absolute.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # a symlink leading out of the work tree
+            groups.setdefault(None, []).append((path, ""))
+            continue
+        groups.setdefault(root, []).append((path, relative))
+    return groups
+
+
+def _chunks(items: list[tuple[Path, str]]) -> Iterable[list[tuple[Path, str]]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+def _z_fields(output: bytes) -> list[str]:
+    return [f for f in output.decode("utf-8", "surrogateescape").split("\0") if f]
+
+
+def file_statuses(paths: Iterable[Path]) -> dict[Path, FileStatus]:
+    """Status of many files with a few git calls per work tree (2,000 files stay fast)."""
+    result: dict[Path, FileStatus] = {}
+    for root, items in _grouped(paths).items():
+        if root is None:
+            result.update({path: FileStatus.NOT_IN_GIT for path, _ in items})
+            continue
+        for chunk in _chunks(items):
+            names = [name for _, name in chunk]
+            status = _git(["status", "--porcelain=v1", "-z", "--untracked-files=all",
+                           "--ignored=matching", "--no-renames", "--", *names], root)
+            tracked = _git(["ls-files", "-z", "--", *names], root)
+            if status is None or tracked is None or status.returncode or tracked.returncode:
+                result.update({path: FileStatus.NOT_IN_GIT for path, _ in chunk})
+                continue
+            codes = {entry[3:]: entry[:2] for entry in _z_fields(status.stdout)}
+            known = set(_z_fields(tracked.stdout))
+            for path, name in chunk:
+                code = codes.get(name)
+                if code in ("??", "!!") or (code is None and name not in known):
+                    result[path] = FileStatus.UNTRACKED
+                elif code is not None:
+                    result[path] = FileStatus.MODIFIED
+                else:
+                    result[path] = FileStatus.COMMITTED
+    return result
+
+
+def file_status(path: Path) -> FileStatus:
+    """committed (and clean) / modified / untracked / not in git."""
+    return file_statuses([path])[path]
+
+
+def last_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
+    """The newest commit touching each file and its author email (None: never committed).
+
+    One `git log` per work tree and chunk of files, not one per file.
+    """
+    result: dict[Path, CommitInfo | None] = {}
+    for root, items in _grouped(paths).items():
+        result.update({path: None for path, _ in items})
+        if root is None:
+            continue
+        for chunk in _chunks(items):
+            wanted = {name: path for path, name in chunk}
+            done = _git(["log", "--no-renames", "--format=%x01%H%x02%ae", "--name-only", "-z",
+                         "--", *wanted], root)
+            if done is None or done.returncode:
+                continue  # e.g. no commit yet: nothing was ever committed
+            current: CommitInfo | None = None
+            for field in _z_fields(done.stdout):
+                # newest first; each commit is "\x01SHA\x02EMAIL", then "\nNAME", "NAME"…
+                if field.startswith("\x01"):
+                    sha, _, email = field[1:].partition("\x02")
+                    current = CommitInfo(sha, email)
+                    continue
+                name = field.lstrip("\n")
+                if name in wanted and current is not None:
+                    result[wanted.pop(name)] = current
+                    if not wanted:
+                        break
+    return result
+
+
+def last_commit(path: Path) -> CommitInfo | None:
+    """(sha, author email) of the newest commit touching `path`; None if never committed."""
+    return last_commits([path])[path]
+
+
+def adding_commit(path: Path) -> CommitInfo | None:
+    """(sha, author email) of the commit that added `path` (the default `author`, §6.1)."""
+    for root, items in _grouped([path]).items():
+        if root is None:
+            return None
+        done = _git(["log", "--no-renames", "--diff-filter=A", "-1", "--format=%H%x02%ae",
+                     "--", items[0][1]], root)
+        if done is None or done.returncode or not done.stdout.strip():
+            return None
+        sha, _, email = done.stdout.decode("utf-8", "surrogateescape").strip().partition("\x02")
+        return CommitInfo(sha, email)
+    return None

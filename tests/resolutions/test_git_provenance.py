@@ -1,0 +1,173 @@
+"""Git provenance through the real `git` command, in temporary repositories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from setright.resolutions import git
+from setright.resolutions.git import (
+    CommitInfo,
+    FileStatus,
+    GitError,
+    adding_commit,
+    file_status,
+    file_statuses,
+    in_work_tree,
+    last_commit,
+    last_commits,
+    work_tree_root,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No user or system git config (signing, hooks, templates) and no inherited repository."""
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # Running inside a git hook must not point the helpers at the outer repository.
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-this-repo"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(tmp_path))
+
+
+def run_git(repo: Path, *args: str, email: str = "jane@example.com") -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+    done = subprocess.run(
+        ["git", "-c", f"user.email={email}", "-c", "user.name=Test User",
+         "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=repo, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "resolutions").mkdir(parents=True)
+    run_git(root, "init", "-q")
+    return root
+
+
+def commit(repo: Path, message: str, *paths: str, email: str = "jane@example.com") -> str:
+    run_git(repo, "add", "--", *paths)
+    run_git(repo, "commit", "-q", "-m", message, email=email)
+    return run_git(repo, "rev-parse", "HEAD")
+
+
+def test_work_tree_detection(repo: Path, tmp_path: Path) -> None:
+    inside = repo / "resolutions" / "a.yaml"
+    inside.write_text("x")
+    assert in_work_tree(inside) and in_work_tree(repo / "resolutions")
+    assert work_tree_root(inside) == repo.resolve()
+    outside = tmp_path / "plain" / "a.yaml"
+    outside.parent.mkdir()
+    outside.write_text("x")
+    assert not in_work_tree(outside)
+    assert not in_work_tree(tmp_path / "no" / "such" / "folder" / "a.yaml")
+
+
+def test_status_through_a_file_s_life(repo: Path) -> None:
+    path = repo / "resolutions" / "a.yaml"
+    path.write_text("version: 1\n")
+    assert file_status(path) is FileStatus.UNTRACKED
+    assert last_commit(path) is None  # also: no commit at all yet
+    run_git(repo, "add", "resolutions/a.yaml")
+    assert file_status(path) is FileStatus.MODIFIED  # staged is not committed
+    sha = commit(repo, "add a", "resolutions/a.yaml")
+    assert file_status(path) is FileStatus.COMMITTED
+    assert last_commit(path) == CommitInfo(sha, "jane@example.com")
+    path.write_text("version: 1\nreason: x\n")
+    assert file_status(path) is FileStatus.MODIFIED
+    assert last_commit(path) == (sha, "jane@example.com")  # a plain tuple too
+    later = commit(repo, "edit a", "resolutions/a.yaml", email="bob@example.com")
+    assert file_status(path) is FileStatus.COMMITTED
+    assert last_commit(path) == CommitInfo(later, "bob@example.com")
+    assert adding_commit(path) == CommitInfo(sha, "jane@example.com")
+    path.unlink()
+    assert file_status(path) is FileStatus.MODIFIED  # deleted but tracked
+
+
+def test_ignored_and_outside_files(repo: Path, tmp_path: Path) -> None:
+    (repo / ".gitignore").write_text("*.local.yaml\n")
+    ignored = repo / "resolutions" / "x.local.yaml"
+    ignored.write_text("x")
+    assert file_status(ignored) is FileStatus.UNTRACKED
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("x")
+    assert file_status(outside) is FileStatus.NOT_IN_GIT
+    assert last_commit(outside) is None and adding_commit(outside) is None
+
+
+def test_odd_file_names_are_taken_literally(repo: Path) -> None:
+    names = ["it's \"q\" ✓.yaml", "with space.yaml", "[ab].yaml", "a.yaml", "*.yaml"]
+    for name in names[:4]:
+        (repo / "resolutions" / name).write_text(name)
+    sha = commit(repo, "odd names", "resolutions")
+    (repo / "resolutions" / "b.yaml").write_text("untracked")
+    paths = [repo / "resolutions" / n for n in names]
+    statuses = file_statuses(paths)
+    # "[ab].yaml" and "*.yaml" would match other files as pathspec globs
+    assert [statuses[p] for p in paths] == [FileStatus.COMMITTED] * 4 + [FileStatus.UNTRACKED]
+    assert last_commits(paths) == {**{p: CommitInfo(sha, "jane@example.com") for p in paths[:4]},
+                                   paths[4]: None}
+
+
+def test_many_files_in_few_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(450):
+        (repo / "resolutions" / f"r{i:03}.yaml").write_text(str(i))
+    first = commit(repo, "many", "resolutions")
+    (repo / "resolutions" / "r007.yaml").write_text("edited")
+    second = commit(repo, "one more", "resolutions/r007.yaml", email="bob@example.com")
+    (repo / "resolutions" / "r100.yaml").write_text("dirty")
+    calls: list[str] = []
+    real = git._git
+
+    def counting(args: list[str], cwd: Path):  # type: ignore[no-untyped-def]
+        calls.append(args[0])
+        return real(args, cwd)
+
+    monkeypatch.setattr(git, "_git", counting)
+    paths = sorted((repo / "resolutions").glob("*.yaml"))
+    statuses = file_statuses(paths)
+    assert calls.count("status") == 3  # chunks of 200 paths, not one call per file
+    assert statuses[repo / "resolutions" / "r100.yaml"] is FileStatus.MODIFIED
+    assert sum(s is FileStatus.COMMITTED for s in statuses.values()) == 449
+    commits = last_commits(paths)
+    assert commits[repo / "resolutions" / "r007.yaml"] == CommitInfo(second, "bob@example.com")
+    assert commits[repo / "resolutions" / "r000.yaml"] == CommitInfo(first, "jane@example.com")
+
+
+def test_no_git_binary_means_not_in_git(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path: Path) -> None:
+    path = repo / "resolutions" / "a.yaml"
+    path.write_text("x")
+    commit(repo, "add", "resolutions/a.yaml")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert not in_work_tree(path)
+    assert file_status(path) is FileStatus.NOT_IN_GIT
+    assert last_commit(path) is None
+
+
+def test_a_hanging_git_is_an_error_not_a_silent_pass(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    fake = tmp_path / "slow-bin"
+    fake.mkdir()
+    # a child process that outlives a killed parent must not keep us waiting either
+    (fake / "git").write_text(f"#!/bin/sh\n{shutil.which('sleep')} 5 &\n"
+                              f"{shutil.which('sleep')} 5\n")
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    monkeypatch.setattr(git, "GIT_TIMEOUT_S", 0.2)
+    started = time.monotonic()
+    with pytest.raises(GitError, match="git did not answer within 0.2s"):
+        file_status(repo / "resolutions" / "a.yaml")
+    assert time.monotonic() - started < 3
