@@ -136,3 +136,19 @@ def normalise(text: str) -> str:
     text = _ISO.sub("<time>", text)
     text = _OWNER.sub("<owner>", text)
     return _TOKEN.sub("<token>", text)
+
+
+def mask(text: str) -> str:
+    """Apply ids numbered by first appearance, times and lock tokens masked, this process's
+    lock owner named; every replacement keeps the width, so tables stay aligned."""
+    from setright.store.locks import default_owner
+
+    seen: dict[str, str] = {}
+
+    def apply_id(match: re.Match[str]) -> str:
+        return seen.setdefault(match.group(0), "ap-" + str(len(seen) + 1).rjust(26, "0"))
+
+    text = _APPLY_ID.sub(apply_id, text)
+    text = _ISO.sub("####-##-##T##:##:##.###Z", text)
+    text = text.replace(default_owner(), "<runner>")
+    return _TOKEN.sub("<lock-token>----", text)
