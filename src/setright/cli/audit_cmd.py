@@ -7,7 +7,26 @@ import click
 
 @click.group()
 def audit() -> None:
-    """Read the audit log."""
+    """Read the audit log, or mark a change by hand (audit fix)."""
+
+
+@audit.command("fix")
+@click.option("-c", "--change", "change_id", required=True, metavar="CHANGE_ID")
+@click.option("-r", "--resolution", required=True,
+              type=click.Choice(["APPLIED", "ROLLED_BACK"], case_sensitive=False))
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--ticket", help="A ticket reference (recorded).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def audit_fix(app, change_id: str, resolution: str, reason: str,  # type: ignore[no-untyped-def]
+              ticket: str | None, yes: bool) -> None:
+    """Mark CHANGE_ID APPLIED or ROLLED_BACK now (same checks as a resolution file)."""
+    from setright.cli.imperative import run_one_entry
+    from setright.planner.entries import PlanEntry
+
+    run_one_entry(app, PlanEntry(kind="resolution", subject=change_id, file="<cli>",
+                                 resolution=resolution.upper(), reason=reason, ticket=ticket),
+                  yes=yes)
 
 
 @audit.command("list")

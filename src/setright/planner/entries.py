@@ -51,3 +51,15 @@ class PlanEntry:
             data.update(apply=self.subject, force=self.force)
         data.update(note=self.note, reason=self.reason, ticket=self.ticket)
         return {k: v for k, v in data.items() if v is not None}
+
+
+def entry_from_action(action: Any) -> PlanEntry:
+    """Rebuild the entry an action was planned from (its `entry` dict), for re-evaluation."""
+    e = action.entry
+    expect = e.get("expect") or ()
+    return PlanEntry(
+        kind=action.entry_key.split(":", 1)[0], subject=action.subject, file=action.file,
+        line=e.get("line"), resolution=e.get("resolution"),
+        expect=tuple([expect] if isinstance(expect, str) else expect), target=e.get("target"),
+        force=bool(e.get("force", False)), note=e.get("note"), reason=e.get("reason"),
+        ticket=e.get("ticket"))

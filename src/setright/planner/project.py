@@ -6,7 +6,7 @@ apply the same checks and build the same actions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from setright.store import Store
 
 
 def redrive_context(store: Store, config: Config, *, owner: str,
-                    own_lock_ids: Collection[str] = ()) -> RedriveContext:
+                    own_lock_ids: Collection[str] = (),
+                    holders_before: Mapping[str, str | None] | None = None) -> RedriveContext:
     """Fresh plans and change files for redrive checks, loaded once per target, lazily."""
 
     @cache
@@ -35,7 +36,8 @@ def redrive_context(store: Store, config: Config, *, owner: str,
         return fresh_plan(store.conn, changes(target), target, root=config.root)
 
     return RedriveContext(now_ms=store.now_ms(), max_age=config.redrive_max_age, owner=owner,
-                          fresh_plan=fresh, changes=changes, own_lock_ids=own_lock_ids)
+                          fresh_plan=fresh, changes=changes, own_lock_ids=own_lock_ids,
+                          holders_before=dict(holders_before or {}))
 
 
 def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = None, *,

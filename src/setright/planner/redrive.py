@@ -11,8 +11,8 @@ apply is left untouched.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from setright.fingerprint import fingerprint
@@ -45,6 +45,8 @@ class RedriveContext:
     fresh_plan: Callable[[str], FreshPlan]            # target → fresh plan (pure)
     changes: Callable[[str], Sequence[Change]]        # target → loaded change files
     own_lock_ids: Collection[str] = ()                # locks this process holds (apply)
+    #: target → the live holder our lock replaced (a forced redrive), as the plan saw it
+    holders_before: Mapping[str, str | None] = field(default_factory=dict)
 
 
 OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement
@@ -69,7 +71,9 @@ def redrive_guard(conn: sqlite3.Connection, apply: ApplyRow, ctx: RedriveContext
     holder = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
                           (f"target:{apply.target}",)).fetchone()
     live_holder = None
-    if holder and holder[2] > iso_from_ms(ctx.now_ms) and holder[0] not in ctx.own_lock_ids:
+    if holder and holder[0] in ctx.own_lock_ids:
+        live_holder = ctx.holders_before.get(apply.target)
+    elif holder and holder[2] > iso_from_ms(ctx.now_ms):
         live_holder = holder[1]
     data = {
         "apply": {"id": apply.id, "target": apply.target, "state": apply.state,

@@ -79,6 +79,14 @@ def _header(action: Action, style: Style) -> str:
     return f"{_symbol(action, style)} {action.address}   {change}{target}"
 
 
+def action_lines(action: Action, style: Style) -> list[str]:
+    """One action: its coloured header line, then its details indented."""
+    color = {Outcome.CHANGE: "yellow", Outcome.SATISFIED: "green",
+             Outcome.CONFLICT: "red"}[action.outcome]
+    return ["  " + style.paint(_header(action, style), color),
+            *(f"      {line}" for line in action_details(action, style))]
+
+
 def plan_text(plan: Plan, style: Style) -> str:
     out: list[str] = [f"Warning: {w}" for w in plan.warnings]
     out += [f"Error: {e}" for e in plan.errors]
@@ -91,12 +99,7 @@ def plan_text(plan: Plan, style: Style) -> str:
         return "\n".join(out)
     out += ["setright will perform the following actions:", ""]
     for action in plan.actions:
-        header = _header(action, style)
-        color = {Outcome.CHANGE: "yellow", Outcome.SATISFIED: "green",
-                 Outcome.CONFLICT: "red"}[action.outcome]
-        out.append("  " + style.paint(header, color))
-        out += [f"      {line}" for line in action_details(action, style)]
-        out.append("")
+        out += [*action_lines(action, style), ""]
     out.append(summary_line(plan))
     if plan.errored:
         out.append("This plan has conflicts or errors and cannot be applied.")

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "INTEGER PRIMARY KEY"),
@@ -151,7 +151,12 @@ def _v0_to_v1(conn: sqlite3.Connection, audit_table: str) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {0: _v0_to_v1}
+def _v1_to_v2(conn: sqlite3.Connection, audit_table: str) -> None:
+    """`history` joins the ledger with the events of each plan."""
+    conn.execute("CREATE INDEX IF NOT EXISTS setright_events_plan_idx ON setright_events (plan_id)")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def upgrade(conn: sqlite3.Connection, audit_table: str) -> None:

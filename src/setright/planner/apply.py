@@ -1,0 +1,198 @@
+"""Carrying out a reviewed plan, all or nothing (DESIGN §6.3).
+
+1. the plan's store lineage and every resolution file's digest must match;
+2. policy.require_committed: files committed and clean inside git (commit recorded);
+3. take `setright:apply` and every touched `target:` lock;
+4. in ONE write transaction, re-evaluate the whole outcome table and refuse
+   if any action moved (`Saved plan is stale`), then
+5. write marks, redrive transitions, events and ledger rows;
+6. release the locks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from setright.config import Config
+from setright.errors import SetrightError
+from setright.fingerprint import deepdiff_version, same_major
+from setright.planner.build import evaluate_entries
+from setright.planner.entries import entry_from_action
+from setright.planner.model import Action, ActionKind, Outcome, Plan
+from setright.planner.project import redrive_context
+from setright.planner.writes import describe, write_mark, write_redrive
+from setright.store import Store
+from setright.store.audit import refresh_change_state
+from setright.store.ledger import LedgerRow, record_ledger_entry
+from setright.store.locks import Locker, LockInfo
+from setright.store.transitions import Provenance
+from setright.timeutil import iso_from_ms
+
+CLI_FILE = "<cli>"   # the `file` of actions that come from `audit fix` / `redrive`
+
+
+class StalePlan(SetrightError):
+    """Something an action read has moved since the plan was made; nothing was written."""
+
+
+@dataclass
+class ApplyResult:
+    lines: list[str] = field(default_factory=list)
+    resolved: int = 0
+    redriven: int = 0
+    satisfied: int = 0
+
+    def summary(self) -> str:
+        return (f"Apply complete! {self.resolved} resolved, {self.redriven} redriven, "
+                f"{self.satisfied} satisfied.")
+
+
+def check_applyable(plan: Plan, store: Store) -> None:
+    if plan.errored:
+        raise SetrightError("this plan has conflicts or errors and cannot be applied",
+                            [*plan.errors, *(f"{a.address}: {a.messages[0]}" for a in plan.actions
+                                             if a.outcome == Outcome.CONFLICT and a.messages)])
+    if plan.store.get("lineage") != store.lineage:
+        raise SetrightError("this plan was made for another audit store",
+                            [f"plan lineage {plan.store.get('lineage')}, "
+                             f"store lineage {store.lineage}"])
+
+
+def check_files_unchanged(plan: Plan, config: Config) -> None:
+    """Every resolution file must still have the digest it was planned with."""
+    from setright.resolutions.files import read_resolution_files
+
+    paths = [config.root / f.path for f in plan.resolution_files]
+    current = {f.path: f.digest for f in read_resolution_files(
+        [p for p in paths if p.exists()], config.root).files}
+    moved = [f"{ref.path}: {'gone or invalid' if ref.path not in current else 'changed'} since "
+             "the plan was made" for ref in plan.resolution_files
+             if current.get(ref.path) != ref.digest]
+    if moved:
+        raise StalePlan("Saved plan is stale", moved)
+
+
+def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict[str, str], list[str]]:
+    """policy.require_committed: the files must be committed and clean; return their commits."""
+    from setright.resolutions.git import FileStatus, file_statuses, in_work_tree, last_commits
+
+    used = sorted({a.file for a in plan.actions if a.file != CLI_FILE})
+    paths = {name: config.root / name for name in used}
+    if not paths:
+        return {}, []
+    if not in_work_tree(config.root):
+        return {}, ["resolution files are not in a git work tree: no commit is recorded"]
+    warnings = []
+    statuses = file_statuses(paths.values())
+    dirty = [f"{name}: {statuses[path]}" for name, path in paths.items()
+             if statuses[path] != FileStatus.COMMITTED]
+    if dirty and config.require_committed and not allow_dirty:
+        raise SetrightError("resolution files must be committed and clean before apply "
+                            "(policy.require_committed)", [*dirty, "commit them, or pass "
+                                                           "--allow-dirty"])
+    if dirty:
+        warnings.append("applying uncommitted resolution files: " + ", ".join(dirty))
+    commits = last_commits(p for name, p in paths.items() if statuses[p] == FileStatus.COMMITTED)
+    return {name: info.sha for name, p in paths.items()
+            if (info := commits.get(p)) is not None}, warnings
+
+
+def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
+    """What changed between the reviewed action and its re-evaluation."""
+    out = []
+    if planned.outcome != now.outcome:
+        why = f": {now.messages[0]}" if now.messages else ""
+        out.append(f"outcome {planned.outcome} → {now.outcome}{why}")
+    if (planned.before, planned.after) != (now.before, now.after):
+        out.append(f"{planned.before} → {planned.after} is now {now.before} → {now.after}")
+    same_guard = (planned.guard.fingerprint == now.guard.fingerprint if compare_hashes else
+                  json.dumps(planned.guard.data, sort_keys=True, default=str)
+                  == json.dumps(now.guard.data, sort_keys=True, default=str))
+    if not same_guard:
+        out.append("what it read moved since the plan (guard fingerprint differs)")
+    if (planned.fresh_plan or {}).get("fingerprint") != (now.fresh_plan or {}).get("fingerprint"):
+        out.append("the fresh plan of its target changed")
+    return out
+
+
+def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
+               source: str = "file", commits: dict[str, str] | None = None,
+               lock_timeout: float = 0.0) -> ApplyResult:
+    """Steps 3–6: locks, re-evaluation and writes in one transaction, locks released."""
+    check_applyable(plan, store)
+    locker = Locker(store, ttl=config.lock_ttl, owner=owner)
+    held: list[LockInfo] = []
+    try:
+        lock, _ = locker.acquire("setright:apply", "apply", info=plan.plan_id, timeout=lock_timeout)
+        held.append(lock)
+        holders_before = _lock_targets(plan, locker, held, lock_timeout)
+        return _transaction(plan, store, config, actor=actor, owner=owner, source=source,
+                            commits=commits or {}, held=held, holders_before=holders_before)
+    finally:
+        for lock in reversed(held):
+            locker.release_quietly(lock)
+
+
+def _lock_targets(plan: Plan, locker: Locker, held: list[LockInfo],
+                  timeout: float) -> dict[str, str | None]:
+    """Take every touched target's lock; a forced redrive takes a held one over."""
+    holders: dict[str, str | None] = {}
+    changing = [a for a in plan.actions if a.outcome == Outcome.CHANGE and a.target]
+    for target in sorted({a.target for a in changing if a.target}):
+        force = any(a.kind == ActionKind.REDRIVE and a.entry.get("force")
+                    for a in changing if a.target == target)
+        lock, previous = locker.acquire(f"target:{target}", "apply", info=plan.plan_id,
+                                        take_over=force, timeout=timeout)
+        held.append(lock)
+        live = previous is not None and previous.expires_at > iso_from_ms(locker.store.now_ms())
+        holders[target] = previous.owner if live and previous else None
+    return holders
+
+
+def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
+                 source: str, commits: dict[str, str], held: Sequence[LockInfo],
+                 holders_before: dict[str, str | None]) -> ApplyResult:
+    result = ApplyResult()
+    compare_hashes = same_major(plan.deepdiff_version, deepdiff_version())
+    with store.write() as tx:
+        refresh_change_state(tx, store.audit_table)
+        ctx = redrive_context(store, config, owner=owner, own_lock_ids={h.lock_id for h in held},
+                              holders_before=holders_before)
+        now_actions = evaluate_entries(tx, [entry_from_action(a) for a in plan.actions], ctx)
+        moved = [f"{p.address} ({p.file}): {line}"
+                 for p, n in zip(plan.actions, now_actions, strict=True)
+                 for line in _moved(p, n, compare_hashes=compare_hashes)]
+        if moved:
+            raise StalePlan("Saved plan is stale", [*moved, "nothing was written; make a new plan"])
+        now_ms = store.now_ms()
+        for action in plan.actions:
+            prov = Provenance(
+                actor=actor, source=source, reason=action.entry.get("reason"),
+                ticket=action.entry.get("ticket"),
+                resolution=None if action.file == CLI_FILE else f"{action.file}#{action.entry_key}",
+                plan_id=plan.plan_id,
+                metadata={"commit": commits[action.file]} if action.file in commits else {})
+            if action.outcome == Outcome.SATISFIED:
+                result.lines.append(describe(action))
+                result.satisfied += 1
+            elif action.kind == ActionKind.RESOLVE:
+                result.lines.append(write_mark(tx, store.audit_table, action, prov, now_ms=now_ms))
+                result.resolved += 1
+            else:
+                took = holders_before.get(action.target or "") if action.entry.get("force") else None
+                result.lines.append(write_redrive(tx, action, prov, now_ms=now_ms,
+                                                  took_lock_from=took))
+                result.redriven += 1
+            if action.file != CLI_FILE:
+                record_ledger_entry(tx, LedgerRow(
+                    resolution_file=action.file, entry_key=action.entry_key,
+                    file_digest=_digest(plan, action.file), outcome=str(action.outcome),
+                    plan_id=plan.plan_id, commit_sha=commits.get(action.file), actor=actor,
+                    applied_at=iso_from_ms(now_ms)))
+    return result
+
+
+def _digest(plan: Plan, path: str) -> str:
+    return next(f.digest for f in plan.resolution_files if f.path == path)
