@@ -105,7 +105,7 @@ def _register() -> None:
     from setright.cli import audit_cmd, init_cmd, issue_cmd, lock_cmd
     from setright.cli import schema_cmd, validate_cmd
     from setright.cli import applies_cmd, run_cmd, status_cmd
-    from setright.cli import plan_cmd
+    from setright.cli import apply_cmd, plan_cmd
 
     cli.add_command(init_cmd.init)
     cli.add_command(audit_cmd.audit)
@@ -118,6 +118,9 @@ def _register() -> None:
     cli.add_command(status_cmd.status)
     cli.add_command(plan_cmd.plan)
     cli.add_command(plan_cmd.show)
+    cli.add_command(apply_cmd.apply)
+    cli.add_command(apply_cmd.redrive)
+    cli.add_command(apply_cmd.history)
 
 
 _register()
