@@ -275,12 +275,11 @@ def test_a_change_may_be_resolved_and_its_apply_redriven_in_one_file(tmp_path: P
 
 def test_schema_states_are_the_store_states() -> None:
     """`expect` must accept exactly the states the store knows; `resolution` what a mark takes."""
-    schema = load_schema("resolution")
-    assert schema["$defs"]["state"]["enum"] == [s.value for s in ChangeState]
-    pattern = schema["$defs"]["stateText"]["pattern"]
+    entry = load_schema("resolution")["properties"]["resolutions"]["items"]["properties"]
+    assert entry["expect"]["items"]["enum"] == [s.value for s in ChangeState]
+    pattern = entry["expect"]["allOf"][0]["pattern"]
     assert pattern == "^(" + "|".join(s.value for s in ChangeState) + ")$"
-    resolution = schema["$defs"]["resolution"]["properties"]["resolution"]
-    assert resolution["then"]["enum"] == list(MANUAL_MARK)
+    assert entry["resolution"]["then"]["enum"] == list(MANUAL_MARK)
 
 
 def test_discovery_sorted_yaml_only_no_hidden_no_subfolders(tmp_path: Path) -> None:

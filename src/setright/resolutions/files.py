@@ -75,7 +75,7 @@ class Entry:
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON views and plan files."""
         data: dict[str, Any] = {"kind": self.kind.value, "key": self.key}
-        data.update({k: v for k, v in vars(self).items()})
+        data.update(vars(self))
         if "expect" in data:
             data["expect"] = list(data["expect"])
         return data
@@ -202,21 +202,19 @@ def read_resolution_files(sources: Path | Iterable[Path], root: Path) -> LoadedF
     (so a pre-commit hook may pass every changed path); a YAML file or a
     folder that does not exist is a problem (most likely a typo).
     """
-    paths, problems = expand_sources(sources, root)
+    named, problems = expand_sources(sources, root)
     files: list[ResolutionFile] = []
-    names: list[str] = []
-    for path in paths:
-        names.append(relative_name(path, root))
-        loaded, found = read_resolution_file(path, root)
+    for name, path in named.items():
+        loaded, found = read_resolution_file(path, root, name=name)
         problems.extend(found)
         if loaded is not None:
             files.append(loaded)
-    files.sort(key=lambda f: f.path)
-    return LoadedFiles(files=files, problems=problems, names=names)
+    return LoadedFiles(files=files, problems=problems, names=list(named))
 
 
-def expand_sources(sources: Path | Iterable[Path], root: Path) -> tuple[list[Path], list[Problem]]:
-    """YAML files named by `sources` (folders expanded), de-duplicated, sorted by name."""
+def expand_sources(sources: Path | Iterable[Path], root: Path
+                   ) -> tuple[dict[str, Path], list[Problem]]:
+    """YAML files named by `sources` (folders expanded) by root-relative name, sorted."""
     items = [sources] if isinstance(sources, Path) else list(sources)
     found: dict[str, Path] = {}
     problems: list[Problem] = []
@@ -231,14 +229,15 @@ def expand_sources(sources: Path | Iterable[Path], root: Path) -> tuple[list[Pat
             continue
         for path in candidates:
             found.setdefault(relative_name(path, root), path)
-    return [found[name] for name in sorted(found)], problems
+    return {name: found[name] for name in sorted(found)}, problems
 
 
-def read_resolution_file(path: Path, root: Path) -> tuple[ResolutionFile | None, list[Problem]]:
+def read_resolution_file(path: Path, root: Path, *, name: str | None = None
+                         ) -> tuple[ResolutionFile | None, list[Problem]]:
     """The file (or None) and every problem found in it: syntax, schema, and structure."""
     from setright.schemas import schema_problems
 
-    name = relative_name(path, root)
+    name = name or relative_name(path, root)
     try:
         doc = load_yaml(path, name)
     except InvalidInput as exc:
