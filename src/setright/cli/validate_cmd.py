@@ -8,15 +8,16 @@ import click
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))
 @click.pass_obj
 @click.pass_context
 def validate(ctx: click.Context, app, paths: tuple[Path, ...]) -> None:  # type: ignore[no-untyped-def]
-    """Check resolution files: schema, duplicates, policy, and the ledger if the store exists.
+    """Check resolution files (schema, duplicates, policy, ledger).
 
     Checks every file in the resolutions folder, or only the PATHs named
     (files or folders; arguments that are not YAML files are ignored, so it
-    works as a pre-commit hook). Exits 1 when there are errors.
+    works as a pre-commit hook). Reads the ledger when the audit store exists,
+    without creating or changing it. Exits 1 when there are errors, 0 otherwise.
     """
     from setright.errors import StoreError
     from setright.render.validate import validation_text
