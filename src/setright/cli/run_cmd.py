@@ -86,8 +86,7 @@ class ProgressPrinter:
         self._finish_bar()
         self._line(apply_line(apply_id, attempt, max_attempts, done, total, resumed))
         if self.terminal and total:
-            self.bar = click.progressbar(length=total, label="  operations", show_pos=True,
-                                         file=click.get_text_stream("stdout"))
+            self.bar = click.progressbar(length=total, label="  operations", show_pos=True)
             self.bar.update(done)
             self.bar.render_progress()
 

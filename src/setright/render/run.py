@@ -9,9 +9,6 @@ from setright.render.style import Style, table
 #: detail lines shown per target in the summary, so it fits on one screen
 MAX_DETAILS = 8
 
-_STATUS_COLOR = {"completed": "green", "up-to-date": "green", "failed": "red",
-                 "blocked": "yellow", "drift": "red", "locked": "yellow",
-                 "lease-lost": "red", "error": "red"}
 _TASK_MARK = {"completed": ("✓", "ok"), "cancelled": ("-", "--"),
               "failed": ("✗", "!!"), "failed_retryable": ("↻", "<>")}
 
@@ -59,8 +56,8 @@ def run_summary(outcomes: list[dict[str, Any]], style: Style) -> str:
         attempts = f"{o['attempts']}/{o['max_attempts']}" if o["apply_id"] else ""
         ops = f"{o['operations_done']}/{o['operations_total']}" if o["apply_id"] else ""
         tasks = ", ".join(f"{n} {state}" for state, n in sorted(o["tasks"].items()))
-        rows.append([o["target"], style.paint(o["status"], _STATUS_COLOR.get(o["status"], "red")),
-                     o["apply_id"], o["apply_state"], attempts, ops, tasks])
+        rows.append([o["target"], o["status"], o["apply_id"], o["apply_state"], attempts, ops,
+                     tasks])  # no colour inside tables: escape codes would break the widths
     out = ["", "Run summary:",
            table(["Target", "Result", "Apply", "State", "Attempts", "Operations", "Tasks"],
                  rows, style)]
@@ -78,14 +75,16 @@ def run_summary(outcomes: list[dict[str, Any]], style: Style) -> str:
             shown = lines[:MAX_DETAILS]
             out += [f"  {line}" for line in shown]
             if len(lines) > len(shown):
-                out.append(f"  … {len(lines) - len(shown)} more line(s)")
+                out.append(f"  ... {len(lines) - len(shown)} more line(s)")
     bad = [o for o in outcomes if not o["ok"]]
     out.append("")
     if bad:
-        out.append(f"{len(bad)} of {len(outcomes)} target(s) did not complete: "
-                   + ", ".join(f"{o['target']} ({o['status']})" for o in bad) + ".")
+        out.append(style.paint(f"{len(bad)} of {len(outcomes)} target(s) did not complete: "
+                               + ", ".join(f"{o['target']} ({o['status']})" for o in bad) + ".",
+                               "red"))
     else:
-        out.append(f"All {len(outcomes)} target(s) completed or up to date.")
+        out.append(style.paint(f"All {len(outcomes)} target(s) completed or up to date.",
+                               "green"))
     return "\n".join(out)
 
 

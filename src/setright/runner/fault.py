@@ -50,8 +50,9 @@ class Fault:
             return
         if self.action == "crash-after":
             _kill(getattr(signal, "SIGKILL", None))
-            os._exit(137)  # pragma: no cover - platforms without SIGKILL
-        _kill(getattr(signal, "SIGSTOP", None))
+            os._exit(137)  # platforms without SIGKILL
+        else:
+            _kill(getattr(signal, "SIGSTOP", None))
 
 
 def _kill(sig: signal.Signals | None) -> None:

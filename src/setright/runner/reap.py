@@ -75,9 +75,11 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
             change_id = task.change_id
             settled, audit_state = _settle_task(store, tx, apply, task, markers[task.change_id],
                                                 prov, reason, at)
+        fields = {"error": reason, "completed_at": at}
+        if not apply.lease_expires_at or apply.lease_expires_at > at:
+            fields["lease_expires_at"] = at  # the lease ends with the apply, even our own
         move_apply(tx, apply.id, [ApplyState(apply.state)], ApplyState.FAILED, prov, at=at,
-                   lease_token=apply.lease_token, fields={"error": reason, "completed_at": at},
-                   event={"reason": reason})
+                   lease_token=apply.lease_token, fields=fields, event={"reason": reason})
     return ReapReport(apply.id, reason, change_id, settled, audit_state)
 
 

@@ -1,0 +1,166 @@
+"""The runner's small parts: SQLite targets, the fault hook, rollback choice, progress output."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import click
+import pytest
+
+from setright.config import TargetConfig
+from setright.errors import SetrightError
+from setright.render.style import Style
+from setright.runner.fault import Fault
+from setright.runner.model import Change, Operation
+from setright.runner.targets import SqliteTarget, StatementFailed, TargetError, open_target
+from setright.runner.tasks import rollback_scripts
+
+
+@pytest.fixture
+def target(tmp_path: Path):  # type: ignore[no-untyped-def]
+    t = SqliteTarget.open("app", tmp_path / "data" / "app.db", create=True)
+    t.claim("me", "me@host:1", "now")
+    yield t
+    t.close()
+
+
+def test_target_is_durable_and_has_markers(target) -> None:  # type: ignore[no-untyped-def]
+    assert target.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert target.conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    with target.transaction("me") as tx:
+        tx.execute("CREATE TABLE t (id INTEGER)")
+        tx.add_marker("ap-1", "c", 1, "2026-11-22T12:00:00.000Z")
+    assert target.markers("ap-1", "c") == {1}
+    assert target.markers("ap-1", "other") == set()
+
+
+def test_a_step_may_hold_several_statements(target) -> None:  # type: ignore[no-untyped-def]
+    with target.transaction("me") as tx:
+        tx.execute("CREATE TABLE t (v TEXT);\nINSERT INTO t VALUES ('a;b');\n"
+                   "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END;")
+    assert target.conn.execute("SELECT v FROM t").fetchall() == [("a;b",)]
+
+
+def test_a_failed_statement_rolls_back_the_whole_transaction(target) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StatementFailed, match="no such table: nope"):
+        with target.transaction("me") as tx:
+            tx.execute("CREATE TABLE t (id INTEGER)")
+            tx.add_marker("ap-1", "c", 1, "now")
+            tx.execute("INSERT INTO nope VALUES (1)")
+    assert not target.conn.in_transaction
+    assert target.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone() == (0,)
+    assert target.markers("ap-1", "c") == set()
+
+
+def test_an_existing_marker_refuses_a_second_execution(target) -> None:  # type: ignore[no-untyped-def]
+    with target.transaction("me") as tx:
+        tx.execute("CREATE TABLE t (id INTEGER)")
+        tx.add_marker("ap-1", "c", 1, "now")
+    with pytest.raises(StatementFailed, match="committed before"):
+        with target.transaction("me") as tx:
+            tx.execute("INSERT INTO t VALUES (1)")
+            tx.add_marker("ap-1", "c", 1, "now")
+    assert target.conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_a_statement_that_commits_is_refused(target) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StatementFailed, match="ended the runner's transaction"):
+        with target.transaction("me") as tx:
+            tx.execute("CREATE TABLE t (id INTEGER); COMMIT;")
+
+
+def test_missing_database_and_unsupported_urls(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match="does not exist"):
+        SqliteTarget.open("app", tmp_path / "none.db", create=False)
+    spec = TargetConfig("pg", "postgresql://db/app", tmp_path / "x", None)
+    with pytest.raises(TargetError, match="unsupported URL"):
+        open_target(spec, create=True)
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("crash-after:add-index:2", Fault("crash-after", "add-index", 2)),
+    ("stop-after:ns:with:colons:1", Fault("stop-after", "ns:with:colons", 1)),
+])
+def test_fault_parsing(text: str, parsed: Fault) -> None:
+    assert Fault.parse(text) == parsed
+    assert Fault.from_env({"SETRIGHT_FAULT": text}) == parsed
+    assert Fault.from_env({}) is None
+
+
+@pytest.mark.parametrize("text", ["crash-after:x", "crash-after:x:0", "explode:x:1",
+                                  "crash-after::1", "crash-after:x:one"])
+def test_bad_faults_are_refused(text: str) -> None:
+    with pytest.raises(SetrightError, match="SETRIGHT_FAULT"):
+        Fault.parse(text)
+
+
+def test_fault_fires_only_for_its_change_and_operation(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    signals = []
+    monkeypatch.setattr("setright.runner.fault.os.kill", lambda pid, sig: signals.append(sig))
+    monkeypatch.setattr("setright.runner.fault.os._exit", lambda code: signals.append(code))
+    fault = Fault("crash-after", "c", 2)
+    fault.after_commit("other", 1, 5)
+    fault.after_commit("c", 1, 1)
+    fault.after_commit("c", 3, 3)
+    assert signals == []
+    fault.after_commit("c", 1, 3)            # a transactional change: after its COMMIT
+    assert len(signals) == 2                 # SIGKILL, then the _exit fallback
+
+
+def _change(*ops: Operation, rollback: str | None = None) -> Change:
+    return Change("c", "app", None, False, "MANUAL_INTERVENTION", ops, rollback, None, "c1:x",
+                  Path("c.yaml"), "c.yaml")
+
+
+def test_rollback_choice() -> None:
+    plain = (Operation(1, "A", "h1:a"), Operation(2, "B", "h1:b"))
+    assert rollback_scripts(_change(*plain), {1}) is None
+    assert rollback_scripts(_change(*plain, rollback="UNDO"), {1}) == ["UNDO"]
+    steps = (Operation(1, "A", "h1:a", "UA", "h1:ua"), Operation(2, "B", "h1:b", "UB", "h1:ub"),
+             Operation(3, "C", "h1:c", "UC", "h1:uc"))
+    assert rollback_scripts(_change(*steps), {1, 2}) == ["UB", "UA"]
+    assert rollback_scripts(_change(*steps), set()) == []
+    partial = (Operation(1, "A", "h1:a"), Operation(2, "B", "h1:b", "UB", "h1:ub"))
+    # a completed step without its own rollback cannot be undone exactly
+    assert rollback_scripts(_change(*partial), {1}) is None
+    assert rollback_scripts(_change(*partial), set()) == []
+
+
+def test_progress_on_a_terminal_draws_a_bar_and_task_lines(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from setright.cli.run_cmd import ProgressPrinter
+
+    @click.command()
+    def fake() -> None:
+        printer = ProgressPrinter(Style(), terminal=True)
+        printer.target_started("app")
+        printer.apply_started("ap-1", 1, 3, 0, 3, False)
+        printer.operations_committed("a", 1)
+        printer.task_finished(1, "a", "completed", "APPLIED", None)
+        printer.operations_committed("b", 2)
+        printer.task_finished(2, "b", "failed", "FAILED", "operation 2: boom")
+        printer.apply_finished("ap-1", "failed", "boom")
+        printer.close()
+
+    monkeypatch.setattr("click._termui_impl.isatty", lambda stream: True)
+    output = CliRunner().invoke(fake).output
+    assert "Target app:" in output and "operations" in output
+    assert "✓ [1] a: APPLIED" in output and "✗ [2] b: FAILED (operation 2: boom)" in output
+    assert "apply ap-1 failed: boom" in output
+
+
+def test_sqlite_errors_never_escape_as_tracebacks(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    target = SqliteTarget.open("app", path, create=True)
+    target.claim("me", "me@h:1", "now")
+    holder.execute("BEGIN EXCLUSIVE")
+    target.conn.execute("PRAGMA busy_timeout = 50")
+    with pytest.raises(StatementFailed, match="cannot begin"):
+        with target.transaction("me"):
+            pass  # pragma: no cover
+    holder.execute("ROLLBACK")
+    holder.close()
+    target.close()
