@@ -120,6 +120,7 @@ def one(store: Store, sql: str, *params: Any) -> Any:
 
 
 _APPLY_ID = re.compile(r"ap-[0-9A-Z]{26}")
+_PLAN_ID = re.compile(r"pl-[0-9A-Z]{26}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 _TOKEN = re.compile(r"\b[0-9a-f]{16}\b")
 _OWNER = re.compile(r"[\w.-]+@[\w.-]+:\d+")
@@ -133,6 +134,7 @@ def normalise(text: str) -> str:
         return seen.setdefault(match.group(0), f"ap-<{len(seen) + 1}>")
 
     text = _APPLY_ID.sub(apply_id, text)
+    text = _PLAN_ID.sub("pl-<plan>", text)
     text = _ISO.sub("<time>", text)
     text = _OWNER.sub("<owner>", text)
     return _TOKEN.sub("<token>", text)
@@ -149,6 +151,7 @@ def mask(text: str) -> str:
         return seen.setdefault(match.group(0), "ap-" + str(len(seen) + 1).rjust(26, "0"))
 
     text = _APPLY_ID.sub(apply_id, text)
+    text = _PLAN_ID.sub("pl-<plan>", text)
     text = _ISO.sub("####-##-##T##:##:##.###Z", text)
     text = text.replace(default_owner(), "<runner>")
     return _TOKEN.sub("<lock-token>----", text)

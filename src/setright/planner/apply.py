@@ -103,9 +103,10 @@ def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
     """What changed between the reviewed action and its re-evaluation."""
     out = []
     if planned.outcome != now.outcome:
-        why = f": {now.messages[0]}" if now.messages else ""
-        out.append(f"outcome {planned.outcome} → {now.outcome}{why}")
-    if (planned.before, planned.after) != (now.before, now.after):
+        why = " ".join(m.strip() for m in now.messages[:2]) if now.messages[:1] and \
+            now.messages[0].endswith(":") else (now.messages[0] if now.messages else "")
+        out.append(f"outcome {planned.outcome} → {now.outcome}" + (f": {why}" if why else ""))
+    elif (planned.before, planned.after) != (now.before, now.after):
         out.append(f"{planned.before} → {planned.after} is now {now.before} → {now.after}")
     same_guard = (planned.guard.fingerprint == now.guard.fingerprint if compare_hashes else
                   json.dumps(planned.guard.data, sort_keys=True, default=str)

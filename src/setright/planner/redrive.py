@@ -75,10 +75,14 @@ def redrive_guard(conn: sqlite3.Connection, apply: ApplyRow, ctx: RedriveContext
         live_holder = ctx.holders_before.get(apply.target)
     elif holder and holder[2] > iso_from_ms(ctx.now_ms):
         live_holder = holder[1]
+    # The apply's latest event id moves on every transition, whatever the clocks say.
+    last_event = conn.execute("SELECT max(id) FROM setright_events WHERE apply_id = ?",
+                              (apply.id,)).fetchone()[0]
     data = {
         "apply": {"id": apply.id, "target": apply.target, "state": apply.state,
                   "attempt": apply.attempt, "max_attempts": apply.max_attempts,
-                  "completed_at": apply.completed_at},
+                  "completed_at": apply.completed_at, "updated_at": apply.updated_at,
+                  "last_event": last_event},
         "tasks": tasks,
         "target_latest_apply": latest.id if latest else None,
         "lock_holder": live_holder,

@@ -1,0 +1,343 @@
+"""`setright apply`, `audit fix`, `redrive`, `history`: the whole loop with real runner executions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from planhelp import failed_apply_id, mark, resolution_file
+from runhelp import Project, audit_states, normalise, state_rows
+from setright.store import Store
+from setright.store.locks import Locker
+from setright.timeutil import FixedClock
+from storehelp import T0
+
+BACKFILL = ("UPDATE t SET v = 2 WHERE id = 1;\nINSERT INTO fix_me VALUES (1);\n"
+            "UPDATE t SET v = 2 WHERE id = 2;")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def project(tmp_path: Path, clock: FixedClock) -> Project:
+    """seed completed; backfill FAILED at operation 2 of 3 (NON_TX); add-index never ran."""
+    p = Project(tmp_path / "proj")
+    p.change("_0001__seed", apply="CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n"
+             "INSERT INTO t (v) VALUES (1), (1);")
+    p.change("_0002__backfill", transactional=False, apply=BACKFILL)
+    p.change("_0003__add-index", apply="CREATE INDEX t_v ON t (v);")
+    store = p.open_store(clock)
+    [outcome] = p.run(store)
+    assert outcome.apply_state == "failed"
+    store.close()
+    return p
+
+
+def errors(text: str) -> str:
+    """stderr without the 'not in a git work tree' warning (these projects are not in git)."""
+    return "\n".join(ln for ln in normalise(text).splitlines() if not ln.startswith("Warning:"))
+
+
+def store_of(project: Project, clock: FixedClock) -> Store:
+    return project.open_store(clock)
+
+
+def tables(project: Project, clock: FixedClock) -> dict:
+    store = store_of(project, clock)
+    try:
+        return {**state_rows(store), "ledger": store.conn.execute(
+            "SELECT * FROM setright_ledger ORDER BY 1, 2").fetchall()}
+    finally:
+        store.close()
+
+
+def run(project: Project, clock: FixedClock):  # type: ignore[no-untyped-def]
+    store = store_of(project, clock)
+    try:
+        return project.run(store)[0]
+    finally:
+        store.close()
+
+
+def the_apply_id(project: Project, clock: FixedClock) -> str:
+    store = store_of(project, clock)
+    try:
+        return failed_apply_id(store)
+    finally:
+        store.close()
+
+
+def saved_plan(project: Project, clock: FixedClock) -> Path:
+    out = project.root / "plan.json"
+    result = project.cli("plan", "-o", str(out), clock=clock)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_resolve_applied_unblocks_the_target_and_run_skips_it(project, clock, snapshot) -> None:
+    assert run(project, clock).status == "blocked"
+    resolution_file(project, "2026-11-22-backfill.yaml", ticket="OPS-7",
+                    reason="finished operations 2-3 by hand",
+                    resolutions=[{"change": "backfill", "resolution": "APPLIED",
+                                  "expect": "FAILED", "target": "app"}])
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 0, result.output
+    assert normalise(result.stdout) == snapshot
+    assert "not in a git work tree" in result.stderr
+    after = run(project, clock)
+    assert after.status == "completed"
+    store = store_of(project, clock)
+    assert audit_states(store, "backfill") == ["STARTED", "FAILED", "MANUAL_MARKED_AS_APPLIED"]
+    assert audit_states(store, "add-index") == ["STARTED", "APPLIED"]
+    [meta] = [json.loads(m) for (m,) in store.conn.execute(
+        "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
+    assert meta["setright"] == {
+        "actor": "tester@example.com", "source": "file", "reason": "finished operations 2-3 by hand",
+        "ticket": "OPS-7", "resolution": "resolutions/2026-11-22-backfill.yaml#resolution:backfill",
+        "plan_id": meta["setright"]["plan_id"]}
+    store.close()
+    history = project.cli("history", clock=clock)
+    assert normalise(history.stdout) == snapshot
+
+
+def test_resolve_rolled_back_makes_the_next_run_execute_it_again(project, clock) -> None:
+    project.query("CREATE TABLE fix_me (id INTEGER)")
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "ROLLED_BACK", "expect": "FAILED"}])
+    assert project.cli("apply", "--auto-approve", clock=clock).exit_code == 0
+    assert run(project, clock).status == "completed"
+    store = store_of(project, clock)
+    assert audit_states(store, "backfill") == [
+        "STARTED", "FAILED", "MANUAL_MARKED_AS_ROLLED_BACK", "STARTED", "APPLIED"]
+    store.close()
+    assert project.query("SELECT count(*) FROM fix_me") == [(1,)]
+
+
+def test_redrive_then_run_completes_the_same_apply(project, clock, snapshot) -> None:
+    apply_id = the_apply_id(project, clock)
+    project.query("CREATE TABLE fix_me (id INTEGER)")
+    resolution_file(project, "r.yaml", reason="created fix_me",
+                    redrives=[{"apply": apply_id, "note": "table exists now"}])
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 0
+    assert normalise(result.stdout) == snapshot
+    store = store_of(project, clock)
+    row = store.conn.execute("SELECT state, attempt, error, completed_at FROM setright_applies"
+                             " WHERE id = ?", (apply_id,)).fetchone()
+    assert row == ("failed_retryable", 0, None, None)
+    assert store.conn.execute("SELECT position, state FROM setright_tasks WHERE apply_id = ?"
+                              " ORDER BY position", (apply_id,)).fetchall() == [
+        (1, "completed"), (2, "failed_retryable"), (3, "pending")]
+    store.close()
+    outcome = run(project, clock)
+    assert (outcome.apply_id, outcome.status) == (apply_id, "completed")
+    # operation 1 of backfill ran once, in the first attempt: resumed at operation 2
+    assert project.query("SELECT seq, count(*) FROM setright_markers WHERE change_id = 'backfill'"
+                         " GROUP BY seq") == [(1, 1), (2, 1), (3, 1)]
+    assert project.query("SELECT v FROM t ORDER BY id") == [(2,), (2,)]
+
+
+def test_a_saved_plan_applied_twice_writes_once(project, clock, snapshot) -> None:
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED", "expect": "FAILED"}])
+    plan = saved_plan(project, clock)
+    first = project.cli("apply", str(plan), clock=clock)
+    assert first.exit_code == 0
+    before = tables(project, clock)
+    second = project.cli("apply", str(plan), clock=clock)
+    assert second.exit_code == 1
+    assert errors(second.stderr) == snapshot
+    assert tables(project, clock) == before
+
+
+def _audit_fix(project: Project, clock: FixedClock) -> None:
+    mark(project, clock, "backfill", "ROLLED_BACK")
+
+
+def _edit_change_file(project: Project, clock: FixedClock) -> None:
+    project.change("_0003__add-index", apply="CREATE INDEX t_v ON t (v, id);")
+
+
+def _runner_creates_an_apply(project: Project, clock: FixedClock) -> None:
+    mark(project, clock, "backfill", "APPLIED")
+    assert run(project, clock).status == "completed"
+
+
+def _another_apply_becomes_active(project: Project, clock: FixedClock) -> None:
+    mark(project, clock, "backfill", "APPLIED")
+    project.change("_0003__add-index", transactional=False,
+                   apply="CREATE INDEX t_v ON t (v);\nCREATE INDEX t_v2 ON t (v);")
+    proc = project.spawn("run", fault="crash-after:add-index:1")
+    proc.communicate(timeout=60)
+    # an operator frees the dead runner's lock; its apply row stays running
+    store = store_of(project, clock)
+    [lock] = Locker(store).list()
+    store.close()
+    assert project.cli("lock", "release", lock.lock_id, "--force", clock=clock).exit_code == 0
+
+
+def _runner_retries_the_apply(project: Project, clock: FixedClock) -> None:
+    apply_id = the_apply_id(project, clock)
+    other = resolution_file(project, "other.yaml", redrives=[{"apply": apply_id}])
+    out = project.root / "other-plan.json"
+    assert project.cli("plan", str(other), "-o", str(out), clock=clock).exit_code == 0
+    assert project.cli("apply", str(out), clock=clock).exit_code == 0
+    run(project, clock)
+
+
+@pytest.mark.parametrize("move", [_audit_fix, _edit_change_file, _runner_creates_an_apply,
+                                  _another_apply_becomes_active, _runner_retries_the_apply],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_a_move_between_plan_and_apply_is_refused(project, clock, move, snapshot) -> None:
+    apply_id = the_apply_id(project, clock)
+    resolution_file(project, "r.yaml", reason="fixed", redrives=[{"apply": apply_id}])
+    plan = saved_plan(project, clock)
+    (project.root / "resolutions" / "r.yaml").rename(project.root / "r.yaml.keep")
+    move(project, clock)
+    (project.root / "r.yaml.keep").rename(project.root / "resolutions" / "r.yaml")
+    before = tables(project, clock)
+    result = project.cli("apply", str(plan), clock=clock)
+    assert result.exit_code == 1
+    lines = errors(result.stderr).splitlines()
+    assert lines[0] == "Error: Saved plan is stale"
+    assert lines[-1] == "  nothing was written; make a new plan"
+    assert "\n".join(lines) == snapshot
+    assert tables(project, clock) == before
+
+
+def test_a_held_lock_refuses_then_lock_timeout_waits(project, clock, snapshot) -> None:
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    plan = saved_plan(project, clock)
+    store = store_of(project, clock)
+    lock, _ = Locker(store, owner="runner@build-7:4242").acquire("target:app", "run")
+    before = tables(project, clock)
+    refused = project.cli("apply", str(plan), clock=clock)
+    assert refused.exit_code == 1
+    assert errors(refused.stderr.replace(lock.lock_id, "<lock-id>")) == snapshot
+    assert tables(project, clock) == before
+    releaser = threading.Timer(0.5, lambda: Locker(store).release(lock.lock_id))
+    releaser.start()
+    waited = project.cli("apply", str(plan), "--lock-timeout", "20s", clock=clock)
+    releaser.join()
+    store.close()
+    assert waited.exit_code == 0, waited.output
+    assert "Apply complete! 1 resolved, 0 redriven, 0 satisfied." in waited.stdout
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.email=dev@example.com", "-c", "user.name=Dev",
+                           *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def test_uncommitted_files_are_refused_inside_git(project, clock, snapshot) -> None:
+    git(project.root, "init", "-q")
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    before = tables(project, clock)
+    refused = project.cli("apply", "--auto-approve", clock=clock)
+    assert refused.exit_code == 1
+    assert refused.stderr == snapshot
+    assert tables(project, clock) == before
+    git(project.root, "add", "resolutions/r.yaml")
+    git(project.root, "commit", "-q", "-m", "resolve backfill")
+    sha = git(project.root, "rev-parse", "HEAD").strip()
+    assert project.cli("apply", "--auto-approve", clock=clock).exit_code == 0
+    store = store_of(project, clock)
+    assert store.conn.execute("SELECT commit_sha FROM setright_ledger").fetchone() == (sha,)
+    store.close()
+
+
+def test_allow_dirty_applies_with_a_warning(project, clock) -> None:
+    git(project.root, "init", "-q")
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    result = project.cli("apply", "--auto-approve", "--allow-dirty", clock=clock)
+    assert result.exit_code == 0
+    assert "Warning: applying uncommitted resolution files: resolutions/r.yaml: untracked" in \
+        result.stderr
+
+
+def test_no_terminal_and_no_auto_approve_refuses(project, clock) -> None:
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    before = tables(project, clock)
+    result = project.cli("apply", clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: no terminal to confirm on; pass --auto-approve to proceed without asking")
+    assert tables(project, clock) == before
+
+
+def test_a_plan_with_conflicts_is_not_applied(project, clock, snapshot) -> None:
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"},
+        {"change": "nope", "resolution": "APPLIED"}])
+    before = tables(project, clock)
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-3:] == snapshot
+    assert tables(project, clock) == before
+
+
+def test_a_tampered_plan_file_is_refused(project, clock) -> None:
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    plan = saved_plan(project, clock)
+    data = json.loads(plan.read_text())
+    data["actions"][0]["after"] = "MANUAL_MARKED_AS_ROLLED_BACK"
+    plan.write_text(json.dumps(data))
+    result = project.cli("apply", str(plan), clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: plan file {plan} was modified after it was saved")
+    plan.write_text("{not json")
+    assert project.cli("apply", str(plan), clock=clock).stderr.startswith(
+        f"Error: invalid plan file: {plan}:1:2: not valid JSON")
+
+
+def test_audit_fix_writes_like_a_plan_with_source_cli(project, clock, snapshot) -> None:
+    result = project.cli("audit", "fix", "-c", "backfill", "-r", "APPLIED", "--reason",
+                         "done by hand", "--ticket", "OPS-9", "--yes", clock=clock)
+    assert result.exit_code == 0, result.output
+    assert normalise(result.stdout) == snapshot
+    store = store_of(project, clock)
+    [(meta,)] = store.conn.execute(
+        "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")
+    assert json.loads(meta)["setright"]["source"] == "cli"
+    assert store.conn.execute("SELECT source, kind FROM setright_events WHERE kind = 'mark'"
+                              ).fetchall() == [("cli", "mark")]
+    assert store.conn.execute("SELECT count(*) FROM setright_ledger").fetchone() == (0,)
+    store.close()
+
+
+@pytest.mark.parametrize("args", [
+    ["audit", "fix", "-c", "seed", "-r", "ROLLED_BACK", "--reason", "x", "--yes"],
+    ["audit", "fix", "-c", "it's-ünï", "-r", "APPLIED", "--reason", "x", "--yes"],
+    ["redrive", "ap-NOPE", "--reason", "x", "--yes"],
+], ids=["not-an-issue", "unknown-change", "unknown-apply"])
+def test_imperative_refusals_match_the_plan_conflicts(project, clock, args, snapshot) -> None:
+    before = tables(project, clock)
+    result = project.cli(*args, clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr == snapshot
+    assert tables(project, clock) == before
+
+
+def test_redrive_command(project, clock, snapshot) -> None:
+    apply_id = the_apply_id(project, clock)
+    refused = project.cli("redrive", apply_id, "--reason", "fixed", clock=clock)
+    assert refused.exit_code == 1 and "no terminal to confirm on; pass --yes" in refused.stderr
+    result = project.cli("redrive", apply_id, "--reason", "fixed", "--yes", clock=clock)
+    assert result.exit_code == 0
+    assert normalise(result.stdout) == snapshot
+    again = project.cli("redrive", apply_id, "--reason", "fixed", "--yes", clock=clock)
+    assert (again.exit_code, normalise(again.stdout)) == (
+        0, "Nothing to do: apply ap-<1> was redriven already; it is failed_retryable.\n")
