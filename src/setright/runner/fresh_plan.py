@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from setright.fingerprint import fingerprint
 from setright.runner.model import Change
 from setright.store.applies import OperationSpec, TaskSpec, applied_checksums
 from setright.store.states import DONE_STATES
 
-FINGERPRINT_PREFIX = "dh1:"
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
 
 
@@ -62,13 +62,6 @@ class FreshPlan:
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "fingerprint": self.fingerprint(),
                 "changes": [c.as_dict() for c in self.changes]}
-
-
-def fingerprint(data: Any) -> str:
-    """`dh1:` + deepdiff's DeepHash of canonical plain data (DESIGN §3)."""
-    from deepdiff import DeepHash  # lazy: deepdiff is slow to import
-
-    return FINGERPRINT_PREFIX + str(DeepHash(data)[data])
 
 
 def fresh_plan(conn: sqlite3.Connection, changes: Sequence[Change], target: str, *,
