@@ -95,6 +95,10 @@ def diagnostics(d: Diagnosis) -> list[str]:
     ])]
 
 
+def _first_line(text: str | None) -> str:
+    return next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
+
+
 def _committed(k: int, n: int | None = None) -> str:
     of = f" of {n}" if n else ""
     return f"operation 1{of} committed" if k == 1 else f"operations 1–{k}{of} committed"
@@ -109,7 +113,7 @@ def guidance(d: Diagnosis) -> list[str]:
         steps = [
             f"No partial state: {target} rolled back every attempt ({d.attempt} of "
             f"{d.max_attempts}).",
-            f"Fix the cause in {target}: {_cell(d.error_summary, 90)}",
+            f"Fix the cause in {target}: {_cell(_first_line(d.error), 90)}",
             f"Then redrive apply {d.apply_id}: it re-runs only the failed work.",
             "Or mark it ROLLED_BACK to leave it to a new apply, or APPLIED if you made the"
             " change by hand.",
@@ -156,7 +160,7 @@ def guidance(d: Diagnosis) -> list[str]:
         steps = [
             f"Operation {d.current_operation or 1} failed before anything committed:"
             f" {target} is unchanged by this change.",
-            f"Fix the cause: {_cell(d.error_summary, 80)}",
+            f"Fix the cause: {_cell(_first_line(d.error), 80)}",
             "Then mark ROLLED_BACK so the next run executes it again"
             + (f", or redrive apply {d.apply_id}." if d.redrive.possible else "."),
         ]

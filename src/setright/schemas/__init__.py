@@ -56,7 +56,7 @@ def _message(error: Any) -> str:
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
-    if error.validator == "type" and not description:
+    if error.validator == "type" and (not description or error.instance is None):
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"expected {_TYPE_WORDS.get(expected, expected)}, got {_type_word(error.instance)}"

@@ -102,8 +102,12 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
                      else facts.transactional if facts.tx_strategy is not None
                      else bool(task and task["transactional"]))
     completed = sum(1 for _, state, _ in ops if state == "completed") if ops else None
-    current_op = next(((seq, stmt) for seq, state, stmt in ops or [] if state != "completed"),
-                      (None, None))
+    # The operation that failed (a transactional change rolls every operation back to
+    # pending, but the failed one is recorded), else the first one not completed.
+    current_op = next(((seq, stmt) for seq, state, stmt in ops or []
+                       if state in ("failed", "failed_retryable")),
+                      next(((seq, stmt) for seq, state, stmt in ops or [] if state != "completed"),
+                           (None, None)))
     ap = apply or {}
     return Diagnosis(
         change_id=facts.change_id,

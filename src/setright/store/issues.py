@@ -82,7 +82,7 @@ RULES: tuple[Rule, ...] = (
     Rule("rolled-back-by-database", False,
          "transactional: rolled back by the database; a new apply retries it",
          lambda f: f.state == ChangeState.FAILED and f.transactional),
-    Rule("failed-non-transactional", True, "failed without a transaction: partial state possible",
+    Rule("failed-non-transactional", True, "failed outside a transaction",
          lambda f: f.state == ChangeState.FAILED),
     Rule("rollback-failed", True, "rollback failed", lambda f: f.state == ChangeState.ROLLBACK_FAILED),
     Rule("unknown-state", True, "unknown state", lambda f: True),

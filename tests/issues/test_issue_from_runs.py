@@ -1,0 +1,103 @@
+"""`issue list` / `issue get` on issues the runner really produced (DESIGN §4.4, §7)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runhelp import Project, normalise
+from setright.timeutil import FixedClock
+from storehelp import T0
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """One target per case, so every failure stands alone:
+    sync: STARTED — the runner process died after operation 1 (SETRIGHT_FAULT), reaped later;
+    cache: FAILED NON_TX at operation 2 of 3 (operation 1 committed);
+    first: FAILED NON_TX at operation 1 (nothing committed);
+    pay: ROLLBACK_FAILED;
+    orders: FAILED transactional, retry budget of 2 spent (a redrive candidate);
+    users: create-users APPLIED (not an issue)."""
+    root = tmp_path_factory.mktemp("issues") / "proj"
+    p = Project(root, targets=("sync", "cache", "first", "pay", "orders", "users"), ttl="1s",
+                max_attempts=2)
+    p.change("_0001__user-data-sync-v2", target="sync", transactional=False, author="platform-team",
+             apply="CREATE TABLE profiles (id INTEGER, v INTEGER);\n"
+                   "INSERT INTO profiles VALUES (1, 2);\nINSERT INTO profiles VALUES (2, 2);")
+    p.change("_0001__cache-warming-q4", target="cache", transactional=False,
+             apply="CREATE TABLE cache (k TEXT PRIMARY KEY);\nINSERT INTO cache VALUES ('a'), ('a');"
+                   "\nINSERT INTO cache VALUES ('b');")
+    p.change("_0001__first-fails", target="first", transactional=False,
+             apply="INSERT INTO missing VALUES (1);\nCREATE TABLE later (id INTEGER);")
+    p.change("_0001__payment-processing", target="pay", transactional=False,
+             apply="CREATE TABLE payments (id INTEGER CHECK (id > 0));\n"
+                   "INSERT INTO payments VALUES (-1);",
+             rollback="DELETE FROM payments;\nDROP TABLE payment_audit;")
+    p.change("_0001__orders-index", target="orders",
+             apply="CREATE TABLE orders (id INTEGER);\nCREATE INDEX orders_x ON orders (customer);")
+    p.change("_0001__create-users", target="users", apply="CREATE TABLE users (id INTEGER);")
+    crashed = p.spawn("run", "-t", "sync", fault="crash-after:user-data-sync-v2:1")
+    crashed.communicate(timeout=60)
+    assert crashed.returncode != 0
+    import time
+
+    time.sleep(1.2)  # the dead runner's lease (ttl 1s) expires; the next run reaps it
+    for target in ("sync", "cache", "first", "pay", "orders", "users"):
+        p.spawn("run", "-t", target).communicate(timeout=60)
+    return p
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    import time
+
+    return FixedClock(time.time_ns() // 1_000_000 + 5_000)  # after the real runs above
+
+
+def get(project: Project, clock: FixedClock, *args: str) -> tuple[int, str]:
+    result = project.cli("issue", *args, clock=clock)
+    return result.exit_code, normalise(result.output)
+
+
+def test_issue_list(project, clock, snapshot) -> None:
+    code, out = get(project, clock, "list", "--exit-code")
+    assert code == 3
+    assert out == snapshot
+    data = json.loads(project.cli("issue", "list", "--json", clock=clock).stdout)
+    by_id = {i["change_id"]: i for i in data["issues"]}
+    assert {k: (v["state"], v["reason"], v["operations_completed"], v["operations_total"],
+                v["partial_state_possible"]) for k, v in by_id.items()} == {
+        "user-data-sync-v2": ("STARTED", "started-never-completed", 1, 3, True),
+        "cache-warming-q4": ("FAILED", "failed-non-transactional", 1, 3, True),
+        "first-fails": ("FAILED", "failed-non-transactional", 0, 2, False),
+        "payment-processing": ("ROLLBACK_FAILED", "rollback-failed", 1, 2, True),
+        "orders-index": ("FAILED", "retry-budget-exhausted", 0, 2, False),
+    }
+    assert by_id["orders-index"]["task_attempt"] == 2
+
+
+@pytest.mark.parametrize("change_id", ["user-data-sync-v2", "cache-warming-q4", "first-fails",
+                                       "payment-processing", "orders-index"])
+def test_issue_get(project, clock, change_id, snapshot) -> None:
+    code, out = get(project, clock, "get", "-c", change_id)
+    assert code == 0
+    assert out == snapshot
+
+
+def test_not_an_issue(project, clock) -> None:
+    assert get(project, clock, "get", "-c", "create-users") == (
+        0, "Change 'create-users' is not an issue: APPLIED\n")
+
+
+def test_issue_get_json_carries_every_field(project, clock) -> None:
+    data = json.loads(project.cli("issue", "get", "-c", "orders-index", "--json",
+                                  clock=clock).stdout)
+    assert data["redrive"]["possible"] is True
+    assert data["attempt"] == data["max_attempts"] == 2
+    assert "redrives:" in data["resolution_yaml"]
+    for key in ("apply_id", "operations_completed", "operations_total", "current_statement",
+                "partial_state_possible", "runner", "lease_expires_at", "guidance"):
+        assert key in data
