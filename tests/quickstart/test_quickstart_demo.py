@@ -34,6 +34,7 @@ def normalise(text: str) -> str:
 def load_demo():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("quickstart_demo", DEMO)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # dataclasses look their module up while defining
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
 
