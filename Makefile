@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@if [ -f examples/quickstart/demo.py ]; then $(BIN)/python examples/quickstart/demo.py; \
-	else echo "The quickstart does not exist yet; showing setright --help instead."; $(BIN)/setright --help; fi
+	$(BIN)/python examples/quickstart/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
