@@ -39,10 +39,10 @@ def test_interrupted_after_commit_settles_its_own_apply_as_applied(project: Proj
     store = project.open_store(FixedClock(T0))
     real = ApplyRecorder.task_completed
 
-    def die_on_tx(self, task, change, seqs, millis):  # type: ignore[no-untyped-def]
+    def die_on_tx(self, task, change, seqs, millis, next_task=None):  # type: ignore[no-untyped-def]
         if change.id == "tx":
             raise KeyboardInterrupt
-        return real(self, task, change, seqs, millis)
+        return real(self, task, change, seqs, millis, next_task)
 
     monkeypatch.setattr(ApplyRecorder, "task_completed", die_on_tx)
     with pytest.raises(KeyboardInterrupt):

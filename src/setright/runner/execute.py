@@ -215,20 +215,25 @@ class _TargetRun:
             self.observer.apply_started(apply.id, apply.attempt, apply.max_attempts, done, total,
                                         resumed)
             failed = False
-            for task in tasks_of(conn, apply.id):
-                if task.state in (TaskState.COMPLETED, TaskState.CANCELLED):
-                    continue
+            todo = [t for t in tasks_of(conn, apply.id)
+                    if t.state not in (TaskState.COMPLETED, TaskState.CANCELLED)]
+            begun = None
+            for index, task in enumerate(todo):
                 change = self.by_id[task.change_id]
-                self.lease.check()
                 self.observer.task_started(task.position, change.id, len(change.operations))
-                reason = recorder.begin_task(task, change)
-                if reason is not None:
+                if begun is None or begun.position != task.position:
+                    begun = recorder.begin_task(task, change)
+                if begun.cancelled is not None:
                     self.observer.task_finished(task.position, change.id, "cancelled", None,
-                                                reason)
+                                                begun.cancelled)
+                    begun = None
                     continue
-                if not tasks.run(get_task(conn, apply.id, task.position), change):
+                following = todo[index + 1] if index + 1 < len(todo) else None
+                next_task = (following, self.by_id[following.change_id]) if following else None
+                if not tasks.run(get_task(conn, apply.id, task.position), change, next_task):
                     failed = True
                     break
+                begun = tasks.begun
             if not failed:
                 recorder.finish_apply(ApplyState.COMPLETED)
             apply = recorder.apply

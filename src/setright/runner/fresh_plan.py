@@ -159,8 +159,11 @@ def current_states(conn: sqlite3.Connection,
 def shown_path(path: Path, root: Path | None) -> str:
     """A change file as recorded and shown: relative to the project root when inside it."""
     if root is not None:
-        try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
+        try:  # loaded change files and the config root are absolute already: no resolve()
+            return path.relative_to(root).as_posix()
         except ValueError:
-            pass
+            try:
+                return path.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                pass
     return str(path)

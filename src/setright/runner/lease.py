@@ -60,10 +60,9 @@ class Lease:
         """Raise `LeaseLost` unless the lock is still ours and live; renew when due."""
         if self.lost:
             raise LeaseLost(self.lost, ["this runner stops before its next statement"])
-        self._verify(self.store.conn)
-        remaining = self._remaining_ms()
-        if remaining < self.ttl_ms * 2 // 3:
-            self.renew()
+        expires_at = self._verify(self.store.conn)
+        if expires_at < iso_from_ms(self.store.now_ms() + self.ttl_ms * 2 // 3):
+            self.renew()  # a third of the ttl has passed since the last renewal
 
     def fence(self, tx: sqlite3.Connection) -> None:
         """Inside a store write: refuse it unless the lease is still ours and live."""
@@ -79,7 +78,8 @@ class Lease:
                 self.lost = exc.message
                 raise
 
-    def _verify(self, conn: sqlite3.Connection) -> None:
+    def _verify(self, conn: sqlite3.Connection) -> str:
+        """The lock's expiry when it is still ours and live; else `LeaseLost`."""
         row = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
                            (self.lock.name,)).fetchone()
         now = self.store.now_ms()
@@ -92,14 +92,8 @@ class Lease:
             with self._mutex:
                 if row[2] > self.lock.expires_at:  # renewed by the keeper
                     self.lock = LockInfo(**{**self.lock.as_dict(), "expires_at": row[2]})
-            return
+            return str(row[2])
         raise LeaseLost(self.lost, ["this runner stops before its next statement"])
-
-    def _remaining_ms(self) -> int:
-        from setright.timeutil import ms_from_any
-
-        expires = ms_from_any(self.lock.expires_at) or 0
-        return expires - self.store.now_ms()
 
 
 class LeaseKeeper:

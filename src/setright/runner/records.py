@@ -56,6 +56,14 @@ class Outcome:
     retryable: bool
 
 
+@dataclass(frozen=True)
+class Begun:
+    """A task's start: `cancelled` holds the reason when it was cancelled instead."""
+
+    position: int
+    cancelled: str | None
+
+
 def failure_outcome(*, retryable: bool, attempt: int, max_attempts: int) -> Outcome:
     if retryable and attempt < max_attempts:
         return Outcome(TaskState.FAILED_RETRYABLE, ApplyState.FAILED_RETRYABLE, True)
@@ -125,28 +133,28 @@ class ApplyRecorder:
 
     # -- tasks ---------------------------------------------------------------
 
-    def begin_task(self, task: TaskRow, change: Change) -> str | None:
-        """task → running with audit STARTED; or → cancelled if the change moved since planning.
-
-        Returns the cancel reason, or None when the task started.
-        """
+    def begin_task(self, task: TaskRow, change: Change) -> Begun:
+        """task → running with audit STARTED; or → cancelled if the change moved since planning."""
         with self.store.write() as tx:
             self.lease.fence(tx)
-            at = self.store.now_iso()
-            refresh_change_state(tx, self.store.audit_table)
-            reason = self._moved_since_planned(tx, change.id)
-            if reason is not None:
-                move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
-                          TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
-                          fields={"completed_at": at, "error": reason}, event={"reason": reason})
-                return reason
-            move_task(tx, self.apply_id, task.position,
-                      [TaskState.PENDING, TaskState.FAILED_RETRYABLE], TaskState.RUNNING,
-                      self.prov, at=at, lease_token=self.lease.token,
-                      fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
-                              "completed_at": None})
-            self._audit(tx, change, ChangeState.STARTED)
-        return None
+            return self._begin_task(tx, task, change)
+
+    def _begin_task(self, tx: sqlite3.Connection, task: TaskRow, change: Change) -> Begun:
+        at = self.store.now_iso()
+        refresh_change_state(tx, self.store.audit_table)
+        reason = self._moved_since_planned(tx, change.id)
+        if reason is not None:
+            move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
+                      TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
+                      fields={"completed_at": at, "error": reason}, event={"reason": reason})
+            return Begun(task.position, reason)
+        move_task(tx, self.apply_id, task.position,
+                  [TaskState.PENDING, TaskState.FAILED_RETRYABLE], TaskState.RUNNING,
+                  self.prov, at=at, lease_token=self.lease.token,
+                  fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
+                          "completed_at": None})
+        self._audit(tx, change, ChangeState.STARTED)
+        return Begun(task.position, None)
 
     def _moved_since_planned(self, tx: sqlite3.Connection, change_id: str) -> str | None:
         current = current_state(tx, change_id)
@@ -176,9 +184,14 @@ class ApplyRecorder:
                            OperationState.COMPLETED, self.prov, at=at,
                            lease_token=self.lease.token, fields={"completed_at": at, "error": None})
 
-    def task_completed(self, task: TaskRow, change: Change, seqs: Iterable[int],
-                       millis: int) -> None:
-        """The last operations, the task and audit APPLIED in one transaction."""
+    def task_completed(self, task: TaskRow, change: Change, seqs: Iterable[int], millis: int,
+                       next_task: tuple[TaskRow, Change] | None = None) -> Begun | None:
+        """The last operations, the task and audit APPLIED in one transaction.
+
+        With `next_task`, the same transaction also begins the next task (its
+        STARTED row, or its cancellation): one store commit per change instead
+        of two, and never a state in between that a crash could expose.
+        """
         with self.store.write() as tx:
             self.lease.fence(tx)
             self._complete_operations(tx, change.id, seqs)
@@ -186,6 +199,7 @@ class ApplyRecorder:
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
                       self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at})
             self._audit(tx, change, ChangeState.APPLIED, millis=millis)
+            return self._begin_task(tx, *next_task) if next_task is not None else None
 
     def operation_failed(self, task: TaskRow, change: Change, seq: int, error: str,
                          trace: str, millis: int, outcome: Outcome | None) -> None:

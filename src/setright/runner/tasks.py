@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from setright.runner.lease import Lease
 from setright.runner.model import Change, Operation
 from setright.runner.options import RunOptions
-from setright.runner.records import ApplyRecorder, failure_outcome, is_retryable
+from setright.runner.records import ApplyRecorder, Begun, failure_outcome, is_retryable
 from setright.runner.report import RunObserver
 from setright.runner.targets import StatementFailed, Target
 from setright.store.applies import TaskRow, operations_of
@@ -71,7 +71,12 @@ class TaskRunner:
     def apply_id(self) -> str:
         return self.recorder.apply_id
 
-    def run(self, task: TaskRow, change: Change) -> bool:
+    def run(self, task: TaskRow, change: Change,
+            next_task: tuple[TaskRow, Change] | None = None) -> bool:
+        """Run a started task; on success `next_task` is begun in the same store commit
+        (its outcome left in `self.begun`)."""
+        self.begun: Begun | None = None
+        self.next_task = next_task
         states = {op.seq: op.state for op in operations_of(self.store.conn, self.apply_id,
                                                             change.id)}
         todo = [op for op in change.operations if states.get(op.seq) != OperationState.COMPLETED]
@@ -85,9 +90,10 @@ class TaskRunner:
         try:
             self.lease.check()
             with self.target.transaction(self.lease.token) as ttx:
-                for op in todo:
+                for index, op in enumerate(todo):
                     failing = op
-                    self.lease.check()
+                    if index:
+                        self.lease.check()  # the first statement was checked just above
                     ttx.execute(op.statement)
                     ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
         except StatementFailed as exc:
@@ -103,7 +109,8 @@ class TaskRunner:
             return False
         if todo:
             self._committed(change.id, todo[0].seq, todo[-1].seq)
-        self.recorder.task_completed(task, change, [op.seq for op in todo], self._millis(started))
+        self.begun = self.recorder.task_completed(task, change, [op.seq for op in todo],
+                                                  self._millis(started), self.next_task)
         self._finished(task, change, TaskState.COMPLETED, ChangeState.APPLIED, None)
         return True
 
@@ -121,11 +128,13 @@ class TaskRunner:
                 return False
             self._committed(change.id, op.seq, op.seq)
             if index == len(todo) - 1:
-                self.recorder.task_completed(task, change, [op.seq], self._millis(started))
+                self.begun = self.recorder.task_completed(task, change, [op.seq],
+                                                          self._millis(started), self.next_task)
             else:
                 self.recorder.operations_completed(change.id, [op.seq])
         if not todo:
-            self.recorder.task_completed(task, change, [], self._millis(started))
+            self.begun = self.recorder.task_completed(task, change, [], self._millis(started),
+                                                      self.next_task)
         self._finished(task, change, TaskState.COMPLETED, ChangeState.APPLIED, None)
         return True
 
