@@ -14,7 +14,7 @@ DEMO = REPO / "examples" / "quickstart" / "demo.py"
 _PATTERNS = [
     (re.compile(r"\bap-[0-9A-Z]{26}\b"), "ap"),
     (re.compile(r"\bpl-[0-9A-Z]{26}\b"), "pl"),
-    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"), "time"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}T[\d:.]*Z?"), "time"),   # also cut short in a table cell
     (re.compile(r"\d{4}-\d{2}-\d{2}-"), "date-"),
     (re.compile(r"@ [0-9a-f]{12}\b"), "@ sha"),
     (re.compile(r"[\w.-]+@[\w.-]+:\d+"), "owner"),
