@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from planhelp import failed_apply_id, mark, resolution_file
+from planhelp import BACKFILL, backfill_project, failed_apply_id, mark, resolution_file
 from runhelp import Project, audit_states, normalise, state_rows
 from setright.store import Store
 from setright.store.locks import Locker
 from setright.timeutil import FixedClock
 from storehelp import T0
 
-BACKFILL = ("UPDATE t SET v = 2 WHERE id = 1;\nINSERT INTO fix_me VALUES (1);\n"
-            "UPDATE t SET v = 2 WHERE id = 2;")
 
 
 @pytest.fixture
@@ -27,17 +25,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def project(tmp_path: Path, clock: FixedClock) -> Project:
-    """seed completed; backfill FAILED at operation 2 of 3 (NON_TX); add-index never ran."""
-    p = Project(tmp_path / "proj")
-    p.change("_0001__seed", apply="CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n"
-             "INSERT INTO t (v) VALUES (1), (1);")
-    p.change("_0002__backfill", transactional=False, apply=BACKFILL)
-    p.change("_0003__add-index", apply="CREATE INDEX t_v ON t (v);")
-    store = p.open_store(clock)
-    [outcome] = p.run(store)
-    assert outcome.apply_state == "failed"
-    store.close()
-    return p
+    return backfill_project(tmp_path / "proj", clock)
 
 
 def errors(text: str) -> str:

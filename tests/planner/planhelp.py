@@ -75,3 +75,21 @@ def mark(project: Project, clock: FixedClock, change_id: str, resolution: str) -
                     Provenance(actor="ops@example.com", source="cli"), now_ms=clock.now_ms(),
                     execution_id="fx-test")
     store.close()
+
+
+BACKFILL = ("UPDATE t SET v = 2 WHERE id = 1;\nINSERT INTO fix_me VALUES (1);\n"
+            "UPDATE t SET v = 2 WHERE id = 2;")
+
+
+def backfill_project(root: Path, clock: FixedClock) -> Project:
+    """seed completed; backfill FAILED at operation 2 of 3 (NON_TX); add-index never ran."""
+    p = Project(root)
+    p.change("_0001__seed", apply="CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\n"
+             "INSERT INTO t (v) VALUES (1), (1);")
+    p.change("_0002__backfill", transactional=False, apply=BACKFILL)
+    p.change("_0003__add-index", apply="CREATE INDEX t_v ON t (v);")
+    store = p.open_store(clock)
+    [outcome] = p.run(store)
+    assert outcome.apply_state == "failed"
+    store.close()
+    return p
