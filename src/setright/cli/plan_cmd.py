@@ -44,7 +44,7 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, fmt: str,  # type: igno
         else:
             save_plan(result, out)
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
-                       f"    setright apply {out}")
+                       f"    setright apply {out}", err=True)
     if result.errored:
         return 1
     return 2 if detailed_exitcode and result.has_changes else 0

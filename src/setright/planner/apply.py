@@ -99,6 +99,27 @@ def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict
             if (info := commits.get(p)) is not None}, warnings
 
 
+def _flatten(data: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(data, dict):
+        out: dict[str, object] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(data, list):
+        out = {}
+        for index, value in enumerate(data):
+            out.update(_flatten(value, f"{prefix}[{index}]"))
+        return out
+    return {prefix: data}
+
+
+def guard_changes(old: dict[str, object], new: dict[str, object]) -> list[str]:
+    """`path: old → new` for each guard field that moved (small data: guards hash big parts)."""
+    before, after = _flatten(old), _flatten(new)
+    return [f"{path}: {before.get(path)!r} → {after.get(path)!r}"
+            for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
+
+
 def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
     """What changed between the reviewed action and its re-evaluation."""
     out = []
@@ -112,7 +133,10 @@ def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
                   json.dumps(planned.guard.data, sort_keys=True, default=str)
                   == json.dumps(now.guard.data, sort_keys=True, default=str))
     if not same_guard:
-        out.append("what it read moved since the plan (guard fingerprint differs)")
+        changes = guard_changes(planned.guard.data, now.guard.data)
+        out.append("what it read moved since the plan: " + ("; ".join(changes[:4]) + (
+            f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+            if changes else "guard fingerprint differs"))
     if (planned.fresh_plan or {}).get("fingerprint") != (now.fresh_plan or {}).get("fingerprint"):
         out.append("the fresh plan of its target changed")
     return out
@@ -168,6 +192,7 @@ def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner:
         if moved:
             raise StalePlan("Saved plan is stale", [*moved, "nothing was written; make a new plan"])
         now_ms = store.now_ms()
+        digests = {f.path: f.digest for f in plan.resolution_files}  # one lookup per entry
         for action in plan.actions:
             prov = Provenance(
                 actor=actor, source=source, reason=action.entry.get("reason"),
@@ -189,11 +214,7 @@ def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner:
             if action.file != CLI_FILE:
                 record_ledger_entry(tx, LedgerRow(
                     resolution_file=action.file, entry_key=action.entry_key,
-                    file_digest=_digest(plan, action.file), outcome=str(action.outcome),
+                    file_digest=digests[action.file], outcome=str(action.outcome),
                     plan_id=plan.plan_id, commit_sha=commits.get(action.file), actor=actor,
                     applied_at=iso_from_ms(now_ms)))
     return result
-
-
-def _digest(plan: Plan, path: str) -> str:
-    return next(f.digest for f in plan.resolution_files if f.path == path)

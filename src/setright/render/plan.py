@@ -133,7 +133,8 @@ def plan_markdown(plan: Plan) -> str:
             sections.append([f"- `{a.address}` ({_where(a)}): " + _md_escape(a.messages[0]
                                                                              if a.messages else "")]
                             + [f"  - {_md_escape(m)}" for m in a.messages[1:]])
-    sections.append(["", "| | Address | Change | File |", "|---|---|---|---|"])
+    if plan.actions:
+        sections.append(["", "| | Address | Change | File |", "|---|---|---|---|"])
     for a in plan.actions:
         change = _header(a, style).split("   ", 1)[1].split("   (target")[0]
         sections.append([f"| {_symbol(a, style)} | `{_md_escape(a.address)}` | "
@@ -143,6 +144,8 @@ def plan_markdown(plan: Plan) -> str:
         details.append("\n".join([f"**`{a.address}`**", "",
                                   *(f"- {_md_escape(ln)}" for ln in action_details(a, style)),
                                   ""]))
+    if not plan.actions:
+        return "\n".join([*head, *("\n".join(b) for b in sections), "", summary_line(plan)]) + "\n"
     opening = f"\n<details><summary>Details of {len(plan.actions)} actions</summary>\n"
     return _fit("\n".join(head), sections, opening, details, summary_line(plan))
 
