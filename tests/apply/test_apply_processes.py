@@ -426,15 +426,27 @@ def when_committed(serial_before: int) -> Trigger:
     return trigger
 
 
+def _read(conn: sqlite3.Connection, sql: str) -> object:
+    """A plain read; in WAL mode a reader can briefly meet 'locked' (e.g. a checkpoint)."""
+    for _ in range(200):
+        try:
+            return conn.execute(sql).fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.005)
+    raise AssertionError(f"store stayed locked for reads: {sql}")
+
+
 def observe(scenario: Scenario, serial_before: int) -> str:
     """Where the apply is: `committed`; `in-transaction` (every lock held, so the write
     transaction open right now is the apply's own); or `outside` its transaction."""
+    # timeout=0: the BEGIN IMMEDIATE probe below must answer at once, never wait
     conn = sqlite3.connect(scenario.store_path, timeout=0, isolation_level=None)
     try:
-        if int(conn.execute("SELECT value FROM setright_meta WHERE key = 'serial'"
-                            ).fetchone()[0]) > serial_before:
+        if int(_read(conn, "SELECT value FROM setright_meta WHERE key = 'serial'")) > serial_before:
             return "committed"
-        locks = conn.execute("SELECT count(*) FROM setright_locks").fetchone()[0]
+        locks = _read(conn, "SELECT count(*) FROM setright_locks")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
