@@ -38,10 +38,11 @@ def explain_mismatch(conn: sqlite3.Connection, apply: ApplyRow, remaining: Seque
     """Every difference between the remaining work and the fresh plan; [] when they match."""
     lines: list[str] = []
     ours = [t.change_id for t in remaining]
+    ours_set = set(ours)  # membership tests below: linear in the number of tasks, not quadratic
     theirs = [c.change_id for c in fresh.changes]
     by_id = {c.change_id: c for c in fresh.changes}
     for change_id in theirs:
-        if change_id not in ours:
+        if change_id not in ours_set:
             lines.append(f"fresh plan has change {change_id} that apply {apply.id} never reviewed")
     files: dict[str, Change] | None = None
     for task in remaining:
@@ -53,7 +54,7 @@ def explain_mismatch(conn: sqlite3.Connection, apply: ApplyRow, remaining: Seque
             lines.append(f"change {task.change_id} of apply {apply.id} is not in the fresh plan: "
                          f"{why}")
     common_ours = [c for c in ours if c in by_id]
-    common_theirs = [c for c in theirs if c in set(ours)]
+    common_theirs = [c for c in theirs if c in ours_set]
     if common_ours != common_theirs:
         lines.append(f"the fresh plan runs {', '.join(common_theirs)}; apply {apply.id} ran "
                      f"{', '.join(common_ours)}")
