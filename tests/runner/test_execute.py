@@ -344,3 +344,17 @@ def test_locked_target_is_refused_with_lock_info(project: Project, clock) -> Non
     assert "Lock Info:" in outcome.details and "  Who:       other@host:1" in outcome.details
     assert state_rows(store) == before
     assert not (project.root / "data" / "app.db").exists()
+
+
+def test_plan_json_stays_small_however_large_the_apply(project: Project, clock) -> None:
+    """Every lease-fenced update reads the apply row: a plan-sized text column would make
+    each read walk its overflow pages (runs became quadratic before this was fixed)."""
+    for n in range(1, 201):
+        project.change(f"_{n:04d}__c{n}", apply=f"CREATE TABLE t{n} (id INTEGER)")
+    store = project.open_store(clock)
+    [outcome] = project.run(store)
+    apply = get_apply(store.conn, outcome.apply_id)
+    plan = json.loads(apply.plan_json)
+    assert len(apply.plan_json) < 300
+    assert plan["tasks"] == 200 and plan["fingerprint"] == apply.plan_fingerprint
+    assert plan["audit_high_water"] == 0          # the log was empty when it was planned

@@ -20,7 +20,7 @@ from setright.runner.lease import Lease, LeaseKeeper
 from setright.runner.model import Change
 from setright.runner.options import RunOptions
 from setright.runner.reap import reap_lost_applies, settle_apply
-from setright.runner.records import ApplyRecorder
+from setright.runner.records import ApplyRecorder, plan_summary
 from setright.runner.report import NullObserver, ReapReport, RunObserver, TargetOutcome
 from setright.runner.targets import Target, open_target, target_exists
 from setright.runner.tasks import TaskRunner
@@ -34,6 +34,7 @@ from setright.store.applies import (
     tasks_of,
 )
 from setright.store.connection import Store
+from setright.store.schema import quote
 from setright.store.issues import blocking_issues
 from setright.store.locks import Locker, LockHeld
 from setright.store.states import DONE_STATES, ApplyState, TaskState
@@ -187,16 +188,20 @@ class _TargetRun:
     def _create_apply(self, plan: FreshPlan) -> ApplyRow:
         apply_id = new_id("ap", self.store.now_ms())
         max_attempts = self.options.max_attempts or self.config.max_attempts
-        plan_data = plan.as_dict()
+        specs = task_specs(plan, self.changes)
+        fingerprint = plan.fingerprint()
         prov = Provenance(actor=self.actor, source="runner")
         with self.store.write() as tx:
             self.lease.fence(tx)
-            insert_apply(tx, apply_id=apply_id, target=self.name,
-                         tasks=task_specs(plan, self.changes), max_attempts=max_attempts,
-                         caller=self.actor, plan_json=json.dumps(plan_data, sort_keys=True),
-                         plan_fingerprint=plan_data["fingerprint"], at=self.store.now_iso(),
-                         prov=prov, lease_owner=self.lease.lock.owner,
-                         lease_token=self.lease.token, lease_expires_at=self.lease.expires_at)
+            high_water = tx.execute(
+                f"SELECT coalesce(max(id), 0) FROM {quote(self.store.audit_table)}").fetchone()[0]
+            summary = plan_summary(self.name, fingerprint, int(high_water), len(specs),
+                                   sum(len(t.operations) for t in specs))
+            insert_apply(tx, apply_id=apply_id, target=self.name, tasks=specs,
+                         max_attempts=max_attempts, caller=self.actor, plan_json=summary,
+                         plan_fingerprint=fingerprint, at=self.store.now_iso(), prov=prov,
+                         lease_owner=self.lease.lock.owner, lease_token=self.lease.token,
+                         lease_expires_at=self.lease.expires_at)
         self.apply_id = apply_id
         self.lease.bind(apply_id)
         return find_apply(self.store.conn, apply_id)  # type: ignore[return-value]

@@ -70,13 +70,28 @@ def failure_outcome(*, retryable: bool, attempt: int, max_attempts: int) -> Outc
     return Outcome(TaskState.FAILED, ApplyState.FAILED, retryable)
 
 
-def planned_audit_ids(apply: ApplyRow) -> dict[str, int | None]:
-    """change id → the audit row its state came from when the apply was planned."""
+def plan_summary(target: str, fingerprint: str, audit_high_water: int, tasks: int,
+                 operations: int) -> str:
+    """`plan_json` of a new apply: a small header, because the tasks and operations rows
+    already hold the plan itself (ids, checksums, statements, hashes).
+
+    It must stay small: every lease-fenced update reads the apply row, and a
+    large text column before `lease_token` would make each read walk its
+    overflow pages. `audit_high_water` is the audit log's highest id when the
+    apply was planned: a later row for one of its changes, not written by the
+    apply itself, means someone moved that change since (§5.2 step 4).
+    """
+    return json.dumps({"format": 1, "target": target, "fingerprint": fingerprint,
+                       "audit_high_water": audit_high_water, "tasks": tasks,
+                       "operations": operations}, sort_keys=True)
+
+
+def audit_high_water(apply: ApplyRow) -> int | None:
     try:
-        plan = json.loads(apply.plan_json or "{}")
-        return {c["change_id"]: c.get("current_audit_id") for c in plan.get("changes", [])}
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return {}
+        value = json.loads(apply.plan_json or "{}").get("audit_high_water")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 class ApplyRecorder:
@@ -90,7 +105,7 @@ class ApplyRecorder:
         self.root = root
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
-        self.planned = planned_audit_ids(apply)
+        self.high_water = audit_high_water(apply)
 
     @property
     def apply_id(self) -> str:
@@ -160,8 +175,8 @@ class ApplyRecorder:
         current = current_state(tx, change_id)
         if current is None or current.execution_id == self.apply_id:
             return None
-        if change_id in self.planned:
-            if current.audit_id == self.planned[change_id]:
+        if self.high_water is not None:
+            if current.audit_id <= self.high_water:
                 return None
         elif current.created_ms < _ms(self.apply.created_at):
             return None  # an apply without a recorded plan: judge by time
