@@ -358,3 +358,15 @@ def test_plan_json_stays_small_however_large_the_apply(project: Project, clock) 
     assert len(apply.plan_json) < 300
     assert plan["tasks"] == 200 and plan["fingerprint"] == apply.plan_fingerprint
     assert plan["audit_high_water"] == 0          # the log was empty when it was planned
+
+
+def test_a_target_cannot_be_the_audit_store(project: Project, clock) -> None:
+    project.change("_0001__x", apply="CREATE TABLE x (id INTEGER)")
+    text = project.config_path.read_text().replace("sqlite:///data/app.db",
+                                                   "sqlite:///.setright/audit.db")
+    project.config_path.write_text(text)
+    store = project.open_store(clock)
+    [outcome] = project.run(store)
+    assert outcome.status == "error" and "is the audit store itself" in outcome.error
+    assert store.conn.execute("SELECT count(*) FROM setright_applies").fetchone() == (0,)
+    assert not store.table_exists("setright_markers")

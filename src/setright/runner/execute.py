@@ -151,6 +151,9 @@ class _TargetRun:
 
     def _open_target(self) -> Target:
         spec = self.config.targets[self.name]
+        if spec.url.startswith("sqlite:///") and spec.path.resolve() == self.store.path.resolve():
+            raise TargetRefused("error", f"target {self.name} is the audit store itself "
+                                f"({spec.path})", ["point the target at its own database file"])
         if not target_exists(spec):
             applied = self.store.conn.execute(
                 "SELECT count(*) FROM setright_change_state WHERE target_system_id = ?"
