@@ -370,3 +370,20 @@ def test_a_target_cannot_be_the_audit_store(project: Project, clock) -> None:
     assert outcome.status == "error" and "is the audit store itself" in outcome.error
     assert store.conn.execute("SELECT count(*) FROM setright_applies").fetchone() == (0,)
     assert not store.table_exists("setright_markers")
+
+
+def test_a_retryable_apply_does_not_resume_over_an_edited_file(project: Project, clock) -> None:
+    project.change("_0001__bad", apply="INSERT INTO nope VALUES (1)")
+    store = project.open_store(clock)
+    [first] = project.run(store, max_attempts=1)
+    with store.write() as tx:  # as a redrive leaves it
+        tx.execute("UPDATE setright_applies SET state = 'failed_retryable', attempt = 0"
+                   " WHERE id = ?", (first.apply_id,))
+        tx.execute("UPDATE setright_tasks SET state = 'failed_retryable'")
+    project.change("_0001__bad", apply="CREATE TABLE nope (id INTEGER)")
+    before = state_rows(store)
+    [refused] = project.run(store)
+    assert refused.status == "drift"
+    assert refused.error == f"apply {first.apply_id} cannot resume: its changes differ from the files"
+    assert refused.details[0].startswith("_0001__bad.yaml: change bad was planned with checksum c1:")
+    assert state_rows(store) == before

@@ -28,6 +28,7 @@ from setright.store.applies import (
     ApplyRow,
     active_apply,
     find_apply,
+    get_apply,
     get_task,
     insert_apply,
     operation_progress,
@@ -207,7 +208,7 @@ class _TargetRun:
                          lease_expires_at=self.lease.expires_at)
         self.apply_id = apply_id
         self.lease.bind(apply_id)
-        return find_apply(self.store.conn, apply_id)  # type: ignore[return-value]
+        return get_apply(self.store.conn, apply_id)
 
     def _execute(self, apply: ApplyRow, *, resumed: bool) -> TargetOutcome:
         self.apply_id = apply.id

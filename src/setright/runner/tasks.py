@@ -66,6 +66,8 @@ class TaskRunner:
         self.fault = options.fault
         self.after_commit = options.after_commit
         self.observer = observer
+        self.begun: Begun | None = None          # the next task, begun by the last success
+        self.next_task: tuple[TaskRow, Change] | None = None
 
     @property
     def apply_id(self) -> str:
@@ -75,7 +77,7 @@ class TaskRunner:
             next_task: tuple[TaskRow, Change] | None = None) -> bool:
         """Run a started task; on success `next_task` is begun in the same store commit
         (its outcome left in `self.begun`)."""
-        self.begun: Begun | None = None
+        self.begun = None
         self.next_task = next_task
         states = {op.seq: op.state for op in operations_of(self.store.conn, self.apply_id,
                                                             change.id)}

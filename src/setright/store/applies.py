@@ -17,6 +17,7 @@ from typing import Any
 
 from setright.errors import TransitionRefused, UnknownId
 from setright.store.connection import Store
+from setright.store.locks import Locker
 from setright.store.schema import NON_TERMINAL_APPLY_STATES
 from setright.store.states import ApplyState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_task, record_event
@@ -308,8 +309,6 @@ def cancel_apply(store: Store, apply_id: str, prov: Provenance, *,
     Returns (previous state, the cancelled apply, tasks cancelled). A live
     lock raises `LockHeld` with its Lock Info; nothing is written then.
     """
-    from setright.store.locks import Locker
-
     apply = get_apply(store.conn, apply_id)
     locker = Locker(store, ttl=lock_ttl)
     lock, _ = locker.acquire(f"target:{apply.target}", "applies cancel",
