@@ -203,3 +203,27 @@ def test_run_unknown_target(failed) -> None:
     result = project.cli("run", "-t", "nope")
     assert result.exit_code == 1
     assert "Error: unknown target 'nope'" in result.stderr
+
+
+def test_redrive_resumes_at_the_failed_operation_and_skips_completed_work(tmp_path: Path) -> None:
+    project = Project(tmp_path / "p")
+    project.change("_0001__base", apply="CREATE TABLE t (id INTEGER)")
+    project.change("_0002__loose", transactional=False,
+                   apply="INSERT INTO t VALUES (1);\nINSERT INTO later VALUES (2);\n"
+                         "INSERT INTO t VALUES (3);")
+    assert project.cli("run").exit_code == 1
+    apply_id = json.loads(project.cli("applies", "list", "--json").output)["applies"][0]["id"]
+    assert project.cli("run").exit_code == 1                   # blocked: partial state
+    project.db().executescript("CREATE TABLE later (id INTEGER);")
+    redrive = project.cli("redrive", apply_id, "--reason", "created table later", "--yes")
+    assert redrive.exit_code == 0, redrive.output + redrive.stderr
+    result = project.cli("run")
+    assert result.exit_code == 0, result.output
+    assert f"resuming apply {apply_id}" in result.output
+    show = json.loads(project.cli("applies", "show", apply_id, "--json").output)
+    assert show["apply"]["state"] == "completed" and show["apply"]["attempt"] == 1
+    assert [(t["change_id"], t["state"], t["attempt"]) for t in show["tasks"]] == [
+        ("base", "completed", 1), ("loose", "completed", 2)]
+    # operation 1 committed once, in the first execution; the redrive resumed at operation 2
+    assert project.query("SELECT id FROM t ORDER BY rowid") == [(1,), (3,)]
+    assert project.query("SELECT id FROM later") == [(2,)]
