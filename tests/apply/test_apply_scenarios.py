@@ -220,6 +220,27 @@ def test_a_held_lock_refuses_then_lock_timeout_waits(project, clock, snapshot) -
     assert "Apply complete! 1 resolved, 0 redriven, 0 satisfied." in waited.stdout
 
 
+def test_forced_redrive_takes_the_lock_over_and_claims_the_target(project, clock) -> None:
+    apply_id = the_apply_id(project, clock)
+    store = store_of(project, clock)
+    Locker(store, owner="stuck@host-9:77").acquire("target:app", "run")
+    store.close()
+    [fence_before] = project.query("SELECT lock_id FROM setright_runner_fence")
+    resolution_file(project, "r.yaml", redrives=[{"apply": apply_id, "force": True}])
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 0, result.output
+    store = store_of(project, clock)
+    [(meta,)] = store.conn.execute(
+        "SELECT metadata FROM setright_events WHERE kind = 'apply' AND apply_id = ?"
+        " AND new_state = 'failed_retryable'", (apply_id,))
+    assert json.loads(meta)["took_lock_from"] == "stuck@host-9:77"
+    assert Locker(store).list() == []   # released after apply
+    store.close()
+    # the fence was claimed anew by apply's lock: whoever held the lock can no longer commit
+    [fence_after] = project.query("SELECT lock_id FROM setright_runner_fence")
+    assert fence_after != fence_before
+
+
 def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-c", "user.email=dev@example.com", "-c", "user.name=Dev",
                            *args], cwd=root, check=True, capture_output=True, text=True).stdout

@@ -152,7 +152,7 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
     try:
         lock, _ = locker.acquire("setright:apply", "apply", info=plan.plan_id, timeout=lock_timeout)
         held.append(lock)
-        holders_before = _lock_targets(plan, locker, held, lock_timeout)
+        holders_before = _lock_targets(plan, locker, held, lock_timeout, config)
         return _transaction(plan, store, config, actor=actor, owner=owner, source=source,
                             commits=commits or {}, held=held, holders_before=holders_before)
     finally:
@@ -160,9 +160,10 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
             locker.release_quietly(lock)
 
 
-def _lock_targets(plan: Plan, locker: Locker, held: list[LockInfo],
-                  timeout: float) -> dict[str, str | None]:
-    """Take every touched target's lock; a forced redrive takes a held one over."""
+def _lock_targets(plan: Plan, locker: Locker, held: list[LockInfo], timeout: float,
+                  config: Config) -> dict[str, str | None]:
+    """Take every touched target's lock; a forced redrive takes a held one over and claims
+    the target's fence, so the process it took the lock from cannot commit there any more."""
     holders: dict[str, str | None] = {}
     changing = [a for a in plan.actions if a.outcome == Outcome.CHANGE and a.target]
     for target in sorted({a.target for a in changing if a.target}):
@@ -173,7 +174,22 @@ def _lock_targets(plan: Plan, locker: Locker, held: list[LockInfo],
         held.append(lock)
         live = previous is not None and previous.expires_at > iso_from_ms(locker.store.now_ms())
         holders[target] = previous.owner if live and previous else None
+        if live and target in config.targets:
+            _claim_fence(config, target, lock, locker.store.now_iso())
     return holders
+
+
+def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:
+    from setright.runner.targets import open_target, target_exists
+
+    spec = config.targets[target]
+    if not target_exists(spec):
+        return
+    handle = open_target(spec, create=False)
+    try:
+        handle.claim(lock.lock_id, lock.owner, at)
+    finally:
+        handle.close()
 
 
 def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,

@@ -146,7 +146,9 @@ def gather_facts(conn: sqlite3.Connection, now_ms: int, *, change_id: str | None
         IssueFacts(
             change_id=row[0], state=row[1], target=row[2], tx_strategy=row[3],
             recovery_strategy=row[4], execution_id=row[5], apply_state=row[6],
-            lease_live=bool(row[7]) and row[7] > now_iso, latest_task_state=row[8],
+            # a terminal apply holds nothing, whatever its lease time says
+            lease_live=bool(row[7]) and row[7] > now_iso
+            and row[6] in NON_TERMINAL_APPLY_STATES, latest_task_state=row[8],
             latest_task_apply_state=row[9], flamingock_lock_live=flamingock_live,
         )
         for row in conn.execute(sql, params)
