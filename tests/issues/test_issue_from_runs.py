@@ -101,3 +101,19 @@ def test_issue_get_json_carries_every_field(project, clock) -> None:
     for key in ("apply_id", "operations_completed", "operations_total", "current_statement",
                 "partial_state_possible", "runner", "lease_expires_at", "guidance"):
         assert key in data
+
+
+def test_no_issues_and_one_issue(tmp_path: Path, snapshot) -> None:
+    p = Project(tmp_path / "small")
+    p.change("_0001__fine", apply="CREATE TABLE fine (id INTEGER);")
+    clock = FixedClock(T0)
+    store = p.open_store(clock)
+    p.run(store)
+    assert p.cli("issue", "list", "--exit-code", clock=clock).output == "No issues found.\n"
+    assert p.cli("issue", "get", clock=clock).output == "No issues found.\n"
+    p.change("_0002__broken", transactional=False, apply="INSERT INTO missing VALUES (1);")
+    p.run(store)
+    store.close()
+    result = p.cli("--ascii", "issue", "list", "--exit-code", clock=clock)
+    assert result.exit_code == 3
+    assert normalise(result.output) == snapshot

@@ -96,6 +96,8 @@ def plan_text(plan: Plan, style: Style) -> str:
         out.append("No changes. Every resolution-file entry is already in the ledger."
                    if plan.resolution_files else "No changes: there are no resolution files.")
         out += ["", summary_line(plan)]
+        if plan.errored:
+            out.append("This plan has conflicts or errors and cannot be applied.")
         return "\n".join(out)
     out += ["setright will perform the following actions:", ""]
     for action in plan.actions:
