@@ -22,6 +22,7 @@ from setright.planner.build import evaluate_entries
 from setright.planner.entries import entry_from_action
 from setright.planner.model import Action, ActionKind, Outcome, Plan
 from setright.planner.project import redrive_context
+from setright.planner.stale import moved_files
 from setright.planner.writes import describe, write_mark, write_redrive
 from setright.store import Store
 from setright.store.audit import refresh_change_state
@@ -62,14 +63,8 @@ def check_applyable(plan: Plan, store: Store) -> None:
 
 def check_files_unchanged(plan: Plan, config: Config) -> None:
     """Every resolution file must still have the digest it was planned with."""
-    from setright.resolutions.files import read_resolution_files
-
-    paths = [config.root / f.path for f in plan.resolution_files]
-    current = {f.path: f.digest for f in read_resolution_files(
-        [p for p in paths if p.exists()], config.root).files}
-    moved = [f"{ref.path}: {'gone or invalid' if ref.path not in current else 'changed'} since "
-             "the plan was made" for ref in plan.resolution_files
-             if current.get(ref.path) != ref.digest]
+    moved = [f"{path}: {'gone or invalid' if how == 'gone' else 'changed'} since the plan was made"
+             for path, how in moved_files(plan, config).items()]
     if moved:
         raise StalePlan("Saved plan is stale", moved)
 
@@ -124,8 +119,9 @@ def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
     """What changed between the reviewed action and its re-evaluation."""
     out = []
     if planned.outcome != now.outcome:
-        why = " ".join(m.strip() for m in now.messages[:2]) if now.messages[:1] and \
-            now.messages[0].endswith(":") else (now.messages[0] if now.messages else "")
+        why = now.messages[0] if now.messages else ""
+        if why.endswith(":") and len(now.messages) > 1:  # a heading: show its first detail too
+            why = f"{why} {now.messages[1].strip()}"
         out.append(f"outcome {planned.outcome} → {now.outcome}" + (f": {why}" if why else ""))
     elif (planned.before, planned.after) != (now.before, now.after):
         out.append(f"{planned.before} → {planned.after} is now {now.before} → {now.after}")

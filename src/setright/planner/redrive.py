@@ -24,12 +24,12 @@ from setright.runner.model import Change
 from setright.store.applies import (
     ApplyRow,
     TaskRow,
+    active_apply,
     find_apply,
     latest_apply,
     operations_of,
     tasks_of,
 )
-from setright.store.schema import NON_TERMINAL_APPLY_STATES
 from setright.timeutil import iso_from_ms, ms_from_any
 
 REMAINING_TASK_STATES = ("failed", "cancelled", "pending")
@@ -153,12 +153,9 @@ def _refusals(conn: sqlite3.Connection, apply: ApplyRow, data: dict[str, Any],
     if data["target_latest_apply"] != apply.id:
         out.append(f"apply {apply.id} is not the latest on {apply.target}: "
                    f"{data['target_latest_apply']} is newer")
-    marks = ", ".join("?" for _ in NON_TERMINAL_APPLY_STATES)
-    active = conn.execute(
-        f"SELECT id, state FROM setright_applies WHERE target = ? AND state IN ({marks})"
-        " AND id != ?", (apply.target, *NON_TERMINAL_APPLY_STATES, apply.id)).fetchone()
-    if active:
-        out.append(f"apply {active[0]} is {active[1]} on {apply.target}")
+    active = active_apply(conn, apply.target)
+    if active and active.id != apply.id:
+        out.append(f"apply {active.id} is {active.state} on {apply.target}")
     failed_ms = ms_from_any(apply.completed_at)
     if apply.state == "failed" and failed_ms is not None:
         deadline = failed_ms + int(ctx.max_age * 1000)

@@ -7,10 +7,19 @@ from setright.planner.model import Plan
 from setright.store import Store
 
 
-def staleness(plan: Plan, store: Store, config: Config) -> list[str]:
-    """Cheap checks: store lineage and serial, resolution file digests. [] when nothing moved."""
+def moved_files(plan: Plan, config: Config) -> dict[str, str]:
+    """Resolution files whose digest differs from the plan's: path → "gone" | "changed"."""
     from setright.resolutions.files import read_resolution_files
 
+    paths = [config.root / f.path for f in plan.resolution_files]
+    current = {f.path: f.digest for f in read_resolution_files(
+        [p for p in paths if p.exists()], config.root).files}
+    return {ref.path: "gone" if ref.path not in current else "changed"
+            for ref in plan.resolution_files if current.get(ref.path) != ref.digest}
+
+
+def staleness(plan: Plan, store: Store, config: Config) -> list[str]:
+    """Cheap checks: store lineage and serial, resolution file digests. [] when nothing moved."""
     lines = []
     if plan.store.get("lineage") != store.lineage:
         lines.append(f"this plan was made for another store (lineage {plan.store.get('lineage')},"
@@ -20,12 +29,7 @@ def staleness(plan: Plan, store: Store, config: Config) -> list[str]:
         lines.append(f"the store has changed since this plan was made (serial "
                      f"{plan.store.get('serial')} → {store.serial}); 'setright apply' will "
                      "refuse whatever moved")
-    paths = [config.root / f.path for f in plan.resolution_files]
-    current = {f.path: f.digest for f in read_resolution_files(
-        [p for p in paths if p.exists()], config.root).files}
-    for ref in plan.resolution_files:
-        if ref.path not in current:
-            lines.append(f"{ref.path} is gone or no longer valid")
-        elif current[ref.path] != ref.digest:
-            lines.append(f"{ref.path} changed since this plan was made")
+    for path, how in moved_files(plan, config).items():
+        lines.append(f"{path} is gone or no longer valid" if how == "gone"
+                     else f"{path} changed since this plan was made")
     return lines

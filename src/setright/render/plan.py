@@ -66,17 +66,19 @@ def action_details(action: Action, style: Style) -> list[str]:
     return lines
 
 
-def _header(action: Action, style: Style) -> str:
-    arrow = _arrow(style)
+def _change(action: Action, style: Style) -> str:
+    """What the action does to its subject: `before → after`, `already …`, or `conflict`."""
     if action.outcome == Outcome.CHANGE:
-        change = f"{action.before} {arrow} {action.after}"
-    elif action.outcome == Outcome.SATISFIED:
-        change = f"already {action.before}" if action.kind == ActionKind.RESOLVE else (
-            f"already redriven ({action.before})")
-    else:
-        change = "conflict"
+        return f"{action.before} {_arrow(style)} {action.after}"
+    if action.outcome == Outcome.SATISFIED:
+        return (f"already {action.before}" if action.kind == ActionKind.RESOLVE
+                else f"already redriven ({action.before})")
+    return "conflict"
+
+
+def _header(action: Action, style: Style) -> str:
     target = f"   (target {action.target})" if action.target else ""
-    return f"{_symbol(action, style)} {action.address}   {change}{target}"
+    return f"{_symbol(action, style)} {action.address}   {_change(action, style)}{target}"
 
 
 def action_lines(action: Action, style: Style) -> list[str]:
@@ -138,9 +140,8 @@ def plan_markdown(plan: Plan) -> str:
     if plan.actions:
         sections.append(["", "| | Address | Change | File |", "|---|---|---|---|"])
     for a in plan.actions:
-        change = _header(a, style).split("   ", 1)[1].split("   (target")[0]
         sections.append([f"| {_symbol(a, style)} | `{_md_escape(a.address)}` | "
-                         f"{_md_escape(change)} | {_md_escape(_where(a))} |"])
+                         f"{_md_escape(_change(a, style))} | {_md_escape(_where(a))} |"])
     details = []
     for a in plan.actions:
         details.append("\n".join([f"**`{a.address}`**", "",

@@ -13,9 +13,10 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import Verdict, find_issues, verdict_for
-from setright.store.schema import NON_TERMINAL_APPLY_STATES, quote
+from setright.store.schema import quote
 from setright.store.states import ChangeState
 from setright.timeutil import iso_from_ms, ms_from_any
 
@@ -174,17 +175,12 @@ def _redrive_hint(conn: sqlite3.Connection, apply: dict[str, Any] | None, *, now
         return RedriveHint(False, why_not="no setright apply recorded this change")
     if apply["state"] != "failed":
         return RedriveHint(False, why_not=f"apply {apply['id']} is {apply['state']}, not failed")
-    latest = conn.execute(
-        "SELECT id FROM setright_applies WHERE target = ? ORDER BY created_at DESC, rowid DESC"
-        " LIMIT 1", (apply["target"],)).fetchone()
-    if latest and latest[0] != apply["id"]:
-        return RedriveHint(False, why_not=f"apply {latest[0]} is newer on {apply['target']}")
-    active = conn.execute(
-        f"SELECT id FROM setright_applies WHERE target = ? AND state IN "
-        f"({', '.join('?' for _ in NON_TERMINAL_APPLY_STATES)})",
-        (apply["target"], *NON_TERMINAL_APPLY_STATES)).fetchone()
+    latest = latest_apply(conn, apply["target"])
+    if latest and latest.id != apply["id"]:
+        return RedriveHint(False, why_not=f"apply {latest.id} is newer on {apply['target']}")
+    active = active_apply(conn, apply["target"])
     if active:
-        return RedriveHint(False, why_not=f"apply {active[0]} is active on {apply['target']}")
+        return RedriveHint(False, why_not=f"apply {active.id} is active on {apply['target']}")
     failed_ms = ms_from_any(apply["completed_at"])
     if failed_ms is None:
         return RedriveHint(False, why_not="the apply has no failure time")
