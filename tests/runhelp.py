@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from setright.runner.execute import run_targets
 from setright.runner.options import RunOptions
 from setright.runner.report import TargetOutcome
 from setright.store import Store
-from setright.timeutil import FixedClock
+from setright.timeutil import CLOCK_OFFSET_ENV, FixedClock
 
 ACTOR = "tester@example.com"
 
@@ -30,8 +31,12 @@ class Project:
     """`setright.yaml` with SQLite targets, each with a changes folder."""
 
     def __init__(self, root: Path, *, targets: Sequence[str] = ("app",), ttl: str = "60s",
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, start_ms: int | None = None) -> None:
+        """`start_ms` shifts the clock of every process `spawn` starts so that this project's
+        timeline begins at that instant (SETRIGHT_CLOCK_OFFSET_MS): dates in output are then
+        the test's, not the day it runs."""
         self.root = root
+        self.clock_offset_ms = 0 if start_ms is None else start_ms - time.time_ns() // 1_000_000
         config = {
             "version": 1,
             "store": {"url": "sqlite:///.setright/audit.db"},
@@ -48,6 +53,10 @@ class Project:
     @property
     def config_path(self) -> Path:
         return self.root / "setright.yaml"
+
+    def now_ms(self) -> int:
+        """Now on this project's (possibly shifted) timeline."""
+        return time.time_ns() // 1_000_000 + self.clock_offset_ms
 
     def config(self) -> Config:
         return load_config(self.config_path)
@@ -96,6 +105,9 @@ class Project:
         """`python -m setright run` in a real process (crash and concurrency tests)."""
         env = {**os.environ, "SETRIGHT_ACTOR": ACTOR, "NO_COLOR": "1"}
         env.pop("SETRIGHT_FAULT", None)
+        env.pop(CLOCK_OFFSET_ENV, None)
+        if self.clock_offset_ms:
+            env[CLOCK_OFFSET_ENV] = str(self.clock_offset_ms)
         if fault:
             env["SETRIGHT_FAULT"] = fault
         return subprocess.Popen(

@@ -7,6 +7,7 @@ SQLite). Core code takes a `Clock` so tests can pin time.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,26 @@ class Clock(Protocol):
     def now_ms(self) -> int: ...
 
 
+CLOCK_OFFSET_ENV = "SETRIGHT_CLOCK_OFFSET_MS"
+
+
 class SystemClock:
+    """The host's clock, shifted by `SETRIGHT_CLOCK_OFFSET_MS` when set (a test hook).
+
+    The offset moves every reading by the same amount, so several processes given the
+    same offset agree on one shifted timeline (leases still expire in real time) while
+    any date they print is fixed by the test, not by the day it runs.
+    """
+
+    def __init__(self) -> None:
+        raw = os.environ.get(CLOCK_OFFSET_ENV, "").strip()
+        try:
+            self.offset_ms = int(raw) if raw else 0
+        except ValueError:
+            self.offset_ms = 0
+
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return time.time_ns() // 1_000_000 + self.offset_ms
 
 
 class FixedClock:

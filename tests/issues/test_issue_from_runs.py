@@ -23,7 +23,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     users: create-users APPLIED (not an issue)."""
     root = tmp_path_factory.mktemp("issues") / "proj"
     p = Project(root, targets=("sync", "cache", "first", "pay", "orders", "users"), ttl="1s",
-                max_attempts=2)
+                max_attempts=2, start_ms=T0)
     p.change("_0001__user-data-sync-v2", target="sync", transactional=False, author="platform-team",
              apply="CREATE TABLE profiles (id INTEGER, v INTEGER);\n"
                    "INSERT INTO profiles VALUES (1, 2);\nINSERT INTO profiles VALUES (2, 2);")
@@ -51,10 +51,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    import time
-
-    return FixedClock(time.time_ns() // 1_000_000 + 5_000)  # after the real runs above
+def clock(project: Project) -> FixedClock:
+    return FixedClock(project.now_ms() + 5_000)  # after the runs above, on their timeline
 
 
 def get(project: Project, clock: FixedClock, *args: str) -> tuple[int, str]:
