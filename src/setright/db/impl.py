@@ -95,6 +95,50 @@ class DefaultImpl:
         return (f"INSERT INTO {table} ({names}) VALUES ({marks}) "
                 f"ON CONFLICT ({', '.join(key)}) DO NOTHING")
 
+    def insert_returning_id(self, conn: Connection, sql: str, parameters: Sequence[Any],
+                            id_column: str = "id") -> int:
+        """Run an INSERT into a table with an auto-increment `id_column`; return the new id."""
+        return int(conn.execute(sql, parameters).lastrowid or 0)
+
+    # -- DDL for setright's own tables ------------------------------------------
+
+    def column_type(self, kind: type, *, key: bool = False) -> str:
+        """The column type for a Python type (`key`: part of a primary key or index)."""
+        return {str: "TEXT", int: "INTEGER", float: "REAL"}[kind]
+
+    def create_table(self, conn: Connection, name: str, columns: dict[str, type],
+                     pk: Sequence[str], not_null: Sequence[str] = (),
+                     autoincrement: str | None = None) -> None:
+        """CREATE TABLE IF NOT EXISTS, types from `column_type`."""
+        raise NotImplementedError
+
+    def create_index(self, conn: Connection, name: str, table: str, columns: Sequence[str],
+                     *, unique: bool = False) -> None:
+        raise NotImplementedError
+
+    def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
+                                state_column: str, states: Sequence[str]) -> None:
+        """A unique index on `column` over the rows whose `state_column` is in `states`."""
+        raise NotImplementedError
+
+    def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
+                     timezone: str = "UTC") -> str:
+        """An SQL expression: `column` of the audit table as epoch milliseconds.
+
+        Flamingock writes integer milliseconds on SQLite and zone-less TIMESTAMPs (the JVM's
+        local time, read in `timezone`) on PostgreSQL and MySQL."""
+        raise NotImplementedError
+
+    def now_ms(self, conn: Connection) -> int | None:
+        """The database server's clock in epoch ms (one clock for every runner), or None
+        where the database has no clock of its own (SQLite: the host's clock is used)."""
+        return None
+
+    #: The smallest step of the audit log's `created_at` in ms (Flamingock's MySQL TIMESTAMP
+    #: keeps whole seconds), for the clock-skew rule.
+    def created_at_step_ms(self, conn: Connection, table: str) -> int:
+        return 1
+
     # -- the catalog --------------------------------------------------------
 
     def table_names(self, conn: Connection) -> set[str]:
