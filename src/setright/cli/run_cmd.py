@@ -188,12 +188,12 @@ class ProgressPrinter:
         change_id, seq, total = self.running
         click.echo("\r\033[K" + live_line(self.target, change_id, seq, total,
                                           self.clock() - self.since, self.done, self.total),
-                   nl=False)
+                   nl=False, color=True)  # a terminal: keep the escape that clears the line
         self.shown = True
 
     def _clear(self) -> None:
         if self.shown:
-            click.echo("\r\033[K", nl=False)
+            click.echo("\r\033[K", nl=False, color=True)
             self.shown = False
 
     def _tick(self) -> None:
