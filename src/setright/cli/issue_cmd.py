@@ -15,7 +15,7 @@ def issue() -> None:
 @click.option("--exit-code", is_flag=True, help="Exit 3 when issues exist (a CI gate).")
 @click.pass_obj
 def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-untyped-def]
-    """ISSUES FOUND table: Change ID, State, Error, Target."""
+    """The changes that need a human: Change ID, State, Error, Target."""
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
@@ -39,7 +39,10 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
               help="Create the suggested resolution file (with an empty reason to fill in).")
 @click.pass_obj
 def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: bool) -> None:  # type: ignore[no-untyped-def]
-    """Diagnosis, guidance and a ready resolution file for one issue."""
+    """Diagnosis, guidance and a ready resolution file for one issue.
+
+    Without -c: the first issue in 'issue list' order; the last line names the next.
+    """
     from setright.errors import SetrightError, UnknownId
     from setright.render.issues import issue_get as render_get
     from setright.render.issues import issue_json, next_issue, not_an_issue

@@ -1,4 +1,4 @@
-"""`setright run`: apply pending changes to each target (DESIGN §5.2)."""
+"""`setright run`: run pending changes against each target, with live progress."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import click
               help="Executions a new apply may take before it is failed (default: run.max_attempts).")
 @click.pass_obj
 def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type: ignore[no-untyped-def]
-    """Apply pending changes, target by target, holding each target's lock.
+    """Run pending changes against each target, holding the target's lock.
 
     Reaps applies whose runner was lost, refuses edited applied changes and
     blocked targets, resumes a retryable apply, then runs pending changes and
