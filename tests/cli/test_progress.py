@@ -138,3 +138,17 @@ def test_status_of_an_unknown_target_is_one_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr == ("Error: unknown target 'nope'\n"
                              "  targets in setright.yaml: app\n")
+
+
+def test_the_live_line_never_wraps() -> None:
+    @click.command()
+    def fake() -> None:
+        printer = ProgressPrinter(Style(width=30), terminal=True, clock=lambda: 0.0)
+        printer.target_started("user-db")
+        printer.apply_started("ap-1", 1, 3, 0, 10, False)
+        printer.operation_started("a-change-with-a-long-name", 1, 5)
+        printer.close()
+
+    text = CliRunner().invoke(fake).output
+    drawn = [part for part in text.split("\r\033[K") if "a-change" in part]
+    assert drawn == ["  user-db  a-change-with-a-lo"]  # 29 columns: the cursor keeps the 30th

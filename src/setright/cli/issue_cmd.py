@@ -51,6 +51,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.resolutions.template import resolution_yaml
     from setright.store.diagnosis import diagnose_change, diagnose_issues
 
+    del guidance  # accepted for Flamingock's users: the report always carries the guidance
     store, config = app.store(), app.config()
     now = store.now_ms()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,

@@ -186,9 +186,12 @@ class ProgressPrinter:
 
         assert self.running is not None
         change_id, seq, total = self.running
-        click.echo("\r\033[K" + live_line(self.target, change_id, seq, total,
-                                          self.clock() - self.since, self.done, self.total),
-                   nl=False, color=True)  # a terminal: keep the escape that clears the line
+        line = live_line(self.target, change_id, seq, total, self.clock() - self.since,
+                         self.done, self.total)
+        width = getattr(self.style, "width", None)
+        if width:  # a wrapped line could not be cleared with one carriage return
+            line = line[: max(width - 1, 1)]
+        click.echo("\r\033[K" + line, nl=False, color=True)  # keep the clearing escape
         self.shown = True
 
     def _clear(self) -> None:
