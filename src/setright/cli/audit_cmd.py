@@ -10,6 +10,17 @@ def audit() -> None:
     """Read the audit log, or mark a change by hand (audit fix)."""
 
 
+class UpperChoice(click.Choice):  # type: ignore[type-arg]
+    """Choices shown in upper case, as resolution files write them; any case accepted
+    (click's own case-insensitive Choice would show them in lower case)."""
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def normalize_choice(self, choice: object, ctx: click.Context | None) -> str:
+        return str(choice).upper()
+
+
 CHANGE_STATES = ("STARTED", "APPLIED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED",
                  "MANUAL_MARKED_AS_APPLIED", "MANUAL_MARKED_AS_ROLLED_BACK")
 
@@ -32,7 +43,7 @@ def _states(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[str,
 @click.option("-c", "--change-id", "--change", "change_id", required=True, metavar="CHANGE_ID",
               help="The change to mark.")
 @click.option("-r", "--resolution", required=True,
-              type=click.Choice(["APPLIED", "ROLLED_BACK"], case_sensitive=False),
+              type=UpperChoice(("APPLIED", "ROLLED_BACK")),
               help="The state to record (any case).")
 @click.option("--expect", multiple=True, callback=_states, metavar="STATE[,STATE]",
               help="Guard: refuse unless the change is in one of these states (repeatable). "

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from setright.errors import SetrightError
 from setright.planner.entries import PlanEntry
 
 #: the plan's wording for a resolution file → the same advice for the command line
-_CLI_WORDING = (("set expect: ", "pass --expect "), ("the entry expects ", "--expect names "))
+_CLI_WORDING = (("set expect: ", "pass --expect "), ("the entry expects ", "--expect names "),
+                ("but expect names its state", "but --expect names its state"))
 
 
 def cli_wording(message: str) -> str:
@@ -61,7 +64,8 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
         click.echo(f"Nothing to do: {action.messages[0]}.")
         return
     click.echo("setright will perform the following action:\n")
-    click.echo("\n".join(action_lines(action, app.style)) + "\n")
+    shown = replace(action, messages=[cli_wording(m) for m in action.messages])
+    click.echo("\n".join(action_lines(shown, app.style)) + "\n")
     confirm("Do you want to perform this action?", assume_yes=yes, flag="--yes",
             cancelled=f"{what} cancelled; nothing was written.")
     result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, source="cli",

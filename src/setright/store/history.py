@@ -21,6 +21,9 @@ from typing import Any
 
 _BATCH = 500  # plan ids per events query (well under SQLite's variable limit)
 
+#: an event as history shows it, with the (reason, ticket) of the write that made it
+_Event = tuple[dict[str, Any], tuple[str | None, str | None]]
+
 
 @dataclass
 class HistoryPage:
@@ -81,20 +84,24 @@ def ledger_history(conn: sqlite3.Connection, *, limit: int | None = None,
     for row in rows[1:]:
         del row["total"]
     events = _events(conn, sorted({r["plan_id"] for r in rows if r["plan_id"]}))
+    # a file's reason and ticket hold for all its entries, satisfied ones (no event) too
+    by_file = {(plan_id, ref.split("#", 1)[0]): found[0]
+               for (plan_id, ref), found in events.items() if ref is not None}
     for row in rows:
         # cli events carry no resolution reference: (plan id, None) is the command's group
         key = (f"{row['resolution_file']}#{row['entry_key']}" if row["source"] == "file"
                else None)
         mine = events.get((row["plan_id"], key), [])
-        _provenance(row, mine)
-        row["events"] = [{k: v for k, v in e.items() if not k.startswith("_")} for e in mine]
+        _provenance(row, mine, by_file.get((row["plan_id"], row["resolution_file"])))
+        row["events"] = [event for event, _ in mine]
     return HistoryPage(rows=rows, more=max(0, total - len(rows)))
 
 
 def _events(conn: sqlite3.Connection,
-            plan_ids: list[str]) -> dict[tuple[str, str | None], list[dict[str, Any]]]:
-    """Events of these plans by (plan id, resolution reference), in the order written."""
-    out: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+            plan_ids: list[str]) -> dict[tuple[str, str | None], list[_Event]]:
+    """Events of these plans by (plan id, resolution reference), in the order written, each
+    with the (reason, ticket) its provenance carried."""
+    out: dict[tuple[str, str | None], list[_Event]] = {}
     for start in range(0, len(plan_ids), _BATCH):
         batch = plan_ids[start:start + _BATCH]
         marks = ", ".join("?" for _ in batch)
@@ -103,20 +110,21 @@ def _events(conn: sqlite3.Connection,
                 "SELECT plan_id, at, apply_id, change_id, kind, old_state, new_state, reason,"
                 " ticket, resolution, metadata FROM setright_events"
                 f" WHERE plan_id IN ({marks}) ORDER BY id", batch):
-            out.setdefault((plan_id, resolution), []).append({
+            out.setdefault((plan_id, resolution), []).append(({
                 "at": at, "kind": kind, "apply_id": apply_id, "change_id": change_id,
                 "old_state": old, "new_state": new,
-                "metadata": json.loads(metadata) if metadata else None,
-                "_reason": reason, "_ticket": ticket})
+                "metadata": json.loads(metadata) if metadata else None}, (reason, ticket)))
     return out
 
 
-def _provenance(row: dict[str, Any], events: list[dict[str, Any]]) -> None:
-    """Reason, ticket and pull request of an entry, from the events it wrote (the ledger has
-    no reason column; a satisfied file entry wrote no event, so they stay None there)."""
-    first = events[0] if events else {}
-    row["reason"] = first.get("_reason")
-    row["ticket"] = first.get("_ticket")
+def _provenance(row: dict[str, Any], events: list[_Event], file_event: _Event | None) -> None:
+    """Reason, ticket and pull request of an entry, from the events it (or its file in the
+    same plan) wrote: the ledger has no reason column. A plan of satisfied entries only wrote
+    no event, so they stay None there."""
+    event, (row["reason"], row["ticket"]) = (events[0] if events
+                                             else file_event or ({}, (None, None)))
     if row["source"] == "cli":
         row["command"] = "audit fix" if row["entry_key"].startswith("resolution:") else "redrive"
-        row["pull_request"] = (first.get("metadata") or {}).get("pull_request")
+        row["pull_request"] = (event.get("metadata") or {}).get("pull_request")
+    else:
+        row["command"] = None
