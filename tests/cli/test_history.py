@@ -172,3 +172,21 @@ def test_history_of_ten_thousand_entries_is_a_few_set_queries(tmp_path: Path, cl
     picked = ledger_history(store.conn, change_id="c9999")
     assert [r["source"] for r in picked.rows] == ["file", "cli"]  # a tie: file rows first
     store.close()
+
+
+def test_a_long_reason_is_cut_in_text_and_whole_in_json(project, clock) -> None:
+    from setright.render.history import REASON_WIDTH, history_text
+    from setright.render.style import Style
+
+    reason = "checked every row by hand; " * 10
+    done = project.cli("audit", "fix", "-c", "seed", "-r", "APPLIED", "--reason", reason,
+                       "--expect", "MANUAL_MARKED_AS_ROLLED_BACK", "--yes", clock=clock)
+    assert done.exit_code == 0, done.output
+    rows = json.loads(project.cli("history", "--json", "--limit", "1", clock=clock).stdout)[
+        "history"]
+    assert rows[0]["reason"] == reason
+    [line] = [ln for ln in history_text(rows, Style(ascii=True, color=False)).splitlines()
+              if ln.startswith("    reason: ")]
+    assert len(line) == len("    reason: ") + REASON_WIDTH and line.endswith("...")
+    arrows = history_text(rows, Style(ascii=True, color=False))
+    assert "->" in arrows and "→" not in arrows and "…" not in arrows

@@ -20,11 +20,17 @@ def _writes(row: dict[str, Any], arrow: str) -> list[str]:
     return parts or ["nothing written (satisfied)"]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+REASON_WIDTH = 100  # text shows the start of a long reason; --json has all of it
 
 
-def _block(r: dict[str, Any], arrow: str) -> list[str]:
+def _one_line(text: str, ellipsis: str) -> str:
+    line = " ".join(text.split())
+    if len(line) <= REASON_WIDTH:
+        return line
+    return line[:REASON_WIDTH - len(ellipsis)].rstrip() + ellipsis
+
+
+def _block(r: dict[str, Any], arrow: str, ellipsis: str) -> list[str]:
     out = [f"{r['applied_at']}  {r['entry_key']}  {r['outcome']}  by {r['actor']}"]
     if r["source"] == "cli":
         out.append(f"    source: cli (setright {r['command']})")
@@ -34,7 +40,7 @@ def _block(r: dict[str, Any], arrow: str) -> list[str]:
     if r.get("ticket"):
         out.append(f"    ticket: {r['ticket']}")
     if r.get("reason"):
-        out.append(f"    reason: {_one_line(r['reason'])}")
+        out.append(f"    reason: {_one_line(r['reason'], ellipsis)}")
     if r.get("pull_request"):
         out.append(f"    pr:     {r['pull_request']}")
     out.append(f"    plan:   {r['plan_id']}")
@@ -48,10 +54,10 @@ def history_text(rows: list[dict[str, Any]], style: Style, *, more: int = 0,
     if not rows:
         return ("No entry matches." if filtered
                 else "Nothing has been applied yet (no resolution file, audit fix or redrive).")
-    arrow = "->" if style.ascii else "→"
+    arrow, ellipsis = ("->", "...") if style.ascii else ("→", "…")
     out: list[str] = []
     for r in rows:
-        out += [*_block(r, arrow), ""]
+        out += [*_block(r, arrow, ellipsis), ""]
     if more:
         out.append(f"{more} more; use --limit N to see more (--limit 0: all).")
     return "\n".join(out).rstrip("\n")
