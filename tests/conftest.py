@@ -15,6 +15,17 @@ from storehelp import T0  # 2026-11-22T12:00:00.000Z: every test starts from the
 
 __all__ = ["T0"]
 
+#: CI's own environment names a pull request (recorded by apply, audit fix, redrive):
+#: tests run with none, so a run inside a pull-request build sees what any other sees.
+CI_PR_ENV = ("SETRIGHT_PR", "GITHUB_REF", "GITHUB_EVENT_PATH", "GITHUB_SERVER_URL",
+             "GITHUB_REPOSITORY")
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_pull_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CI_PR_ENV:
+        monkeypatch.delenv(name, raising=False)
+
 
 def _forget_the_terminal_size() -> None:
     """Tables follow COLUMNS (render/style.py). GNU readline, once loaded, exports

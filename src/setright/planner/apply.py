@@ -140,7 +140,7 @@ def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
 
 def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
                source: str = "file", commits: dict[str, str] | None = None,
-               lock_timeout: float = 0.0) -> ApplyResult:
+               lock_timeout: float = 0.0, pull_request: str | None = None) -> ApplyResult:
     """Steps 3–6: locks, re-evaluation and writes in one transaction, locks released."""
     check_applyable(plan, store)
     locker = Locker(store, ttl=config.lock_ttl, owner=owner)
@@ -150,7 +150,8 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
         held.append(lock)
         holders_before = _lock_targets(plan, locker, held, lock_timeout, config)
         return _transaction(plan, store, config, actor=actor, owner=owner, source=source,
-                            commits=commits or {}, held=held, holders_before=holders_before)
+                            commits=commits or {}, held=held, holders_before=holders_before,
+                            pull_request=pull_request)
     finally:
         for lock in reversed(held):
             locker.release_quietly(lock)
@@ -190,7 +191,8 @@ def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:
 
 def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
                  source: str, commits: dict[str, str], held: Sequence[LockInfo],
-                 holders_before: dict[str, str | None]) -> ApplyResult:
+                 holders_before: dict[str, str | None],
+                 pull_request: str | None = None) -> ApplyResult:
     result = ApplyResult()
     compare_hashes = same_major(plan.deepdiff_version, deepdiff_version())
     with store.write() as tx:
@@ -211,7 +213,8 @@ def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner:
                 ticket=action.entry.get("ticket"),
                 resolution=None if action.file == CLI_FILE else f"{action.file}#{action.entry_key}",
                 plan_id=plan.plan_id,
-                metadata={"commit": commits[action.file]} if action.file in commits else {})
+                metadata={**({"commit": commits[action.file]} if action.file in commits else {}),
+                          **({"pull_request": pull_request} if pull_request else {})})
             if action.outcome == Outcome.SATISFIED:
                 result.lines.append(describe(action))
                 result.satisfied += 1
@@ -228,5 +231,5 @@ def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner:
                     resolution_file=action.file, entry_key=action.entry_key,
                     file_digest=digests[action.file], outcome=str(action.outcome),
                     plan_id=plan.plan_id, commit_sha=commits.get(action.file), actor=actor,
-                    applied_at=iso_from_ms(now_ms)))
+                    applied_at=iso_from_ms(now_ms), pull_request=pull_request))
     return result
