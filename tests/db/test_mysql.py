@@ -449,3 +449,18 @@ def test_schema_snapshot_sees_what_changes(conn: MysqlConnection, impl: MysqlImp
     assert {k: v for k, v in after["tables"]["users"]["columns"].items() if k != "nickname"} \
         == users["columns"]
     assert after["tables"]["orders"] == before["tables"]["orders"]
+
+
+def test_a_held_write_lock_is_busy(mysql_url: str, impl: MysqlImpl,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import setright.db.mysql as mysql
+
+    monkeypatch.setattr(mysql, "WRITE_LOCK_TIMEOUT_S", 1)
+    a, b = _open(mysql_url), _open(mysql_url)
+    impl.begin(a, write=True)
+    with pytest.raises(mysql.WriteLockTimeout) as info:
+        impl.begin(b, write=True)
+    assert impl.is_busy(info.value) and not impl.in_transaction(b)
+    impl.commit(a)
+    impl.begin(b, write=True)  # released at COMMIT
+    impl.rollback(b)

@@ -16,6 +16,7 @@ with the offset before the jump — Java's `LocalDateTime.atZone` rule.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,6 +85,6 @@ def local_to_utc_ms(name: str, local: datetime) -> int:
     """The Python twin of `offset_seconds_sql`, for tests and for values read in Python."""
     offsets, boundaries = local_segments(name)
     text = local.strftime("%Y-%m-%d %H:%M:%S")
-    k = sum(1 for b in boundaries if text >= b)
+    k = bisect_right(boundaries, text)
     epoch = (local - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
     return epoch - offsets[k] * 1000
