@@ -175,6 +175,8 @@ def impl_for(url: DbUrl) -> DefaultImpl:
     if url.dialect not in _REGISTRY:
         if url.dialect == "sqlite":
             import setright.db.sqlite  # noqa: F401 - registers SqliteImpl
+        if url.dialect == "mysql":
+            import setright.db.mysql  # noqa: F401 - registers MysqlImpl
     cls = _REGISTRY.get(url.dialect)
     if cls is None:
         raise SetrightError(f"{url.shown}: {url.dialect} is not supported yet",
