@@ -100,6 +100,11 @@ class DefaultImpl:
         """Run an INSERT into a table with an auto-increment `id_column`; return the new id."""
         return int(conn.execute(sql, parameters).lastrowid or 0)
 
+    def advance_id_sequence(self, conn: Connection, table: str, id_column: str = "id") -> None:
+        """Make the next generated `id_column` exceed every id in `table` (after rows were
+        inserted with explicit ids, as `store migrate` does); a no-op where the database
+        derives the next id from the rows themselves."""
+
     # -- DDL for setright's own tables ------------------------------------------
 
     def column_type(self, kind: type, *, key: bool = False) -> str:
@@ -160,6 +165,11 @@ class DefaultImpl:
     def split_statements(self, script: str) -> list[str]:
         raise NotImplementedError
 
+    def needs_autocommit(self, statement: str) -> bool:
+        """Whether the database refuses to run `statement` inside a transaction (PostgreSQL's
+        `CREATE INDEX CONCURRENTLY`, `VACUUM`…): its change then runs non-transactionally."""
+        return False
+
 
 _REGISTRY: dict[str, type[DefaultImpl]] = {}
 
@@ -175,7 +185,9 @@ def impl_for(url: DbUrl) -> DefaultImpl:
     if url.dialect not in _REGISTRY:
         if url.dialect == "sqlite":
             import setright.db.sqlite  # noqa: F401 - registers SqliteImpl
-        if url.dialect == "mysql":
+        elif url.dialect == "postgresql":
+            import setright.db.postgres  # noqa: F401 - registers PostgresImpl
+        elif url.dialect == "mysql":
             import setright.db.mysql  # noqa: F401 - registers MysqlImpl
     cls = _REGISTRY.get(url.dialect)
     if cls is None:

@@ -124,6 +124,14 @@ class SqliteImpl(DefaultImpl):
 
         return split_statements(script)
 
+    def needs_autocommit(self, statement: str) -> bool:
+        """Never: every SQLite statement runs in the runner's transaction, as it always has
+        (a `VACUUM` there fails and fails its change, unchanged behaviour)."""
+        return False
+
+    def advance_id_sequence(self, conn: Connection, table: str, id_column: str = "id") -> None:
+        """Nothing to do: an INTEGER PRIMARY KEY takes max(rowid) + 1."""
+
 
 def _squash(sql: str | None) -> str:
     return " ".join((sql or "").split())

@@ -1,0 +1,420 @@
+"""PostgreSQL (≥ 13) through psycopg 3, the `setright[postgres]` extra, imported lazily.
+
+**Transactions.** The psycopg connection runs in autocommit mode and setright sends
+`BEGIN`/`COMMIT`/`ROLLBACK` itself (`begin`, `commit`, `rollback`), so a statement outside
+`begin` commits on its own — which is also how `CREATE INDEX CONCURRENTLY` and friends run.
+
+**Isolation of writes: READ COMMITTED behind one store-wide write lock.** `begin(write=True)`
+takes `pg_advisory_xact_lock` on a key of the connection's current schema as its first
+statement, so writers of one store run one at a time, exactly like SQLite's
+`BEGIN IMMEDIATE`; every statement after the lock sees everything committed before it.
+Guards of every shape therefore hold: a guarded `UPDATE … WHERE state = :expected`, a
+read-check-then-write, and a read-of-others-then-insert (write skew, which neither READ
+COMMITTED nor REPEATABLE READ prevents on their own). SERIALIZABLE was the alternative; it
+was not chosen because every state write bumps the one `serial` row, so two concurrent
+writers would nearly always abort one with a serialization failure, and `Store.write()` is
+a context manager that cannot replay its body — each call site would need a retry loop.
+The lock wait is bounded by `lock_timeout` (`WRITE_LOCK_TIMEOUT_MS`, as SQLite's
+busy timeout); a timeout is `is_busy`. The lock is released by COMMIT or ROLLBACK, and
+readers (`begin(write=False)`: `REPEATABLE READ READ ONLY`, one snapshot) never wait for it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from setright.db import postgres_lexer as lexer
+from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, register
+from setright.db.url import DbUrl
+from setright.errors import SetrightError
+
+#: Bound on waiting for another writer of the same store (SQLite waits 5 s too).
+WRITE_LOCK_TIMEOUT_MS = 5000
+#: First half of setright's two-part advisory lock keys (the second is a hash of a name):
+#: the store's write lock and a target's session locks never collide.
+STORE_LOCK_CLASS = 0x5E7_0001
+SESSION_LOCK_CLASS = 0x5E7_0002
+
+_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_INSTALL = "pip install 'setright[postgres]'"
+
+
+def _driver() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise SetrightError(
+            f"PostgreSQL URLs need the psycopg driver, which is not installed: {_INSTALL}"
+        ) from None
+    return psycopg
+
+
+# -- the connection -----------------------------------------------------------
+
+
+class PgCursor:
+    """A psycopg cursor with sqlite3's leniency: fetching from a statement without rows
+    gives None / [] instead of raising."""
+
+    lastrowid: int | None = None
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone() if self._cursor.description is not None else None
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall() if self._cursor.description is not None else []
+
+    def __iter__(self) -> Any:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """The `Connection` protocol over one psycopg connection (in autocommit mode).
+
+    SQL is written with `?` placeholders (translated to `%s`, see
+    `postgres_lexer.translate_placeholders`); SQL without parameters is sent as is.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgCursor:
+        if parameters:
+            text, count = lexer.translate_placeholders(sql)
+            if count != len(parameters):
+                raise ValueError(f"{count} placeholders, {len(parameters)} parameters: {sql}")
+            return PgCursor(self.raw.execute(text, tuple(parameters)))
+        return PgCursor(self.raw.execute(sql))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> PgCursor:
+        text, _count = lexer.translate_placeholders(sql)
+        cursor = self.raw.cursor()
+        cursor.executemany(text, [tuple(p) for p in parameters])
+        return PgCursor(cursor)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE
+
+    @property
+    def backend_pid(self) -> int:
+        return int(self.raw.info.backend_pid)
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def cancel(self) -> None:
+        """Abort the statement running now, from any thread (psycopg's cancel request)."""
+        cancel = getattr(self.raw, "cancel_safe", None) or self.raw.cancel
+        cancel()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+# -- the implementation -------------------------------------------------------
+
+
+@register
+class PostgresImpl(DefaultImpl):
+    name = "postgresql"
+    transactional_ddl = True
+
+    write_lock_timeout_ms = WRITE_LOCK_TIMEOUT_MS
+
+    def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False
+                ) -> PgConnection:
+        """Connect within `url.connect_timeout` (default 10 s); query parameters (`sslmode`…)
+        are passed on. `create` does not apply: setright never creates a server database,
+        and a store "exists" when `table_exists` finds its tables (the caller checks)."""
+        psycopg = _driver()
+        params: dict[str, Any] = {"application_name": "setright", **url.params()}
+        params.update(host=url.host, port=url.port, dbname=url.database,
+                      connect_timeout=max(2, math.ceil(url.connect_timeout)))
+        if url.user is not None:
+            params["user"] = url.user
+        if url.password is not None:
+            params["password"] = url.password
+        try:
+            raw = psycopg.connect(autocommit=True, **params)
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {url.where}: {connect_cause(exc, url)}"
+            ) from None
+        conn = PgConnection(raw)
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
+        return conn
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        """Write: READ COMMITTED behind the store-wide advisory lock (module docstring).
+        Read: one REPEATABLE READ READ ONLY snapshot."""
+        if not write:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return
+        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try:
+            conn.execute(f"SET LOCAL lock_timeout = {int(self.write_lock_timeout_ms)}")
+            conn.execute("SELECT pg_advisory_xact_lock(?,"
+                         " hashtext(coalesce(current_schema(), '')))", (STORE_LOCK_CLASS,))
+        except BaseException:
+            self.rollback(conn)
+            raise
+
+    def commit(self, conn: Connection) -> None:
+        conn.execute("COMMIT")
+
+    def rollback(self, conn: Connection) -> None:
+        if self.in_transaction(conn):
+            conn.execute("ROLLBACK")
+
+    def in_transaction(self, conn: Connection) -> bool:
+        return bool(getattr(conn, "in_transaction", False))
+
+    def is_busy(self, exc: BaseException) -> bool:
+        errors = _driver().errors
+        return isinstance(exc, (errors.SerializationFailure, errors.DeadlockDetected,
+                                errors.LockNotAvailable))
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, _driver().IntegrityError)
+
+    def is_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, _driver().Error)
+
+    def driver_errors(self) -> type[Exception]:
+        """The driver's base exception class, for `except impl.driver_errors():`."""
+        return _driver().Error  # type: ignore[no-any-return]
+
+    @property
+    def errors(self) -> Any:
+        """psycopg's module of SQLSTATE exception classes (`errors.UndefinedTable`…)."""
+        return _driver().errors
+
+    # -- SQL that differs ----------------------------------------------------
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        """The identifier unquoted, as Flamingock writes it, after checking it is plain.
+
+        SQLite's `quote` (and `store/schema.py`'s, which the store applies to the configured
+        audit table name today) wraps names in double quotes: harmless there, since SQLite
+        matches names case-insensitively. On PostgreSQL a quoted name is case-sensitive:
+        `"flamingockAuditLog"` would miss the `flamingockauditlog` table Flamingock created
+        with the unquoted name, so names are used unquoted and PostgreSQL folds them. Store
+        SQL must therefore quote through `impl.quote`, never a quoting function of its own.
+        """
+        if not _PLAIN_IDENTIFIER.match(identifier):
+            raise SetrightError(
+                f"{identifier!r} is not a plain SQL name: on PostgreSQL setright uses table "
+                "names unquoted (as Flamingock does); use letters, digits and _")
+        return identifier
+
+    def insert_returning_id(self, conn: Connection, sql: str, parameters: Sequence[Any],
+                            id_column: str = "id") -> int:
+        row = conn.execute(f"{sql} RETURNING {self.quote(id_column)}", parameters).fetchone()
+        return int(row[0])
+
+    def advance_id_sequence(self, conn: Connection, table: str, id_column: str = "id") -> None:
+        """Move the column's sequence past the highest id (rows inserted with explicit ids
+        do not advance it; `store migrate` keeps ids)."""
+        t, c = self.quote(table), self.quote(id_column)
+        conn.execute(
+            f"SELECT setval(pg_get_serial_sequence(?, ?), greatest(coalesce(max({c}), 0), 1),"
+            f" max({c}) IS NOT NULL) FROM {t}", (t.lower(), c.lower()))
+
+    # -- DDL for setright's own tables ------------------------------------------
+
+    def column_type(self, kind: type, *, key: bool = False) -> str:
+        return {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION"}[kind]
+
+    def create_table(self, conn: Connection, name: str, columns: dict[str, type],
+                     pk: Sequence[str], not_null: Sequence[str] = (),
+                     autoincrement: str | None = None) -> None:
+        """`autoincrement` names a BIGINT identity column (explicit ids are still accepted)."""
+        parts = []
+        for column, kind in columns.items():
+            if column == autoincrement:
+                parts.append(f"{self.quote(column)} BIGINT GENERATED BY DEFAULT AS IDENTITY")
+                continue
+            null = " NOT NULL" if column in not_null else ""
+            parts.append(f"{self.quote(column)} {self.column_type(kind)}{null}")
+        if pk:
+            parts.append(f"PRIMARY KEY ({', '.join(self.quote(c) for c in pk)})")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.quote(name)} ({', '.join(parts)})")
+
+    def create_index(self, conn: Connection, name: str, table: str, columns: Sequence[str],
+                     *, unique: bool = False) -> None:
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        cols = ", ".join(self.quote(c) for c in columns)
+        conn.execute(f"CREATE {kind} IF NOT EXISTS {self.quote(name)} "
+                     f"ON {self.quote(table)} ({cols})")
+
+    def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
+                                state_column: str, states: Sequence[str]) -> None:
+        values = ", ".join(literal(s) for s in states)
+        conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {self.quote(name)} "
+                     f"ON {self.quote(table)} ({self.quote(column)}) "
+                     f"WHERE {self.quote(state_column)} IN ({values})")
+
+    def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
+                     timezone: str = "UTC") -> str:
+        """`column` as epoch ms, by the column's declared type; `column` may be qualified
+        (`a.created_at`), the type is looked up by its last part in `table`.
+
+        Integers are ms already; a zone-less TIMESTAMP is the writer's wall clock in
+        `timezone`; TIMESTAMPTZ is absolute; text holds ms digits, ISO-8601 (with or
+        without a zone) or `yyyy-MM-dd HH:mm:ss.SSS` (zone-less: read in `timezone`).
+        Fractions beyond ms are cut, as Java's `toEpochMilli` does.
+        """
+        info = self._column_info(conn, table, column.rsplit(".", 1)[-1])
+        kind = info[0] if info else None
+        tz = literal(timezone)
+        if kind in ("smallint", "integer", "bigint", "numeric"):
+            return f"({column})::bigint"
+        if kind == "timestamp without time zone":
+            return _epoch_ms(f"(({column}) AT TIME ZONE {tz})")
+        if kind == "timestamp with time zone":
+            return _epoch_ms(f"({column})")
+        text = f"({column})::text"
+        zoned = f"{text} ~ '(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$'"
+        return (f"(CASE WHEN {text} ~ '^-?[0-9]+$' THEN {text}::bigint"
+                f" WHEN {zoned} THEN {_epoch_ms(f'({text})::timestamptz')}"
+                f" ELSE {_epoch_ms(f'(({text})::timestamp AT TIME ZONE {tz})')} END)")
+
+    def now_ms(self, conn: Connection) -> int:
+        row = conn.execute(
+            "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint").fetchone()
+        return int(row[0])
+
+    def created_at_step_ms(self, conn: Connection, table: str) -> int:
+        """1 ms, except for timestamps declared with fewer than 3 fractional digits
+        (`TIMESTAMP(0)` keeps whole seconds: 1000)."""
+        info = self._column_info(conn, table, "created_at")
+        if info is None or info[1] not in ("timestamp", "timestamptz") or info[2] < 0:
+            return 1
+        return 10 ** max(0, 3 - info[2])
+
+    # -- the catalog --------------------------------------------------------
+
+    def table_names(self, conn: Connection) -> set[str]:
+        """Tables (and partitioned tables) of the connection's `current_schema()`."""
+        return {row[0] for row in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')")}
+
+    def table_exists(self, conn: Connection, name: str) -> bool:
+        """`name` as PostgreSQL folds an unquoted name: `flamingockAuditLog` finds
+        `flamingockauditlog`."""
+        return conn.execute(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname = ?",
+            (fold(name),)).fetchone() is not None
+
+    def column_names(self, conn: Connection, table: str) -> list[str]:
+        return [row[0] for row in conn.execute(
+            "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname = ? AND a.attnum > 0"
+            " AND NOT a.attisdropped ORDER BY a.attnum", (fold(table),))]
+
+    def _column_info(self, conn: Connection, table: str, column: str
+                     ) -> tuple[str, str, int] | None:
+        """(type without modifier, e.g. `timestamp without time zone`; pg_type name; typmod)."""
+        row = conn.execute(
+            "SELECT format_type(a.atttypid, NULL), t.typname, a.atttypmod FROM pg_attribute a"
+            " JOIN pg_type t ON t.oid = a.atttypid JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname = ? AND a.attname = ?"
+            " AND NOT a.attisdropped", (fold(table), fold(column))).fetchone()
+        return (row[0], row[1], int(row[2])) if row else None
+
+    def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
+                        ) -> dict[str, Any]:
+        from setright.db.postgres_snapshot import schema_snapshot
+
+        return schema_snapshot(conn, exclude_prefix)
+
+    # -- change scripts -----------------------------------------------------
+
+    def split_statements(self, script: str) -> list[str]:
+        return lexer.split_statements(script)
+
+    def needs_autocommit(self, statement: str) -> bool:
+        return lexer.needs_autocommit(statement)
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def fold(name: str) -> str:
+    """How PostgreSQL stores an unquoted name: lower case (after checking it is plain)."""
+    return PostgresImpl.quote(name).lower()
+
+
+def literal(value: str) -> str:
+    """A standard SQL string literal (for DDL, where parameters cannot be used)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _epoch_ms(timestamptz: str) -> str:
+    return f"round(extract(epoch FROM date_trunc('milliseconds', {timestamptz})) * 1000)::bigint"
+
+
+_SERVER_PREFIX = re.compile(
+    r'^(connection failed: )?(connection to server (at|on) ("[^"]*"|\S+)'
+    r"( \([^)]*\))?(, port \d+)? failed: )?", re.I)
+
+
+def connect_cause(exc: BaseException, url: DbUrl) -> str:
+    """The driver's reason in one line, without the server address (the message names it)
+    and never with the password, even where the driver quotes it."""
+    lines: list[str] = []
+    for line in str(exc).splitlines():
+        line = _SERVER_PREFIX.sub("", line.strip())
+        line = re.sub(r"^FATAL:\s+", "", line)
+        if line and line not in lines:
+            lines.append(line)
+    cause = "; ".join(lines) or type(exc).__name__
+    if url.password:
+        cause = cause.replace(url.password, "***")
+    return cause
+
+
+def flamingock_audit_ddl(table: str) -> str:
+    """The CREATE TABLE Flamingock's SQL auditor runs for its audit log on PostgreSQL.
+
+    Written after Flamingock's `SqlAuditorDialectHelper` (flamingock-sql-util): an
+    unquoted name, `id SERIAL`, a zone-less `created_at TIMESTAMP` in the JVM's local time,
+    VARCHARs and BOOLEAN flags — the columns of DESIGN §4.1, in that order.
+    """
+    columns = [
+        "id SERIAL PRIMARY KEY", "execution_id VARCHAR(255)", "stage_id VARCHAR(255)",
+        "change_id VARCHAR(255)", "author VARCHAR(255)", "created_at TIMESTAMP",
+        "state VARCHAR(32)", "invoked_class VARCHAR(255)", "invoked_method VARCHAR(255)",
+        "source_file VARCHAR(255)", "metadata TEXT", "execution_millis BIGINT",
+        "execution_hostname VARCHAR(255)", "error_trace TEXT", "type VARCHAR(32)",
+        "tx_strategy VARCHAR(32)", "target_system_id VARCHAR(255)",
+        "change_order VARCHAR(255)", "recovery_strategy VARCHAR(32)",
+        "transaction_flag BOOLEAN", "system_change BOOLEAN",
+    ]
+    return f"CREATE TABLE IF NOT EXISTS {PostgresImpl.quote(table)} ({', '.join(columns)})"
