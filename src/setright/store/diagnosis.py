@@ -105,12 +105,16 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
     apply = (_one(conn, "SELECT * FROM setright_applies WHERE id = ?", (facts.execution_id,))
              if facts.execution_id else None)
     task = ops = None
+    failed_seqs: set[int] = set()
     if apply is not None:
         task = _one(conn, "SELECT * FROM setright_tasks WHERE apply_id = ? AND change_id = ?"
                     " ORDER BY position DESC LIMIT 1", (apply["id"], facts.change_id))
         ops = conn.execute(
             "SELECT seq, state, statement FROM setright_operations WHERE apply_id = ?"
             " AND change_id = ? ORDER BY seq", (apply["id"], facts.change_id)).fetchall()
+        failed_seqs = {seq for (seq,) in conn.execute(
+            "SELECT seq FROM setright_operations WHERE apply_id = ? AND change_id = ?"
+            " AND error IS NOT NULL", (apply["id"], facts.change_id))}
         if task is not None and task["state"] == TaskState.RUNNING and markers is not None:
             ops = _settled_by_markers(ops, markers(apply["target"], apply["id"],
                                                    facts.change_id))
@@ -119,11 +123,14 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
                      else bool(task and task["transactional"]))
     completed = sum(1 for _, state, _ in ops if state == "completed") if ops else None
     # The operation that failed (a transactional change rolls every operation back to
-    # pending, but the failed one is recorded), else the first one not completed.
+    # pending, but the failed one is recorded; a rollback script resets them all to
+    # pending, and the failed one keeps its error), else the first one not completed.
     current_op = next(((seq, stmt) for seq, state, stmt in ops or []
                        if state in ("failed", "failed_retryable")),
-                      next(((seq, stmt) for seq, state, stmt in ops or [] if state != "completed"),
-                           (None, None)))
+                      next(((seq, stmt) for seq, state, stmt in ops or []
+                            if state == "pending" and seq in failed_seqs),
+                           next(((seq, stmt) for seq, state, stmt in ops or []
+                                 if state != "completed"), (None, None))))
     ap = apply or {}
     return Diagnosis(
         change_id=facts.change_id,
