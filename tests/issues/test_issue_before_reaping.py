@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from runhelp import Project, normalise
-from setright.timeutil import FixedClock
+from setright.timeutil import FixedClock, ms_from_any
 from storehelp import T0
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a killed process")
@@ -69,6 +70,10 @@ def test_reaping_later_agrees_with_what_issue_get_said(tmp_path: Path) -> None:
     p = crashed_project(tmp_path / "p")
     clock = FixedClock(p.now_ms() + 5_000)
     said = json.loads(p.cli("issue", "get", "-c", "sync", "--json", clock=clock).stdout)
+    expiry = ms_from_any(said["lease_expires_at"])
+    assert expiry is not None
+    while p.now_ms() <= expiry:  # the dead runner's lease must really have expired
+        time.sleep(0.05)
     p.spawn("run").communicate(timeout=60)  # reaps the lost apply: the target is then blocked
     now = json.loads(p.cli("issue", "get", "-c", "sync", "--json",
                            clock=FixedClock(p.now_ms() + 5_000)).stdout)
