@@ -190,8 +190,10 @@ def test_rollback_script_rolls_back_and_resets_operations(project: Project, cloc
     row = one(store, "SELECT invoked_method, tx_strategy FROM setright_audit_log"
               " WHERE change_id = 'loose' ORDER BY id DESC LIMIT 1")
     assert row == ("rollback", "NON_TX")
-    # ROLLED_BACK is not an issue: the target is not blocked
-    assert blocking_issues(store.conn, clock.now_ms(), "app") == []
+    # rolled back on every attempt of a spent budget: an issue (§9.9), the target is blocked
+    assert [(v.facts.change_id, v.reason) for v in
+            blocking_issues(store.conn, clock.now_ms(), "app")] == [
+        ("loose", "retry-budget-exhausted")]
 
 
 def test_rollback_failure_is_rollback_failed(project: Project, clock) -> None:

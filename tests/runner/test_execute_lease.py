@@ -116,3 +116,42 @@ def test_target_fence_refuses_a_runner_after_another_claimed_the_target(tmp_path
     assert not first.conn.in_transaction
     first.close()
     second.close()
+
+
+def test_the_keeper_renews_while_the_runner_holds_a_store_write(tmp_path: Path) -> None:
+    """The runner fences every store write with its lease while the keeper renews it.
+
+    The keeper must never hold the lease's in-process lock while it waits for
+    the store: the runner takes that lock inside its write transaction, and
+    the two would wait for each other until the store's busy timeout (5 s,
+    longer than the ttl) ended the renewal — a lease lost by a live runner.
+    """
+    import time
+
+    from setright.runner.lease import Lease, LeaseKeeper
+    from setright.timeutil import SystemClock
+
+    store = Project(tmp_path / "p").open_store(SystemClock())
+    locker = Locker(store, ttl=3)
+    lock, _ = locker.acquire("target:app", "run")
+    lease = Lease(store, locker, lock)
+    keeper = LeaseKeeper(lease, store.path, store.audit_table, store.clock,
+                         on_lost=lambda: None).start()
+    try:
+        with store.write() as tx:
+            time.sleep(1.5)  # the keeper (every ttl/3 = 1 s) tries to renew, and waits
+            started = time.monotonic()
+            lease.fence(tx)  # a runner's store write, checking its lease
+            fenced_in = time.monotonic() - started
+        assert fenced_in < 0.5
+        deadline = time.monotonic() + 5
+        while lease.lock.expires_at == lock.expires_at and time.monotonic() < deadline:
+            time.sleep(0.02)  # once the write is done, the keeper's retry gets through
+        assert lease.lost is None
+        assert lease.lock.expires_at > lock.expires_at
+        row = store.conn.execute("SELECT expires_at FROM setright_locks WHERE name = ?",
+                                 ("target:app",)).fetchone()
+        assert row == (lease.lock.expires_at,)
+    finally:
+        keeper.stop()
+        store.close()

@@ -32,6 +32,24 @@ TABLE = [
     # rows 2-3
     ("applied", facts(state="APPLIED"), "done", False),
     ("manually applied", facts(state="MANUAL_MARKED_AS_APPLIED"), "done", False),
+    # row 3 (§9.9): the retry budget, before "rolled back" so a spent budget cannot re-run
+    ("rolled back, budget spent", facts(state="ROLLED_BACK", apply_attempt=3,
+                                        apply_max_attempts=3), "retry-budget-exhausted", True),
+    ("rolled back, budget spent, always-retry",
+     facts(state="ROLLED_BACK", apply_attempt=3, apply_max_attempts=3,
+           recovery_strategy="ALWAYS_RETRY"), "rolled-back", False),
+    ("rolled back, apply failed with budget left (runner lost)",
+     facts(state="ROLLED_BACK", apply_attempt=1, apply_max_attempts=3), "rolled-back", False),
+    ("rolled back, budget spent but apply cancelled",
+     facts(state="ROLLED_BACK", apply_state="cancelled", apply_attempt=3, apply_max_attempts=3),
+     "rolled-back", False),
+    ("rolled back, budget spent but redriven",
+     facts(state="ROLLED_BACK", apply_state="failed_retryable", apply_attempt=0,
+           apply_max_attempts=3, latest_task_state="failed_retryable",
+           latest_task_apply_state="failed_retryable"), "queued", False),
+    ("marked rolled back after a spent budget",
+     facts(state="MANUAL_MARKED_AS_ROLLED_BACK", apply_attempt=3, apply_max_attempts=3),
+     "rolled-back", False),
     ("rolled back", facts(state="ROLLED_BACK"), "rolled-back", False),
     ("manually rolled back", facts(state="MANUAL_MARKED_AS_ROLLED_BACK"), "rolled-back", False),
     # row 4: running
@@ -48,8 +66,10 @@ TABLE = [
                                             recovery_strategy="ALWAYS_RETRY"), "running", False),
     # row 6
     ("started, lease expired", facts(state="STARTED"), "started-never-completed", True),
-    # rows 7-8: transactional FAILED
+    # rows 3 and 8: transactional FAILED
     ("tx failed, budget spent", facts(tx_strategy="TX_SHARED"), "retry-budget-exhausted", True),
+    ("tx failed, budget spent, always-retry",
+     facts(tx_strategy="TX_SHARED", recovery_strategy="ALWAYS_RETRY"), "always-retry", False),
     ("tx (separate) failed, budget spent", facts(tx_strategy="TX_SEPARATE_WITH_MARKER"),
      "retry-budget-exhausted", True),
     ("tx failed, apply cancelled", facts(tx_strategy="TX_SHARED", apply_state="cancelled"),
@@ -79,8 +99,8 @@ def test_issue_rule_table(case: str, f: IssueFacts, rule: str, is_issue: bool) -
 
 def test_rule_order_is_the_designs() -> None:
     assert [r.name for r in RULES] == [
-        "queued", "done", "rolled-back", "running", "always-retry", "started-never-completed",
-        "retry-budget-exhausted", "rolled-back-by-database", "failed-non-transactional",
+        "queued", "done", "retry-budget-exhausted", "rolled-back", "running", "always-retry",
+        "started-never-completed", "rolled-back-by-database", "failed-non-transactional",
         "rollback-failed", "unknown-state",
     ]
 

@@ -19,11 +19,13 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
+    from setright.runner.reap import target_marker_reader
     from setright.store.diagnosis import diagnose_issues
 
-    store = app.store()
+    store, config = app.store(), app.config()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=store.now_ms(),
-                             redrive_max_age=app.config().redrive_max_age)
+                             redrive_max_age=config.redrive_max_age,
+                             markers=target_marker_reader(config.targets))
     click.echo(to_json(issue_list_json(issues)) if as_json else render_list(issues, app.style))
     return 3 if exit_code and issues else 0
 
@@ -49,13 +51,15 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.render.style import to_json
     from setright.resolutions.template import free_file_name, resolution_file_name
     from setright.resolutions.template import resolution_yaml
+    from setright.runner.reap import target_marker_reader
     from setright.store.diagnosis import diagnose_change, diagnose_issues
 
     del guidance  # accepted for Flamingock's users: the report always carries the guidance
     store, config = app.store(), app.config()
     now = store.now_ms()
+    markers = target_marker_reader(config.targets)
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,
-                             redrive_max_age=config.redrive_max_age)
+                             redrive_max_age=config.redrive_max_age, markers=markers)
     if change_id is None:
         if not issues:
             click.echo("No issues found.")
@@ -63,7 +67,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
         chosen = issues[0]
     else:
         found = diagnose_change(store.conn, store.audit_table, change_id, now_ms=now,
-                                redrive_max_age=config.redrive_max_age)
+                                redrive_max_age=config.redrive_max_age, markers=markers)
         if found is None:
             raise UnknownId(f"no change {change_id!r} in the audit store")
         if not found.is_issue:

@@ -3,7 +3,7 @@
 | outcome   | when |
 |-----------|------|
 | change    | the change is an issue and the guards hold; or it is not an issue but `expect` names its current state exactly (a deliberate override) |
-| satisfied | the current state already equals the resolution |
+| satisfied | the current state already equals the resolution, and it is not an issue |
 | conflict  | unknown change; `expect`/`target` mismatch; running or queued; not an issue without an explicit `expect` |
 
 Cross-entry conflicts (two entries for one change) are decided in `build.py`.
@@ -69,7 +69,9 @@ def evaluate_resolution(conn: sqlite3.Connection, entry: PlanEntry, *, now_ms: i
         return action(Outcome.CONFLICT, f"change {entry.subject!r} is {verdict.rule.meaning}"
                       + (f" (apply {task['apply_id']} is {task['apply_state']})" if task else ""),
                       before=state)
-    if state in _SATISFIED_BY[entry.resolution]:
+    if state in _SATISFIED_BY[entry.resolution] and not verdict.is_issue:
+        # An issue is never satisfied: a ROLLED_BACK whose retry budget is spent (§9.9)
+        # marked ROLLED_BACK is a new decision, and it unblocks the target.
         return action(Outcome.SATISFIED, f"change {entry.subject!r} is already {state}",
                       before=state)
     if verdict.is_issue:

@@ -1,19 +1,28 @@
 """The runner's lease: its target lock, checked before every statement and renewed every ttl/3.
 
 The lease *is* the `target:<name>` lock (DESIGN §4.5): `lease_token` is the
-lock id and `lease_expires_at` the lock's expiry. Two things keep it alive
-and honest:
+lock id and `lease_expires_at` the lock's expiry. A lease is lost only when
+its holder really stopped renewing: the lock row was taken over, or its
+`expires_at` passed without a successful renewal by us. Every verdict is
+read from the lock row, never from a local guess.
 
 * `Lease.check()` runs before every statement sent to the target and at the
   start of every store write (`Lease.fence`). It reads the lock row: taken
   over or expired means `LeaseLost`, so the runner stops before its next
   statement. It renews when a third of the ttl has passed.
 * `LeaseKeeper`, a daemon thread with its own store connection, renews every
-  ttl/3 while a long statement runs. It writes nothing but the lock's expiry
+  ttl/3 while a long statement runs, retrying a busy store until it gets
+  through (or the row has expired). It writes nothing but the lock's expiry
   and the apply's `lease_expires_at`, both fenced by the lock id, and an
   expired lock is never revived (`Locker.renew_lease`), so it cannot write
   after the lease is lost. When renewal finds the lease gone it interrupts the
   running statement, whose transaction then rolls back.
+
+The in-process mutex guards only the in-memory copy of the lock row and is
+never held while waiting for the store: the main thread takes it inside its
+store transactions (`fence`), so a keeper holding it while it waited for the
+store's write lock would deadlock with the main thread until the busy timeout
+(5 s, longer than a short ttl) gave up — and the lease expired unrenewed.
 """
 
 from __future__ import annotations
@@ -23,10 +32,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from setright.errors import LeaseLost, SetrightError
+from setright.errors import LeaseLost, SetrightError, StoreError
 from setright.store.connection import Store
 from setright.store.locks import Locker, LockInfo
 from setright.timeutil import Clock, iso_from_ms
+
+#: how soon the keeper tries again after a renewal found the store busy
+_BUSY_RETRY_S = 0.02
 
 
 class Lease:
@@ -62,7 +74,13 @@ class Lease:
             raise LeaseLost(self.lost, ["this runner stops before its next statement"])
         expires_at = self._verify(self.store.conn)
         if expires_at < iso_from_ms(self.store.now_ms() + self.ttl_ms * 2 // 3):
-            self.renew()  # a third of the ttl has passed since the last renewal
+            # A third of the ttl has passed since the last renewal. A busy store is no
+            # verdict: the row was live a moment ago, and the keeper and the next check
+            # renew again; only the row itself can say the lease is gone.
+            try:
+                self.renew()
+            except StoreError:
+                pass
 
     def fence(self, tx: sqlite3.Connection) -> None:
         """Inside a store write: refuse it unless the lease is still ours and live."""
@@ -71,12 +89,19 @@ class Lease:
         self._verify(tx)
 
     def renew(self) -> None:
-        with self._mutex:
-            try:
-                self.lock = self.locker.renew_lease(self.lock, self.apply_id)
-            except LeaseLost as exc:
-                self.lost = exc.message
-                raise
+        """Renew from this thread's store connection; `LeaseLost` once the row is gone or expired."""
+        try:
+            lock = self.locker.renew_lease(self.lock, self.apply_id)
+        except LeaseLost as exc:
+            self.lost = exc.message
+            raise
+        self.adopt(lock.expires_at)
+
+    def adopt(self, expires_at: str) -> None:
+        """Remember a later expiry of our lock row (renewed by us or by the keeper)."""
+        with self._mutex:  # held for this swap only, never across a store call
+            if expires_at > self.lock.expires_at:
+                self.lock = LockInfo(**{**self.lock.as_dict(), "expires_at": expires_at})
 
     def _verify(self, conn: sqlite3.Connection) -> str:
         """The lock's expiry when it is still ours and live; else `LeaseLost`."""
@@ -89,9 +114,7 @@ class Lease:
         elif row[2] <= iso_from_ms(now):
             self.lost = f"lease on {self.lock.name} expired at {row[2]}"
         else:
-            with self._mutex:
-                if row[2] > self.lock.expires_at:  # renewed by the keeper
-                    self.lock = LockInfo(**{**self.lock.as_dict(), "expires_at": row[2]})
+            self.adopt(str(row[2]))
             return str(row[2])
         raise LeaseLost(self.lost, ["this runner stops before its next statement"])
 
@@ -120,23 +143,46 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         interval = max(self.lease.locker.ttl / 3, 0.05)
-        try:
-            store = Store.open(self.store_path, self.audit_table, self.clock)
-        except SetrightError:
-            return  # the main thread's checks still renew and fence every write
+        store = self._open(interval)
+        if store is None:
+            return  # stopped, or no store: the main thread's checks still renew and fence
         try:
             locker = Locker(store, ttl=self.lease.locker.ttl, owner=self.lease.locker.owner)
             while not self._stop.wait(interval):
-                try:
-                    with self.lease._mutex:
-                        if self.lease.lost:
-                            return
-                        self.lease.lock = locker.renew_lease(self.lease.lock, self.lease.apply_id)
-                except LeaseLost as exc:
-                    self.lease.lost = exc.message
-                    self.on_lost()
+                if not self._renew(locker):
                     return
-                except (SetrightError, sqlite3.Error):
-                    continue  # the store is busy: try again next tick
         finally:
             store.close()
+
+    def _open(self, interval: float) -> Store | None:
+        """This thread's own store connection (a busy store is retried, not given up on)."""
+        for _ in range(10):
+            try:
+                return Store.open(self.store_path, self.audit_table, self.clock)
+            except SetrightError:
+                if self._stop.wait(interval):
+                    return None
+        return None
+
+    def _renew(self, locker: Locker) -> bool:
+        """One renewal, retrying a busy store until it commits or the lock row says we lost.
+
+        Returns False when the lease is lost (the running statement is then
+        interrupted) or the keeper is stopped.
+        """
+        while not self.lease.lost:
+            try:
+                lock = locker.renew_lease(self.lease.lock, self.lease.apply_id)
+            except LeaseLost as exc:
+                self.lease.lost = exc.message
+                self.on_lost()
+                return False
+            except (SetrightError, sqlite3.Error):
+                # "database is locked": another writer holds the store. Not a verdict;
+                # try again at once (the row's expiry, read in the renewal, decides).
+                if self._stop.wait(_BUSY_RETRY_S):
+                    return False
+                continue
+            self.lease.adopt(lock.expires_at)
+            return True
+        return False

@@ -24,17 +24,37 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from setright.config import TargetConfig
 
 from setright.runner.lease import Lease
 from setright.runner.report import ReapReport
-from setright.runner.targets import Target
+from setright.runner.targets import Target, TargetError, read_markers
 from setright.store.applies import ApplyRow, TaskRow, find_apply, operations_of, tasks_of
 from setright.store.audit import append_audit_row, audit_row, current_state, refresh_change_state
 from setright.store.connection import Store
+from setright.store.diagnosis import MarkerReader
 from setright.store.schema import quote
 from setright.store.states import ApplyState, ChangeState, OperationState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+
+
+def target_marker_reader(targets: Mapping[str, TargetConfig]) -> MarkerReader:
+    """What `issue get/list` settle an unreaped in-flight task with: its target's markers,
+    read-only (never opening a target for writing, never creating one); None when
+    the target is not configured or cannot be read, so the store rows are shown."""
+
+    def read(target: str, apply_id: str, change_id: str) -> list[int] | None:
+        config = targets.get(target)
+        if config is None:
+            return None
+        try:
+            return read_markers(config, apply_id, change_id)
+        except TargetError:
+            return None
+
+    return read
 
 
 def lost_applies(store: Store, target: str, lease: Lease) -> list[ApplyRow]:

@@ -101,6 +101,36 @@ def target_exists(config: TargetConfig) -> bool:
     return True  # a server database: existence is checked by connecting
 
 
+def read_markers(config: TargetConfig, apply_id: str, change_id: str) -> list[int]:
+    """The committed operations of one task, read without writing or creating anything.
+
+    For readers (`issue get`) that must settle an in-flight task before any
+    runner reaped it. The SQLite file is opened with `mode=ro`; a file or a
+    markers table that does not exist means no marker. `TargetError` when the
+    target cannot be read.
+    """
+    if not config.url.startswith("sqlite:///"):
+        raise TargetError(f"target {config.name}: unsupported URL {config.url!r}")
+    if not config.path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{config.path.resolve().as_uri()}?mode=ro", uri=True,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise TargetError(f"target {config.name}: cannot read {config.path}: {exc}") from None
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                        " AND name = 'setright_markers'").fetchone() is None:
+            return []
+        rows = conn.execute("SELECT seq FROM setright_markers WHERE apply_id = ?"
+                            " AND change_id = ? ORDER BY seq", (apply_id, change_id))
+        return [int(r[0]) for r in rows]
+    except sqlite3.Error as exc:
+        raise TargetError(f"target {config.name}: cannot read {config.path}: {exc}") from None
+    finally:
+        conn.close()
+
+
 class _SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn

@@ -5,11 +5,19 @@ that wrote the change's current row, how many of its operations committed (as
 settled by the target markers), whether the target may hold partial state,
 and whether the apply looks redrivable. It reads by primary key and index
 only; the full redrive check (fresh plan, locks) is the planner's job.
+
+A task still `running` in the store (its runner died, nobody reaped it yet)
+is behind its target: the operations' rows say nothing committed while the
+markers, written in the same target transaction as each operation, may say
+otherwise. This module never opens a target (store/ knows nothing of them);
+the caller passes a `MarkerReader`, and for an in-flight task the markers it
+returns decide what committed, exactly as the reaper would settle it.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,8 +25,12 @@ from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import Verdict, find_issues, verdict_for
 from setright.store.schema import quote
-from setright.store.states import ChangeState
+from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
+
+#: (target, apply_id, change_id) → the operation seqs whose marker is in the target, or
+#: None when the target cannot say (unknown target, unreadable file).
+MarkerReader = Callable[[str, str, str], Collection[int] | None]
 
 STATUS_MEANING = {
     ChangeState.STARTED: "execution began but never completed",
@@ -84,7 +96,7 @@ def _one(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> dict[st
 
 
 def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, now_ms: int,
-             redrive_max_age: float) -> Diagnosis:
+             redrive_max_age: float, markers: MarkerReader | None = None) -> Diagnosis:
     facts = verdict.facts
     current = current_state(conn, facts.change_id)
     assert current is not None
@@ -93,22 +105,32 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
     apply = (_one(conn, "SELECT * FROM setright_applies WHERE id = ?", (facts.execution_id,))
              if facts.execution_id else None)
     task = ops = None
+    failed_seqs: set[int] = set()
     if apply is not None:
         task = _one(conn, "SELECT * FROM setright_tasks WHERE apply_id = ? AND change_id = ?"
                     " ORDER BY position DESC LIMIT 1", (apply["id"], facts.change_id))
         ops = conn.execute(
             "SELECT seq, state, statement FROM setright_operations WHERE apply_id = ?"
             " AND change_id = ? ORDER BY seq", (apply["id"], facts.change_id)).fetchall()
+        failed_seqs = {seq for (seq,) in conn.execute(
+            "SELECT seq FROM setright_operations WHERE apply_id = ? AND change_id = ?"
+            " AND error IS NOT NULL", (apply["id"], facts.change_id))}
+        if task is not None and task["state"] == TaskState.RUNNING and markers is not None:
+            ops = _settled_by_markers(ops, markers(apply["target"], apply["id"],
+                                                   facts.change_id))
     transactional = (None if facts.tx_strategy is None and task is None
                      else facts.transactional if facts.tx_strategy is not None
                      else bool(task and task["transactional"]))
     completed = sum(1 for _, state, _ in ops if state == "completed") if ops else None
     # The operation that failed (a transactional change rolls every operation back to
-    # pending, but the failed one is recorded), else the first one not completed.
+    # pending, but the failed one is recorded; a rollback script resets them all to
+    # pending, and the failed one keeps its error), else the first one not completed.
     current_op = next(((seq, stmt) for seq, state, stmt in ops or []
                        if state in ("failed", "failed_retryable")),
-                      next(((seq, stmt) for seq, state, stmt in ops or [] if state != "completed"),
-                           (None, None)))
+                      next(((seq, stmt) for seq, state, stmt in ops or []
+                            if state == "pending" and seq in failed_seqs),
+                           next(((seq, stmt) for seq, state, stmt in ops or []
+                                 if state != "completed"), (None, None))))
     ap = apply or {}
     return Diagnosis(
         change_id=facts.change_id,
@@ -145,6 +167,20 @@ def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, no
         lease_expires_at=ap.get("lease_expires_at"),
         redrive=_redrive_hint(conn, apply, now_ms=now_ms, max_age=redrive_max_age),
     )
+
+
+def _settled_by_markers(ops: list[tuple[int, str, str]],
+                        marks: Collection[int] | None) -> list[tuple[int, str, str]]:
+    """An in-flight task's operations as its target markers settle them (§5.2 step 1).
+
+    A marker exists exactly when its operation committed (a rollback script
+    removes its task's markers in its own transaction), so for a task nobody
+    has settled yet the markers, not the store rows, say what committed.
+    """
+    if marks is None:
+        return ops
+    return [(seq, "completed" if seq in marks else ("pending" if state == "completed" else state),
+             stmt) for seq, state, stmt in ops]
 
 
 def _started_at(conn: sqlite3.Connection, audit_table: str, change_id: str,
@@ -212,15 +248,19 @@ def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> st
 
 
 def diagnose_issues(conn: sqlite3.Connection, audit_table: str, *, now_ms: int,
-                    redrive_max_age: float) -> list[Diagnosis]:
+                    redrive_max_age: float,
+                    markers: MarkerReader | None = None) -> list[Diagnosis]:
     """Every open issue, oldest first, diagnosed."""
-    return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age)
+    return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age,
+                     markers=markers)
             for v in find_issues(conn, now_ms)]
 
 
 def diagnose_change(conn: sqlite3.Connection, audit_table: str, change_id: str, *, now_ms: int,
-                    redrive_max_age: float) -> Diagnosis | None:
+                    redrive_max_age: float,
+                    markers: MarkerReader | None = None) -> Diagnosis | None:
     verdict = verdict_for(conn, now_ms, change_id)
     if verdict is None:
         return None
-    return diagnose(conn, audit_table, verdict, now_ms=now_ms, redrive_max_age=redrive_max_age)
+    return diagnose(conn, audit_table, verdict, now_ms=now_ms, redrive_max_age=redrive_max_age,
+                    markers=markers)

@@ -3,7 +3,9 @@
 Rows are read top to bottom and the first match decides, exactly like the
 table in the design; `reason` on a verdict is the name of the deciding row.
 Facts are gathered with indexed lookups from the folded state, never by
-reading the whole audit log.
+reading the whole audit log. The retry-budget row sits right after "done"
+(§9.9): it also catches a runner-written ROLLED_BACK whose apply spent its
+budget, which would otherwise re-run in a new apply on every `run`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from setright.store.states import (
 from setright.timeutil import iso_from_ms
 
 FLAMINGOCK_LOCK_TABLE = "flamingockLock"
+#: Current states no row of the table can make an issue.
+NEVER_ISSUES = SETTLED_STATES - {ChangeState.ROLLED_BACK}
 _RELEASED_LOCK_STATUSES = ("RELEASED", "UNLOCKED", "FREE")
 
 
@@ -44,10 +48,19 @@ class IssueFacts:
     latest_task_state: str | None    # the change's latest task, in whichever apply
     latest_task_apply_state: str | None
     flamingock_lock_live: bool = False
+    apply_attempt: int | None = None       # of the apply that wrote the current row
+    apply_max_attempts: int | None = None
 
     @property
     def transactional(self) -> bool:
         return self.tx_strategy in TRANSACTIONAL_STRATEGIES
+
+    @property
+    def budget_spent(self) -> bool:
+        """The apply that wrote the current row is `failed` with every attempt used (§9.9)."""
+        return (self.apply_state == ApplyState.FAILED and self.apply_attempt is not None
+                and self.apply_max_attempts is not None
+                and self.apply_attempt >= self.apply_max_attempts)
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,26 @@ def _queued(f: IssueFacts) -> bool:
             and f.latest_task_apply_state in NON_TERMINAL_APPLY_STATES)
 
 
+def _retry_budget_exhausted(f: IssueFacts) -> bool:
+    """Every attempt of a `failed` apply failed and was undone (§9.9), unless ALWAYS_RETRY.
+
+    Undone by the database (transactional FAILED: the apply only fails once the
+    budget is spent) or by the change's rollback script (a runner-written
+    ROLLED_BACK in an apply whose attempts are all used). Either way a new
+    apply in the next `run` would just spend a new budget on the same failure.
+    """
+    if f.recovery_strategy == Recovery.ALWAYS_RETRY:
+        return False
+    if f.state == ChangeState.FAILED:
+        return f.transactional and f.apply_state == ApplyState.FAILED
+    return f.state == ChangeState.ROLLED_BACK and f.budget_spent
+
+
 RULES: tuple[Rule, ...] = (
     Rule("queued", False, "queued: retrying or redriven", _queued),
     Rule("done", False, "done", lambda f: f.state in DONE_STATES),
+    Rule("retry-budget-exhausted", True, "retry budget exhausted: redrive or mark",
+         _retry_budget_exhausted),
     Rule("rolled-back", False, "rolled back: re-runs next time",
          lambda f: f.state in ROLLED_BACK_STATES),
     Rule("running", False, "running",
@@ -76,9 +106,6 @@ RULES: tuple[Rule, ...] = (
          and f.recovery_strategy == Recovery.ALWAYS_RETRY),
     Rule("started-never-completed", True, "started, never completed",
          lambda f: f.state == ChangeState.STARTED),
-    Rule("retry-budget-exhausted", True, "retry budget exhausted: redrive or mark",
-         lambda f: f.state == ChangeState.FAILED and f.transactional
-         and f.apply_state == ApplyState.FAILED),
     Rule("rolled-back-by-database", False,
          "transactional: rolled back by the database; a new apply retries it",
          lambda f: f.state == ChangeState.FAILED and f.transactional),
@@ -112,7 +139,8 @@ def classify(facts: IssueFacts) -> Verdict:
 
 _FACTS_SQL = """
 SELECT cs.change_id, cs.state, cs.target_system_id, cs.tx_strategy, cs.recovery_strategy,
-       cs.execution_id, ap.state, ap.lease_expires_at, lt.state, la.state
+       cs.execution_id, ap.state, ap.lease_expires_at, lt.state, la.state,
+       ap.attempt, ap.max_attempts
 FROM setright_change_state cs
 LEFT JOIN setright_applies ap ON ap.id = cs.execution_id
 LEFT JOIN setright_tasks lt ON lt.rowid = (
@@ -124,15 +152,17 @@ LEFT JOIN setright_applies la ON la.id = lt.apply_id
 
 def gather_facts(conn: sqlite3.Connection, now_ms: int, *, change_id: str | None = None,
                  target: str | None = None, unsettled_only: bool = True) -> list[IssueFacts]:
-    """Facts for one change, one target, or every change not APPLIED/ROLLED_BACK.
+    """Facts for one change, one target, or every change that may be an issue.
 
-    Settled states can only be queued/done/rolled-back, never issues, so the
-    (indexed) filter on state keeps this proportional to the unsettled changes.
+    Done and hand-marked states can only be queued/done/rolled-back, never
+    issues, so the (indexed) filter on state keeps this proportional to the
+    unsettled changes. A runner-written ROLLED_BACK stays in: it is an issue
+    when its apply spent the retry budget.
     """
     where, params = [], []
     if unsettled_only:
-        where.append(f"cs.state NOT IN ({', '.join('?' for _ in SETTLED_STATES)})")
-        params += sorted(SETTLED_STATES)
+        where.append(f"cs.state NOT IN ({', '.join('?' for _ in NEVER_ISSUES)})")
+        params += sorted(NEVER_ISSUES)
     if change_id is not None:
         where.append("cs.change_id = ?")
         params.append(change_id)
@@ -150,6 +180,7 @@ def gather_facts(conn: sqlite3.Connection, now_ms: int, *, change_id: str | None
             lease_live=bool(row[7]) and row[7] > now_iso
             and row[6] in NON_TERMINAL_APPLY_STATES, latest_task_state=row[8],
             latest_task_apply_state=row[9], flamingock_lock_live=flamingock_live,
+            apply_attempt=row[10], apply_max_attempts=row[11],
         )
         for row in conn.execute(sql, params)
     ]

@@ -114,8 +114,8 @@ class Locker:
 
     def renew(self, lock: LockInfo) -> LockInfo:
         """Push the expiry out by one ttl; `LeaseLost` if the lock is no longer ours."""
-        expires = iso_from_ms(self.store.now_ms() + int(self.ttl * 1000))
         with self.store.write(state=False) as tx:
+            expires = iso_from_ms(self.store.now_ms() + int(self.ttl * 1000))
             touched = tx.execute(
                 "UPDATE setright_locks SET expires_at = ? WHERE name = ? AND lock_id = ?",
                 (expires, lock.name, lock.lock_id),
@@ -131,9 +131,11 @@ class Locker:
         another runner may take the target and reap the apply, so the old
         holder must stop rather than carry on as if nothing happened.
         """
-        now = self.store.now_ms()
-        expires = iso_from_ms(now + int(self.ttl * 1000))
         with self.store.write(state=False) as tx:
+            # The time is read once the write lock is ours: waiting for a busy store
+            # must neither shorten the new expiry nor make an expired row look live.
+            now = self.store.now_ms()
+            expires = iso_from_ms(now + int(self.ttl * 1000))
             touched = tx.execute(
                 "UPDATE setright_locks SET expires_at = ? WHERE name = ? AND lock_id = ?"
                 " AND expires_at > ?", (expires, lock.name, lock.lock_id, iso_from_ms(now)),
