@@ -6,12 +6,17 @@ the config file, so commands behave the same from any subdirectory.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from setright.errors import ConfigError, InvalidInput
+from setright.errors import ConfigError, InvalidInput, Problem
 from setright.timeutil import parse_duration
+
+if TYPE_CHECKING:
+    from setright.yamlfile import YamlDocument
 
 CONFIG_NAME = "setright.yaml"
 DEFAULT_STORE_URL = "sqlite:///.setright/audit.db"
@@ -73,7 +78,7 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     path = path.resolve()
     shown = _shown_name(path)
     doc = load_yaml(path, shown)
-    problems = schema_problems(doc, "config")
+    problems = schema_problems(doc, "config") or _duration_problems(doc)
     if problems:
         raise InvalidInput("invalid configuration", problems)
     data = doc.data
@@ -103,6 +108,18 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
         require_ticket=(data.get("policy") or {}).get("require_ticket", False),
         require_committed=(data.get("policy") or {}).get("require_committed", True),
     )
+
+
+def _duration_problems(doc: YamlDocument) -> list[Problem]:
+    """Durations the schema lets through as numbers: negative, infinite, NaN."""
+    problems = []
+    for section, key in (("lock", "ttl"), ("redrive", "max_age")):
+        value = (doc.data.get(section) or {}).get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                not math.isfinite(value) or value < 0):
+            problems.append(doc.problem((section, key), "expected a duration such as 60s, 5m, "
+                                        "1h or 1d (a number of seconds must be finite and >= 0)"))
+    return problems
 
 
 def store_only_config(store_url: str, cwd: Path) -> Config:

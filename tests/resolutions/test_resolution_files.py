@@ -278,7 +278,8 @@ def test_schema_states_are_the_store_states() -> None:
     entry = load_schema("resolution")["properties"]["resolutions"]["items"]["properties"]
     assert entry["expect"]["items"]["enum"] == [s.value for s in ChangeState]
     pattern = entry["expect"]["allOf"][0]["pattern"]
-    assert pattern == "^(" + "|".join(s.value for s in ChangeState) + ")$"
+    # `(?!\n)`: Python's `$` would also match before a final newline ("FAILED\n")
+    assert pattern == "^(" + "|".join(s.value for s in ChangeState) + ")$(?!\\n)"
     assert entry["resolution"]["then"]["enum"] == list(MANUAL_MARK)
 
 

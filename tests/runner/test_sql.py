@@ -163,3 +163,66 @@ def test_hash_changes_with_any_real_text_change() -> None:
     ]
     hashes = {statement_hash(v) for v in variants}
     assert len(hashes) == len(variants)
+
+
+# -- transaction control (DESIGN §9.2) --------------------------------------------------------
+
+from setright.runner.sql import statement_spans, transaction_control  # noqa: E402
+
+
+@pytest.mark.parametrize("script,expected", [
+    ("COMMIT;", [(0, "COMMIT")]),
+    ("INSERT INTO a VALUES (1);\ncommit;\nINSERT INTO a VALUES (2);", [(26, "COMMIT")]),
+    ("BEGIN IMMEDIATE;", [(0, "BEGIN")]),
+    ("start  transaction;", [(0, "START TRANSACTION")]),
+    ("END TRANSACTION;", [(0, "END")]),
+    ("ROLLBACK TO s;", [(0, "ROLLBACK")]),
+    ("ABORT;", [(0, "ABORT")]),
+    ("SAVEPOINT s;\nRELEASE s;", [(0, "SAVEPOINT"), (13, "RELEASE")]),
+    ("XA COMMIT 'x';", [(0, "XA")]),
+    ("SET autocommit = 0;", [(0, "SET autocommit")]),
+    ("SET SESSION autocommit=0;", [(0, "SET autocommit")]),
+    ("SET @@global.autocommit = 1;", [(0, "SET autocommit")]),
+    ("LOCK TABLES a WRITE;", [(0, "LOCK TABLES")]),
+    ("-- first\n/* then */ COMMIT;", [(20, "COMMIT")]),
+    ("SELECT 1; -- ok\n  COMMIT", [(18, "COMMIT")]),
+])
+def test_transaction_control_is_found_by_the_first_keyword(
+        script: str, expected: list[tuple[int, str]]) -> None:
+    assert transaction_control(script) == expected
+    for offset, keyword in expected:
+        assert script[offset:].upper().startswith(keyword.split()[0].upper())
+
+
+@pytest.mark.parametrize("script", [
+    TRIGGER,
+    "create trigger t2 before delete on a begin select 1; end;",
+    "INSERT INTO a VALUES ('COMMIT;');",
+    "INSERT INTO a VALUES ('\nBEGIN;');",
+    "-- COMMIT;\nINSERT INTO a VALUES (1);",
+    "/* ROLLBACK; */ SELECT 1;",
+    'CREATE TABLE "commit" (begin_at TEXT);',
+    "SELECT CASE WHEN 1 THEN 2 END;",
+    "UPDATE a SET x = 1;",
+    "SET search_path = app;",
+    "LOCK TABLE a IN EXCLUSIVE MODE;",
+    "CREATE TABLE beginnings (x);",
+    "DO $$ BEGIN PERFORM 1; END $$;",
+    "DO $body$\nBEGIN\n  UPDATE a SET x = 1;\n  COMMIT;\nEND\n$body$;",
+    "SELECT $1; SELECT 2;",
+])
+def test_words_inside_bodies_strings_and_comments_are_not_transaction_control(
+        script: str) -> None:
+    assert transaction_control(script) == []
+
+
+def test_spans_give_each_statement_its_offset() -> None:
+    script = "  CREATE TABLE a(x);\n\n-- note\nINSERT INTO a VALUES (1);"
+    spans = statement_spans(script)
+    assert [s for _, s in spans] == split_statements(script)
+    assert [script[offset:offset + 6] for offset, _ in spans] == ["CREATE", "-- not"]
+
+
+def test_a_commit_after_a_dollar_body_is_still_found() -> None:
+    script = "DO $$ BEGIN PERFORM 1; END $$;\nCOMMIT;"
+    assert transaction_control(script) == [(script.index("COMMIT"), "COMMIT")]

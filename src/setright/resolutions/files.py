@@ -169,10 +169,15 @@ def is_yaml_name(name: str) -> bool:
 
 
 def find_resolution_files(folder: Path) -> list[Path]:
-    """The YAML files directly in `folder`, sorted by name; none if it does not exist."""
+    """The YAML files directly in `folder`, sorted by name; none if it does not exist.
+
+    Symbolic links are listed whatever they point to, so that one leading out
+    of the project (or nowhere) is refused by name rather than skipped.
+    """
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if is_yaml_name(p.name) and p.is_file()),
+    return sorted((p for p in folder.iterdir()
+                   if is_yaml_name(p.name) and (p.is_file() or p.is_symlink())),
                   key=lambda p: p.name)
 
 
@@ -221,7 +226,7 @@ def expand_sources(sources: Path | Iterable[Path], root: Path
     for item in items:
         if item.is_dir():
             candidates = find_resolution_files(item)
-        elif item.is_file() or (item.suffix and not is_yaml_name(item.name)):
+        elif item.is_file() or item.is_symlink() or (item.suffix and not is_yaml_name(item.name)):
             candidates = [item] if is_yaml_name(item.name) else []
         else:  # a missing YAML file or folder: most likely a typo
             problems.append(Problem(relative_name(item, root), None, None, "",
@@ -239,7 +244,7 @@ def read_resolution_file(path: Path, root: Path, *, name: str | None = None
 
     name = name or relative_name(path, root)
     try:
-        doc = load_yaml(path, name)
+        doc = load_yaml(path, name, root=root)
     except InvalidInput as exc:
         return None, list(exc.problems)
     problems = schema_problems(doc, "resolution")

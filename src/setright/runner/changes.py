@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,10 +21,10 @@ from typing import Any
 from setright.config import Config
 from setright.errors import ConfigError, InvalidInput, Problem
 from setright.runner.model import Change, Operation
-from setright.runner.sql import has_sql, split_statements, statement_hash
+from setright.runner.sql import has_sql, split_statements, statement_hash, transaction_control
 from setright.schemas import schema_problems
 from setright.store.states import Recovery
-from setright.yamlfile import YamlDocument, json_path, load_yaml
+from setright.yamlfile import YamlDocument, json_path, load_yaml, shown
 
 CHECKSUM_PREFIX = "c1:"
 CHANGE_FILE_SUFFIXES = (".yaml", ".yml")
@@ -74,7 +75,8 @@ def change_files(folder: Path, target: str, *, root: Path | None = None) -> list
     files = [
         path
         for path in folder.iterdir()
-        if path.suffix in CHANGE_FILE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+        if path.suffix in CHANGE_FILE_SUFFIXES and not path.name.startswith(".")
+        and (path.is_file() or path.is_symlink())  # a link is refused by name if it leads out
     ]
     return sorted(files, key=lambda path: path.name)
 
@@ -86,7 +88,9 @@ def load_change_file(path: Path, default_target: str, *, root: Path | None = Non
     naming another target is one of them: changes run against the target whose
     folder holds them, never anywhere else.
     """
-    change, _ = _load(path.resolve(), default_target, root.resolve() if root else None)
+    # absolute, not resolved: a symbolic link must still look like one to `load_yaml`
+    change, _ = _load(Path(os.path.abspath(path)), default_target,
+                      root.resolve() if root else None)
     return change
 
 
@@ -156,7 +160,7 @@ class _Loader:
 def _load(path: Path, default_target: str, root: Path | None) -> tuple[Change, _Site]:
     """Load one file; `path` and `root` are already resolved (done once, not per file)."""
     source = _shown(path, root)
-    doc = load_yaml(path, source)
+    doc = load_yaml(path, source, root=root)
     problems = schema_problems(replace(doc, data=_text_keys(doc.data)), "change")
     if isinstance(doc.data, dict):
         problems = _reword_schema_messages(doc, problems)
@@ -207,7 +211,9 @@ def _reword_schema_messages(doc: YamlDocument, problems: list[Problem]) -> list[
 
 
 def _semantic_problems(doc: YamlDocument, default_target: str) -> list[Problem]:
-    """What the schema cannot know: the folder's target, and SQL that is only comments."""
+    """What the schema cannot know: the folder's target, SQL that is only comments, and SQL
+    that takes transaction control (the runner owns transactions: a `COMMIT` between two
+    statements would commit behind its back, and no marker would say so)."""
     data: dict[str, Any] = doc.data
     problems: list[Problem] = []
     spec = data.get("targetSystem")
@@ -216,11 +222,31 @@ def _semantic_problems(doc: YamlDocument, default_target: str) -> list[Problem]:
         where = ("targetSystem", "id") if isinstance(spec, dict) else ("targetSystem",)
         problems.append(doc.problem(
             where,
-            f"targetSystem {named!r} does not match this folder's target {default_target!r}",
+            f"targetSystem {shown(named)} does not match this folder's target "
+            f"{default_target!r}",
         ))
     for where, text in _sql_texts(data):
         if isinstance(text, str) and text.strip() and not has_sql(text):
             problems.append(doc.problem(where, "no SQL statement here, only comments"))
+        elif isinstance(text, str):
+            problems.extend(_transaction_problems(doc, where, text))
+    return problems
+
+
+def _transaction_problems(doc: YamlDocument, where: tuple[str | int, ...],
+                          text: str) -> list[Problem]:
+    """One problem per statement whose first keyword is BEGIN, COMMIT, SAVEPOINT, ...,
+    located at the keyword's line in the file."""
+    problems = []
+    for offset, keyword in transaction_control(text):
+        before = text[:offset]
+        line, column = doc.locate_text(where, before.count("\n"),
+                                       offset - (before.rfind("\n") + 1))
+        problems.append(Problem(
+            doc.source, line, column, json_path(where),
+            f"{keyword} takes transaction control, which setright's runner owns: remove it "
+            f"(a transactional change runs in one transaction; transactional: false commits "
+            f"each statement)"))
     return problems
 
 

@@ -10,9 +10,17 @@ line endings and trailing blanks, which editors change freely, are not drift.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 
 HASH_PREFIX = "h1:"
+
+#: First keywords that take transaction control (DESIGN §9.2); START, SET and LOCK only
+#: together with the word that follows them.
+TX_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE",
+                         "XA"})
+_WORD = re.compile(r"[A-Za-z_@][A-Za-z0-9_@.]*")
+_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def split_statements(script: str) -> list[str]:
@@ -23,7 +31,12 @@ def split_statements(script: str) -> list[str]:
     statement it annotates. Text after the last `;` is one final statement.
     Pieces holding only blank space, comments and `;` are dropped.
     """
-    statements: list[str] = []
+    return [statement for _, statement in statement_spans(script)]
+
+
+def statement_spans(script: str) -> list[tuple[int, str]]:
+    """`split_statements`, each statement with the offset in `script` where it starts."""
+    statements: list[tuple[int, str]] = []
     start = 0
     probe = 0
     length = len(script)
@@ -36,10 +49,10 @@ def split_statements(script: str) -> list[str]:
             probe = end  # the `;` is inside a literal, a comment or a trigger body
             continue
         end = _end_of_trailing_comment(script, end)
-        _keep(statements, script[start:end])
+        _keep(statements, script[start:end], start)
         start = probe = end
     if start < length:
-        _keep(statements, script[start:])
+        _keep(statements, script[start:], start)
     return statements
 
 
@@ -87,6 +100,98 @@ def _end_of_trailing_comment(script: str, end: int) -> int:
     return end
 
 
-def _keep(statements: list[str], piece: str) -> None:
+def _keep(statements: list[tuple[int, str]], piece: str, start: int) -> None:
     if has_sql(piece):
-        statements.append(piece.strip())
+        statements.append((start + len(piece) - len(piece.lstrip()), piece.strip()))
+
+
+def transaction_control(script: str) -> list[tuple[int, str]]:
+    """(offset, keyword) of every statement of `script` that takes transaction control.
+
+    Judged by the statement's first keyword after blank space and comments, so
+    `COMMIT` in a string, a comment or a trigger body (`CREATE TRIGGER … BEGIN
+    … END;` is one statement) is fine. Pieces that start inside a dollar-quoted
+    routine body (`DO $$ … $$`), which SQLite's splitter does not know, are
+    part of that body, not statements of their own.
+    """
+    bodies = _dollar_bodies(script)
+    found: list[tuple[int, str]] = []
+    for start, statement in statement_spans(script):
+        if any(low < start < high for low, high in bodies):
+            continue
+        hit = _first_keyword_control(statement)
+        if hit is not None:
+            found.append((start + hit[0], hit[1]))
+    return found
+
+
+def _first_keyword_control(statement: str) -> tuple[int, str] | None:
+    words = _leading_words(statement, 3)
+    if not words:
+        return None
+    first = words[0][1].upper()
+    following = [w.upper().lstrip("@") for _, w in words[1:]]
+    if first in TX_KEYWORDS:
+        return words[0][0], first
+    if first == "START" and following[:1] == ["TRANSACTION"]:
+        return words[0][0], "START TRANSACTION"
+    if first == "LOCK" and following[:1] == ["TABLES"]:
+        return words[0][0], "LOCK TABLES"
+    if first == "SET":
+        names = [w.split(".")[-1] for w in following
+                 if w not in ("SESSION", "GLOBAL", "LOCAL", "PERSIST")]
+        if names[:1] == ["AUTOCOMMIT"]:
+            return words[0][0], "SET autocommit"
+    return None
+
+
+def _leading_words(statement: str, count: int) -> list[tuple[int, str]]:
+    """The first `count` words of a statement with their offsets, skipping comments."""
+    words: list[tuple[int, str]] = []
+    index, length = 0, len(statement)
+    while index < length and len(words) < count:
+        char = statement[index]
+        if char.isspace():
+            index += 1
+        elif statement.startswith("--", index):
+            newline = statement.find("\n", index)
+            index = length if newline < 0 else newline + 1
+        elif statement.startswith("/*", index):
+            close = statement.find("*/", index + 2)
+            index = length if close < 0 else close + 2
+        else:
+            match = _WORD.match(statement, index)
+            if match is None:
+                break
+            words.append((index, match.group(0)))
+            index = match.end()
+    return words
+
+
+def _dollar_bodies(script: str) -> list[tuple[int, int]]:
+    """Spans of `$tag$ … $tag$` bodies outside strings, quoted names and comments."""
+    if "$" not in script:
+        return []
+    bodies: list[tuple[int, int]] = []
+    index, length = 0, len(script)
+    closers = {"'": "'", '"': '"', "`": "`", "[": "]"}
+    while index < length:
+        char = script[index]
+        if char in closers:
+            close = script.find(closers[char], index + 1)
+            index = length if close < 0 else close + 1
+        elif script.startswith("--", index):
+            newline = script.find("\n", index)
+            index = length if newline < 0 else newline + 1
+        elif script.startswith("/*", index):
+            close = script.find("*/", index + 2)
+            index = length if close < 0 else close + 2
+        elif char == "$" and (match := _DOLLAR.match(script, index)) and not (
+                index and (script[index - 1].isalnum() or script[index - 1] == "_")):
+            close = script.find(match.group(0), match.end())
+            end = length if close < 0 else close + len(match.group(0))
+            bodies.append((index, end))
+            index = end
+        else:
+            index += 1
+    return bodies

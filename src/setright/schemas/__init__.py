@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from setright.errors import Problem
-from setright.yamlfile import YamlDocument
+from setright.yamlfile import SHOWN_LIMIT, YamlDocument, shape, shown
 
 SCHEMA_FILES = {
     "config": "config.v1.json",
@@ -36,6 +36,8 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
     """Every schema violation of `doc`, in document order, each located in the file."""
     if doc.data is None:
         return [doc.problem((), "the file is empty; expected a YAML mapping")]
+    if not isinstance(doc.data, dict):  # say what it is, never what it says
+        return [doc.problem((), f"expected a mapping, got {shape(doc.data)}")]
     found: list[Problem] = []
     for error in validator_for(name).iter_errors(doc.data):
         path = tuple(error.absolute_path)
@@ -43,7 +45,8 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
             allowed = set(error.schema.get("properties", {}))
             hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
             extra = sorted((k for k in error.instance if k not in allowed), key=str)
-            found += [doc.problem((*path, k), f"unknown key {k!r}{hint}", key=True) for k in extra]
+            found += [doc.problem((*path, k), f"unknown key {shown(k)}{hint}", key=True)
+                      for k in extra]
             if extra:
                 continue
         found.append(doc.problem(path, _message(error)))
@@ -52,7 +55,12 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
 
 
 def _message(error: Any) -> str:
-    """A shorter, user-facing message for the common validators."""
+    """A shorter, user-facing message for the common validators.
+
+    jsonschema's own messages start with the instance's repr; values longer
+    than a short identifier are described instead (`shown`), so a token in
+    the wrong place is never echoed into a log or a PR comment.
+    """
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
@@ -61,11 +69,15 @@ def _message(error: Any) -> str:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"expected {_TYPE_WORDS.get(expected, expected)}, got {_type_word(error.instance)}"
     if error.validator in ("pattern", "enum", "type", "minLength") and description:
-        return f"{error.instance!r} is not valid: expected {description}"
+        return f"{shown(error.instance)} is not valid: expected {description}"
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
-        return f"{error.instance!r} is not one of {allowed}"
-    return error.message
+        return f"{shown(error.instance)} is not one of {allowed}"
+    message = str(error.message)
+    raw = repr(error.instance)
+    if raw in message and (len(raw) > SHOWN_LIMIT or not raw.isprintable()):
+        return message.replace(raw, shown(error.instance))
+    return message
 
 
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string",
@@ -73,12 +85,9 @@ _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string",
 
 
 def _type_word(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    """'a mapping', "str 'yes'", 'a string of 60 characters': short scalars are named, nothing
+    longer is quoted (it may be a token that landed in the wrong place)."""
+    if isinstance(value, (bool, dict, list)) or value is None:
+        return shape(value)
+    text = shown(value)
+    return shape(value) if text.startswith("a ") else f"{type(value).__name__} {text}"
