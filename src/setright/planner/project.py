@@ -6,11 +6,11 @@ apply the same checks and build the same actions.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from setright.config import Config
 from setright.planner.build import build_plan, to_plan_entry
@@ -22,6 +22,9 @@ from setright.runner.changes import load_changes
 from setright.runner.fresh_plan import FreshPlan, fresh_plan
 from setright.runner.model import Change
 from setright.store import Store
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def redrive_context(store: Store, config: Config, *, owner: str,

@@ -21,6 +21,12 @@ from setright.planner.model import FORMAT_VERSION, Plan
 #: Deeper than any plan setright writes (guards nest four levels); refusing more keeps
 #: recursive readers (schema, digest, views) away from a hostile file.
 MAX_DEPTH = 24
+MAX_PROBLEMS = 10
+
+
+def _short(message: str) -> str:
+    """Schema messages quote the offending value: keep a hostile one from flooding the screen."""
+    return message if len(message) <= 160 else message[:159] + "…"
 
 
 def canonical_json(data: Any) -> str:
@@ -63,7 +69,7 @@ def _invalid(name: str, path: str, message: str) -> InvalidInput:
 
 def _consistency(plan: Plan, data: dict[str, Any], name: str) -> None:
     """The plan's summary fields must be what its actions say (checked, not trusted)."""
-    derived = {"summary": plan.summary, "applyable": plan.applyable, "errored": plan.errored}
+    derived = {"errored": plan.errored, "applyable": plan.applyable, "summary": plan.summary}
     for key, value in derived.items():
         if data[key] != value:
             raise _invalid(name, f"$.{key}", f"is {json.dumps(data[key])}, but the plan's actions "
@@ -102,8 +108,11 @@ def load_plan(path: Path, shown: str | None = None) -> tuple[Plan, str]:
                        f"{json.dumps(data['format_version'])} is not a plan format this "
                        f"setright reads (it reads {FORMAT_VERSION}); make the plan again with "
                        "this setright")
-    problems = [Problem(name, None, None, e.json_path, e.message)
-                for e in sorted(validator_for("plan").iter_errors(data), key=lambda e: e.json_path)]
+    found = sorted(validator_for("plan").iter_errors(data), key=lambda e: e.json_path)
+    problems = [Problem(name, None, None, e.json_path, _short(e.message))
+                for e in found[:MAX_PROBLEMS]]
+    if len(found) > MAX_PROBLEMS:
+        problems.append(Problem(name, None, None, "", f"and {len(found) - MAX_PROBLEMS} more"))
     if problems:
         raise InvalidInput("invalid plan file", problems)
     if plan_digest(data) != data["digest"]:

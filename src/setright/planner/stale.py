@@ -78,11 +78,26 @@ def evaluate(plan: Plan, conn: sqlite3.Connection, config: Config, ctx: RedriveC
         files, moved = reviewed_files(plan, config)
         if moved:
             return Findings(moved)
+    refs = _ref_changes(plan, files)
     derived = derive_entries(conn, files, config)
     now = evaluate_entries(conn, derived.entries, ctx)
     found = compare_actions(plan.actions, now, derived.applied, compare_hashes=compare_hashes)
-    found.lines[:0] = [f"the files now give an error: {e}" for e in derived.errors]
+    found.lines[:0] = [*refs, *(f"the files now give an error: {e}" for e in derived.errors)]
+    found.edited = found.edited or bool(refs)
     return found
+
+
+def _ref_changes(plan: Plan, files: Sequence[ResolutionFile]) -> list[str]:
+    """The reason, ticket and author the plan shows for each file must be the file's."""
+    by_path = {f.path: f for f in files}
+    out = []
+    for index, ref in enumerate(plan.resolution_files):
+        file = by_path.get(ref.path)
+        for name in ("reason", "ticket", "author") if file else ():
+            if getattr(ref, name) != getattr(file, name):
+                out.append(f"resolution_files[{index}].{name} {_shown(getattr(ref, name))} in "
+                           f"the plan file, {_shown(getattr(file, name))} from {ref.path}")
+    return out
 
 
 def saved_plan_findings(plan: Plan, store: Store, config: Config, *, owner: str,

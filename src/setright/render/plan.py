@@ -60,8 +60,9 @@ def way_out(plan: Plan) -> str:
     if broken:
         parts.append("fix or remove " + ", ".join(broken))
     if conflicting:
+        files = "file" if len(conflicting) == 1 else "files"
         parts.append(f"edit or remove the conflicting {'entry' if entries == 1 else 'entries'}"
-                     f" (or the {'file' if len(conflicting) == 1 else 'files'}) in {', '.join(conflicting)}")
+                     f" (or the {files}) in {', '.join(conflicting)}")
     if not parts:
         parts.append("fix what the errors above name")
     return "To go on: " + ", and ".join(parts) + "; then run 'setright plan' again."
