@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,34 @@ from setright.timeutil import FixedClock
 from storehelp import T0  # 2026-11-22T12:00:00.000Z: every test starts from the same instant
 
 __all__ = ["T0"]
+
+#: CI's own environment names a pull request (recorded by apply, audit fix, redrive):
+#: tests run with none, so a run inside a pull-request build sees what any other sees.
+CI_PR_ENV = ("SETRIGHT_PR", "GITHUB_REF", "GITHUB_EVENT_PATH", "GITHUB_SERVER_URL",
+             "GITHUB_REPOSITORY")
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_pull_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CI_PR_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def _forget_the_terminal_size() -> None:
+    """Tables follow COLUMNS (render/style.py). GNU readline, once loaded, exports
+    COLUMNS/LINES at the C level (invisible in os.environ, inherited by children), so
+    drop both: every snapshot is taken at the fixed width of piped output."""
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+        os.unsetenv(name)
+
+
+_forget_the_terminal_size()
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal_size() -> None:
+    _forget_the_terminal_size()
 
 
 @pytest.fixture

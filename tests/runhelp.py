@@ -105,7 +105,6 @@ class Project:
         """`python -m setright run` in a real process (crash and concurrency tests)."""
         env = {**os.environ, "SETRIGHT_ACTOR": ACTOR, "NO_COLOR": "1"}
         env.pop("SETRIGHT_FAULT", None)
-        env.pop(CLOCK_OFFSET_ENV, None)
         if self.clock_offset_ms:
             env[CLOCK_OFFSET_ENV] = str(self.clock_offset_ms)
         if fault:

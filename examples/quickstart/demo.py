@@ -48,6 +48,7 @@ class Demo:
         full_env = {**os.environ, "NO_COLOR": "1", "SETRIGHT_ACTOR": "ops@example.com",
                     **(env or {})}
         full_env.pop("SETRIGHT_STORE", None)
+        full_env.pop("COLUMNS", None)  # the transcript is the README's: one fixed width
         proc = subprocess.run([sys.executable, "-m", "setright", *args], cwd=self.root,
                               env=full_env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         output = (proc.stdout + proc.stderr).rstrip("\n")

@@ -19,7 +19,8 @@ store: {url: "sqlite:///.setright/audit.db", audit_table: setright_audit_log}
 # Committed resolution files (YAML): what should happen to failed changes.
 resolutions: resolutions
 
-# Databases that changes are applied to, each with a folder of change files:
+# Databases that changes are applied to, each with a folder of change files
+# (SQLite files under data/ are git-ignored: see .gitignore):
 #   user-db: {url: "sqlite:///data/user.db", changes: changes/user-db}
 targets: {}
 
@@ -53,3 +54,26 @@ def init_project(root: Path) -> list[Path]:
                           encoding="utf-8")
         created.append(ignore)
     return created
+
+
+#: what `init` adds to the project's .gitignore: the SQLite target files of the
+#: scaffolded config (data/, with their WAL, shared-memory and journal files)
+TARGET_IGNORES = ("/data/*.db", "/data/*.db-wal", "/data/*.db-shm", "/data/*.db-journal")
+
+
+def ignore_target_files(root: Path) -> Path | None:
+    """Add `TARGET_IGNORES` to `root/.gitignore` (creating it); the path if it changed.
+
+    Lines already there are kept and not repeated, so running it twice is harmless."""
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    have = {line.strip() for line in text.splitlines()}
+    missing = [p for p in TARGET_IGNORES if p not in have]
+    if not missing:
+        return None
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# setright: SQLite target databases (and their -wal/-shm files)\n"
+    text += "".join(p + "\n" for p in missing)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -116,3 +116,29 @@ def test_verbose_shows_the_traceback(runner: CliRunner, tmp_path, monkeypatch) -
     loud = runner.invoke(cli, ["-v", "audit", "list"])
     assert "Traceback" not in quiet.stderr
     assert "Traceback" in loud.stderr and "Error: no setright.yaml" in loud.stderr
+
+
+def test_init_gitignores_the_store_and_the_sqlite_targets(runner: CliRunner, tmp_path,
+                                                          monkeypatch) -> None:
+    import shutil
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".gitignore").write_text("node_modules/")  # kept, no newline at its end
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    text = (tmp_path / ".gitignore").read_text()
+    assert text.startswith("node_modules/\n# setright: SQLite target databases")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    ignored = ["data/user.db", "data/user.db-wal", "data/user.db-shm", ".setright/audit.db",
+               ".setright/audit.db-wal", "node_modules/x"]
+    kept = ["setright.yaml", "resolutions/2026-11-22-x.yaml", "changes/user-db/_0001__a.yaml"]
+    check = subprocess.run(["git", "check-ignore", *ignored, *kept], cwd=tmp_path,
+                           capture_output=True, text=True, check=False)
+    assert check.stdout.split() == ignored
+    # a second project in the same folder (after removing the config) adds nothing twice
+    (tmp_path / "setright.yaml").unlink()
+    result = runner.invoke(cli, ["init"])
+    assert result.exit_code == 0 and ".gitignore" not in result.output.replace(
+        ".setright/.gitignore", "")
+    assert (tmp_path / ".gitignore").read_text() == text

@@ -90,7 +90,8 @@ def test_unknown_change(runner: CliRunner, project: Path, change_id: str) -> Non
     assert result.stderr == f"Error: no change {change_id!r} in the audit store\n"
 
 
-def test_write_creates_the_file_once(runner: CliRunner, project: Path, snapshot) -> None:
+def test_write_never_overwrites_and_names_the_file_it_wrote(runner: CliRunner, project: Path,
+                                                             snapshot) -> None:
     result = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")
     assert result.exit_code == 0
     written = project / "resolutions" / "2026-11-22-cache-warming-q4.yaml"
@@ -99,8 +100,16 @@ def test_write_creates_the_file_once(runner: CliRunner, project: Path, snapshot)
 
     data = yaml.safe_load(written.read_text())
     assert data["reason"] == "" and data["resolutions"][0]["expect"] == "FAILED"
+    first = written.read_text()
+    # a second incident on the same day: a free name, and the text names that one
     again = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")
-    assert again.exit_code == 1 and "already exists; not overwriting it" in again.stderr
+    assert again.exit_code == 0, again.output
+    second = project / "resolutions" / "2026-11-22-cache-warming-q4-2.yaml"
+    assert second.read_text() == first and written.read_text() == first
+    assert "Commit resolutions/2026-11-22-cache-warming-q4-2.yaml" in again.output
+    assert "Wrote resolutions/2026-11-22-cache-warming-q4-2.yaml:" in again.output
+    third = invoke(runner, "issue", "get", "-c", "cache-warming-q4")
+    assert "Commit resolutions/2026-11-22-cache-warming-q4-3.yaml" in third.output
 
 
 def test_issue_get_json(runner: CliRunner, project: Path) -> None:

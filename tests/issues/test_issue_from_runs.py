@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runhelp import Project, normalise
+from runhelp import Project, mask, normalise
 from setright.timeutil import FixedClock
 from storehelp import T0
 
@@ -115,3 +115,89 @@ def test_no_issues_and_one_issue(tmp_path: Path, snapshot) -> None:
     result = p.cli("--ascii", "issue", "list", "--exit-code", clock=clock)
     assert result.exit_code == 3
     assert normalise(result.output) == snapshot
+
+
+@pytest.mark.parametrize("columns", ["250", "80"])
+def test_issue_list_fills_the_terminal_width(project, clock, monkeypatch, columns,
+                                             snapshot) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    result = project.cli("issue", "list", clock=clock)
+    code, out = result.exit_code, mask(result.output)  # mask keeps every width
+    assert code == 0
+    table = [line for line in out.splitlines() if line[:1] in "┌│├└"]
+    widths = {len(line) for line in table}
+    assert len(widths) == 1  # still one aligned table
+    if columns == "250":
+        # the error column grows: no error is cut, the longest is shown whole
+        assert "…" not in out and widths.pop() > 48 + 60
+        assert "rollback failed: OperationalError: no such table: payment_audit" in out
+    else:
+        assert widths.pop() <= 80 and "…" in out
+    assert out == snapshot
+
+
+def test_piped_output_without_columns_keeps_the_fixed_width(project, clock,
+                                                            monkeypatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    out = get(project, clock, "list")[1]
+    assert "│ operation 2 of 3 failed: IntegrityError: UNIQUE… │" in out
+
+
+def test_next_names_the_next_issue_in_list_order(project, clock) -> None:
+    """Following every `Next:` hint from the first issue visits each issue once, in
+    `issue list` order, then comes back round."""
+    order = [i["change_id"] for i in json.loads(
+        project.cli("issue", "list", "--json", clock=clock).stdout)["issues"]]
+    seen, args = [], ["get"]
+    for _ in order:
+        out = get(project, clock, *args)[1]
+        seen.append(out.splitlines()[0].removeprefix("ISSUE: "))
+        hint = out.splitlines()[-1]
+        assert hint.startswith("Next: setright issue get -c ")
+        assert hint.endswith(f"({len(order) - 1} more issues)")
+        args = ["get", "-c", hint.split()[5]]
+    assert seen == order
+    assert args[-1] == order[0]
+    data = json.loads(project.cli("issue", "get", "-c", order[1], "--json", clock=clock).stdout)
+    assert data["next_issue"] == order[2]
+
+
+def test_guidance_and_change_id_are_flamingock_aliases(project, clock) -> None:
+    plain = get(project, clock, "get", "-c", "cache-warming-q4")
+    assert get(project, clock, "get", "--change-id", "cache-warming-q4", "-g") == plain
+    assert get(project, clock, "get", "--change-id", "cache-warming-q4", "--guidance") == plain
+    assert "RESOLUTION GUIDANCE" in plain[1]
+
+
+def test_a_killed_runner_is_redriven_as_lost_not_as_fixed(project, clock) -> None:
+    out = get(project, clock, "get", "-c", "user-data-sync-v2")[1]
+    assert 'note: "runner lost; re-run the remaining work"' in out
+    assert "fixed the cause" not in out
+    out = get(project, clock, "get", "-c", "orders-index")[1]
+    assert 'note: "fixed the cause; re-run the failed work"' in out
+
+
+def test_the_scaffold_carries_a_ticket_line(tmp_path: Path) -> None:
+    """Commented when optional; an empty value that validate refuses under
+    policy.require_ticket, until someone fills it in."""
+    p = Project(tmp_path / "t")
+    p.change("_0001__broken", transactional=False, apply="INSERT INTO missing VALUES (1);")
+    clock = FixedClock(T0)
+    store = p.open_store(clock)
+    p.run(store)
+    store.close()
+    out = p.cli("issue", "get", clock=clock).output
+    assert "    # ticket: OPS-1234  # optional: the incident or change ticket" in out
+    config = p.config_path.read_text() + "policy: {require_ticket: true}\n"
+    p.config_path.write_text(config)
+    written = p.cli("issue", "get", "--write", clock=clock)
+    assert written.exit_code == 0, written.output
+    path = p.root / "resolutions" / "2026-11-22-broken.yaml"
+    text = path.read_text()
+    assert 'ticket: ""  # required by policy.require_ticket' in text.splitlines()
+    refused = p.cli("validate", clock=clock)
+    assert refused.exit_code == 1 and "ticket" in refused.output + refused.stderr
+    path.write_text(text.replace('reason: ""', 'reason: "checked by hand"')
+                    .replace('ticket: ""', "ticket: OPS-1"))
+    accepted = p.cli("validate", clock=clock)
+    assert accepted.exit_code == 0, accepted.output + accepted.stderr

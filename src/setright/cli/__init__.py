@@ -9,6 +9,7 @@ exits 1; usage errors exit 1 too, so only `--detailed-exitcode` ever exits 2.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,18 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
         verbose=verbose,
         cwd=Path.cwd(),
         clock=preset.get("clock"),
+        width=terminal_width(stream),
     )
     ctx.obj = app
     ctx.call_on_close(app.close)
+
+
+def terminal_width(stream: Any) -> int | None:
+    """Columns for tables: `COLUMNS`, else the terminal's size; None for piped output
+    without `COLUMNS`, so what scripts and snapshots read does not depend on a window."""
+    if "COLUMNS" in os.environ or stream.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def _register() -> None:
@@ -121,6 +131,9 @@ def _register() -> None:
     cli.add_command(apply_cmd.apply)
     cli.add_command(apply_cmd.redrive)
     cli.add_command(apply_cmd.history)
+    from setright.cli.completion import attach
+
+    attach(cli)
 
 
 _register()

@@ -27,6 +27,7 @@ class App:
     verbose: bool
     cwd: Path
     clock: Any = None
+    width: int | None = None           # the terminal's columns; None: fixed table widths
     _config: Any = field(default=None, repr=False)
     _store: Any = field(default=None, repr=False)
 
@@ -34,7 +35,7 @@ class App:
     def style(self) -> Style:
         from setright.render.style import Style
 
-        return Style(ascii=self.ascii_only, color=self.color)
+        return Style(ascii=self.ascii_only, color=self.color, width=self.width)
 
     def get_clock(self) -> Clock:
         if self.clock is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -38,10 +39,12 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
     from setright.planner.project import plan_project
     from setright.planner.saved import load_plan
     from setright.render.plan import plan_text
+    from setright.resolutions.ci import pull_request_from_env
     from setright.store.locks import default_owner
 
     store, config = app.store(), app.config()
     owner = default_owner()
+    pull_request = pull_request_from_env(os.environ)
     if planfile is not None:
         plan, _ = load_plan(planfile)
     else:
@@ -61,7 +64,7 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
         confirm("Do you want to perform these actions?", assume_yes=auto_approve,
                 flag="--auto-approve")
     result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, files=files,
-                        commits=commits, lock_timeout=lock_timeout)
+                        commits=commits, lock_timeout=lock_timeout, pull_request=pull_request)
     for line in result.lines:
         click.echo(line)
     click.echo(result.summary())
@@ -71,7 +74,7 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
 @click.argument("apply_id")
 @click.option("--force", is_flag=True, help="Take over the target lock held by another owner.")
 @click.option("--reason", required=True, help="Why (recorded with the redrive).")
-@click.option("--ticket", help="A ticket reference (recorded).")
+@click.option("--ticket", help="A ticket reference (recorded; required by policy.require_ticket).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def redrive(app, apply_id: str, force: bool, reason: str, ticket: str | None,  # type: ignore[no-untyped-def]
@@ -84,14 +87,45 @@ def redrive(app, apply_id: str, force: bool, reason: str, ticket: str | None,  #
                                  reason=reason, ticket=ticket), yes=yes)
 
 
+def _since(_ctx: object, _param: object, value: str | None) -> str | None:
+    """An ISO-8601 date or date-time (UTC unless it names a zone) → the store's time text."""
+    from datetime import UTC, datetime
+
+    from setright.timeutil import iso_from_ms
+
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time "
+                                 "(use e.g. 2026-11-01 or 2026-11-01T09:30:00Z)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return iso_from_ms(int(when.timestamp() * 1000))
+
+
 @click.command()
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              metavar="N", help="Show the newest N entries (0: all).")
+@click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
+              help="Only entries that marked this change or redrove an apply with it.")
+@click.option("--since", callback=_since, metavar="DATE",
+              help="Only entries at or after DATE (ISO-8601 date or date-time; UTC by default).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def history(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """The ledger, newest first: what was applied, by whom, from which file and commit."""
+def history(app, limit: int, change_id: str | None, since: str | None,  # type: ignore[no-untyped-def]
+            as_json: bool) -> None:
+    """What was applied, newest first: resolution-file entries (the ledger) and every
+    `audit fix` and `redrive`, with who, why, ticket, file, commit and pull request."""
     from setright.render.history import history_text
     from setright.render.style import to_json
     from setright.store.history import ledger_history
 
-    rows = ledger_history(app.store().conn)
-    click.echo(to_json({"history": rows}) if as_json else history_text(rows, app.style))
+    page = ledger_history(app.store().conn, limit=limit or None, change_id=change_id,
+                          since=since)
+    if as_json:
+        click.echo(to_json({"history": page.rows, "more": page.more}))
+    else:
+        click.echo(history_text(page.rows, app.style, more=page.more,
+                                filtered=change_id is not None or since is not None))

@@ -1,4 +1,4 @@
-"""`setright audit list` (and, later, `audit fix`)."""
+"""`setright audit list` and `audit fix`."""
 
 from __future__ import annotations
 
@@ -10,29 +10,64 @@ def audit() -> None:
     """Read the audit log, or mark a change by hand (audit fix)."""
 
 
+class UpperChoice(click.Choice):  # type: ignore[type-arg]
+    """Choices shown in upper case, as resolution files write them; any case accepted
+    (click's own case-insensitive Choice would show them in lower case)."""
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def normalize_choice(self, choice: object, ctx: click.Context | None) -> str:
+        return str(choice).upper()
+
+
+CHANGE_STATES = ("STARTED", "APPLIED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED",
+                 "MANUAL_MARKED_AS_APPLIED", "MANUAL_MARKED_AS_ROLLED_BACK")
+
+
+def _states(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--expect` values: repeated and/or comma-separated, any case; kept in order, once each."""
+    states: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            state = part.strip().upper()
+            if state not in CHANGE_STATES:
+                raise click.BadParameter(
+                    f"{part.strip()!r} is not a change state (one of {', '.join(CHANGE_STATES)})")
+            if state not in states:
+                states.append(state)
+    return tuple(states)
+
+
 @audit.command("fix")
-@click.option("-c", "--change", "change_id", required=True, metavar="CHANGE_ID")
+@click.option("-c", "--change-id", "--change", "change_id", required=True, metavar="CHANGE_ID",
+              help="The change to mark.")
 @click.option("-r", "--resolution", required=True,
-              type=click.Choice(["APPLIED", "ROLLED_BACK"], case_sensitive=False))
+              type=UpperChoice(("APPLIED", "ROLLED_BACK")),
+              help="The state to record (any case).")
+@click.option("--expect", multiple=True, callback=_states, metavar="STATE[,STATE]",
+              help="Guard: refuse unless the change is in one of these states (repeatable). "
+                   "Naming the current state exactly marks a change that is not an issue.")
 @click.option("--reason", required=True, help="Why (recorded in the audit log).")
-@click.option("--ticket", help="A ticket reference (recorded).")
+@click.option("--ticket", help="A ticket reference (recorded; required by policy.require_ticket).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def audit_fix(app, change_id: str, resolution: str, reason: str,  # type: ignore[no-untyped-def]
-              ticket: str | None, yes: bool) -> None:
+def audit_fix(app, change_id: str, resolution: str, expect: tuple[str, ...],  # type: ignore[no-untyped-def]
+              reason: str, ticket: str | None, yes: bool) -> None:
     """Mark CHANGE_ID APPLIED or ROLLED_BACK now (same checks as a resolution file)."""
     from setright.cli.imperative import run_one_entry
     from setright.planner.entries import PlanEntry
 
     run_one_entry(app, PlanEntry(kind="resolution", subject=change_id, file="<cli>",
-                                 resolution=resolution.upper(), reason=reason, ticket=ticket),
-                  yes=yes)
+                                 resolution=resolution.upper(), expect=expect, reason=reason,
+                                 ticket=ticket), yes=yes)
 
 
 @audit.command("list")
 @click.option("--history", is_flag=True, help="Every audit row, not only the current state.")
 @click.option("--since", metavar="DATE", help="Only rows at or after DATE (ISO-8601).")
-@click.option("-c", "--change", "change_id", metavar="CHANGE_ID", help="Only this change.")
+@click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
+              help="Only this change.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def audit_list(app, history: bool, since: str | None, change_id: str | None,  # type: ignore[no-untyped-def]

@@ -9,13 +9,22 @@ import click
 from setright.errors import SetrightError
 
 
-def confirm(question: str, *, assume_yes: bool, flag: str) -> None:
-    """Return if approved; raise (nothing written) otherwise."""
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer (a seam: tests stand in for a terminal)."""
+    return sys.stdin.isatty()
+
+
+def confirm(question: str, *, assume_yes: bool, flag: str,
+            cancelled: str = "apply cancelled; nothing was written") -> None:
+    """Return if approved; raise `cancelled` (nothing written) otherwise.
+
+    `cancelled` names what was declined, so `audit fix` does not say "apply".
+    """
     if assume_yes:
         return
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise SetrightError(f"no terminal to confirm on; pass {flag} to proceed without asking")
     answer = click.prompt(f"{question} Only 'yes' will be accepted", default="",
                           show_default=False, prompt_suffix=": ")
     if answer.strip() != "yes":
-        raise SetrightError("apply cancelled; nothing was written")
+        raise SetrightError(cancelled)

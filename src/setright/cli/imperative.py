@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from setright.errors import SetrightError
 from setright.planner.entries import PlanEntry
 
+#: the plan's wording for a resolution file → the same advice for the command line
+_CLI_WORDING = (("set expect: ", "pass --expect "), ("the entry expects ", "--expect names "),
+                ("but expect names its state", "but --expect names its state"))
+
+
+def cli_wording(message: str) -> str:
+    """A conflict message as the command line says it (`--expect STATE`, not `expect:`)."""
+    for file_words, cli_words in _CLI_WORDING:
+        message = message.replace(file_words, cli_words)
+    return message
+
+
+def _done(entry: PlanEntry, after: str | None, target: str | None) -> str:
+    if entry.kind == "resolution":
+        return f"Fix complete! {entry.subject} is {after}."
+    where = f" on {target}" if target else ""
+    return f"Redrive complete! The next `setright run` resumes apply {entry.subject}{where}."
+
 
 def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[no-untyped-def]
+    import os
+
     from setright.cli.confirm import confirm
     from setright.planner.apply import CLI_FILE, apply_plan
     from setright.planner.build import build_plan
     from setright.planner.model import Outcome
     from setright.planner.project import redrive_context
     from setright.render.plan import action_lines
+    from setright.resolutions.checks import missing_ticket
+    from setright.resolutions.ci import pull_request_from_env
     from setright.store.locks import default_owner
 
-    store, config = app.store(), app.config()
+    what = "Fix" if entry.kind == "resolution" else "Redrive"
+    if not (entry.reason or "").strip():  # a resolution file's reason must not be empty either
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    config = app.config()
+    missing = missing_ticket(config, entry.ticket)
+    if missing:
+        raise SetrightError(f"{missing}; pass --ticket",
+                            ["a resolution file without a ticket is refused the same way"])
+    pull_request = pull_request_from_env(os.environ)
+    store = app.store()
     owner = default_owner()
     plan = build_plan(store.conn, entries=[entry], files=[],
                       ctx=redrive_context(store, config, owner=owner),
@@ -25,14 +58,18 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
     [action] = plan.actions
     assert action.file == CLI_FILE
     if action.outcome == Outcome.CONFLICT:
-        raise SetrightError(action.messages[0], action.messages[1:])
+        raise SetrightError(cli_wording(action.messages[0]),
+                            [cli_wording(m) for m in action.messages[1:]])
     if action.outcome == Outcome.SATISFIED:
         click.echo(f"Nothing to do: {action.messages[0]}.")
         return
     click.echo("setright will perform the following action:\n")
-    click.echo("\n".join(action_lines(action, app.style)) + "\n")
-    confirm("Do you want to perform this action?", assume_yes=yes, flag="--yes")
-    result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, source="cli")
+    shown = replace(action, messages=[cli_wording(m) for m in action.messages])
+    click.echo("\n".join(action_lines(shown, app.style)) + "\n")
+    confirm("Do you want to perform this action?", assume_yes=yes, flag="--yes",
+            cancelled=f"{what} cancelled; nothing was written.")
+    result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, source="cli",
+                        pull_request=pull_request)
     for line in result.lines:
         click.echo(line)
-    click.echo(result.summary())
+    click.echo(_done(entry, action.after, action.target))

@@ -11,10 +11,18 @@ import click
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.pass_obj
 def init(app, directory: Path | None) -> None:  # type: ignore[no-untyped-def]
-    """Create setright.yaml, resolutions/, changes/ and .setright/ here (or in DIRECTORY)."""
-    from setright.project import init_project
+    """Create setright.yaml, resolutions/, changes/ and .setright/ here (or in DIRECTORY).
 
-    created = init_project((directory or app.cwd).resolve())
+    The audit store (.setright/) and the SQLite target files under data/ are
+    git-ignored; resolution and change files are meant to be committed.
+    """
+    from setright.project import ignore_target_files, init_project
+
+    root = (directory or app.cwd).resolve()
+    created = init_project(root)
+    ignore = ignore_target_files(root)
+    if ignore is not None:
+        created.append(ignore)
     for path in created:
         click.echo(f"Created {path}")
     click.echo("setright is ready: add targets to setright.yaml, then run 'setright run'.")

@@ -15,7 +15,7 @@ def issue() -> None:
 @click.option("--exit-code", is_flag=True, help="Exit 3 when issues exist (a CI gate).")
 @click.pass_obj
 def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-untyped-def]
-    """ISSUES FOUND table: Change ID, State, Error, Target."""
+    """The changes that need a human: Change ID, State, Error, Target."""
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
@@ -29,21 +29,29 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
 
 
 @issue.command("get")
-@click.option("-c", "--change", "change_id", metavar="CHANGE_ID",
-              help="This change (default: the oldest open issue).")
+@click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
+              help="This change (default: the first open issue, in 'issue list' order).")
+@click.option("-g", "--guidance", is_flag=True,
+              help="Include the resolution guidance (Flamingock's flag; the full report "
+                   "always includes it).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--write", is_flag=True,
               help="Create the suggested resolution file (with an empty reason to fill in).")
 @click.pass_obj
-def issue_get(app, change_id: str | None, as_json: bool, write: bool) -> None:  # type: ignore[no-untyped-def]
-    """Diagnosis, guidance and a ready resolution file for one issue."""
+def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: bool) -> None:  # type: ignore[no-untyped-def]
+    """Diagnosis, guidance and a ready resolution file for one issue.
+
+    Without -c: the first issue in 'issue list' order; the last line names the next.
+    """
     from setright.errors import SetrightError, UnknownId
     from setright.render.issues import issue_get as render_get
-    from setright.render.issues import issue_json, not_an_issue
+    from setright.render.issues import issue_json, next_issue, not_an_issue
     from setright.render.style import to_json
-    from setright.resolutions.template import resolution_file_name, resolution_yaml
+    from setright.resolutions.template import free_file_name, resolution_file_name
+    from setright.resolutions.template import resolution_yaml
     from setright.store.diagnosis import diagnose_change, diagnose_issues
 
+    del guidance  # accepted for Flamingock's users: the report always carries the guidance
     store, config = app.store(), app.config()
     now = store.now_ms()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,
@@ -62,19 +70,23 @@ def issue_get(app, change_id: str | None, as_json: bool, write: bool) -> None:  
             click.echo(to_json({**found.as_dict()}) if as_json else not_an_issue(found))
             return
         chosen = found
-    remaining = sum(1 for d in issues if d.change_id != chosen.change_id)
-    text = resolution_yaml(chosen)
-    name = resolution_file_name(chosen, now)
+    others = [d for d in issues if d.change_id != chosen.change_id]
+    text = resolution_yaml(chosen, require_ticket=config.require_ticket)
+    name = free_file_name(resolution_file_name(chosen, now),
+                          lambda n: (config.resolutions / n).exists())
     if write:
         path = config.resolutions / name
-        if path.exists():
-            raise SetrightError(f"{path} already exists; not overwriting it")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            with path.open("x", encoding="utf-8") as out:  # never overwrite, even in a race
+                out.write(text)
+        except FileExistsError:
+            raise SetrightError(f"{path} already exists; not overwriting it") from None
+    following = next_issue(issues, chosen.change_id)
     if as_json:
-        click.echo(to_json(issue_json(chosen, text, name, remaining)))
+        click.echo(to_json(issue_json(chosen, text, name, len(others), following)))
     else:
-        click.echo(render_get(chosen, text, name, remaining))
+        click.echo(render_get(chosen, text, name, len(others), following))
         if write:
             click.echo(f"\nWrote resolutions/{name}: fill in its reason, then "
                        "'setright validate' and 'setright plan'.")

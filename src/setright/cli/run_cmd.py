@@ -1,4 +1,4 @@
-"""`setright run`: apply pending changes to each target (DESIGN §5.2)."""
+"""`setright run`: run pending changes against each target, with live progress."""
 
 from __future__ import annotations
 
@@ -14,15 +14,20 @@ import click
               help="Executions a new apply may take before it is failed (default: run.max_attempts).")
 @click.pass_obj
 def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type: ignore[no-untyped-def]
-    """Apply pending changes, target by target, holding each target's lock.
+    """Run pending changes against each target, holding the target's lock.
 
     Reaps applies whose runner was lost, refuses edited applied changes and
     blocked targets, resumes a retryable apply, then runs pending changes and
     retries until the retry budget is spent. Exit status 0 when every target
     completed or had nothing to do, 1 otherwise.
 
-    Test hook: SETRIGHT_FAULT=crash-after:CHANGE_ID:K kills the runner right
-    after operation K of that change commits (stop-after:… pauses it instead).
+    Progress: on a terminal a live line shows which operation of which change
+    is running and for how long; otherwise a "still running" line is printed
+    every 10 seconds of one operation.
+
+    Test hooks: SETRIGHT_FAULT=crash-after:CHANGE_ID:K kills the runner right
+    after operation K of that change commits (stop-after:… pauses it instead);
+    SETRIGHT_PROGRESS_INTERVAL=SECONDS sets the "still running" interval.
     """
     import os
     import sys
@@ -45,33 +50,77 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     fault = Fault.from_env(os.environ)
     changes = load_all(config)
     store = app.store()
-    printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty())
-    outcomes = run_targets(store, config, changes, names, actor=app.actor(),
-                           options=RunOptions(max_attempts=max_attempts, fault=fault),
-                           observer=printer)
-    printer.close()
+    printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty(),
+                              interval=plain_interval(os.environ))
+    try:
+        outcomes = run_targets(store, config, changes, names, actor=app.actor(),
+                               options=RunOptions(max_attempts=max_attempts, fault=fault),
+                               observer=printer)
+    finally:
+        printer.close()
     click.echo(run_summary([o.as_dict() for o in outcomes], app.style))
     return 0 if all(o.ok for o in outcomes) else 1
 
 
-class ProgressPrinter:
-    """A progress bar per apply and a line per task on a terminal; plain lines otherwise."""
+#: seconds between "still running" lines when output is not a terminal (CI logs)
+PLAIN_INTERVAL = 10.0
+#: seconds between redraws of the live line on a terminal
+LIVE_INTERVAL = 1.0
+#: test hook: the plain interval in seconds (documented beside SETRIGHT_FAULT)
+INTERVAL_ENV = "SETRIGHT_PROGRESS_INTERVAL"
 
-    def __init__(self, style: Any, *, terminal: bool) -> None:
+
+def plain_interval(environ: Any) -> float:
+    from setright.errors import ConfigError
+
+    raw = environ.get(INTERVAL_ENV)
+    if raw is None:
+        return PLAIN_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{INTERVAL_ENV}={raw!r}: expected a positive number of seconds")
+    return value
+
+
+class ProgressPrinter:
+    """A live line per running operation and a line per task on a terminal; plain lines
+    otherwise, plus a "still running" line every `interval` seconds of one operation.
+
+    Fed by the runner's progress events (`runner/report.py`); a ticker thread redraws
+    or reports the running operation between events, so a 70-second statement is
+    never silent. Every write holds one lock, so thread and events never interleave.
+    """
+
+    def __init__(self, style: Any, *, terminal: bool, interval: float = PLAIN_INTERVAL,
+                 clock: Any = None) -> None:
+        import threading
+        import time
+
         self.style = style
         self.terminal = terminal
-        self.bar: Any = None
+        self.interval = LIVE_INTERVAL if terminal else interval
+        self.clock = clock or time.monotonic
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.target = ""
+        self.done = self.total = 0
+        self.running: tuple[str, int, int] | None = None   # change, seq, of total
+        self.since = 0.0
+        self.next_report = 0.0
+        self.shown = False                                 # a live line is on screen
+        self.thread = threading.Thread(target=self._tick, name="setright-progress",
+                                       daemon=True)
+        self.thread.start()
 
-    def _line(self, text: str) -> None:
-        if self.bar is not None:
-            click.echo("\r\033[K", nl=False)
-        click.echo(text)
-        if self.bar is not None:
-            self.bar.render_progress()
+    # -- runner events ---------------------------------------------------------
 
     def target_started(self, target: str) -> None:
         from setright.render.run import target_line
 
+        self.target = target
         self._line(target_line(target))
 
     def reaped(self, target: str, report: Any) -> None:
@@ -83,36 +132,85 @@ class ProgressPrinter:
                       total: int, resumed: bool) -> None:
         from setright.render.run import apply_line
 
-        self._finish_bar()
+        self.done, self.total = done, total
         self._line(apply_line(apply_id, attempt, max_attempts, done, total, resumed))
-        if self.terminal and total:
-            self.bar = click.progressbar(length=total, label="  operations", show_pos=True)
-            self.bar.update(done)
-            self.bar.render_progress()
 
     def task_started(self, position: int, change_id: str, operations: int) -> None:
         pass
 
+    def operation_started(self, change_id: str, seq: int, total: int) -> None:
+        with self.lock:
+            self.running = (change_id, seq, total)
+            self.since = self.clock()
+            self.next_report = self.since + self.interval
+            if self.terminal:
+                self._draw()
+
     def operations_committed(self, change_id: str, count: int) -> None:
-        if self.bar is not None:
-            self.bar.update(count)
+        with self.lock:
+            self.done += count
+            self.running = None
+            self._clear()
 
     def task_finished(self, position: int, change_id: str, state: str, audit_state: str | None,
                       detail: str | None) -> None:
         from setright.render.run import task_line
 
+        with self.lock:
+            self.running = None
         self._line(task_line(position, change_id, state, audit_state, detail, self.style))
 
     def apply_finished(self, apply_id: str, state: str, error: str | None) -> None:
         from setright.render.run import apply_finished_line
 
-        self._finish_bar()
         self._line(apply_finished_line(apply_id, state, error))
 
-    def _finish_bar(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-            self.bar = None
-
     def close(self) -> None:
-        self._finish_bar()
+        self.stopped.set()
+        self.thread.join()
+        with self.lock:
+            self.running = None
+            self._clear()
+
+    # -- output ------------------------------------------------------------------
+
+    def _line(self, text: str) -> None:
+        with self.lock:
+            self._clear()
+            click.echo(text)
+            if self.running is not None and self.terminal:
+                self._draw()
+
+    def _draw(self) -> None:
+        from setright.render.run import live_line
+
+        assert self.running is not None
+        change_id, seq, total = self.running
+        line = live_line(self.target, change_id, seq, total, self.clock() - self.since,
+                         self.done, self.total)
+        width = getattr(self.style, "width", None)
+        if width:  # a wrapped line could not be cleared with one carriage return
+            line = line[: max(width - 1, 1)]
+        click.echo("\r\033[K" + line, nl=False, color=True)  # keep the clearing escape
+        self.shown = True
+
+    def _clear(self) -> None:
+        if self.shown:
+            click.echo("\r\033[K", nl=False, color=True)
+            self.shown = False
+
+    def _tick(self) -> None:
+        from setright.render.run import still_running_line
+
+        step = min(self.interval, LIVE_INTERVAL) / 4
+        while not self.stopped.wait(step):
+            with self.lock:
+                if self.running is None or self.clock() < self.next_report:
+                    continue
+                self.next_report += self.interval
+                if self.terminal:
+                    self._draw()
+                else:
+                    change_id, seq, total = self.running
+                    click.echo(still_running_line(change_id, seq, total,
+                                                  self.clock() - self.since))

@@ -116,7 +116,8 @@ def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict
 
 def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
                files: Sequence[ResolutionFile] | None = None, source: str = "file",
-               commits: dict[str, str] | None = None, lock_timeout: float = 0.0) -> ApplyResult:
+               commits: dict[str, str] | None = None, lock_timeout: float = 0.0,
+               pull_request: str | None = None) -> ApplyResult:
     """Steps 3–6: locks, re-evaluation and writes in one transaction, locks released.
 
     `files`: the resolution files the plan names (`load_reviewed_files`); every action is
@@ -134,7 +135,7 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
         holders_before = _lock_targets(plan, locker, held, lock_timeout, config)
         return _transaction(plan, store, config, files, actor=actor, owner=owner,
                             source=source, commits=commits or {}, held=held,
-                            holders_before=holders_before)
+                            holders_before=holders_before, pull_request=pull_request)
     finally:
         for lock in reversed(held):
             locker.release_quietly(lock)
@@ -175,7 +176,8 @@ def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:
 def _transaction(plan: Plan, store: Store, config: Config,
                  files: Sequence[ResolutionFile] | None, *, actor: str, owner: str, source: str,
                  commits: dict[str, str], held: Sequence[LockInfo],
-                 holders_before: dict[str, str | None]) -> ApplyResult:
+                 holders_before: dict[str, str | None],
+                 pull_request: str | None = None) -> ApplyResult:
     result = ApplyResult()
     compare_hashes = same_major(plan.deepdiff_version, deepdiff_version())
     with store.write() as tx:
@@ -200,7 +202,8 @@ def _transaction(plan: Plan, store: Store, config: Config,
                 ticket=action.entry.get("ticket"),
                 resolution=None if action.file == CLI_FILE else f"{action.file}#{action.entry_key}",
                 plan_id=plan.plan_id,
-                metadata={"commit": commits[action.file]} if action.file in commits else {})
+                metadata={**({"commit": commits[action.file]} if action.file in commits else {}),
+                          **({"pull_request": pull_request} if pull_request else {})})
             if action.outcome == Outcome.SATISFIED:
                 result.lines.append(describe(action))
                 result.satisfied += 1
@@ -217,5 +220,5 @@ def _transaction(plan: Plan, store: Store, config: Config,
                     resolution_file=action.file, entry_key=action.entry_key,
                     file_digest=digests[action.file], outcome=str(action.outcome),
                     plan_id=plan.plan_id, commit_sha=commits.get(action.file), actor=actor,
-                    applied_at=iso_from_ms(now_ms)))
+                    applied_at=iso_from_ms(now_ms), pull_request=pull_request))
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from setright.render.style import Style, table
+from setright.render.style import Style, column_width, table
 
 #: operations listed per task in `applies show` (the JSON view has them all)
 MAX_OPERATIONS_PER_TASK = 20
@@ -21,11 +21,15 @@ def _short(text: str | None, width: int) -> str:
 def applies_table(applies: list[dict[str, Any]], style: Style) -> str:
     if not applies:
         return "No applies in the audit store."
+    headers = ["Apply", "Target", "State", "Attempt", "Tasks done", "Created", "Error"]
     body = [[a["id"], a["target"], a["state"], f"{a['attempt']}/{a['max_attempts']}",
-             f"{a['tasks_completed']}/{a['tasks_total']}", a["created_at"],
-             _short(a["error"], 50)] for a in applies]
-    return table(["Apply", "Target", "State", "Attempt", "Tasks done", "Created", "Error"],
-                 body, style)
+             f"{a['tasks_completed']}/{a['tasks_total']}", a["created_at"], a["error"]]
+            for a in applies]
+    error_width = style.fit([column_width(h, [r[i] for r in body])
+                             for i, h in enumerate(headers[:-1])], default=50)
+    for row in body:
+        row[-1] = _short(row[-1], error_width)
+    return table(headers, body, style)
 
 
 def apply_detail(data: dict[str, Any], now_iso: str, style: Style) -> str:
@@ -50,15 +54,18 @@ def apply_detail(data: dict[str, Any], now_iso: str, style: Style) -> str:
     for op in data["operations"]:
         ops_by_change.setdefault(op["change_id"], []).append(op)
     out += ["", "Tasks:"]
+    headers = ["#", "Change ID", "State", "Attempt", "Operations", "Tx", "Error"]
     body = []
     for t in tasks:
         ops = ops_by_change.get(t["change_id"], [])
         done = sum(1 for op in ops if op["state"] == "completed")
         body.append([t["position"], t["change_id"], t["state"], t["attempt"],
-                     f"{done}/{len(ops)}", "yes" if t["transactional"] else "no",
-                     _short(t["error"], 60)])
-    out.append(table(["#", "Change ID", "State", "Attempt", "Operations", "Tx", "Error"], body,
-                     style) if body else "  (no tasks)")
+                     f"{done}/{len(ops)}", "yes" if t["transactional"] else "no", t["error"]])
+    error_width = style.fit([column_width(h, [r[i] for r in body])
+                             for i, h in enumerate(headers[:-1])], default=60)
+    for row in body:
+        row[-1] = _short(row[-1], error_width)
+    out.append(table(headers, body, style) if body else "  (no tasks)")
     for t in tasks:
         ops = ops_by_change.get(t["change_id"], [])
         out += ["", f"Operations of {t['change_id']} (task {t['position']}):"]

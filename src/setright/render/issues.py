@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from setright.render.style import Style, table
+from setright.render.style import Style, column_width, table
 from setright.store.diagnosis import Diagnosis
 
 
@@ -17,7 +17,12 @@ def _cell(text: str | None, width: int = 48) -> str:
 def issue_list(issues: list[Diagnosis], style: Style) -> str:
     if not issues:
         return "No issues found."
-    rows = [[d.change_id, d.state, _cell(d.error_summary), d.target or ""] for d in issues]
+    error_width = style.fit([column_width("Change ID", [d.change_id for d in issues]),
+                             column_width("State", [d.state for d in issues]),
+                             column_width("Target", [d.target or "" for d in issues])],
+                            default=48)
+    rows = [[d.change_id, d.state, _cell(d.error_summary, error_width), d.target or ""]
+            for d in issues]
     return "\n".join([
         f"ISSUES FOUND ({len(issues)})",
         table(["Change ID", "State", "Error", "Target"], rows, style),
@@ -182,7 +187,17 @@ def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
     return lines
 
 
-def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int) -> str:
+def next_issue(issues: list[Diagnosis], change_id: str) -> str | None:
+    """The issue after `change_id` in `issue list` order (wrapping round), if any other."""
+    ids = [d.change_id for d in issues]
+    if change_id in ids:
+        k = ids.index(change_id)
+        ids = ids[k + 1:] + ids[:k]
+    return ids[0] if ids else None
+
+
+def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
+              following: str | None = None) -> str:
     header = [f"ISSUE: {d.change_id}", *_kv([
         ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
         ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
@@ -190,11 +205,14 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int) -> s
     ])]
     parts = [header, diagnostics(d), guidance(d), resolve_with(d, yaml_text, file_name)]
     out = "\n\n".join("\n".join(p) for p in parts)
-    if remaining:
-        out += f"\n\nNext: setright issue get   ({remaining} more issue{'s' * (remaining > 1)})"
+    if remaining and following is not None:
+        out += (f"\n\nNext: setright issue get -c {shlex.quote(following)}   "
+                f"({remaining} more issue{'s' * (remaining > 1)})")
     return out
 
 
-def issue_json(d: Diagnosis, yaml_text: str, file_name: str, remaining: int) -> dict[str, Any]:
+def issue_json(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
+               following: str | None = None) -> dict[str, Any]:
     return {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
-            "resolution_yaml": yaml_text, "remaining_issues": remaining}
+            "resolution_yaml": yaml_text, "remaining_issues": remaining,
+            "next_issue": following}

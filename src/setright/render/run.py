@@ -41,6 +41,26 @@ def reap_line(report: dict[str, Any]) -> str:
     return line
 
 
+def elapsed(seconds: float) -> str:
+    """`0:07`, `1:05`, `1:02:03`: a running clock, as a terminal shows it."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def live_line(target: str, change_id: str, seq: int, total: int, seconds: float,
+              done: int, apply_total: int) -> str:
+    """The terminal's live line: which operation of which change, for how long."""
+    return (f"  {target}  {change_id}  operation {seq} of {total}  running {elapsed(seconds)}"
+            f"  [{done}/{apply_total} operations]")
+
+
+def still_running_line(change_id: str, seq: int, total: int, seconds: float) -> str:
+    """The periodic line for piped output (CI logs), instead of a live line."""
+    return f"  still running: {change_id} operation {seq} of {total} ({int(seconds)} s)"
+
+
 def apply_finished_line(apply_id: str, state: str, error: str | None) -> str:
     if state == "failed_retryable":
         return f"  apply {apply_id} failed, will retry: {error}"
@@ -110,6 +130,9 @@ def status_view(statuses: list[dict[str, Any]], now_iso: str, style: Style) -> s
             more = f" and {len(names) - 5} more" if len(names) > 5 else ""
             lines.append(f"pending: {', '.join(names[:5])}{more}")
         last = s["last_apply"]
+        live = last and last["state"] in ("pending", "running", "failed_retryable")
+        lines += [f"running: {c} (in flight" + (f" in apply {last['id']}" if live else "") + ")"
+                  for c in s.get("running_changes", [])]
         if last and last["error"] and last["state"] != "completed":
             lines.append(f"last apply {last['state']} (attempt {last['attempt']} of "
                          f"{last['max_attempts']}): {last['error']}")

@@ -11,6 +11,18 @@ from typing import Any
 class Style:
     ascii: bool = False
     color: bool = False
+    #: the terminal's width in columns; None when unknown (piped output without COLUMNS),
+    #: and tables then keep their fixed column widths
+    width: int | None = None
+
+    def fit(self, others: list[int], default: int, minimum: int = 24) -> int:
+        """Width of a table's one growing column: whatever the terminal leaves after the
+        `others` columns' widths and the borders, never less than `minimum`; `default`
+        when the width is unknown."""
+        if self.width is None:
+            return default
+        borders = 1 + 3 * (len(others) + 1)   # "│ " … " │" around every column
+        return max(minimum, self.width - sum(others) - borders)
 
     def paint(self, text: str, color: str) -> str:
         """Colour `text` when colour is on (`click.style` colour names)."""
@@ -44,6 +56,11 @@ def table(headers: list[str], rows: list[list[Any]], style: Style) -> str:
     out += [line(r) for r in cells]
     out.append(rule("bl", "bm", "br"))
     return "\n".join(out)
+
+
+def column_width(header: str, values: list[Any]) -> int:
+    """The width `table` gives a column of these values."""
+    return max([len(header)] + [len("" if v is None else str(v)) for v in values])
 
 
 def to_json(data: Any) -> str:

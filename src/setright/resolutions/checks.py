@@ -76,6 +76,17 @@ class ValidationReport:
     notes: list[Problem]
 
 
+TICKET_REQUIRED = "ticket is required (policy.require_ticket in setright.yaml)"
+
+
+def missing_ticket(config: Config, ticket: str | None) -> str | None:
+    """The policy's complaint when a write has no ticket but policy.require_ticket says it
+    must, else None. One rule for resolution files and for `audit fix` / `redrive`."""
+    if config.require_ticket and not (ticket or "").strip():
+        return TICKET_REQUIRED
+    return None
+
+
 def check_files(files: Sequence[ResolutionFile], *, config: Config,
                 ledger: AppliedLedger | None = None, selected: Iterable[str] | None = None,
                 report_missing: bool = True) -> CheckResult:
@@ -92,10 +103,8 @@ def check_files(files: Sequence[ResolutionFile], *, config: Config,
         _check_history(files, ledger, config.root, result)
     for file in files:
         has_pending = any(not result.is_applied(e) for e in file.entries)
-        if config.require_ticket and file.ticket is None and (ledger is None or has_pending):
-            result.errors.append(Problem(file.path, 1, 1, "$",
-                                         "ticket is required (policy.require_ticket in "
-                                         "setright.yaml)"))
+        if (ledger is None or has_pending) and (missing := missing_ticket(config, file.ticket)):
+            result.errors.append(Problem(file.path, 1, 1, "$", missing))
     _check_repeats(files, result, ledger is not None, chosen)
     if ledger is not None and report_missing:
         _check_missing(files, ledger, config.root, result)

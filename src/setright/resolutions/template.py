@@ -8,6 +8,7 @@ quotes or unicode stay valid YAML.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import yaml
@@ -33,15 +34,28 @@ def suggested_resolution(d: Diagnosis) -> str:
     return "APPLIED"
 
 
-def resolution_yaml(d: Diagnosis, *, reason: str = "") -> str:
-    """A complete v1 resolution file for this issue: a redrive where possible, else a mark."""
+def redrive_note(d: Diagnosis) -> str:
+    """What a redrive of this issue's apply does, in the case's own words."""
+    lost = d.state == "STARTED" or (d.apply_error or "").startswith("runner lost")
+    if lost:  # the runner died mid-change: there was no cause to fix
+        return "runner lost; re-run the remaining work"
+    return "fixed the cause; re-run the failed work"
+
+
+def resolution_yaml(d: Diagnosis, *, reason: str = "", require_ticket: bool = False) -> str:
+    """A complete v1 resolution file for this issue: a redrive where possible, else a mark.
+
+    Empty `reason` (and `ticket` under policy.require_ticket) fail validation until
+    someone fills them in, which is the point: the file is the decision."""
     lines = ["version: 1",
              f"reason: {yaml_scalar(reason)}  # required: what you verified in the target, "
              "and how"]
+    lines.append('ticket: ""  # required by policy.require_ticket' if require_ticket
+                 else "# ticket: OPS-1234  # optional: the incident or change ticket")
     if d.redrive.possible and d.apply_id:
         lines += ["redrives:",
                   f"  - apply: {yaml_scalar(d.apply_id)}",
-                  "    note: \"fixed the cause; re-run the failed work\""]
+                  f"    note: \"{redrive_note(d)}\""]
         return "\n".join(lines) + "\n"
     other = "ROLLED_BACK" if suggested_resolution(d) == "APPLIED" else "APPLIED"
     lines += ["resolutions:",
@@ -58,3 +72,17 @@ def resolution_file_name(d: Diagnosis, now_ms: int) -> str:
     day = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", d.change_id).strip("-.") or "change"
     return f"{day}-{safe[:80]}.yaml"
+
+
+def free_file_name(name: str, taken: Callable[[str], bool]) -> str:
+    """`name`, or `name` with `-2`, `-3`, … before `.yaml`: the first that is not `taken`.
+
+    A second incident of one change on one day must not reuse the first file's name:
+    that file may already be applied, and applied files are history."""
+    if not taken(name):
+        return name
+    stem = name.removesuffix(".yaml")
+    n = 2
+    while taken(f"{stem}-{n}.yaml"):
+        n += 1
+    return f"{stem}-{n}.yaml"

@@ -63,6 +63,7 @@ class RunObserver(Protocol):
     def apply_started(self, apply_id: str, attempt: int, max_attempts: int, done: int,
                       total: int, resumed: bool) -> None: ...
     def task_started(self, position: int, change_id: str, operations: int) -> None: ...
+    def operation_started(self, change_id: str, seq: int, total: int) -> None: ...
     def operations_committed(self, change_id: str, count: int) -> None: ...
     def task_finished(self, position: int, change_id: str, state: str, audit_state: str | None,
                       detail: str | None) -> None: ...
@@ -84,6 +85,9 @@ class NullObserver:
 
     def task_started(self, position: int, change_id: str, operations: int) -> None:
         pass
+
+    def operation_started(self, change_id: str, seq: int, total: int) -> None:
+        """Operation `seq` of the change's `total` is about to be sent to the target."""
 
     def operations_committed(self, change_id: str, count: int) -> None:
         pass

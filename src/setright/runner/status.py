@@ -25,8 +25,9 @@ class TargetStatus:
     target: str
     url: str
     pending: int
-    pending_changes: list[str]
+    pending_changes: list[str]     # not yet started (or failed, rolled back: they run again)
     last_apply: dict[str, Any] | None
+    running_changes: list[str] = field(default_factory=list)  # STARTED under a live runner
     issues: list[dict[str, Any]] = field(default_factory=list)
     lock: dict[str, Any] | None = None
     drift: list[dict[str, str]] = field(default_factory=list)
@@ -47,18 +48,25 @@ def target_statuses(store: Store, config: Config, changes: dict[str, list[Change
         plan = fresh_plan(conn, mine, name, root=config.root)
         apply = latest_apply(conn, name)
         holder = locker.holder(f"target:{name}")
+        issues = blocking_issues(conn, now, name)
+        # STARTED and not an issue = in flight under a live lease; STARTED and an issue is
+        # listed as the issue. Neither is "pending".
+        started = [c.change_id for c in plan.changes if c.current_state == "STARTED"]
+        stuck = {v.facts.change_id for v in issues}
+        pending = [c.change_id for c in plan.changes if c.current_state != "STARTED"]
         out.append(TargetStatus(
             target=name,
             url=config.targets[name].url,
-            pending=len(plan.changes),
-            pending_changes=[c.change_id for c in plan.changes],
+            pending=len(pending),
+            pending_changes=pending,
+            running_changes=[c for c in started if c not in stuck],
             last_apply=None if apply is None else {
                 "id": apply.id, "state": apply.state, "attempt": apply.attempt,
                 "max_attempts": apply.max_attempts, "created_at": apply.created_at,
                 "completed_at": apply.completed_at, "error": apply.error},
             issues=[{"change_id": v.facts.change_id, "state": v.facts.state,
                      "reason": v.rule.name, "meaning": v.rule.meaning}
-                    for v in blocking_issues(conn, now, name)],
+                    for v in issues],
             lock=None if holder is None else {
                 "lock_id": holder.lock_id, "owner": holder.owner,
                 "operation": holder.operation, "acquired_at": holder.acquired_at,

@@ -96,6 +96,7 @@ class TaskRunner:
                     failing = op
                     if index:
                         self.lease.check()  # the first statement was checked just above
+                    self.observer.operation_started(change.id, op.seq, len(change.operations))
                     ttx.execute(op.statement)
                     ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
         except StatementFailed as exc:
@@ -121,6 +122,7 @@ class TaskRunner:
         started = self.store.now_ms()
         for index, op in enumerate(todo):
             self.lease.check()
+            self.observer.operation_started(change.id, op.seq, len(change.operations))
             try:
                 with self.target.transaction(self.lease.token) as ttx:
                     ttx.execute(op.statement)

@@ -31,10 +31,20 @@ class LedgerRow:
     commit_sha: str | None = None
     actor: str | None = None
     applied_at: str | None = None
+    #: the pull request the apply came from (URL or `#N`), when CI said so
+    pull_request: str | None = None
 
 
 _COLUMNS = tuple(f.name for f in fields(LedgerRow))
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM {LEDGER_TABLE}"
+#: columns added by a schema upgrade: a store opened read-only may predate them
+_ADDED = ("pull_request",)
+
+
+def _select(conn: sqlite3.Connection) -> str:
+    """`SELECT` of every LedgerRow column, NULL for a column this store does not have yet."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({LEDGER_TABLE})")}
+    columns = [c if c in present or c not in _ADDED else f"NULL AS {c}" for c in _COLUMNS]
+    return f"SELECT {', '.join(columns)} FROM {LEDGER_TABLE}"
 
 
 def _rows(cursor: Iterable[tuple[object, ...]]) -> list[LedgerRow]:
@@ -46,27 +56,27 @@ def _rows(cursor: Iterable[tuple[object, ...]]) -> list[LedgerRow]:
 
 def ledger_row(conn: sqlite3.Connection, resolution_file: str, entry_key: str) -> LedgerRow | None:
     """The row of one applied entry, or None (primary-key lookup)."""
-    rows = _rows(conn.execute(f"{_SELECT} WHERE resolution_file = ? AND entry_key = ?",
+    rows = _rows(conn.execute(f"{_select(conn)} WHERE resolution_file = ? AND entry_key = ?",
                               (resolution_file, entry_key)))
     return rows[0] if rows else None
 
 
 def ledger_rows_for_file(conn: sqlite3.Connection, resolution_file: str) -> list[LedgerRow]:
     """Applied entries recorded under one file path, by entry key (primary-key prefix)."""
-    return _rows(conn.execute(f"{_SELECT} WHERE resolution_file = ? ORDER BY entry_key",
+    return _rows(conn.execute(f"{_select(conn)} WHERE resolution_file = ? ORDER BY entry_key",
                               (resolution_file,)))
 
 
 def ledger_rows_for_digest(conn: sqlite3.Connection, file_digest: str) -> list[LedgerRow]:
     """Applied entries of any file that had this digest (uses the digest index): renames."""
     return _rows(conn.execute(
-        f"{_SELECT} WHERE file_digest = ? ORDER BY resolution_file, entry_key", (file_digest,)))
+        f"{_select(conn)} WHERE file_digest = ? ORDER BY resolution_file, entry_key", (file_digest,)))
 
 
 def ledger_rows(conn: sqlite3.Connection) -> list[LedgerRow]:
     """Every row, newest first (what `history` shows)."""
     return _rows(conn.execute(
-        f"{_SELECT} ORDER BY applied_at DESC, resolution_file, entry_key"))
+        f"{_select(conn)} ORDER BY applied_at DESC, resolution_file, entry_key"))
 
 
 # -- the whole ledger, indexed in memory -------------------------------------
@@ -103,7 +113,7 @@ class LedgerIndex:
 
 def read_ledger(conn: sqlite3.Connection) -> LedgerIndex:
     """Read the ledger once (three short columns per row plus provenance)."""
-    return LedgerIndex(_rows(conn.execute(_SELECT)))
+    return LedgerIndex(_rows(conn.execute(_select(conn))))
 
 
 def read_ledger_at(store_path: Path, shown: str | None = None) -> LedgerIndex:

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "INTEGER PRIMARY KEY"),
@@ -156,7 +156,18 @@ def _v1_to_v2(conn: sqlite3.Connection, audit_table: str) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS setright_events_plan_idx ON setright_events (plan_id)")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {0: _v0_to_v1, 1: _v1_to_v2}
+def _v2_to_v3(conn: sqlite3.Connection, audit_table: str) -> None:
+    """The ledger records the pull request an apply came from; `history` lists the
+    imperative writes (`audit fix`, `redrive`) by their events' source."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(setright_ledger)")}
+    if "pull_request" not in present:
+        conn.execute("ALTER TABLE setright_ledger ADD COLUMN pull_request TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS setright_events_source_idx"
+                 " ON setright_events (source, plan_id)")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection, str], None]] = {
+    0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(conn: sqlite3.Connection, audit_table: str) -> None:

@@ -1,0 +1,184 @@
+"""What differs per database, in one small class per dialect, chosen by name.
+
+In the spirit of Alembic's `ddl/impl.py`: `DefaultImpl` holds the portable
+behaviour and documents every hook; `SqliteImpl` (and later one class per
+server database) overrides only what its database does differently. The rest
+of setright writes portable SQL with `?` placeholders against a `Connection`
+and asks its `impl` for everything else: opening, transactions, upserts,
+catalog questions, statement splitting and schema snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Protocol
+
+from setright.db.url import DbUrl
+from setright.errors import SetrightError
+
+
+class Cursor(Protocol):
+    rowcount: int
+    lastrowid: int | None
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """The DB-API subset setright uses; SQL is written with `?` placeholders."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+    def close(self) -> None: ...
+
+
+class DatabaseUnavailable(SetrightError):
+    """The database cannot be reached or opened (down, wrong password, missing file…)."""
+
+
+class DefaultImpl:
+    """Portable defaults; a subclass per dialect overrides what its database does differently."""
+
+    name: ClassVar[str] = "default"
+    #: DDL runs inside a transaction and rolls back with it.
+    transactional_ddl: ClassVar[bool] = True
+
+    # -- connecting and transactions --------------------------------------
+
+    def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False) -> Connection:
+        raise NotImplementedError
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        """Start a transaction at the isolation the guarded updates need."""
+        conn.execute("BEGIN")
+
+    def commit(self, conn: Connection) -> None:
+        conn.execute("COMMIT")
+
+    def rollback(self, conn: Connection) -> None:
+        conn.execute("ROLLBACK")
+
+    def in_transaction(self, conn: Connection) -> bool:
+        raise NotImplementedError
+
+    def is_busy(self, exc: BaseException) -> bool:
+        """Whether `exc` means another transaction holds what we need (try again later)."""
+        return False
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        return False
+
+    def is_error(self, exc: BaseException) -> bool:
+        """Whether `exc` is any error of this database's driver."""
+        return False
+
+    # -- SQL that differs ----------------------------------------------------
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def upsert_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        """INSERT … or, when a row with the same `key` exists, update the other columns."""
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        return (f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+
+    def insert_ignore_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        """INSERT … unless a row with the same `key` exists."""
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        return (f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+                f"ON CONFLICT ({', '.join(key)}) DO NOTHING")
+
+    def insert_returning_id(self, conn: Connection, sql: str, parameters: Sequence[Any],
+                            id_column: str = "id") -> int:
+        """Run an INSERT into a table with an auto-increment `id_column`; return the new id."""
+        return int(conn.execute(sql, parameters).lastrowid or 0)
+
+    # -- DDL for setright's own tables ------------------------------------------
+
+    def column_type(self, kind: type, *, key: bool = False) -> str:
+        """The column type for a Python type (`key`: part of a primary key or index)."""
+        return {str: "TEXT", int: "INTEGER", float: "REAL"}[kind]
+
+    def create_table(self, conn: Connection, name: str, columns: dict[str, type],
+                     pk: Sequence[str], not_null: Sequence[str] = (),
+                     autoincrement: str | None = None) -> None:
+        """CREATE TABLE IF NOT EXISTS, types from `column_type`."""
+        raise NotImplementedError
+
+    def create_index(self, conn: Connection, name: str, table: str, columns: Sequence[str],
+                     *, unique: bool = False) -> None:
+        raise NotImplementedError
+
+    def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
+                                state_column: str, states: Sequence[str]) -> None:
+        """A unique index on `column` over the rows whose `state_column` is in `states`."""
+        raise NotImplementedError
+
+    def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
+                     timezone: str = "UTC") -> str:
+        """An SQL expression: `column` of the audit table as epoch milliseconds.
+
+        Flamingock writes integer milliseconds on SQLite and zone-less TIMESTAMPs (the JVM's
+        local time, read in `timezone`) on PostgreSQL and MySQL."""
+        raise NotImplementedError
+
+    def now_ms(self, conn: Connection) -> int | None:
+        """The database server's clock in epoch ms (one clock for every runner), or None
+        where the database has no clock of its own (SQLite: the host's clock is used)."""
+        return None
+
+    #: The smallest step of the audit log's `created_at` in ms (Flamingock's MySQL TIMESTAMP
+    #: keeps whole seconds), for the clock-skew rule.
+    def created_at_step_ms(self, conn: Connection, table: str) -> int:
+        return 1
+
+    # -- the catalog --------------------------------------------------------
+
+    def table_names(self, conn: Connection) -> set[str]:
+        raise NotImplementedError
+
+    def table_exists(self, conn: Connection, name: str) -> bool:
+        return name in self.table_names(conn)
+
+    def column_names(self, conn: Connection, table: str) -> list[str]:
+        raise NotImplementedError
+
+    def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
+                        ) -> dict[str, Any]:
+        """Tables, columns, indexes, constraints, views and triggers, as plain data."""
+        raise NotImplementedError
+
+    # -- change scripts -----------------------------------------------------
+
+    def split_statements(self, script: str) -> list[str]:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[DefaultImpl]] = {}
+
+
+def register(cls: type[DefaultImpl]) -> type[DefaultImpl]:
+    """Class decorator: make `cls` the implementation of its dialect `name`."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def impl_for(url: DbUrl) -> DefaultImpl:
+    """The implementation for `url`'s dialect (importing its module on first use)."""
+    if url.dialect not in _REGISTRY:
+        if url.dialect == "sqlite":
+            import setright.db.sqlite  # noqa: F401 - registers SqliteImpl
+        if url.dialect == "mysql":
+            import setright.db.mysql  # noqa: F401 - registers MysqlImpl
+    cls = _REGISTRY.get(url.dialect)
+    if cls is None:
+        raise SetrightError(f"{url.shown}: {url.dialect} is not supported yet",
+                            ["setright supports sqlite:/// URLs in this version"])
+    return cls()

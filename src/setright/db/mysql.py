@@ -1,0 +1,424 @@
+"""MySQL ≥ 8 and MariaDB ≥ 10.6 (InnoDB), through PyMySQL (`pip install 'setright[mysql]'`).
+
+Decisions (DESIGN §9.4):
+
+* **Isolation.** PyMySQL runs with autocommit on; transactions are explicit.
+  A write transaction first takes the session lock `setright.write:<db>`
+  (`GET_LOCK`, released at COMMIT/ROLLBACK) — setright's writers queue exactly
+  as behind SQLite's `BEGIN IMMEDIATE`, so they never deadlock each other —
+  and then runs at `SERIALIZABLE`, where InnoDB turns every plain SELECT into a
+  locking read: a read-check-then-write cannot be defeated even by a writer
+  that skips the lock (a Flamingock runner appending to the audit log), and a
+  guarded `UPDATE … WHERE state = ?` is atomic anyway. Deadlocks (1213), lock
+  wait timeouts (1205) and a write lock not had in time are `is_busy`.
+  Readers get `REPEATABLE READ` with `START TRANSACTION WITH CONSISTENT
+  SNAPSHOT, READ ONLY`: one snapshot, no locks.
+* **Row counts** are rows *matched* (CLIENT_FOUND_ROWS), as on SQLite and
+  PostgreSQL: a guarded update that writes the value already there counts 1.
+* **Sessions**: utf8mb4 with `utf8mb4_bin` (ids compare exactly), `time_zone
+  '+00:00'`, and for the store `sql_mode` = `STORE_SQL_MODE` (strict, plus
+  `ANSI_QUOTES` and `PIPES_AS_CONCAT` so portable SQL with "quoted" names and
+  `||` means what it means on SQLite/PostgreSQL). Targets keep the server's
+  mode minus `ANSI_QUOTES`/`NO_BACKSLASH_ESCAPES`, so the splitter reads
+  quotes exactly as the server does.
+* **Keys**: InnoDB with `ROW_FORMAT=DYNAMIC` allows 3072-byte keys, so key
+  strings are `VARCHAR(255)` (4 bytes a character: three in one key fit);
+  other strings `LONGTEXT`, as in Flamingock's MySQL DDL.
+* **Names**: table names are case-sensitive where the server says so
+  (`lower_case_table_names = 0`, Linux): `flamingockAuditLog` stays as
+  written. Columns and indexes are case-insensitive, as in MySQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from setright.db import mysql_lex
+from setright.db.impl import Connection, DefaultImpl, register
+from setright.db.mysql_conn import (  # noqa: F401 - re-exported
+    MysqlConnection,
+    WriteLockTimeout,
+    connect_raw,
+    driver,
+    unavailable,
+)
+from setright.db.url import DbUrl
+from setright.db.zonecase import offset_seconds_sql, zone
+from setright.errors import SetrightError
+
+STORE_SQL_MODE = ("ANSI_QUOTES,PIPES_AS_CONCAT,STRICT_TRANS_TABLES,STRICT_ALL_TABLES,"
+                  "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION")
+WRITE_LOCK_TIMEOUT_S = 10
+LOCK_WAIT_TIMEOUT_S = 10
+STORE_READ_TIMEOUT_S = 300
+KEY_TYPE = "VARCHAR(255)"
+BUSY_CODES = {1205, 1213}
+_TEXT_TYPES = {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob",
+               "longblob", "json"}
+
+
+@register
+class MysqlImpl(DefaultImpl):
+    name = "mysql"
+    transactional_ddl = False
+
+    # -- connecting and transactions ---------------------------------------
+
+    def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False,
+                target: bool = False) -> MysqlConnection:
+        """Open the database; `create` makes a missing database (utf8mb4_bin), readers never.
+
+        `target`: a change target (the server's sql_mode, no read timeout)."""
+        pymysql = driver()
+        timeout = None if target else STORE_READ_TIMEOUT_S
+        try:
+            try:
+                raw = connect_raw(url, database=url.database, read_timeout=timeout)
+            except pymysql.err.OperationalError as exc:
+                if not (create and not read_only and exc.args and exc.args[0] == 1049):
+                    raise
+                bare = connect_raw(url, database=None, read_timeout=timeout)
+                try:
+                    bare.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {self.quote(url.database or '')}"
+                                          " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+                finally:
+                    bare.close()
+                raw = connect_raw(url, database=url.database, read_timeout=timeout)
+            conn = MysqlConnection(raw, url, read_only=read_only)
+            conn.execute("SET time_zone = '+00:00'")
+            conn.execute(f"SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_TIMEOUT_S}")
+            mode = target_sql_mode(conn) if target else STORE_SQL_MODE
+            conn.execute("SET SESSION sql_mode = ?", (mode,))
+            if read_only:
+                conn.execute("SET SESSION TRANSACTION READ ONLY")
+        except pymysql.err.Error as exc:
+            raise unavailable(url, exc) from None
+        return conn
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        assert isinstance(conn, MysqlConnection)
+        if not write:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            return
+        name = write_lock_name(conn.url.database or "")
+        got = conn.execute("SELECT GET_LOCK(?, ?)", (name, WRITE_LOCK_TIMEOUT_S)).fetchone()[0]
+        if got != 1:
+            raise WriteLockTimeout(f"the store {conn.url.where} is busy: another setright "
+                                   f"writer held it for {WRITE_LOCK_TIMEOUT_S}s")
+        conn.write_lock = name
+        try:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            # A read-only session keeps its READ ONLY default: its writes fail, as they should.
+            conn.execute("START TRANSACTION" if conn.read_only else "START TRANSACTION READ WRITE")
+        except BaseException:
+            self._release(conn)
+            raise
+
+    def commit(self, conn: Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        finally:
+            self._release(conn)
+
+    def rollback(self, conn: Connection) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        finally:
+            self._release(conn)
+
+    @staticmethod
+    def _release(conn: Connection) -> None:
+        assert isinstance(conn, MysqlConnection)
+        if conn.write_lock is not None:
+            name, conn.write_lock = conn.write_lock, None
+            try:
+                conn.execute("DO RELEASE_LOCK(?)", (name,))
+            except Exception:  # noqa: BLE001 - a lost session has released it already
+                pass
+
+    def in_transaction(self, conn: Connection) -> bool:
+        return bool(getattr(conn, "in_transaction", False))
+
+    def is_busy(self, exc: BaseException) -> bool:
+        if isinstance(exc, WriteLockTimeout):
+            return True
+        return self.is_error(exc) and bool(exc.args) and exc.args[0] in BUSY_CODES
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        try:
+            import pymysql
+        except ImportError:  # pragma: no cover
+            return False
+        return isinstance(exc, pymysql.err.IntegrityError)
+
+    def is_error(self, exc: BaseException) -> bool:
+        try:
+            import pymysql
+        except ImportError:  # pragma: no cover
+            return False
+        return isinstance(exc, pymysql.err.Error)
+
+    # -- SQL that differs ----------------------------------------------------
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
+
+    @staticmethod
+    def for_update_sql() -> str:
+        return " FOR UPDATE"
+
+    def upsert_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        """`ON DUPLICATE KEY UPDATE c = VALUES(c)`: the form MySQL 8 and MariaDB both take
+        (MySQL's `AS new` alias is unknown to MariaDB). It fires on any unique key, so
+        use it on tables whose only unique key is `key`."""
+        updates = [f"{self.quote(c)} = VALUES({self.quote(c)})" for c in columns if c not in key]
+        return self._insert(table, columns) + " ON DUPLICATE KEY UPDATE " + ", ".join(
+            updates or [f"{self.quote(key[0])} = {self.quote(key[0])}"])
+
+    def insert_ignore_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+        """Not `INSERT IGNORE`, which also turns NOT NULL, truncation and foreign-key errors
+        into warnings. Its row count is 1 whether inserted or not (rows matched)."""
+        return self._insert(table, columns) + (
+            f" ON DUPLICATE KEY UPDATE {self.quote(key[0])} = {self.quote(key[0])}")
+
+    def _insert(self, table: str, columns: Sequence[str]) -> str:
+        names = ", ".join(self.quote(c) for c in columns)
+        return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+
+    # -- DDL for setright's own tables ------------------------------------------
+
+    def column_type(self, kind: type, *, key: bool = False) -> str:
+        if kind is str:
+            return KEY_TYPE if key else "LONGTEXT"
+        return {int: "BIGINT", float: "DOUBLE"}[kind]
+
+    def create_table(self, conn: Connection, name: str, columns: dict[str, type],
+                     pk: Sequence[str], not_null: Sequence[str] = (),
+                     autoincrement: str | None = None) -> None:
+        parts = []
+        for column, kind in columns.items():
+            if column == autoincrement:
+                parts.append(f"{self.quote(column)} BIGINT NOT NULL AUTO_INCREMENT")
+                continue
+            sql = f"{self.quote(column)} {self.column_type(kind, key=column in pk)}"
+            parts.append(sql + (" NOT NULL" if column in not_null or column in pk else ""))
+        parts.append(f"PRIMARY KEY ({', '.join(self.quote(c) for c in pk)})")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.quote(name)} ({', '.join(parts)})"
+                     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+                     " ROW_FORMAT=DYNAMIC")
+
+    def create_index(self, conn: Connection, name: str, table: str, columns: Sequence[str],
+                     *, unique: bool = False) -> None:
+        """MySQL 8 has no CREATE INDEX IF NOT EXISTS: the catalog is asked first.
+
+        A text column gets a 255-character prefix in a plain index; a unique index
+        over a text column is refused (its uniqueness would be the prefix's)."""
+        if self.index_exists(conn, table, name):
+            return
+        types = self._column_types(conn, table)
+        keys = []
+        for column in columns:
+            if types.get(column.lower(), "") in _TEXT_TYPES:
+                if unique:
+                    raise SetrightError(f"unique index {name}: {table}.{column} is a text column",
+                                        ["declare it as a key column (VARCHAR) on MySQL"])
+                keys.append(f"{self.quote(column)}(255)")
+            else:
+                keys.append(self.quote(column))
+        try:
+            conn.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX {self.quote(name)}"
+                         f" ON {self.quote(table)} ({', '.join(keys)})")
+        except Exception as exc:
+            if not (self.is_error(exc) and exc.args and exc.args[0] == 1061):
+                raise  # 1061: another process created it a moment ago
+
+    def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
+                                state_column: str, states: Sequence[str]) -> None:
+        """No partial indexes in MySQL: a stored generated column `active_<column>` holds
+        `column` while the row's state is in `states` and NULL otherwise, and a UNIQUE
+        index on it (NULLs never collide). The column is INVISIBLE where the server
+        allows, so `SELECT *` and column-less INSERTs do not see it."""
+        generated = f"active_{column}"
+        types = self._column_types(conn, table)
+        if generated.lower() not in types:
+            listed = ", ".join(_literal(s) for s in states)
+            source = self._column_sql_type(conn, table, column)
+            base = (f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.quote(generated)} {source}"
+                    f" GENERATED ALWAYS AS (CASE WHEN {self.quote(state_column)} IN ({listed})"
+                    f" THEN {self.quote(column)} END) STORED")
+            try:
+                conn.execute(base + " INVISIBLE")
+            except Exception as exc:
+                if not (self.is_error(exc) and exc.args and exc.args[0] == 1064):
+                    raise
+                conn.execute(base)  # MySQL before 8.0.23 has no invisible columns
+        self.create_index(conn, name, table, [generated], unique=True)
+
+    def _column_sql_type(self, conn: Connection, table: str, column: str) -> str:
+        row = next((r for r in conn.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+            (table, column)) if self._same_table(conn, r[0], table)), None)
+        if row is None:
+            raise SetrightError(f"table {table} has no column {column}")
+        return KEY_TYPE if row[3] in _TEXT_TYPES else str(row[2]).upper()
+
+    # -- the audit log's clock -------------------------------------------------
+
+    def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
+                     timezone: str = "UTC") -> str:
+        """Epoch ms of `column` (-1 where it holds nothing readable).
+
+        BIGINT: as is. TIMESTAMP/DATETIME: zone-less wall-clock time in `timezone`
+        (TIMESTAMPs read in this session's +00:00, i.e. as a UTC session wrote
+        them); the offset comes from `zonecase`, not from the server's tz tables.
+        Text: integer ms, or ISO-8601/`yyyy-MM-dd HH:mm:ss[.SSS]` read as UTC unless it
+        carries `Z`/±hh:mm — the same rule as the SQLite store's `ms_from_any`."""
+        zone(timezone)
+        col = self.quote(column)
+        data_type = self._column_types(conn, table).get(column.lower())
+        if data_type in ("tinyint", "smallint", "mediumint", "int", "bigint"):
+            return f"COALESCE({col}, -1)"
+        if data_type in ("decimal", "double", "float"):
+            return f"COALESCE(CAST({col} AS SIGNED), -1)"
+        if data_type in ("timestamp", "datetime"):
+            local = f"(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {col}) DIV 1000)"
+            offset = offset_seconds_sql(timezone, col)
+            return f"COALESCE({local} - 1000 * ({offset}), -1)"
+        if data_type in ("date",):
+            return f"COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01', {col}) * 1000, -1)"
+        return _text_ms_sql(col)
+
+    def now_ms(self, conn: Connection) -> int | None:
+        """The server's clock (the session is at +00:00, so no zone enters)."""
+        return int(conn.execute("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)"
+                                ).fetchone()[0])
+
+    def created_at_step_ms(self, conn: Connection, table: str) -> int:
+        """1000 for a TIMESTAMP/DATETIME without fractions (Flamingock's), 10**(3-fsp) else."""
+        for name, column, data_type, precision in conn.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, DATETIME_PRECISION"
+                " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+                " AND TABLE_NAME = ? AND COLUMN_NAME = 'created_at'", (table,)):
+            if self._same_table(conn, name, table) and data_type in ("timestamp", "datetime"):
+                return 10 ** max(0, 3 - int(precision or 0))
+        return 1
+
+    # -- the catalog --------------------------------------------------------
+
+    def _lower_case_names(self, conn: Connection) -> bool:
+        return int(conn.execute("SELECT @@lower_case_table_names").fetchone()[0]) != 0
+
+    def _same_table(self, conn: Connection, found: str, wanted: str) -> bool:
+        """information_schema compares names case-insensitively; the server may not."""
+        return found == wanted or (found.lower() == wanted.lower()
+                                   and self._lower_case_names(conn))
+
+    def table_names(self, conn: Connection) -> set[str]:
+        return {row[0] for row in conn.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'")}
+
+    def table_exists(self, conn: Connection, name: str) -> bool:
+        return any(self._same_table(conn, row[0], name) for row in conn.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+            " AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME = ?", (name,)))
+
+    def column_names(self, conn: Connection, table: str) -> list[str]:
+        return [row[1] for row in conn.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (table,)) if self._same_table(conn, row[0], table)]
+
+    def _column_types(self, conn: Connection, table: str) -> dict[str, str]:
+        return {row[1].lower(): str(row[2]).lower() for row in conn.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", (table,))
+            if self._same_table(conn, row[0], table)}
+
+    def index_exists(self, conn: Connection, table: str, index: str) -> bool:
+        return any(self._same_table(conn, row[0], table) for row in conn.execute(
+            "SELECT TABLE_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+            " AND TABLE_NAME = ? AND INDEX_NAME = ?", (table, index)))
+
+    def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
+                        ) -> dict[str, Any]:
+        from setright.db.mysql_catalog import schema_snapshot
+
+        return schema_snapshot(conn, exclude_prefix=exclude_prefix)
+
+    # -- change scripts -----------------------------------------------------
+
+    def split_statements(self, script: str) -> list[str]:
+        return mysql_lex.split_statements(script)
+
+    @staticmethod
+    def first_keyword(statement: str) -> str:
+        return mysql_lex.first_keyword(statement)
+
+    @staticmethod
+    def is_ddl(statement: str) -> bool:
+        return mysql_lex.is_ddl(statement)
+
+    @staticmethod
+    def ddl_effect(statement: str) -> mysql_lex.DdlEffect | None:
+        return mysql_lex.ddl_effect(statement)
+
+
+def write_lock_name(database: str) -> str:
+    """`GET_LOCK` names are at most 64 characters; long database names are hashed."""
+    name = f"setright.write:{database}"
+    return name if len(name) <= 64 else "setright.write:" + hashlib.sha1(
+        database.encode()).hexdigest()
+
+
+def target_sql_mode(conn: MysqlConnection) -> str:
+    """The server's sql_mode without the two flags that change how quotes are read."""
+    mode = str(conn.execute("SELECT @@GLOBAL.sql_mode").fetchone()[0] or "")
+    return ",".join(m for m in mode.split(",")
+                    if m and m not in ("ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", "ANSI"))
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+_ISO = ("'^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?"
+        "(Z|[+-][0-9]{2}:?[0-9]{2})?$'")
+
+
+def _text_ms_sql(col: str) -> str:
+    trimmed = f"TRIM({col})"
+    zone_part = f"REGEXP_SUBSTR({trimmed}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$')"
+    local = (f"CAST(REPLACE(SUBSTRING({trimmed}, 1, CHAR_LENGTH({trimmed})"
+             f" - CHAR_LENGTH(COALESCE({zone_part}, ''))), 'T', ' ') AS DATETIME(6))")
+    offset = (f"CASE WHEN {zone_part} IS NULL OR {zone_part} = 'Z' THEN 0 ELSE"
+              f" (CASE WHEN LEFT({zone_part}, 1) = '-' THEN -1 ELSE 1 END)"
+              f" * (CAST(SUBSTRING({zone_part}, 2, 2) AS SIGNED) * 3600"
+              f" + CAST(RIGHT({zone_part}, 2) AS SIGNED) * 60) END")
+    return (f"CASE WHEN {trimmed} REGEXP '^-?[0-9]+$' THEN CAST({trimmed} AS SIGNED)"
+            f" WHEN {trimmed} REGEXP {_ISO} THEN"
+            f" TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {local}) DIV 1000"
+            f" - 1000 * ({offset}) ELSE -1 END")
+
+
+def flamingock_audit_ddl(table: str) -> str:
+    """The audit table as Flamingock's SQL audit store creates it on MySQL/MariaDB
+    (its per-dialect DDL: VARCHAR(255) strings, LONGTEXT for metadata and traces,
+    a whole-second TIMESTAMP `created_at`, TINYINT(1) flags), written out here."""
+    strings = ["execution_id", "stage_id", "change_id", "author"]
+    more = ["invoked_class", "invoked_method", "source_file"]
+    columns = [f"id BIGINT AUTO_INCREMENT PRIMARY KEY"]
+    columns += [f"{c} VARCHAR(255)" for c in strings]
+    columns += ["created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP", "state VARCHAR(255)"]
+    columns += [f"{c} VARCHAR(255)" for c in more]
+    columns += ["metadata LONGTEXT", "execution_millis BIGINT",
+                "execution_hostname VARCHAR(255)", "error_trace LONGTEXT", "type VARCHAR(50)",
+                "tx_strategy VARCHAR(50)", "target_system_id VARCHAR(255)",
+                "change_order VARCHAR(50)", "recovery_strategy VARCHAR(50)",
+                "transaction_flag TINYINT(1)", "system_change TINYINT(1)"]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"

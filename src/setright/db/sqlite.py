@@ -1,0 +1,129 @@
+"""SQLite: the embedded default, through the standard library's `sqlite3`.
+
+Writers run `BEGIN IMMEDIATE` (the database's write lock is taken up front, so
+two guarded updates can never interleave), in WAL mode with
+`synchronous=FULL`; readers open the file with `mode=ro` and never create it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, register
+from setright.db.url import DbUrl
+
+BUSY_TIMEOUT_MS = 5000
+
+
+@register
+class SqliteImpl(DefaultImpl):
+    name = "sqlite"
+    transactional_ddl = True
+
+    def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False
+                ) -> sqlite3.Connection:
+        assert url.path is not None
+        path = url.path
+        if not path.is_file() and not create:
+            raise DatabaseUnavailable(f"no database at {url.shown}")
+        try:
+            if read_only:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       check_same_thread=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # check_same_thread=False: a keeper thread may interrupt or renew.
+                conn = sqlite3.connect(path, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not read_only:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
+                    raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
+                conn.execute("PRAGMA synchronous = FULL")
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseUnavailable(f"cannot open {url.shown}: {exc}") from None
+        return conn
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def in_transaction(self, conn: Connection) -> bool:
+        return bool(getattr(conn, "in_transaction", False))
+
+    def is_busy(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError)
+
+    def is_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.Error)
+
+    def register_functions(self, conn: Connection, functions: dict[str, Any]) -> None:
+        """Python scalar functions the store's SQL calls (SQLite runs them in-process)."""
+        for name, function in functions.items():
+            conn.create_function(name, 1, function, deterministic=True)  # type: ignore[attr-defined]
+
+    # -- the catalog --------------------------------------------------------
+
+    def table_names(self, conn: Connection) -> set[str]:
+        return {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def table_exists(self, conn: Connection, name: str) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                            (name,)).fetchone() is not None
+
+    def column_names(self, conn: Connection, table: str) -> list[str]:
+        return [row[1] for row in conn.execute(f"PRAGMA table_info({self.quote(table)})")]
+
+    def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
+                        ) -> dict[str, Any]:
+        """Every table (columns, indexes, foreign keys), view and trigger, from the catalog."""
+        tables: dict[str, Any] = {}
+        views: dict[str, str] = {}
+        triggers: dict[str, str] = {}
+        rows = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").fetchall()
+        for kind, name, table, sql in rows:
+            if name.startswith(exclude_prefix) or table.startswith(exclude_prefix):
+                continue
+            if kind == "table":
+                tables[name] = self._table_snapshot(conn, name, sql)
+            elif kind == "view":
+                views[name] = _squash(sql)
+            elif kind == "trigger":
+                triggers[name] = _squash(sql)
+        return {"tables": tables, "views": views, "triggers": triggers}
+
+    def _table_snapshot(self, conn: Connection, table: str, sql: str | None) -> dict[str, Any]:
+        q = self.quote(table)
+        columns = {
+            name: {"type": kind.upper(), "nullable": not notnull, "default": default,
+                   "primary_key": bool(pk)}
+            for _cid, name, kind, notnull, default, pk in conn.execute(f"PRAGMA table_info({q})")
+        }
+        indexes = {}
+        for _seq, name, unique, _origin, _partial in conn.execute(f"PRAGMA index_list({q})"):
+            cols = [r[2] for r in conn.execute(f"PRAGMA index_info({self.quote(name)})")]
+            indexes[name] = {"columns": cols, "unique": bool(unique)}
+        foreign_keys = sorted(
+            f"{r[3]} -> {r[2]}({r[4]})" for r in conn.execute(f"PRAGMA foreign_key_list({q})"))
+        checks = "CHECK" in (sql or "").upper()
+        return {"columns": columns, "indexes": indexes, "foreign_keys": foreign_keys,
+                "has_check": checks}
+
+    # -- change scripts -----------------------------------------------------
+
+    def split_statements(self, script: str) -> list[str]:
+        from setright.runner.sql import split_statements
+
+        return split_statements(script)
+
+
+def _squash(sql: str | None) -> str:
+    return " ".join((sql or "").split())

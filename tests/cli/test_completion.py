@@ -1,0 +1,99 @@
+"""Shell completion through click's own machinery (`_SETRIGHT_COMPLETE=bash_complete`),
+on a real store: change ids, apply ids and targets; never an error, never a new store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runhelp import Project
+from setright.cli import cli
+from setright.timeutil import FixedClock
+from storehelp import T0
+
+
+def complete(line: str, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What bash would offer after `line` (a trailing space completes a new word)."""
+    monkeypatch.chdir(cwd)
+    words = line.split()
+    cword = len(words) if line.endswith(" ") else len(words) - 1
+    result = CliRunner().invoke(cli, [], prog_name="setright", env={
+        "_SETRIGHT_COMPLETE": "bash_complete", "COMP_WORDS": line, "COMP_CWORD": str(cword)})
+    assert result.exit_code == 0, result.output
+    assert "Error" not in result.output and "Traceback" not in result.output
+    return [row.split(",", 1)[1] for row in result.output.splitlines() if row]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, list[str]]:
+    p = Project(tmp_path_factory.mktemp("complete") / "p", targets=("app", "audit-db"))
+    p.change("_0001__create-t", apply="CREATE TABLE t (id INTEGER);")
+    p.change("_0002__fill-t", transactional=False, apply="INSERT INTO missing VALUES (1);")
+    p.change("_0001__other-one", target="audit-db", apply="CREATE TABLE o (id INTEGER);")
+    store = p.open_store(FixedClock(T0))
+    outcomes = p.run(store)
+    store.close()
+    return p, [o.apply_id for o in outcomes if o.apply_id]
+
+
+def test_change_ids(project, monkeypatch) -> None:
+    p, _ = project
+    everything = ["create-t", "fill-t", "other-one"]
+    assert complete("setright issue get -c ", p.root, monkeypatch) == everything
+    assert complete("setright issue get --change-id f", p.root, monkeypatch) == ["fill-t"]
+    assert complete("setright audit fix -c ", p.root, monkeypatch) == everything
+    assert complete("setright audit list -c o", p.root, monkeypatch) == ["other-one"]
+
+
+def test_apply_ids_newest_first(project, monkeypatch) -> None:
+    p, applies = project
+    assert len(applies) == 2
+    newest_first = sorted(applies, reverse=True)  # ULIDs of one clock sort by time
+    assert complete("setright applies show ", p.root, monkeypatch) == newest_first
+    assert complete("setright applies cancel ", p.root, monkeypatch) == newest_first
+    assert complete("setright redrive " + applies[0][:-3], p.root, monkeypatch) == [applies[0]]
+
+
+def test_targets_from_the_config(project, monkeypatch) -> None:
+    p, _ = project
+    assert complete("setright run -t ", p.root, monkeypatch) == ["app", "audit-db"]
+    assert complete("setright status -t au", p.root, monkeypatch) == ["audit-db"]
+    assert complete("setright status --target a", p.root, monkeypatch) == ["app", "audit-db"]
+
+
+def test_config_named_on_the_line_is_used(project, monkeypatch, tmp_path) -> None:
+    p, _ = project
+    line = f"setright --config {p.config_path} issue get -c c"
+    assert complete(line, tmp_path, monkeypatch) == ["create-t"]
+
+
+def test_no_store_completes_nothing_and_creates_nothing(tmp_path, monkeypatch) -> None:
+    p = Project(tmp_path / "fresh")
+    assert complete("setright issue get -c ", p.root, monkeypatch) == []
+    assert complete("setright redrive ", p.root, monkeypatch) == []
+    assert not (p.root / ".setright").exists()
+    assert complete("setright run -t ", p.root, monkeypatch) == ["app"]  # from the config
+
+
+def test_broken_config_or_store_completes_nothing(tmp_path, monkeypatch) -> None:
+    (tmp_path / "setright.yaml").write_text("version: [\n")
+    assert complete("setright run -t ", tmp_path, monkeypatch) == []
+    assert complete("setright issue get -c ", tmp_path, monkeypatch) == []
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    (elsewhere / "setright.yaml").write_text(
+        "version: 1\nstore: {url: 'sqlite:///store.db'}\ntargets: {}\n")
+    (elsewhere / "store.db").write_bytes(b"not a database at all" * 100)
+    assert complete("setright applies show ", elsewhere, monkeypatch) == []
+    assert (elsewhere / "store.db").read_bytes() == b"not a database at all" * 100
+
+
+def test_the_completion_script_is_printed(monkeypatch, tmp_path) -> None:
+    for shell, marker in (("bash_source", "complete -o nosort -F"), ("zsh_source", "compdef"),
+                          ("fish_source", "complete --no-files --command setright")):
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(cli, [], prog_name="setright",
+                                    env={"_SETRIGHT_COMPLETE": shell})
+        assert result.exit_code == 0 and marker in result.output, (shell, result.output)

@@ -1,0 +1,95 @@
+"""Every command's --help exits 0, reads as that command, and names its key options;
+the README's command reference is exactly what `--help` prints (it cannot drift)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from setright.cli import cli
+from setright.cli.docs import BEGIN, END, reference, replace_block
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+#: command → what its help must mention (its key options, and its own words)
+KEY_OPTIONS = {
+    "": ["--config", "--store", "--no-color", "--ascii", "--version", "-v, --verbose"],
+    "init": ["DIRECTORY", "ignored"],
+    "run": ["-t, --target", "--max-attempts", "SETRIGHT_FAULT", "SETRIGHT_PROGRESS_INTERVAL"],
+    "status": ["-t, --target", "--json", "running"],
+    "applies list": ["--state", "--json"],
+    "applies show": ["APPLY_ID", "--json"],
+    "applies cancel": ["APPLY_ID", "--reason", "--yes"],
+    "issue list": ["--json", "--exit-code"],
+    "issue get": ["-c, --change-id", "-g, --guidance", "--json", "--write"],
+    "audit list": ["--history", "--since", "-c", "--json"],
+    "audit fix": ["-c", "-r, --resolution", "--reason", "--ticket", "--yes"],
+    "redrive": ["APPLY_ID", "--force", "--reason", "--yes"],
+    "validate": ["PATH"],
+    "schema": ["resolution|change|config|plan"],
+    "plan": ["PATHS", "-o, --out", "--format", "--detailed-exitcode"],
+    "show": ["PLANFILE", "--format"],
+    "apply": ["PLANFILE", "--auto-approve", "--lock-timeout", "--allow-dirty"],
+    "history": ["--json"],
+    "lock list": ["--json"],
+    "lock release": ["LOCK_ID", "--force"],
+}
+
+
+@pytest.mark.parametrize("path", list(KEY_OPTIONS))
+def test_help_of_every_command(path: str) -> None:
+    words = path.split()
+    result = CliRunner().invoke(cli, [*words, "--help"], prog_name="setright")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Usage: setright {path}".rstrip() + " ")
+    for key in KEY_OPTIONS[path]:
+        assert key in result.output, (path, key)
+    assert "-h, --help" in result.output
+
+
+def test_every_command_is_checked() -> None:
+    """A new command gets an entry above (and so a help check) or this fails."""
+    import click
+
+    def paths(group: click.Group, prefix: str = "") -> list[str]:
+        out = []
+        for name, command in group.commands.items():
+            out.append(f"{prefix}{name}")
+            if isinstance(command, click.Group):
+                out += paths(command, f"{prefix}{name} ")
+        return out
+
+    groups = {p for p in paths(cli) if isinstance(_command(p), click.Group)}
+    assert set(paths(cli)) - groups == set(KEY_OPTIONS) - {""}
+
+
+def _command(path: str):  # type: ignore[no-untyped-def]
+    command = cli
+    for word in path.split():
+        command = command.commands[word]  # type: ignore[attr-defined]
+    return command
+
+
+def test_fix_is_not_called_apply() -> None:
+    """`apply` is the command that carries out a plan; other commands say what they do."""
+    for path in ("audit fix", "redrive", "run"):
+        text = CliRunner().invoke(cli, [*path.split(), "--help"]).output
+        summary = text.split("\n\n")[1]
+        assert not summary.strip().startswith("Apply"), (path, summary)
+
+
+def test_readme_command_reference_is_the_real_help() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    assert replace_block(text, reference()) == text, (
+        "README.md's command reference is stale: run "
+        "'.venv/bin/python -m setright.cli.docs --readme README.md'")
+
+
+def test_reference_has_every_command_once() -> None:
+    block = reference()
+    for path in KEY_OPTIONS:
+        heading = f"#### `{('setright ' + path).strip()}`\n"
+        assert block.count(heading) == 1, heading

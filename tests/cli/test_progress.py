@@ -1,0 +1,154 @@
+"""A long statement is never silent: a live line on a terminal, "still running" lines
+otherwise; and `status` calls the change in flight "running", not "pending"."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from runhelp import Project
+from setright.cli.run_cmd import ProgressPrinter
+from setright.render.run import elapsed, live_line
+from setright.render.style import Style
+
+#: a statement of about two seconds: SQLite counts a recursive CTE
+SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000)"
+        " INSERT INTO t SELECT count(*) FROM c")
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def started(project: Project, change_id: str) -> bool:
+    path = project.root / ".setright" / "audit.db"
+    if not path.exists():
+        return False
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT state FROM setright_audit_log WHERE change_id = ? "
+                            "ORDER BY id DESC LIMIT 1", (change_id,)).fetchone() == ("STARTED",)
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def test_a_slow_statement_reports_itself_and_status_says_running(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    p = Project(tmp_path / "p", targets=("app", "other"))
+    p.change("_0001__create-t", apply="CREATE TABLE t (n INTEGER);")
+    p.change("_0002__backfill-x", transactional=False,
+             apply=f"INSERT INTO t VALUES (0);\n{SLOW};\nINSERT INTO t VALUES (1);")
+    p.change("_0003__after", apply="INSERT INTO t VALUES (2);")
+    monkeypatch.setenv("SETRIGHT_PROGRESS_INTERVAL", "0.1")
+    proc = p.spawn("run", "-t", "app")
+    try:
+        wait_for(lambda: started(p, "backfill-x"))
+        status = p.cli("status", "-t", "app")
+        assert status.exit_code == 0, status.output
+        lines = status.output.splitlines()
+        assert any(re.fullmatch(r"  running: backfill-x \(in flight in apply ap-\w+\)", ln)
+                   for ln in lines), status.output
+        assert "  pending: after" in lines  # the running change is not pending
+        assert "other" not in status.output  # -t: only that target
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    still = [ln for ln in out.splitlines() if "still running" in ln]
+    assert still, out
+    assert all(re.fullmatch(r"  still running: backfill-x operation 2 of 3 \(\d+ s\)", ln)
+               for ln in still), still
+    assert out.index("still running") > out.index("✓ [1] create-t")
+    assert out.index("still running") < out.index("✓ [2] backfill-x")
+    assert "\r" not in out and "\033" not in out  # plain lines, not a live line
+
+
+def test_fast_runs_print_no_progress_lines(tmp_path: Path) -> None:
+    p = Project(tmp_path / "p")
+    p.change("_0001__quick", apply="CREATE TABLE t (n INTEGER);")
+    result = p.cli("run")
+    assert result.exit_code == 0 and "still running" not in result.output
+
+
+def test_a_bad_interval_is_one_error(tmp_path: Path, monkeypatch) -> None:
+    p = Project(tmp_path / "p")
+    p.change("_0001__quick", apply="CREATE TABLE t (n INTEGER);")
+    monkeypatch.setenv("SETRIGHT_PROGRESS_INTERVAL", "soon")
+    result = p.cli("run")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: SETRIGHT_PROGRESS_INTERVAL='soon': expected a positive "
+                             "number of seconds\n")
+    assert not (p.root / "data" / "app.db").exists()
+
+
+def test_the_live_line_on_a_terminal_redraws_with_the_elapsed_time() -> None:
+    now = [100.0]
+    out: list[str] = []
+
+    @click.command()
+    def fake() -> None:
+        printer = ProgressPrinter(Style(), terminal=True, clock=lambda: now[0])
+        printer.target_started("user-db")
+        printer.apply_started("ap-1", 1, 3, 4, 10, False)
+        printer.operation_started("backfill-x", 2, 5)
+        now[0] += 12.4
+        time.sleep(1.5)  # the ticker redraws about once a second
+        printer.operations_committed("backfill-x", 1)
+        printer.task_finished(1, "backfill-x", "completed", "APPLIED", None)
+        printer.close()
+
+    out.append(CliRunner().invoke(fake).output)
+    text = out[0]
+    assert "\r\033[K  user-db  backfill-x  operation 2 of 5  running 0:00  [4/10 operations]" \
+        in text
+    assert "\r\033[K  user-db  backfill-x  operation 2 of 5  running 0:12  [4/10 operations]" \
+        in text
+    # the task line replaces the live line, which is gone once the operation committed
+    assert text.endswith("\r\033[K  ✓ [1] backfill-x: APPLIED\n")
+
+
+def test_elapsed_reads_like_a_clock() -> None:
+    assert [elapsed(s) for s in (0, 7.9, 65, 3723)] == ["0:00", "0:07", "1:05", "1:02:03"]
+    assert live_line("user-db", "backfill-x", 2, 5, 12, 3, 10) == (
+        "  user-db  backfill-x  operation 2 of 5  running 0:12  [3/10 operations]")
+
+
+def test_status_of_an_unknown_target_is_one_error(tmp_path: Path) -> None:
+    p = Project(tmp_path / "p", targets=("app",))
+    p.change("_0001__quick", apply="CREATE TABLE t (n INTEGER);")
+    assert p.cli("run").exit_code == 0
+    result = p.cli("status", "-t", "nope")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: unknown target 'nope'\n"
+                             "  targets in setright.yaml: app\n")
+
+
+def test_the_live_line_never_wraps() -> None:
+    @click.command()
+    def fake() -> None:
+        printer = ProgressPrinter(Style(width=30), terminal=True, clock=lambda: 0.0)
+        printer.target_started("user-db")
+        printer.apply_started("ap-1", 1, 3, 0, 10, False)
+        printer.operation_started("a-change-with-a-long-name", 1, 5)
+        printer.close()
+
+    text = CliRunner().invoke(fake).output
+    drawn = [part for part in text.split("\r\033[K") if "a-change" in part]
+    assert drawn == ["  user-db  a-change-with-a-lo"]  # 29 columns: the cursor keeps the 30th

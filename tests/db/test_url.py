@@ -1,0 +1,76 @@
+"""Database URLs: every dialect's spelling, `${VAR}` substitution, and passwords never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from setright.db import mask_password, parse_url
+from setright.errors import ConfigError
+
+ROOT = Path("/project")
+
+
+def test_sqlite_relative_and_absolute() -> None:
+    assert parse_url("sqlite:///.setright/audit.db", ROOT).path == ROOT / ".setright/audit.db"
+    assert parse_url("sqlite:////var/db/a.db", ROOT).path == Path("/var/db/a.db")
+    assert parse_url("sqlite:///data/x.db?mode=rw", ROOT).path == ROOT / "data/x.db"
+
+
+@pytest.mark.parametrize("text, dialect, port", [
+    ("postgresql://app@db.internal/audit", "postgresql", 5432),
+    ("postgres://app@db.internal:6432/audit", "postgresql", 6432),
+    ("mysql://root@127.0.0.1/test", "mysql", 3306),
+    ("mariadb://root@127.0.0.1:3307/test", "mysql", 3307),
+])
+def test_server_urls(text: str, dialect: str, port: int) -> None:
+    url = parse_url(text, ROOT, {})
+    assert (url.dialect, url.port, url.host in ("db.internal", "127.0.0.1")) == (dialect, port, True)
+    assert url.database in ("audit", "test")
+
+
+def test_query_parameters_are_passed_on() -> None:
+    url = parse_url("postgresql://u@h/db?sslmode=require&connect_timeout=3", ROOT, {})
+    assert url.params() == {"sslmode": "require"}
+    assert url.connect_timeout == 3.0
+    assert parse_url("postgresql://u@h/db", ROOT, {}).connect_timeout == 10.0
+
+
+def test_password_from_the_environment_is_encoded_and_never_shown() -> None:
+    env = {"PGPASS": "p@ss:w/rd#1", "PGUSER": "ops team"}
+    url = parse_url("postgresql://${PGUSER}:${PGPASS}@h:5432/db", ROOT, env)
+    assert (url.user, url.password) == ("ops team", "p@ss:w/rd#1")
+    assert "p@ss" not in url.shown and "p@ss" not in repr(url)
+    assert url.shown == "postgresql://${PGUSER}:***@h:5432/db"
+
+
+def test_literal_password_is_masked() -> None:
+    url = parse_url("mysql://root:hunter2@h/db", ROOT, {})
+    assert url.password == "hunter2"
+    assert url.shown == "mysql://root:***@h/db"
+    assert "hunter2" not in url.where
+    assert mask_password("sqlite:///a.db") == "sqlite:///a.db"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("postgresql://u:${NOPE}@h/db", "uses ${NOPE}, which is not set"),
+    ("oracle://u@h/db", "unsupported database URL"),
+    ("sqlite://relative.db", "a SQLite URL is sqlite:///relative/path.db"),
+    ("sqlite:///", "names no file"),
+    ("postgresql://u@/db", "names no host"),
+    ("postgresql://u@h", "names no database"),
+    ("postgresql://u@h:port/db", "invalid database URL"),
+    ("postgresql://u@h/db?connect_timeout=soon", "connect_timeout must be"),
+    ("/just/a/path.db", "unsupported database URL"),
+])
+def test_bad_urls_name_themselves(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=None) as caught:
+        parse_url(text, ROOT, {})
+    assert message in caught.value.message
+
+
+def test_error_for_a_bad_url_never_carries_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_url("postgresql://u:s3cret@h:99999/db", ROOT, {})
+    assert "s3cret" not in caught.value.message
