@@ -29,7 +29,13 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
           allow_dirty: bool) -> None:
     """Carry out a reviewed plan (PLANFILE), or plan now, show it and ask."""
     from setright.cli.confirm import confirm
-    from setright.planner.apply import apply_plan, check_applyable, check_files_unchanged, file_commits
+    from setright.planner.apply import (
+        apply_plan,
+        check_applyable,
+        check_unchanged,
+        file_commits,
+        load_reviewed_files,
+    )
     from setright.planner.project import plan_project
     from setright.planner.saved import load_plan
     from setright.render.plan import plan_text
@@ -46,18 +52,19 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
         click.echo(plan_text(plan, app.style))
         click.echo()
     check_applyable(plan, store)
+    files = load_reviewed_files(plan, config)
     if not plan.actions:
+        check_unchanged(plan, store, config, files, owner=owner)
         click.echo("No changes. Nothing to apply.")
         return
-    check_files_unchanged(plan, config)
     commits, warnings = file_commits(plan, config, allow_dirty=allow_dirty)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
     if planfile is None:
         confirm("Do you want to perform these actions?", assume_yes=auto_approve,
                 flag="--auto-approve")
-    result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, commits=commits,
-                        lock_timeout=lock_timeout, pull_request=pull_request)
+    result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, files=files,
+                        commits=commits, lock_timeout=lock_timeout, pull_request=pull_request)
     for line in result.lines:
         click.echo(line)
     click.echo(result.summary())

@@ -20,27 +20,47 @@ def render(plan, fmt: str, style) -> str:  # type: ignore[no-untyped-def]
     return plan_text(plan, style)
 
 
+def output_format(fmt: str | None, as_json: bool) -> str:
+    """`--json` is `--format json`; the two must not disagree."""
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} disagree; pass one of them")
+    return "json" if as_json else fmt or "text"
+
+
+def plan_file(out: Path | None, tf_out: Path | None) -> Path | None:
+    """`-o/--out FILE`, or Terraform's `-out=FILE` / `-out FILE` (the same option)."""
+    if out is not None and tf_out is not None and out != tf_out:
+        raise click.UsageError(f"-o {out} and -out {tf_out} disagree; pass one of them")
+    return out or tf_out
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Save the JSON plan (with a digest) for 'setright apply FILE'.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+              help="Save the JSON plan (with a digest) for 'setright apply FILE'; "
+                   "Terraform's -out=FILE works too.")
+@click.option("-out", "tf_out", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
+@click.option("--format", "fmt", type=FORMATS, default=None,
+              help="What to print on stdout (default: text), whatever -o saves.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 for no changes, 1 for errors or conflicts, 2 for changes present.")
 @click.pass_obj
-def plan(app, paths: tuple[Path, ...], out: Path | None, fmt: str,  # type: ignore[no-untyped-def]
-         detailed_exitcode: bool) -> int:
+def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  # type: ignore[no-untyped-def]
+         fmt: str | None, as_json: bool, detailed_exitcode: bool) -> int:
     """Show what the resolution files would change (all of them, or PATHS)."""
     from setright.planner.project import plan_project
     from setright.planner.saved import save_plan
     from setright.store.locks import default_owner
 
+    fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
     store, config = app.store(), app.config()
     result = plan_project(store, config, list(paths) or None, owner=default_owner())
-    click.echo(render(result, "text" if out and fmt == "json" else fmt, app.style))
+    click.echo(render(result, fmt, app.style))
     if out is not None:
         if result.errored:
-            click.echo(f"\nNot saved to {out}: a plan with conflicts cannot be applied.", err=True)
+            click.echo(f"\nNot saved to {out}: a plan with conflicts or errors cannot be applied.",
+                       err=True)
         else:
             save_plan(result, out)
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
@@ -52,15 +72,21 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, fmt: str,  # type: igno
 
 @click.command()
 @click.argument("planfile", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default=None, help="Output format (default: text).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_obj
-def show(app, planfile: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    """Render a saved plan; warn if the store or the files moved since."""
+def show(app, planfile: Path, fmt: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Render a saved plan; warn about everything 'setright apply' would refuse it for."""
     from setright.planner.saved import load_plan
-    from setright.planner.stale import staleness
+    from setright.planner.stale import saved_plan_findings
+    from setright.store.locks import default_owner
 
+    fmt = output_format(fmt, as_json)
     saved, _ = load_plan(planfile)
-    moved = staleness(saved, app.store(), app.config())
-    for line in moved:
-        click.echo(f"Warning: {line}", err=True)
+    found = saved_plan_findings(saved, app.store(), app.config(), owner=default_owner())
+    if found.lines:
+        click.echo(f"Warning: {found.heading}; 'setright apply {planfile}' would refuse it:",
+                   err=True)
+        for line in found.lines:
+            click.echo(f"  {line}", err=True)
     click.echo(render(saved, fmt, app.style))

@@ -3,15 +3,16 @@
 1. the plan's store lineage and every resolution file's digest must match;
 2. policy.require_committed: files committed and clean inside git (commit recorded);
 3. take `setright:apply` and every touched `target:` lock;
-4. in ONE write transaction, re-evaluate the whole outcome table and refuse
-   if any action moved (`Saved plan is stale`), then
-5. write marks, redrive transitions, events and ledger rows;
+4. in ONE write transaction, re-derive every action from the files the plan
+   names, the ledger and the store (planner/stale.py), and refuse unless the
+   result equals the saved plan action for action; then
+5. write marks, redrive transitions, events and ledger rows — of the re-derived
+   actions: the plan file never supplies a resolution, reason or ticket;
 6. release the locks.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,10 +21,18 @@ from setright.errors import SetrightError
 from setright.fingerprint import deepdiff_version, same_major
 from setright.planner.build import evaluate_entries
 from setright.planner.entries import entry_from_action
-from setright.planner.model import Action, ActionKind, Outcome, Plan
+from setright.planner.model import ActionKind, Outcome, Plan
 from setright.planner.project import redrive_context
-from setright.planner.stale import moved_files
+from setright.planner.stale import (
+    STALE,
+    Findings,
+    compare_actions,
+    evaluate,
+    reviewed_files,
+    saved_plan_findings,
+)
 from setright.planner.writes import describe, write_mark, write_redrive
+from setright.resolutions.files import ResolutionFile
 from setright.store import Store
 from setright.store.audit import refresh_change_state
 from setright.store.ledger import LedgerRow, record_ledger_entry
@@ -32,6 +41,7 @@ from setright.store.transitions import Provenance
 from setright.timeutil import iso_from_ms
 
 CLI_FILE = "<cli>"   # the `file` of actions that come from `audit fix` / `redrive`
+NOTHING_WRITTEN = "nothing was written; make a new plan"
 
 
 class StalePlan(SetrightError):
@@ -51,6 +61,7 @@ class ApplyResult:
 
 
 def check_applyable(plan: Plan, store: Store) -> None:
+    """A plan with conflicts or errors, or made for another store, is refused before any lock."""
     if plan.errored:
         raise SetrightError("this plan has conflicts or errors and cannot be applied",
                             [*plan.errors, *(f"{a.address}: {a.messages[0]}" for a in plan.actions
@@ -61,12 +72,21 @@ def check_applyable(plan: Plan, store: Store) -> None:
                              f"store lineage {store.lineage}"])
 
 
-def check_files_unchanged(plan: Plan, config: Config) -> None:
-    """Every resolution file must still have the digest it was planned with."""
-    moved = [f"{path}: {'gone or invalid' if how == 'gone' else 'changed'} since the plan was made"
-             for path, how in moved_files(plan, config).items()]
+def load_reviewed_files(plan: Plan, config: Config) -> list[ResolutionFile]:
+    """Every resolution file the plan names, still with the digest it was planned with."""
+    files, moved = reviewed_files(plan, config)
     if moved:
-        raise StalePlan("Saved plan is stale", moved)
+        raise StalePlan(STALE, [*moved, NOTHING_WRITTEN])
+    return files
+
+
+def check_unchanged(plan: Plan, store: Store, config: Config, files: Sequence[ResolutionFile],
+                    *, owner: str) -> None:
+    """Re-derive the plan now (outside any transaction): for a plan with nothing to write,
+    which `apply` does not lock for — its files may still give actions it does not list."""
+    found = saved_plan_findings(plan, store, config, owner=owner, files=files)
+    if found.lines:
+        raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN])
 
 
 def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict[str, str], list[str]]:
@@ -94,64 +114,28 @@ def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict
             if (info := commits.get(p)) is not None}, warnings
 
 
-def _flatten(data: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(data, dict):
-        out: dict[str, object] = {}
-        for key, value in data.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(data, list):
-        out = {}
-        for index, value in enumerate(data):
-            out.update(_flatten(value, f"{prefix}[{index}]"))
-        return out
-    return {prefix: data}
-
-
-def guard_changes(old: dict[str, object], new: dict[str, object]) -> list[str]:
-    """`path: old → new` for each guard field that moved (small data: guards hash big parts)."""
-    before, after = _flatten(old), _flatten(new)
-    return [f"{path}: {before.get(path)!r} → {after.get(path)!r}"
-            for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
-
-
-def _moved(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:
-    """What changed between the reviewed action and its re-evaluation."""
-    out = []
-    if planned.outcome != now.outcome:
-        why = now.messages[0] if now.messages else ""
-        if why.endswith(":") and len(now.messages) > 1:  # a heading: show its first detail too
-            why = f"{why} {now.messages[1].strip()}"
-        out.append(f"outcome {planned.outcome} → {now.outcome}" + (f": {why}" if why else ""))
-    elif (planned.before, planned.after) != (now.before, now.after):
-        out.append(f"{planned.before} → {planned.after} is now {now.before} → {now.after}")
-    same_guard = (planned.guard.fingerprint == now.guard.fingerprint if compare_hashes else
-                  json.dumps(planned.guard.data, sort_keys=True, default=str)
-                  == json.dumps(now.guard.data, sort_keys=True, default=str))
-    if not same_guard:
-        changes = guard_changes(planned.guard.data, now.guard.data)
-        out.append("what it read moved since the plan: " + ("; ".join(changes[:4]) + (
-            f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
-            if changes else "guard fingerprint differs"))
-    if (planned.fresh_plan or {}).get("fingerprint") != (now.fresh_plan or {}).get("fingerprint"):
-        out.append("the fresh plan of its target changed")
-    return out
-
-
 def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
-               source: str = "file", commits: dict[str, str] | None = None,
-               lock_timeout: float = 0.0, pull_request: str | None = None) -> ApplyResult:
-    """Steps 3–6: locks, re-evaluation and writes in one transaction, locks released."""
+               files: Sequence[ResolutionFile] | None = None, source: str = "file",
+               commits: dict[str, str] | None = None, lock_timeout: float = 0.0,
+               pull_request: str | None = None) -> ApplyResult:
+    """Steps 3–6: locks, re-evaluation and writes in one transaction, locks released.
+
+    `files`: the resolution files the plan names (`load_reviewed_files`); every action is
+    re-derived from them and the store, and what is written is the re-derived actions.
+    None only for the one-entry plans of `audit fix` / `redrive`, built in this process.
+    """
     check_applyable(plan, store)
+    if files is None and any(a.file != CLI_FILE for a in plan.actions):
+        raise SetrightError("a plan of resolution files is applied from its files")
     locker = Locker(store, ttl=config.lock_ttl, owner=owner)
     held: list[LockInfo] = []
     try:
         lock, _ = locker.acquire("setright:apply", "apply", info=plan.plan_id, timeout=lock_timeout)
         held.append(lock)
         holders_before = _lock_targets(plan, locker, held, lock_timeout, config)
-        return _transaction(plan, store, config, actor=actor, owner=owner, source=source,
-                            commits=commits or {}, held=held, holders_before=holders_before,
-                            pull_request=pull_request)
+        return _transaction(plan, store, config, files, actor=actor, owner=owner,
+                            source=source, commits=commits or {}, held=held,
+                            holders_before=holders_before, pull_request=pull_request)
     finally:
         for lock in reversed(held):
             locker.release_quietly(lock)
@@ -189,8 +173,9 @@ def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:
         handle.close()
 
 
-def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
-                 source: str, commits: dict[str, str], held: Sequence[LockInfo],
+def _transaction(plan: Plan, store: Store, config: Config,
+                 files: Sequence[ResolutionFile] | None, *, actor: str, owner: str, source: str,
+                 commits: dict[str, str], held: Sequence[LockInfo],
                  holders_before: dict[str, str | None],
                  pull_request: str | None = None) -> ApplyResult:
     result = ApplyResult()
@@ -199,15 +184,19 @@ def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner:
         refresh_change_state(tx, store.audit_table)
         ctx = redrive_context(store, config, owner=owner, own_lock_ids={h.lock_id for h in held},
                               holders_before=holders_before)
-        now_actions = evaluate_entries(tx, [entry_from_action(a) for a in plan.actions], ctx)
-        moved = [f"{p.address} ({p.file}): {line}"
-                 for p, n in zip(plan.actions, now_actions, strict=True)
-                 for line in _moved(p, n, compare_hashes=compare_hashes)]
-        if moved:
-            raise StalePlan("Saved plan is stale", [*moved, "nothing was written; make a new plan"])
+        found: Findings
+        if files is None:   # `audit fix` / `redrive`: the entry came from the command line
+            found = compare_actions(plan.actions, evaluate_entries(
+                tx, [entry_from_action(a) for a in plan.actions], ctx),
+                compare_hashes=compare_hashes)
+        else:
+            found = evaluate(plan, tx, config, ctx, lineage=store.lineage, files=files,
+                             compare_hashes=compare_hashes)
+        if found.lines:
+            raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN])
         now_ms = store.now_ms()
-        digests = {f.path: f.digest for f in plan.resolution_files}  # one lookup per entry
-        for action in plan.actions:
+        digests = {f.path: f.digest for f in files or ()}  # one lookup per entry
+        for action in found.actions:    # what the files and the store give, never the plan
             prov = Provenance(
                 actor=actor, source=source, reason=action.entry.get("reason"),
                 ticket=action.entry.get("ticket"),

@@ -98,6 +98,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)    # problems outside any one action
     format_version: str = FORMAT_VERSION
+    unreadable_files: list[str] = field(default_factory=list)  # could not be read or parsed
+    invalid_files: list[str] = field(default_factory=list)     # read, but refused by the checks
 
     def count(self, kind: ActionKind | None, outcome: Outcome) -> int:
         return sum(1 for a in self.actions
@@ -139,6 +141,8 @@ class Plan:
             "errored": self.errored,
             "warnings": self.warnings,
             "errors": self.errors,
+            "unreadable_files": self.unreadable_files,
+            "invalid_files": self.invalid_files,
         }
 
     @classmethod
@@ -151,4 +155,6 @@ class Plan:
             actions=[Action.from_dict(a) for a in data["actions"]],
             warnings=list(data.get("warnings", [])), errors=list(data.get("errors", [])),
             format_version=data["format_version"],
+            unreadable_files=list(data.get("unreadable_files", [])),
+            invalid_files=list(data.get("invalid_files", [])),
         )

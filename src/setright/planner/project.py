@@ -7,17 +7,24 @@ apply the same checks and build the same actions.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from setright.config import Config
 from setright.planner.build import build_plan, to_plan_entry
+from setright.planner.entries import PlanEntry
 from setright.planner.model import Plan
 from setright.planner.redrive import RedriveContext
+from setright.resolutions.files import ResolutionFile
 from setright.runner.changes import load_changes
 from setright.runner.fresh_plan import FreshPlan, fresh_plan
 from setright.runner.model import Change
 from setright.store import Store
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def redrive_context(store: Store, config: Config, *, owner: str,
@@ -40,12 +47,38 @@ def redrive_context(store: Store, config: Config, *, owner: str,
                           holders_before=dict(holders_before or {}))
 
 
+@dataclass
+class Derived:
+    """What a set of loaded resolution files gives against the ledger: the unapplied entries
+    (in file order) and the checks' findings. `plan` and `apply FILE` both start here."""
+
+    entries: list[PlanEntry]
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    invalid_files: list[str] = field(default_factory=list)
+    applied: set[tuple[str, str]] = field(default_factory=set)   # (file, entry key)
+
+
+def derive_entries(conn: sqlite3.Connection, files: Sequence[ResolutionFile], config: Config, *,
+                   report_missing: bool = False) -> Derived:
+    """Check `files` together and against the ledger `conn` sees; keep the unapplied entries."""
+    from setright.resolutions.checks import check_files
+    from setright.store.ledger import read_ledger
+
+    checked = check_files(files, config=config, ledger=read_ledger(conn),
+                          report_missing=report_missing)
+    by_path = {f.path: f for f in files}
+    return Derived(entries=[to_plan_entry(e, by_path[e.file]) for e in checked.pending(files)],
+                   warnings=[str(p) for p in checked.warnings],
+                   errors=[str(p) for p in checked.errors],
+                   invalid_files=sorted({p.source for p in checked.errors}),
+                   applied=set(checked.applied))
+
+
 def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = None, *,
                  owner: str, own_lock_ids: Collection[str] = ()) -> Plan:
     """Load the resolution files (all, or the named ones), check them, and plan what is unapplied."""
-    from setright.resolutions.checks import check_files
     from setright.resolutions.files import read_resolution_files
-    from setright.store.ledger import read_ledger
 
     if paths:
         loaded = read_resolution_files(list(paths), config.root)
@@ -53,14 +86,14 @@ def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = No
         loaded = read_resolution_files(config.resolutions, config.root)
     else:  # no folder yet: nothing to plan, not an error
         loaded = read_resolution_files([], config.root)
-    checked = check_files(loaded.files, config=config, ledger=read_ledger(store.conn),
-                          report_missing=not paths)
-    by_path = {f.path: f for f in loaded.files}
-    entries = [to_plan_entry(e, by_path[e.file]) for e in checked.pending(loaded.files)]
-    return build_plan(
-        store.conn, entries=entries, files=loaded.files,
+    derived = derive_entries(store.conn, loaded.files, config, report_missing=not paths)
+    plan = build_plan(
+        store.conn, entries=derived.entries, files=loaded.files,
         ctx=redrive_context(store, config, owner=owner, own_lock_ids=own_lock_ids),
         store_url=config.store_url, lineage=store.lineage, serial=store.serial,
-        warnings=[str(p) for p in checked.warnings],
-        errors=[str(p) for p in loaded.problems + checked.errors],
+        warnings=derived.warnings,
+        errors=[str(p) for p in loaded.problems] + derived.errors,
     )
+    plan.unreadable_files = sorted({p.source for p in loaded.problems})
+    plan.invalid_files = derived.invalid_files
+    return plan

@@ -1,7 +1,11 @@
 """Saved plan files (`plan -o FILE`): the JSON plan plus a digest over its content.
 
-Loading checks the JSON, the schema and the digest, in that order, so a
-hand-edited or truncated plan is refused before anything reads its actions.
+Loading checks, in order: JSON, nesting depth, `format_version`, the schema,
+the digest, and that the plan's own summary fields (`summary`, `applyable`,
+`errored`) agree with its actions. Every refusal is an `Error:` naming the plan
+field. None of this makes a plan trustworthy — anyone can recompute the digest —
+so `apply` re-derives every action from the files the plan names (planner/stale.py);
+these checks only keep a malformed file from reaching the code that reads it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from setright.errors import InvalidInput, Problem, SetrightError
-from setright.planner.model import Plan
+from setright.planner.model import FORMAT_VERSION, Plan
+
+#: Deeper than any plan setright writes (guards nest four levels); refusing more keeps
+#: recursive readers (schema, digest, views) away from a hostile file.
+MAX_DEPTH = 24
+MAX_PROBLEMS = 10
+
+
+def _short(message: str) -> str:
+    """Schema messages quote the offending value: keep a hostile one from flooding the screen."""
+    return message if len(message) <= 160 else message[:159] + "…"
 
 
 def canonical_json(data: Any) -> str:
@@ -35,6 +49,38 @@ def save_plan(plan: Plan, path: Path) -> str:
     return str(data["digest"])
 
 
+def _too_deep(data: Any, limit: int) -> str | None:
+    """The JSON path of the first value nested deeper than `limit`, or None (iterative)."""
+    stack: list[tuple[Any, str, int]] = [(data, "$", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > limit:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}", depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
+
+
+def _invalid(name: str, path: str, message: str) -> InvalidInput:
+    return InvalidInput("invalid plan file", [Problem(name, None, None, path, message)])
+
+
+def _consistency(plan: Plan, data: dict[str, Any], name: str) -> None:
+    """The plan's summary fields must be what its actions say (checked, not trusted)."""
+    derived = {"errored": plan.errored, "applyable": plan.applyable, "summary": plan.summary}
+    for key, value in derived.items():
+        if data[key] != value:
+            raise _invalid(name, f"$.{key}", f"is {json.dumps(data[key])}, but the plan's actions "
+                           f"and errors make it {json.dumps(value)}; make a new plan")
+    named = {f.path for f in plan.resolution_files}
+    for index, action in enumerate(plan.actions):
+        if action.file not in named:
+            raise _invalid(name, f"$.actions[{index}].file",
+                           f"{action.file!r} is not one of the plan's resolution_files")
+
+
 def load_plan(path: Path, shown: str | None = None) -> tuple[Plan, str]:
     """Read a saved plan; return it and its digest, or raise naming what is wrong."""
     from setright.schemas import validator_for
@@ -49,11 +95,29 @@ def load_plan(path: Path, shown: str | None = None) -> tuple[Plan, str]:
     except json.JSONDecodeError as exc:
         raise InvalidInput("invalid plan file", [Problem(name, exc.lineno, exc.colno, "",
                                                          f"not valid JSON: {exc.msg}")]) from None
-    problems = [Problem(name, None, None, e.json_path, e.message)
-                for e in sorted(validator_for("plan").iter_errors(data), key=lambda e: e.json_path)]
+    except RecursionError:
+        raise _invalid(name, "$", f"nested deeper than {MAX_DEPTH} levels; "
+                       "not a plan setright wrote") from None
+    deep = _too_deep(data, MAX_DEPTH)
+    if deep is not None:
+        raise _invalid(name, deep, f"nested deeper than {MAX_DEPTH} levels; "
+                       "not a plan setright wrote")
+    if isinstance(data, dict) and "format_version" in data \
+            and data["format_version"] != FORMAT_VERSION:
+        raise _invalid(name, "$.format_version",
+                       f"{json.dumps(data['format_version'])} is not a plan format this "
+                       f"setright reads (it reads {FORMAT_VERSION}); make the plan again with "
+                       "this setright")
+    found = sorted(validator_for("plan").iter_errors(data), key=lambda e: e.json_path)
+    problems = [Problem(name, None, None, e.json_path, _short(e.message))
+                for e in found[:MAX_PROBLEMS]]
+    if len(found) > MAX_PROBLEMS:
+        problems.append(Problem(name, None, None, "", f"and {len(found) - MAX_PROBLEMS} more"))
     if problems:
         raise InvalidInput("invalid plan file", problems)
     if plan_digest(data) != data["digest"]:
         raise SetrightError(f"plan file {name} was modified after it was saved",
                             ["its digest does not match its content; make a new plan"])
-    return Plan.from_dict(data), data["digest"]
+    plan = Plan.from_dict(data)
+    _consistency(plan, data, name)
+    return plan, data["digest"]

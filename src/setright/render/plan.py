@@ -13,10 +13,64 @@ from setright.render.style import Style
 MARKDOWN_BUDGET = 60_000   # GitHub rejects comments over 65,536 characters
 
 
-def summary_line(plan: Plan) -> str:
+LISTED = 10   # conflicting entries named in the summary; the rest are counted
+
+
+def count(n: int, word: str) -> str:
+    """`1 conflict`, `2 conflicts`: every count in a plan view goes through here."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _summary(plan: Plan) -> str:
     s = plan.summary
-    return (f"Plan: {s['resolve']} to resolve, {s['redrive']} to redrive, "
-            f"{s['satisfied']} satisfied, {s['conflicts']} conflicts.")
+    return (f"{s['resolve']} to resolve, {s['redrive']} to redrive, {s['satisfied']} satisfied, "
+            f"{count(s['conflicts'], 'conflict')}")
+
+
+def summary_line(plan: Plan) -> str:
+    return f"Plan: {_summary(plan)}."
+
+
+def blockers(plan: Plan) -> list[str]:
+    """Why the plan cannot be applied, one line per kind, naming the files and entries."""
+    out = []
+    if plan.unreadable_files:
+        out.append(f"{count(len(plan.unreadable_files), 'file')} could not be read: "
+                   + ", ".join(plan.unreadable_files))
+    if plan.invalid_files:
+        out.append(f"{count(len(plan.invalid_files), 'file')} failed the checks: "
+                   + ", ".join(plan.invalid_files))
+    if plan.errors and not (plan.unreadable_files or plan.invalid_files):
+        out.append(f"{count(len(plan.errors), 'error')} (listed above)")
+    conflicts = [a for a in plan.actions if a.outcome == Outcome.CONFLICT]
+    if conflicts:
+        named = ", ".join(f"{a.address} ({_where(a)})" for a in conflicts[:LISTED])
+        more = f", and {len(conflicts) - LISTED} more" if len(conflicts) > LISTED else ""
+        out.append(f"{count(len(conflicts), 'conflict')}: {named}{more}")
+    return out
+
+
+def way_out(plan: Plan) -> str:
+    """How to get a plan that can be applied: which files to fix, edit or remove."""
+    broken = sorted({*plan.unreadable_files, *plan.invalid_files})
+    conflicting = sorted({a.file for a in plan.actions if a.outcome == Outcome.CONFLICT}
+                         - set(broken))
+    entries = plan.count(None, Outcome.CONFLICT)
+    parts = []
+    if broken:
+        parts.append("fix or remove " + ", ".join(broken))
+    if conflicting:
+        files = "file" if len(conflicting) == 1 else "files"
+        parts.append(f"edit or remove the conflicting {'entry' if entries == 1 else 'entries'}"
+                     f" (or the {files}) in {', '.join(conflicting)}")
+    if not parts:
+        parts.append("fix what the errors above name")
+    return "To go on: " + ", and ".join(parts) + "; then run 'setright plan' again."
+
+
+def _cannot_apply(plan: Plan) -> list[str]:
+    return ["This plan cannot be applied:", *(f"  {line}" for line in blockers(plan)),
+            way_out(plan)]
 
 
 def _symbol(action: Action, style: Style) -> str:
@@ -95,19 +149,17 @@ def plan_text(plan: Plan, style: Style) -> str:
     if out:
         out.append("")
     if not plan.actions:
-        out.append("No changes. Every resolution-file entry is already in the ledger."
-                   if plan.resolution_files else "No changes: there are no resolution files.")
-        out += ["", summary_line(plan)]
-        if plan.errored:
-            out.append("This plan has conflicts or errors and cannot be applied.")
-        return "\n".join(out)
+        if not plan.errored:   # with errors, "no changes" would not be true: say what is
+            out += ["No changes. Every resolution-file entry is already in the ledger."
+                    if plan.resolution_files else "No changes: there are no resolution files.",
+                    ""]
+        out.append(summary_line(plan))
+        return "\n".join(out + (_cannot_apply(plan) if plan.errored else []))
     out += ["setright will perform the following actions:", ""]
     for action in plan.actions:
         out += [*action_lines(action, style), ""]
     out.append(summary_line(plan))
-    if plan.errored:
-        out.append("This plan has conflicts or errors and cannot be applied.")
-    return "\n".join(out)
+    return "\n".join(out + (_cannot_apply(plan) if plan.errored else []))
 
 
 def _md_escape(text: str) -> str:
@@ -117,11 +169,11 @@ def _md_escape(text: str) -> str:
 def plan_markdown(plan: Plan) -> str:
     """A PR comment: summary and conflicts first, a table, details folded; never over budget."""
     style = Style(ascii=False)
-    s = plan.summary
-    head = [f"### setright plan: {s['resolve']} to resolve, {s['redrive']} to redrive, "
-            f"{s['satisfied']} satisfied, {s['conflicts']} conflicts", ""]
+    head = [f"### setright plan: {_summary(plan)}", ""]
     if plan.errored:
-        head.append("**This plan cannot be applied** until the conflicts below are resolved.")
+        head += ["**This plan cannot be applied:**", "",
+                 *(f"- {_md_escape(line)}" for line in blockers(plan)), "",
+                 _md_escape(way_out(plan))]
     elif plan.has_changes:
         head.append("Merging applies exactly these actions (`setright apply`).")
     else:
@@ -149,7 +201,7 @@ def plan_markdown(plan: Plan) -> str:
                                   ""]))
     if not plan.actions:
         return "\n".join([*head, *("\n".join(b) for b in sections), "", summary_line(plan)]) + "\n"
-    opening = f"\n<details><summary>Details of {len(plan.actions)} actions</summary>\n"
+    opening = f"\n<details><summary>Details of {count(len(plan.actions), 'action')}</summary>\n"
     return _fit("\n".join(head), sections, opening, details, summary_line(plan))
 
 
@@ -165,12 +217,13 @@ def _fit(head: str, sections: list[list[str]], opening: str, details: list[str],
         out.append(text)
         used += len(text) + 1
     if left:
-        out.append(f"\n_… {left} more rows not shown: see the JSON plan "
+        out.append(f"\n_… {count(left, 'more row')} not shown: see the JSON plan "
                    "(`setright plan --format json`)._")
     shown_details = [opening]
     for index, block in enumerate(details):
         if used + len(block) + 1 > MARKDOWN_BUDGET:
-            shown_details.append(f"_… details of {len(details) - index} more actions not shown._")
+            shown_details.append(f"_… details of {count(len(details) - index, 'more action')}"
+                                 " not shown._")
             break
         shown_details.append(block)
         used += len(block) + 1
