@@ -34,7 +34,7 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
     from setright.render.plan import plan_text
     from setright.store.locks import default_owner
 
-    store, config = app.store(), app.config()
+    store, config = app.writer(), app.config()
     owner = default_owner()
     if planfile is not None:
         plan, _ = load_plan(planfile)
@@ -86,5 +86,5 @@ def history(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     from setright.render.style import to_json
     from setright.store.history import ledger_history
 
-    rows = ledger_history(app.store().conn)
+    rows = ledger_history(app.reader().conn)
     click.echo(to_json({"history": rows}) if as_json else history_text(rows, app.style))

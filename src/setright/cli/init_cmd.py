@@ -11,10 +11,12 @@ import click
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.pass_obj
 def init(app, directory: Path | None) -> None:  # type: ignore[no-untyped-def]
-    """Create setright.yaml, resolutions/, changes/ and .setright/ here (or in DIRECTORY)."""
-    from setright.project import init_project
+    """Create setright.yaml, resolutions/, changes/ and the audit store here (or in DIRECTORY)."""
+    from setright.project import init_project, init_store
 
-    created = init_project((directory or app.cwd).resolve())
+    root = (directory or app.cwd).resolve()
+    created = init_project(root)
+    created += init_store(root, app.store_url, app.get_clock())
     for path in created:
         click.echo(f"Created {path}")
     click.echo("setright is ready: add targets to setright.yaml, then run 'setright run'.")

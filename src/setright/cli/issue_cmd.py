@@ -21,7 +21,7 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.style import to_json
     from setright.store.diagnosis import diagnose_issues
 
-    store = app.store()
+    store = app.reader()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=store.now_ms(),
                              redrive_max_age=app.config().redrive_max_age)
     click.echo(to_json(issue_list_json(issues)) if as_json else render_list(issues, app.style))
@@ -44,7 +44,7 @@ def issue_get(app, change_id: str | None, as_json: bool, write: bool) -> None:  
     from setright.resolutions.template import resolution_file_name, resolution_yaml
     from setright.store.diagnosis import diagnose_change, diagnose_issues
 
-    store, config = app.store(), app.config()
+    store, config = app.reader(), app.config()
     now = store.now_ms()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,
                              redrive_max_age=config.redrive_max_age)

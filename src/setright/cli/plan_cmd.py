@@ -35,7 +35,7 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, fmt: str,  # type: igno
     from setright.planner.saved import save_plan
     from setright.store.locks import default_owner
 
-    store, config = app.store(), app.config()
+    store, config = app.reader(), app.config()
     result = plan_project(store, config, list(paths) or None, owner=default_owner())
     click.echo(render(result, "text" if out and fmt == "json" else fmt, app.style))
     if out is not None:
@@ -60,7 +60,7 @@ def show(app, planfile: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
     from setright.planner.stale import staleness
 
     saved, _ = load_plan(planfile)
-    moved = staleness(saved, app.store(), app.config())
+    moved = staleness(saved, app.reader(), app.config())
     for line in moved:
         click.echo(f"Warning: {line}", err=True)
     click.echo(render(saved, fmt, app.style))

@@ -44,7 +44,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
         raise ConfigError("no targets in setright.yaml", ["add one under 'targets:'"])
     fault = Fault.from_env(os.environ)
     changes = load_all(config)
-    store = app.store()
+    store = app.writer()
     printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty())
     outcomes = run_targets(store, config, changes, names, actor=app.actor(),
                            options=RunOptions(max_attempts=max_attempts, fault=fault),

@@ -17,7 +17,7 @@ def status(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
 
     config = app.config()
     changes = load_all(config)
-    store = app.store()
+    store = app.reader()
     statuses = [s.as_dict() for s in target_statuses(store, config, changes)]
     click.echo(to_json({"targets": statuses}) if as_json
                else status_view(statuses, store.now_iso(), app.style))

@@ -35,7 +35,16 @@ CLI_FILE = "<cli>"   # the `file` of actions that come from `audit fix` / `redri
 
 
 class StalePlan(SetrightError):
-    """Something an action read has moved since the plan was made; nothing was written."""
+    """Something an action read has moved since the plan was made; nothing was written.
+
+    `now` holds the actions as re-evaluated inside the refusing transaction, so a
+    caller (`audit fix`, `redrive`) can report the facts that really refused it.
+    """
+
+    def __init__(self, message: str, details: list[str] | None = None,
+                 now: Sequence[Action] = ()) -> None:
+        super().__init__(message, details)
+        self.now = list(now)
 
 
 @dataclass
@@ -55,7 +64,7 @@ def check_applyable(plan: Plan, store: Store) -> None:
         raise SetrightError("this plan has conflicts or errors and cannot be applied",
                             [*plan.errors, *(f"{a.address}: {a.messages[0]}" for a in plan.actions
                                              if a.outcome == Outcome.CONFLICT and a.messages)])
-    if plan.store.get("lineage") != store.lineage:
+    if not store.lineage_matches(plan.store.get("lineage")):
         raise SetrightError("this plan was made for another audit store",
                             [f"plan lineage {plan.store.get('lineage')}, "
                              f"store lineage {store.lineage}"])
@@ -202,7 +211,8 @@ def _transaction(plan: Plan, store: Store, config: Config, *, actor: str, owner:
                  for p, n in zip(plan.actions, now_actions, strict=True)
                  for line in _moved(p, n, compare_hashes=compare_hashes)]
         if moved:
-            raise StalePlan("Saved plan is stale", [*moved, "nothing was written; make a new plan"])
+            raise StalePlan("Saved plan is stale", [*moved, "nothing was written; make a new plan"],
+                            now=now_actions)
         now_ms = store.now_ms()
         digests = {f.path: f.digest for f in plan.resolution_files}  # one lookup per entry
         for action in plan.actions:
