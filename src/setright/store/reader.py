@@ -162,7 +162,8 @@ class MemoryFold:
     def catch_up(self, conn: sqlite3.Connection) -> int:
         """Fold audit rows the cache lacks (as the caller's snapshot sees them); return how many."""
         top = conn.execute(f"SELECT max(id) FROM {schema.quote(self.audit_table)}").fetchone()[0]
-        base = self.folded if self.folded is not None else _stored_fold(conn)
+        # Until a TEMP cache exists, the file's cache is the one read: start where it stops.
+        base = self.folded if self.shadowing and self.folded is not None else _stored_fold(conn)
         if top is None or top <= base:
             self.folded = base
             return 0
