@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from setright.config import CONFIG_NAME
 from setright.errors import SetrightError
@@ -77,3 +78,14 @@ def ignore_target_files(root: Path) -> Path | None:
     text += "".join(p + "\n" for p in missing)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def init_store(root: Path, store_override: str | None, clock: Any) -> list[Path]:
+    """Create the audit store the new setright.yaml names, so read commands work at once."""
+    from setright.config import load_config
+    from setright.store import Store
+
+    config = load_config(root / CONFIG_NAME, store_override=store_override)
+    existed = config.store_path.exists()
+    Store.open(config.store_path, config.audit_table, clock).close()
+    return [] if existed else [config.store_path]

@@ -81,10 +81,10 @@ def test_init_creates_the_layout_and_refuses_to_overwrite(runner: CliRunner, tmp
     assert load_config(tmp_path / "setright.yaml").targets == {}
     again = runner.invoke(cli, ["init"])
     assert again.exit_code == 1 and "already exists; not overwriting it" in again.stderr
-    # then audit list works in that folder (and creates the store on first use)
+    # init created the store, so a read command works in that folder at once
+    assert (tmp_path / ".setright" / "audit.db").exists()
     listed = runner.invoke(cli, ["audit", "list"])
     assert (listed.exit_code, listed.output) == (0, "No changes in the audit store.\n")
-    assert (tmp_path / ".setright" / "audit.db").exists()
 
 
 def test_locked_store_is_one_error_and_untouched(runner: CliRunner, tmp_path, monkeypatch) -> None:
@@ -98,7 +98,9 @@ def test_locked_store_is_one_error_and_untouched(runner: CliRunner, tmp_path, mo
     blocker.execute(
         "INSERT INTO setright_audit_log (change_id, state, created_at) VALUES ('c', 'FAILED', 1)")
     try:
-        result = runner.invoke(cli, ["audit", "list"])
+        # a writer waits for the write lock, then gives up (a reader is not blocked:
+        # tests/cli/test_readers.py)
+        result = runner.invoke(cli, ["lock", "release", "lk-none"])
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -1,12 +1,15 @@
 """What every command needs: the config, the store, the output style, the actor.
 
 Resolved lazily, so a command that does not touch the store never opens it.
+A command asks for the store as a reader (read-only, never created) or as a
+writer (created and upgraded if needed); DESIGN §9.3 lists which is which.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,7 @@ class App:
     width: int | None = None           # the terminal's columns; None: fixed table widths
     _config: Any = field(default=None, repr=False)
     _store: Any = field(default=None, repr=False)
+    _snapshot: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property
     def style(self) -> Style:
@@ -51,14 +55,37 @@ class App:
             self._config = resolve_config(self.config_path, self.store_url, self.cwd)
         return self._config
 
-    def store(self) -> Store:
-        """The opened store, with the audit log folded up to date."""
+    def reader(self) -> Store:
+        """The store for a read command: opened read-only, never created (DESIGN §9.3).
+
+        A missing store is `Error: no audit store at URL`. The command reads in one
+        snapshot, held until `close()`, so every fact it reports is from one moment.
+        """
         if self._store is None:
             from setright.store import Store
 
             config = self.config()
-            self._store = Store.open(config.store_path, config.audit_table, self.get_clock())
-            self._store.refresh()
+            store = Store.open_reader(config.store_path, config.audit_table, self.get_clock(),
+                                      url=config.store_url)
+            self._snapshot.callback(store.close)
+            self._snapshot.enter_context(store.read())
+            self._store = store
+        if not self._store.readonly:  # pragma: no cover - a command asks for one or the other
+            raise RuntimeError("this command already opened the store for writing")
+        return self._store
+
+    def writer(self) -> Store:
+        """The store for a write command: created and upgraded if needed, the audit log folded."""
+        if self._store is None:
+            from setright.store import Store
+
+            config = self.config()
+            store = Store.open(config.store_path, config.audit_table, self.get_clock())
+            self._snapshot.callback(store.close)
+            store.refresh()
+            self._store = store
+        if self._store.readonly:  # pragma: no cover - a command asks for one or the other
+            raise RuntimeError("this command already opened the store read-only")
         return self._store
 
     def actor(self) -> str:
@@ -79,6 +106,6 @@ class App:
         return default_owner().rsplit(":", 1)[0]
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """End the read snapshot (if any) and close the store."""
+        self._store = None
+        self._snapshot.close()

@@ -30,7 +30,7 @@ def applies_list(app, state: str | None, as_json: bool) -> None:  # type: ignore
     from setright.render.style import to_json
     from setright.store.applies import list_applies
 
-    conn = app.store().conn
+    conn = app.reader().conn
     rows = []
     for apply in list_applies(conn, state=state):
         done, total = conn.execute(
@@ -49,7 +49,7 @@ def applies_show(app, apply_id: str, as_json: bool) -> None:  # type: ignore[no-
     from setright.render.applies import apply_detail
     from setright.render.style import to_json
 
-    store = app.store()
+    store = app.reader()
     data = _apply_data(store.conn, apply_id)
     click.echo(to_json(data) if as_json else apply_detail(data, store.now_iso(), app.style))
 
@@ -73,7 +73,7 @@ def applies_cancel(app, apply_id: str, reason: str, yes: bool) -> None:  # type:
 
     if not reason.strip():
         raise click.BadParameter("must not be empty", param_hint="--reason")
-    store = app.store()
+    store = app.writer()
     apply = get_apply(store.conn, apply_id)
     if not yes:
         if not stdin_is_terminal():

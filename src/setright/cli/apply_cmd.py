@@ -42,7 +42,7 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
     from setright.resolutions.ci import pull_request_from_env
     from setright.store.locks import default_owner
 
-    store, config = app.store(), app.config()
+    store, config = app.writer(), app.config()
     owner = default_owner()
     pull_request = pull_request_from_env(os.environ)
     if planfile is not None:
@@ -122,7 +122,7 @@ def history(app, limit: int, change_id: str | None, since: str | None,  # type: 
     from setright.render.style import to_json
     from setright.store.history import ledger_history
 
-    page = ledger_history(app.store().conn, limit=limit or None, change_id=change_id,
+    page = ledger_history(app.reader().conn, limit=limit or None, change_id=change_id,
                           since=since)
     if as_json:
         click.echo(to_json({"history": page.rows, "more": page.more}))

@@ -84,7 +84,7 @@ def audit_list(app, history: bool, since: str | None, change_id: str | None,  # 
         if since_ms is None:
             raise click.BadParameter(f"{since!r} is not a date (use e.g. 2026-11-01)",
                                      param_hint="--since")
-    store = app.store()
+    store = app.reader()
     if history:
         rows = list_history(store.conn, store.audit_table, change_id=change_id, since_ms=since_ms)
         click.echo(to_json({"rows": rows}) if as_json else history_table(rows, app.style))

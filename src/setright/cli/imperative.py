@@ -28,14 +28,20 @@ def _done(entry: PlanEntry, after: str | None, target: str | None) -> str:
     return f"Redrive complete! The next `setright run` resumes apply {entry.subject}{where}."
 
 
+#: Seconds to wait for the apply and target locks: another `audit fix` holds them only
+#: for its one transaction, after which this command re-reads and reports the new facts.
+LOCK_WAIT_S = 10.0
+
+
 def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[no-untyped-def]
     import os
 
     from setright.cli.confirm import confirm
-    from setright.planner.apply import CLI_FILE, apply_plan
+    from setright.planner.apply import CLI_FILE, StalePlan, apply_plan
     from setright.planner.build import build_plan
     from setright.planner.model import Outcome
     from setright.planner.project import redrive_context
+    from setright.planner.writes import moved_refusal
     from setright.render.plan import action_lines
     from setright.resolutions.checks import missing_ticket
     from setright.resolutions.ci import pull_request_from_env
@@ -50,11 +56,12 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
         raise SetrightError(f"{missing}; pass --ticket",
                             ["a resolution file without a ticket is refused the same way"])
     pull_request = pull_request_from_env(os.environ)
-    store = app.store()
+    store = app.writer()
     owner = default_owner()
-    plan = build_plan(store.conn, entries=[entry], files=[],
-                      ctx=redrive_context(store, config, owner=owner),
-                      store_url=config.store_url, lineage=store.lineage, serial=store.serial)
+    with store.read():  # the preview's facts, all from one snapshot
+        plan = build_plan(store.conn, entries=[entry], files=[],
+                          ctx=redrive_context(store, config, owner=owner),
+                          store_url=config.store_url, lineage=store.lineage, serial=store.serial)
     [action] = plan.actions
     assert action.file == CLI_FILE
     if action.outcome == Outcome.CONFLICT:
@@ -68,8 +75,18 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
     click.echo("\n".join(action_lines(shown, app.style)) + "\n")
     confirm("Do you want to perform this action?", assume_yes=yes, flag="--yes",
             cancelled=f"{what} cancelled; nothing was written.")
-    result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, source="cli",
-                        pull_request=pull_request)
+    try:
+        result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, source="cli",
+                            pull_request=pull_request, lock_timeout=LOCK_WAIT_S)
+    except StalePlan as exc:  # it moved since the preview: say what the transaction saw
+        if len(exc.now) != 1:
+            raise
+        refusal = moved_refusal(exc.now[0])
+        if refusal is not None:
+            raise type(refusal)(cli_wording(refusal.message),
+                                [cli_wording(d) for d in refusal.details]) from None
+        click.echo(f"Nothing to do: {exc.now[0].messages[0]}.")
+        return
     for line in result.lines:
         click.echo(line)
     click.echo(_done(entry, action.after, action.target))

@@ -22,7 +22,7 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.runner.reap import target_marker_reader
     from setright.store.diagnosis import diagnose_issues
 
-    store, config = app.store(), app.config()
+    store, config = app.reader(), app.config()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=store.now_ms(),
                              redrive_max_age=config.redrive_max_age,
                              markers=target_marker_reader(config.targets))
@@ -55,7 +55,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.store.diagnosis import diagnose_change, diagnose_issues
 
     del guidance  # accepted for Flamingock's users: the report always carries the guidance
-    store, config = app.store(), app.config()
+    store, config = app.reader(), app.config()
     now = store.now_ms()
     markers = target_marker_reader(config.targets)
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,

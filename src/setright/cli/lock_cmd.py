@@ -19,7 +19,7 @@ def lock_list(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     from setright.render.style import to_json
     from setright.store.locks import Locker
 
-    store = app.store()
+    store = app.reader()
     locks = [lk.as_dict() for lk in Locker(store).list()]
     click.echo(to_json({"locks": locks}) if as_json else locks_table(locks, store.now_iso(), app.style))
 
@@ -34,7 +34,7 @@ def lock_release(app, lock_id: str, force: bool) -> None:  # type: ignore[no-unt
     from setright.store.locks import Locker
     from setright.store.transitions import Provenance
 
-    store = app.store()
+    store = app.writer()
     locker = Locker(store, ttl=app.config().lock_ttl)
     if force:
         info = locker.force_release(lock_id, Provenance(actor=app.actor(), source="cli"))

@@ -54,7 +54,7 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  #
     from setright.store.locks import default_owner
 
     fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
-    store, config = app.store(), app.config()
+    store, config = app.reader(), app.config()
     result = plan_project(store, config, list(paths) or None, owner=default_owner())
     click.echo(render(result, fmt, app.style))
     if out is not None:
@@ -83,7 +83,7 @@ def show(app, planfile: Path, fmt: str | None, as_json: bool) -> None:  # type: 
 
     fmt = output_format(fmt, as_json)
     saved, _ = load_plan(planfile)
-    found = saved_plan_findings(saved, app.store(), app.config(), owner=default_owner())
+    found = saved_plan_findings(saved, app.reader(), app.config(), owner=default_owner())
     if found.lines:
         click.echo(f"Warning: {found.heading}; 'setright apply {planfile}' would refuse it:",
                    err=True)

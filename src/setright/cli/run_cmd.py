@@ -49,7 +49,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
         raise ConfigError("no targets in setright.yaml", ["add one under 'targets:'"])
     fault = Fault.from_env(os.environ)
     changes = load_all(config)
-    store = app.store()
+    store = app.writer()
     printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty(),
                               interval=plain_interval(os.environ))
     try:

@@ -26,7 +26,7 @@ def status(app, targets: tuple[str, ...], as_json: bool) -> None:  # type: ignor
         raise ConfigError(f"unknown target {unknown[0]!r}", [f"targets in setright.yaml: {known}"])
     names = list(dict.fromkeys(targets)) or None
     changes = load_all(config)
-    store = app.store()
+    store = app.reader()
     statuses = [s.as_dict() for s in target_statuses(store, config, changes, names)]
     click.echo(to_json({"targets": statuses}) if as_json
                else status_view(statuses, store.now_iso(), app.style))

@@ -45,7 +45,16 @@ NOTHING_WRITTEN = "nothing was written; make a new plan"
 
 
 class StalePlan(SetrightError):
-    """Something an action read has moved since the plan was made; nothing was written."""
+    """Something an action read has moved since the plan was made; nothing was written.
+
+    `now` holds the actions as re-evaluated inside the refusing transaction, so a
+    caller (`audit fix`, `redrive`) can report the facts that really refused it.
+    """
+
+    def __init__(self, message: str, details: list[str] | None = None,
+                 now: Sequence[Action] = ()) -> None:
+        super().__init__(message, details)
+        self.now = list(now)
 
 
 @dataclass
@@ -66,7 +75,7 @@ def check_applyable(plan: Plan, store: Store) -> None:
         raise SetrightError("this plan has conflicts or errors and cannot be applied",
                             [*plan.errors, *(f"{a.address}: {a.messages[0]}" for a in plan.actions
                                              if a.outcome == Outcome.CONFLICT and a.messages)])
-    if plan.store.get("lineage") != store.lineage:
+    if not store.lineage_matches(plan.store.get("lineage")):
         raise SetrightError("this plan was made for another audit store",
                             [f"plan lineage {plan.store.get('lineage')}, "
                              f"store lineage {store.lineage}"])
@@ -193,7 +202,7 @@ def _transaction(plan: Plan, store: Store, config: Config,
             found = evaluate(plan, tx, config, ctx, lineage=store.lineage, files=files,
                              compare_hashes=compare_hashes)
         if found.lines:
-            raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN])
+            raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN], now=found.actions)
         now_ms = store.now_ms()
         digests = {f.path: f.digest for f in files or ()}  # one lookup per entry
         for action in found.actions:    # what the files and the store give, never the plan

@@ -6,7 +6,6 @@ write transaction, so "re-evaluate the whole outcome table" is one code path.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -82,12 +81,14 @@ def _cross_conflicts(actions: list[Action]) -> None:
 
 def public_url(url: str) -> str:
     """A store URL fit to print: any `user:password@` removed."""
-    return re.sub(r"//[^/@]*@", "//", url)
+    from setright.store.url import shown_url
+
+    return shown_url(url)
 
 
 def build_plan(conn: sqlite3.Connection, *, entries: Sequence[PlanEntry],
                files: Sequence[ResolutionFile], ctx: RedriveContext, store_url: str,
-               lineage: str, serial: int, warnings: Sequence[str] = (),
+               lineage: str | None, serial: int, warnings: Sequence[str] = (),
                errors: Sequence[str] = ()) -> Plan:
     """A plan of `entries` (the unapplied ones) against the store as `conn` sees it now."""
     return Plan(

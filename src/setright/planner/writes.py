@@ -12,8 +12,9 @@ import sqlite3
 import time
 from dataclasses import replace
 
+from setright.errors import SetrightError
 from setright.ids import new_id
-from setright.planner.model import Action, ActionKind
+from setright.planner.model import Action, ActionKind, Outcome
 from setright.store.applies import find_apply, operations_of, tasks_of
 from setright.store.audit import current_state, mark_change
 from setright.store.states import ApplyState, OperationState, TaskState
@@ -90,3 +91,23 @@ def describe(action: Action) -> str:
     if action.kind == ActionKind.REDRIVE:
         return f"{action.address}: already redriven (recorded)"
     return f"{action.address}: already {action.before} (recorded)"
+
+
+def moved_refusal(now: Action) -> SetrightError | None:
+    """Why a one-entry command (`audit fix`, `redrive`) did not write, from the facts its
+    write transaction read (`now`, re-evaluated there), never from its earlier preview.
+
+    None when the entry turned out satisfied: the caller reports "Nothing to do", as
+    the planner does for a satisfied entry.
+    """
+    if now.outcome == Outcome.SATISFIED:
+        return None
+    if now.outcome == Outcome.CONFLICT:
+        return SetrightError(now.messages[0] if now.messages else f"{now.address}: conflict",
+                             [*now.messages[1:], "nothing was written"])
+    subject = (f"change {now.subject!r}" if now.kind == ActionKind.RESOLVE
+               else f"apply {now.subject}")
+    where = f"it is now {now.before}" if now.before else "what it read changed"
+    return SetrightError(f"{subject} moved while this command ran: {where}"
+                         + (f" ({now.messages[0]})" if now.messages else ""),
+                         ["nothing was written; run the command again to act on it as it is now"])

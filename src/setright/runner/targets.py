@@ -83,13 +83,18 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
-def open_target(config: TargetConfig, *, create: bool) -> Target:
+def open_target(config: TargetConfig, *, create: bool, readonly: bool = False) -> Target:
     """Open the target named in setright.yaml (only `sqlite:///` URLs today).
 
     `create=False` refuses a database file that does not exist, so a typo in a
     URL cannot silently run every change into a new empty database.
+    `readonly=True` is for read commands (DESIGN §9.3): a `mode=ro` connection
+    that never creates the file, its folder or setright's tables in it, and
+    refuses to claim or write.
     """
     if config.url.startswith("sqlite:///"):
+        if readonly:
+            return SqliteTarget.open_readonly(config.name, config.path)
         return SqliteTarget.open(config.name, config.path, create=create)
     raise TargetError(f"target {config.name}: unsupported URL {config.url!r}",
                       ["only sqlite:///path URLs are supported"])
@@ -168,11 +173,31 @@ class _SqliteTransaction:
 class SqliteTarget:
     """A SQLite file, opened in WAL mode with `synchronous=FULL` (as durable as the store)."""
 
-    def __init__(self, name: str, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, name: str, path: Path, conn: sqlite3.Connection, *,
+                 readonly: bool = False) -> None:
         self.name = name
         self.path = path
         self.location = str(path)
         self.conn = conn
+        self.readonly = readonly
+
+    @classmethod
+    def open_readonly(cls, name: str, path: Path) -> SqliteTarget:
+        """For read commands: `mode=ro`, nothing created; a missing file is an error."""
+        from setright.store.reader import open_readonly
+
+        if not path.is_file():
+            raise TargetError(f"target {name}: database {path} does not exist")
+        try:
+            conn = open_readonly(path)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise TargetError(f"target {name}: cannot read {path}: {exc}") from None
+        return cls(name, path, conn, readonly=True)
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise TargetError(f"target {self.name}: opened read-only, cannot write {self.path}")
 
     @classmethod
     def open(cls, name: str, path: Path, *, create: bool) -> SqliteTarget:
@@ -194,6 +219,7 @@ class SqliteTarget:
 
     def claim(self, lock_id: str, owner: str, at: str) -> None:
         """Take the fence; waits for (never interrupts) a transaction another runner has open."""
+        self._writable()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute(
@@ -209,6 +235,7 @@ class SqliteTarget:
     @contextmanager
     def transaction(self, lock_id: str) -> Iterator[_SqliteTransaction]:
         """BEGIN IMMEDIATE, check the fence, yield; COMMIT, or ROLLBACK on any exception."""
+        self._writable()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -229,6 +256,9 @@ class SqliteTarget:
             raise
 
     def markers(self, apply_id: str, change_id: str) -> set[int]:
+        if self.readonly and not self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'setright_markers'").fetchone():
+            return set()  # setright never ran here: no markers (and a reader creates none)
         rows = self.conn.execute(
             "SELECT seq FROM setright_markers WHERE apply_id = ? AND change_id = ?",
             (apply_id, change_id))

@@ -57,11 +57,22 @@ def refresh_change_state(tx: sqlite3.Connection, audit_table: str) -> int:
     """Fold audit rows newer than `folded_audit_id` into the cache; return how many were read."""
     folded = int(tx.execute(
         "SELECT value FROM setright_meta WHERE key = 'folded_audit_id'").fetchone()[0])
-    table = quote(audit_table)
-    top = tx.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+    top = tx.execute(f"SELECT max(id) FROM {quote(audit_table)}").fetchone()[0]
     if top is None or top <= folded:
         return 0
-    tx.execute(
+    fold_audit_rows(tx, audit_table, folded, top)
+    tx.execute("UPDATE setright_meta SET value = ? WHERE key = 'folded_audit_id'", (str(top),))
+    return int(top - folded)
+
+
+def fold_audit_rows(conn: sqlite3.Connection, audit_table: str, after_id: int, upto_id: int) -> None:
+    """Fold audit rows `after_id < id <= upto_id` into `setright_change_state`.
+
+    The one fold: a writer's cache refresh and a reader's in-memory fold
+    (a TEMP copy of the cache, store/reader.py) both run this statement.
+    """
+    table = quote(audit_table)
+    conn.execute(
         f"""
         INSERT INTO setright_change_state (change_id, audit_id, state, priority, created_at,
             created_ms, target_system_id, tx_strategy, recovery_strategy, execution_id,
@@ -86,10 +97,8 @@ def refresh_change_state(tx: sqlite3.Connection, audit_table: str) -> int:
             > (setright_change_state.created_ms, setright_change_state.priority,
                setright_change_state.audit_id)
         """,
-        (folded, top),
+        (after_id, upto_id),
     )
-    tx.execute("UPDATE setright_meta SET value = ? WHERE key = 'folded_audit_id'", (str(top),))
-    return int(top - folded)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ import uuid
 from collections.abc import Callable
 
 SCHEMA_VERSION = 3
+#: The oldest schema a read command reads as is (v2 only added an index, v3 a nullable
+#: ledger column that readers tolerate); readers never upgrade, so an older store needs a
+#: writer first.
+READABLE_FROM = 1
 
 AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "INTEGER PRIMARY KEY"),
