@@ -81,7 +81,7 @@ def test_five_concurrent_audit_fix_one_marks_the_rest_report_the_real_state(
     outputs = [p.communicate(timeout=120) for p in procs]
     results = [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
 
-    done = "Apply complete! 1 resolved, 0 redriven, 0 satisfied.\n"
+    done = "Fix complete! backfill is MANUAL_MARKED_AS_ROLLED_BACK.\n"
     marked = [r for r in results if r[1].endswith(done)]
     assert len(marked) == 1, results
     assert marked[0][0] == 0 and "resolution.change[\"backfill\"]: FAILED → " in marked[0][1]

@@ -56,7 +56,7 @@ def test_marked_otherwise_meanwhile_is_refused_with_the_state_it_has(
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "Error: change 'backfill' is not an issue (MANUAL_MARKED_AS_APPLIED: done); to mark it "
-        "anyway, set expect: MANUAL_MARKED_AS_APPLIED",
+        "anyway, pass --expect MANUAL_MARKED_AS_APPLIED",
         "  nothing was written",
     ]
     assert "Saved plan is stale" not in result.output

@@ -199,7 +199,9 @@ def _transaction(plan: Plan, store: Store, config: Config,
                 tx, [entry_from_action(a) for a in plan.actions], ctx),
                 compare_hashes=compare_hashes)
         else:
-            found = evaluate(plan, tx, config, ctx, lineage=store.lineage, files=files,
+            found = evaluate(plan, tx, config, ctx, lineage=store.lineage,
+                             lineage_matches=store.lineage_matches(plan.store.get("lineage")),
+                             files=files,
                              compare_hashes=compare_hashes)
         if found.lines:
             raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN], now=found.actions)

@@ -66,12 +66,15 @@ def reviewed_files(plan: Plan, config: Config) -> tuple[list[ResolutionFile], li
 
 
 def evaluate(plan: Plan, conn: sqlite3.Connection, config: Config, ctx: RedriveContext, *,
-             lineage: str, compare_hashes: bool,
+             lineage: str | None, lineage_matches: bool, compare_hashes: bool,
              files: Sequence[ResolutionFile] | None = None) -> Findings:
-    """Everything `apply` would refuse the plan for, against what `conn` sees now."""
+    """Everything `apply` would refuse the plan for, against what `conn` sees now.
+
+    `lineage_matches` is the store's verdict on the plan's lineage (`Store.lineage_matches`:
+    the same lineage, or `null` while the store had none)."""
     from setright.planner.project import derive_entries
 
-    if plan.store.get("lineage") != lineage:
+    if not lineage_matches:
         return Findings([f"this plan was made for another audit store (plan lineage "
                          f"{plan.store.get('lineage')}, store lineage {lineage})"])
     if files is None:
@@ -107,7 +110,8 @@ def saved_plan_findings(plan: Plan, store: Store, config: Config, *, owner: str,
     from setright.planner.project import redrive_context
 
     return evaluate(plan, store.conn, config, redrive_context(store, config, owner=owner),
-                    lineage=store.lineage, files=files,
+                    lineage=store.lineage,
+                    lineage_matches=store.lineage_matches(plan.store.get("lineage")), files=files,
                     compare_hashes=same_major(plan.deepdiff_version, deepdiff_version()))
 
 
