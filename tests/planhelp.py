@@ -93,3 +93,15 @@ def backfill_project(root: Path, clock: FixedClock) -> Project:
     assert outcome.apply_state == "failed"
     store.close()
     return p
+
+
+def state_and_ledger(project: Project, clock: FixedClock) -> dict[str, Any]:
+    """Every state table plus the ledger: what a refused command must leave untouched."""
+    from runhelp import state_rows
+
+    store = project.open_store(clock)
+    try:
+        return {**state_rows(store), "ledger": store.conn.execute(
+            "SELECT * FROM setright_ledger ORDER BY 1, 2").fetchall()}
+    finally:
+        store.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from planhelp import BACKFILL, backfill_project, failed_apply_id, mark, resolution_file
-from runhelp import Project, audit_states, normalise, state_rows
+from planhelp import backfill_project, failed_apply_id, mark, resolution_file, state_and_ledger
+from runhelp import Project, audit_states, normalise
 from setright.store import Store
 from setright.store.locks import Locker
 from setright.timeutil import FixedClock
@@ -35,15 +35,6 @@ def errors(text: str) -> str:
 
 def store_of(project: Project, clock: FixedClock) -> Store:
     return project.open_store(clock)
-
-
-def tables(project: Project, clock: FixedClock) -> dict:
-    store = store_of(project, clock)
-    try:
-        return {**state_rows(store), "ledger": store.conn.execute(
-            "SELECT * FROM setright_ledger ORDER BY 1, 2").fetchall()}
-    finally:
-        store.close()
 
 
 def run(project: Project, clock: FixedClock):  # type: ignore[no-untyped-def]
@@ -138,11 +129,11 @@ def test_a_saved_plan_applied_twice_writes_once(project, clock, snapshot) -> Non
     plan = saved_plan(project, clock)
     first = project.cli("apply", str(plan), clock=clock)
     assert first.exit_code == 0
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     second = project.cli("apply", str(plan), clock=clock)
     assert second.exit_code == 1
     assert errors(second.stderr) == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def _audit_fix(project: Project, clock: FixedClock) -> None:
@@ -190,14 +181,14 @@ def test_a_move_between_plan_and_apply_is_refused(project, clock, move, snapshot
     (project.root / "resolutions" / "r.yaml").rename(project.root / "r.yaml.keep")
     move(project, clock)
     (project.root / "r.yaml.keep").rename(project.root / "resolutions" / "r.yaml")
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli("apply", str(plan), clock=clock)
     assert result.exit_code == 1
     lines = errors(result.stderr).splitlines()
     assert lines[0] == "Error: Saved plan is stale"
     assert lines[-1] == "  nothing was written; make a new plan"
     assert "\n".join(lines) == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_a_held_lock_refuses_then_lock_timeout_waits(project, clock, snapshot) -> None:
@@ -206,11 +197,11 @@ def test_a_held_lock_refuses_then_lock_timeout_waits(project, clock, snapshot) -
     plan = saved_plan(project, clock)
     store = store_of(project, clock)
     lock, _ = Locker(store, owner="runner@build-7:4242").acquire("target:app", "run")
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     refused = project.cli("apply", str(plan), clock=clock)
     assert refused.exit_code == 1
     assert errors(refused.stderr.replace(lock.lock_id, "<lock-id>")) == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     releaser = threading.Timer(0.5, lambda: Locker(store).release(lock.lock_id))
     releaser.start()
     waited = project.cli("apply", str(plan), "--lock-timeout", "20s", clock=clock)
@@ -250,11 +241,11 @@ def test_uncommitted_files_are_refused_inside_git(project, clock, snapshot) -> N
     git(project.root, "init", "-q")
     resolution_file(project, "r.yaml", resolutions=[
         {"change": "backfill", "resolution": "APPLIED"}])
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     refused = project.cli("apply", "--auto-approve", clock=clock)
     assert refused.exit_code == 1
     assert refused.stderr == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     git(project.root, "add", "resolutions/r.yaml")
     git(project.root, "commit", "-q", "-m", "resolve backfill")
     sha = git(project.root, "rev-parse", "HEAD").strip()
@@ -277,23 +268,23 @@ def test_allow_dirty_applies_with_a_warning(project, clock) -> None:
 def test_no_terminal_and_no_auto_approve_refuses(project, clock) -> None:
     resolution_file(project, "r.yaml", resolutions=[
         {"change": "backfill", "resolution": "APPLIED"}])
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli("apply", clock=clock)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
         "Error: no terminal to confirm on; pass --auto-approve to proceed without asking")
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_a_plan_with_conflicts_is_not_applied(project, clock, snapshot) -> None:
     resolution_file(project, "r.yaml", resolutions=[
         {"change": "backfill", "resolution": "APPLIED"},
         {"change": "nope", "resolution": "APPLIED"}])
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli("apply", "--auto-approve", clock=clock)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-3:] == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_a_tampered_plan_file_is_refused(project, clock) -> None:
@@ -333,11 +324,11 @@ def test_audit_fix_writes_like_a_plan_with_source_cli(project, clock, snapshot) 
     ["redrive", "ap-NOPE", "--reason", "x", "--yes"],
 ], ids=["not-an-issue", "unknown-change", "unknown-apply"])
 def test_imperative_refusals_match_the_plan_conflicts(project, clock, args, snapshot) -> None:
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli(*args, clock=clock)
     assert result.exit_code == 1
     assert result.stderr == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_redrive_command(project, clock, snapshot) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from planhelp import backfill_project, failed_apply_id, resolution_file
-from runhelp import Project, normalise, state_rows
+from planhelp import backfill_project, failed_apply_id, resolution_file, state_and_ledger
+from runhelp import Project, normalise
 from setright.planner.saved import plan_digest
 from setright.timeutil import FixedClock
 from storehelp import T0
@@ -29,15 +29,6 @@ def clock() -> FixedClock:
 @pytest.fixture
 def project(tmp_path: Path, clock: FixedClock) -> Project:
     return backfill_project(tmp_path / "proj", clock)
-
-
-def tables(project: Project, clock: FixedClock) -> dict[str, Any]:
-    store = project.open_store(clock)
-    try:
-        return {**state_rows(store), "ledger": store.conn.execute(
-            "SELECT * FROM setright_ledger ORDER BY 1, 2").fetchall()}
-    finally:
-        store.close()
 
 
 def errors(project: Project, text: str) -> str:
@@ -63,13 +54,13 @@ def forge(plan: Path, edit: Callable[[dict[str, Any]], object]) -> None:
 
 def refused(project: Project, clock: FixedClock, plan: Path) -> str:
     """`apply PLAN` must refuse with one `Error:` and leave every state table as it was."""
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli("apply", str(plan), clock=clock)
     assert result.exit_code == 1, result.output
     text = errors(project, result.stderr)
     assert text.startswith("Error: ") and text.count("Error:") == 1, text
     assert "internal error" not in text and "Traceback" not in result.output
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     return text
 
 

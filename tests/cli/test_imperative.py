@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planhelp import backfill_project, failed_apply_id, plan, resolution_file
-from runhelp import Project, audit_states, normalise, state_rows
+from planhelp import backfill_project, failed_apply_id, plan, resolution_file, state_and_ledger
+from runhelp import Project, audit_states, normalise
 from setright.timeutil import FixedClock
 from storehelp import T0
 
@@ -32,15 +32,6 @@ def require_ticket(project: Project) -> None:
     project.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def tables(project: Project, clock: FixedClock) -> dict:
-    store = project.open_store(clock)
-    try:
-        return {**state_rows(store), "ledger": store.conn.execute(
-            "SELECT * FROM setright_ledger ORDER BY 1, 2").fetchall()}
-    finally:
-        store.close()
-
-
 def apply_id(project: Project, clock: FixedClock) -> str:
     store = project.open_store(clock)
     try:
@@ -58,11 +49,11 @@ def test_the_ticket_policy_refuses_a_command_without_ticket(project, clock, comm
     require_ticket(project)
     args = FIX if command == "audit fix" else [
         "redrive", apply_id(project, clock), "--reason", "table created", "--yes"]
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     refused = project.cli(*args, clock=clock)
     assert refused.exit_code == 1
     assert (refused.stdout, refused.stderr) == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     done = project.cli(*args, "--ticket", "OPS-12", clock=clock)
     assert done.exit_code == 0, done.output
     store = project.open_store(clock)
@@ -92,26 +83,26 @@ def test_a_blank_ticket_does_not_satisfy_the_policy(project, clock) -> None:
 
 
 def test_a_blank_reason_is_refused(project, clock) -> None:
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli("audit", "fix", "-c", "backfill", "-r", "APPLIED", "--reason", " ",
                          "--yes", clock=clock)
     assert result.exit_code == 1
     assert "Invalid value for --reason: must not be empty" in result.stderr
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_not_an_issue_says_to_pass_expect_and_expect_marks_it(project, clock, snapshot) -> None:
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     refused = project.cli("audit", "fix", "-c", "seed", "-r", "ROLLED_BACK", "--reason",
                           "re-seed", "--yes", clock=clock)
     assert refused.exit_code == 1
     assert refused.stderr == snapshot(name="refused")
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     # A list is a guard, not the deliberate override: it must name the state exactly.
     listed = project.cli("audit", "fix", "-c", "seed", "-r", "ROLLED_BACK", "--reason",
                          "re-seed", "--expect", "STARTED,APPLIED", "--yes", clock=clock)
     assert listed.exit_code == 1 and "pass --expect APPLIED" in listed.stderr
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     done = project.cli("audit", "fix", "-c", "seed", "-r", "rolled_back", "--reason",
                        "re-seed", "--expect", "applied", "--yes", clock=clock)
     assert done.exit_code == 0, done.output
@@ -122,25 +113,25 @@ def test_not_an_issue_says_to_pass_expect_and_expect_marks_it(project, clock, sn
 
 
 def test_expect_is_a_guard_on_the_current_state(project, clock, snapshot) -> None:
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     refused = project.cli("audit", "fix", "-c", "backfill", "-r", "APPLIED", "--reason", "x",
                           "--expect", "STARTED", "--expect", "ROLLBACK_FAILED", "--yes",
                           clock=clock)
     assert refused.exit_code == 1
     assert refused.stderr == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
     held = project.cli("audit", "fix", "-c", "backfill", "-r", "APPLIED", "--reason", "x",
                        "--expect", "started,failed", "--yes", clock=clock)
     assert held.exit_code == 0, held.output
 
 
 def test_expect_refuses_what_is_not_a_state(project, clock) -> None:
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli("audit", "fix", "-c", "backfill", "-r", "APPLIED", "--reason", "x",
                          "--expect", "FAILED,DONE", "--yes", clock=clock)
     assert result.exit_code == 1
     assert "Invalid value for '--expect': 'DONE' is not a change state" in result.stderr
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_flamingock_aliases_and_any_case(project, clock) -> None:
@@ -174,11 +165,11 @@ def test_a_declined_confirmation_names_the_command(project, clock, monkeypatch, 
     monkeypatch.setattr("setright.cli.confirm.stdin_is_terminal", lambda: True)
     args = FIX[:-1] if command == "audit fix" else [
         "redrive", apply_id(project, clock), "--reason", "table created"]
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli(*args, clock=clock, input="no\n")
     assert result.exit_code == 1
     assert (normalise(result.stdout), result.stderr) == snapshot
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before
 
 
 def test_a_confirmed_fix_writes(project, clock, monkeypatch) -> None:
@@ -207,9 +198,9 @@ def test_the_pull_request_goes_into_events_and_audit_metadata(project, clock,
 def test_an_unusable_setright_pr_is_an_error_and_writes_nothing(project, clock,
                                                                monkeypatch) -> None:
     monkeypatch.setenv("SETRIGHT_PR", "next week")
-    before = tables(project, clock)
+    before = state_and_ledger(project, clock)
     result = project.cli(*FIX, clock=clock)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         "Error: SETRIGHT_PR='next week' is not a pull request number or URL")
-    assert tables(project, clock) == before
+    assert state_and_ledger(project, clock) == before

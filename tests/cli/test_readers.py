@@ -9,8 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import chdir, contextmanager
+from contextlib import chdir
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from planhelp import resolution_file
 from setright.cli import cli
 from setright.store import Store
 from setright.timeutil import FixedClock
-from storehelp import T0, make_flamingock_db
+from storehelp import T0, make_flamingock_db, read_only
 
 PLAN = "saved-plan.json"
 MISTYPED = "sqlite:///.setright/audt.db"
@@ -219,25 +218,6 @@ class FakeProject:
 # -- a read-only store -------------------------------------------------------------------
 
 
-@contextmanager
-def read_only(folder: Path, *files: Path) -> Iterator[None]:
-    """Folder 0555 and files 0444; as root (where chmod stops nothing) also `chattr +i`."""
-    for f in files:
-        f.chmod(0o444)
-    folder.chmod(0o555)
-    immutable = os.geteuid() == 0 and shutil.which("chattr") is not None and subprocess.run(
-        ["chattr", "+i", str(folder)], capture_output=True).returncode == 0
-    if os.geteuid() == 0 and not immutable:
-        folder.chmod(0o755)
-        pytest.skip("running as root without chattr +i: a folder cannot be made read-only")
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-        folder.chmod(0o755)
-        for f in files:
-            f.chmod(0o644)
 
 
 def failed_run_project(tmp_path: Path) -> Path:

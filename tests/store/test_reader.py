@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +14,7 @@ from setright.runner.targets import TargetError, open_target
 from setright.store import Store
 from setright.store.audit import list_current
 from setright.timeutil import FixedClock
-from storehelp import T0, audit, make_flamingock_db
+from storehelp import T0, audit, make_flamingock_db, read_only
 
 
 def listing(root: Path) -> dict[str, str]:
@@ -31,26 +26,6 @@ def listing(root: Path) -> dict[str, str]:
     return out
 
 
-@contextmanager
-def read_only(folder: Path, *files: Path) -> Iterator[None]:
-    """Folder 0555, files 0444, and (when the process may) the folder immutable, which holds
-    even for root: as root, chmod alone does not stop SQLite from creating `-wal`/`-shm`."""
-    for f in files:
-        f.chmod(0o444)
-    folder.chmod(0o555)
-    immutable = os.geteuid() == 0 and shutil.which("chattr") is not None and subprocess.run(
-        ["chattr", "+i", str(folder)], capture_output=True).returncode == 0
-    if os.geteuid() == 0 and not immutable:
-        folder.chmod(0o755)
-        pytest.skip("running as root without chattr +i: a folder cannot be made read-only")
-    try:
-        yield
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-        folder.chmod(0o755)
-        for f in files:
-            f.chmod(0o644)
 
 
 def lagging_store(path: Path, clock: FixedClock) -> None:

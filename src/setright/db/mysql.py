@@ -412,7 +412,7 @@ def flamingock_audit_ddl(table: str) -> str:
     a whole-second TIMESTAMP `created_at`, TINYINT(1) flags), written out here."""
     strings = ["execution_id", "stage_id", "change_id", "author"]
     more = ["invoked_class", "invoked_method", "source_file"]
-    columns = [f"id BIGINT AUTO_INCREMENT PRIMARY KEY"]
+    columns = ["id BIGINT AUTO_INCREMENT PRIMARY KEY"]
     columns += [f"{c} VARCHAR(255)" for c in strings]
     columns += ["created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP", "state VARCHAR(255)"]
     columns += [f"{c} VARCHAR(255)" for c in more]

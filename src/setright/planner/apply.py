@@ -21,7 +21,7 @@ from setright.errors import SetrightError
 from setright.fingerprint import deepdiff_version, same_major
 from setright.planner.build import evaluate_entries
 from setright.planner.entries import entry_from_action
-from setright.planner.model import ActionKind, Outcome, Plan
+from setright.planner.model import Action, ActionKind, Outcome, Plan
 from setright.planner.project import redrive_context
 from setright.planner.stale import (
     STALE,
