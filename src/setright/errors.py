@@ -38,6 +38,21 @@ class LeaseLost(TransitionRefused):
     """A runner's lease token no longer matches: another process took the target over."""
 
 
+class TargetError(SetrightError):
+    """A target database cannot be opened or is not usable."""
+
+
+class StatementFailed(Exception):
+    """A statement (or marker write) failed in a target; its transaction was rolled back.
+
+    Not a `SetrightError`: the runner records it as the task's failure, it is
+    never shown as an `Error:` line by itself."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation problem, located as precisely as the input allows."""

@@ -165,6 +165,22 @@ class DefaultImpl:
     def split_statements(self, script: str) -> list[str]:
         raise NotImplementedError
 
+    def statement_spans(self, script: str) -> list[tuple[int, str]]:
+        """`split_statements`, each statement with the offset in `script` where it starts
+        (for file:line in load errors). This default finds each statement's text in the
+        script; a splitter that rewrites statements (e.g. MySQL's `DELIMITER`) gets the
+        offset of the end of the previous one."""
+        spans: list[tuple[int, str]] = []
+        position = 0
+        for statement in self.split_statements(script):
+            found = script.find(statement, position)
+            if found < 0:
+                spans.append((position, statement))
+            else:
+                spans.append((found, statement))
+                position = found + len(statement)
+        return spans
+
     def needs_autocommit(self, statement: str) -> bool:
         """Whether the database refuses to run `statement` inside a transaction (PostgreSQL's
         `CREATE INDEX CONCURRENTLY`, `VACUUM`…): its change then runs non-transactionally."""

@@ -32,8 +32,7 @@ from typing import Any
 from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw
 from setright.db.mysql_lex import DdlEffect, is_ddl, split_statements
 from setright.db.url import DbUrl
-from setright.errors import LeaseLost, SetrightError
-from setright.runner.targets import StatementFailed, TargetError
+from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetError
 
 _TABLE_OPTIONS = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC"
 MARKERS_DDL = (

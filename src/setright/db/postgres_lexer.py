@@ -148,7 +148,7 @@ def _param_end(text: str, start: int) -> int:
 def split_statements(script: str) -> list[str]:
     """The statements of `script`, in order, each stripped of surrounding blank space.
 
-    Same contract as the SQLite splitter (`runner/sql.py`): a `--` comment on the line of
+    Same contract as the SQLite splitter (`db/sqlite_lexer.py`): a `--` comment on the line of
     a statement's `;` stays with it, text after the last `;` is one final statement, and
     pieces holding only blank space, comments and `;` are dropped.
     """

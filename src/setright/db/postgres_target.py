@@ -25,8 +25,7 @@ from typing import Any
 
 from setright.db.postgres import SESSION_LOCK_CLASS, PgConnection, PostgresImpl, fold
 from setright.db.url import DbUrl
-from setright.errors import LeaseLost
-from setright.runner.targets import StatementFailed, TargetError
+from setright.errors import LeaseLost, StatementFailed, TargetError
 
 MARKERS_DDL = (
     "CREATE TABLE IF NOT EXISTS setright_markers ("

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from setright.db import sqlite_lexer
 from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, register
 from setright.db.url import DbUrl
 
@@ -120,9 +121,11 @@ class SqliteImpl(DefaultImpl):
     # -- change scripts -----------------------------------------------------
 
     def split_statements(self, script: str) -> list[str]:
-        from setright.runner.sql import split_statements
+        """Where SQLite itself says a statement ends (`sqlite_lexer`)."""
+        return sqlite_lexer.split_statements(script)
 
-        return split_statements(script)
+    def statement_spans(self, script: str) -> list[tuple[int, str]]:
+        return sqlite_lexer.statement_spans(script)
 
     def needs_autocommit(self, statement: str) -> bool:
         """Never: every SQLite statement runs in the runner's transaction, as it always has

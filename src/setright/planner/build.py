@@ -6,11 +6,11 @@ write transaction, so "re-evaluate the whole outcome table" is one code path.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
 from setright import __version__
+from setright.db import Connection
 from setright.fingerprint import deepdiff_version
 from setright.ids import new_id
 from setright.planner.entries import PlanEntry
@@ -31,7 +31,7 @@ def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -
                      target=entry.target, **common)
 
 
-def evaluate_entries(conn: sqlite3.Connection, entries: Sequence[PlanEntry],
+def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
                      ctx: RedriveContext) -> list[Action]:
     """The outcome table of §6.2 for every entry, including conflicts between entries."""
     actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms) if e.kind == "resolution"
@@ -86,7 +86,7 @@ def public_url(url: str) -> str:
     return shown_url(url)
 
 
-def build_plan(conn: sqlite3.Connection, *, entries: Sequence[PlanEntry],
+def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],
                files: Sequence[ResolutionFile], ctx: RedriveContext, store_url: str,
                lineage: str | None, serial: int, warnings: Sequence[str] = (),
                errors: Sequence[str] = ()) -> Plan:

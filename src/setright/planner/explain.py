@@ -10,10 +10,10 @@ statement costs one small diff.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from setright.db import Connection
 from setright.runner.fresh_plan import FreshPlan
 from setright.runner.model import Change
 from setright.store.applies import ApplyRow, TaskRow
@@ -32,7 +32,7 @@ def _yaml_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def explain_mismatch(conn: sqlite3.Connection, apply: ApplyRow, remaining: Sequence[TaskRow],
+def explain_mismatch(conn: Connection, apply: ApplyRow, remaining: Sequence[TaskRow],
                      ops_by_position: dict[int, list[OpTuple]], fresh: FreshPlan,
                      changes: Callable[[str], Sequence[Change]]) -> list[str]:
     """Every difference between the remaining work and the fresh plan; [] when they match."""
@@ -108,7 +108,7 @@ def _explain_task(task: TaskRow, recorded: list[OpTuple], change: Change | None)
     return sorted(lines, key=lambda ln: (not ln.startswith("change"), ln))
 
 
-def _marked_since(conn: sqlite3.Connection, apply: ApplyRow,
+def _marked_since(conn: Connection, apply: ApplyRow,
                   remaining: Sequence[TaskRow]) -> list[str]:
     """Remaining changes whose latest audit row this apply did not write."""
     lines = []

@@ -18,13 +18,13 @@ from setright.planner.entries import PlanEntry
 from setright.planner.model import Plan
 from setright.planner.redrive import RedriveContext
 from setright.resolutions.files import ResolutionFile
-from setright.runner.changes import load_changes
+from setright.runner.changes import load_changes, splitter_of
 from setright.runner.fresh_plan import FreshPlan, fresh_plan
 from setright.runner.model import Change
 from setright.store import Store
 
 if TYPE_CHECKING:
-    import sqlite3
+    from setright.db import Connection
 
 
 def redrive_context(store: Store, config: Config, *, owner: str,
@@ -37,7 +37,8 @@ def redrive_context(store: Store, config: Config, *, owner: str,
         spec = config.targets.get(target)
         if spec is None or spec.changes is None:
             return ()
-        return tuple(load_changes(spec.changes, target, root=config.root))
+        return tuple(load_changes(spec.changes, target, root=config.root,
+                                  impl=splitter_of(spec)))
 
     def fresh(target: str) -> FreshPlan:
         return fresh_plan(store.conn, changes(target), target, root=config.root)
@@ -59,7 +60,7 @@ class Derived:
     applied: set[tuple[str, str]] = field(default_factory=set)   # (file, entry key)
 
 
-def derive_entries(conn: sqlite3.Connection, files: Sequence[ResolutionFile], config: Config, *,
+def derive_entries(conn: Connection, files: Sequence[ResolutionFile], config: Config, *,
                    report_missing: bool = False) -> Derived:
     """Check `files` together and against the ledger `conn` sees; keep the unapplied entries."""
     from setright.resolutions.checks import check_files

@@ -10,11 +10,11 @@ apply is left untouched.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from setright.db import Connection
 from setright.fingerprint import fingerprint
 from setright.planner.entries import PlanEntry
 from setright.planner.explain import explain_mismatch
@@ -52,7 +52,7 @@ class RedriveContext:
 OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement
 
 
-def redrive_guard(conn: sqlite3.Connection, apply: ApplyRow, ctx: RedriveContext
+def redrive_guard(conn: Connection, apply: ApplyRow, ctx: RedriveContext
                   ) -> tuple[dict[str, Any], dict[int, list[OpTuple]], dict[int, TaskRow]]:
     """Guard data (operations hashed per task), and the operations and task rows by position."""
     ops_by_change: dict[str, list[OpTuple]] = {}
@@ -90,7 +90,7 @@ def redrive_guard(conn: sqlite3.Connection, apply: ApplyRow, ctx: RedriveContext
     return data, ops_by_position, rows
 
 
-def _redriven_since_failure(conn: sqlite3.Connection, apply_id: str) -> bool:
+def _redriven_since_failure(conn: Connection, apply_id: str) -> bool:
     """A redrive event (failed → failed_retryable) newer than the apply's last failure."""
     redrive = conn.execute(
         "SELECT max(id) FROM setright_events WHERE apply_id = ? AND kind = 'apply'"
@@ -101,7 +101,7 @@ def _redriven_since_failure(conn: sqlite3.Connection, apply_id: str) -> bool:
     return redrive is not None and redrive > (failure or 0)
 
 
-def evaluate_redrive(conn: sqlite3.Connection, entry: PlanEntry, ctx: RedriveContext) -> Action:
+def evaluate_redrive(conn: Connection, entry: PlanEntry, ctx: RedriveContext) -> Action:
     apply = find_apply(conn, entry.subject)
 
     def action(outcome: Outcome, messages: list[str], guard: Guard, **extra: Any) -> Action:
@@ -144,7 +144,7 @@ def evaluate_redrive(conn: sqlite3.Connection, entry: PlanEntry, ctx: RedriveCon
     return action(Outcome.CHANGE, [verdict], guard, **extra)
 
 
-def _refusals(conn: sqlite3.Connection, apply: ApplyRow, data: dict[str, Any],
+def _refusals(conn: Connection, apply: ApplyRow, data: dict[str, Any],
               entry: PlanEntry, ctx: RedriveContext) -> list[str]:
     """Every §6.2 condition that fails, each as one line."""
     out = []

@@ -11,9 +11,9 @@ Cross-entry conflicts (two entries for one change) are decided in `build.py`.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
+from setright.db import Connection
 from setright.fingerprint import fingerprint
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Guard, Outcome
@@ -23,7 +23,7 @@ from setright.store.states import DONE_STATES, MANUAL_MARK, ROLLED_BACK_STATES
 _SATISFIED_BY = {"APPLIED": DONE_STATES, "ROLLED_BACK": ROLLED_BACK_STATES}
 
 
-def resolution_guard(conn: sqlite3.Connection, change_id: str) -> dict[str, Any] | None:
+def resolution_guard(conn: Connection, change_id: str) -> dict[str, Any] | None:
     """The canonical data a mark depends on: the deciding audit row, the latest task and apply."""
     row = conn.execute(
         "SELECT audit_id, state, target_system_id FROM setright_change_state WHERE change_id = ?",
@@ -41,7 +41,7 @@ def resolution_guard(conn: sqlite3.Connection, change_id: str) -> dict[str, Any]
     }
 
 
-def evaluate_resolution(conn: sqlite3.Connection, entry: PlanEntry, *, now_ms: int) -> Action:
+def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int) -> Action:
     assert entry.resolution in MANUAL_MARK
     data = resolution_guard(conn, entry.subject)
     guard = Guard(fingerprint(data), data or {})

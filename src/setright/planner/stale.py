@@ -22,7 +22,7 @@ from setright.planner.model import Action, Plan
 from setright.planner.redrive import RedriveContext
 
 if TYPE_CHECKING:
-    import sqlite3
+    from setright.db import Connection
 
     from setright.resolutions.files import ResolutionFile
     from setright.store import Store
@@ -65,7 +65,7 @@ def reviewed_files(plan: Plan, config: Config) -> tuple[list[ResolutionFile], li
     return [loaded[name] for name in sorted(loaded)], lines
 
 
-def evaluate(plan: Plan, conn: sqlite3.Connection, config: Config, ctx: RedriveContext, *,
+def evaluate(plan: Plan, conn: Connection, config: Config, ctx: RedriveContext, *,
              lineage: str | None, lineage_matches: bool, compare_hashes: bool,
              files: Sequence[ResolutionFile] | None = None) -> Findings:
     """Everything `apply` would refuse the plan for, against what `conn` sees now.

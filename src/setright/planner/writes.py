@@ -8,10 +8,10 @@ and `redrive`, so a plan and an imperative command write exactly alike.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from dataclasses import replace
 
+from setright.db import Connection
 from setright.errors import SetrightError
 from setright.ids import new_id
 from setright.planner.model import Action, ActionKind, Outcome
@@ -32,7 +32,7 @@ def pause_for_tests() -> None:
         time.sleep(seconds)
 
 
-def write_mark(tx: sqlite3.Connection, audit_table: str, action: Action, prov: Provenance, *,
+def write_mark(tx: Connection, audit_table: str, action: Action, prov: Provenance, *,
                now_ms: int) -> str:
     """A manual mark; reaps the change's apply first if it is still `running` with a dead lease."""
     current = current_state(tx, action.subject)
@@ -48,7 +48,7 @@ def write_mark(tx: sqlite3.Connection, audit_table: str, action: Action, prov: P
     return f"{action.address}: {old} → {action.after}"
 
 
-def _reap_for_mark(tx: sqlite3.Connection, apply_id: str, prov: Provenance, *, at: str) -> None:
+def _reap_for_mark(tx: Connection, apply_id: str, prov: Provenance, *, at: str) -> None:
     apply = find_apply(tx, apply_id)
     if apply is None or apply.state not in (ApplyState.PENDING, ApplyState.RUNNING):
         return
@@ -63,7 +63,7 @@ def _reap_for_mark(tx: sqlite3.Connection, apply_id: str, prov: Provenance, *, a
                fields={"error": error, "completed_at": at})
 
 
-def write_redrive(tx: sqlite3.Connection, action: Action, prov: Provenance, *, now_ms: int,
+def write_redrive(tx: Connection, action: Action, prov: Provenance, *, now_ms: int,
                   took_lock_from: str | None = None) -> str:
     """failed → failed_retryable (attempt 0, error and failure time cleared); failed and
     cancelled tasks and failed operations → failed_retryable; completed work untouched."""

@@ -18,10 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from setright.config import Config
-from setright.errors import ConfigError, InvalidInput, Problem
+from setright.config import Config, TargetConfig
+from setright.db import DefaultImpl
+from setright.errors import ConfigError, InvalidInput, Problem, TargetError
 from setright.runner.model import Change, Operation
 from setright.runner.sql import has_sql, split_statements, statement_hash, transaction_control
+from setright.runner.targets import target_impl
 from setright.schemas import schema_problems
 from setright.store.states import Recovery
 from setright.yamlfile import YamlDocument, json_path, load_yaml, shown
@@ -81,23 +83,26 @@ def change_files(folder: Path, target: str, *, root: Path | None = None) -> list
     return sorted(files, key=lambda path: path.name)
 
 
-def load_change_file(path: Path, default_target: str, *, root: Path | None = None) -> Change:
+def load_change_file(path: Path, default_target: str, *, root: Path | None = None,
+                     impl: DefaultImpl | None = None) -> Change:
     """One validated change file; `default_target` is its folder's target.
 
     Raises `InvalidInput` listing every problem of the file. A `targetSystem`
     naming another target is one of them: changes run against the target whose
-    folder holds them, never anywhere else.
+    folder holds them, never anywhere else. `impl` is the target database's
+    seam, which splits the SQL into operations (SQLite's splitter without one).
     """
     # absolute, not resolved: a symbolic link must still look like one to `load_yaml`
     change, _ = _load(Path(os.path.abspath(path)), default_target,
-                      root.resolve() if root else None)
+                      root.resolve() if root else None, impl)
     return change
 
 
-def load_changes(folder: Path, target: str, *, root: Path | None = None) -> list[Change]:
+def load_changes(folder: Path, target: str, *, root: Path | None = None,
+                 impl: DefaultImpl | None = None) -> list[Change]:
     """Every change of one target, in run order; ids must be unique within the folder."""
     loader = _Loader(root)
-    changes = loader.folder(folder, target)
+    changes = loader.folder(folder, target, impl)
     loader.raise_problems()
     return changes
 
@@ -105,14 +110,25 @@ def load_changes(folder: Path, target: str, *, root: Path | None = None) -> list
 def load_all(config: Config) -> dict[str, list[Change]]:
     """Every target's changes (in config order); ids must be unique across all targets.
 
-    Problems of every file of every target are collected before raising.
+    Each target's files are split by its own database's splitter. Problems of
+    every file of every target are collected before raising.
     """
     loader = _Loader(config.root)
     loaded: dict[str, list[Change]] = {}
     for name, target in config.targets.items():
-        loaded[name] = loader.folder(target.changes, name) if target.changes is not None else []
+        loaded[name] = (loader.folder(target.changes, name, splitter_of(target))
+                        if target.changes is not None else [])
     loader.raise_problems()
     return loaded
+
+
+def splitter_of(target: TargetConfig) -> DefaultImpl | None:
+    """The seam that splits `target`'s change scripts; None (SQLite's splitter) for a URL
+    setright does not support, which `run` refuses by itself when it opens the target."""
+    try:
+        return target_impl(target)
+    except TargetError:
+        return None
 
 
 class _Loader:
@@ -124,11 +140,12 @@ class _Loader:
         self.duplicates: list[Problem] = []
         self.sites: dict[str, _Site] = {}
 
-    def folder(self, folder: Path, target: str) -> list[Change]:
+    def folder(self, folder: Path, target: str, impl: DefaultImpl | None = None
+               ) -> list[Change]:
         changes: list[Change] = []
         for path in change_files(folder, target, root=self.root):
             try:
-                change, site = _load(path, target, self.root)
+                change, site = _load(path, target, self.root, impl)
             except InvalidInput as exc:
                 self.failures.append(exc)
                 continue
@@ -157,19 +174,20 @@ class _Loader:
             raise InvalidInput("invalid change files", problems)
 
 
-def _load(path: Path, default_target: str, root: Path | None) -> tuple[Change, _Site]:
+def _load(path: Path, default_target: str, root: Path | None,
+          impl: DefaultImpl | None) -> tuple[Change, _Site]:
     """Load one file; `path` and `root` are already resolved (done once, not per file)."""
     source = _shown(path, root)
     doc = load_yaml(path, source, root=root)
     problems = schema_problems(replace(doc, data=_text_keys(doc.data)), "change")
     if isinstance(doc.data, dict):
         problems = _reword_schema_messages(doc, problems)
-        problems.extend(_semantic_problems(doc, default_target))
+        problems.extend(_semantic_problems(doc, default_target, impl))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise InvalidInput("invalid change file", problems)
     line, column = doc.locate(("id",))
-    return _build(doc.data, default_target, path), (source, line, column)
+    return _build(doc.data, default_target, path, impl), (source, line, column)
 
 
 def _text_keys(value: Any) -> Any:
@@ -210,7 +228,8 @@ def _reword_schema_messages(doc: YamlDocument, problems: list[Problem]) -> list[
     return kept
 
 
-def _semantic_problems(doc: YamlDocument, default_target: str) -> list[Problem]:
+def _semantic_problems(doc: YamlDocument, default_target: str,
+                       impl: DefaultImpl | None) -> list[Problem]:
     """What the schema cannot know: the folder's target, SQL that is only comments, and SQL
     that takes transaction control (the runner owns transactions: a `COMMIT` between two
     statements would commit behind its back, and no marker would say so)."""
@@ -229,16 +248,16 @@ def _semantic_problems(doc: YamlDocument, default_target: str) -> list[Problem]:
         if isinstance(text, str) and text.strip() and not has_sql(text):
             problems.append(doc.problem(where, "no SQL statement here, only comments"))
         elif isinstance(text, str):
-            problems.extend(_transaction_problems(doc, where, text))
+            problems.extend(_transaction_problems(doc, where, text, impl))
     return problems
 
 
 def _transaction_problems(doc: YamlDocument, where: tuple[str | int, ...],
-                          text: str) -> list[Problem]:
+                          text: str, impl: DefaultImpl | None) -> list[Problem]:
     """One problem per statement whose first keyword is BEGIN, COMMIT, SAVEPOINT, ...,
     located at the keyword's line in the file."""
     problems = []
-    for offset, keyword in transaction_control(text):
+    for offset, keyword in transaction_control(text, impl):
         before = text[:offset]
         line, column = doc.locate_text(where, before.count("\n"),
                                        offset - (before.rfind("\n") + 1))
@@ -264,7 +283,8 @@ def _sql_texts(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...], An
                         yield ("steps", index, key), step[key]
 
 
-def _build(data: dict[str, Any], default_target: str, path: Path) -> Change:
+def _build(data: dict[str, Any], default_target: str, path: Path,
+           impl: DefaultImpl | None) -> Change:
     """A `Change` from a document that passed every check."""
     spec = data.get("targetSystem")
     target = (spec["id"] if isinstance(spec, dict) else spec) or default_target
@@ -275,9 +295,11 @@ def _build(data: dict[str, Any], default_target: str, path: Path) -> Change:
     if "steps" in data:
         operations = tuple(_step(seq, step) for seq, step in enumerate(data["steps"], start=1))
     else:
+        statements = (split_statements(data["apply"]) if impl is None
+                      else impl.split_statements(data["apply"]))
         operations = tuple(
             Operation(seq=seq, statement=statement, hash=statement_hash(statement))
-            for seq, statement in enumerate(split_statements(data["apply"]), start=1)
+            for seq, statement in enumerate(statements, start=1)
         )
         if data.get("rollback") is not None:
             rollback = data["rollback"].strip()

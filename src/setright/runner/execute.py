@@ -22,7 +22,7 @@ from setright.runner.options import RunOptions
 from setright.runner.reap import reap_lost_applies, settle_apply
 from setright.runner.records import ApplyRecorder, plan_summary
 from setright.runner.report import NullObserver, ReapReport, RunObserver, TargetOutcome
-from setright.runner.targets import Target, open_target, target_exists
+from setright.runner.targets import Target, open_target, target_exists, target_url
 from setright.runner.tasks import TaskRunner
 from setright.store.applies import (
     ApplyRow,
@@ -152,16 +152,19 @@ class _TargetRun:
 
     def _open_target(self) -> Target:
         spec = self.config.targets[self.name]
-        if spec.url.startswith("sqlite:///") and spec.path.resolve() == self.store.path.resolve():
+        url = target_url(spec)
+        if (url is not None and url.is_sqlite and url.path is not None
+                and url.path.resolve() == self.store.path.resolve()):
             raise TargetRefused("error", f"target {self.name} is the audit store itself "
-                                f"({spec.path})", ["point the target at its own database file"])
+                                f"({url.path})", ["point the target at its own database file"])
         if not target_exists(spec):
+            where = url.where if url is not None else spec.url
             applied = self.store.conn.execute(
                 "SELECT count(*) FROM setright_change_state WHERE target_system_id = ?"
                 f" AND state IN ({', '.join('?' for _ in DONE_STATES)})",
                 (self.name, *sorted(DONE_STATES))).fetchone()[0]
             if applied:
-                raise TargetRefused("error", f"target {self.name}: database {spec.path} does "
+                raise TargetRefused("error", f"target {self.name}: database {where} does "
                                     f"not exist, but {applied} change(s) are recorded as "
                                     "applied to it", ["check targets."
                                                       f"{self.name}.url in setright.yaml"])

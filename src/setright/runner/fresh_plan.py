@@ -8,12 +8,12 @@ against it with the same code. The caller folds the audit log first
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from setright.db import Connection
 from setright.fingerprint import fingerprint
 from setright.runner.model import Change
 from setright.store.applies import OperationSpec, TaskSpec, applied_checksums
@@ -64,7 +64,7 @@ class FreshPlan:
                 "changes": [c.as_dict() for c in self.changes]}
 
 
-def fresh_plan(conn: sqlite3.Connection, changes: Sequence[Change], target: str, *,
+def fresh_plan(conn: Connection, changes: Sequence[Change], target: str, *,
                root: Path | None = None) -> FreshPlan:
     """The target's pending changes in run order: current state not APPLIED/MANUAL_MARKED_AS_APPLIED.
 
@@ -121,7 +121,7 @@ class Drift:
                 "applied_checksum": self.applied_checksum, "file_checksum": self.file_checksum}
 
 
-def find_drift(conn: sqlite3.Connection, changes: Sequence[Change], target: str, *,
+def find_drift(conn: Connection, changes: Sequence[Change], target: str, *,
                root: Path | None = None) -> list[Drift]:
     """Applied changes edited since (Flyway's `validate`); pure, like `fresh_plan`.
 
@@ -142,7 +142,7 @@ def find_drift(conn: sqlite3.Connection, changes: Sequence[Change], target: str,
     return drift
 
 
-def current_states(conn: sqlite3.Connection,
+def current_states(conn: Connection,
                    change_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
     """change id → (folded current state, deciding audit row id), by primary-key lookups."""
     found: dict[str, tuple[str, int]] = {}

@@ -27,11 +27,11 @@ store's write lock would deadlock with the main thread until the busy timeout
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from setright.db import Connection, DbUrl, DefaultImpl, impl_for
 from setright.errors import LeaseLost, SetrightError, StoreError
 from setright.store.connection import Store
 from setright.store.locks import Locker, LockInfo
@@ -82,7 +82,7 @@ class Lease:
             except StoreError:
                 pass
 
-    def fence(self, tx: sqlite3.Connection) -> None:
+    def fence(self, tx: Connection) -> None:
         """Inside a store write: refuse it unless the lease is still ours and live."""
         if self.lost:
             raise LeaseLost(self.lost, ["nothing was written"])
@@ -103,7 +103,7 @@ class Lease:
             if expires_at > self.lock.expires_at:
                 self.lock = LockInfo(**{**self.lock.as_dict(), "expires_at": expires_at})
 
-    def _verify(self, conn: sqlite3.Connection) -> str:
+    def _verify(self, conn: Connection) -> str:
         """The lock's expiry when it is still ours and live; else `LeaseLost`."""
         row = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
                            (self.lock.name,)).fetchone()
@@ -177,7 +177,9 @@ class LeaseKeeper:
                 self.lease.lost = exc.message
                 self.on_lost()
                 return False
-            except (SetrightError, sqlite3.Error):
+            except Exception as exc:
+                if not (isinstance(exc, SetrightError) or _store_impl(locker.store).is_error(exc)):
+                    raise
                 # "database is locked": another writer holds the store. Not a verdict;
                 # try again at once (the row's expiry, read in the renewal, decides).
                 if self._stop.wait(_BUSY_RETRY_S):
@@ -186,3 +188,9 @@ class LeaseKeeper:
             self.lease.adopt(lock.expires_at)
             return True
         return False
+
+
+def _store_impl(store: Store) -> DefaultImpl:
+    """The store's seam (`Store.impl`); a `Store` that carries none is a SQLite store."""
+    impl = getattr(store, "impl", None)
+    return impl if impl is not None else impl_for(DbUrl("sqlite", "sqlite:///"))

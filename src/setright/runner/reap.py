@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from collections.abc import Callable, Mapping
 
 from setright.config import TargetConfig
 
+from setright.db import Connection
 from setright.runner.lease import Lease
 from setright.runner.report import ReapReport
 from setright.runner.targets import Target, TargetError, read_markers
@@ -103,7 +103,7 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
     return ReapReport(apply.id, reason, change_id, settled, audit_state)
 
 
-def _settle_task(store: Store, tx: sqlite3.Connection, apply: ApplyRow, task: TaskRow,
+def _settle_task(store: Store, tx: Connection, apply: ApplyRow, task: TaskRow,
                  marks: set[int], prov: Provenance, reason: str, at: str) -> tuple[str, str | None]:
     operations = operations_of(tx, apply.id, task.change_id)
     total = len(operations)
@@ -141,13 +141,13 @@ def _settle_task(store: Store, tx: sqlite3.Connection, apply: ApplyRow, task: Ta
     return f"task failed: {counted}", current.state if current else None
 
 
-def _fail(tx: sqlite3.Connection, apply: ApplyRow, task: TaskRow, prov: Provenance, at: str,
+def _fail(tx: Connection, apply: ApplyRow, task: TaskRow, prov: Provenance, at: str,
           error: str) -> None:
     move_task(tx, apply.id, task.position, [TaskState.RUNNING], TaskState.FAILED, prov, at=at,
               fields={"error": error, "completed_at": at})
 
 
-def _copy_audit(store: Store, tx: sqlite3.Connection, audit_id: int, state: ChangeState,
+def _copy_audit(store: Store, tx: Connection, audit_id: int, state: ChangeState,
                 prov: Provenance, reason: str, note: str) -> None:
     """A new audit row for the in-flight change, copying the row its runner wrote."""
     row = audit_row(tx, store.audit_table, audit_id)
@@ -163,7 +163,7 @@ def _copy_audit(store: Store, tx: sqlite3.Connection, audit_id: int, state: Chan
     append_audit_row(tx, store.audit_table, row, now_ms=store.now_ms(), provenance=provenance)
 
 
-def _created_ms(tx: sqlite3.Connection, store: Store, audit_id: int) -> int | None:
+def _created_ms(tx: Connection, store: Store, audit_id: int) -> int | None:
     row = tx.execute(f"SELECT setright_ms(created_at) FROM {quote(store.audit_table)}"
                      " WHERE id = ?", (audit_id,)).fetchone()
     return int(row[0]) if row and row[0] is not None else None

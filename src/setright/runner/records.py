@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from setright.db import Connection
 from setright.runner.fresh_plan import shown_path
 from setright.runner.lease import Lease
 from setright.runner.model import Change
@@ -137,7 +137,7 @@ class ApplyRecorder:
             self.lease.fence(tx)
             self._finish_apply(tx, state, error)
 
-    def _finish_apply(self, tx: sqlite3.Connection, state: ApplyState, error: str | None) -> None:
+    def _finish_apply(self, tx: Connection, state: ApplyState, error: str | None) -> None:
         at = self.store.now_iso()
         fields: dict[str, Any] = {"error": error, "completed_at": at}
         if state != ApplyState.FAILED_RETRYABLE:
@@ -154,7 +154,7 @@ class ApplyRecorder:
             self.lease.fence(tx)
             return self._begin_task(tx, task, change)
 
-    def _begin_task(self, tx: sqlite3.Connection, task: TaskRow, change: Change) -> Begun:
+    def _begin_task(self, tx: Connection, task: TaskRow, change: Change) -> Begun:
         at = self.store.now_iso()
         refresh_change_state(tx, self.store.audit_table)
         reason = self._moved_since_planned(tx, change.id)
@@ -171,7 +171,7 @@ class ApplyRecorder:
         self._audit(tx, change, ChangeState.STARTED)
         return Begun(task.position, None)
 
-    def _moved_since_planned(self, tx: sqlite3.Connection, change_id: str) -> str | None:
+    def _moved_since_planned(self, tx: Connection, change_id: str) -> str | None:
         current = current_state(tx, change_id)
         if current is None or current.execution_id == self.apply_id:
             return None
@@ -190,7 +190,7 @@ class ApplyRecorder:
             self.lease.fence(tx)
             self._complete_operations(tx, change_id, seqs)
 
-    def _complete_operations(self, tx: sqlite3.Connection, change_id: str,
+    def _complete_operations(self, tx: Connection, change_id: str,
                              seqs: Iterable[int]) -> None:
         at = self.store.now_iso()
         for seq in seqs:
@@ -267,7 +267,7 @@ class ApplyRecorder:
                 task_error = f"operation {failed_seq} failed: {failure}; rollback failed: {error}"
             self._fail_task(tx, task, outcome, task_error)
 
-    def _fail_task(self, tx: sqlite3.Connection, task: TaskRow, outcome: Outcome,
+    def _fail_task(self, tx: Connection, task: TaskRow, outcome: Outcome,
                    error: str) -> None:
         at = self.store.now_iso()
         move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], outcome.task, self.prov,
@@ -276,7 +276,7 @@ class ApplyRecorder:
 
     # -- the audit log --------------------------------------------------------
 
-    def _audit(self, tx: sqlite3.Connection, change: Change, state: ChangeState, *,
+    def _audit(self, tx: Connection, change: Change, state: ChangeState, *,
                millis: int | None = None, error_trace: str | None = None,
                method: str = "apply") -> int:
         row = audit_fields(change, apply_id=self.apply_id, state=state, root=self.root,

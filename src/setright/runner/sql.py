@@ -1,17 +1,30 @@
-"""Splitting SQL scripts into statements, and hashing statements (DESIGN §5.1).
+"""Portable statement text: hashing, and the transaction-control check (DESIGN §5.1, §9.2).
 
-Splitting asks SQLite itself (`sqlite3.complete_statement`) where a statement
-ends, so triggers (`BEGIN … END;`), string literals, quoted identifiers and
-comments containing `;` are handled exactly as SQLite parses them — a regex
-splitter gets these wrong. Hashes are taken over a normalised form so that
-line endings and trailing blanks, which editors change freely, are not drift.
+Where a statement ends is the target database's business: each dialect's
+`impl.split_statements` (SQLite asks SQLite itself, see `db/sqlite_lexer.py`),
+and change loading asks the target's impl. What is the same everywhere stays
+here: hashes are taken over a normalised form so that line endings and
+trailing blanks, which editors change freely, are not drift, and a statement
+that takes transaction control is judged by its first keyword.
+
+`split_statements` / `statement_spans` / `has_sql` are re-exported from the
+SQLite splitter: SQLite is the default dialect (a change file loaded without a
+target, as tests do), and `has_sql` knows the standard SQL comments.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
+from typing import TYPE_CHECKING
+
+from setright.db.sqlite_lexer import has_sql, split_statements, statement_spans
+
+if TYPE_CHECKING:
+    from setright.db import DefaultImpl
+
+__all__ = ["HASH_PREFIX", "TX_KEYWORDS", "has_sql", "normalise", "split_statements",
+           "statement_hash", "statement_spans", "transaction_control"]
 
 HASH_PREFIX = "h1:"
 
@@ -21,39 +34,6 @@ TX_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOI
                          "XA"})
 _WORD = re.compile(r"[A-Za-z_@][A-Za-z0-9_@.]*")
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-
-
-def split_statements(script: str) -> list[str]:
-    """The statements of `script`, in order, each stripped of surrounding blank space.
-
-    A statement ends at the first `;` after which SQLite considers the text
-    complete. A `--` comment on the same line after that `;` stays with the
-    statement it annotates. Text after the last `;` is one final statement.
-    Pieces holding only blank space, comments and `;` are dropped.
-    """
-    return [statement for _, statement in statement_spans(script)]
-
-
-def statement_spans(script: str) -> list[tuple[int, str]]:
-    """`split_statements`, each statement with the offset in `script` where it starts."""
-    statements: list[tuple[int, str]] = []
-    start = 0
-    probe = 0
-    length = len(script)
-    while True:
-        semicolon = script.find(";", probe)
-        if semicolon < 0:
-            break
-        end = semicolon + 1
-        if not sqlite3.complete_statement(script[start:end]):
-            probe = end  # the `;` is inside a literal, a comment or a trigger body
-            continue
-        end = _end_of_trailing_comment(script, end)
-        _keep(statements, script[start:end], start)
-        start = probe = end
-    if start < length:
-        _keep(statements, script[start:], start)
-    return statements
 
 
 def normalise(statement: str) -> str:
@@ -68,55 +48,21 @@ def statement_hash(statement: str) -> str:
     return HASH_PREFIX + digest
 
 
-def has_sql(piece: str) -> bool:
-    """False when `piece` holds nothing but blank space, comments and semicolons."""
-    index, length = 0, len(piece)
-    while index < length:
-        char = piece[index]
-        if char.isspace() or char == ";":
-            index += 1
-        elif piece.startswith("--", index):
-            newline = piece.find("\n", index)
-            if newline < 0:
-                return False
-            index = newline + 1
-        elif piece.startswith("/*", index):
-            close = piece.find("*/", index + 2)
-            if close < 0:
-                return False  # an unterminated comment runs to the end
-            index = close + 2
-        else:
-            return True
-    return False
-
-
-def _end_of_trailing_comment(script: str, end: int) -> int:
-    """Extend `end` over the rest of its line when that is only blank space and a `--` comment."""
-    newline = script.find("\n", end)
-    line_end = len(script) if newline < 0 else newline
-    rest = script[end:line_end].lstrip()
-    if rest.startswith("--"):
-        return line_end
-    return end
-
-
-def _keep(statements: list[tuple[int, str]], piece: str, start: int) -> None:
-    if has_sql(piece):
-        statements.append((start + len(piece) - len(piece.lstrip()), piece.strip()))
-
-
-def transaction_control(script: str) -> list[tuple[int, str]]:
+def transaction_control(script: str, impl: DefaultImpl | None = None
+                        ) -> list[tuple[int, str]]:
     """(offset, keyword) of every statement of `script` that takes transaction control.
 
-    Judged by the statement's first keyword after blank space and comments, so
-    `COMMIT` in a string, a comment or a trigger body (`CREATE TRIGGER … BEGIN
-    … END;` is one statement) is fine. Pieces that start inside a dollar-quoted
-    routine body (`DO $$ … $$`), which SQLite's splitter does not know, are
-    part of that body, not statements of their own.
+    Statements as the target's `impl` splits them (SQLite's splitter without
+    one). Judged by the statement's first keyword after blank space and
+    comments, so `COMMIT` in a string, a comment or a trigger body (`CREATE
+    TRIGGER … BEGIN … END;` is one statement) is fine. Pieces that start inside
+    a dollar-quoted routine body (`DO $$ … $$`), which SQLite's splitter does
+    not know, are part of that body, not statements of their own.
     """
     bodies = _dollar_bodies(script)
     found: list[tuple[int, str]] = []
-    for start, statement in statement_spans(script):
+    spans = statement_spans(script) if impl is None else impl.statement_spans(script)
+    for start, statement in spans:
         if any(low < start < high for low, high in bodies):
             continue
         hit = _first_keyword_control(statement)

@@ -2,8 +2,11 @@
 
 The runner only ever talks to a `Target`: open a fenced transaction, execute
 statements, write and read markers. `open_target` picks the implementation
-from the URL scheme, so a PostgreSQL target is one more class and one more
-branch there, with no change to the runner's logic.
+from the URL's dialect; the classes live in the seam, one per database
+(`db/sqlite_target.py` beside `db/postgres_target.py` and `db/mysql_target.py`),
+so a new database is one more class and one more branch here, with no change
+to the runner's logic. `target_impl` gives change loading the dialect's
+statement splitter.
 
 Two setright tables live in every target (DESIGN §5.2):
 
@@ -20,40 +23,18 @@ Two setright tables live in every target (DESIGN §5.2):
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Protocol
 
 from setright.config import TargetConfig
-from setright.errors import LeaseLost, SetrightError
-from setright.runner.sql import split_statements
+from setright.db import DbUrl, DefaultImpl, impl_for, parse_url, sqlite_target
+from setright.db.sqlite_target import SqliteTarget
+from setright.errors import ConfigError, StatementFailed, TargetError
 
-BUSY_TIMEOUT_MS = 5000
-
-MARKERS_DDL = (
-    "CREATE TABLE IF NOT EXISTS setright_markers ("
-    " apply_id TEXT NOT NULL, change_id TEXT NOT NULL, seq INTEGER NOT NULL,"
-    " committed_at TEXT NOT NULL, PRIMARY KEY (apply_id, change_id, seq))"
-)
-FENCE_DDL = (
-    "CREATE TABLE IF NOT EXISTS setright_runner_fence ("
-    " id INTEGER PRIMARY KEY CHECK (id = 1), lock_id TEXT NOT NULL, owner TEXT,"
-    " claimed_at TEXT)"
-)
-
-
-class TargetError(SetrightError):
-    """The target database cannot be opened or is not usable."""
-
-
-class StatementFailed(Exception):
-    """A statement (or marker write) failed in the target; the transaction was rolled back."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+# Re-exported: callers catch these from here; they live in errors.py so db/ needs no runner/.
+__all__ = ["SqliteTarget", "StatementFailed", "Target", "TargetError", "TargetTransaction",
+           "open_target", "read_markers", "target_exists", "target_impl", "target_url"]
 
 
 class TargetTransaction(Protocol):
@@ -83,8 +64,34 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+def target_url(config: TargetConfig) -> DbUrl | None:
+    """The target's URL, parsed; None when setright does not know its scheme.
+
+    A SQLite target keeps the file `config.path` names (resolved when the
+    configuration was loaded).
+    """
+    url = config.url
+    if isinstance(url, DbUrl):
+        return url
+    if url.startswith("sqlite:///"):
+        return DbUrl("sqlite", url, path=config.path)
+    try:
+        parsed = parse_url(url, config.path.parent)
+    except ConfigError:
+        return None
+    return replace(parsed, path=config.path) if parsed.is_sqlite else parsed
+
+
+def target_impl(config: TargetConfig) -> DefaultImpl:
+    """The seam's implementation for the target's dialect (how its scripts are split)."""
+    url = target_url(config)
+    if url is None:
+        raise _unsupported(config)
+    return impl_for(url)
+
+
 def open_target(config: TargetConfig, *, create: bool, readonly: bool = False) -> Target:
-    """Open the target named in setright.yaml (only `sqlite:///` URLs today).
+    """Open the target named in setright.yaml, by its URL's dialect (SQLite today).
 
     `create=False` refuses a database file that does not exist, so a typo in a
     URL cannot silently run every change into a new empty database.
@@ -92,17 +99,20 @@ def open_target(config: TargetConfig, *, create: bool, readonly: bool = False) -
     that never creates the file, its folder or setright's tables in it, and
     refuses to claim or write.
     """
-    if config.url.startswith("sqlite:///"):
+    url = target_url(config)
+    if url is not None and url.is_sqlite:
+        assert url.path is not None
         if readonly:
-            return SqliteTarget.open_readonly(config.name, config.path)
-        return SqliteTarget.open(config.name, config.path, create=create)
-    raise TargetError(f"target {config.name}: unsupported URL {config.url!r}",
-                      ["only sqlite:///path URLs are supported"])
+            return SqliteTarget.open_readonly(config.name, url.path)
+        return SqliteTarget.open(config.name, url.path, create=create)
+    raise _unsupported(config)
 
 
 def target_exists(config: TargetConfig) -> bool:
-    if config.url.startswith("sqlite:///"):
-        return config.path.is_file()
+    url = target_url(config)
+    if url is not None and url.is_sqlite:
+        assert url.path is not None
+        return SqliteTarget.exists(url.path)
     return True  # a server database: existence is checked by connecting
 
 
@@ -110,170 +120,21 @@ def read_markers(config: TargetConfig, apply_id: str, change_id: str) -> list[in
     """The committed operations of one task, read without writing or creating anything.
 
     For readers (`issue get`) that must settle an in-flight task before any
-    runner reaped it. The SQLite file is opened with `mode=ro`; a file or a
-    markers table that does not exist means no marker. `TargetError` when the
-    target cannot be read.
+    runner reaped it. A database or a markers table that does not exist means
+    no marker. `TargetError` when the target cannot be read.
     """
-    if not config.url.startswith("sqlite:///"):
-        raise TargetError(f"target {config.name}: unsupported URL {config.url!r}")
-    if not config.path.is_file():
-        return []
-    try:
-        conn = sqlite3.connect(f"{config.path.resolve().as_uri()}?mode=ro", uri=True,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        raise TargetError(f"target {config.name}: cannot read {config.path}: {exc}") from None
-    try:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                        " AND name = 'setright_markers'").fetchone() is None:
-            return []
-        rows = conn.execute("SELECT seq FROM setright_markers WHERE apply_id = ?"
-                            " AND change_id = ? ORDER BY seq", (apply_id, change_id))
-        return [int(r[0]) for r in rows]
-    except sqlite3.Error as exc:
-        raise TargetError(f"target {config.name}: cannot read {config.path}: {exc}") from None
-    finally:
-        conn.close()
+    url = target_url(config)
+    if url is not None and url.is_sqlite:
+        assert url.path is not None
+        return sqlite_target.read_markers(config.name, url.path, apply_id, change_id)
+    raise TargetError(f"target {config.name}: unsupported URL {_text(config)!r}")
 
 
-class _SqliteTransaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def execute(self, sql: str) -> None:
-        for statement in split_statements(sql):
-            try:
-                self.conn.execute(statement)
-            except sqlite3.Error as exc:
-                raise StatementFailed(f"{type(exc).__name__}: {exc}") from None
-            if not self.conn.in_transaction:
-                # e.g. a COMMIT inside a change: the marker could no longer be atomic with it.
-                raise StatementFailed("the statement ended the runner's transaction")
-
-    def add_marker(self, apply_id: str, change_id: str, seq: int, committed_at: str) -> None:
-        try:
-            self.conn.execute(
-                "INSERT INTO setright_markers (apply_id, change_id, seq, committed_at)"
-                " VALUES (?, ?, ?, ?)", (apply_id, change_id, seq, committed_at))
-        except sqlite3.IntegrityError:
-            # The marker exists: this operation already committed once. Refusing here
-            # rolls the statement back, so it never takes effect twice.
-            raise StatementFailed(
-                f"marker for operation {seq} of {change_id} in {apply_id} already exists:"
-                " the operation committed before") from None
-        except sqlite3.Error as exc:
-            raise StatementFailed(f"cannot write marker: {exc}") from None
-
-    def delete_markers(self, apply_id: str, change_id: str) -> int:
-        return self.conn.execute(
-            "DELETE FROM setright_markers WHERE apply_id = ? AND change_id = ?",
-            (apply_id, change_id)).rowcount
+def _unsupported(config: TargetConfig) -> TargetError:
+    return TargetError(f"target {config.name}: unsupported URL {_text(config)!r}",
+                       ["only sqlite:///path URLs are supported"])
 
 
-class SqliteTarget:
-    """A SQLite file, opened in WAL mode with `synchronous=FULL` (as durable as the store)."""
-
-    def __init__(self, name: str, path: Path, conn: sqlite3.Connection, *,
-                 readonly: bool = False) -> None:
-        self.name = name
-        self.path = path
-        self.location = str(path)
-        self.conn = conn
-        self.readonly = readonly
-
-    @classmethod
-    def open_readonly(cls, name: str, path: Path) -> SqliteTarget:
-        """For read commands: `mode=ro`, nothing created; a missing file is an error."""
-        from setright.store.reader import open_readonly
-
-        if not path.is_file():
-            raise TargetError(f"target {name}: database {path} does not exist")
-        try:
-            conn = open_readonly(path)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        except sqlite3.Error as exc:
-            raise TargetError(f"target {name}: cannot read {path}: {exc}") from None
-        return cls(name, path, conn, readonly=True)
-
-    def _writable(self) -> None:
-        if self.readonly:
-            raise TargetError(f"target {self.name}: opened read-only, cannot write {self.path}")
-
-    @classmethod
-    def open(cls, name: str, path: Path, *, create: bool) -> SqliteTarget:
-        if not create and not path.is_file():
-            raise TargetError(f"target {name}: database {path} does not exist")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # check_same_thread=False: the lease keeper calls interrupt() from its thread.
-            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute(MARKERS_DDL)
-            conn.execute(FENCE_DDL)
-        except (sqlite3.Error, OSError) as exc:
-            raise TargetError(f"target {name}: cannot open {path}: {exc}") from None
-        return cls(name, path, conn)
-
-    def claim(self, lock_id: str, owner: str, at: str) -> None:
-        """Take the fence; waits for (never interrupts) a transaction another runner has open."""
-        self._writable()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute(
-                "INSERT INTO setright_runner_fence (id, lock_id, owner, claimed_at)"
-                " VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET lock_id = excluded.lock_id,"
-                " owner = excluded.owner, claimed_at = excluded.claimed_at",
-                (lock_id, owner, at))
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise TargetError(f"target {self.name}: cannot claim {self.path}: {exc}") from None
-
-    @contextmanager
-    def transaction(self, lock_id: str) -> Iterator[_SqliteTransaction]:
-        """BEGIN IMMEDIATE, check the fence, yield; COMMIT, or ROLLBACK on any exception."""
-        self._writable()
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StatementFailed(f"cannot begin a transaction: {exc}") from None
-        try:
-            row = self.conn.execute("SELECT lock_id FROM setright_runner_fence WHERE id = 1").fetchone()
-            if row is None or row[0] != lock_id:
-                raise LeaseLost(
-                    f"target {self.name} was claimed by another runner",
-                    ["this runner's lease is gone; it wrote nothing more to the target"])
-            yield _SqliteTransaction(self.conn)
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StatementFailed(f"COMMIT failed: {exc}") from None
-        except BaseException:
-            self._rollback()
-            raise
-
-    def markers(self, apply_id: str, change_id: str) -> set[int]:
-        if self.readonly and not self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'setright_markers'").fetchone():
-            return set()  # setright never ran here: no markers (and a reader creates none)
-        rows = self.conn.execute(
-            "SELECT seq FROM setright_markers WHERE apply_id = ? AND change_id = ?",
-            (apply_id, change_id))
-        return {int(r[0]) for r in rows}
-
-    def interrupt(self) -> None:
-        """Abort the statement running now (thread-safe); its transaction rolls back."""
-        self.conn.interrupt()
-
-    def _rollback(self) -> None:
-        if self.conn.in_transaction:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.Error:  # pragma: no cover - the connection is already unusable
-                pass
-
-    def close(self) -> None:
-        self.conn.close()
+def _text(config: TargetConfig) -> str:
+    url = config.url
+    return url.shown if isinstance(url, DbUrl) else url

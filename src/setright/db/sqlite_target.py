@@ -1,0 +1,202 @@
+"""A SQLite file as a runner target: markers, the runner fence, statements (DESIGN §5.2).
+
+The two setright tables of every target (`setright_markers`, `setright_runner_fence`,
+see `runner/targets.py`) live in the file. SQLite DDL is transactional and every
+statement runs inside the runner's `BEGIN IMMEDIATE` transaction, whose write lock
+also serialises the fence check against a second runner's `claim`. Readers open the
+file with `mode=ro` and never create it, its folder or setright's tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from setright.db import sqlite_lexer
+from setright.db.sqlite import BUSY_TIMEOUT_MS
+from setright.errors import LeaseLost, StatementFailed, TargetError
+
+MARKERS_DDL = (
+    "CREATE TABLE IF NOT EXISTS setright_markers ("
+    " apply_id TEXT NOT NULL, change_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " committed_at TEXT NOT NULL, PRIMARY KEY (apply_id, change_id, seq))"
+)
+FENCE_DDL = (
+    "CREATE TABLE IF NOT EXISTS setright_runner_fence ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), lock_id TEXT NOT NULL, owner TEXT,"
+    " claimed_at TEXT)"
+)
+
+
+def read_markers(name: str, path: Path, apply_id: str, change_id: str) -> list[int]:
+    """The committed operations of one task, read with `mode=ro`; a file or a markers
+    table that does not exist means no marker. `TargetError` when it cannot be read."""
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise TargetError(f"target {name}: cannot read {path}: {exc}") from None
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                        " AND name = 'setright_markers'").fetchone() is None:
+            return []
+        rows = conn.execute("SELECT seq FROM setright_markers WHERE apply_id = ?"
+                            " AND change_id = ? ORDER BY seq", (apply_id, change_id))
+        return [int(r[0]) for r in rows]
+    except sqlite3.Error as exc:
+        raise TargetError(f"target {name}: cannot read {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+class SqliteTransaction:
+    """One open, fenced target transaction (the `TargetTransaction` protocol)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str) -> None:
+        for statement in sqlite_lexer.split_statements(sql):
+            try:
+                self.conn.execute(statement)
+            except sqlite3.Error as exc:
+                raise StatementFailed(f"{type(exc).__name__}: {exc}") from None
+            if not self.conn.in_transaction:
+                # e.g. a COMMIT inside a change: the marker could no longer be atomic with it.
+                raise StatementFailed("the statement ended the runner's transaction")
+
+    def add_marker(self, apply_id: str, change_id: str, seq: int, committed_at: str) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO setright_markers (apply_id, change_id, seq, committed_at)"
+                " VALUES (?, ?, ?, ?)", (apply_id, change_id, seq, committed_at))
+        except sqlite3.IntegrityError:
+            # The marker exists: this operation already committed once. Refusing here
+            # rolls the statement back, so it never takes effect twice.
+            raise StatementFailed(
+                f"marker for operation {seq} of {change_id} in {apply_id} already exists:"
+                " the operation committed before") from None
+        except sqlite3.Error as exc:
+            raise StatementFailed(f"cannot write marker: {exc}") from None
+
+    def delete_markers(self, apply_id: str, change_id: str) -> int:
+        return self.conn.execute(
+            "DELETE FROM setright_markers WHERE apply_id = ? AND change_id = ?",
+            (apply_id, change_id)).rowcount
+
+
+class SqliteTarget:
+    """A SQLite file, opened in WAL mode with `synchronous=FULL` (as durable as the store)."""
+
+    def __init__(self, name: str, path: Path, conn: sqlite3.Connection, *,
+                 readonly: bool = False) -> None:
+        self.name = name
+        self.path = path
+        self.location = str(path)
+        self.conn = conn
+        self.readonly = readonly
+
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return path.is_file()
+
+    @classmethod
+    def open_readonly(cls, name: str, path: Path) -> SqliteTarget:
+        """For read commands: `mode=ro`, nothing created; a missing file is an error."""
+        from setright.store.reader import open_readonly
+
+        if not path.is_file():
+            raise TargetError(f"target {name}: database {path} does not exist")
+        try:
+            conn = open_readonly(path)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise TargetError(f"target {name}: cannot read {path}: {exc}") from None
+        return cls(name, path, conn, readonly=True)
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise TargetError(f"target {self.name}: opened read-only, cannot write {self.path}")
+
+    @classmethod
+    def open(cls, name: str, path: Path, *, create: bool) -> SqliteTarget:
+        if not create and not path.is_file():
+            raise TargetError(f"target {name}: database {path} does not exist")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: the lease keeper calls interrupt() from its thread.
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(MARKERS_DDL)
+            conn.execute(FENCE_DDL)
+        except (sqlite3.Error, OSError) as exc:
+            raise TargetError(f"target {name}: cannot open {path}: {exc}") from None
+        return cls(name, path, conn)
+
+    def claim(self, lock_id: str, owner: str, at: str) -> None:
+        """Take the fence; waits for (never interrupts) a transaction another runner has open."""
+        self._writable()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "INSERT INTO setright_runner_fence (id, lock_id, owner, claimed_at)"
+                " VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET lock_id = excluded.lock_id,"
+                " owner = excluded.owner, claimed_at = excluded.claimed_at",
+                (lock_id, owner, at))
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise TargetError(f"target {self.name}: cannot claim {self.path}: {exc}") from None
+
+    @contextmanager
+    def transaction(self, lock_id: str) -> Iterator[SqliteTransaction]:
+        """BEGIN IMMEDIATE, check the fence, yield; COMMIT, or ROLLBACK on any exception."""
+        self._writable()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StatementFailed(f"cannot begin a transaction: {exc}") from None
+        try:
+            row = self.conn.execute("SELECT lock_id FROM setright_runner_fence WHERE id = 1").fetchone()
+            if row is None or row[0] != lock_id:
+                raise LeaseLost(
+                    f"target {self.name} was claimed by another runner",
+                    ["this runner's lease is gone; it wrote nothing more to the target"])
+            yield SqliteTransaction(self.conn)
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StatementFailed(f"COMMIT failed: {exc}") from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def markers(self, apply_id: str, change_id: str) -> set[int]:
+        if self.readonly and not self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'setright_markers'").fetchone():
+            return set()  # setright never ran here: no markers (and a reader creates none)
+        rows = self.conn.execute(
+            "SELECT seq FROM setright_markers WHERE apply_id = ? AND change_id = ?",
+            (apply_id, change_id))
+        return {int(r[0]) for r in rows}
+
+    def interrupt(self) -> None:
+        """Abort the statement running now (thread-safe); its transaction rolls back."""
+        self.conn.interrupt()
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - the connection is already unusable
+                pass
+
+    def close(self) -> None:
+        self.conn.close()
