@@ -36,7 +36,9 @@ class Project:
         timeline begins at that instant (SETRIGHT_CLOCK_OFFSET_MS): dates in output are then
         the test's, not the day it runs."""
         self.root = root
-        self.clock_offset_ms = 0 if start_ms is None else start_ms - time.time_ns() // 1_000_000
+        self.clock_offset_ms = 0
+        if start_ms is not None:
+            self.start_at(start_ms)
         config = {
             "version": 1,
             "store": {"url": "sqlite:///.setright/audit.db"},
@@ -53,6 +55,10 @@ class Project:
     @property
     def config_path(self) -> Path:
         return self.root / "setright.yaml"
+
+    def start_at(self, start_ms: int) -> None:
+        """From now on, processes `spawn` starts run on a timeline beginning at `start_ms`."""
+        self.clock_offset_ms = start_ms - time.time_ns() // 1_000_000
 
     def now_ms(self) -> int:
         """Now on this project's (possibly shifted) timeline."""

@@ -175,7 +175,8 @@ def test_not_latest_and_another_apply_active(project, clock, apply_id) -> None:
     project.change("_0003__add-index", transactional=False,
                    apply="CREATE INDEX t_v ON t (v);\nCREATE INDEX t_v2 ON t (v);")
     # A real runner process dies mid-change: its apply stays running, its lease live
-    # (it runs on the system clock, hours after this test's fixed clock).
+    # (it runs an hour after this test's fixed clock, whatever today's date).
+    project.start_at(T0 + 3_600_000)
     proc = project.spawn("run", fault="crash-after:add-index:1")
     proc.communicate(timeout=60)
     assert proc.returncode != 0
