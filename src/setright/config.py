@@ -1,23 +1,29 @@
 """setright.yaml: finding it, validating it, and resolving its paths.
 
 Relative paths and `sqlite:///` URLs are resolved against the folder holding
-the config file, so commands behave the same from any subdirectory.
+the config file, so commands behave the same from any subdirectory. Every
+database URL (the store, each target) is parsed once, here, into a `DbUrl`
+(`setright.db.parse_url`: `${VAR}` substitution, masking, the dialect).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from setright.db.url import DbUrl, parse_url
 from setright.errors import ConfigError, InvalidInput, Problem
 from setright.timeutil import parse_duration
 
 if TYPE_CHECKING:
     from setright.yamlfile import YamlDocument
 
+#: URLs the schema lets through to `parse_url` (config.v1.json: `database_url`)
+SCHEMES = re.compile(r"(sqlite|postgresql|postgres|mysql|mariadb)://")
 CONFIG_NAME = "setright.yaml"
 DEFAULT_STORE_URL = "sqlite:///.setright/audit.db"
 DEFAULT_AUDIT_TABLE = "setright_audit_log"
@@ -25,20 +31,31 @@ DEFAULT_AUDIT_TABLE = "setright_audit_log"
 
 @dataclass(frozen=True)
 class TargetConfig:
+    """One target. `url` is the URL as written; `db_url` the parsed one (`path`: its
+    SQLite file, None on a server)."""
+
     name: str
     url: str
-    path: Path
+    path: Path | None
     changes: Path | None
+    db_url: DbUrl = field(default=None, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.db_url is None:
+            object.__setattr__(self, "db_url", _as_db_url(self.url, self.path))
 
 
 @dataclass(frozen=True)
 class Config:
-    """Validated configuration with every path absolute."""
+    """Validated configuration with every path absolute.
+
+    `store` is the parsed store URL; `store_url` the text it came from (as configured,
+    shown masked) and `store_path` its SQLite file (None on a server)."""
 
     root: Path
     path: Path | None
     store_url: str
-    store_path: Path
+    store_path: Path | None
     audit_table: str = DEFAULT_AUDIT_TABLE
     resolutions: Path = Path("resolutions")
     targets: dict[str, TargetConfig] = field(default_factory=dict)
@@ -47,17 +64,20 @@ class Config:
     lock_ttl: float = 60.0
     require_ticket: bool = False
     require_committed: bool = True
+    store: DbUrl = field(default=None, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            object.__setattr__(self, "store", _as_db_url(self.store_url, self.store_path,
+                                                         self.root))
 
 
-def sqlite_path(url: str, root: Path) -> Path:
-    """`sqlite:///rel/path` is relative to `root`; `sqlite:////abs/path` is absolute."""
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"unsupported URL {url!r}: only sqlite:///path URLs are supported")
-    rest = url[len("sqlite:///"):].split("?", 1)[0]
-    if not rest:
-        raise ConfigError(f"URL {url!r} names no file")
-    path = Path(rest)
-    return path if path.is_absolute() else (root / path)
+def _as_db_url(text: str, path: Path | None, root: Path | None = None) -> DbUrl:
+    """The DbUrl of a config built in code (tests, tools): a SQLite URL takes the `path`
+    it was given; anything else is parsed."""
+    if path is not None and text.lower().startswith("sqlite:"):
+        return DbUrl("sqlite", text, path=path)
+    return parse_url(text, root or Path.cwd())
 
 
 def find_config(start: Path) -> Path | None:
@@ -78,27 +98,37 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     path = path.resolve()
     shown = _shown_name(path)
     doc = load_yaml(path, shown)
-    problems = schema_problems(doc, "config") or _duration_problems(doc)
+    root = path.parent
+    urls, url_problems = _parse_urls(doc, root)
+    problems = schema_problems(doc, "config")
+    if url_problems:
+        problems = sorted(problems + url_problems, key=lambda p: (p.line or 0, p.column or 0))
+    problems = problems or _duration_problems(doc)
     if problems:
         raise InvalidInput("invalid configuration", problems)
     data = doc.data
-    root = path.parent
     store = data.get("store") or {}
-    store_url = store_override or os.environ.get("SETRIGHT_STORE") or store.get("url", DEFAULT_STORE_URL)
+    override = store_override or os.environ.get("SETRIGHT_STORE")
+    store_url = override or store.get("url", DEFAULT_STORE_URL)
+    # An override has no place in the file: its parse error is raised as it is.
+    store_db = parse_url(store_url, root) if override or "url" not in store else urls[("store",)]
     targets = {}
     for name, spec in (data.get("targets") or {}).items():
         changes = spec.get("changes")
+        db_url = urls[("targets", name)]
         targets[name] = TargetConfig(
             name=name,
             url=spec["url"],
-            path=sqlite_path(spec["url"], root),
+            path=db_url.path,
             changes=(root / changes) if changes else None,
+            db_url=db_url,
         )
     return Config(
         root=root,
         path=path,
         store_url=store_url,
-        store_path=sqlite_path(store_url, root),
+        store_path=store_db.path,
+        store=store_db,
         audit_table=store.get("audit_table", DEFAULT_AUDIT_TABLE),
         resolutions=root / data.get("resolutions", "resolutions"),
         targets=targets,
@@ -108,6 +138,31 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
         require_ticket=(data.get("policy") or {}).get("require_ticket", False),
         require_committed=(data.get("policy") or {}).get("require_committed", True),
     )
+
+
+def _parse_urls(doc: YamlDocument, root: Path
+                ) -> tuple[dict[tuple[str, ...], DbUrl], list[Problem]]:
+    """Every database URL of the file parsed once (key: its section), and the problems of
+    those that do not parse, located in the file. Values the schema refuses are skipped."""
+    parsed: dict[tuple[str, ...], DbUrl] = {}
+    problems: list[Problem] = []
+    places: list[tuple[tuple[str, ...], object]] = []
+    data = doc.data if isinstance(doc.data, dict) else {}
+    store = data.get("store")
+    if isinstance(store, dict) and "url" in store:
+        places.append((("store",), store["url"]))
+    targets = data.get("targets")
+    for name, spec in (targets.items() if isinstance(targets, dict) else ()):
+        if isinstance(spec, dict) and "url" in spec:
+            places.append((("targets", name), spec["url"]))
+    for where, text in places:
+        if not isinstance(text, str) or not SCHEMES.match(text):
+            continue  # the schema says what is wrong with it
+        try:
+            parsed[where] = parse_url(text, root)
+        except ConfigError as exc:
+            problems.append(doc.problem((*where, "url"), exc.message))
+    return parsed, problems
 
 
 def _duration_problems(doc: YamlDocument) -> list[Problem]:
@@ -125,8 +180,9 @@ def _duration_problems(doc: YamlDocument) -> list[Problem]:
 def store_only_config(store_url: str, cwd: Path) -> Config:
     """Defaults for a project with no setright.yaml, given only a store URL."""
     cwd = cwd.resolve()
-    return Config(root=cwd, path=None, store_url=store_url, store_path=sqlite_path(store_url, cwd),
-                  resolutions=cwd / "resolutions")
+    store = parse_url(store_url, cwd)
+    return Config(root=cwd, path=None, store_url=store_url, store_path=store.path,
+                  resolutions=cwd / "resolutions", store=store)
 
 
 def resolve_config(config_path: Path | None, store_override: str | None, cwd: Path) -> Config:

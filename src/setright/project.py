@@ -86,6 +86,7 @@ def init_store(root: Path, store_override: str | None, clock: Any) -> list[Path]
     from setright.store import Store
 
     config = load_config(root / CONFIG_NAME, store_override=store_override)
-    existed = config.store_path.exists()
-    Store.open(config.store_path, config.audit_table, clock).close()
-    return [] if existed else [config.store_path]
+    path = config.store.path  # a server store is a database, not a file init creates
+    existed = path is None or path.exists()
+    Store.open(config.store, config.audit_table, clock).close()
+    return [] if existed or path is None else [path]

@@ -250,7 +250,7 @@ TARGETS = CONFIG.splitlines(keepends=True)[2] + CONFIG.splitlines(keepends=True)
 CONFIG_CASES: list[Case] = [
     *wrong_types(CONFIG, {
         "version": (1, "version", ['"1"', "2", "[1]", "~", SECRET]),
-        "store": (2, "store", ["7", "[a]", "x", '{url: "postgres://h/db"}', "{url: 7}",
+        "store": (2, "store", ["7", "[a]", "x", '{url: "postgres://h"}', "{url: 7}",
                                "{audit_table: 'a b'}", "{audit_table: 7}"]),
         "target": (4, "  app", ["7", "[a]", "{changes: x}", "{url: 7}", '{url: "mysql://x"}',
                                 "{url: sqlite:///x.db, changes: ''}", "~"]),

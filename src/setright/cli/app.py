@@ -65,8 +65,7 @@ class App:
             from setright.store import Store
 
             config = self.config()
-            store = Store.open_reader(config.store_path, config.audit_table, self.get_clock(),
-                                      url=config.store_url)
+            store = Store.open_reader(config.store, config.audit_table, self.get_clock())
             self._snapshot.callback(store.close)
             self._snapshot.enter_context(store.read())
             self._store = store
@@ -80,7 +79,7 @@ class App:
             from setright.store import Store
 
             config = self.config()
-            store = Store.open(config.store_path, config.audit_table, self.get_clock())
+            store = Store.open(config.store, config.audit_table, self.get_clock())
             self._snapshot.callback(store.close)
             store.refresh()
             self._store = store

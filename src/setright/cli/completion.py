@@ -1,7 +1,7 @@
 """Shell completion of change ids, apply ids and target names (click `shell_complete`).
 
 Completion runs on every Tab press, so it must never fail loudly and never
-write: it opens the audit store with SQLite's `mode=ro` URI, only when the file
+write: it opens the audit store read-only (SQLite: `mode=ro`), only when it
 already exists (a missing store is never created), and any error at all —
 no config, a broken config, a locked or foreign database — completes nothing.
 Enable it with `eval "$(_SETRIGHT_COMPLETE=bash_source setright)"` (README).
@@ -32,13 +32,10 @@ def _config(ctx: click.Context) -> Any:
 @contextmanager
 def _read_only_store(ctx: click.Context) -> Iterator[tuple[Any, str]]:
     """A read-only connection to the existing store and its audit table name."""
-    import sqlite3
+    from setright.db import impl_for
 
     config = _config(ctx)
-    path = Path(config.store_path)
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
+    conn = impl_for(config.store).connect(config.store, read_only=True)
     try:
         yield conn, config.audit_table
     finally:
@@ -58,7 +55,9 @@ def complete_change_ids(ctx: click.Context, param: click.Parameter,
         with _read_only_store(ctx) as (conn, audit_table):
             if not audit_table.replace("_", "").isalnum():
                 return []
-            ids = _prefixed(conn, f'SELECT change_id FROM "{audit_table}" '
+            from setright.db import impl_of
+
+            ids = _prefixed(conn, f"SELECT change_id FROM {impl_of(conn).quote(audit_table)} "
                             "WHERE substr(change_id, 1, ?) = ? GROUP BY change_id "
                             f"ORDER BY min(id) LIMIT {LIMIT}", incomplete)
     except Exception:  # noqa: BLE001 - completion never fails loudly

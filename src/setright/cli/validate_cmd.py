@@ -26,12 +26,13 @@ def validate(ctx: click.Context, app, paths: tuple[Path, ...]) -> None:  # type:
     from setright.store.ledger import read_ledger_at
 
     config = app.config()
-    store_name = relative_name(config.store_path, config.root)
+    store = config.store
+    store_name = relative_name(store.path, config.root) if store.path else store.shown
     ledger = None
     note = None
-    if config.store_path.exists():
+    if store.path is None or store.path.exists():
         try:
-            ledger = read_ledger_at(config.store_path, store_name)
+            ledger = read_ledger_at(store, store_name)
         except StoreError as exc:
             note = f"ledger checks skipped: {exc.message}"
     else:

@@ -6,8 +6,8 @@ dialect's `DefaultImpl` subclass. The store (`setright.store`) and targets
 only ever see a `Connection` and portable SQL.
 """
 
-from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, impl_for
+from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, impl_for, impl_of
 from setright.db.url import DbUrl, mask_password, parse_url
 
-__all__ = ["Connection", "DatabaseUnavailable", "DbUrl", "DefaultImpl", "impl_for",
+__all__ = ["Connection", "DatabaseUnavailable", "DbUrl", "DefaultImpl", "impl_for", "impl_of",
            "mask_password", "parse_url"]

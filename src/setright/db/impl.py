@@ -10,7 +10,7 @@ catalog questions, statement splitting and schema snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from setright.db.url import DbUrl
@@ -35,7 +35,21 @@ class Connection(Protocol):
 
 
 class DatabaseUnavailable(SetrightError):
-    """The database cannot be reached or opened (down, wrong password, missing file…)."""
+    """The database cannot be reached or opened (down, wrong password, missing file…).
+
+    `missing`: there is no database at all (a reader then says "no audit store at URL");
+    `cause`: the driver's reason alone, for callers that word the message themselves."""
+
+    def __init__(self, message: str, details: list[str] | None = None, *,
+                 missing: bool = False, cause: str | None = None) -> None:
+        super().__init__(message, details)
+        self.missing = missing
+        self.cause = message if cause is None else cause
+
+
+#: Builds setright's whole store schema in a connection (inside a transaction): how a
+#: dialect learns the tables a reader's stand-ins must mirror (`stand_in_tables`).
+SchemaBuilder = Callable[[Connection], None]
 
 
 class DefaultImpl:
@@ -44,11 +58,20 @@ class DefaultImpl:
     name: ClassVar[str] = "default"
     #: DDL runs inside a transaction and rolls back with it.
     transactional_ddl: ClassVar[bool] = True
+    #: The classes of the connections `connect` returns, so `impl_of(conn)` finds the
+    #: implementation from a bare connection (store functions take only a connection).
+    connection_types: ClassVar[tuple[type, ...]] = ()
 
     # -- connecting and transactions --------------------------------------
 
     def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False) -> Connection:
         raise NotImplementedError
+
+    def prepare_store(self, conn: Connection, *, read_only: bool,
+                      functions: Mapping[str, Callable[[Any], Any]]) -> None:
+        """Session set-up of an audit-store connection (after `connect`). `functions` are
+        the Python scalar functions the store's SQL hooks may call where the database runs
+        them in-process (SQLite); other dialects express them in SQL and ignore them."""
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Start a transaction at the isolation the guarded updates need."""
@@ -134,6 +157,21 @@ class DefaultImpl:
         local time, read in `timezone`) on PostgreSQL and MySQL."""
         raise NotImplementedError
 
+    def iso_from_ms_sql(self, expression: str) -> str:
+        """An SQL expression: epoch ms `expression` as setright's ISO-8601 text
+        (`2026-11-22T12:00:00.000Z`, UTC, milliseconds), NULL for NULL."""
+        raise NotImplementedError
+
+    def error_summary_sql(self, expression: str) -> str:
+        """An SQL expression: an error trace's first non-empty line, stripped and cut to
+        160 characters with "…" (`store.audit.error_summary`), NULL for an empty trace."""
+        raise NotImplementedError
+
+    def audit_table_ddl(self, table: str) -> str:
+        """`CREATE TABLE IF NOT EXISTS` of a Flamingock-layout audit log named `table`, with
+        Flamingock's column types in this dialect (DESIGN §4.1, §9.4)."""
+        raise NotImplementedError
+
     def now_ms(self, conn: Connection) -> int | None:
         """The database server's clock in epoch ms (one clock for every runner), or None
         where the database has no clock of its own (SQLite: the host's clock is used)."""
@@ -158,6 +196,20 @@ class DefaultImpl:
     def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
                         ) -> dict[str, Any]:
         """Tables, columns, indexes, constraints, views and triggers, as plain data."""
+        raise NotImplementedError
+
+    # -- reading without writing (DESIGN §9.3) ---------------------------------
+
+    def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
+                        key: str) -> None:
+        """Make each table in `names`, which this read-only connection's store lacks, read
+        as empty with the columns `build` gives it; visible to this session only, nothing
+        written to the store. `key` names the schema `build` makes (it may be cached)."""
+        raise NotImplementedError
+
+    def shadow_table(self, conn: Connection, name: str, build: SchemaBuilder, key: str) -> None:
+        """Give this read-only session a private, writable copy of table `name` (its rows and
+        the columns `build` gives it) that its SQL reads and writes instead of the store's."""
         raise NotImplementedError
 
     # -- change scripts -----------------------------------------------------
@@ -190,10 +242,32 @@ class DefaultImpl:
 _REGISTRY: dict[str, type[DefaultImpl]] = {}
 
 
+_BY_CONNECTION: dict[type, DefaultImpl] = {}
+
+
 def register(cls: type[DefaultImpl]) -> type[DefaultImpl]:
     """Class decorator: make `cls` the implementation of its dialect `name`."""
     _REGISTRY[cls.name] = cls
+    for kind in cls.connection_types:
+        _BY_CONNECTION[kind] = cls()
     return cls
+
+
+def impl_of(conn: Connection) -> DefaultImpl:
+    """The implementation of the database `conn` is connected to.
+
+    Store functions take a bare connection (a `Store.write()` transaction, or a
+    connection a test opened itself); this is how they find the SQL that differs."""
+    found = _BY_CONNECTION.get(type(conn))
+    if found is not None:
+        return found
+    import setright.db.sqlite  # noqa: F401 - registers SqliteImpl (a stdlib connection)
+
+    for kind, impl in list(_BY_CONNECTION.items()):
+        if isinstance(conn, kind):
+            _BY_CONNECTION[type(conn)] = impl
+            return impl
+    raise TypeError(f"no database implementation for {type(conn).__name__}")
 
 
 def impl_for(url: DbUrl) -> DefaultImpl:

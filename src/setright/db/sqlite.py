@@ -8,10 +8,19 @@ two guarded updates can never interleave), in WAL mode with
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from setright.db import sqlite_lexer
-from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, register
+from setright.db import sqlite_store
+from setright.db.impl import (
+    Connection,
+    DatabaseUnavailable,
+    DefaultImpl,
+    SchemaBuilder,
+    register,
+)
 from setright.db.url import DbUrl
 
 BUSY_TIMEOUT_MS = 5000
@@ -21,18 +30,20 @@ BUSY_TIMEOUT_MS = 5000
 class SqliteImpl(DefaultImpl):
     name = "sqlite"
     transactional_ddl = True
+    connection_types = (sqlite3.Connection,)
 
     def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False
                 ) -> sqlite3.Connection:
+        """Writers create the file (and its folder) when `create`; readers open it `mode=ro`
+        (`immutable=1` where no `-shm` can be made, see `open_readonly`) and never create."""
         assert url.path is not None
         path = url.path
-        if not path.is_file() and not create:
-            raise DatabaseUnavailable(f"no database at {url.shown}")
+        if not path.is_file() and (read_only or not create):
+            raise DatabaseUnavailable(f"no database at {url.shown}", missing=True)
+        conn: sqlite3.Connection | None = None
         try:
             if read_only:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                       check_same_thread=False)
+                conn = open_readonly(path)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # check_same_thread=False: a keeper thread may interrupt or renew.
@@ -45,8 +56,18 @@ class SqliteImpl(DefaultImpl):
                     raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
                 conn.execute("PRAGMA synchronous = FULL")
         except (sqlite3.Error, OSError) as exc:
-            raise DatabaseUnavailable(f"cannot open {url.shown}: {exc}") from None
+            if conn is not None:
+                conn.close()
+            raise DatabaseUnavailable(f"cannot open {url.shown}: {exc}", cause=str(exc)) from None
         return conn
+
+    def prepare_store(self, conn: Connection, *, read_only: bool,
+                      functions: Mapping[str, Callable[[Any], Any]]) -> None:
+        """Foreign keys on for writers; the store's Python functions (`audit_ms_sql`,
+        `iso_from_ms_sql`, `error_summary_sql` call them) registered on the connection."""
+        if not read_only:
+            conn.execute("PRAGMA foreign_keys = ON")
+        self.register_functions(conn, functions)
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -67,6 +88,52 @@ class SqliteImpl(DefaultImpl):
         """Python scalar functions the store's SQL calls (SQLite runs them in-process)."""
         for name, function in functions.items():
             conn.create_function(name, 1, function, deterministic=True)  # type: ignore[attr-defined]
+
+    # -- SQL that differs ----------------------------------------------------
+
+    def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
+                     timezone: str = "UTC") -> str:
+        """Integer milliseconds (what setright and Flamingock's JDBC driver write) as they
+        are, without a Python call; anything else through `setright_ms` (ISO-8601 or
+        `yyyy-MM-dd HH:mm:ss.SSS`, read as UTC); NULL where it is no time."""
+        return (f"CASE WHEN typeof({column}) = 'integer' THEN {column}"
+                f" ELSE setright_ms({column}) END")
+
+    def iso_from_ms_sql(self, expression: str) -> str:
+        return f"setright_iso({expression})"
+
+    def error_summary_sql(self, expression: str) -> str:
+        return f"setright_summary({expression})"
+
+    # -- DDL for setright's own tables (through sqlite-utils) ------------------
+
+    def audit_table_ddl(self, table: str) -> str:
+        return sqlite_store.audit_table_ddl(self.quote(table))
+
+    def create_table(self, conn: Connection, name: str, columns: dict[str, type],
+                     pk: Sequence[str], not_null: Sequence[str] = (),
+                     autoincrement: str | None = None) -> None:
+        """`autoincrement` needs nothing: a single INTEGER PRIMARY KEY is the rowid."""
+        sqlite_store.create_table(conn, name, columns, pk, not_null)
+
+    def create_index(self, conn: Connection, name: str, table: str, columns: Sequence[str],
+                     *, unique: bool = False) -> None:
+        sqlite_store.create_index(conn, name, table, columns, unique=unique)
+
+    def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
+                                state_column: str, states: Sequence[str]) -> None:
+        values = ", ".join("'" + s.replace("'", "''") + "'" for s in states)
+        conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name} "
+                     f"ON {table} ({column}) WHERE {state_column} IN ({values})")
+
+    # -- reading without writing: the connection's TEMP schema -----------------
+
+    def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
+                        key: str) -> None:
+        sqlite_store.stand_in_tables(conn, names, build, key)
+
+    def shadow_table(self, conn: Connection, name: str, build: SchemaBuilder, key: str) -> None:
+        sqlite_store.shadow_table(conn, name, build, key)
 
     # -- the catalog --------------------------------------------------------
 
@@ -134,6 +201,13 @@ class SqliteImpl(DefaultImpl):
 
     def advance_id_sequence(self, conn: Connection, table: str, id_column: str = "id") -> None:
         """Nothing to do: an INTEGER PRIMARY KEY takes max(rowid) + 1."""
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """A `mode=ro` connection to an existing SQLite file (store or target); creates nothing.
+
+    Raises `sqlite3.DatabaseError` when the file cannot be read (see `sqlite_store`)."""
+    return sqlite_store.open_readonly(path, BUSY_TIMEOUT_MS / 1000)
 
 
 def _squash(sql: str | None) -> str:

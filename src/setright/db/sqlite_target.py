@@ -107,7 +107,7 @@ class SqliteTarget:
     @classmethod
     def open_readonly(cls, name: str, path: Path) -> SqliteTarget:
         """For read commands: `mode=ro`, nothing created; a missing file is an error."""
-        from setright.store.reader import open_readonly
+        from setright.db.sqlite import open_readonly
 
         if not path.is_file():
             raise TargetError(f"target {name}: database {path} does not exist")

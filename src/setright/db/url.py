@@ -1,8 +1,9 @@
 """Database URLs: parsing, `${VAR}` substitution and masking, in one place.
 
 Every URL setright is given (the store, each target) goes through `parse_url`,
-and every URL setright prints goes through `DbUrl.shown`, which never carries
-a password. `sqlite:///rel/path` is relative to the project root,
+and every URL setright prints goes through `mask_password` (`DbUrl.shown`),
+which never carries a password; the errors that name a store by its URL
+(`no_store`, `needs_upgrade`) live here too. `sqlite:///rel/path` is relative to the project root,
 `sqlite:////abs/path` is absolute; server URLs are
 `postgresql://user[:pw]@host[:port]/db` (also `postgres://`) and
 `mysql://user[:pw]@host[:port]/db` (also `mariadb://`), with query
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from setright.errors import ConfigError
+from setright.errors import ConfigError, StoreError
 
 #: URL scheme → dialect name (the key of the implementation registry, `db.impl`).
 SCHEMES = {
@@ -77,9 +78,39 @@ class DbUrl:
         return {k: v for k, v in self.query if k != "connect_timeout"}
 
 
+def sqlite_url(path: Path, text: str | None = None) -> DbUrl:
+    """The DbUrl of a SQLite file given as a path (`text`: how messages name it)."""
+    return DbUrl("sqlite", text or str(path), path=path)
+
+
 def mask_password(text: str) -> str:
-    """`scheme://user:***@host/...`: hide the password part of a URL, if any."""
+    """A URL fit to print, as configured: `scheme://user:***@host/...`.
+
+    The one masking function: a server URL keeps its user (the role a message is
+    about) and loses its password; a SQLite URL has no user, so any `user:pw@`
+    written into one is dropped whole."""
+    if text[:7].lower() == "sqlite:":
+        return _USERINFO.sub("//", text)
     return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", text, flags=re.I)
+
+
+_USERINFO = re.compile(r"//[^/@]*@")
+
+
+def no_store(url: DbUrl) -> StoreError:
+    """A reader found nothing at `url`: it never creates a store, so say how to make one."""
+    return StoreError(f"no audit store at {url.shown}", [
+        "read commands never create one: check store.url, SETRIGHT_STORE or --store,",
+        "or create it with 'setright init' (any writer, such as 'setright run', does too)",
+    ])
+
+
+def needs_upgrade(url: DbUrl, version: int, current: int) -> StoreError:
+    """A reader found a store too old to read as is; readers never upgrade it."""
+    return StoreError(
+        f"the audit store at {url.shown} needs an upgrade; run a writer "
+        "(setright run / apply) or setright init",
+        [f"its schema version is {version}; this setright reads {current}"])
 
 
 def substitute(text: str, environ: Mapping[str, str], *, encode: bool) -> str:

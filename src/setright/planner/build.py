@@ -80,10 +80,10 @@ def _cross_conflicts(actions: list[Action]) -> None:
 
 
 def public_url(url: str) -> str:
-    """A store URL fit to print: any `user:password@` removed."""
-    from setright.store.url import shown_url
+    """A store URL fit to print: its password masked (`setright.db.url.mask_password`)."""
+    from setright.db.url import mask_password
 
-    return shown_url(url)
+    return mask_password(url)
 
 
 def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from setright.db import Connection, DbUrl, DefaultImpl, impl_for
+from setright.db import Connection
 from setright.errors import LeaseLost, SetrightError, StoreError
 from setright.store.connection import Store
 from setright.store.locks import Locker, LockInfo
@@ -178,7 +178,7 @@ class LeaseKeeper:
                 self.on_lost()
                 return False
             except Exception as exc:
-                if not (isinstance(exc, SetrightError) or _store_impl(locker.store).is_error(exc)):
+                if not (isinstance(exc, SetrightError) or locker.store.impl.is_error(exc)):
                     raise
                 # "database is locked": another writer holds the store. Not a verdict;
                 # try again at once (the row's expiry, read in the renewal, decides).
@@ -189,8 +189,3 @@ class LeaseKeeper:
             return True
         return False
 
-
-def _store_impl(store: Store) -> DefaultImpl:
-    """The store's seam (`Store.impl`); a `Store` that carries none is a SQLite store."""
-    impl = getattr(store, "impl", None)
-    return impl if impl is not None else impl_for(DbUrl("sqlite", "sqlite:///"))

@@ -10,11 +10,12 @@ and operations by their `apply_id` primary-key prefix.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from setright.db import Connection
+from setright.db.impl import impl_of
 from setright.errors import TransitionRefused, UnknownId
 from setright.store.connection import Store
 from setright.store.locks import Locker
@@ -126,7 +127,7 @@ def _task(row: Sequence[Any]) -> TaskRow:
 
 
 def insert_apply(
-    tx: sqlite3.Connection, *, apply_id: str, target: str, tasks: Sequence[TaskSpec],
+    tx: Connection, *, apply_id: str, target: str, tasks: Sequence[TaskSpec],
     max_attempts: int, caller: str, plan_json: str, plan_fingerprint: str, at: str,
     prov: Provenance, lease_owner: str | None = None, lease_token: str | None = None,
     lease_expires_at: str | None = None,
@@ -143,7 +144,9 @@ def insert_apply(
             (apply_id, target, ApplyState.PENDING.value, max_attempts, plan_json,
              plan_fingerprint, caller, at, at, lease_owner, lease_token, lease_expires_at),
         )
-    except sqlite3.IntegrityError:
+    except Exception as exc:
+        if not impl_of(tx).is_integrity_error(exc):
+            raise
         active = active_apply(tx, target)
         raise TransitionRefused(
             f"target {target} already has a non-terminal apply"
@@ -173,7 +176,7 @@ _CANCELLABLE_TASK_STATES = (TaskState.PENDING, TaskState.RUNNING, TaskState.FAIL
                             TaskState.FAILED_RETRYABLE)
 
 
-def cancel_apply_rows(tx: sqlite3.Connection, apply_id: str, prov: Provenance, *,
+def cancel_apply_rows(tx: Connection, apply_id: str, prov: Provenance, *,
                       at: str) -> ApplyRow:
     """`applies cancel`: the apply and its unfinished tasks → cancelled (guarded, with events).
 
@@ -200,13 +203,13 @@ def cancel_apply_rows(tx: sqlite3.Connection, apply_id: str, prov: Provenance, *
 # -- reading ---------------------------------------------------------------
 
 
-def find_apply(conn: sqlite3.Connection, apply_id: str) -> ApplyRow | None:
+def find_apply(conn: Connection, apply_id: str) -> ApplyRow | None:
     row = conn.execute(f"SELECT {_APPLY_COLUMNS} FROM setright_applies WHERE id = ?",
                        (apply_id,)).fetchone()
     return _apply(row) if row else None
 
 
-def get_apply(conn: sqlite3.Connection, apply_id: str) -> ApplyRow:
+def get_apply(conn: Connection, apply_id: str) -> ApplyRow:
     apply = find_apply(conn, apply_id)
     if apply is None:
         raise UnknownId(f"no apply {apply_id!r} in the audit store",
@@ -214,7 +217,7 @@ def get_apply(conn: sqlite3.Connection, apply_id: str) -> ApplyRow:
     return apply
 
 
-def list_applies(conn: sqlite3.Connection, *, state: str | None = None,
+def list_applies(conn: Connection, *, state: str | None = None,
                  target: str | None = None, limit: int | None = None) -> list[ApplyRow]:
     """Applies, newest first (creation time, then insertion order)."""
     where, params = ["1 = 1"], []
@@ -231,7 +234,7 @@ def list_applies(conn: sqlite3.Connection, *, state: str | None = None,
     return [_apply(row) for row in conn.execute(sql, params)]
 
 
-def active_apply(conn: sqlite3.Connection, target: str) -> ApplyRow | None:
+def active_apply(conn: Connection, target: str) -> ApplyRow | None:
     """The target's one non-terminal apply (pending, running or failed_retryable), if any."""
     marks = ", ".join("?" for _ in NON_TERMINAL_APPLY_STATES)
     row = conn.execute(
@@ -240,19 +243,19 @@ def active_apply(conn: sqlite3.Connection, target: str) -> ApplyRow | None:
     return _apply(row) if row else None
 
 
-def latest_apply(conn: sqlite3.Connection, target: str) -> ApplyRow | None:
+def latest_apply(conn: Connection, target: str) -> ApplyRow | None:
     applies = list_applies(conn, target=target, limit=1)
     return applies[0] if applies else None
 
 
-def tasks_of(conn: sqlite3.Connection, apply_id: str) -> list[TaskRow]:
+def tasks_of(conn: Connection, apply_id: str) -> list[TaskRow]:
     rows = conn.execute(
         f"SELECT {_TASK_COLUMNS} FROM setright_tasks WHERE apply_id = ? ORDER BY position",
         (apply_id,))
     return [_task(row) for row in rows]
 
 
-def get_task(conn: sqlite3.Connection, apply_id: str, position: int) -> TaskRow:
+def get_task(conn: Connection, apply_id: str, position: int) -> TaskRow:
     row = conn.execute(
         f"SELECT {_TASK_COLUMNS} FROM setright_tasks WHERE apply_id = ? AND position = ?",
         (apply_id, position)).fetchone()
@@ -261,7 +264,7 @@ def get_task(conn: sqlite3.Connection, apply_id: str, position: int) -> TaskRow:
     return _task(row)
 
 
-def operations_of(conn: sqlite3.Connection, apply_id: str,
+def operations_of(conn: Connection, apply_id: str,
                   change_id: str | None = None) -> list[OperationRow]:
     """Operations of an apply (or of one of its changes), in change then seq order."""
     if change_id is None:
@@ -276,7 +279,7 @@ def operations_of(conn: sqlite3.Connection, apply_id: str,
     return [OperationRow(*row) for row in rows]
 
 
-def operation_progress(conn: sqlite3.Connection, apply_id: str) -> tuple[int, int]:
+def operation_progress(conn: Connection, apply_id: str) -> tuple[int, int]:
     """(completed operations, all operations) of an apply."""
     row = conn.execute(
         "SELECT count(*), coalesce(sum(state = 'completed'), 0) FROM setright_operations"
@@ -284,7 +287,7 @@ def operation_progress(conn: sqlite3.Connection, apply_id: str) -> tuple[int, in
     return int(row[1]), int(row[0])
 
 
-def applied_checksums(conn: sqlite3.Connection, target: str) -> dict[str, str]:
+def applied_checksums(conn: Connection, target: str) -> dict[str, str]:
     """Checksum each change had when a task of this target last completed it."""
     rows = conn.execute(
         "SELECT t.change_id, t.checksum FROM setright_tasks t"
@@ -294,7 +297,7 @@ def applied_checksums(conn: sqlite3.Connection, target: str) -> dict[str, str]:
     return {change_id: checksum for change_id, checksum in rows}
 
 
-def events_of(conn: sqlite3.Connection, apply_id: str) -> list[dict[str, Any]]:
+def events_of(conn: Connection, apply_id: str) -> list[dict[str, Any]]:
     cursor = conn.execute(
         "SELECT id, at, change_id, kind, old_state, new_state, actor, source, reason, metadata"
         " FROM setright_events WHERE apply_id = ? ORDER BY id", (apply_id,))

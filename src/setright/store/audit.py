@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from setright.db import Connection
+from setright.db.impl import impl_of
 from setright.errors import UnknownId
-from setright.store.schema import AUDIT_COLUMN_NAMES, quote
+from setright.store.schema import AUDIT_COLUMN_NAMES
 from setright.store.states import MANUAL_MARK, ChangeState, priority_of
 from setright.store.transitions import Provenance
 from setright.timeutil import iso_from_ms, ms_from_any
@@ -35,17 +36,13 @@ def error_summary(trace: str | None, limit: int = 160) -> str | None:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-# Integer milliseconds (what setright and Flamingock's JDBC driver write) skip the Python call.
-_MS_SQL = ("CASE WHEN typeof(created_at) = 'integer' THEN created_at"
-           " ELSE coalesce(setright_ms(created_at), -1) END")
-
-
 def _iso_or_none(value: object) -> str | None:
     ms = ms_from_any(value)
     return iso_from_ms(ms) if ms is not None else None
 
 
-#: SQL functions the fold needs; `Store` registers them on its connection.
+#: Python functions the store's SQL hooks may call (`impl.audit_ms_sql`, `iso_from_ms_sql`,
+#: `error_summary_sql`); `Store` hands them to `impl.prepare_store` (SQLite registers them).
 SQL_FUNCTIONS = {
     "setright_ms": ms_from_any,
     "setright_iso": _iso_or_none,
@@ -53,11 +50,11 @@ SQL_FUNCTIONS = {
 }
 
 
-def refresh_change_state(tx: sqlite3.Connection, audit_table: str) -> int:
+def refresh_change_state(tx: Connection, audit_table: str) -> int:
     """Fold audit rows newer than `folded_audit_id` into the cache; return how many were read."""
     folded = int(tx.execute(
         "SELECT value FROM setright_meta WHERE key = 'folded_audit_id'").fetchone()[0])
-    top = tx.execute(f"SELECT max(id) FROM {quote(audit_table)}").fetchone()[0]
+    top = tx.execute(f"SELECT max(id) FROM {impl_of(tx).quote(audit_table)}").fetchone()[0]
     if top is None or top <= folded:
         return 0
     fold_audit_rows(tx, audit_table, folded, top)
@@ -65,26 +62,30 @@ def refresh_change_state(tx: sqlite3.Connection, audit_table: str) -> int:
     return int(top - folded)
 
 
-def fold_audit_rows(conn: sqlite3.Connection, audit_table: str, after_id: int, upto_id: int) -> None:
+def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: int) -> None:
     """Fold audit rows `after_id < id <= upto_id` into `setright_change_state`.
 
     The one fold: a writer's cache refresh and a reader's in-memory fold
-    (a TEMP copy of the cache, store/reader.py) both run this statement.
+    (a private copy of the cache, store/reader.py) both run this statement.
+    An unreadable `created_at` folds as -1 ms (it never beats a readable one).
     """
-    table = quote(audit_table)
+    impl = impl_of(conn)
+    table = impl.quote(audit_table)
+    ms = f"coalesce({impl.audit_ms_sql(conn, audit_table, 'created_at')}, -1)"
     conn.execute(
         f"""
         INSERT INTO setright_change_state (change_id, audit_id, state, priority, created_at,
             created_ms, target_system_id, tx_strategy, recovery_strategy, execution_id,
             error_summary)
-        SELECT change_id, id, state, prio, setright_iso(ms), ms, target_system_id, tx_strategy,
-               recovery_strategy, execution_id, setright_summary(error_trace)
+        SELECT change_id, id, state, prio, {impl.iso_from_ms_sql('ms')}, ms, target_system_id,
+               tx_strategy, recovery_strategy, execution_id,
+               {impl.error_summary_sql('error_trace')}
         FROM (
             SELECT *, row_number() OVER (
                        PARTITION BY change_id ORDER BY ms DESC, prio DESC, id DESC) AS rn
             FROM (SELECT id, change_id, state, target_system_id, tx_strategy, recovery_strategy,
                          execution_id, error_trace,
-                         {_MS_SQL} AS ms, {_PRIORITY_SQL} AS prio
+                         {ms} AS ms, {_PRIORITY_SQL} AS prio
                   FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL)
         ) WHERE rn = 1
         ON CONFLICT(change_id) DO UPDATE SET
@@ -121,15 +122,16 @@ _CURRENT_COLUMNS = ("change_id, audit_id, state, created_at, created_ms, target_
                     " tx_strategy, recovery_strategy, execution_id, error_summary")
 
 
-def current_state(conn: sqlite3.Connection, change_id: str) -> CurrentState | None:
+def current_state(conn: Connection, change_id: str) -> CurrentState | None:
     row = conn.execute(
         f"SELECT {_CURRENT_COLUMNS} FROM setright_change_state WHERE change_id = ?", (change_id,)
     ).fetchone()
     return CurrentState(*row) if row else None
 
 
-def audit_row(conn: sqlite3.Connection, audit_table: str, audit_id: int) -> dict[str, Any]:
-    cursor = conn.execute(f"SELECT * FROM {quote(audit_table)} WHERE id = ?", (audit_id,))
+def audit_row(conn: Connection, audit_table: str, audit_id: int) -> dict[str, Any]:
+    cursor = conn.execute(f"SELECT * FROM {impl_of(conn).quote(audit_table)} WHERE id = ?",
+                          (audit_id,))
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
     if row is None:
@@ -137,7 +139,7 @@ def audit_row(conn: sqlite3.Connection, audit_table: str, audit_id: int) -> dict
     return dict(zip(names, row, strict=True))
 
 
-def next_created_ms(tx: sqlite3.Connection, change_id: str, now_ms: int) -> int:
+def next_created_ms(tx: Connection, change_id: str, now_ms: int) -> int:
     """`max(now, latest created_at of that change + 1 ms)`: the fold can never be reordered."""
     row = tx.execute("SELECT created_ms FROM setright_change_state WHERE change_id = ?",
                      (change_id,)).fetchone()
@@ -145,7 +147,7 @@ def next_created_ms(tx: sqlite3.Connection, change_id: str, now_ms: int) -> int:
 
 
 def append_audit_row(
-    tx: sqlite3.Connection, audit_table: str, row: Mapping[str, Any], *, now_ms: int,
+    tx: Connection, audit_table: str, row: Mapping[str, Any], *, now_ms: int,
     provenance: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert one audit row (inside a write transaction) and fold it; return its id.
@@ -160,14 +162,16 @@ def append_audit_row(
         values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    cursor = tx.execute(f"INSERT INTO {quote(audit_table)} ({columns}) VALUES ({marks})",
-                        list(values.values()))
+    impl = impl_of(tx)
+    audit_id = impl.insert_returning_id(
+        tx, f"INSERT INTO {impl.quote(audit_table)} ({columns}) VALUES ({marks})",
+        list(values.values()))
     refresh_change_state(tx, audit_table)
-    return int(cursor.lastrowid or 0)
+    return audit_id
 
 
 def mark_change(
-    tx: sqlite3.Connection, audit_table: str, change_id: str, resolution: str,
+    tx: Connection, audit_table: str, change_id: str, resolution: str,
     prov: Provenance, *, now_ms: int, execution_id: str,
 ) -> tuple[str, int]:
     """Append a manual mark the way Flamingock's `audit fix` does; return (old state, row id).
@@ -210,7 +214,7 @@ def _with_setright_metadata(existing: object, provenance: Mapping[str, Any]) -> 
 # -- reading ---------------------------------------------------------------
 
 
-def list_current(conn: sqlite3.Connection, audit_table: str, *, change_id: str | None = None,
+def list_current(conn: Connection, audit_table: str, *, change_id: str | None = None,
                  since_ms: int | None = None) -> list[dict[str, Any]]:
     """Current state per change (oldest first), with the author of the deciding row."""
     where, params = ["1 = 1"], []
@@ -223,7 +227,8 @@ def list_current(conn: sqlite3.Connection, audit_table: str, *, change_id: str |
     cursor = conn.execute(
         f"SELECT cs.change_id, cs.state, a.author, cs.target_system_id, cs.created_at,"
         f" cs.execution_id, cs.tx_strategy, cs.recovery_strategy, cs.error_summary, cs.audit_id"
-        f" FROM setright_change_state cs LEFT JOIN {quote(audit_table)} a ON a.id = cs.audit_id"
+        f" FROM setright_change_state cs LEFT JOIN {impl_of(conn).quote(audit_table)} a"
+        f" ON a.id = cs.audit_id"
         f" WHERE {' AND '.join(where)} ORDER BY cs.created_ms, cs.change_id",
         params,
     )
@@ -231,20 +236,21 @@ def list_current(conn: sqlite3.Connection, audit_table: str, *, change_id: str |
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def list_history(conn: sqlite3.Connection, audit_table: str, *, change_id: str | None = None,
+def list_history(conn: Connection, audit_table: str, *, change_id: str | None = None,
                  since_ms: int | None = None) -> list[dict[str, Any]]:
     """Raw audit rows in id order (the whole log when unfiltered: not a hot path)."""
+    impl = impl_of(conn)
     where, params = ["1 = 1"], []
     if change_id is not None:
         where.append("change_id = ?")
         params.append(change_id)
     if since_ms is not None:
-        where.append("setright_ms(created_at) >= ?")
+        where.append(f"{impl.audit_ms_sql(conn, audit_table, 'created_at')} >= ?")
         params.append(since_ms)
     cursor = conn.execute(
         f"SELECT id, change_id, state, author, target_system_id, created_at, execution_id,"
         f" tx_strategy, recovery_strategy, error_trace, metadata"
-        f" FROM {quote(audit_table)} WHERE {' AND '.join(where)} ORDER BY id",
+        f" FROM {impl.quote(audit_table)} WHERE {' AND '.join(where)} ORDER BY id",
         params,
     )
     names = [d[0] for d in cursor.description]

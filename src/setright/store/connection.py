@@ -1,8 +1,9 @@
-"""The `Store`: one SQLite connection, its transactions and its metadata.
+"""The `Store`: one connection to the audit store, its transactions and its metadata.
 
-Every state write runs inside `Store.write()`: `BEGIN IMMEDIATE`, the guarded
-updates, a `serial` bump, `COMMIT` — or `ROLLBACK` on any exception, so a
-refused command leaves the state tables exactly as they were.
+Every state write runs inside `Store.write()`: `impl.begin(write=True)` (SQLite:
+`BEGIN IMMEDIATE`), the guarded updates, a `serial` bump, `impl.commit` — or
+`impl.rollback` on any exception, so a refused command leaves the state tables
+exactly as they were. What differs per database is the `impl`'s (`setright.db`).
 
 Writers open with `Store.open` (creating and upgrading the store); readers
 with `Store.open_reader`, which never creates, upgrades or writes anything
@@ -11,95 +12,112 @@ with `Store.open_reader`, which never creates, upgrades or writes anything
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from setright.db import Connection, DbUrl
+from setright.db.impl import DatabaseUnavailable, DefaultImpl, impl_for
+from setright.db.url import sqlite_url
 from setright.errors import StoreError
 from setright.store import schema
 from setright.store.audit import SQL_FUNCTIONS
-from setright.store.url import shown_url
 from setright.timeutil import Clock, SystemClock, iso_from_ms
 
 BUSY_TIMEOUT_MS = 5000
 
 
+def as_url(store: DbUrl | Path, text: str | None = None) -> DbUrl:
+    """A store given as a URL, or (SQLite) as the path of its file."""
+    return store if isinstance(store, DbUrl) else sqlite_url(store, text)
+
+
+def _refuse_servers(url: DbUrl) -> None:
+    """This version keeps the audit store in SQLite (targets and URLs already go further)."""
+    if not url.is_sqlite:
+        raise StoreError(f"the audit store on {url.dialect} is not supported yet",
+                         [f"store.url is {url.shown}; keep the audit store in SQLite "
+                          "(sqlite:///path.db) for now"])
+
+
 class Store:
     """An opened, upgraded audit store."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, audit_table: str, clock: Clock,
-                 *, readonly: bool = False, url: str | None = None) -> None:
-        self.conn = conn
-        self.path = path
+    def __init__(self, conn: Connection, url: DbUrl, audit_table: str, clock: Clock,
+                 *, impl: DefaultImpl, readonly: bool = False) -> None:
+        self.conn: Any = conn
+        self.url = url
+        self.impl = impl
         self.audit_table = audit_table
         self.clock = clock
         self.readonly = readonly
-        self.url = url or str(path)
         #: True when this open created the store's lineage (it had none before).
         self.stamped_lineage = False
         self._reading = False
         self._memory_fold: Any = None  # a reader's in-memory fold (store/reader.py)
 
+    @property
+    def path(self) -> Path:
+        """The SQLite file of the store (SQLite only)."""
+        if self.url.path is None:
+            raise AttributeError(f"the audit store on {self.url.dialect} has no file path")
+        return self.url.path
+
+    @property
+    def where(self) -> str:
+        """How a writer's messages name the store: its file, or host:port/database."""
+        return self.url.where
+
     # -- opening -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, audit_table: str = "setright_audit_log",
+    def open(cls, location: DbUrl | Path, audit_table: str = "setright_audit_log",
              clock: Clock | None = None) -> Store:
-        """Open (creating if needed) the store at `path`; safe when processes race to create it."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating if needed) the store at `location` (a URL, or a SQLite file's
+        path); safe when processes race to create it."""
+        url = as_url(location)
+        impl = impl_for(url)
+        _refuse_servers(url)
         try:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the audit store {path}: {exc}") from None
-        store = cls(conn, path, audit_table, clock or SystemClock())
+            conn = impl.connect(url, create=True)
+        except DatabaseUnavailable as exc:
+            raise StoreError(f"cannot open the audit store {url.where}: {exc.cause}") from None
+        store = cls(conn, url, audit_table, clock or SystemClock(), impl=impl)
         try:
-            store._configure()
+            impl.prepare_store(conn, read_only=False, functions=SQL_FUNCTIONS)
             store._upgrade()
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             conn.close()
-            raise StoreError(f"cannot open the audit store {path}: {exc}") from None
-        except BaseException:
-            conn.close()
+            if isinstance(exc, Exception) and impl.is_error(exc):
+                raise StoreError(f"cannot open the audit store {url.where}: {exc}") from None
             raise
         return store
 
     @classmethod
-    def open_reader(cls, path: Path, audit_table: str = "setright_audit_log",
+    def open_reader(cls, location: DbUrl | Path, audit_table: str = "setright_audit_log",
                     clock: Clock | None = None, *, url: str | None = None) -> Store:
-        """Open an existing store read-only (`mode=ro`); `url` is how errors name it.
+        """Open an existing store read-only; errors name it as configured (a store given
+        as a SQLite file's path: as `url` says, else by the path).
 
         Refuses a missing store with `Error: no audit store at URL`; creates no
         file, folder, table or row. Missing `setright_*` tables read as empty.
         """
         from setright.store import reader
 
-        conn = reader.connect_readonly(path, url or str(path))
-        store = cls(conn, path, audit_table, clock or SystemClock(), readonly=True, url=url)
+        resolved = as_url(location, url)
+        _refuse_servers(resolved)
+        impl, conn = reader.connect(resolved)
+        store = cls(conn, resolved, audit_table, clock or SystemClock(), impl=impl, readonly=True)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            for name, function in SQL_FUNCTIONS.items():
-                conn.create_function(name, 1, function, deterministic=True)
-            store._memory_fold = reader.prepare(conn, audit_table, store.url)
-        except sqlite3.DatabaseError as exc:
+            impl.prepare_store(conn, read_only=True, functions=SQL_FUNCTIONS)
+            store._memory_fold = reader.prepare(conn, impl, audit_table, resolved)
+        except BaseException as exc:
             conn.close()
-            raise StoreError(f"cannot read the audit store {shown_url(store.url)}: {exc}") from None
-        except BaseException:
-            conn.close()
+            if isinstance(exc, Exception) and impl.is_error(exc):
+                raise StoreError(f"cannot read the audit store {resolved.shown}: {exc}") from None
             raise
         return store
-
-    def _configure(self) -> None:
-        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
-            raise StoreError(f"cannot switch the audit store {self.path} to WAL mode (got {mode})")
-        self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        for name, function in SQL_FUNCTIONS.items():
-            self.conn.create_function(name, 1, function, deterministic=True)
 
     def _upgrade(self) -> None:
         if schema.current_version(self.conn) >= schema.SCHEMA_VERSION:
@@ -119,7 +137,7 @@ class Store:
             # A store created for another audit table (or a Flamingock table added later).
             with self.write(state=False):
                 schema.create_audit_table(self.conn, self.audit_table)
-        check_audit_layout(self.conn, self.audit_table, str(self.path))
+        check_audit_layout(self.conn, self.audit_table, self.where)
 
     def close(self) -> None:
         self.conn.close()
@@ -127,33 +145,37 @@ class Store:
     # -- transactions ------------------------------------------------------
 
     @contextmanager
-    def write(self, *, state: bool = True) -> Iterator[sqlite3.Connection]:
-        """One `BEGIN IMMEDIATE` transaction; bumps `serial` when it writes state tables."""
+    def write(self, *, state: bool = True) -> Iterator[Any]:
+        """One write transaction (SQLite: `BEGIN IMMEDIATE`); bumps `serial` when it writes
+        state tables. Yields the connection (`setright.db.Connection`)."""
         if self.readonly:
             raise RuntimeError("a read command tried to write the audit store")
-        if self.conn.in_transaction:
+        impl, conn = self.impl, self.conn
+        if impl.in_transaction(conn):
             raise RuntimeError("nested store transaction")
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+            impl.begin(conn, write=True)
+        except Exception as exc:
+            if not impl.is_error(exc):
+                raise
             raise StoreError(
-                f"the audit store {self.path} is locked by another process",
+                f"the audit store {self.where} is locked by another process",
                 [f"{exc}; waited {BUSY_TIMEOUT_MS // 1000}s"],
             ) from None
         try:
-            yield self.conn
+            yield conn
             if state:
-                self.conn.execute(
+                conn.execute(
                     "UPDATE setright_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'serial'"
                 )
-            self.conn.execute("COMMIT")
+            impl.commit(conn)
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if impl.in_transaction(conn):
+                impl.rollback(conn)
             raise
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[Any]:
         """A read transaction: one consistent snapshot for multi-query reads.
 
         Re-entrant: inside an open snapshot it yields the same one. A reader folds
@@ -162,16 +184,17 @@ class Store:
         if self._reading:
             yield self.conn
             return
-        self.conn.execute("BEGIN")
+        impl, conn = self.impl, self.conn
+        impl.begin(conn, write=False)
         self._reading = True
         try:
             if self._memory_fold is not None:
-                self._memory_fold.catch_up(self.conn)
-            yield self.conn
+                self._memory_fold.catch_up(conn)
+            yield conn
         finally:
             self._reading = False
-            if self.conn.in_transaction:
-                self.conn.execute("COMMIT")
+            if impl.in_transaction(conn):
+                impl.commit(conn)
 
     # -- metadata ----------------------------------------------------------
 
@@ -214,7 +237,4 @@ class Store:
         return iso_from_ms(self.clock.now_ms())
 
     def table_exists(self, name: str) -> bool:
-        return self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone() is not None
-
+        return self.impl.table_exists(self.conn, name)

@@ -16,15 +16,15 @@ returns decide what committed, exactly as the reaper would settle it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from setright.db import Connection
+from setright.db.impl import impl_of
 from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import Verdict, find_issues, verdict_for
-from setright.store.schema import quote
 from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
 
@@ -89,13 +89,13 @@ class Diagnosis:
         return asdict(self)
 
 
-def _one(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+def _one(conn: Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
     cursor = conn.execute(sql, params)
     row = cursor.fetchone()
     return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
 
-def diagnose(conn: sqlite3.Connection, audit_table: str, verdict: Verdict, *, now_ms: int,
+def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: int,
              redrive_max_age: float, markers: MarkerReader | None = None) -> Diagnosis:
     facts = verdict.facts
     current = current_state(conn, facts.change_id)
@@ -183,11 +183,12 @@ def _settled_by_markers(ops: list[tuple[int, str, str]],
              stmt) for seq, state, stmt in ops]
 
 
-def _started_at(conn: sqlite3.Connection, audit_table: str, change_id: str,
+def _started_at(conn: Connection, audit_table: str, change_id: str,
                 execution_id: str | None) -> str | None:
     """When the execution that wrote the current row began (its STARTED row)."""
     row = conn.execute(
-        f"SELECT created_at FROM {quote(audit_table)} WHERE change_id = ? AND state = 'STARTED'"
+        f"SELECT created_at FROM {impl_of(conn).quote(audit_table)}"
+        " WHERE change_id = ? AND state = 'STARTED'"
         " AND execution_id IS ? ORDER BY id DESC LIMIT 1", (change_id, execution_id)).fetchone()
     ms = ms_from_any(row[0]) if row else None
     return iso_from_ms(ms) if ms is not None else None
@@ -204,7 +205,7 @@ def _partial_state_possible(state: str, transactional: bool | None, completed: i
     return False
 
 
-def _redrive_hint(conn: sqlite3.Connection, apply: dict[str, Any] | None, *, now_ms: int,
+def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int,
                   max_age: float) -> RedriveHint:
     """The store-side redrive conditions of §6.2 (the fresh-plan match is `plan`'s to check)."""
     if apply is None:
@@ -247,7 +248,7 @@ def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> st
     return stored
 
 
-def diagnose_issues(conn: sqlite3.Connection, audit_table: str, *, now_ms: int,
+def diagnose_issues(conn: Connection, audit_table: str, *, now_ms: int,
                     redrive_max_age: float,
                     markers: MarkerReader | None = None) -> list[Diagnosis]:
     """Every open issue, oldest first, diagnosed."""
@@ -256,7 +257,7 @@ def diagnose_issues(conn: sqlite3.Connection, audit_table: str, *, now_ms: int,
             for v in find_issues(conn, now_ms)]
 
 
-def diagnose_change(conn: sqlite3.Connection, audit_table: str, change_id: str, *, now_ms: int,
+def diagnose_change(conn: Connection, audit_table: str, change_id: str, *, now_ms: int,
                     redrive_max_age: float,
                     markers: MarkerReader | None = None) -> Diagnosis | None:
     verdict = verdict_for(conn, now_ms, change_id)

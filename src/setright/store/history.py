@@ -15,9 +15,11 @@ plan id in batches; never a query per row.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+from setright.db import Connection
+from setright.db.impl import impl_of
 
 _BATCH = 500  # plan ids per events query (well under SQLite's variable limit)
 
@@ -32,8 +34,8 @@ class HistoryPage:
     more: int
 
 
-def _ledger_pr_column(conn: sqlite3.Connection) -> str:
-    present = {row[1] for row in conn.execute("PRAGMA table_info(setright_ledger)")}
+def _ledger_pr_column(conn: Connection) -> str:
+    present = impl_of(conn).column_names(conn, "setright_ledger")
     return "l.pull_request" if "pull_request" in present else "NULL"
 
 
@@ -67,7 +69,7 @@ SELECT source, applied_at, resolution_file, entry_key, file_digest, outcome, pla
 """
 
 
-def ledger_history(conn: sqlite3.Connection, *, limit: int | None = None,
+def ledger_history(conn: Connection, *, limit: int | None = None,
                    change_id: str | None = None, since: str | None = None) -> HistoryPage:
     """Entries newest first, at most `limit` (None: all), each with the events it wrote.
 
@@ -97,7 +99,7 @@ def ledger_history(conn: sqlite3.Connection, *, limit: int | None = None,
     return HistoryPage(rows=rows, more=max(0, total - len(rows)))
 
 
-def _events(conn: sqlite3.Connection,
+def _events(conn: Connection,
             plan_ids: list[str]) -> dict[tuple[str, str | None], list[_Event]]:
     """Events of these plans by (plan id, resolution reference), in the order written, each
     with the (reason, ticket) its provenance carried."""

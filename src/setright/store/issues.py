@@ -10,10 +10,11 @@ budget, which would otherwise re-run in a new apply on every `run`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from setright.db import Connection
+from setright.db.impl import impl_of
 from setright.store.schema import NON_TERMINAL_APPLY_STATES
 from setright.store.states import (
     DONE_STATES,
@@ -150,7 +151,7 @@ LEFT JOIN setright_applies la ON la.id = lt.apply_id
 """
 
 
-def gather_facts(conn: sqlite3.Connection, now_ms: int, *, change_id: str | None = None,
+def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
                  target: str | None = None, unsettled_only: bool = True) -> list[IssueFacts]:
     """Facts for one change, one target, or every change that may be an issue.
 
@@ -186,32 +187,32 @@ def gather_facts(conn: sqlite3.Connection, now_ms: int, *, change_id: str | None
     ]
 
 
-def flamingock_lock_live(conn: sqlite3.Connection, now_ms: int) -> bool:
+def flamingock_lock_live(conn: Connection, now_ms: int) -> bool:
     """Whether a Flamingock runner holds its lock (`flamingockLock`, expiry in epoch ms)."""
-    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                          (FLAMINGOCK_LOCK_TABLE,)).fetchone()
-    if not exists:
+    impl = impl_of(conn)
+    if not impl.table_exists(conn, FLAMINGOCK_LOCK_TABLE):
         return False
     marks = ", ".join("?" for _ in _RELEASED_LOCK_STATUSES)
+    expires = impl.audit_ms_sql(conn, FLAMINGOCK_LOCK_TABLE, "expires_at")
     row = conn.execute(
-        f'SELECT 1 FROM "{FLAMINGOCK_LOCK_TABLE}" WHERE setright_ms(expires_at) > ?'
+        f"SELECT 1 FROM {impl.quote(FLAMINGOCK_LOCK_TABLE)} WHERE {expires} > ?"
         f" AND coalesce(upper(status), '') NOT IN ({marks}) LIMIT 1",
         (now_ms, *_RELEASED_LOCK_STATUSES),
     ).fetchone()
     return row is not None
 
 
-def find_issues(conn: sqlite3.Connection, now_ms: int, *, target: str | None = None) -> list[Verdict]:
+def find_issues(conn: Connection, now_ms: int, *, target: str | None = None) -> list[Verdict]:
     """Every change that needs a human, oldest first."""
     verdicts = (classify(f) for f in gather_facts(conn, now_ms, target=target))
     return [v for v in verdicts if v.is_issue]
 
 
-def verdict_for(conn: sqlite3.Connection, now_ms: int, change_id: str) -> Verdict | None:
+def verdict_for(conn: Connection, now_ms: int, change_id: str) -> Verdict | None:
     facts = gather_facts(conn, now_ms, change_id=change_id, unsettled_only=False)
     return classify(facts[0]) if facts else None
 
 
-def blocking_issues(conn: sqlite3.Connection, now_ms: int, target: str) -> list[Verdict]:
+def blocking_issues(conn: Connection, now_ms: int, target: str) -> list[Verdict]:
     """A target is blocked while it has an issue: `run` refuses it and names them."""
     return find_issues(conn, now_ms, target=target)

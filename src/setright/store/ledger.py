@@ -9,11 +9,12 @@ than a query per file when there are thousands).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+from setright.db import Connection, DbUrl
+from setright.db.impl import DatabaseUnavailable, impl_for, impl_of
 from setright.errors import StoreError, TransitionRefused
 
 LEDGER_TABLE = "setright_ledger"
@@ -40,9 +41,9 @@ _COLUMNS = tuple(f.name for f in fields(LedgerRow))
 _ADDED = ("pull_request",)
 
 
-def _select(conn: sqlite3.Connection) -> str:
+def _select(conn: Connection) -> str:
     """`SELECT` of every LedgerRow column, NULL for a column this store does not have yet."""
-    present = {row[1] for row in conn.execute(f"PRAGMA table_info({LEDGER_TABLE})")}
+    present = set(impl_of(conn).column_names(conn, LEDGER_TABLE))
     columns = [c if c in present or c not in _ADDED else f"NULL AS {c}" for c in _COLUMNS]
     return f"SELECT {', '.join(columns)} FROM {LEDGER_TABLE}"
 
@@ -54,26 +55,26 @@ def _rows(cursor: Iterable[tuple[object, ...]]) -> list[LedgerRow]:
 # -- point lookups (indexed) ------------------------------------------------
 
 
-def ledger_row(conn: sqlite3.Connection, resolution_file: str, entry_key: str) -> LedgerRow | None:
+def ledger_row(conn: Connection, resolution_file: str, entry_key: str) -> LedgerRow | None:
     """The row of one applied entry, or None (primary-key lookup)."""
     rows = _rows(conn.execute(f"{_select(conn)} WHERE resolution_file = ? AND entry_key = ?",
                               (resolution_file, entry_key)))
     return rows[0] if rows else None
 
 
-def ledger_rows_for_file(conn: sqlite3.Connection, resolution_file: str) -> list[LedgerRow]:
+def ledger_rows_for_file(conn: Connection, resolution_file: str) -> list[LedgerRow]:
     """Applied entries recorded under one file path, by entry key (primary-key prefix)."""
     return _rows(conn.execute(f"{_select(conn)} WHERE resolution_file = ? ORDER BY entry_key",
                               (resolution_file,)))
 
 
-def ledger_rows_for_digest(conn: sqlite3.Connection, file_digest: str) -> list[LedgerRow]:
+def ledger_rows_for_digest(conn: Connection, file_digest: str) -> list[LedgerRow]:
     """Applied entries of any file that had this digest (uses the digest index): renames."""
     return _rows(conn.execute(
         f"{_select(conn)} WHERE file_digest = ? ORDER BY resolution_file, entry_key", (file_digest,)))
 
 
-def ledger_rows(conn: sqlite3.Connection) -> list[LedgerRow]:
+def ledger_rows(conn: Connection) -> list[LedgerRow]:
     """Every row, newest first (what `history` shows)."""
     return _rows(conn.execute(
         f"{_select(conn)} ORDER BY applied_at DESC, resolution_file, entry_key"))
@@ -111,30 +112,33 @@ class LedgerIndex:
         return sorted(self._by_file)
 
 
-def read_ledger(conn: sqlite3.Connection) -> LedgerIndex:
+def read_ledger(conn: Connection) -> LedgerIndex:
     """Read the ledger once (three short columns per row plus provenance)."""
     return LedgerIndex(_rows(conn.execute(_select(conn))))
 
 
-def read_ledger_at(store_path: Path, shown: str | None = None) -> LedgerIndex:
+def read_ledger_at(store: DbUrl | Path, shown: str | None = None) -> LedgerIndex:
     """Read the ledger of an existing store without writing anything (no upgrade, no fold).
 
     For `validate`: a pre-commit hook must not create, migrate or lock the store.
-    `shown` is the store's name in error messages (default: the path).
+    `shown` is the store's name in error messages (default: the path, or the URL).
     """
-    name = shown or str(store_path)
-    uri = f"{store_path.resolve().as_uri()}?mode=ro"
+    url = store if isinstance(store, DbUrl) else DbUrl("sqlite", str(store), path=store)
+    name = shown or (str(url.path) if url.is_sqlite else url.shown)
+    impl = impl_for(url)
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=5)
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the audit store {name}: {exc}") from None
+        conn = impl.connect(url, read_only=True)
+    except DatabaseUnavailable as exc:
+        if exc.missing:
+            raise StoreError(f"cannot open the audit store {name}: it does not exist") from None
+        raise StoreError(f"cannot read the ledger in {name}: {exc.cause}") from None
     try:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                              (LEDGER_TABLE,)).fetchone()
-        if not exists:
+        if not impl.table_exists(conn, LEDGER_TABLE):
             raise StoreError(f"{name} is not a setright store (no {LEDGER_TABLE} table)")
         return read_ledger(conn)
-    except sqlite3.Error as exc:
+    except Exception as exc:
+        if not impl.is_error(exc):
+            raise
         raise StoreError(f"cannot read the ledger in {name}: {exc}") from None
     finally:
         conn.close()
@@ -143,7 +147,7 @@ def read_ledger_at(store_path: Path, shown: str | None = None) -> LedgerIndex:
 # -- writing ----------------------------------------------------------------
 
 
-def record_ledger_entry(tx: sqlite3.Connection, row: LedgerRow) -> None:
+def record_ledger_entry(tx: Connection, row: LedgerRow) -> None:
     """Record one applied entry; the caller holds the write transaction.
 
     An entry already recorded is refused rather than overwritten: the ledger is
@@ -155,7 +159,9 @@ def record_ledger_entry(tx: sqlite3.Connection, row: LedgerRow) -> None:
             f"VALUES ({', '.join('?' for _ in _COLUMNS)})",
             astuple(row),
         )
-    except sqlite3.IntegrityError:
+    except Exception as exc:
+        if not impl_of(tx).is_integrity_error(exc):
+            raise
         raise TransitionRefused(
             f"the ledger already records entry {row.entry_key!r} of {row.resolution_file}",
             ["it was applied by someone else since this plan was made"],

@@ -12,10 +12,10 @@ import getpass
 import os
 import secrets
 import socket
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 
+from setright.db import Connection
 from setright.errors import LeaseLost, SetrightError, UnknownId
 from setright.store.connection import Store
 from setright.store.transitions import Provenance, record_event
@@ -65,7 +65,8 @@ def default_owner() -> str:
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
 
 
-_COLUMNS = "name, lock_id, owner, operation, acquired_at, expires_at, info"
+_FIELDS = ("name", "lock_id", "owner", "operation", "acquired_at", "expires_at", "info")
+_COLUMNS = ", ".join(_FIELDS)
 
 
 class Locker:
@@ -102,11 +103,7 @@ class Locker:
             if holder is not None and holder.expires_at > iso_from_ms(now) and not take_over:
                 raise LockHeld(holder)
             tx.execute(
-                f"INSERT INTO setright_locks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET lock_id = excluded.lock_id,"
-                " owner = excluded.owner, operation = excluded.operation,"
-                " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,"
-                " info = excluded.info",
+                self.store.impl.upsert_sql("setright_locks", _FIELDS, ("name",)),
                 (lock.name, lock.lock_id, lock.owner, lock.operation, lock.acquired_at,
                  lock.expires_at, lock.info),
             )
@@ -198,13 +195,13 @@ class Locker:
         return lock
 
     @staticmethod
-    def _get(conn: sqlite3.Connection, name: str) -> LockInfo | None:
+    def _get(conn: Connection, name: str) -> LockInfo | None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM setright_locks WHERE name = ?",
                            (name,)).fetchone()
         return LockInfo(*row) if row else None
 
     @staticmethod
-    def _by_id(conn: sqlite3.Connection, lock_id: str) -> LockInfo:
+    def _by_id(conn: Connection, lock_id: str) -> LockInfo:
         row = conn.execute(f"SELECT {_COLUMNS} FROM setright_locks WHERE lock_id = ?",
                            (lock_id,)).fetchone()
         if row is None:

@@ -9,12 +9,13 @@ Callers run these inside `Store.write()`, so a refusal rolls everything back.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from setright.db import Connection
+from setright.db.impl import impl_of
 from setright.errors import LeaseLost, TransitionRefused, UnknownId
 from setright.store.states import (
     APPLY_TRANSITIONS,
@@ -40,13 +41,14 @@ class Provenance:
 
 
 def record_event(
-    tx: sqlite3.Connection, *, at: str, kind: str, prov: Provenance,
+    tx: Connection, *, at: str, kind: str, prov: Provenance,
     apply_id: str | None = None, change_id: str | None = None,
     old_state: str | None = None, new_state: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> int:
     metadata = {**prov.metadata, **(extra or {})}
-    cursor = tx.execute(
+    return impl_of(tx).insert_returning_id(
+        tx,
         "INSERT INTO setright_events (at, apply_id, change_id, kind, old_state, new_state, actor,"
         " source, reason, ticket, resolution, plan_id, metadata)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -54,7 +56,6 @@ def record_event(
          prov.reason, prov.ticket, prov.resolution, prov.plan_id,
          json.dumps(metadata, sort_keys=True) if metadata else None),
     )
-    return int(cursor.lastrowid or 0)
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
@@ -67,7 +68,7 @@ def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Itera
 
 
 def _guarded_update(
-    tx: sqlite3.Connection, *, table: str, where: str, key: tuple[Any, ...],
+    tx: Connection, *, table: str, where: str, key: tuple[Any, ...],
     expected: list[str], new: str, fields: Mapping[str, Any], lease_token: str | None,
     apply_id: str, describe: str,
 ) -> str:
@@ -99,7 +100,7 @@ def _guarded_update(
 
 
 def move_apply(
-    tx: sqlite3.Connection, apply_id: str, expected: Iterable[ApplyState], new: ApplyState,
+    tx: Connection, apply_id: str, expected: Iterable[ApplyState], new: ApplyState,
     prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
 ) -> str:
@@ -115,7 +116,7 @@ def move_apply(
 
 
 def move_task(
-    tx: sqlite3.Connection, apply_id: str, position: int, expected: Iterable[TaskState],
+    tx: Connection, apply_id: str, position: int, expected: Iterable[TaskState],
     new: TaskState, prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
 ) -> str:
@@ -135,7 +136,7 @@ def move_task(
 
 
 def move_operation(
-    tx: sqlite3.Connection, apply_id: str, change_id: str, seq: int,
+    tx: Connection, apply_id: str, change_id: str, seq: int,
     expected: Iterable[OperationState], new: OperationState, prov: Provenance, *, at: str,
     lease_token: str | None = None, fields: Mapping[str, Any] | None = None,
     event: Mapping[str, Any] | None = None,
