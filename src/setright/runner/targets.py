@@ -24,13 +24,12 @@ Two setright tables live in every target (DESIGN §5.2):
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Protocol
 
 from setright.config import TargetConfig
-from setright.db import DbUrl, DefaultImpl, impl_for, parse_url, sqlite_target
+from setright.db import DbUrl, DefaultImpl, impl_for, sqlite_target
 from setright.db.sqlite_target import SqliteTarget
-from setright.errors import ConfigError, StatementFailed, TargetError
+from setright.errors import StatementFailed, TargetError
 
 # Re-exported: callers catch these from here; they live in errors.py so db/ needs no runner/.
 __all__ = ["SqliteTarget", "StatementFailed", "Target", "TargetError", "TargetTransaction",
@@ -65,21 +64,8 @@ class Target(Protocol):
 
 
 def target_url(config: TargetConfig) -> DbUrl | None:
-    """The target's URL, parsed; None when setright does not know its scheme.
-
-    A SQLite target keeps the file `config.path` names (resolved when the
-    configuration was loaded).
-    """
-    url = config.url
-    if isinstance(url, DbUrl):
-        return url
-    if url.startswith("sqlite:///"):
-        return DbUrl("sqlite", url, path=config.path)
-    try:
-        parsed = parse_url(url, config.path.parent)
-    except ConfigError:
-        return None
-    return replace(parsed, path=config.path) if parsed.is_sqlite else parsed
+    """The target's parsed URL (parsed once, when the configuration was loaded)."""
+    return config.db_url
 
 
 def target_impl(config: TargetConfig) -> DefaultImpl:
