@@ -2,7 +2,7 @@
 
 Every case writes one file (a resolution file, a change file or setright.yaml)
 into a copy of a project whose store already holds applies, tasks, an issue and
-a ledger, runs commands in-process, and checks what DESIGN §9.2 promises: exit
+a ledger, runs commands in-process, and checks what setright promises for hostile input: exit
 1, an `Error:` naming the file (and the line, when the input has lines), no
 "internal error", no traceback, no secret echoed, quickly, and not one state
 row changed in the store or the target.

@@ -1,4 +1,4 @@
-"""Database servers for tests: a fresh, randomly named database per test (DESIGN §9.7).
+"""Database servers for tests: a fresh, randomly named database per test.
 
 `pg_url` creates `setright_test_<hex>` on the server named by `SETRIGHT_TEST_POSTGRES`
 (default: the machine's local PostgreSQL), yields its URL text and drops it afterwards

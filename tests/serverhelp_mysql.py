@@ -1,4 +1,4 @@
-"""A throw-away MySQL/MariaDB database per test (DESIGN §9.7).
+"""A throw-away MySQL/MariaDB database per test.
 
 `SETRIGHT_TEST_MYSQL` names the server (default: the machine's local MariaDB).
 Each test gets a database with a random name, dropped afterwards. An

@@ -1,4 +1,4 @@
-"""Fingerprints of canonical data (DESIGN §3): `dh1:` + deepdiff's `DeepHash`.
+"""Fingerprints of canonical data: `dh1:` + deepdiff's `DeepHash`.
 
 The `dh1:` prefix names the algorithm, so a future change of hashing is a new
 prefix, never a silent mismatch. A plan records the deepdiff version it was

@@ -8,7 +8,7 @@ ROLLED_BACK. One resolution file holds the marks and the redrive; a second one r
 an applied change (satisfied: a ledger row only). `setright plan -o` saves the plan that
 every process then applies.
 
-A run is compared with the store it started from: the state tables (DESIGN §4) must be
+A run is compared with the store it started from: the state tables must be
 exactly as before, or exactly what one complete apply of the same plan writes (ids
 and times of the new rows aside). Lock rows and the change-state cache are bookkeeping.
 """

@@ -1,4 +1,4 @@
-"""A saved plan cannot change what is applied (DESIGN §9.1): `apply FILE` re-derives every
+"""A saved plan cannot change what is applied: `apply FILE` re-derives every
 action from the files the plan names and the store, and refuses any plan that says otherwise.
 
 Each forged plan here has its digest recomputed (`plan_digest`), as anyone can: the digest

@@ -1,5 +1,5 @@
 """`audit fix` and `redrive` check what a resolution file is checked for, say what they did,
-and take the file's `expect` as `--expect` (DESIGN §6.4)."""
+and take the file's `expect` as `--expect`."""
 
 from __future__ import annotations
 

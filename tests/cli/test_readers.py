@@ -1,4 +1,4 @@
-"""Read commands never create or write (DESIGN §9.3), through the real CLI."""
+"""Read commands never create or write, through the real CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The limits of the one YAML loader (DESIGN §9.2): aliases, recursion, depth, tags, values."""
+"""The limits of the one YAML loader: aliases, recursion, depth, tags, values."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from storehelp import T0
 
 ROOT = Path("project")
 AT = "2026-11-22T12:00:00.000Z"
-#: DESIGN §4.1: the audit log's columns, in Flamingock's order.
+#: The audit log's columns, in Flamingock's order.
 AUDIT_COLUMNS = [
     "id", "execution_id", "stage_id", "change_id", "author", "created_at", "state",
     "invoked_class", "invoked_method", "source_file", "metadata", "execution_millis",

@@ -1,4 +1,4 @@
-"""`issue list` / `issue get` on issues the runner really produced (DESIGN §4.4, §7)."""
+"""`issue list` / `issue get` on issues the runner really produced."""
 
 from __future__ import annotations
 

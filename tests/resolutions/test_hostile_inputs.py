@@ -1,4 +1,4 @@
-"""Hostile resolution files and setright.yaml through the real CLI (DESIGN §9.2, §8).
+"""Hostile resolution files and setright.yaml through the real CLI.
 
 Each case is one file; every command that reads it must refuse it with an
 `Error:` naming the file and line, exit 1, no "internal error", no traceback,

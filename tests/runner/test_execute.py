@@ -1,4 +1,4 @@
-"""The runner's execution rules (DESIGN §5.2), in-process against real SQLite files."""
+"""The runner's execution rules, in-process against real SQLite files."""
 
 from __future__ import annotations
 

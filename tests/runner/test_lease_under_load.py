@@ -1,4 +1,4 @@
-"""A healthy runner keeps its lease (DESIGN §4.5), with real processes on a busy machine.
+"""A healthy runner keeps its lease, with real processes on a busy machine.
 
 Four `setright run` race for one target (`lock.ttl: 2s`) while busy-loop
 processes keep every core busy: whoever holds the target must renew its lease

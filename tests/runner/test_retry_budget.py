@@ -1,4 +1,4 @@
-"""Retry budgets hold across runs (DESIGN §9.9, §4.3, §4.4).
+"""Retry budgets hold across runs.
 
 `max_attempts` counts executions of an apply whatever the number of `run`s: a
 change that fails and is undone (by its rollback script, or by the database)

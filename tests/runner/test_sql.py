@@ -1,4 +1,4 @@
-"""Statement splitting and statement hashes (DESIGN §5.1)."""
+"""Statement splitting and statement hashes."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_hash_changes_with_any_real_text_change() -> None:
     assert len(hashes) == len(variants)
 
 
-# -- transaction control (DESIGN §9.2) --------------------------------------------------------
+# -- transaction control --------------------------------------------------------
 
 from setright.runner.sql import statement_spans, transaction_control  # noqa: E402
 

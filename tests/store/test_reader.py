@@ -1,4 +1,4 @@
-"""`Store.open_reader` (DESIGN §9.3): read-only, never creating, folding in memory."""
+"""`Store.open_reader`: read-only, never creating, folding in memory."""
 
 from __future__ import annotations
 

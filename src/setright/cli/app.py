@@ -2,7 +2,7 @@
 
 Resolved lazily, so a command that does not touch the store never opens it.
 A command asks for the store as a reader (read-only, never created) or as a
-writer (created and upgraded if needed); DESIGN §9.3 lists which is which.
+writer (created and upgraded if needed); docs/architecture.md lists which is which.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class App:
         return self._config
 
     def reader(self) -> Store:
-        """The store for a read command: opened read-only, never created (DESIGN §9.3).
+        """The store for a read command: opened read-only, never created.
 
         A missing store is `Error: no audit store at URL`. The command reads in one
         snapshot, held until `close()`, so every fact it reports is from one moment.

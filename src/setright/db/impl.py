@@ -169,7 +169,7 @@ class DefaultImpl:
 
     def audit_table_ddl(self, table: str) -> str:
         """`CREATE TABLE IF NOT EXISTS` of a Flamingock-layout audit log named `table`, with
-        Flamingock's column types in this dialect (DESIGN §4.1, §9.4)."""
+        Flamingock's column types in this dialect."""
         raise NotImplementedError
 
     def now_ms(self, conn: Connection) -> int | None:
@@ -198,7 +198,7 @@ class DefaultImpl:
         """Tables, columns, indexes, constraints, views and triggers, as plain data."""
         raise NotImplementedError
 
-    # -- reading without writing (DESIGN §9.3) ---------------------------------
+    # -- reading without writing ---------------------------------
 
     def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
                         key: str) -> None:

@@ -1,6 +1,6 @@
 """MySQL ≥ 8 and MariaDB ≥ 10.6 (InnoDB), through PyMySQL (`pip install 'setright[mysql]'`).
 
-Decisions (DESIGN §9.4):
+Decisions:
 
 * **Isolation.** PyMySQL runs with autocommit on; transactions are explicit.
   A write transaction first takes the session lock `setright.write:<db>`

@@ -1,4 +1,4 @@
-"""A MySQL/MariaDB database's schema as plain data, from `information_schema` (DESIGN §9.6).
+"""A MySQL/MariaDB database's schema as plain data, from `information_schema`.
 
 The shape is `SqliteImpl.schema_snapshot`'s: tables → columns (type, nullable,
 default, primary_key), indexes (columns, unique), foreign keys and whether a

@@ -1,4 +1,4 @@
-"""A MySQL/MariaDB change target: markers, the runner fence, statements (DESIGN §5.2, §9.4).
+"""A MySQL/MariaDB change target: markers, the runner fence, statements.
 
 The same two tables as on SQLite (`setright_markers`, `setright_runner_fence`)
 live in the target database. What MySQL changes:

@@ -405,7 +405,7 @@ def flamingock_audit_ddl(table: str) -> str:
 
     Written after Flamingock's `SqlAuditorDialectHelper` (flamingock-sql-util): an
     unquoted name, `id SERIAL`, a zone-less `created_at TIMESTAMP` in the JVM's local time,
-    VARCHARs and BOOLEAN flags — the columns of DESIGN §4.1, in that order.
+    VARCHARs and BOOLEAN flags — the audit-log columns of docs/architecture.md, in that order.
     """
     columns = [
         "id SERIAL PRIMARY KEY", "execution_id VARCHAR(255)", "stage_id VARCHAR(255)",

@@ -245,7 +245,7 @@ TRANSACTION_CONTROL = frozenset(
 
 
 def is_transaction_control(statement: str) -> bool:
-    """Whether the statement starts, ends or nests a transaction (DESIGN §9.2).
+    """Whether the statement starts, ends or nests a transaction.
 
     `DO $$ BEGIN … END $$` and routine bodies are not: their BEGIN is inside a body.
     """

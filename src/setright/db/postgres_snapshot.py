@@ -1,4 +1,4 @@
-"""A PostgreSQL target's schema as plain data, for redrive drift checks (DESIGN §9.6).
+"""A PostgreSQL target's schema as plain data, for redrive drift checks.
 
 Same shape as `SqliteImpl.schema_snapshot` — `{"tables", "views", "triggers"}`, each table
 with `columns`, `indexes`, `foreign_keys` and `has_check` — plus what PostgreSQL adds:

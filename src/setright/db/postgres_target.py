@@ -1,5 +1,5 @@
 """A PostgreSQL database as a runner target: markers, the fence, and statements that
-cannot run in a transaction (DESIGN §5.2, §9.4).
+cannot run in a transaction.
 
 The same two setright tables as on SQLite live in the target's current schema:
 `setright_markers` (one row per committed operation, written in the operation's own

@@ -1,4 +1,4 @@
-"""SQLite's statement splitter: where a change script's statements end (DESIGN §5.1).
+"""SQLite's statement splitter: where a change script's statements end.
 
 It asks SQLite itself (`sqlite3.complete_statement`) where a statement ends, so
 triggers (`BEGIN … END;`), string literals, quoted identifiers and comments

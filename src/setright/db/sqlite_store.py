@@ -24,7 +24,7 @@ from typing import Any
 
 _SQLITE_READONLY, _SQLITE_CANTOPEN = 8, 14
 
-#: Flamingock's audit log columns (DESIGN §4.1) with their SQLite types.
+#: Flamingock's audit log columns with their SQLite types.
 AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "INTEGER PRIMARY KEY"),
     ("execution_id", "TEXT"),

@@ -1,4 +1,4 @@
-"""A SQLite file as a runner target: markers, the runner fence, statements (DESIGN §5.2).
+"""A SQLite file as a runner target: markers, the runner fence, statements.
 
 The two setright tables of every target (`setright_markers`, `setright_runner_fence`,
 see `runner/targets.py`) live in the file. SQLite DDL is transactional and every

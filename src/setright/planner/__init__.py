@@ -1,1 +1,1 @@
-"""Plans: what the resolution files would change in the store, with guards (DESIGN §6.2)."""
+"""Plans: what the resolution files would change in the store, with guards."""

@@ -1,4 +1,4 @@
-"""Carrying out a reviewed plan, all or nothing (DESIGN §6.3).
+"""Carrying out a reviewed plan, all or nothing.
 
 1. the plan's store lineage and every resolution file's digest must match;
 2. policy.require_committed: files committed and clean inside git (commit recorded);

@@ -1,6 +1,6 @@
 """Why a redrive's remaining work and the fresh plan differ, in lines a human reads.
 
-Exact match (DESIGN §6.2): the fresh plan's pending changes are exactly the
+Exact match: the fresh plan's pending changes are exactly the
 remaining tasks' changes, in order, with the same checksums, and each one's
 latest audit row was written by this apply (nobody marked it since).
 Checksums and per-operation hashes are compared first; `DeepDiff` runs only

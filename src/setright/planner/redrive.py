@@ -1,4 +1,4 @@
-"""Outcome of a redrive entry: reopen a failed apply for retry (DESIGN §6.2, SchemaBot parity).
+"""Outcome of a redrive entry: reopen a failed apply for retry.
 
 A redrive is accepted only when every condition holds — the apply is
 `failed`, the latest on its target, failed at most `redrive.max_age` ago, no

@@ -1,4 +1,4 @@
-"""Outcome of a resolution entry: mark a change APPLIED or ROLLED_BACK (DESIGN §6.2).
+"""Outcome of a resolution entry: mark a change APPLIED or ROLLED_BACK.
 
 | outcome   | when |
 |-----------|------|

@@ -1,4 +1,4 @@
-"""Does a saved plan still describe what its files and the store give? (DESIGN §9.1, §6.3)
+"""Does a saved plan still describe what its files and the store give?
 
 One evaluation, shared by `show` (which warns) and `apply` (which refuses, inside
 its write transaction): the store lineage, the digest of every resolution file

@@ -1,4 +1,4 @@
-"""Output style: box drawing or ASCII, colour or none (DESIGN §7)."""
+"""Output style: box drawing or ASCII, colour or none."""
 
 from __future__ import annotations
 

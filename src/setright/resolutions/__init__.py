@@ -1,4 +1,4 @@
-"""Resolution files: loading with file:line:column errors, checks, git provenance (DESIGN §6.1).
+"""Resolution files: loading with file:line:column errors, checks, git provenance.
 
 * `files`  - the file model, loading, canonical digests and entry keys;
 * `checks` - checks across files and against the ledger (what `validate` runs);

@@ -1,4 +1,4 @@
-"""Checks across resolution files and against the ledger (DESIGN §6.1): what `validate` runs.
+"""Checks across resolution files and against the ledger: what `validate` runs.
 
 Per-file problems (syntax, schema, one entry per change per file) come from
 `files`. Here: policies (`require_ticket`), two unapplied entries for one change

@@ -1,1 +1,1 @@
-"""The runner: change files, statement splitting, executing applies, fresh plans (DESIGN §5)."""
+"""The runner: change files, statement splitting, executing applies, fresh plans."""

@@ -1,4 +1,4 @@
-"""Loading change files into `Change` objects (DESIGN §5.1).
+"""Loading change files into `Change` objects.
 
 A change folder is read in file-name order, every file is validated against
 `change.v1.json` plus the checks a schema cannot express (the folder's

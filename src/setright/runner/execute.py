@@ -1,4 +1,4 @@
-"""`setright run` for one target, exactly the five steps of DESIGN §5.2.
+"""`setright run` for one target, in five steps: reap, validate, resume or plan, execute, settle.
 
 Holding the target lock (= the lease): reap lost applies, validate checksums,
 resume a `failed_retryable` apply or refuse a blocked target or plan a new

@@ -1,4 +1,4 @@
-"""What a new apply would run now (DESIGN §5.3), and checksum drift (§5.1).
+"""What a new apply would run now, and checksum drift (§5.1).
 
 `fresh_plan` is pure: it reads the folded audit state and the loaded change
 files and writes nothing, so the runner plans with it and a redrive is checked

@@ -1,6 +1,6 @@
 """The runner's lease: its target lock, checked before every statement and renewed every ttl/3.
 
-The lease *is* the `target:<name>` lock (DESIGN §4.5): `lease_token` is the
+The lease *is* the `target:<name>` lock: `lease_token` is the
 lock id and `lease_expires_at` the lock's expiry. A lease is lost only when
 its holder really stopped renewing: the lock row was taken over, or its
 `expires_at` passed without a successful renewal by us. Every verdict is

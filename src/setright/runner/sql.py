@@ -1,4 +1,4 @@
-"""Portable statement text: hashing, and the transaction-control check (DESIGN §5.1, §9.2).
+"""Portable statement text: hashing, and the transaction-control check.
 
 Where a statement ends is the target database's business: each dialect's
 `impl.split_statements` (SQLite asks SQLite itself, see `db/sqlite_lexer.py`),
@@ -28,7 +28,7 @@ __all__ = ["HASH_PREFIX", "TX_KEYWORDS", "has_sql", "normalise", "split_statemen
 
 HASH_PREFIX = "h1:"
 
-#: First keywords that take transaction control (DESIGN §9.2); START, SET and LOCK only
+#: First keywords that take transaction control; START, SET and LOCK only
 #: together with the word that follows them.
 TX_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE",
                          "XA"})

@@ -8,7 +8,7 @@ so a new database is one more class and one more branch here, with no change
 to the runner's logic. `target_impl` gives change loading the dialect's
 statement splitter.
 
-Two setright tables live in every target (DESIGN §5.2):
+Two setright tables live in every target:
 
 * `setright_markers(apply_id, change_id, seq, committed_at)`: one row per
   operation, written in the same target transaction as the operation, so
@@ -81,7 +81,7 @@ def open_target(config: TargetConfig, *, create: bool, readonly: bool = False) -
 
     `create=False` refuses a database file that does not exist, so a typo in a
     URL cannot silently run every change into a new empty database.
-    `readonly=True` is for read commands (DESIGN §9.3): a `mode=ro` connection
+    `readonly=True` is for read commands: a `mode=ro` connection
     that never creates the file, its folder or setright's tables in it, and
     refuses to claim or write.
     """

@@ -1,4 +1,4 @@
-"""The audit store: schema, state rules, transitions, locks (DESIGN §4)."""
+"""The audit store: schema, state rules, transitions, locks."""
 
 from setright.store.connection import Store
 

@@ -7,7 +7,7 @@ exactly as they were. What differs per database is the `impl`'s (`setright.db`).
 
 Writers open with `Store.open` (creating and upgrading the store); readers
 with `Store.open_reader`, which never creates, upgrades or writes anything
-(DESIGN §9.3): see `store/reader.py`.
+: see `store/reader.py`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Everything a human needs to decide an issue, read from the store (DESIGN §7 `issue get`).
+"""Everything a human needs to decide an issue, read from the store.
 
 `diagnose` turns a verdict of the issue table into a `Diagnosis`: the apply
 that wrote the change's current row, how many of its operations committed (as

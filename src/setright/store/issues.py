@@ -1,4 +1,4 @@
-"""Which changes need a human (DESIGN §4.4), as an ordered rule table.
+"""Which changes need a human, as an ordered rule table.
 
 Rows are read top to bottom and the first match decides, exactly like the
 table in the design; `reason` on a verdict is the name of the deciding row.

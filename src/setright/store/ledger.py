@@ -1,4 +1,4 @@
-"""The ledger: which resolution-file entries were applied, when, by whom (DESIGN §4.2, §6.1).
+"""The ledger: which resolution-file entries were applied, when, by whom.
 
 One row per applied entry, keyed by (resolution_file, entry_key), carrying the
 file's canonical digest at apply time. Reading is split in two: point lookups

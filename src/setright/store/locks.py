@@ -1,4 +1,4 @@
-"""Named locks with expiry, stored in `setright_locks` (DESIGN §4.5).
+"""Named locks with expiry, stored in `setright_locks`.
 
 A small Terraform-style locker: acquire with info, renew, release by lock id.
 Acquiring inserts the row or takes over one whose `expires_at <= now`, in one

@@ -1,4 +1,4 @@
-"""Reading a store without writing it (DESIGN §9.3): open read-only, empty stand-ins, fold in memory.
+"""Reading a store without writing it: open read-only, empty stand-ins, fold in memory.
 
 A read command must work for a role that can only read: a store file it may
 not write, in a folder where it may not create SQLite's `-wal`/`-shm` files, or

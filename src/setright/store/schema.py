@@ -1,4 +1,4 @@
-"""The store's tables, indexes and self-upgrade path (DESIGN §4).
+"""The store's tables, indexes and self-upgrade path.
 
 The audit log keeps Flamingock's exact column layout so a Flamingock runner
 and setright can share it; its types per dialect, and how setright's own tables
@@ -22,7 +22,7 @@ SCHEMA_VERSION = 3
 #: writer first.
 READABLE_FROM = 1
 
-#: Flamingock's audit log columns, in its order (DESIGN §4.1; types: `impl.audit_table_ddl`).
+#: Flamingock's audit log columns, in its order.
 AUDIT_COLUMN_NAMES = (
     "id", "execution_id", "stage_id", "change_id", "author", "created_at", "state",
     "invoked_class", "invoked_method", "source_file", "metadata", "execution_millis",

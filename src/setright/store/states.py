@@ -1,4 +1,4 @@
-"""Every state setright knows, and which moves between them are legal (DESIGN §4.1, §4.3).
+"""Every state setright knows, and which moves between them are legal.
 
 Keeping the machines as data means a transition is checked in one place and
 tests can enumerate the rules.

@@ -1,4 +1,4 @@
-"""Guarded state transitions for applies, tasks and operations (DESIGN §4.3).
+"""Guarded state transitions for applies, tasks and operations.
 
 Each move is one `UPDATE … WHERE state IN (:expected)` — plus, for runner
 writes, `AND lease_token = :mine` — and one `setright_events` row. Zero rows
