@@ -153,6 +153,7 @@ def _another_apply_becomes_active(project: Project, clock: FixedClock) -> None:
     mark(project, clock, "backfill", "APPLIED")
     project.change("_0003__add-index", transactional=False,
                    apply="CREATE INDEX t_v ON t (v);\nCREATE INDEX t_v2 ON t (v);")
+    project.start_at(T0 + 3_600_000)  # the crashed runner runs after the fixed clock, any day
     proc = project.spawn("run", fault="crash-after:add-index:1")
     proc.communicate(timeout=60)
     # an operator frees the dead runner's lock; its apply row stays running
