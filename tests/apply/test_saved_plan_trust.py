@@ -18,12 +18,7 @@ from planhelp import backfill_project, failed_apply_id, resolution_file, state_a
 from runhelp import Project, normalise
 from setright.planner.saved import plan_digest
 from setright.timeutil import FixedClock
-from storehelp import T0
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 @pytest.fixture

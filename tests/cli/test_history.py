@@ -17,10 +17,6 @@ from setright.timeutil import FixedClock, iso_from_ms
 from storehelp import T0
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
-
 
 @pytest.fixture
 def project(tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Project:

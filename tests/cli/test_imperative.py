@@ -12,12 +12,7 @@ import yaml
 from planhelp import backfill_project, failed_apply_id, plan, resolution_file, state_and_ledger
 from runhelp import Project, audit_states, normalise
 from setright.timeutil import FixedClock
-from storehelp import T0
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 @pytest.fixture

@@ -9,12 +9,7 @@ import pytest
 from planhelp import backfill_project, failed_apply_id, plan, resolution_file
 from runhelp import Project
 from setright.timeutil import FixedClock
-from storehelp import T0
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 @pytest.fixture

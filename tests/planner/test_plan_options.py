@@ -10,12 +10,7 @@ import pytest
 from planhelp import backfill_project, plan, resolution_file
 from runhelp import Project, normalise
 from setright.timeutil import FixedClock
-from storehelp import T0
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 @pytest.fixture

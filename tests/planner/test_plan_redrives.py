@@ -15,10 +15,6 @@ from storehelp import T0
 
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
-
 
 @pytest.fixture
 def project(tmp_path: Path, clock: FixedClock) -> Project:

@@ -9,15 +9,10 @@ import pytest
 from planhelp import Crash, actions, crash_after, plan, resolution_file
 from runhelp import Project
 from setright.timeutil import FixedClock
-from storehelp import T0
 
 USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, v INTEGER DEFAULT 1);\n" \
         "INSERT INTO users (email) VALUES ('a@x'), ('b@x');"
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 @pytest.fixture

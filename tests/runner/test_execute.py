@@ -13,7 +13,6 @@ from setright.store.applies import get_apply, list_applies, operations_of, tasks
 from setright.store.audit import mark_change
 from setright.store.issues import blocking_issues
 from setright.store.transitions import Provenance
-from setright.timeutil import FixedClock
 from storehelp import T0
 
 
@@ -21,10 +20,6 @@ from storehelp import T0
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path / "proj")
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
 
 
 def test_applies_pending_changes_in_file_order_with_markers(project: Project, clock) -> None:
