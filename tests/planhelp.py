@@ -105,3 +105,20 @@ def state_and_ledger(project: Project, clock: FixedClock) -> dict[str, Any]:
             "SELECT * FROM setright_ledger ORDER BY 1, 2").fetchall()}
     finally:
         store.close()
+
+
+def two_target_project(root: Path, clock: FixedClock) -> tuple[Project, str]:
+    """app: seed APPLIED, loose FAILED half-way (non-transactional); jobs: a failed apply of
+    jobs-index (a redrive candidate), whose id is returned beside the project."""
+    p = Project(root, targets=("app", "jobs"))
+    p.change("_0001__seed", apply="CREATE TABLE t (id INTEGER);")
+    p.change("_0002__loose", transactional=False,
+             apply="INSERT INTO t VALUES (1);\nINSERT INTO nowhere VALUES (1);")
+    p.change("_0001__jobs-table", target="jobs", apply="CREATE TABLE jobs (id INTEGER);")
+    p.change("_0002__jobs-index", target="jobs", apply="CREATE INDEX j ON jobs (missing);")
+    store = p.open_store(clock)
+    p.run(store)
+    jobs_apply = store.conn.execute(
+        "SELECT id FROM setright_applies WHERE target = 'jobs'").fetchone()[0]
+    store.close()
+    return p, str(jobs_apply)

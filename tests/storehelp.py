@@ -128,3 +128,16 @@ def read_only(folder: Path, *files: Path) -> Iterator[None]:
         folder.chmod(0o755)
         for f in files:
             f.chmod(0o644)
+
+
+@contextmanager
+def write_gate(path: Path) -> Iterator[None]:
+    """Hold a SQLite store's write lock: every `setright` process waits at its first write
+    (the fold when it opens the store) until the gate opens, so they all start together."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()

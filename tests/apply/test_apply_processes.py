@@ -25,8 +25,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from runhelp import ACTOR, Project
 from setright.cli import cli
 from setright.planner.writes import PAUSE_ENV
 from setright.timeutil import SystemClock, ms_from_any
+from storehelp import write_gate
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
@@ -260,17 +260,6 @@ def plan_id_of(plan: Path) -> str:
 # -- 1. eight concurrent applies of one saved plan ---------------------------------------
 
 
-@contextmanager
-def start_gate(scenario: Scenario) -> Iterator[None]:
-    """Hold the store's write lock: every `setright` process waits at its first write (the
-    refresh when it opens the store, with a 5 s busy timeout) until the gate opens."""
-    conn = connect(scenario)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def wait_opened(procs: list[subprocess.Popen[str]], path: Path, timeout: float = 2.5) -> None:
@@ -323,7 +312,7 @@ def test_eight_concurrent_applies_of_one_saved_plan(tmp_path: Path,
     # All eight are started at once and held at a gate until each has the store open, so
     # they reach `setright:apply` together; a short pause between writes keeps the winner's
     # transaction (and its locks) open a little longer.
-    with start_gate(scenario):
+    with write_gate(scenario.store_path):
         procs = [spawn(scenario, *args, pause=0.05) for _ in range(8)]
         wait_opened(procs, scenario.store_path)
     results = []

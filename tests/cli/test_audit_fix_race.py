@@ -13,15 +13,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from runhelp import ACTOR, Project
 from setright.planner.writes import PAUSE_ENV
-from storehelp import T0
+from storehelp import T0, write_gate
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX processes")
 
@@ -48,17 +46,6 @@ def audit_states(store: Path) -> list[str]:
         conn.close()
 
 
-@contextmanager
-def gate(store: Path) -> Iterator[None]:
-    """Hold the store's write lock: each process waits at its first write (the fold when it
-    opens the store) until the gate opens, so all five reach the mark together."""
-    conn = sqlite3.connect(store, isolation_level=None, timeout=10)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def spawn_fix(project: Project) -> subprocess.Popen[str]:
@@ -75,7 +62,7 @@ def test_five_concurrent_audit_fix_one_marks_the_rest_report_the_real_state(
     project = failed_change(tmp_path / "p")
     store = project.root / ".setright" / "audit.db"
     assert audit_states(store)[-1] == "FAILED"
-    with gate(store):
+    with write_gate(store):
         procs = [spawn_fix(project) for _ in range(5)]
         time.sleep(1.5)  # every process is started and waiting at the gate
     outputs = [p.communicate(timeout=120) for p in procs]

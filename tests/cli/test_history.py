@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planhelp import resolution_file
+from planhelp import resolution_file, two_target_project
 from runhelp import Project, normalise
 from setright.store import Store
 from setright.store.history import ledger_history
@@ -22,17 +22,7 @@ from storehelp import T0
 def project(tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Project:
     """Four entries: a file applied from PR 12 (a mark and a satisfied entry), a cli redrive one
     minute later, a cli override mark two minutes later (from PR 42)."""
-    p = Project(tmp_path / "proj", targets=("app", "jobs"))
-    p.change("_0001__seed", apply="CREATE TABLE t (id INTEGER);")
-    p.change("_0002__loose", transactional=False,
-             apply="INSERT INTO t VALUES (1);\nINSERT INTO nowhere VALUES (1);")
-    p.change("_0001__jobs-table", target="jobs", apply="CREATE TABLE jobs (id INTEGER);")
-    p.change("_0002__jobs-index", target="jobs", apply="CREATE INDEX j ON jobs (missing);")
-    store = p.open_store(clock)
-    p.run(store)
-    jobs_apply = store.conn.execute(
-        "SELECT id FROM setright_applies WHERE target = 'jobs'").fetchone()[0]
-    store.close()
+    p, jobs_apply = two_target_project(tmp_path / "proj", clock)
     resolution_file(p, "2026-11-22-loose.yaml", ticket="OPS-2",
                     reason="rows of the first statement deleted by hand",
                     resolutions=[{"change": "loose", "resolution": "ROLLED_BACK",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planhelp import backfill_project, failed_apply_id, plan, resolution_file
+from planhelp import backfill_project, plan, resolution_file, two_target_project
 from runhelp import Project
 from setright.timeutil import FixedClock
 
@@ -54,17 +54,7 @@ def test_a_deleted_applied_file_is_a_warning(applied, clock) -> None:
 
 def test_mixed_files_satisfied_resolve_and_redrive(tmp_path: Path, clock, snapshot) -> None:
     """One project, three files: a satisfied mark, a mark on one target, a redrive on another."""
-    p = Project(tmp_path / "mixed", targets=("app", "jobs"))
-    p.change("_0001__seed", apply="CREATE TABLE t (id INTEGER);")
-    p.change("_0002__loose", transactional=False,
-             apply="INSERT INTO t VALUES (1);\nINSERT INTO nowhere VALUES (1);")
-    p.change("_0001__jobs-table", target="jobs", apply="CREATE TABLE jobs (id INTEGER);")
-    p.change("_0002__jobs-index", target="jobs", apply="CREATE INDEX j ON jobs (missing);")
-    store = p.open_store(clock)
-    p.run(store)
-    jobs_apply = store.conn.execute(
-        "SELECT id FROM setright_applies WHERE target = 'jobs'").fetchone()[0]
-    store.close()
+    p, jobs_apply = two_target_project(tmp_path / "mixed", clock)
     resolution_file(p, "a-satisfied.yaml", resolutions=[{"change": "seed", "resolution": "APPLIED"}])
     resolution_file(p, "b-mark.yaml", ticket="OPS-2",
                     resolutions=[{"change": "loose", "resolution": "ROLLED_BACK",
