@@ -241,6 +241,15 @@ def test_apply_job_runs_only_on_push_to_main(workflow: dict[str, Any]) -> None:
     assert workflow["permissions"] == {"contents": "read"}
 
 
+def test_only_the_apply_job_gets_the_writers_store_url(workflow: dict[str, Any]) -> None:
+    """A pull request's job runs readers only: it gets the read-only role's URL, never
+    the secret that can write the store."""
+    plan = workflow["jobs"]["plan"]
+    assert plan["env"]["SETRIGHT_STORE"] == "${{ secrets.SETRIGHT_STORE_READONLY }}"
+    assert "secrets.SETRIGHT_STORE }}" not in yaml.safe_dump(plan)
+    assert "SETRIGHT_STORE_READONLY" not in yaml.safe_dump(workflow["jobs"]["apply"])
+
+
 def test_scripts_take_github_values_from_env_never_inline(workflow: dict[str, Any]) -> None:
     """`${{ … }}` inside a script is a shell-injection risk; values come in through `env:`."""
     for _, step in run_steps(workflow):
@@ -454,14 +463,17 @@ def scenario(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def github_context(scenario: dict[str, Any], **values: str) -> dict[str, str]:
-    return {"secrets.SETRIGHT_STORE": scenario["store_url"], "github.actor": "octocat",
+    return {"secrets.SETRIGHT_STORE": scenario["store_url"],
+            "secrets.SETRIGHT_STORE_READONLY": scenario["store_url"], "github.actor": "octocat",
             "github.server_url": "https://github.example", "github.repository": "ops/db",
             "github.run_id": "42", **values}
 
 
 def pull_request_run(scenario: dict[str, Any], base: str, head: str) -> JobRun:
+    # The writer's secret points nowhere: a plan job that used it would find no store.
     context = github_context(scenario, **{"github.event.pull_request.base.sha": base,
-                                          "github.event.pull_request.head.sha": head})
+                                          "github.event.pull_request.head.sha": head,
+                                          "secrets.SETRIGHT_STORE": "sqlite:///not-for-prs.db"})
     return JobRun(load_workflow(), "plan", scenario["repo"], scenario["tmp"], context)
 
 
