@@ -17,91 +17,28 @@ Usage: python examples/quickstart/demo.py [--keep DIR] [--transcript FILE]
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tour import Tour, fill_reason, markdown, replace_section, section  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-GIT_ID = ["-c", "user.email=ops@example.com", "-c", "user.name=Ops"]
+GENERATED_BY = "examples/quickstart/demo.py --readme README.md"
 
 
-@dataclass
-class Demo:
-    root: Path
-    transcript: list[tuple[str, str, str]] = field(default_factory=list)  # (step, command, output)
-    step: str = ""
-
-    def say(self, title: str) -> None:
-        self.step = title
-        print(f"\n\033[1m== {title}\033[0m" if sys.stdout.isatty() else f"\n== {title}")
-
-    def setright(self, *args: str, expect: int | tuple[int, ...] = 0,
-                 env: dict[str, str] | None = None, show: bool = True) -> str:
-        """Run the real CLI; print and record the command and its output."""
-        command = "setright " + " ".join(_quote(a) for a in args)
-        full_env = {**os.environ, "NO_COLOR": "1", "SETRIGHT_ACTOR": "ops@example.com",
-                    **(env or {})}
-        full_env.pop("SETRIGHT_STORE", None)
-        full_env.pop("COLUMNS", None)  # the transcript is the README's: one fixed width
-        proc = subprocess.run([sys.executable, "-m", "setright", *args], cwd=self.root,
-                              env=full_env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        output = (proc.stdout + proc.stderr).rstrip("\n")
-        prefix = " ".join(f"{k}={v}" for k, v in (env or {}).items())
-        shown = f"{prefix} {command}".strip()
-        print(f"$ {shown}")
-        if show and output:
-            print(output)
-        expected = expect if isinstance(expect, tuple) else (expect,)
-        if proc.returncode not in expected:
-            raise SystemExit(f"demo: '{shown}' exited {proc.returncode}, expected {expect}\n"
-                             f"{output}")
-        self.transcript.append((self.step, shown, output))
-        return proc.stdout
-
-    def note(self, text: str) -> None:
-        """A line of narration (printed, and a paragraph in the README tour)."""
-        print(f"  ({text})")
-        self.transcript.append((self.step, "", text))
-
+class Demo(Tour):
     def sql(self, target: str, statement: str) -> None:
         """What an operator does by hand in a target database."""
-        print(f"$ sqlite3 data/{target}.db \"{statement}\"")
         conn = sqlite3.connect(self.root / "data" / f"{target}.db")
         with conn:
             conn.executescript(statement)
         conn.close()
-        self.transcript.append((self.step, f'sqlite3 data/{target}.db "{statement}"', ""))
-
-    def write(self, relative: str, text: str) -> None:
-        print(f"$ cat > {relative}")
-        print(text.rstrip("\n"))
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        self.transcript.append((self.step, f"cat {relative}", text.rstrip("\n")))
-
-    def git(self, *args: str) -> None:
-        if shutil.which("git") is None:
-            return
-        subprocess.run(["git", *GIT_ID, *args], cwd=self.root, check=True, capture_output=True)
-        print(f"$ git {' '.join(args)}")
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
-
-
-def fill_reason(path: Path, reason: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace('reason: ""', f'reason: "{reason}"', 1), encoding="utf-8")
+        self.shell(f'sqlite3 data/{target}.db "{statement}"')
 
 
 def story(demo: Demo) -> None:
@@ -170,8 +107,7 @@ resolutions:
     d.setright("issue", "get", "-c", "orders-external-id-unique", "--write", show=False)
     [redrive_file] = sorted((d.root / "resolutions").glob("*orders-external-id-unique.yaml"))
     fill_reason(redrive_file, "Removed duplicate order 3 (ext-1002) in orders")
-    d.transcript.append((d.step, f"cat resolutions/{redrive_file.name}",
-                         redrive_file.read_text().rstrip("\n")))
+    d.show_file(f"resolutions/{redrive_file.name}")
     print(redrive_file.read_text())
     d.setright("validate")
     d.git("add", "-A")
@@ -224,47 +160,16 @@ def main(argv: list[str] | None = None) -> int:
         story(demo)
         check(root)
         if args.transcript:
-            args.transcript.write_text(tour_markdown(demo.transcript), encoding="utf-8")
+            args.transcript.write_text(markdown(demo.transcript), encoding="utf-8")
         if args.readme:
-            replace_tour(args.readme, tour_markdown(demo.transcript))
+            replace_section(args.readme, GENERATED_BY, markdown(demo.transcript))
         print("\nDemo complete: every target completed, 4 resolutions recorded in the ledger.")
     return 0
 
 
-TOUR_BEGIN = "<!-- tour:begin (generated by examples/quickstart/demo.py --readme README.md) -->"
-TOUR_END = "<!-- tour:end -->"
-
-
-def tour_markdown(transcript: list[tuple[str, str, str]]) -> str:
-    """The story as Markdown: a heading per step, a console block per command."""
-    out: list[str] = []
-    step = None
-    for title, command, output in transcript:
-        if title != step:
-            out += [f"#### {title}", ""]
-            step = title
-        if not command:
-            out += [f"*{output}*", ""]
-        elif command.startswith("cat "):
-            out += [f"`{command[4:]}`:", "", "```yaml", output, "```", ""]
-        else:
-            out += ["```console", f"$ {command}", *([output] if output else []), "```", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-def replace_tour(readme: Path, tour: str) -> None:
-    text = readme.read_text(encoding="utf-8")
-    head, _, rest = text.partition(TOUR_BEGIN)
-    _, _, tail = rest.partition(TOUR_END)
-    if not rest:
-        raise SystemExit(f"demo: {readme} has no {TOUR_BEGIN} marker")
-    readme.write_text(f"{head}{TOUR_BEGIN}\n\n{tour}\n{TOUR_END}{tail}", encoding="utf-8")
-
-
 def readme_tour(readme: Path) -> str:
     """The tour section currently in the README (for the test that keeps it true)."""
-    text = readme.read_text(encoding="utf-8")
-    return text.partition(TOUR_BEGIN)[2].partition(TOUR_END)[0].strip("\n") + "\n"
+    return section(readme, GENERATED_BY)
 
 
 if __name__ == "__main__":
