@@ -7,18 +7,24 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from planhelp import resolution_file
 from runhelp import Project, mask
-from serverhelp import server_store_url, store_database  # noqa: F401 - fixtures
+from serverhelp import pg_admin_connect, server_store_url, store_database  # noqa: F401
+from setright.cli import cli
 from setright.config import load_config
 from setright.errors import SetrightError, StoreError
 from setright.store import Store
@@ -166,3 +172,121 @@ def test_a_concurrent_transaction_cannot_defeat_a_guard(tmp_path: Path,
     assert seen == {"A": "failed", "B": "failed_retryable"}, seen
     assert outcomes["A"] == "moved" and outcomes["B"].startswith("refused: "), outcomes
     assert state == "failed_retryable" and events == 1
+
+
+# -- a role that may only read ----------------------------------------------------------
+
+
+@contextmanager
+def read_only_role(backend: str, url: str) -> Iterator[str]:
+    """A login that may only SELECT in `url`'s database (PostgreSQL: CONNECT, USAGE and
+    SELECT; MariaDB: SELECT); yields its URL; dropped afterwards."""
+    name = "setright_ro_" + secrets.token_hex(4)
+    parts = urlsplit(url)
+    ro_url = urlunsplit(parts._replace(netloc=f"{name}@{parts.hostname}:{parts.port}"))
+    database = parts.path.lstrip("/")
+    if backend == "postgresql":
+        admin = pg_admin_connect(url)
+        try:
+            admin.execute(f"CREATE ROLE {name} LOGIN")
+            admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {name}")
+            admin.execute(f"GRANT USAGE ON SCHEMA public TO {name}")
+            admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}")
+            yield ro_url
+        finally:
+            admin.execute(f"DROP OWNED BY {name}")
+            admin.execute(f"DROP ROLE IF EXISTS {name}")
+            admin.close()
+        return
+    from setright.db.mysql import MysqlImpl
+    from setright.db import parse_url
+
+    admin = MysqlImpl().connect(parse_url(url, Path(".")))
+    try:
+        for host in ("127.0.0.1", "localhost", "%"):
+            admin.execute(f"CREATE USER '{name}'@'{host}'")
+            admin.execute(f"GRANT SELECT ON `{database}`.* TO '{name}'@'{host}'")
+        yield ro_url
+    finally:
+        for host in ("127.0.0.1", "localhost", "%"):
+            admin.execute(f"DROP USER IF EXISTS '{name}'@'{host}'")
+        admin.close()
+
+
+@dataclass
+class ReadOnly:
+    project: Project
+    writer_url: str
+    reader_url: str
+    plan: Path
+    apply_id: str
+
+
+@pytest.fixture(scope="module", params=["postgresql", "mysql"])
+def read_only(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadOnly]:
+    """A store with an issue and a saved plan, and a role that may only read it (one
+    database for the module: these tests only read, or are refused before writing)."""
+    with store_database(request.param) as url:
+        project = project_on(tmp_path_factory.mktemp(request.param), url)
+        apply_id = failed_apply(project)
+        resolution_file(project, "load.yaml", reason="checked by hand",
+                        resolutions=[{"change": "load", "resolution": "APPLIED"}])
+        plan = project.root / "plan.json"
+        made = project.cli("plan", "-o", str(plan), clock=FixedClock(T0))
+        assert made.exit_code == 0, made.output
+        with read_only_role(request.param, url) as reader_url:
+            yield ReadOnly(project, url, reader_url, plan, apply_id)
+
+
+def cli_as(setup: ReadOnly, url: str, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--config", str(setup.project.config_path), "--store", url,
+                                    *args], obj={"clock": FixedClock(T0)},
+                              env={"SETRIGHT_ACTOR": "tester@example.com"})
+
+
+def store_state(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    store = Store.open_reader(load_config_url(url))
+    try:
+        with store.read() as conn:
+            return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}").fetchall()), key=repr)
+                    for t in (*STATE_TABLES, "setright_locks", "setright_meta")}
+    finally:
+        store.close()
+
+
+def load_config_url(url: str) -> Any:
+    from setright.db import parse_url
+
+    return parse_url(url, Path("."))
+
+
+STATE_TABLES = ("setright_audit_log", "setright_applies", "setright_tasks",
+                "setright_operations", "setright_events", "setright_ledger")
+
+
+@pytest.mark.parametrize("reader", READERS, ids=[" ".join(r) for r in READERS])
+def test_a_role_that_may_only_read_runs_every_reader(read_only: ReadOnly,
+                                                     reader: tuple[str, ...]) -> None:
+    args = [a.format(apply=read_only.apply_id, plan=read_only.plan) for a in reader]
+    as_writer = cli_as(read_only, read_only.writer_url, *args)
+    as_reader = cli_as(read_only, read_only.reader_url, *args)
+    assert (as_reader.exit_code, mask(as_reader.output)) == \
+        (as_writer.exit_code, mask(as_writer.output))
+    assert as_reader.exit_code in (0, 1) and not as_reader.output.startswith("Error:"), \
+        as_reader.output
+
+
+@pytest.mark.parametrize("command", [("apply", "{plan}"), ("run",),
+                                     ("audit", "fix", "-c", "load", "-r", "APPLIED",
+                                      "--reason", "x", "--yes")])
+def test_a_role_that_may_only_read_cannot_write(read_only: ReadOnly,
+                                                command: tuple[str, ...]) -> None:
+    before = store_state(read_only.writer_url)
+    result = cli_as(read_only, read_only.reader_url,
+                    *(a.format(plan=read_only.plan) for a in command))
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 1 and len(errors) == 1, result.output
+    assert "may only read" in errors[0] and "nothing was written" in errors[0], errors
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert store_state(read_only.writer_url) == before
