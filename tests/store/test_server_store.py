@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +23,14 @@ import yaml
 from click.testing import CliRunner
 
 from planhelp import resolution_file
-from runhelp import Project, mask
+from runhelp import ACTOR, Project, mask
 from serverhelp import pg_admin_connect, server_store_url, store_database  # noqa: F401
 from setright.cli import cli
 from setright.config import load_config
 from setright.errors import SetrightError, StoreError
 from setright.store import Store
 from setright.store.applies import get_apply
+from setright.store.schema import AUDIT_COLUMN_NAMES
 from setright.store.transitions import Provenance, move_apply
 from setright.timeutil import FixedClock
 from storehelp import T0
@@ -290,3 +292,109 @@ def test_a_role_that_may_only_read_cannot_write(read_only: ReadOnly,
     assert "may only read" in errors[0] and "nothing was written" in errors[0], errors
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert store_state(read_only.writer_url) == before
+
+
+# -- an existing Flamingock table on PostgreSQL -------------------------------------------
+
+FLAMINGOCK_ROWS = [  # (change, state, Berlin wall-clock time as a Flamingock JVM there writes)
+    ("create-users", "STARTED", "2026-11-22 12:59:00"),
+    ("create-users", "APPLIED", "2026-11-22 12:59:00.250"),
+    ("add-email", "STARTED", "2026-11-22 13:00:00"),
+    ("add-email", "FAILED", "2026-11-22 13:00:01"),
+]
+
+
+def test_an_existing_flamingock_table_on_postgresql_is_read_and_fixed_in_place(
+        tmp_path: Path) -> None:
+    from setright.db.postgres import flamingock_audit_ddl
+
+    with store_database("postgresql") as url:
+        admin = pg_admin_connect(url)
+        try:
+            admin.execute(flamingock_audit_ddl("flamingockAuditLog"))
+            for change, state, local in FLAMINGOCK_ROWS:
+                admin.execute(
+                    "INSERT INTO flamingockAuditLog (execution_id, change_id, author, created_at,"
+                    " state, tx_strategy, target_system_id, recovery_strategy, transaction_flag,"
+                    " system_change, error_trace) VALUES ('exec-1', %s, 'flamingock', %s, %s,"
+                    " 'NON_TX', 'app', 'MANUAL_INTERVENTION', false, false, %s)",
+                    (change, local, state, "java.sql.SQLException: boom" if state == "FAILED"
+                     else None))
+            project = project_on(tmp_path, url, audit_table="flamingockAuditLog",
+                                 timezone="Europe/Berlin")
+            clock = FixedClock(T0)
+            listed = project.cli("issue", "list", "--json", clock=clock)
+            assert listed.exit_code == 0, listed.output
+            [issue] = json.loads(listed.output)["issues"]
+            assert (issue["change_id"], issue["state"], issue["created_at"]) == \
+                ("add-email", "FAILED", "2026-11-22T12:00:01.000Z")
+            assert admin.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                                 " AND tablename LIKE"
+                                 " 'setright%%'").fetchone()[0] == 0   # the reader made none
+            fixed = project.cli("audit", "fix", "-c", "add-email", "-r", "APPLIED", "--reason",
+                                "column added by hand", "--yes", clock=clock)
+            assert fixed.exit_code == 0, fixed.output
+            history = project.cli("audit", "list", "--json", clock=clock)
+            states = {c["change_id"]: (c["state"], c["created_at"])
+                      for c in json.loads(history.output)["changes"]}
+            assert states == {"create-users": ("APPLIED", "2026-11-22T11:59:00.250Z"),
+                              "add-email": ("MANUAL_MARKED_AS_APPLIED",
+                                            "2026-11-22T12:00:01.001Z")}
+            # the mark is a Flamingock row in Flamingock's own types, Berlin wall-clock time
+            mark = admin.execute(
+                "SELECT created_at, author, error_trace, transaction_flag FROM flamingockauditlog"
+                " WHERE state = 'MANUAL_MARKED_AS_APPLIED'").fetchone()
+            assert mark == (datetime(2026, 11, 22, 13, 0, 1, 1000), ACTOR, None, False)
+            columns = [r[0] for r in admin.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name ="
+                " 'flamingockauditlog' ORDER BY ordinal_position")]
+            assert columns == list(AUDIT_COLUMN_NAMES)
+        finally:
+            admin.close()
+
+
+# -- stores that are not there ------------------------------------------------------------
+
+
+def first_error(result: Any) -> str:
+    lines = result.output.splitlines()
+    assert result.exit_code == 1 and lines and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return lines[0]
+
+
+def test_an_empty_database_is_no_audit_store_for_readers(tmp_path: Path,
+                                                         server_store_url: str) -> None:
+    project = project_on(tmp_path, server_store_url)
+    shown = load_config_url(server_store_url).shown
+    for reader in (("issue", "list"), ("status",), ("audit", "list"), ("history",)):
+        assert first_error(project.cli(*reader)) == f"Error: no audit store at {shown}"
+
+
+def unreachable_urls(server_store_url: str) -> dict[str, str]:
+    """A server that is down, an unknown login with a password, a missing database."""
+    parts = urlsplit(server_store_url)
+    return {
+        "down": urlunsplit(parts._replace(netloc=f"{parts.username}:s3cret-pw@127.0.0.1:1")),
+        "login": urlunsplit(parts._replace(
+            netloc=f"nobody_{secrets.token_hex(3)}:s3cret-pw@{parts.hostname}:{parts.port}")),
+        "database": urlunsplit(parts._replace(path="/setright_absent_" + secrets.token_hex(4))),
+    }
+
+
+def test_unreachable_servers_are_one_line_naming_host_and_database(
+        tmp_path: Path, server_store_url: str) -> None:
+    project = project_on(tmp_path, server_store_url)
+    for kind, url in unreachable_urls(server_store_url).items():
+        parsed = load_config_url(url)
+        for command in (("issue", "list"), ("run",)):
+            started = time.monotonic()
+            result = CliRunner().invoke(cli, ["--config", str(project.config_path), "--store",
+                                              url, *command])
+            line = first_error(result)
+            assert time.monotonic() - started < 15, kind
+            assert "s3cret-pw" not in result.output, result.output
+            if kind == "database" and command == ("issue", "list"):
+                assert line == f"Error: no audit store at {parsed.shown}"
+            else:
+                assert parsed.where in line, (kind, line)
