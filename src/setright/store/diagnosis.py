@@ -81,6 +81,8 @@ class Diagnosis:
     current_operation: int | None = None     # the failed or interrupted operation
     current_statement: str | None = None
     partial_state_possible: bool = True
+    #: (seq, statement) of each committed operation, so a human sees what is in the target
+    committed_operations: list[tuple[int, str]] = field(default_factory=list)
     runner: str | None = None
     lease_expires_at: str | None = None
     redrive: RedriveHint = field(default_factory=lambda: RedriveHint(False, why_not="no apply"))
@@ -163,6 +165,8 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
         current_operation=current_op[0],
         current_statement=current_op[1],
         partial_state_possible=_partial_state_possible(facts.state, transactional, completed),
+        committed_operations=[(seq, stmt) for seq, state, stmt in ops or []
+                              if state == "completed"],
         runner=ap.get("lease_owner"),
         lease_expires_at=ap.get("lease_expires_at"),
         redrive=_redrive_hint(conn, apply, now_ms=now_ms, max_age=redrive_max_age),
