@@ -31,10 +31,11 @@ class Project:
     """`setright.yaml` with SQLite targets, each with a changes folder."""
 
     def __init__(self, root: Path, *, targets: Sequence[str] = ("app",), ttl: str = "60s",
-                 max_attempts: int = 3, start_ms: int | None = None) -> None:
+                 max_attempts: int = 3, start_ms: int | None = None,
+                 urls: dict[str, str] | None = None) -> None:
         """`start_ms` shifts the clock of every process `spawn` starts so that this project's
         timeline begins at that instant (SETRIGHT_CLOCK_OFFSET_MS): dates in output are then
-        the test's, not the day it runs."""
+        the test's, not the day it runs. `urls` puts targets on servers (name → URL)."""
         self.root = root
         self.clock_offset_ms = 0
         if start_ms is not None:
@@ -42,8 +43,8 @@ class Project:
         config = {
             "version": 1,
             "store": {"url": "sqlite:///.setright/audit.db"},
-            "targets": {t: {"url": f"sqlite:///data/{t}.db", "changes": f"changes/{t}"}
-                        for t in targets},
+            "targets": {t: {"url": (urls or {}).get(t, f"sqlite:///data/{t}.db"),
+                            "changes": f"changes/{t}"} for t in targets},
             "run": {"max_attempts": max_attempts},
             "lock": {"ttl": ttl},
         }

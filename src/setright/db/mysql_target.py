@@ -31,7 +31,7 @@ from typing import Any
 
 from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw
 from setright.db.mysql_lex import DdlEffect, ddl_effect, is_ddl, split_statements
-from setright.db.settled import ATOMIC, Settled
+from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
 from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetBusy, TargetError
 
@@ -211,8 +211,9 @@ class MysqlTarget:
                                 (name, max(0, math.ceil(timeout)))).fetchone()[0]
         if got != 1:
             raise TargetLocked(f"target {self.name} is being changed by another runner",
-                               [f"session lock {name!r} is held by {self._holder(name)}; "
-                                f"waited {timeout:g}s"])
+                               session_lock_info(self.conn, f"{name} in {self.location}",
+                                                 f"held by {self._holder(name)}; "
+                                                 f"waited {timeout:g}s"))
         self.session_locks.append(name)
 
     def release_session_lock(self, name: str | None = None) -> None:

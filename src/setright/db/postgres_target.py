@@ -26,7 +26,7 @@ from typing import Any
 
 from setright.db.postgres import SESSION_LOCK_CLASS, PgConnection, PostgresImpl, fold
 from setright.db.postgres_lexer import concurrent_index
-from setright.db.settled import ATOMIC, Settled
+from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
 from setright.errors import LeaseLost, StatementFailed, TargetBusy, TargetError
 
@@ -258,9 +258,11 @@ class PostgresTarget:
                 return
             except TargetError as exc:
                 if time.monotonic() >= deadline:
-                    raise TargetBusy(f"target {self.name} is being changed by another runner",
-                                     [f"session lock {name!r} in {self.location}: "
-                                      f"{'; '.join(exc.details)}"]) from None
+                    self._rollback()
+                    raise TargetBusy(
+                        f"target {self.name} is being changed by another runner",
+                        session_lock_info(self.conn, f"{name} in {self.location}",
+                                          "; ".join(exc.details))) from None
             time.sleep(0.2)
 
     # -- what the runner asks of a server target --------------------------------

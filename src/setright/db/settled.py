@@ -1,4 +1,5 @@
-"""What a target's catalog says about an operation whose marker is missing.
+"""What a target's catalog says about an operation whose marker is missing, and who
+holds a target's session lock.
 
 A runner killed between a statement that commits on its own (PostgreSQL's
 `CREATE INDEX CONCURRENTLY`, any DDL on MySQL) and the marker that follows it
@@ -10,6 +11,7 @@ effect. Each target answers from its catalog where it can be sure, and says
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,3 +26,22 @@ class Settled:
 
 #: The answer wherever a statement and its marker commit in one transaction.
 ATOMIC = Settled(False, "no marker: its transaction did not commit")
+
+
+def session_lock_info(conn: Any, path: str, session: str) -> list[str]:
+    """A Lock Info block for a target whose session lock another runner holds: the lock,
+    the database session holding it, and the runner that last claimed the target's fence
+    (setright_runner_fence), which is who holds it whenever a setright runner does."""
+    try:
+        row = conn.execute("SELECT lock_id, owner, claimed_at FROM setright_runner_fence"
+                           " WHERE id = 1").fetchone()
+    except Exception:  # noqa: BLE001 - no fence yet, or unreadable: say what we know
+        row = None
+    lock_id, owner, claimed = row if row else ("unknown", "unknown", "unknown")
+    return ["Lock Info:",
+            f"  ID:        {lock_id}",
+            f"  Path:      {path}",
+            "  Operation: run",
+            f"  Who:       {owner}",
+            f"  Created:   {claimed}",
+            f"  Session:   {session}"]

@@ -91,7 +91,11 @@ def diagnostics(d: Diagnosis) -> list[str]:
         verb = "running" if d.state == "STARTED" else "failed"
         statement = f"operation {d.current_operation} ({verb}): {_cell(d.current_statement, 70)}"
     if d.partial_state_possible:
-        if d.operations_completed:
+        if d.left_behind:
+            partial = f"yes: {d.left_behind}"
+        elif d.unsettled:
+            partial = f"POSSIBLE: operation {d.current_operation} is unknown: {d.unsettled}"
+        elif d.operations_completed:
             partial = (f"yes: {d.operations_completed} of {d.operations_total} operations "
                        f"committed in {d.target}")
         elif d.state == "ROLLBACK_FAILED":
@@ -153,6 +157,12 @@ def guidance(d: Diagnosis) -> list[str]:
         else:
             done = _committed(k, n) if k else f"none of its {n} operations committed"
             first = f"The runner stopped mid-change: {done} (from the target markers)."
+        if d.left_behind:
+            first += (f" Operation {d.current_operation} did not finish and left this in"
+                      f" {target}: {d.left_behind}.")
+        elif d.unsettled:
+            first += (f" Whether operation {d.current_operation} took effect is unknown:"
+                      f" {d.unsettled}.")
         steps = [
             first,
             f"Check in {target} whether the remaining operations took effect.",
@@ -163,7 +173,10 @@ def guidance(d: Diagnosis) -> list[str]:
             steps.append(f"Or redrive apply {d.apply_id}: it resumes at operation "
                          f"{d.current_operation}.")
     elif d.partial_state_possible:
-        if k:
+        if d.left_behind:
+            first = (f"Operation {d.current_operation} failed outside a transaction and left"
+                     f" this in {target}: {d.left_behind}.")
+        elif k:
             first = (f"{_committed(k).capitalize()} in {target}; operation {d.current_operation} failed"
                      " (the Error above).")
         else:

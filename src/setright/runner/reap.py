@@ -41,7 +41,7 @@ from setright.runner.targets import Target, TargetError, read_markers
 from setright.store.applies import ApplyRow, TaskRow, find_apply, operations_of, tasks_of
 from setright.store.audit import append_audit_row, audit_row, current_state, refresh_change_state
 from setright.store.connection import Store
-from setright.store.diagnosis import MarkerReader
+from setright.store.diagnosis import LEFT_BEHIND, UNSETTLED, MarkerReader
 from setright.store.schema import quote
 from setright.store.states import ApplyState, ChangeState, OperationState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
@@ -159,16 +159,20 @@ def _settle_task(store: Store, tx: Connection, apply: ApplyRow, task: TaskRow,
                            fields={"completed_at": at, "error": None}, event={"settled": how})
     committed = sum(1 for op in operations if op.seq in marks)
     counted = f"{committed} of {total} operations committed"
+    if by_catalog is not None and by_catalog.committed:
+        assert unmarked is not None
+        counted += f"; operation {unmarked[0]} settled from the catalog: {by_catalog.note}"
     if by_catalog is not None and not by_catalog.committed and (
             by_catalog.committed is None or by_catalog.leftover):
         assert unmarked is not None
         seq = unmarked[0]
         word = "unknown" if by_catalog.committed is None else "did not finish"
         note = f"operation {seq} {word}: {by_catalog.note}"
+        error = (UNSETTLED if by_catalog.committed is None else LEFT_BEHIND) + by_catalog.note
         state = next(OperationState(op.state) for op in operations if op.seq == seq)
         if state != OperationState.FAILED:
             move_operation(tx, apply.id, task.change_id, seq, [state], OperationState.FAILED,
-                           prov, at=at, fields={"error": note}, event={"settled": note})
+                           prov, at=at, fields={"error": error}, event={"settled": note})
         counted = f"{counted}; {note}"
 
     if total and committed == total and ours and current.state == ChangeState.STARTED:

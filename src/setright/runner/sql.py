@@ -92,12 +92,13 @@ def _first_keyword_control(statement: str) -> tuple[int, str] | None:
 
 
 def statement_head(statement: str) -> tuple[int, str]:
-    """(offset of the first keyword, the first two keywords upper case) for messages:
-    `CREATE TABLE`, `CREATE INDEX`; comments before them skipped."""
-    words = _leading_words(statement, 2)
+    """(offset of the first keyword, the statement's kind) for messages: `CREATE TABLE`,
+    `CREATE UNIQUE INDEX CONCURRENTLY`; comments before the first keyword skipped."""
+    words = [w.upper() for _, w in _leading_words(statement, 4)]
     if not words:
         return 0, ""
-    return words[0][0], " ".join(w.upper() for _, w in words)
+    count = words.index("CONCURRENTLY") + 1 if "CONCURRENTLY" in words else 2
+    return _leading_words(statement, 1)[0][0], " ".join(words[:count])
 
 
 def _leading_words(statement: str, count: int) -> list[tuple[int, str]]:

@@ -27,13 +27,18 @@ from setright.runner.report import RunObserver
 from setright.runner.targets import StatementFailed, Target
 from setright.store.applies import TaskRow, operations_of
 from setright.store.connection import Store
+from setright.store.diagnosis import LEFT_BEHIND
 from setright.store.states import ChangeState, OperationState, TaskState
 
 
-def error_trace(change: Change, op: Operation, message: str, *, rolled_back: bool) -> str:
-    """What the audit log's `error_trace` says: which operation, which statement, what error."""
+def error_trace(change: Change, op: Operation, message: str, *, rolled_back: bool,
+                left_behind: str | None = None) -> str:
+    """What the audit log's `error_trace` says: which operation, which statement, what
+    error, and what a failed statement outside a transaction left in the target."""
     lines = [f"operation {op.seq} of {len(change.operations)} failed: {message}",
              f"statement: {op.statement}"]
+    if left_behind:
+        lines.append(LEFT_BEHIND + left_behind)
     if rolled_back:
         lines.append("the target transaction was rolled back: no operation of this change "
                      "took effect")
@@ -130,9 +135,8 @@ class TaskRunner:
             try:
                 self._commit_operation(change, op)
             except StatementFailed as exc:
-                note = self.target.failure_note(op.statement)
-                message = f"{exc.message}; {note}" if note else exc.message
-                self._failed_non_transactional(task, change, op, message, started)
+                self._failed_non_transactional(task, change, op, exc.message, started,
+                                               self.target.failure_note(op.statement))
                 return False
             self._committed(change.id, op.seq, op.seq)
             if index == len(todo) - 1:
@@ -147,12 +151,15 @@ class TaskRunner:
         return True
 
     def _failed_non_transactional(self, task: TaskRow, change: Change, op: Operation,
-                                  message: str, started: int) -> None:
+                                  message: str, started: int,
+                                  left_behind: str | None = None) -> None:
         apply = self.recorder.apply
         completed = {o.seq for o in operations_of(self.store.conn, self.apply_id, change.id)
                      if o.state == OperationState.COMPLETED}
         scripts = rollback_scripts(change, completed)
-        trace = error_trace(change, op, message, rolled_back=False)
+        trace = error_trace(change, op, message, rolled_back=False, left_behind=left_behind)
+        if left_behind:
+            message = f"{message}; {left_behind}"
         if scripts is None:
             outcome = failure_outcome(retryable=is_retryable(change, rolled_back=False),
                                       attempt=apply.attempt, max_attempts=apply.max_attempts)
