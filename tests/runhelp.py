@@ -32,10 +32,12 @@ class Project:
 
     def __init__(self, root: Path, *, targets: Sequence[str] = ("app",), ttl: str = "60s",
                  max_attempts: int = 3, start_ms: int | None = None,
-                 store_url: str = "sqlite:///.setright/audit.db") -> None:
+                 store_url: str = "sqlite:///.setright/audit.db",
+                 urls: dict[str, str] | None = None) -> None:
         """`start_ms` shifts the clock of every process `spawn` starts so that this project's
         timeline begins at that instant (SETRIGHT_CLOCK_OFFSET_MS): dates in output are then
-        the test's, not the day it runs. `store_url`: the audit store (a server's, say)."""
+        the test's, not the day it runs. `store_url`: the audit store (a server's, say);
+        `urls` puts targets on servers (name → URL)."""
         self.root = root
         self.clock_offset_ms = 0
         if start_ms is not None:
@@ -43,8 +45,8 @@ class Project:
         config = {
             "version": 1,
             "store": {"url": store_url},
-            "targets": {t: {"url": f"sqlite:///data/{t}.db", "changes": f"changes/{t}"}
-                        for t in targets},
+            "targets": {t: {"url": (urls or {}).get(t, f"sqlite:///data/{t}.db"),
+                            "changes": f"changes/{t}"} for t in targets},
             "run": {"max_attempts": max_attempts},
             "lock": {"ttl": ttl},
         }

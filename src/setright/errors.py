@@ -42,6 +42,10 @@ class TargetError(SetrightError):
     """A target database cannot be opened or is not usable."""
 
 
+class TargetBusy(TargetError):
+    """Another runner holds the target's session lock (its details say who)."""
+
+
 class StatementFailed(Exception):
     """A statement (or marker write) failed in a target; its transaction was rolled back.
 

@@ -47,8 +47,8 @@ def test_issue_get_settles_an_unreaped_task_from_the_target_markers(tmp_path: Pa
     result = p.cli("issue", "get", "-c", "sync", clock=clock)
     assert result.exit_code == 0, result.output
     out = normalise(result.output)
-    assert "Operations:    1 of 2 completed" in out
-    assert "POSSIBLE: 1 operation(s) committed in app" in out
+    assert "Operations:    1 of 2 operations committed" in out
+    assert "Partial state: yes: 1 of 2 operations committed in app" in out
     assert "operation 2 (running): INSERT INTO profiles VALUES (1);" in out
     assert "none of its" not in out
     assert out == snapshot

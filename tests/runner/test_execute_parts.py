@@ -73,9 +73,11 @@ def test_a_statement_that_commits_is_refused(target) -> None:  # type: ignore[no
 def test_missing_database_and_unsupported_urls(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="does not exist"):
         SqliteTarget.open("app", tmp_path / "none.db", create=False)
-    spec = TargetConfig("pg", "postgresql://db/app", tmp_path / "x", None)
-    with pytest.raises(TargetError, match="unsupported URL"):
-        open_target(spec, create=True)
+    for url in ("postgresql://u:s3cret@127.0.0.1:1/app", "mysql://u:s3cret@127.0.0.1:1/app"):
+        spec = TargetConfig("srv", url + "?connect_timeout=2", tmp_path / "x", None)
+        with pytest.raises(TargetError, match=r"target srv: .*127\.0\.0\.1:1/app") as info:
+            open_target(spec, create=True)
+        assert "s3cret" not in str(info.value) + "".join(info.value.details)
 
 
 @pytest.mark.parametrize("text, parsed", [

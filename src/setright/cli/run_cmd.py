@@ -48,7 +48,10 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     if not names:
         raise ConfigError("no targets in setright.yaml", ["add one under 'targets:'"])
     fault = Fault.from_env(os.environ)
-    changes = load_all(config)
+    warnings: list[Any] = []
+    changes = load_all(config, warnings)
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
     store = app.writer()
     printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty(),
                               interval=plain_interval(os.environ))

@@ -287,6 +287,11 @@ class DefaultImpl:
         `CREATE INDEX CONCURRENTLY`, `VACUUM`…): its change then runs non-transactionally."""
         return False
 
+    def commits_implicitly(self, statement: str) -> bool:
+        """Whether the database commits the open transaction when it runs `statement`
+        (MySQL's DDL): its change then runs non-transactionally, one marker per statement."""
+        return False
+
 
 _REGISTRY: dict[str, type[DefaultImpl]] = {}
 

@@ -364,6 +364,9 @@ class MysqlImpl(DefaultImpl):
     def is_ddl(statement: str) -> bool:
         return mysql_lex.is_ddl(statement)
 
+    def commits_implicitly(self, statement: str) -> bool:
+        return mysql_lex.is_ddl(statement)
+
     @staticmethod
     def ddl_effect(statement: str) -> mysql_lex.DdlEffect | None:
         return mysql_lex.ddl_effect(statement)

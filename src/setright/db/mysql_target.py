@@ -30,9 +30,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw
-from setright.db.mysql_lex import DdlEffect, is_ddl, split_statements
+from setright.db.mysql_lex import DdlEffect, ddl_effect, is_ddl, split_statements
+from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
-from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetError
+from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetBusy, TargetError
 
 _TABLE_OPTIONS = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC"
 MARKERS_DDL = (
@@ -47,7 +48,7 @@ FENCE_DDL = (
 )
 
 
-class TargetLocked(SetrightError):
+class TargetLocked(TargetBusy):
     """Another runner holds the target's session lock."""
 
 
@@ -86,7 +87,12 @@ class MysqlTransaction:
             except Exception as exc:
                 if not self.target.impl.is_error(exc):
                     raise
-                raise _failed(exc) from None
+                failed = _failed(exc)
+                if self.implicit_commits:  # the DDL before it committed: say so, never "undone"
+                    failed = StatementFailed(
+                        f"{failed.message} (the DDL before it in this operation committed "
+                        "implicitly and stays)")
+                raise failed from None
             if not self.conn.in_transaction:
                 self.implicit_commits += 1
                 if not is_ddl(statement):
@@ -205,8 +211,9 @@ class MysqlTarget:
                                 (name, max(0, math.ceil(timeout)))).fetchone()[0]
         if got != 1:
             raise TargetLocked(f"target {self.name} is being changed by another runner",
-                               [f"session lock {name!r} is held by {self._holder(name)}; "
-                                f"waited {timeout:g}s"])
+                               session_lock_info(self.conn, f"{name} in {self.location}",
+                                                 f"held by {self._holder(name)}; "
+                                                 f"waited {timeout:g}s"))
         self.session_locks.append(name)
 
     def release_session_lock(self, name: str | None = None) -> None:
@@ -268,6 +275,40 @@ class MysqlTarget:
         return any(self.impl._same_table(self.conn, row[0], table) for row in self.conn.execute(
             f"SELECT TABLE_NAME FROM information_schema.{catalog} WHERE TABLE_SCHEMA = ?"
             f" AND TABLE_NAME = ? AND {column} = ?", (schema, table, name)))
+
+    # -- what the runner asks of a server target ----------------------------------
+
+    def hold_session_lock(self, timeout: float) -> None:
+        """`GET_LOCK` for the whole apply (until `close`); `TargetLocked` after `timeout`."""
+        self.acquire_session_lock(timeout)
+
+    def runs_alone(self, sql: str) -> bool:
+        """Nothing is refused inside a transaction; DDL commits the transaction instead."""
+        return False
+
+    def execute_alone(self, sql: str, lock_id: str) -> None:
+        raise StatementFailed("MySQL runs every operation inside the runner's transaction")
+
+    def settle_unmarked(self, sql: str) -> Settled:
+        """For an operation whose marker is missing: without DDL it committed with its
+        marker or not at all; one DDL statement is settled from information_schema when
+        `ddl_effect` knows it; anything else is unknown."""
+        statements = split_statements(sql)
+        if not any(is_ddl(s) for s in statements):
+            return ATOMIC
+        effect = ddl_effect(statements[0]) if len(statements) == 1 else None
+        found = self.settle_ddl(effect)
+        if effect is None or found is None:
+            return Settled(None, "DDL commits implicitly and information_schema cannot tell "
+                                 "whether this statement took effect")
+        what = effect.kind.replace("_", " ") + f" {effect.table}" + (
+            f".{effect.name}" if effect.name else "")
+        return Settled(found, f"information_schema shows {what} "
+                              f"{'took effect' if found else 'did not take effect'}")
+
+    def failure_note(self, sql: str) -> str | None:
+        """A failed DDL statement committed nothing of its own (MySQL DDL is atomic)."""
+        return None
 
     def schema_snapshot(self) -> dict[str, Any]:
         return self.impl.schema_snapshot(self.conn)

@@ -289,6 +289,38 @@ def needs_autocommit(statement: str) -> bool:
     return False
 
 
+def concurrent_index(statement: str) -> tuple[str, str] | None:
+    """("create" | "drop", index name) of `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT
+    EXISTS] name ON …` or `DROP INDEX CONCURRENTLY [IF EXISTS] name [CASCADE|RESTRICT]`;
+    None for anything else, a quoted or qualified name, or an index without a name, so
+    a crash is only ever settled from the catalog when the name is certain."""
+    toks = [t for t in tokens(statement) if t.kind not in (SPACE, COMMENT, SEMI)]
+    text = [statement[t.start:t.end] for t in toks]
+    kinds = [t.kind for t in toks]
+    upper = [w.upper() for w in text]
+
+    def name_at(i: int) -> str | None:
+        if i < len(toks) and kinds[i] == WORD and (i + 1 == len(toks) or text[i + 1] != "."):
+            return text[i]
+        return None
+
+    if upper[:1] == ["CREATE"]:
+        i = 2 if upper[1:2] == ["UNIQUE"] else 1
+        if upper[i:i + 2] != ["INDEX", "CONCURRENTLY"]:
+            return None
+        i += 2
+        if upper[i:i + 3] == ["IF", "NOT", "EXISTS"]:
+            i += 3
+        name = name_at(i)
+        return ("create", name) if name and upper[i + 1:i + 2] == ["ON"] else None
+    if upper[:3] == ["DROP", "INDEX", "CONCURRENTLY"]:
+        i = 5 if upper[3:5] == ["IF", "EXISTS"] else 3
+        name = name_at(i)
+        rest = upper[i + 1:]
+        return ("drop", name) if name and rest in ([], ["CASCADE"], ["RESTRICT"]) else None
+    return None
+
+
 # -- placeholders -----------------------------------------------------------
 
 

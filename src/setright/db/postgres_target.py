@@ -19,13 +19,16 @@ the statement and its marker is settled from the catalog (`index_is_valid`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from setright.db.postgres import SESSION_LOCK_CLASS, PgConnection, PostgresImpl, fold
+from setright.db.postgres_lexer import concurrent_index
+from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
-from setright.errors import LeaseLost, StatementFailed, TargetError
+from setright.errors import LeaseLost, StatementFailed, TargetBusy, TargetError
 
 MARKERS_DDL = (
     "CREATE TABLE IF NOT EXISTS setright_markers ("
@@ -48,6 +51,11 @@ def _failure(exc: BaseException) -> str:
     if detail:
         text = f"{text} ({detail})"
     return f"{type(exc).__name__}: {' '.join(text.split())}"
+
+
+def _invalid(index: str) -> str:
+    return (f"index {index} exists but is INVALID: the concurrent build did not finish; "
+            f"drop it (DROP INDEX CONCURRENTLY {index}) before running the change again")
 
 
 class PostgresTransaction:
@@ -237,6 +245,70 @@ class PostgresTarget:
             " AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database"
             "  WHERE datname = current_database())", (SESSION_LOCK_CLASS, name)).fetchone()
         return row[0] if row else None
+
+    def hold_session_lock(self, timeout: float) -> None:
+        """Hold the target's apply lock (one per schema of the database) until `close`,
+        waiting up to `timeout` seconds; `TargetBusy` naming the holder after that."""
+        schema = self.conn.execute("SELECT current_schema()").fetchone()[0] or ""
+        name = f"setright.apply:{schema}"
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                self.session_lock(name)
+                return
+            except TargetError as exc:
+                if time.monotonic() >= deadline:
+                    self._rollback()
+                    raise TargetBusy(
+                        f"target {self.name} is being changed by another runner",
+                        session_lock_info(self.conn, f"{name} in {self.location}",
+                                          "; ".join(exc.details))) from None
+            time.sleep(0.2)
+
+    # -- what the runner asks of a server target --------------------------------
+
+    def runs_alone(self, sql: str) -> bool:
+        """Whether an operation holds a statement PostgreSQL refuses inside a transaction."""
+        return any(self.impl.needs_autocommit(s) for s in self.impl.split_statements(sql))
+
+    def execute_alone(self, sql: str, lock_id: str) -> None:
+        self.execute_autocommit(sql, lock_id=lock_id)
+
+    def settle_unmarked(self, sql: str) -> Settled:
+        """For an operation whose marker is missing: ran in a transaction with its marker
+        (no marker, no effect), or outside one — then only a concurrent index build or drop
+        can be settled, from `pg_index`; anything else is unknown."""
+        if not self.runs_alone(sql):
+            return ATOMIC
+        statements = self.impl.split_statements(sql)
+        found = concurrent_index(statements[0]) if len(statements) == 1 else None
+        if found is None:
+            return Settled(None, "it ran outside a transaction and the catalog cannot tell "
+                                 "whether it finished")
+        kind, index = found
+        valid = self.index_is_valid(index)
+        if valid is False:
+            return Settled(False, _invalid(index), leftover=True)
+        if kind == "create":
+            return (Settled(True, f"index {index} exists and is valid") if valid
+                    else Settled(False, f"index {index} does not exist"))
+        return (Settled(True, f"index {index} is gone") if valid is None
+                else Settled(False, f"index {index} still exists"))
+
+    def failure_note(self, sql: str) -> str | None:
+        """After a failed statement outside a transaction: what it left behind (a failed
+        `CREATE INDEX CONCURRENTLY` leaves an invalid index that blocks a re-run)."""
+        if not self.runs_alone(sql):
+            return None
+        for statement in self.impl.split_statements(sql):
+            found = concurrent_index(statement)
+            if found is not None and found[0] == "create":
+                try:
+                    if self.index_is_valid(found[1]) is False:
+                        return _invalid(found[1])
+                except self.impl.driver_errors():  # pragma: no cover - the connection broke
+                    return None
+        return None
 
     # -- the rest -------------------------------------------------------------
 

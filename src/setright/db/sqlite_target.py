@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from setright.db import sqlite_lexer
+from setright.db.settled import ATOMIC, Settled
 from setright.db.sqlite import BUSY_TIMEOUT_MS
 from setright.errors import LeaseLost, StatementFailed, TargetError
 
@@ -186,6 +187,26 @@ class SqliteTarget:
             "SELECT seq FROM setright_markers WHERE apply_id = ? AND change_id = ?",
             (apply_id, change_id))
         return {int(r[0]) for r in rows}
+
+    # -- what server targets need and SQLite does not ------------------------------
+
+    def hold_session_lock(self, timeout: float) -> None:
+        """Nothing to hold: every statement runs inside a fenced `BEGIN IMMEDIATE`."""
+
+    def runs_alone(self, sql: str) -> bool:
+        """SQLite runs every statement inside a transaction."""
+        return False
+
+    def execute_alone(self, sql: str, lock_id: str) -> None:
+        raise StatementFailed("SQLite runs every statement inside the runner's transaction")
+
+    def settle_unmarked(self, sql: str) -> Settled:
+        """A statement and its marker commit together: no marker, no effect."""
+        return ATOMIC
+
+    def failure_note(self, sql: str) -> str | None:
+        """A failed statement rolled back with its transaction: nothing to add."""
+        return None
 
     def interrupt(self) -> None:
         """Abort the statement running now (thread-safe); its transaction rolls back."""

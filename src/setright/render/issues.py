@@ -62,8 +62,22 @@ def _kv(pairs: list[tuple[str, str | None]]) -> list[str]:
 def _operations_line(d: Diagnosis) -> str | None:
     if d.operations_total is None:
         return "unknown (no setright apply recorded this change)"
-    return (f"{d.operations_completed} of {d.operations_total} completed"
+    return (f"{d.operations_completed} of {d.operations_total} operations committed"
             " (settled by the target markers)")
+
+
+#: committed operations shown by `issue get` before "and N more"
+SHOWN_COMMITTED = 3
+
+
+def _committed_line(d: Diagnosis) -> str | None:
+    """What the committed operations did, for a change that left partial state."""
+    if not d.partial_state_possible or not d.committed_operations:
+        return None
+    shown = [f"operation {seq}: {_cell(statement, 70)}"
+             for seq, statement in d.committed_operations[:SHOWN_COMMITTED]]
+    more = len(d.committed_operations) - SHOWN_COMMITTED
+    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
 def diagnostics(d: Diagnosis) -> list[str]:
@@ -77,8 +91,13 @@ def diagnostics(d: Diagnosis) -> list[str]:
         verb = "running" if d.state == "STARTED" else "failed"
         statement = f"operation {d.current_operation} ({verb}): {_cell(d.current_statement, 70)}"
     if d.partial_state_possible:
-        if d.operations_completed:
-            partial = f"POSSIBLE: {d.operations_completed} operation(s) committed in {d.target}"
+        if d.left_behind:
+            partial = f"yes: {d.left_behind}"
+        elif d.unsettled:
+            partial = f"POSSIBLE: operation {d.current_operation} is unknown: {d.unsettled}"
+        elif d.operations_completed:
+            partial = (f"yes: {d.operations_completed} of {d.operations_total} operations "
+                       f"committed in {d.target}")
         elif d.state == "ROLLBACK_FAILED":
             partial = "POSSIBLE: the rollback script failed part-way"
         else:
@@ -95,7 +114,8 @@ def diagnostics(d: Diagnosis) -> list[str]:
         redrive = f"not possible: {d.redrive.why_not}"
     return ["DIAGNOSTIC INFORMATION", *_kv([
         ("Apply", apply), ("Transactional", tx), ("Operations", _operations_line(d)),
-        ("Statement", statement), ("Partial state", partial), ("Runner", runner),
+        ("Committed", _committed_line(d)), ("Statement", statement),
+        ("Partial state", partial), ("Runner", runner),
         ("Redrive", redrive), ("Why an issue", d.reason_text),
     ])]
 
@@ -137,6 +157,12 @@ def guidance(d: Diagnosis) -> list[str]:
         else:
             done = _committed(k, n) if k else f"none of its {n} operations committed"
             first = f"The runner stopped mid-change: {done} (from the target markers)."
+        if d.left_behind:
+            first += (f" Operation {d.current_operation} did not finish and left this in"
+                      f" {target}: {d.left_behind}.")
+        elif d.unsettled:
+            first += (f" Whether operation {d.current_operation} took effect is unknown:"
+                      f" {d.unsettled}.")
         steps = [
             first,
             f"Check in {target} whether the remaining operations took effect.",
@@ -147,7 +173,10 @@ def guidance(d: Diagnosis) -> list[str]:
             steps.append(f"Or redrive apply {d.apply_id}: it resumes at operation "
                          f"{d.current_operation}.")
     elif d.partial_state_possible:
-        if k:
+        if d.left_behind:
+            first = (f"Operation {d.current_operation} failed outside a transaction and left"
+                     f" this in {target}: {d.left_behind}.")
+        elif k:
             first = (f"{_committed(k).capitalize()} in {target}; operation {d.current_operation} failed"
                      " (the Error above).")
         else:

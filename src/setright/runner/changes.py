@@ -22,7 +22,13 @@ from setright.config import Config, TargetConfig
 from setright.db import DefaultImpl
 from setright.errors import ConfigError, InvalidInput, Problem, TargetError
 from setright.runner.model import Change, Operation
-from setright.runner.sql import has_sql, split_statements, statement_hash, transaction_control
+from setright.runner.sql import (
+    has_sql,
+    split_statements,
+    statement_hash,
+    statement_head,
+    transaction_control,
+)
 from setright.runner.targets import target_impl
 from setright.schemas import schema_problems
 from setright.store.states import Recovery
@@ -93,25 +99,32 @@ def load_change_file(path: Path, default_target: str, *, root: Path | None = Non
     seam, which splits the SQL into operations (SQLite's splitter without one).
     """
     # absolute, not resolved: a symbolic link must still look like one to `load_yaml`
-    change, _ = _load(Path(os.path.abspath(path)), default_target,
-                      root.resolve() if root else None, impl)
+    change, _, _ = _load(Path(os.path.abspath(path)), default_target,
+                         root.resolve() if root else None, impl)
     return change
 
 
 def load_changes(folder: Path, target: str, *, root: Path | None = None,
-                 impl: DefaultImpl | None = None) -> list[Change]:
-    """Every change of one target, in run order; ids must be unique within the folder."""
+                 impl: DefaultImpl | None = None,
+                 warnings: list[Problem] | None = None) -> list[Change]:
+    """Every change of one target, in run order; ids must be unique within the folder.
+    `warnings` receives what is worth telling but not refusing (see `load_all`)."""
     loader = _Loader(root)
     changes = loader.folder(folder, target, impl)
     loader.raise_problems()
+    if warnings is not None:
+        warnings.extend(loader.warnings)
     return changes
 
 
-def load_all(config: Config) -> dict[str, list[Change]]:
+def load_all(config: Config, warnings: list[Problem] | None = None
+             ) -> dict[str, list[Change]]:
     """Every target's changes (in config order); ids must be unique across all targets.
 
     Each target's files are split by its own database's splitter. Problems of
-    every file of every target are collected before raising.
+    every file of every target are collected before raising. `warnings`
+    receives, at file:line, each change that says (or defaults to)
+    `transactional: true` but cannot run in one transaction on its database.
     """
     loader = _Loader(config.root)
     loaded: dict[str, list[Change]] = {}
@@ -119,6 +132,8 @@ def load_all(config: Config) -> dict[str, list[Change]]:
         loaded[name] = (loader.folder(target.changes, name, splitter_of(target))
                         if target.changes is not None else [])
     loader.raise_problems()
+    if warnings is not None:
+        warnings.extend(loader.warnings)
     return loaded
 
 
@@ -138,6 +153,7 @@ class _Loader:
         self.root = root.resolve() if root is not None else None
         self.failures: list[InvalidInput] = []
         self.duplicates: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.sites: dict[str, _Site] = {}
 
     def folder(self, folder: Path, target: str, impl: DefaultImpl | None = None
@@ -145,10 +161,11 @@ class _Loader:
         changes: list[Change] = []
         for path in change_files(folder, target, root=self.root):
             try:
-                change, site = _load(path, target, self.root, impl)
+                change, site, warnings = _load(path, target, self.root, impl)
             except InvalidInput as exc:
                 self.failures.append(exc)
                 continue
+            self.warnings.extend(warnings)
             self._check_unique(change.id, site)
             changes.append(change)
         return changes
@@ -175,8 +192,9 @@ class _Loader:
 
 
 def _load(path: Path, default_target: str, root: Path | None,
-          impl: DefaultImpl | None) -> tuple[Change, _Site]:
-    """Load one file; `path` and `root` are already resolved (done once, not per file)."""
+          impl: DefaultImpl | None) -> tuple[Change, _Site, list[Problem]]:
+    """Load one file; `path` and `root` are already resolved (done once, not per file).
+    Returns the change, where its id is, and its warnings."""
     source = _shown(path, root)
     doc = load_yaml(path, source, root=root)
     problems = schema_problems(replace(doc, data=_text_keys(doc.data)), "change")
@@ -187,7 +205,40 @@ def _load(path: Path, default_target: str, root: Path | None,
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise InvalidInput("invalid change file", problems)
     line, column = doc.locate(("id",))
-    return _build(doc.data, default_target, path, impl), (source, line, column)
+    alone = _outside_transaction(doc, impl)
+    warnings = []
+    if alone is not None and bool(doc.data.get("transactional", True)):
+        warnings.append(alone)
+    return (_build(doc.data, default_target, path, impl, alone is None),
+            (source, line, column), warnings)
+
+
+def _outside_transaction(doc: YamlDocument, impl: DefaultImpl | None) -> Problem | None:
+    """The first apply statement that cannot share a transaction with its marker on the
+    target's database, located at its keyword: a statement PostgreSQL refuses inside a
+    transaction, or DDL, which MySQL commits implicitly. Its change runs
+    non-transactionally (statement by statement, a marker after each) — in one
+    transaction it would either fail or be reported "rolled back" after it committed."""
+    if impl is None:
+        return None
+    for where, text in _sql_texts(doc.data):
+        if where[-1] != "apply" or not isinstance(text, str):
+            continue
+        for offset, statement in impl.statement_spans(text):
+            if impl.needs_autocommit(statement):
+                why = "cannot run inside a transaction"
+            elif impl.commits_implicitly(statement):
+                why = "is DDL, which this database commits implicitly"
+            else:
+                continue
+            skip, head = statement_head(statement)
+            before = text[:offset + skip]
+            line, column = doc.locate_text(where, before.count("\n"),
+                                           len(before) - (before.rfind("\n") + 1))
+            return Problem(doc.source, line, column, json_path(where),
+                           f"{head} {why}: this change runs non-transactionally (statement "
+                           "by statement, a marker after each), whatever 'transactional' says")
+    return None
 
 
 def _text_keys(value: Any) -> Any:
@@ -284,13 +335,17 @@ def _sql_texts(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...], An
 
 
 def _build(data: dict[str, Any], default_target: str, path: Path,
-           impl: DefaultImpl | None) -> Change:
-    """A `Change` from a document that passed every check."""
+           impl: DefaultImpl | None, one_transaction: bool = True) -> Change:
+    """A `Change` from a document that passed every check. `one_transaction`: whether
+    the target's database can run it in one transaction; if not it runs
+    non-transactionally, while the checksum keeps what the file says (moving a file to
+    another database is not an edit of it)."""
     spec = data.get("targetSystem")
     target = (spec["id"] if isinstance(spec, dict) else spec) or default_target
     strategy = data.get("recovery", Recovery.MANUAL_INTERVENTION.value)
     recovery = Recovery(strategy["strategy"] if isinstance(strategy, dict) else strategy).value
-    transactional = bool(data.get("transactional", True))
+    declared = bool(data.get("transactional", True))
+    transactional = declared and one_transaction
     rollback: str | None = None
     if "steps" in data:
         operations = tuple(_step(seq, step) for seq, step in enumerate(data["steps"], start=1))
@@ -314,7 +369,7 @@ def _build(data: dict[str, Any], default_target: str, path: Path,
         rollback=rollback,
         rollback_hash=rollback_hash,
         checksum=change_checksum(
-            id=data["id"], target=target, transactional=transactional, recovery=recovery,
+            id=data["id"], target=target, transactional=declared, recovery=recovery,
             operations=operations, rollback_hash=rollback_hash,
         ),
         source_file=path,

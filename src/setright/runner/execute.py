@@ -22,7 +22,7 @@ from setright.runner.options import RunOptions
 from setright.runner.reap import reap_lost_applies, settle_apply
 from setright.runner.records import ApplyRecorder, plan_summary
 from setright.runner.report import NullObserver, ReapReport, RunObserver, TargetOutcome
-from setright.runner.targets import Target, open_target, target_exists, target_url
+from setright.runner.targets import Target, TargetBusy, open_target, target_exists, target_url
 from setright.runner.tasks import TaskRunner
 from setright.store.applies import (
     ApplyRow,
@@ -170,6 +170,12 @@ class _TargetRun:
                                     "applied to it", ["check targets."
                                                       f"{self.name}.url in setright.yaml"])
         self.target = open_target(spec, create=True)
+        try:
+            # before the fence and the reaping: a runner of another store, or one paused
+            # past its lease, may still be between a statement and its marker
+            self.target.hold_session_lock(self.options.lock_timeout)
+        except TargetBusy as exc:
+            raise TargetRefused("locked", exc.message, exc.details) from None
         self.target.claim(self.lease.token, self.lease.lock.owner, self.store.now_iso())
         if self.options.keep_lease_alive:
             self.keeper = LeaseKeeper(self.lease, self.store.url, self.store.audit_table,

@@ -15,6 +15,12 @@ transaction as each operation, say exactly what committed:
 * otherwise the task is `failed` and the audit log keeps STARTED (or FAILED):
   an issue, now with exact knowledge of how many operations committed.
 
+Where a statement commits on its own (outside a transaction on PostgreSQL,
+any DDL on MySQL) the first operation without a marker may still have taken
+effect: the target's catalog settles it (`settle_unmarked`) — committed,
+not committed, left behind (an invalid index), or unknown, which is recorded
+on the operation as such and never guessed.
+
 The reaper must hold the target lock and have claimed the target fence
 first, so the lost runner can no longer commit while the markers are read.
 """
@@ -30,11 +36,12 @@ from setright.config import TargetConfig
 from setright.db import Connection
 from setright.runner.lease import Lease
 from setright.runner.report import ReapReport
+from setright.db.settled import ATOMIC, Settled
 from setright.runner.targets import Target, TargetError, read_markers
 from setright.store.applies import ApplyRow, TaskRow, find_apply, operations_of, tasks_of
 from setright.store.audit import append_audit_row, audit_row, current_state, refresh_change_state
 from setright.store.connection import Store
-from setright.store.diagnosis import MarkerReader
+from setright.store.diagnosis import LEFT_BEHIND, UNSETTLED, MarkerReader
 from setright.store.schema import quote
 from setright.store.states import ApplyState, ChangeState, OperationState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
@@ -83,6 +90,8 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
     """Move `apply` to failed and settle its running task from the markers; one transaction."""
     inflight = [t for t in tasks_of(store.conn, apply.id) if t.state == TaskState.RUNNING]
     markers = {t.change_id: target.markers(apply.id, t.change_id) for t in inflight}
+    catalog = {t.change_id: _settle_unmarked(store, target, apply, t, markers[t.change_id])
+               for t in inflight}
     prov = Provenance(actor=actor, source="runner", reason=reason)
     settled: str | None = None
     audit_state: str | None = None
@@ -94,7 +103,7 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
         for task in inflight:
             change_id = task.change_id
             settled, audit_state = _settle_task(store, tx, apply, task, markers[task.change_id],
-                                                prov, reason, at)
+                                                catalog[task.change_id], prov, reason, at)
         fields = {"error": reason, "completed_at": at}
         if not apply.lease_expires_at or apply.lease_expires_at > at:
             fields["lease_expires_at"] = at  # the lease ends with the apply, even our own
@@ -103,8 +112,22 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
     return ReapReport(apply.id, reason, change_id, settled, audit_state)
 
 
+def _settle_unmarked(store: Store, target: Target, apply: ApplyRow, task: TaskRow,
+                     marks: set[int]) -> tuple[int, Settled] | None:
+    """The first operation after the markers, as the target's catalog settles it — where a
+    statement commits on its own (outside a transaction, or DDL on MySQL) its marker can
+    be missing although it took effect. None when every operation has its marker."""
+    pending = [op for op in operations_of(store.conn, apply.id, task.change_id)
+               if op.seq not in marks and op.state != OperationState.COMPLETED]
+    if not pending:
+        return None
+    op = min(pending, key=lambda o: o.seq)
+    return op.seq, target.settle_unmarked(op.statement)
+
+
 def _settle_task(store: Store, tx: Connection, apply: ApplyRow, task: TaskRow,
-                 marks: set[int], prov: Provenance, reason: str, at: str) -> tuple[str, str | None]:
+                 marks: set[int], unmarked: tuple[int, Settled] | None, prov: Provenance,
+                 reason: str, at: str) -> tuple[str, str | None]:
     operations = operations_of(tx, apply.id, task.change_id)
     total = len(operations)
     current = current_state(tx, task.change_id)
@@ -122,14 +145,35 @@ def _settle_task(store: Store, tx: Connection, apply: ApplyRow, task: TaskRow,
         _fail(tx, apply, task, prov, at, f"{reason}; rollback had committed")
         return "rollback had committed: recorded ROLLED_BACK", ChangeState.ROLLED_BACK.value
 
+    by_catalog: Settled | None = None
+    if unmarked is not None and unmarked[1] is not ATOMIC:
+        by_catalog = unmarked[1]
+        if by_catalog.committed:
+            marks = {*marks, unmarked[0]}
     for op in operations:
         if op.seq in marks and op.state != OperationState.COMPLETED:
+            how = ("marker found in the target" if by_catalog is None or op.seq != unmarked[0]
+                   else f"no marker; from the catalog: {by_catalog.note}")
             move_operation(tx, apply.id, task.change_id, op.seq, [OperationState(op.state)],
                            OperationState.COMPLETED, prov, at=at,
-                           fields={"completed_at": at, "error": None},
-                           event={"settled": "marker found in the target"})
+                           fields={"completed_at": at, "error": None}, event={"settled": how})
     committed = sum(1 for op in operations if op.seq in marks)
     counted = f"{committed} of {total} operations committed"
+    if by_catalog is not None and by_catalog.committed:
+        assert unmarked is not None
+        counted += f"; operation {unmarked[0]} settled from the catalog: {by_catalog.note}"
+    if by_catalog is not None and not by_catalog.committed and (
+            by_catalog.committed is None or by_catalog.leftover):
+        assert unmarked is not None
+        seq = unmarked[0]
+        word = "unknown" if by_catalog.committed is None else "did not finish"
+        note = f"operation {seq} {word}: {by_catalog.note}"
+        error = (UNSETTLED if by_catalog.committed is None else LEFT_BEHIND) + by_catalog.note
+        state = next(OperationState(op.state) for op in operations if op.seq == seq)
+        if state != OperationState.FAILED:
+            move_operation(tx, apply.id, task.change_id, seq, [state], OperationState.FAILED,
+                           prov, at=at, fields={"error": error}, event={"settled": note})
+        counted = f"{counted}; {note}"
 
     if total and committed == total and ours and current.state == ChangeState.STARTED:
         note = f"recovered from target markers: {counted}"

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from setright.db import DefaultImpl
 
 __all__ = ["HASH_PREFIX", "TX_KEYWORDS", "has_sql", "normalise", "split_statements",
-           "statement_hash", "statement_spans", "transaction_control"]
+           "statement_hash", "statement_head", "statement_spans", "transaction_control"]
 
 HASH_PREFIX = "h1:"
 
@@ -89,6 +89,16 @@ def _first_keyword_control(statement: str) -> tuple[int, str] | None:
         if names[:1] == ["AUTOCOMMIT"]:
             return words[0][0], "SET autocommit"
     return None
+
+
+def statement_head(statement: str) -> tuple[int, str]:
+    """(offset of the first keyword, the statement's kind) for messages: `CREATE TABLE`,
+    `CREATE UNIQUE INDEX CONCURRENTLY`; comments before the first keyword skipped."""
+    words = [w.upper() for _, w in _leading_words(statement, 4)]
+    if not words:
+        return 0, ""
+    count = words.index("CONCURRENTLY") + 1 if "CONCURRENTLY" in words else 2
+    return _leading_words(statement, 1)[0][0], " ".join(words[:count])
 
 
 def _leading_words(statement: str, count: int) -> list[tuple[int, str]]:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from setright.config import Config
+from setright.config import Config, TargetConfig
+from setright.db.url import mask_password
 from setright.runner.fresh_plan import find_drift, fresh_plan
 from setright.runner.model import Change
 from setright.store.applies import latest_apply
@@ -56,7 +57,7 @@ def target_statuses(store: Store, config: Config, changes: dict[str, list[Change
         pending = [c.change_id for c in plan.changes if c.current_state != "STARTED"]
         out.append(TargetStatus(
             target=name,
-            url=config.targets[name].url,
+            url=_shown(config.targets[name]),
             pending=len(pending),
             pending_changes=pending,
             running_changes=[c for c in started if c not in stuck],
@@ -74,3 +75,8 @@ def target_statuses(store: Store, config: Config, changes: dict[str, list[Change
             drift=[d.as_dict() for d in find_drift(conn, mine, name, root=config.root)],
         ))
     return out
+
+
+def _shown(target: TargetConfig) -> str:
+    """The target's URL as configured, its password masked."""
+    return target.db_url.shown if target.db_url is not None else mask_password(target.url)

@@ -8,6 +8,13 @@ so a new database is one more class and one more branch here, with no change
 to the runner's logic. `target_impl` gives change loading the dialect's
 statement splitter.
 
+What differs on servers: PostgreSQL refuses some statements inside a
+transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`…) and MySQL commits every DDL
+statement implicitly, so there an operation and its marker cannot always commit
+together. The runner then holds a session lock on the target for the whole
+apply (`hold_session_lock`), writes the marker right after the statement, and
+a crash in between is settled from the catalog (`settle_unmarked`).
+
 Two setright tables live in every target:
 
 * `setright_markers(apply_id, change_id, seq, committed_at)`: one row per
@@ -28,11 +35,14 @@ from typing import Protocol
 
 from setright.config import TargetConfig
 from setright.db import DbUrl, DefaultImpl, impl_for, sqlite_target
+from setright.db.settled import Settled
 from setright.db.sqlite_target import SqliteTarget
-from setright.errors import StatementFailed, TargetError
+from setright.db.url import mask_password
+from setright.errors import StatementFailed, TargetBusy, TargetError
 
 # Re-exported: callers catch these from here; they live in errors.py so db/ needs no runner/.
-__all__ = ["SqliteTarget", "StatementFailed", "Target", "TargetError", "TargetTransaction",
+__all__ = ["Settled", "SqliteTarget", "StatementFailed", "Target", "TargetBusy", "TargetError",
+           "TargetTransaction",
            "open_target", "read_markers", "target_exists", "target_impl", "target_url"]
 
 
@@ -59,6 +69,25 @@ class Target(Protocol):
         """A transaction that refuses to start unless `lock_id` holds the fence."""
 
     def markers(self, apply_id: str, change_id: str) -> set[int]: ...
+
+    def hold_session_lock(self, timeout: float) -> None:
+        """Keep every other runner out of this database until `close` (PostgreSQL's
+        advisory lock, MySQL's `GET_LOCK`; nothing on SQLite); `TargetBusy` after
+        `timeout` seconds. Needed where a statement commits outside the fenced
+        transaction, so the fence alone cannot keep a second runner out."""
+
+    def runs_alone(self, sql: str) -> bool:
+        """Whether the operation must run outside a transaction (then `execute_alone`,
+        and its marker follows in a transaction of its own)."""
+
+    def execute_alone(self, sql: str, lock_id: str) -> None: ...
+
+    def settle_unmarked(self, sql: str) -> Settled:
+        """After a crash: did the operation after the last marker take effect?"""
+
+    def failure_note(self, sql: str) -> str | None:
+        """What a failed operation left behind outside any transaction, if anything."""
+
     def interrupt(self) -> None: ...
     def close(self) -> None: ...
 
@@ -77,20 +106,31 @@ def target_impl(config: TargetConfig) -> DefaultImpl:
 
 
 def open_target(config: TargetConfig, *, create: bool, readonly: bool = False) -> Target:
-    """Open the target named in setright.yaml, by its URL's dialect (SQLite today).
+    """Open the target named in setright.yaml, by its URL's dialect.
 
-    `create=False` refuses a database file that does not exist, so a typo in a
-    URL cannot silently run every change into a new empty database.
-    `readonly=True` is for read commands: a `mode=ro` connection
-    that never creates the file, its folder or setright's tables in it, and
-    refuses to claim or write.
+    `create=False` refuses a SQLite file that does not exist, so a typo in a
+    URL cannot silently run every change into a new empty database; a server
+    database is never created (an unknown one is a `TargetError` naming the
+    host and database). `readonly=True` is for read commands: a connection
+    that never creates the database or setright's tables in it, and refuses to
+    claim or write.
     """
     url = target_url(config)
-    if url is not None and url.is_sqlite:
+    if url is None:
+        raise _unsupported(config)
+    if url.is_sqlite:
         assert url.path is not None
         if readonly:
             return SqliteTarget.open_readonly(config.name, url.path)
         return SqliteTarget.open(config.name, url.path, create=create)
+    if url.dialect == "postgresql":
+        from setright.db.postgres_target import PostgresTarget
+
+        return PostgresTarget.open(config.name, url, read_only=readonly)
+    if url.dialect == "mysql":
+        from setright.db.mysql_target import MysqlTarget
+
+        return MysqlTarget.open(config.name, url, read_only=readonly)
     raise _unsupported(config)
 
 
@@ -107,20 +147,30 @@ def read_markers(config: TargetConfig, apply_id: str, change_id: str) -> list[in
 
     For readers (`issue get`) that must settle an in-flight task before any
     runner reaped it. A database or a markers table that does not exist means
-    no marker. `TargetError` when the target cannot be read.
+    no marker on SQLite; on a server an unreachable or missing database is a
+    `TargetError` (the caller then shows the store's rows), never created.
     """
     url = target_url(config)
     if url is not None and url.is_sqlite:
         assert url.path is not None
         return sqlite_target.read_markers(config.name, url.path, apply_id, change_id)
+    if url is not None and url.dialect in ("postgresql", "mysql"):
+        target = open_target(config, create=False, readonly=True)
+        try:
+            return sorted(target.markers(apply_id, change_id))
+        except Exception as exc:  # noqa: BLE001 - any driver error: the target cannot say
+            raise TargetError(f"target {config.name}: cannot read markers in "
+                              f"{url.where}: {type(exc).__name__}") from None
+        finally:
+            target.close()
     raise TargetError(f"target {config.name}: unsupported URL {_text(config)!r}")
 
 
 def _unsupported(config: TargetConfig) -> TargetError:
     return TargetError(f"target {config.name}: unsupported URL {_text(config)!r}",
-                       ["only sqlite:///path URLs are supported"])
+                       ["supported: sqlite:///path, postgresql://…, mysql://… (or mariadb://…)"])
 
 
 def _text(config: TargetConfig) -> str:
     url = config.url
-    return url.shown if isinstance(url, DbUrl) else url
+    return url.shown if isinstance(url, DbUrl) else mask_password(url)

@@ -8,8 +8,11 @@
   to pending, markers removed in the rollback's own transaction) or
   ROLLBACK_FAILED.
 
-The lease is checked before every statement; the fault hook fires right
-after a commit and before the store records it.
+An operation the target refuses inside a transaction (PostgreSQL's
+`CREATE INDEX CONCURRENTLY`) runs on its own and its marker follows in a
+transaction of its own. The lease is checked before every statement; the
+fault hook fires right after a commit and before the store records it, or
+between a statement and its marker.
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from setright.runner.report import RunObserver
 from setright.runner.targets import StatementFailed, Target
 from setright.store.applies import TaskRow, operations_of
 from setright.store.connection import Store
+from setright.store.diagnosis import LEFT_BEHIND
 from setright.store.states import ChangeState, OperationState, TaskState
 
 
-def error_trace(change: Change, op: Operation, message: str, *, rolled_back: bool) -> str:
-    """What the audit log's `error_trace` says: which operation, which statement, what error."""
+def error_trace(change: Change, op: Operation, message: str, *, rolled_back: bool,
+                left_behind: str | None = None) -> str:
+    """What the audit log's `error_trace` says: which operation, which statement, what
+    error, and what a failed statement outside a transaction left in the target."""
     lines = [f"operation {op.seq} of {len(change.operations)} failed: {message}",
              f"statement: {op.statement}"]
+    if left_behind:
+        lines.append(LEFT_BEHIND + left_behind)
     if rolled_back:
         lines.append("the target transaction was rolled back: no operation of this change "
                      "took effect")
@@ -98,6 +106,7 @@ class TaskRunner:
                         self.lease.check()  # the first statement was checked just above
                     self.observer.operation_started(change.id, op.seq, len(change.operations))
                     ttx.execute(op.statement)
+                    self._before_marker(change.id, op.seq)
                     ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
         except StatementFailed as exc:
             assert failing is not None
@@ -124,11 +133,10 @@ class TaskRunner:
             self.lease.check()
             self.observer.operation_started(change.id, op.seq, len(change.operations))
             try:
-                with self.target.transaction(self.lease.token) as ttx:
-                    ttx.execute(op.statement)
-                    ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
+                self._commit_operation(change, op)
             except StatementFailed as exc:
-                self._failed_non_transactional(task, change, op, exc.message, started)
+                self._failed_non_transactional(task, change, op, exc.message, started,
+                                               self.target.failure_note(op.statement))
                 return False
             self._committed(change.id, op.seq, op.seq)
             if index == len(todo) - 1:
@@ -143,12 +151,15 @@ class TaskRunner:
         return True
 
     def _failed_non_transactional(self, task: TaskRow, change: Change, op: Operation,
-                                  message: str, started: int) -> None:
+                                  message: str, started: int,
+                                  left_behind: str | None = None) -> None:
         apply = self.recorder.apply
         completed = {o.seq for o in operations_of(self.store.conn, self.apply_id, change.id)
                      if o.state == OperationState.COMPLETED}
         scripts = rollback_scripts(change, completed)
-        trace = error_trace(change, op, message, rolled_back=False)
+        trace = error_trace(change, op, message, rolled_back=False, left_behind=left_behind)
+        if left_behind:
+            message = f"{message}; {left_behind}"
         if scripts is None:
             outcome = failure_outcome(retryable=is_retryable(change, rolled_back=False),
                                       attempt=apply.attempt, max_attempts=apply.max_attempts)
@@ -182,6 +193,31 @@ class TaskRunner:
                            f"operation {op.seq}: {message}; rollback failed: {rollback_error}")
 
     # -- helpers ---------------------------------------------------------------
+
+    def _commit_operation(self, change: Change, op: Operation) -> None:
+        """One operation and its marker: in one fenced transaction, or — for a statement
+        the target refuses inside a transaction — the statement on its own, then the
+        marker (the session lock keeps other runners out of the gap between them)."""
+        token = self.lease.token
+        if self.target.runs_alone(op.statement):
+            self.target.execute_alone(op.statement, token)
+            self._before_marker(change.id, op.seq)
+            try:
+                with self.target.transaction(token) as ttx:
+                    ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
+            except StatementFailed as exc:
+                raise StatementFailed(f"the statement committed, but its marker was not "
+                                      f"written: {exc.message}") from None
+            return
+        with self.target.transaction(token) as ttx:
+            ttx.execute(op.statement)
+            self._before_marker(change.id, op.seq)
+            ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
+
+    def _before_marker(self, change_id: str, seq: int) -> None:
+        """The statement ran, its marker is not written yet: the fault hook's other moment."""
+        if self.fault is not None:
+            self.fault.before_marker(change_id, seq)
 
     def _committed(self, change_id: str, first: int, last: int) -> None:
         """Right after a target COMMIT, before the store records it: the fault hook's moment."""

@@ -28,6 +28,13 @@ from setright.store.issues import Verdict, find_issues, verdict_for
 from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
 
+#: How a runner's error trace starts the line naming what a failed statement that ran
+#: outside a transaction left in the target (an invalid index): partial state, certain.
+LEFT_BEHIND = "left behind in the target: "
+#: How an operation's error starts when the reaper could not tell from the target's
+#: catalog whether it took effect (it ran outside a transaction, or was DDL on MySQL).
+UNSETTLED = "unknown whether it took effect: "
+
 #: (target, apply_id, change_id) → the operation seqs whose marker is in the target, or
 #: None when the target cannot say (unknown target, unreadable file).
 MarkerReader = Callable[[str, str, str], Collection[int] | None]
@@ -81,6 +88,10 @@ class Diagnosis:
     current_operation: int | None = None     # the failed or interrupted operation
     current_statement: str | None = None
     partial_state_possible: bool = True
+    left_behind: str | None = None   # what a failed statement outside a transaction left
+    unsettled: str | None = None     # why the catalog could not settle the current operation
+    #: (seq, statement) of each committed operation, so a human sees what is in the target
+    committed_operations: list[tuple[int, str]] = field(default_factory=list)
     runner: str | None = None
     lease_expires_at: str | None = None
     redrive: RedriveHint = field(default_factory=lambda: RedriveHint(False, why_not="no apply"))
@@ -106,15 +117,17 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
              if facts.execution_id else None)
     task = ops = None
     failed_seqs: set[int] = set()
+    errors: dict[int, str] = {}
     if apply is not None:
         task = _one(conn, "SELECT * FROM setright_tasks WHERE apply_id = ? AND change_id = ?"
                     " ORDER BY position DESC LIMIT 1", (apply["id"], facts.change_id))
         ops = conn.execute(
             "SELECT seq, state, statement FROM setright_operations WHERE apply_id = ?"
             " AND change_id = ? ORDER BY seq", (apply["id"], facts.change_id)).fetchall()
-        failed_seqs = {seq for (seq,) in conn.execute(
-            "SELECT seq FROM setright_operations WHERE apply_id = ? AND change_id = ?"
+        errors = {int(seq): str(error) for seq, error in conn.execute(
+            "SELECT seq, error FROM setright_operations WHERE apply_id = ? AND change_id = ?"
             " AND error IS NOT NULL", (apply["id"], facts.change_id))}
+        failed_seqs = set(errors)
         if task is not None and task["state"] == TaskState.RUNNING and markers is not None:
             ops = _settled_by_markers(ops, markers(apply["target"], apply["id"],
                                                    facts.change_id))
@@ -132,6 +145,11 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
                            next(((seq, stmt) for seq, state, stmt in ops or []
                                  if state != "completed"), (None, None))))
     ap = apply or {}
+    op_error = errors.get(current_op[0], "") if current_op[0] is not None else ""
+    left_behind = next((line[len(LEFT_BEHIND):] for line in
+                        [*str(row.get("error_trace") or "").splitlines(), op_error]
+                        if line.startswith(LEFT_BEHIND)), None)
+    unsettled = op_error[len(UNSETTLED):] if op_error.startswith(UNSETTLED) else None
     return Diagnosis(
         change_id=facts.change_id,
         state=facts.state,
@@ -162,7 +180,12 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
         operations_total=len(ops) if ops else None,
         current_operation=current_op[0],
         current_statement=current_op[1],
-        partial_state_possible=_partial_state_possible(facts.state, transactional, completed),
+        partial_state_possible=(_partial_state_possible(facts.state, transactional, completed)
+                                or left_behind is not None),
+        left_behind=left_behind,
+        unsettled=unsettled,
+        committed_operations=[(seq, stmt) for seq, state, stmt in ops or []
+                              if state == "completed"],
         runner=ap.get("lease_owner"),
         lease_expires_at=ap.get("lease_expires_at"),
         redrive=_redrive_hint(conn, apply, now_ms=now_ms, max_age=redrive_max_age),

@@ -1,0 +1,66 @@
+"""Projects whose targets live on a database server (the store stays a SQLite file).
+
+`server_project` writes a `Project` whose target `app` is the given server URL;
+`pg_rows` / `mysql_rows` read the target from outside setright; `masked` makes
+rendered output independent of the random database name, backend pids and
+connection ids, on top of `runhelp.normalise` (apply ids, times, owners).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from runhelp import _OWNER, Project, mask
+from setright.db import parse_url
+from storehelp import T0
+
+
+def server_project(root: Path, url: str, *, ttl: str = "60s", max_attempts: int = 1
+                   ) -> Project:
+    """A project on the fixed test timeline whose target `app` is `url`."""
+    return Project(root, ttl=ttl, max_attempts=max_attempts, start_ms=T0, urls={"app": url})
+
+
+def database_of(url: str) -> str:
+    return parse_url(url, Path(".")).database or ""
+
+
+def pg_rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [tuple(row) for row in conn.execute(sql, params or None).fetchall()]
+
+
+def mysql_rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    from setright.db.mysql import MysqlImpl
+
+    conn = MysqlImpl().connect(parse_url(url, Path(".")))
+    try:
+        return [tuple(row) for row in conn.execute(sql, params or None).fetchall()]
+    finally:
+        conn.close()
+
+
+_SESSION = re.compile(r"(backend|connection) \d+")
+
+
+def masked(text: str, url: str) -> str:
+    """`mask` (widths kept, so tables stay aligned), with every runner's owner, the test
+    database's name and server session ids replaced."""
+    text = _OWNER.sub("<owner>", mask(text))
+    return _SESSION.sub(r"\1 <id>", text.replace(database_of(url), "<db>"))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")

@@ -1,0 +1,224 @@
+"""`setright run`, `status` and `issue get` against a PostgreSQL target (the store is SQLite).
+
+Each test gets its own database (`pg_url`). The URL carries a password the local
+server (trust) ignores, so every output can be checked for it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runhelp import Project
+from serverhelp import pg_url  # noqa: F401 - fixture
+from setright.runner.targets import read_markers
+from setright.timeutil import FixedClock
+from targethelp import masked, pg_rows, server_project, wait_for
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+
+PASSWORD = "s3cret-pw"
+
+
+def with_password(url: str) -> str:
+    return url.replace("postgres@", f"postgres:{PASSWORD}@", 1)
+
+
+def write_change(p: Project, name: str, text: str) -> None:
+    """A change file written as text, so a test knows the line of every statement."""
+    (p.root / "changes" / "app" / f"{name}.yaml").write_text(text)
+
+
+def store_rows(p: Project, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{p.root / '.setright' / 'audit.db'}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def markers(url: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    try:
+        return pg_rows(url, "SELECT change_id, seq FROM setright_markers ORDER BY 1, 2")
+    except psycopg.errors.UndefinedTable:  # no runner has prepared the target yet
+        return []
+
+
+def index_valid(url: str, name: str) -> list[tuple[Any, ...]]:
+    return pg_rows(url, "SELECT x.indisvalid FROM pg_index x JOIN pg_class i"
+                        " ON i.oid = x.indexrelid WHERE i.relname = %s", name)
+
+
+def cli(p: Project, url: str, *args: str, after_ms: int = 0) -> tuple[int, str]:
+    result = p.cli(*args, clock=FixedClock(p.now_ms() + after_ms))
+    assert PASSWORD not in result.output
+    return result.exit_code, masked(result.output, url)
+
+
+@pytest.fixture
+def project(tmp_path: Path, pg_url: str) -> Project:  # noqa: F811
+    return server_project(tmp_path / "p", with_password(pg_url), ttl="1s")
+
+
+def test_run_and_status_on_postgres_with_a_concurrent_index(project: Project, pg_url: str,
+                                                            snapshot) -> None:  # noqa: F811
+    project.change("_0001__users", apply="CREATE TABLE users (id INTEGER PRIMARY KEY,"
+                   " email TEXT);\nINSERT INTO users VALUES (1, 'a@example.com');")
+    write_change(project, "_0002__users_email", "id: users-email\napply: |\n"
+                 "  -- lookups by email\n"
+                 "  CREATE INDEX CONCURRENTLY users_email ON users (email);\n")
+    code, out = cli(project, pg_url, "run")
+    assert code == 0, out
+    assert ("Warning: changes/app/_0002__users_email.yaml:4:3: $.apply: CREATE INDEX "
+            "CONCURRENTLY cannot run inside a transaction") in out
+    assert out == snapshot(name="run")
+    # the concurrent build ran on its own, non-transactionally, and its marker followed
+    assert markers(pg_url) == [("users", 1), ("users", 2), ("users-email", 1)]
+    assert index_valid(pg_url, "users_email") == [(True,)]
+    assert store_rows(project, "SELECT change_id, transactional FROM setright_tasks"
+                      " ORDER BY position") == [("users", 1), ("users-email", 0)]
+    assert store_rows(project, "SELECT change_id, tx_strategy FROM setright_audit_log"
+                      " WHERE state = 'APPLIED' ORDER BY id") == [
+        ("users", "TX_SEPARATE_WITH_MARKER"), ("users-email", "NON_TX")]
+    code, out = cli(project, pg_url, "status")
+    assert code == 0
+    assert out == snapshot(name="status")
+    code, out = cli(project, pg_url, "status", "--json")   # the URL, its password masked
+    assert json.loads(out)["targets"][0]["url"].startswith("postgresql://postgres:***@")
+    code, out = cli(project, pg_url, "run")
+    assert code == 0 and "up-to-date" in out
+
+
+def test_a_failing_transactional_change_leaves_nothing_schema_included(
+        project: Project, pg_url: str, snapshot) -> None:  # noqa: F811
+    project.change("_0001__accounts", apply="CREATE TABLE accounts (id INTEGER PRIMARY KEY);\n"
+                   "CREATE INDEX accounts_by_id ON accounts (id);\n"
+                   "INSERT INTO accounts VALUES ('not a number');")
+    code, out = cli(project, pg_url, "run")
+    assert code == 1
+    assert "rolled back" in out or "FAILED" in out
+    # PostgreSQL DDL is transactional: neither the table nor its index exists
+    assert pg_rows(pg_url, "SELECT relname FROM pg_class WHERE relname LIKE 'accounts%'") == []
+    assert markers(pg_url) == []
+    code, out = cli(project, pg_url, "issue", "get", "-c", "accounts")
+    assert code == 0, out
+    assert "Partial state: no: the database rolled the transaction back" in out
+    assert out == snapshot
+
+
+def test_a_failed_concurrent_build_is_reported_as_an_invalid_index(
+        project: Project, pg_url: str, snapshot) -> None:  # noqa: F811
+    project.change("_0001__emails", apply="CREATE TABLE emails (address TEXT);\n"
+                   "INSERT INTO emails VALUES ('a'), ('a');")
+    write_change(project, "_0002__unique_email", "id: unique-email\napply: |\n"
+                 "  CREATE UNIQUE INDEX CONCURRENTLY emails_address ON emails (address);\n")
+    code, out = cli(project, pg_url, "run")
+    assert code == 1
+    assert "index emails_address exists but is INVALID" in out
+    assert index_valid(pg_url, "emails_address") == [(False,)]
+    assert markers(pg_url) == [("emails", 1), ("emails", 2)]
+    code, out = cli(project, pg_url, "issue", "get", "-c", "unique-email")
+    assert code == 0, out
+    assert "Partial state: yes: index emails_address exists but is INVALID" in out
+    assert out == snapshot
+
+
+def test_a_kill_between_a_concurrent_build_and_its_marker_is_settled_from_pg_index(
+        project: Project, pg_url: str, snapshot) -> None:  # noqa: F811
+    project.change("_0001__orders", apply="CREATE TABLE orders (id INTEGER, customer INTEGER);")
+    write_change(project, "_0002__orders_customer", "id: orders-customer\napply: |\n"
+                 "  CREATE INDEX CONCURRENTLY orders_customer ON orders (customer);\n")
+    project.change("_0003__orders_note", apply="ALTER TABLE orders ADD COLUMN note TEXT;")
+    crashed = project.spawn("run", fault="crash-before-marker:orders-customer:1")
+    crashed.communicate(timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    # the index was built and committed on its own; its marker was never written
+    assert index_valid(pg_url, "orders_customer") == [(True,)]
+    assert markers(pg_url) == [("orders", 1)]
+    code, out = cli(project, pg_url, "run", after_ms=5_000)   # the dead runner's lease is gone
+    assert code == 0, out
+    assert out == snapshot
+    audit = store_rows(project, "SELECT state, metadata FROM setright_audit_log"
+                       " WHERE change_id = 'orders-customer' ORDER BY id")
+    assert [state for state, _ in audit] == ["STARTED", "APPLIED"]
+    assert json.loads(audit[1][1])["setright"]["recovered"] == (
+        "recovered from target markers: 1 of 1 operations committed; operation 1 settled "
+        "from the catalog: index orders_customer exists and is valid")
+    assert pg_rows(pg_url, "SELECT count(*) FROM information_schema.columns"
+                           " WHERE table_name = 'orders' AND column_name = 'note'") == [(1,)]
+
+
+def test_a_kill_that_leaves_an_invalid_index_is_not_reported_done(
+        project: Project, pg_url: str, snapshot) -> None:  # noqa: F811
+    project.change("_0001__orders", apply="CREATE TABLE orders (id INTEGER, customer INTEGER);")
+    write_change(project, "_0002__orders_customer", "id: orders-customer\napply: |\n"
+                 "  CREATE INDEX CONCURRENTLY orders_customer ON orders (customer);\n")
+    crashed = project.spawn("run", fault="crash-before-marker:orders-customer:1")
+    crashed.communicate(timeout=60)
+    assert crashed.returncode == -signal.SIGKILL
+    # what an interrupted concurrent build leaves: the index, not valid (set by hand here,
+    # as a build killed half-way leaves it)
+    pg_rows(pg_url, "UPDATE pg_index SET indisvalid = false WHERE indexrelid ="
+                    " 'orders_customer'::regclass RETURNING indisvalid")
+    code, out = cli(project, pg_url, "run", after_ms=5_000)
+    assert code == 1
+    assert "operation 1 did not finish: index orders_customer exists but is INVALID" in out
+    assert store_rows(project, "SELECT state FROM setright_audit_log WHERE change_id ="
+                      " 'orders-customer' ORDER BY id") == [("STARTED",)]
+    code, out = cli(project, pg_url, "issue", "get", "-c", "orders-customer", after_ms=5_000)
+    assert code == 0, out
+    assert "0 of 1 operations committed" in out
+    assert out == snapshot
+
+
+def test_a_second_runner_is_refused_while_the_first_holds_the_session_lock(
+        project: Project, pg_url: str, snapshot) -> None:  # noqa: F811
+    project.change("_0001__load", transactional=False,
+                   apply="CREATE TABLE load (id INTEGER);\nINSERT INTO load VALUES (1);")
+    paused = project.spawn("run", fault="stop-after:load:1")
+    try:
+        wait_for(lambda: markers(pg_url) == [("load", 1)])
+        # its lease (ttl 1s) has expired, so the store lock is free — the target is not
+        code, out = cli(project, pg_url, "run", after_ms=5_000)
+        assert code == 1
+        assert "Lock Info:" in out and "Session:   held by PostgreSQL backend <id>" in out
+        assert out == snapshot
+        # nothing was reaped or written while the first runner may still commit
+        assert store_rows(project, "SELECT state FROM setright_applies") == [("running",)]
+        assert markers(pg_url) == [("load", 1)]
+    finally:
+        paused.kill()
+        paused.communicate(timeout=30)
+    wait_for(lambda: pg_rows(pg_url, "SELECT count(*) FROM pg_locks WHERE locktype ="
+                                     " 'advisory'")[0][0] == 0)
+    code, out = cli(project, pg_url, "run", after_ms=5_000)
+    assert code == 1 and "task failed: 1 of 2 operations committed" in out
+
+
+def test_an_unreachable_target_is_one_error_naming_host_and_database(
+        tmp_path: Path, snapshot) -> None:
+    p = server_project(tmp_path / "p", f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/nowhere"
+                       "?connect_timeout=2")
+    p.change("_0001__a", apply="CREATE TABLE a (id INTEGER)")
+    result = p.cli("run", clock=FixedClock(p.now_ms()))
+    assert result.exit_code == 1 and PASSWORD not in result.output
+    errors = [line for line in result.output.splitlines() if "Error:" in line]
+    assert len(errors) == 1 and "127.0.0.1:1/nowhere" in errors[0]
+    assert "Traceback" not in result.output
+    assert masked(result.output, "postgresql://x@h/nowhere") == snapshot
+
+
+def test_readers_read_markers_without_creating_setright_tables(
+        project: Project, pg_url: str) -> None:  # noqa: F811
+    config = project.config().targets["app"]
+    assert read_markers(config, "ap-x", "c") == []
+    assert pg_rows(pg_url, "SELECT count(*) FROM pg_class WHERE relname LIKE 'setright%'"
+                   ) == [(0,)]
