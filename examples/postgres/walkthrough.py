@@ -7,8 +7,9 @@ folder and drives the story with the real `setright` CLI:
   1. `run` as the writer: a unique index fails on a duplicate invoice number and
      PostgreSQL rolls the whole change back; a CREATE INDEX CONCURRENTLY change runs
      outside a transaction;
-  2. `issue list` / `issue get` as the reader, as a pull-request job would;
-  3. the duplicate is removed by hand and the decision written as a resolution file;
+  2. `issue list` as the reader, as a pull-request job would;
+  3. the duplicate is removed by hand, `issue get` explains the issue and writes the
+     decision as a resolution file;
   4. the plan as the pull-request comment, made by the reader, which cannot apply;
   5. the writer applies the reviewed plan and runs again: everything completes.
 
@@ -110,11 +111,10 @@ def story(w: Walkthrough) -> None:
 
     w.say("3. A pull-request job (the reader) sees what needs a human")
     w.setright("issue", "list", "--exit-code", env=w.as_reader(), expect=3)
-    w.setright("issue", "get", env=w.as_reader())
 
     w.say("4. Remove the duplicate by hand and write the decision down")
     w.psql("billing", "DELETE FROM invoices WHERE id = 3")
-    w.setright("issue", "get", "-c", "invoices-number-unique", "--write", show=False)
+    w.setright("issue", "get", "-c", "invoices-number-unique", "--write")
     [path] = sorted((w.root / "resolutions").glob("*invoices-number-unique*.yaml"))
     fill_reason(path, "Deleted invoice 3, the duplicate of INV-1002, in billing",
                 ticket="OPS-5120")
