@@ -273,6 +273,7 @@ def test_a_role_that_may_only_read_runs_every_reader(read_only: ReadOnly,
     args = [a.format(apply=read_only.apply_id, plan=read_only.plan) for a in reader]
     as_writer = cli_as(read_only, read_only.writer_url, *args)
     as_reader = cli_as(read_only, read_only.reader_url, *args)
+    assert (as_reader.exit_code, mask(as_reader.output)) == (as_writer.exit_code, mask(as_writer.output)), as_reader.output
     assert (as_reader.exit_code, mask(as_reader.output)) == \
         (as_writer.exit_code, mask(as_writer.output))
     assert as_reader.exit_code in (0, 1) and not as_reader.output.startswith("Error:"), \
