@@ -295,7 +295,7 @@ def test_a_role_that_may_only_read_cannot_write(read_only: ReadOnly,
     assert store_state(read_only.writer_url) == before
 
 
-# -- an existing Flamingock table on PostgreSQL -------------------------------------------
+# -- an existing Flamingock table -------------------------------------------
 
 FLAMINGOCK_ROWS = [  # (change, state, Berlin wall-clock time as a Flamingock JVM there writes)
     ("create-users", "STARTED", "2026-11-22 12:59:00"),
@@ -305,20 +305,47 @@ FLAMINGOCK_ROWS = [  # (change, state, Berlin wall-clock time as a Flamingock JV
 ]
 
 
-def test_an_existing_flamingock_table_on_postgresql_is_read_and_fixed_in_place(
-        tmp_path: Path) -> None:
-    from setright.db.postgres import flamingock_audit_ddl
+class Admin:
+    """A superuser connection to a test database, `?` placeholders on both servers."""
 
-    with store_database("postgresql") as url:
-        admin = pg_admin_connect(url)
+    def __init__(self, backend: str, url: str) -> None:
+        from setright.db import impl_for
+
+        self.parsed = load_config_url(url)
+        self.impl = impl_for(self.parsed)
+        self.conn = self.impl.connect(self.parsed)
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.conn.execute(sql, params).fetchall()]
+
+
+#: (backend, what the mark's created_at holds, when `audit list` says it was made): on
+#: MySQL Flamingock's TIMESTAMP keeps whole seconds, so the mark is one second (not one ms)
+#: after the FAILED row it fixes.
+FLAMINGOCK_MARKS = {
+    "postgresql": (datetime(2026, 11, 22, 13, 0, 1, 1000), "2026-11-22T12:00:01.001Z"),
+    "mysql": (datetime(2026, 11, 22, 13, 0, 2), "2026-11-22T12:00:02.000Z"),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(FLAMINGOCK_MARKS))
+def test_an_existing_flamingock_table_is_read_and_fixed_in_place(tmp_path: Path,
+                                                                 backend: str) -> None:
+    from setright.db.mysql import flamingock_audit_ddl as mysql_ddl
+    from setright.db.postgres import flamingock_audit_ddl as pg_ddl
+
+    stored_mark, shown_mark = FLAMINGOCK_MARKS[backend]
+    with store_database(backend) as url:
+        admin = Admin(backend, url)
         try:
-            admin.execute(flamingock_audit_ddl("flamingockAuditLog"))
+            admin.conn.execute((pg_ddl if backend == "postgresql" else mysql_ddl)(
+                "flamingockAuditLog"))
             for change, state, local in FLAMINGOCK_ROWS:
-                admin.execute(
+                admin.conn.execute(
                     "INSERT INTO flamingockAuditLog (execution_id, change_id, author, created_at,"
                     " state, tx_strategy, target_system_id, recovery_strategy, transaction_flag,"
-                    " system_change, error_trace) VALUES ('exec-1', %s, 'flamingock', %s, %s,"
-                    " 'NON_TX', 'app', 'MANUAL_INTERVENTION', false, false, %s)",
+                    " system_change, error_trace) VALUES ('exec-1', ?, 'flamingock', ?, ?,"
+                    " 'NON_TX', 'app', 'MANUAL_INTERVENTION', false, false, ?)",
                     (change, local, state, "java.sql.SQLException: boom" if state == "FAILED"
                      else None))
             project = project_on(tmp_path, url, audit_table="flamingockAuditLog",
@@ -329,29 +356,27 @@ def test_an_existing_flamingock_table_on_postgresql_is_read_and_fixed_in_place(
             [issue] = json.loads(listed.output)["issues"]
             assert (issue["change_id"], issue["state"], issue["created_at"]) == \
                 ("add-email", "FAILED", "2026-11-22T12:00:01.000Z")
-            assert admin.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-                                 " AND tablename LIKE"
-                                 " 'setright%%'").fetchone()[0] == 0   # the reader made none
+            assert not [t for t in admin.impl.table_names(admin.conn)
+                        if t.startswith("setright")]   # the reader made none
             fixed = project.cli("audit", "fix", "-c", "add-email", "-r", "APPLIED", "--reason",
                                 "column added by hand", "--yes", clock=clock)
             assert fixed.exit_code == 0, fixed.output
             history = project.cli("audit", "list", "--json", clock=clock)
             states = {c["change_id"]: (c["state"], c["created_at"])
                       for c in json.loads(history.output)["changes"]}
-            assert states == {"create-users": ("APPLIED", "2026-11-22T11:59:00.250Z"),
-                              "add-email": ("MANUAL_MARKED_AS_APPLIED",
-                                            "2026-11-22T12:00:01.001Z")}
+            applied_at = ("2026-11-22T11:59:00.250Z" if backend == "postgresql"
+                          else "2026-11-22T11:59:00.000Z")   # MySQL's TIMESTAMP: whole seconds
+            assert states == {"create-users": ("APPLIED", applied_at),
+                              "add-email": ("MANUAL_MARKED_AS_APPLIED", shown_mark)}
             # the mark is a Flamingock row in Flamingock's own types, Berlin wall-clock time
-            mark = admin.execute(
-                "SELECT created_at, author, error_trace, transaction_flag FROM flamingockauditlog"
-                " WHERE state = 'MANUAL_MARKED_AS_APPLIED'").fetchone()
-            assert mark == (datetime(2026, 11, 22, 13, 0, 1, 1000), ACTOR, None, False)
-            columns = [r[0] for r in admin.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name ="
-                " 'flamingockauditlog' ORDER BY ordinal_position")]
-            assert columns == list(AUDIT_COLUMN_NAMES)
+            [mark] = admin.rows("SELECT created_at, author, error_trace, transaction_flag"
+                                " FROM flamingockAuditLog WHERE state = ?",
+                                "MANUAL_MARKED_AS_APPLIED")
+            assert mark[:3] == (stored_mark, ACTOR, None) and not mark[3]
+            assert admin.impl.column_names(admin.conn, "flamingockAuditLog") == \
+                list(AUDIT_COLUMN_NAMES)
         finally:
-            admin.close()
+            admin.conn.close()
 
 
 # -- stores that are not there ------------------------------------------------------------
