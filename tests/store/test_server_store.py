@@ -38,8 +38,8 @@ from storehelp import T0
 #: Every read command, with what it needs (the apply id and plan file are filled in).
 READERS = [("issue", "list"), ("issue", "list", "--json"), ("status",), ("audit", "list"),
            ("audit", "list", "--history"), ("applies", "list"), ("applies", "show", "{apply}"),
-           ("issue", "get", "-c", "load"), ("lock", "list"), ("history",), ("plan",),
-           ("show", "{plan}")]
+           ("issue", "get", "-c", "load"), ("lock", "list"), ("history",), ("validate",),
+           ("plan",), ("show", "{plan}")]
 
 
 _MARK_ID = re.compile(r"\bfx-[0-9A-Z]{26}\b")
