@@ -27,7 +27,7 @@ from runhelp import ACTOR, Project, mask
 from serverhelp import pg_admin_connect, server_store_url, store_database  # noqa: F401
 from setright.cli import cli
 from setright.config import load_config
-from setright.errors import SetrightError, StoreError
+from setright.errors import SetrightError
 from setright.store import Store
 from setright.store.applies import get_apply
 from setright.store.schema import AUDIT_COLUMN_NAMES

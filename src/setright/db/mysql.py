@@ -37,7 +37,7 @@ from typing import Any
 
 from setright.db import mysql_lex, mysql_store
 from setright.db.impl import Connection, DefaultImpl, SchemaBuilder, register
-from setright.db.postgres_store import TempBuilder
+from setright.db.session_tables import TempBuilder
 from setright.db.mysql_conn import (  # noqa: F401 - re-exported
     MysqlConnection,
     WriteLockTimeout,
