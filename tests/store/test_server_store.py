@@ -8,6 +8,7 @@ import difflib
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +27,6 @@ from planhelp import resolution_file
 from runhelp import ACTOR, Project, mask
 from serverhelp import pg_admin_connect, server_store_url, store_database  # noqa: F401
 from setright.cli import cli
-from setright.config import load_config
 from setright.errors import SetrightError
 from setright.store import Store
 from setright.store.applies import get_apply
@@ -424,3 +424,19 @@ def test_unreachable_servers_are_one_line_naming_host_and_database(
                 assert line == f"Error: no audit store at {parsed.shown}"
             else:
                 assert parsed.where in line, (kind, line)
+
+
+@pytest.mark.parametrize("url, module, extra", [
+    ("postgresql://app:s3cret-pw@127.0.0.1/audit", "psycopg", "postgres"),
+    ("mysql://app:s3cret-pw@127.0.0.1/audit", "pymysql", "mysql"),
+])
+def test_a_server_store_without_its_driver_says_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, module: str,
+        extra: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)   # as if it were not installed
+    project = project_on(tmp_path, url)
+    for command in (("status",), ("run",)):
+        result = project.cli(*command)
+        assert result.exit_code == 1
+        assert f"pip install 'setright[{extra}]'" in result.output, result.output
+        assert "s3cret-pw" not in result.output and "Traceback" not in result.output
