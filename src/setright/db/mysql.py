@@ -32,11 +32,13 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from setright.db import mysql_lex
-from setright.db.impl import Connection, DefaultImpl, register
+from setright.db import mysql_lex, mysql_store
+from setright.db.mysql_store import flamingock_audit_ddl, text_ms_sql  # noqa: F401 - re-exported
+from setright.db.impl import Connection, DefaultImpl, SchemaBuilder, register
+from setright.db.session_tables import TempBuilder
 from setright.db.mysql_conn import (  # noqa: F401 - re-exported
     MysqlConnection,
     WriteLockTimeout,
@@ -54,15 +56,27 @@ WRITE_LOCK_TIMEOUT_S = 10
 LOCK_WAIT_TIMEOUT_S = 10
 STORE_READ_TIMEOUT_S = 300
 KEY_TYPE = "VARCHAR(255)"
+#: Denied (1142 command, 1143 column, 1044 database, 1227 privilege), read-only transaction
+#: (1792) or server (1290).
+READ_ONLY_CODES = {1142, 1143, 1044, 1227, 1792, 1290}
 BUSY_CODES = {1205, 1213}
 _TEXT_TYPES = {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob",
                "longblob", "json"}
+
+
+class MysqlTempBuilder(TempBuilder, MysqlConnection):
+    """A reader's connection while a schema builder makes its TEMPORARY stand-ins."""
+
+    create_temp = "CREATE TEMPORARY TABLE"
+    alter_prefix = ""
 
 
 @register
 class MysqlImpl(DefaultImpl):
     name = "mysql"
     transactional_ddl = False
+    connection_types = (MysqlConnection,)
+    session_tables_in_snapshot = False
 
     # -- connecting and transactions ---------------------------------------
 
@@ -96,6 +110,13 @@ class MysqlImpl(DefaultImpl):
         except pymysql.err.Error as exc:
             raise unavailable(url, exc) from None
         return conn
+
+    def prepare_store(self, conn: Connection, *, read_only: bool,
+                      functions: Mapping[str, Callable[[Any], Any]],
+                      timezone: str = "UTC") -> None:
+        """Remember `store.timezone` on the connection (zone-less audit timestamps)."""
+        zone(timezone)
+        conn.audit_timezone = timezone  # type: ignore[attr-defined]
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         assert isinstance(conn, MysqlConnection)
@@ -161,6 +182,16 @@ class MysqlImpl(DefaultImpl):
             return False
         return isinstance(exc, pymysql.err.Error)
 
+    def is_read_only_error(self, exc: BaseException) -> bool:
+        """Denied (1142 command, 1143 column, 1044 database, 1227 privilege) or a read-only
+        transaction (1792)."""
+        return self.is_error(exc) and bool(exc.args) and exc.args[0] in READ_ONLY_CODES
+
+    def error_line(self, exc: BaseException) -> str:
+        if self.is_error(exc) and len(exc.args) > 1:
+            return f"{exc.args[0]}: {exc.args[1]}"
+        return super().error_line(exc)
+
     # -- SQL that differs ----------------------------------------------------
 
     @staticmethod
@@ -178,6 +209,13 @@ class MysqlImpl(DefaultImpl):
         updates = [f"{self.quote(c)} = VALUES({self.quote(c)})" for c in columns if c not in key]
         return self._insert(table, columns) + " ON DUPLICATE KEY UPDATE " + ", ".join(
             updates or [f"{self.quote(key[0])} = {self.quote(key[0])}"])
+
+    def upsert_select_sql(self, table: str, columns: Sequence[str], key: Sequence[str],
+                          select: str, newer: Sequence[str]) -> str:
+        return mysql_store.upsert_select_sql(self.quote, table, columns, key, select, newer)
+
+    def integer_sql(self, expression: str) -> str:
+        return f"CAST({expression} AS SIGNED)"
 
     def insert_ignore_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         """Not `INSERT IGNORE`, which also turns NOT NULL, truncation and foreign-key errors
@@ -242,6 +280,8 @@ class MysqlImpl(DefaultImpl):
         `column` while the row's state is in `states` and NULL otherwise, and a UNIQUE
         index on it (NULLs never collide). The column is INVISIBLE where the server
         allows, so `SELECT *` and column-less INSERTs do not see it."""
+        if isinstance(conn, MysqlTempBuilder):
+            return  # a reader's empty stand-in needs no index
         generated = f"active_{column}"
         types = self._column_types(conn, table)
         if generated.lower() not in types:
@@ -269,8 +309,31 @@ class MysqlImpl(DefaultImpl):
 
     # -- the audit log's clock -------------------------------------------------
 
+    def audit_table_ddl(self, table: str) -> str:
+        """Flamingock's MySQL layout, with `created_at` keeping milliseconds (DATETIME(3),
+        which a Flamingock runner writes just as well) for setright's own audit log."""
+        return flamingock_audit_ddl(table, created_at="DATETIME(3)")
+
+    def iso_from_ms_sql(self, expression: str) -> str:
+        return mysql_store.iso_from_ms_sql(expression)
+
+    def error_summary_sql(self, expression: str) -> str:
+        return mysql_store.error_summary_sql(expression)
+
+    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+                           created_ms: int) -> dict[str, Any]:
+        return mysql_store.audit_write_values(mysql_store.column_types(conn, table), values,
+                                              created_ms, getattr(conn, "audit_timezone", "UTC"))
+
+    def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
+                        key: str) -> None:
+        mysql_store.stand_in_tables(conn, MysqlTempBuilder, names, build)
+
+    def shadow_table(self, conn: Connection, name: str, build: SchemaBuilder, key: str) -> None:
+        mysql_store.shadow_table(conn, name)
+
     def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
-                     timezone: str = "UTC") -> str:
+                     timezone: str | None = None) -> str:
         """Epoch ms of `column` (-1 where it holds nothing readable).
 
         BIGINT: as is. TIMESTAMP/DATETIME: zone-less wall-clock time in `timezone`
@@ -278,9 +341,10 @@ class MysqlImpl(DefaultImpl):
         them); the offset comes from `zonecase`, not from the server's tz tables.
         Text: integer ms, or ISO-8601/`yyyy-MM-dd HH:mm:ss[.SSS]` read as UTC unless it
         carries `Z`/±hh:mm — the same rule as the SQLite store's `ms_from_any`."""
+        timezone = timezone or getattr(conn, "audit_timezone", "UTC")
         zone(timezone)
-        col = self.quote(column)
-        data_type = self._column_types(conn, table).get(column.lower())
+        col = ".".join(self.quote(part) for part in column.split("."))
+        data_type = self._column_types(conn, table).get(column.rsplit(".", 1)[-1].lower())
         if data_type in ("tinyint", "smallint", "mediumint", "int", "bigint"):
             return f"COALESCE({col}, -1)"
         if data_type in ("decimal", "double", "float"):
@@ -291,7 +355,7 @@ class MysqlImpl(DefaultImpl):
             return f"COALESCE({local} - 1000 * ({offset}), -1)"
         if data_type in ("date",):
             return f"COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01', {col}) * 1000, -1)"
-        return _text_ms_sql(col)
+        return text_ms_sql(col)
 
     def now_ms(self, conn: Connection) -> int | None:
         """The server's clock (the session is at +00:00, so no zone enters)."""
@@ -329,16 +393,23 @@ class MysqlImpl(DefaultImpl):
             " AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME = ?", (name,)))
 
     def column_names(self, conn: Connection, table: str) -> list[str]:
-        return [row[1] for row in conn.execute(
-            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-            (table,)) if self._same_table(conn, row[0], table)]
+        """The columns of the table SQL naming `table` would use: a session's TEMPORARY
+        table first (which information_schema does not list), as MySQL resolves names."""
+        return [name for name, _type in self._show_columns(conn, table)]
+
+    def _show_columns(self, conn: Connection, table: str) -> list[tuple[str, str]]:
+        if not self.table_exists(conn, table) and not self._temporary(conn, table):
+            return []
+        return [(str(row[0]), str(row[1].decode() if isinstance(row[1], bytes) else row[1]))
+                for row in conn.execute(f"SHOW COLUMNS FROM {self.quote(table)}").fetchall()]
+
+    def _temporary(self, conn: Connection, table: str) -> bool:
+        """Whether this session has a TEMPORARY table `table` (asked without an error)."""
+        return table.lower() in {n.lower() for n in getattr(conn, "session_tables", ())}
 
     def _column_types(self, conn: Connection, table: str) -> dict[str, str]:
-        return {row[1].lower(): str(row[2]).lower() for row in conn.execute(
-            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", (table,))
-            if self._same_table(conn, row[0], table)}
+        return {name.lower(): kind.split("(")[0].split()[0].lower()
+                for name, kind in self._show_columns(conn, table)}
 
     def index_exists(self, conn: Connection, table: str, index: str) -> bool:
         return any(self._same_table(conn, row[0], table) for row in conn.execute(
@@ -388,40 +459,3 @@ def target_sql_mode(conn: MysqlConnection) -> str:
 
 def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-_ISO = ("'^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?"
-        "(Z|[+-][0-9]{2}:?[0-9]{2})?$'")
-
-
-def _text_ms_sql(col: str) -> str:
-    trimmed = f"TRIM({col})"
-    zone_part = f"REGEXP_SUBSTR({trimmed}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$')"
-    local = (f"CAST(REPLACE(SUBSTRING({trimmed}, 1, CHAR_LENGTH({trimmed})"
-             f" - CHAR_LENGTH(COALESCE({zone_part}, ''))), 'T', ' ') AS DATETIME(6))")
-    offset = (f"CASE WHEN {zone_part} IS NULL OR {zone_part} = 'Z' THEN 0 ELSE"
-              f" (CASE WHEN LEFT({zone_part}, 1) = '-' THEN -1 ELSE 1 END)"
-              f" * (CAST(SUBSTRING({zone_part}, 2, 2) AS SIGNED) * 3600"
-              f" + CAST(RIGHT({zone_part}, 2) AS SIGNED) * 60) END")
-    return (f"CASE WHEN {trimmed} REGEXP '^-?[0-9]+$' THEN CAST({trimmed} AS SIGNED)"
-            f" WHEN {trimmed} REGEXP {_ISO} THEN"
-            f" TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {local}) DIV 1000"
-            f" - 1000 * ({offset}) ELSE -1 END")
-
-
-def flamingock_audit_ddl(table: str) -> str:
-    """The audit table as Flamingock's SQL audit store creates it on MySQL/MariaDB
-    (its per-dialect DDL: VARCHAR(255) strings, LONGTEXT for metadata and traces,
-    a whole-second TIMESTAMP `created_at`, TINYINT(1) flags), written out here."""
-    strings = ["execution_id", "stage_id", "change_id", "author"]
-    more = ["invoked_class", "invoked_method", "source_file"]
-    columns = ["id BIGINT AUTO_INCREMENT PRIMARY KEY"]
-    columns += [f"{c} VARCHAR(255)" for c in strings]
-    columns += ["created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP", "state VARCHAR(255)"]
-    columns += [f"{c} VARCHAR(255)" for c in more]
-    columns += ["metadata LONGTEXT", "execution_millis BIGINT",
-                "execution_hostname VARCHAR(255)", "error_trace LONGTEXT", "type VARCHAR(50)",
-                "tx_strategy VARCHAR(50)", "target_system_id VARCHAR(255)",
-                "change_order VARCHAR(50)", "recovery_strategy VARCHAR(50)",
-                "transaction_flag TINYINT(1)", "system_change TINYINT(1)"]
-    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
