@@ -110,6 +110,19 @@ def test_fault_fires_only_for_its_change_and_operation(monkeypatch) -> None:  # 
     assert len(signals) == 2                 # SIGKILL, then the _exit fallback
 
 
+def test_crash_before_marker_fires_between_statement_and_marker_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    signals = []
+    monkeypatch.setattr("setright.runner.fault.os.kill", lambda pid, sig: signals.append(sig))
+    monkeypatch.setattr("setright.runner.fault.os._exit", lambda code: signals.append(code))
+    fault = Fault.parse("crash-before-marker:c:2")
+    fault.after_commit("c", 1, 3)            # after a commit: not its moment
+    fault.before_marker("c", 1)
+    fault.before_marker("other", 2)
+    assert signals == []
+    fault.before_marker("c", 2)
+    assert len(signals) == 2
+
+
 def _change(*ops: Operation, rollback: str | None = None) -> Change:
     return Change("c", "app", None, False, "MANUAL_INTERVENTION", ops, rollback, None, "c1:x",
                   Path("c.yaml"), "c.yaml")

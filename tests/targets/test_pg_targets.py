@@ -198,7 +198,8 @@ def test_a_second_runner_is_refused_while_the_first_holds_the_session_lock(
         paused.kill()
         paused.communicate(timeout=30)
     wait_for(lambda: pg_rows(pg_url, "SELECT count(*) FROM pg_locks WHERE locktype ="
-                                     " 'advisory'")[0][0] == 0)
+                                     " 'advisory' AND database = (SELECT oid FROM pg_database"
+                                     " WHERE datname = current_database())")[0][0] == 0)
     code, out = cli(project, pg_url, "run", after_ms=5_000)
     assert code == 1 and "task failed: 1 of 2 operations committed" in out
 

@@ -26,7 +26,8 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     every 10 seconds of one operation.
 
     Test hooks: SETRIGHT_FAULT=crash-after:CHANGE_ID:K kills the runner right
-    after operation K of that change commits (stop-after:… pauses it instead);
+    after operation K of that change commits (stop-after:… pauses it instead;
+    crash-before-marker:… kills it after the statement ran, before its marker);
     SETRIGHT_PROGRESS_INTERVAL=SECONDS sets the "still running" interval.
     """
     import os

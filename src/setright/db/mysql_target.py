@@ -211,7 +211,8 @@ class MysqlTarget:
                                 (name, max(0, math.ceil(timeout)))).fetchone()[0]
         if got != 1:
             raise TargetLocked(f"target {self.name} is being changed by another runner",
-                               session_lock_info(self.conn, f"{name} in {self.location}",
+                               session_lock_info(self.conn, name if self.location in name
+                                                 else f"{name} in {self.location}",
                                                  f"held by {self._holder(name)}; "
                                                  f"waited {timeout:g}s"))
         self.session_locks.append(name)

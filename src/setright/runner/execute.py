@@ -169,6 +169,10 @@ class _TargetRun:
                                     f"not exist, but {applied} change(s) are recorded as "
                                     "applied to it", ["check targets."
                                                       f"{self.name}.url in setright.yaml"])
+        if self.options.keep_lease_alive:
+            # from before connecting: reaching a server target may take a while
+            self.keeper = LeaseKeeper(self.lease, self.store.url, self.store.audit_table,
+                                      self.store.clock, on_lost=self._interrupt).start()
         self.target = open_target(spec, create=True)
         try:
             # before the fence and the reaping: a runner of another store, or one paused
@@ -177,10 +181,12 @@ class _TargetRun:
         except TargetBusy as exc:
             raise TargetRefused("locked", exc.message, exc.details) from None
         self.target.claim(self.lease.token, self.lease.lock.owner, self.store.now_iso())
-        if self.options.keep_lease_alive:
-            self.keeper = LeaseKeeper(self.lease, self.store.url, self.store.audit_table,
-                                      self.store.clock, on_lost=self.target.interrupt).start()
         return self.target
+
+    def _interrupt(self) -> None:
+        """The lease is lost: abort the statement running in the target, if any."""
+        if self.target is not None:
+            self.target.interrupt()
 
     def _check_resumable(self, apply: ApplyRow) -> None:
         """A resumed apply runs what was planned: every unfinished task's file must be unchanged."""
