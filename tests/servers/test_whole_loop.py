@@ -92,11 +92,13 @@ class ServerProject:
     def sql(self, target: str, statement: str) -> list[tuple[Any, ...]]:
         """What an operator does by hand in a target database."""
         url = parse_url(self.urls[target], self.root)
-        conn = impl_for(url).connect(url)
+        impl = impl_for(url)
+        conn = impl.connect(url)
         try:
+            impl.begin(conn, write=True)
             cur = conn.execute(statement)
             rows = list(cur.fetchall()) if cur.description else []
-            conn.commit()
+            impl.commit(conn)
             return rows
         finally:
             conn.close()
