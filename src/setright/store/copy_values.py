@@ -55,7 +55,9 @@ def fitters(kinds: Sequence[str], timezone: str) -> list[Fitter]:
             return int(value)
         if isinstance(value, datetime):
             return to_ms(value)
-        return _number(value) if isinstance(value, Decimal) else str(value)
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        return str(value)
 
     def integer(value: Any) -> Any:
         value = plain(value)

@@ -153,9 +153,9 @@ def occupied_tables(conn: Connection, impl: DefaultImpl, audit_table: str) -> li
 def refuse_occupied(conn: Connection, impl: DefaultImpl, url: DbUrl, audit_table: str) -> None:
     occupied = occupied_tables(conn, impl, audit_table)
     if occupied:
-        raise StoreError(
-            f"the destination {url.shown} is not empty: {', '.join(occupied)}",
-            ["store migrate copies into an empty store only; nothing was written"])
+        raise StoreError(f"the destination {url.shown} is not empty",
+                         [f"it holds {', '.join(occupied)}",
+                          "store migrate copies into an empty store only; nothing was written"])
 
 
 def _check_empty_before_opening(url: DbUrl, audit_table: str) -> None:
