@@ -7,7 +7,7 @@ from typing import Any
 
 from planhelp import backfill_project, mark
 from runhelp import Project
-from setright.store import Store
+from setright.store import Store, schema
 from setright.store.copy_values import canonical
 from setright.store.ledger import LedgerRow, record_ledger_entry
 from setright.store.locks import Locker
@@ -34,16 +34,34 @@ def filled_project(root: Path, clock: FixedClock) -> Project:
 
 
 def dump(store: Store, *, canonical_values: bool = False) -> dict[str, list[tuple[Any, ...]]]:
-    """Every store table's rows in primary-key order (Python values, or canonical text
-    when comparing across databases), generated columns left out."""
-    impl, q = store.impl, store.impl.quote
+    """Every store table's rows in primary-key order (see `dump_tables`)."""
+    return dump_tables(store.conn, store.impl, store.audit_table,
+                       canonical_values=canonical_values)
+
+
+def dump_tables(conn: Any, impl: Any, audit_table: str, *, canonical_values: bool = False,
+                timezone: str = "UTC") -> dict[str, list[tuple[Any, ...]]]:
+    """Every store table's rows in primary-key order as Python values, generated columns left
+    out; with `canonical_values`, as sorted canonical text (to compare across databases)."""
+    q = impl.quote
     tables: dict[str, list[tuple[Any, ...]]] = {}
-    for table, key in store_tables(store.audit_table):
-        columns = [c for c in impl.column_kinds(store.conn, table)]
-        rows = store.conn.execute(
+    for table, key in store_tables(audit_table):
+        columns = list(impl.column_kinds(conn, table))
+        rows = conn.execute(
             f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}"
             f" ORDER BY {', '.join(q(k) for k in key)}").fetchall()
         if canonical_values:
-            rows = sorted(tuple(canonical(v) for v in row) for row in rows)
+            rows = sorted(tuple(canonical(v, timezone) for v in row) for row in rows)
         tables[table] = [tuple(row) for row in rows]
     return tables
+
+
+def build_server_schema(conn: Any, impl: Any, audit_ddl: str) -> None:
+    """setright's tables at the current schema version, built through the impl's DDL hooks,
+    and an audit table from `audit_ddl` (the destination of a migrate on a server)."""
+    conn.execute(audit_ddl)
+    for name, (columns, pk, not_null) in schema.TABLES.items():
+        impl.create_table(conn, name, columns, pk, not_null, schema.AUTOINCREMENT.get(name))
+    conn.execute("ALTER TABLE setright_ledger ADD COLUMN pull_request TEXT")
+    impl.create_one_active_index(conn, "setright_applies_one_active_idx", "setright_applies",
+                                 "target", "state", schema.NON_TERMINAL_APPLY_STATES)

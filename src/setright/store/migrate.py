@@ -103,20 +103,9 @@ def migrate_store(source: Store, destination: DbUrl, *, timezone: str = "UTC",
     try:
         with source.read() as src, target.write(state=False) as tx:
             refuse_occupied(tx, target.impl, destination, source.audit_table)
-            plans = [_plan(src, source.impl, tx, target.impl, table, key, timezone)
-                     for table, key in store_tables(source.audit_table)]
-            tx.execute("DELETE FROM setright_meta")
-            copies = []
-            for plan in plans:
-                expected = _count(src, source.impl, plan.table)
-                digest = _copy(src, source.impl, tx, target.impl, plan, expected, timezone,
-                               batch_rows, progress)
-                copies.append((plan, expected, digest))
-            for table, column in [(source.audit_table, "id"), *schema.AUTOINCREMENT.items()]:
-                target.impl.advance_id_sequence(tx, table, column)
-            for plan, expected, digest in copies:
-                _verify(tx, target.impl, destination, plan, expected, digest, timezone,
-                        batch_rows)
+            tables = copy_store(src, source.impl, tx, target.impl, source.audit_table,
+                                shown=destination.shown, timezone=timezone,
+                                batch_rows=batch_rows, progress=progress)
             meta = _meta(src, source.impl)
             live = _live_locks(src, source.now_iso())
     finally:
@@ -124,8 +113,31 @@ def migrate_store(source: Store, destination: DbUrl, *, timezone: str = "UTC",
     return Migration(
         source=source.url.shown, destination=destination.shown,
         lineage=meta.get("lineage") or None, serial=int(meta.get("serial") or 0),
-        live_locks=live,
-        tables=[TableCopy(p.table, d.rows, d.hexdigest()) for p, _n, d in copies])
+        live_locks=live, tables=tables)
+
+
+def copy_store(src: Connection, src_impl: DefaultImpl, tx: Connection, dst_impl: DefaultImpl,
+               audit_table: str, *, shown: str, timezone: str = "UTC",
+               batch_rows: int = BATCH_ROWS, progress: Progress | None = None
+               ) -> list[TableCopy]:
+    """Copy every store table from the snapshot `src` into the write transaction `tx` (whose
+    store has the schema and no rows but its seed meta), advance the id sequences and verify
+    each table; raises, for the caller to roll back, when anything differs. `shown` names
+    the destination in errors."""
+    plans = [_plan(src, src_impl, tx, dst_impl, table, key, timezone)
+             for table, key in store_tables(audit_table)]
+    tx.execute("DELETE FROM setright_meta")
+    copies = []
+    for plan in plans:
+        expected = _count(src, src_impl, plan.table)
+        digest = _copy(src, src_impl, tx, dst_impl, plan, expected, timezone, batch_rows,
+                       progress)
+        copies.append((plan, expected, digest))
+    for table, column in [(audit_table, "id"), *schema.AUTOINCREMENT.items()]:
+        dst_impl.advance_id_sequence(tx, table, column)
+    for plan, expected, digest in copies:
+        _verify(tx, dst_impl, shown, plan, expected, digest, timezone, batch_rows)
+    return [TableCopy(p.table, d.rows, d.hexdigest()) for p, _n, d in copies]
 
 
 # -- the destination is empty ---------------------------------------------------
@@ -240,7 +252,7 @@ def pages(conn: Connection, impl: DefaultImpl, table: str, columns: Sequence[str
         rows = conn.execute(f"{select} WHERE {' OR '.join(clauses)}{order}", params).fetchall()
 
 
-def _verify(tx: Connection, impl: DefaultImpl, url: DbUrl, plan: _TablePlan, expected: int,
+def _verify(tx: Connection, impl: DefaultImpl, shown: str, plan: _TablePlan, expected: int,
             digest: Digest, timezone: str, batch_rows: int) -> None:
     """Read the copy back inside the write transaction: same count, same digest."""
     got = Digest(timezone)
@@ -254,7 +266,7 @@ def _verify(tx: Connection, impl: DefaultImpl, url: DbUrl, plan: _TablePlan, exp
                           "nothing was written to the destination"])
     if count != expected or got.hexdigest() != digest.hexdigest():
         raise StoreError(
-            f"the copy of {plan.table} in {url.shown} does not match the source",
+            f"the copy of {plan.table} in {shown} does not match the source",
             [f"rows: {expected} in the source, {count} copied; digests "
              f"{digest.hexdigest()[:16]} and {got.hexdigest()[:16]}",
              "the destination changed values it was given; nothing was written"])
