@@ -79,10 +79,10 @@ def check_audit_layout(conn: Connection, audit_table: str, shown: str) -> None:
             f"table {audit_table!r} in {shown} is not a Flamingock-layout audit log",
             [f"missing columns: {', '.join(missing)}"],
         )
-    row = conn.execute("SELECT value FROM setright_meta WHERE key = 'audit_table'").fetchone()
-    if row and row[0] and row[0] != audit_table:
+    folds = schema.meta_value(conn, "audit_table")
+    if folds and folds != audit_table:
         raise StoreError(
-            f"the audit store {shown} folds audit table {row[0]!r}, not {audit_table!r}",
+            f"the audit store {shown} folds audit table {folds!r}, not {audit_table!r}",
             ["use one store per audit table (store.audit_table in setright.yaml)"],
         )
 
@@ -115,5 +115,5 @@ class MemoryFold:
 
 
 def _stored_fold(conn: Connection) -> int:
-    row = conn.execute("SELECT value FROM setright_meta WHERE key = 'folded_audit_id'").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    value = schema.meta_value(conn, "folded_audit_id")
+    return int(value) if value is not None else 0

@@ -161,5 +161,17 @@ def upgrade(conn: Connection, audit_table: str) -> None:
 def current_version(conn: Connection) -> int:
     if not impl_of(conn).table_exists(conn, "setright_meta"):
         return 0
-    row = conn.execute("SELECT value FROM setright_meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    value = meta_value(conn, "schema_version")
+    return int(value) if value else 0
+
+
+def meta_value(conn: Connection, key: str) -> str | None:
+    """One `setright_meta` value (`key` is a reserved word on MySQL: quoted by the impl)."""
+    row = conn.execute(f"SELECT value FROM setright_meta WHERE {impl_of(conn).quote('key')} = ?",
+                       (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(f"UPDATE setright_meta SET value = ? WHERE {impl_of(conn).quote('key')} = ?",
+                 (value, key))
