@@ -89,17 +89,19 @@ def store_tables(audit_table: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(audit_table, ("id",))] + [(name, pk) for name, (_c, pk, _n) in schema.TABLES.items()]
 
 
-def migrate_store(source: Store, destination: DbUrl, *, timezone: str = "UTC",
-                  batch_rows: int = BATCH_ROWS, progress: Progress | None = None) -> Migration:
+def migrate_store(source: Store, destination: DbUrl, *, batch_rows: int = BATCH_ROWS,
+                  progress: Progress | None = None) -> Migration:
     """Copy `source` (an opened, upgraded store) into the empty store at `destination`.
 
-    Zone-less timestamps are read and written as wall-clock time in `timezone` (the
-    store's `store.timezone`). Refuses a non-empty destination before writing anything."""
+    Zone-less timestamps are read and written as wall-clock time in the source's
+    `store.timezone` (`Store.timezone`), which the destination is opened with too.
+    Refuses a non-empty destination before writing anything."""
+    timezone = source.timezone
     if _same_database(source.url, destination):
         raise StoreError(f"the destination {destination.shown} is the store being migrated",
                          ["give --to the URL of another, empty database"])
     _check_empty_before_opening(destination, source.audit_table)
-    target = Store.open(destination, source.audit_table, source.clock)
+    target = Store.open(destination, source.audit_table, source.clock, timezone=timezone)
     try:
         with source.read() as src, target.write(state=False) as tx:
             refuse_occupied(tx, target.impl, destination, source.audit_table)
