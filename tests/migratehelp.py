@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +70,41 @@ def build_server_schema(conn: Any, impl: Any, audit_ddl: str) -> None:
     conn.execute("ALTER TABLE setright_ledger ADD COLUMN pull_request TEXT")
     impl.create_one_active_index(conn, "setright_applies_one_active_idx", "setright_applies",
                                  "target", "state", schema.NON_TERMINAL_APPLY_STATES)
+
+
+_KILLED_MID_COPY = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from setright.db import parse_url
+    from setright.store import Store
+    from setright.store.migrate import migrate_store
+
+    def die(table, done, total):
+        if done >= 3000:
+            print("killing", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    migrate_store(Store.open(Path(sys.argv[1])), parse_url(sys.argv[2], Path.cwd()),
+                  batch_rows=1000, progress=die)
+""")
+
+
+def kill_mid_copy(source: Path, destination: str) -> None:
+    """Run a migrate of the SQLite store `source` to `destination` in a real process that
+    SIGKILLs itself once 3,000 rows of the audit log are in the destination's transaction."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", _KILLED_MID_COPY, str(source), destination],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout == "killing\n"
+
+
+def big_store(path: Path, clock: FixedClock, rows: int = 10_000) -> Store:
+    """A SQLite store whose audit log holds `rows` applied changes (folded)."""
+    store = Store.open(path, clock=clock)
+    with store.write() as tx:
+        tx.executemany("INSERT INTO setright_audit_log (change_id, state, created_at)"
+                       " VALUES (?, 'APPLIED', ?)",
+                       [(f"c{i}", 1_795_348_800_000 + i) for i in range(rows)])
+    store.refresh()
+    return store

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from migratehelp import dump, filled_project
+from migratehelp import big_store, dump, filled_project, kill_mid_copy
 from setright.db import parse_url
 from setright.errors import StoreError
 from setright.store import Store
@@ -159,39 +154,12 @@ def test_a_failure_mid_copy_leaves_an_empty_store_that_a_retry_fills(
         copy.close()
 
 
-KILLED_MID_COPY = textwrap.dedent("""
-    import os, signal, sys
-    from pathlib import Path
-    from setright.db import parse_url
-    from setright.store import Store
-    from setright.store.migrate import migrate_store
-
-    source, moved = Path(sys.argv[1]), Path(sys.argv[2])
-
-    def die(table, done, total):
-        if done >= 3000:
-            print("killing", flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    migrate_store(Store.open(source), parse_url(f"sqlite:///{moved}", moved.parent),
-                  batch_rows=1000, progress=die)
-""")
-
-
 def test_a_process_killed_mid_copy_leaves_a_destination_a_retry_accepts(
         tmp_path: Path, clock: FixedClock) -> None:
     source_path = tmp_path / "big.db"
-    big = Store.open(source_path, clock=clock)
-    with big.write() as tx:
-        tx.executemany("INSERT INTO setright_audit_log (change_id, state, created_at)"
-                       " VALUES (?, 'APPLIED', ?)", [(f"c{i}", T0 + i) for i in range(10_000)])
-    big.refresh()
+    big = big_store(source_path, clock)
     moved = tmp_path / "moved.db"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", KILLED_MID_COPY, str(source_path), str(moved)],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == -signal.SIGKILL, done.stderr
-    assert done.stdout == "killing\n"
+    kill_mid_copy(source_path, f"sqlite:///{moved}")
     copy = Store.open(moved, clock=clock)
     try:
         assert occupied_tables(copy.conn, copy.impl, copy.audit_table) == []
