@@ -36,7 +36,8 @@ from setright.db.impl import DatabaseUnavailable, DefaultImpl, impl_for
 from setright.errors import StoreError
 from setright.store import schema
 from setright.store.connection import Store
-from setright.store.copy_values import Digest, Fitter, fit_row, fitters
+from setright.store.copy_values import (PLAIN_TYPES, Digest, Fitter, fit_row, fitters,
+                                        is_plain)
 
 #: Rows per page read from the source and per batched INSERT into the destination.
 BATCH_ROWS = 5000
@@ -82,6 +83,8 @@ class _TablePlan:
     key: tuple[str, ...]
     columns: list[str]
     fit: list[Fitter]
+    #: every destination column keeps what it is given (`copy_values.is_plain`)
+    plain: bool
 
 
 def store_tables(audit_table: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -207,8 +210,9 @@ def _plan(src: Connection, src_impl: DefaultImpl, dst: Connection, dst_impl: Def
         raise StoreError(f"the destination's table {table} has no column "
                          f"{', '.join(missing)}", ["nothing was written to the destination"])
     by_lower = {c.lower(): c for c in columns}
+    wanted = [kinds[c.lower()] for c in columns]
     return _TablePlan(table, tuple(by_lower[k.lower()] for k in key), columns,
-                      fitters([kinds[c.lower()] for c in columns], timezone))
+                      fitters(wanted, timezone), is_plain(wanted))
 
 
 def _copy(src: Connection, src_impl: DefaultImpl, tx: Connection, dst_impl: DefaultImpl,
@@ -221,8 +225,9 @@ def _copy(src: Connection, src_impl: DefaultImpl, tx: Connection, dst_impl: Defa
     positions = [plan.columns.index(k) for k in plan.key]
     digest = Digest(timezone)
     for rows in pages(src, src_impl, plan.table, plan.columns, plan.key, batch_rows):
-        fitted = [fit_row(row, plan.fit, plan.table, plan.columns,
-                          [row[p] for p in positions]) for row in rows]
+        fitted = [row if plan.plain and PLAIN_TYPES.issuperset(map(type, row)) else
+                  fit_row(row, plan.fit, plan.table, plan.columns, [row[p] for p in positions])
+                  for row in rows]
         tx.executemany(insert, fitted)
         for row in fitted:
             digest.add(row)
