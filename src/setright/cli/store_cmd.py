@@ -31,14 +31,14 @@ def migrate(app, to_url: str, as_json: bool) -> None:  # type: ignore[no-untyped
     from setright.db import parse_url
     from setright.render.migrate import migration_summary
     from setright.render.style import to_json
-    from setright.store.migrate import migrate_store
+    from setright.store.migrate import BATCH_ROWS, migrate_store
 
     config = app.config()
     destination = parse_url(to_url, config.root)
     source = app.writer()
 
     def progress(table: str, done: int, total: int) -> None:
-        if total > PROGRESS_EVERY and done % PROGRESS_EVERY < 5000 <= done:
+        if total > PROGRESS_EVERY and done % PROGRESS_EVERY < BATCH_ROWS <= done:
             click.echo(f"  {table}: {done} of {total} rows copied", err=True)
 
     result = migrate_store(source, destination, progress=progress).as_dict()
