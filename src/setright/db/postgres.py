@@ -134,7 +134,7 @@ class PgConnection:
         self.raw.close()
 
 
-class PgTempBuilder(postgres_store._TempBuilder, PgConnection):
+class PgTempBuilder(postgres_store.TempBuilder, PgConnection):
     """A reader's connection while a schema builder makes its TEMP stand-ins."""
 
 

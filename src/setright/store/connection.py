@@ -85,7 +85,9 @@ class Store:
         url = as_url(location)
         impl = impl_for(url)
         try:
-            conn = impl.connect(url, create=True)
+            # A file is created; a server database is the operator's to create (setright
+            # creates its tables in it), so a mistyped database name is an error, not a store.
+            conn = impl.connect(url, create=url.is_sqlite)
         except DatabaseUnavailable as exc:
             raise StoreError(f"cannot open the audit store {url.where}: {exc.cause}") from None
         store = cls(conn, url, audit_table, clock or SystemClock(), impl=impl, timezone=timezone)

@@ -148,6 +148,12 @@ MIGRATIONS: dict[int, Callable[[Connection, str], None]] = {
     0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3}
 
 
+def build_all(conn: Connection, audit_table: str) -> None:
+    """Every migration in order, as on an empty store (a model of a new store's tables)."""
+    for version in range(SCHEMA_VERSION):
+        MIGRATIONS[version](conn, audit_table)
+
+
 def upgrade(conn: Connection, audit_table: str) -> None:
     """Bring the schema to `SCHEMA_VERSION`; the caller holds a write transaction."""
     upsert = impl_of(conn).upsert_sql("setright_meta", ("key", "value"), ("key",))
