@@ -227,3 +227,55 @@ def test_the_cli_moves_a_project_store_to_postgresql(tmp_path: Path, pg_schema_u
     moved = project.cli("--store", pg_schema_url, "issue", "list", clock=clock)
     local = project.cli("issue", "list", clock=clock)
     assert (moved.exit_code, moved.stdout) == (local.exit_code, local.stdout)
+
+
+# -- through `Store` and `migrate_store`: the store on MariaDB ------------------------------
+
+
+def test_store_migrate_sqlite_to_mariadb_and_back(source: Store, mysql_url: str,
+                                                  tmp_path: Path, clock: FixedClock) -> None:
+    url = parse_url(mysql_url, ROOT)
+    there = migrate_store(source, url)
+    maria = Store.open(url, clock=clock)
+    back_path = tmp_path / "back.db"
+    try:
+        assert (maria.lineage, maria.serial) == (source.lineage, source.serial)
+        assert dump(maria, canonical_values=True) == dump(source, canonical_values=True)
+        assert "active_target" in [c.lower() for c in maria.impl.column_names(
+            maria.conn, "setright_applies")]  # the server's own, computed again
+        back = migrate_store(maria, parse_url(f"sqlite:///{back_path}", ROOT))
+        assert [t.digest for t in back.tables] == [t.digest for t in there.tables]
+        top_audit, top_event = top_ids(source)
+        with maria.write() as tx:
+            audit_id = append_audit_row(tx, maria.audit_table, {
+                "change_id": "later", "state": "STARTED", "target_system_id": "app"},
+                now_ms=T0)
+            event_id = record_event(tx, at="2026-11-22T12:00:00.000Z", kind="mark",
+                                    change_id="later", prov=Provenance(actor="a", source="cli"))
+        assert (audit_id, event_id) == (top_audit + 1, top_event + 1)
+        with pytest.raises(StoreError, match="is not empty"):
+            migrate_store(source, url)
+    finally:
+        maria.close()
+    copy = Store.open(back_path, clock=clock)
+    try:
+        assert dump(copy) == dump(source)
+    finally:
+        copy.close()
+
+
+def test_a_migrate_to_mariadb_killed_mid_copy_can_be_run_again(
+        tmp_path: Path, mysql_url: str, clock: FixedClock) -> None:
+    source_path = tmp_path / "big.db"
+    big = big_store(source_path, clock)
+    try:
+        kill_mid_copy(source_path, mysql_url)
+        url = parse_url(mysql_url, ROOT)
+        maria = Store.open(url, clock=clock)
+        try:
+            assert occupied_tables(maria.conn, maria.impl, maria.audit_table) == []
+        finally:
+            maria.close()
+        assert migrate_store(big, url).tables[0].rows == 10_000
+    finally:
+        big.close()
