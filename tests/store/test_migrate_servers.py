@@ -1,10 +1,10 @@
 """`store migrate` against real PostgreSQL and MariaDB.
 
-The store on PostgreSQL goes through `Store` and `migrate_store` (and the CLI): SQLite →
-PostgreSQL → SQLite, refusal, a kill mid-copy. MariaDB, whose store is not wired yet, is
-tested at the core (`copy_store`) with a schema built through the impl's DDL hooks. Both
-use Flamingock's audit DDL per dialect (zone-less TIMESTAMP, BOOLEAN/TINYINT flags), so
-values are really fitted: integer ms become timestamps and back, 0/1 flags and back.
+First the core (`copy_store`) into a schema built through the impl's DDL hooks with
+Flamingock's own audit DDL per dialect (zone-less TIMESTAMP, BOOLEAN/TINYINT flags), so
+values are really fitted: integer ms become timestamps and back, 0/1 flags and back; then
+whole stores through `Store` and `migrate_store` (and the CLI): SQLite → PostgreSQL →
+SQLite and SQLite → MariaDB → SQLite, refusal, a kill mid-copy.
 """
 
 from __future__ import annotations
