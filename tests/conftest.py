@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from setright.store import Store
 from setright.timeutil import FixedClock
+from serverhelp import STORE_BACKENDS, store_database
 from storehelp import T0  # 2026-11-22T12:00:00.000Z: every test starts from the same instant
 
 __all__ = ["T0"]
@@ -54,6 +55,21 @@ def store(tmp_path: Path, clock: FixedClock) -> Iterator[Store]:
     s = Store.open(tmp_path / ".setright" / "audit.db", clock=clock)
     yield s
     s.close()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def backend_store(request: pytest.FixtureRequest, tmp_path: Path,
+                  clock: FixedClock) -> Iterator[Store]:
+    """A fresh store on each backend in turn (SQLite, PostgreSQL, MySQL/MariaDB; a new
+    database per test), for store tests that must hold on every one."""
+    from setright.db import parse_url
+
+    with store_database(request.param) as url:
+        s = Store.open(parse_url(url, tmp_path), clock=clock)
+        try:
+            yield s
+        finally:
+            s.close()
 
 
 @pytest.fixture

@@ -29,12 +29,16 @@ def audit(store: Store, change_id: str, state: str, *, at_ms: int | None = None,
            "tx_strategy": tx, "recovery_strategy": recovery, "execution_id": execution_id,
            "author": "tester", "error_trace": error, "metadata": json.dumps({"k": 1})}
     if raw_created_at is not None or at_ms is not None:
-        row["created_at"] = raw_created_at if raw_created_at is not None else at_ms
+        impl = store.impl
+        if raw_created_at is not None:
+            row["created_at"] = raw_created_at
+        else:   # at_ms in the table's own type (a server's TIMESTAMP, say)
+            row = impl.audit_write_values(store.conn, store.audit_table, row, int(at_ms or 0))
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cursor = store.conn.execute(
-            f'INSERT INTO "{store.audit_table}" ({columns}) VALUES ({marks})', list(row.values()))
-        return int(cursor.lastrowid or 0)
+        return impl.insert_returning_id(
+            store.conn, f"INSERT INTO {impl.quote(store.audit_table)} ({columns}) VALUES ({marks})",
+            list(row.values()))
     with store.write() as conn:
         return append_audit_row(conn, store.audit_table, row, now_ms=store.now_ms())
 
@@ -65,7 +69,8 @@ def state_tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """A snapshot of every state table, to prove a refused command wrote nothing."""
     tables = [store.audit_table, "setright_applies", "setright_tasks", "setright_operations",
               "setright_events", "setright_ledger"]
-    return {t: store.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
+    return {t: [tuple(r) for r in store.conn.execute(
+        f"SELECT * FROM {store.impl.quote(t)} ORDER BY 1, 2").fetchall()] for t in tables}
 
 
 # Flamingock's own SQLite DDL for its audit log and lock tables.

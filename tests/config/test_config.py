@@ -90,3 +90,14 @@ def test_bad_config_errors(tmp_path: Path, monkeypatch, snapshot, case: str) -> 
         load_config(path)
     assert isinstance(err.value, (ConfigError, InvalidInput))
     assert "\n".join([err.value.message, *err.value.details]) == snapshot
+
+
+def test_store_timezone_is_an_iana_zone(tmp_path: Path) -> None:
+    good = write(tmp_path, "version: 1\nstore: {timezone: Europe/Berlin}\ntargets: {}\n")
+    assert load_config(good).timezone == "Europe/Berlin"
+    assert load_config(write(tmp_path, "version: 1\nstore: {}\ntargets: {}\n")).timezone == "UTC"
+    bad = write(tmp_path, "version: 1\nstore:\n  timezone: Mars/Olympus\ntargets: {}\n")
+    with pytest.raises(InvalidInput) as err:
+        load_config(bad)
+    [problem] = err.value.problems
+    assert str(problem).startswith(f"{bad}:3:") and "unknown time zone 'Mars/Olympus'" in str(problem)

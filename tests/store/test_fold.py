@@ -12,7 +12,8 @@ from storehelp import audit
 from storehelp import T0
 
 
-def test_latest_created_at_wins(store: Store) -> None:
+def test_latest_created_at_wins(backend_store: Store) -> None:
+    store = backend_store
     audit(store, "c1", "STARTED", at_ms=T0)
     audit(store, "c1", "APPLIED", at_ms=T0 + 5)
     audit(store, "c1", "FAILED", at_ms=T0 + 2)  # written later, but older timestamp
@@ -20,7 +21,8 @@ def test_latest_created_at_wins(store: Store) -> None:
     assert current_state(store.conn, "c1").state == "APPLIED"
 
 
-def test_tie_is_broken_by_priority_not_insertion_order(store: Store) -> None:
+def test_tie_is_broken_by_priority_not_insertion_order(backend_store: Store) -> None:
+    store = backend_store   # on every backend: MySQL's fold is an ordered ON DUPLICATE KEY
     audit(store, "c1", "MANUAL_MARKED_AS_APPLIED", at_ms=T0)
     audit(store, "c1", "STARTED", at_ms=T0)  # same millisecond, lower priority, higher id
     audit(store, "c2", "FAILED", at_ms=T0)
@@ -40,8 +42,9 @@ def test_mixed_created_at_formats_fold_together(store: Store) -> None:
     assert (current.state, current.created_ms) == ("FAILED", T0 + 250)
 
 
-def test_setright_rows_never_go_back_in_time(store: Store, clock: FixedClock) -> None:
+def test_setright_rows_never_go_back_in_time(backend_store: Store, clock: FixedClock) -> None:
     """Clock skew: another host wrote a row 10 s in our future; our mark still wins the fold."""
+    store = backend_store
     audit(store, "c1", "FAILED", at_ms=T0 + 10_000)
     with store.write() as tx:
         mark_change(tx, store.audit_table, "c1", "APPLIED", Provenance(actor="me", source="cli"),
@@ -104,7 +107,9 @@ def test_incremental_fold_picks_up_rows_written_behind_our_back(tmp_path, clock)
     store.close()
 
 
-def test_fold_ignores_rows_without_change_id(store: Store) -> None:
-    store.conn.execute(f'INSERT INTO "{store.audit_table}" (state) VALUES (?)', ("APPLIED",))
+def test_fold_ignores_rows_without_change_id(backend_store: Store) -> None:
+    store = backend_store
+    store.conn.execute(f"INSERT INTO {store.impl.quote(store.audit_table)} (state) VALUES (?)",
+                       ("APPLIED",))
     store.refresh()
     assert list_current(store.conn, store.audit_table) == []

@@ -11,6 +11,13 @@ from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
 
 
+
+@pytest.fixture
+def store(backend_store: Store) -> Store:
+    """Locks behave the same on every backend."""
+    return backend_store
+
+
 def test_acquire_then_conflict_shows_lock_info(store: Store) -> None:
     mine, previous = Locker(store, ttl=60, owner="alice@h1:1").acquire("target:user-db", "run")
     assert previous is None
@@ -61,7 +68,7 @@ def test_acquire_with_timeout_waits_for_release(store: Store) -> None:
 
     holder = Locker(store, owner="alice@h1:1")
     lock, _ = holder.acquire("setright:apply", "apply")
-    other_store = Store.open(store.path, clock=store.clock)
+    other_store = Store.open(store.url, clock=store.clock)
     timer = threading.Timer(0.3, lambda: Locker(other_store).release(lock.lock_id))
     timer.start()
     got, _ = Locker(store, owner="bob@h2:2").acquire("setright:apply", "apply", timeout=5)

@@ -8,6 +8,7 @@ import difflib
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +27,7 @@ from planhelp import resolution_file
 from runhelp import ACTOR, Project, mask
 from serverhelp import pg_admin_connect, server_store_url, store_database  # noqa: F401
 from setright.cli import cli
-from setright.config import load_config
-from setright.errors import SetrightError, StoreError
+from setright.errors import SetrightError
 from setright.store import Store
 from setright.store.applies import get_apply
 from setright.store.schema import AUDIT_COLUMN_NAMES
@@ -38,8 +38,8 @@ from storehelp import T0
 #: Every read command, with what it needs (the apply id and plan file are filled in).
 READERS = [("issue", "list"), ("issue", "list", "--json"), ("status",), ("audit", "list"),
            ("audit", "list", "--history"), ("applies", "list"), ("applies", "show", "{apply}"),
-           ("issue", "get", "-c", "load"), ("lock", "list"), ("history",), ("plan",),
-           ("show", "{plan}")]
+           ("issue", "get", "-c", "load"), ("lock", "list"), ("history",), ("validate",),
+           ("plan",), ("show", "{plan}")]
 
 
 _MARK_ID = re.compile(r"\bfx-[0-9A-Z]{26}\b")
@@ -273,6 +273,7 @@ def test_a_role_that_may_only_read_runs_every_reader(read_only: ReadOnly,
     args = [a.format(apply=read_only.apply_id, plan=read_only.plan) for a in reader]
     as_writer = cli_as(read_only, read_only.writer_url, *args)
     as_reader = cli_as(read_only, read_only.reader_url, *args)
+    assert (as_reader.exit_code, mask(as_reader.output)) == (as_writer.exit_code, mask(as_writer.output)), as_reader.output
     assert (as_reader.exit_code, mask(as_reader.output)) == \
         (as_writer.exit_code, mask(as_writer.output))
     assert as_reader.exit_code in (0, 1) and not as_reader.output.startswith("Error:"), \
@@ -294,7 +295,7 @@ def test_a_role_that_may_only_read_cannot_write(read_only: ReadOnly,
     assert store_state(read_only.writer_url) == before
 
 
-# -- an existing Flamingock table on PostgreSQL -------------------------------------------
+# -- an existing Flamingock table -------------------------------------------
 
 FLAMINGOCK_ROWS = [  # (change, state, Berlin wall-clock time as a Flamingock JVM there writes)
     ("create-users", "STARTED", "2026-11-22 12:59:00"),
@@ -304,20 +305,47 @@ FLAMINGOCK_ROWS = [  # (change, state, Berlin wall-clock time as a Flamingock JV
 ]
 
 
-def test_an_existing_flamingock_table_on_postgresql_is_read_and_fixed_in_place(
-        tmp_path: Path) -> None:
-    from setright.db.postgres import flamingock_audit_ddl
+class Admin:
+    """A superuser connection to a test database, `?` placeholders on both servers."""
 
-    with store_database("postgresql") as url:
-        admin = pg_admin_connect(url)
+    def __init__(self, backend: str, url: str) -> None:
+        from setright.db import impl_for
+
+        self.parsed = load_config_url(url)
+        self.impl = impl_for(self.parsed)
+        self.conn = self.impl.connect(self.parsed)
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.conn.execute(sql, params).fetchall()]
+
+
+#: (backend, what the mark's created_at holds, when `audit list` says it was made): on
+#: MySQL Flamingock's TIMESTAMP keeps whole seconds, so the mark is one second (not one ms)
+#: after the FAILED row it fixes.
+FLAMINGOCK_MARKS = {
+    "postgresql": (datetime(2026, 11, 22, 13, 0, 1, 1000), "2026-11-22T12:00:01.001Z"),
+    "mysql": (datetime(2026, 11, 22, 13, 0, 2), "2026-11-22T12:00:02.000Z"),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(FLAMINGOCK_MARKS))
+def test_an_existing_flamingock_table_is_read_and_fixed_in_place(tmp_path: Path,
+                                                                 backend: str) -> None:
+    from setright.db.mysql import flamingock_audit_ddl as mysql_ddl
+    from setright.db.postgres import flamingock_audit_ddl as pg_ddl
+
+    stored_mark, shown_mark = FLAMINGOCK_MARKS[backend]
+    with store_database(backend) as url:
+        admin = Admin(backend, url)
         try:
-            admin.execute(flamingock_audit_ddl("flamingockAuditLog"))
+            admin.conn.execute((pg_ddl if backend == "postgresql" else mysql_ddl)(
+                "flamingockAuditLog"))
             for change, state, local in FLAMINGOCK_ROWS:
-                admin.execute(
+                admin.conn.execute(
                     "INSERT INTO flamingockAuditLog (execution_id, change_id, author, created_at,"
                     " state, tx_strategy, target_system_id, recovery_strategy, transaction_flag,"
-                    " system_change, error_trace) VALUES ('exec-1', %s, 'flamingock', %s, %s,"
-                    " 'NON_TX', 'app', 'MANUAL_INTERVENTION', false, false, %s)",
+                    " system_change, error_trace) VALUES ('exec-1', ?, 'flamingock', ?, ?,"
+                    " 'NON_TX', 'app', 'MANUAL_INTERVENTION', false, false, ?)",
                     (change, local, state, "java.sql.SQLException: boom" if state == "FAILED"
                      else None))
             project = project_on(tmp_path, url, audit_table="flamingockAuditLog",
@@ -328,29 +356,27 @@ def test_an_existing_flamingock_table_on_postgresql_is_read_and_fixed_in_place(
             [issue] = json.loads(listed.output)["issues"]
             assert (issue["change_id"], issue["state"], issue["created_at"]) == \
                 ("add-email", "FAILED", "2026-11-22T12:00:01.000Z")
-            assert admin.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-                                 " AND tablename LIKE"
-                                 " 'setright%%'").fetchone()[0] == 0   # the reader made none
+            assert not [t for t in admin.impl.table_names(admin.conn)
+                        if t.startswith("setright")]   # the reader made none
             fixed = project.cli("audit", "fix", "-c", "add-email", "-r", "APPLIED", "--reason",
                                 "column added by hand", "--yes", clock=clock)
             assert fixed.exit_code == 0, fixed.output
             history = project.cli("audit", "list", "--json", clock=clock)
             states = {c["change_id"]: (c["state"], c["created_at"])
                       for c in json.loads(history.output)["changes"]}
-            assert states == {"create-users": ("APPLIED", "2026-11-22T11:59:00.250Z"),
-                              "add-email": ("MANUAL_MARKED_AS_APPLIED",
-                                            "2026-11-22T12:00:01.001Z")}
+            applied_at = ("2026-11-22T11:59:00.250Z" if backend == "postgresql"
+                          else "2026-11-22T11:59:00.000Z")   # MySQL's TIMESTAMP: whole seconds
+            assert states == {"create-users": ("APPLIED", applied_at),
+                              "add-email": ("MANUAL_MARKED_AS_APPLIED", shown_mark)}
             # the mark is a Flamingock row in Flamingock's own types, Berlin wall-clock time
-            mark = admin.execute(
-                "SELECT created_at, author, error_trace, transaction_flag FROM flamingockauditlog"
-                " WHERE state = 'MANUAL_MARKED_AS_APPLIED'").fetchone()
-            assert mark == (datetime(2026, 11, 22, 13, 0, 1, 1000), ACTOR, None, False)
-            columns = [r[0] for r in admin.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name ="
-                " 'flamingockauditlog' ORDER BY ordinal_position")]
-            assert columns == list(AUDIT_COLUMN_NAMES)
+            [mark] = admin.rows("SELECT created_at, author, error_trace, transaction_flag"
+                                " FROM flamingockAuditLog WHERE state = ?",
+                                "MANUAL_MARKED_AS_APPLIED")
+            assert mark[:3] == (stored_mark, ACTOR, None) and not mark[3]
+            assert admin.impl.column_names(admin.conn, "flamingockAuditLog") == \
+                list(AUDIT_COLUMN_NAMES)
         finally:
-            admin.close()
+            admin.conn.close()
 
 
 # -- stores that are not there ------------------------------------------------------------
@@ -398,3 +424,19 @@ def test_unreachable_servers_are_one_line_naming_host_and_database(
                 assert line == f"Error: no audit store at {parsed.shown}"
             else:
                 assert parsed.where in line, (kind, line)
+
+
+@pytest.mark.parametrize("url, module, extra", [
+    ("postgresql://app:s3cret-pw@127.0.0.1/audit", "psycopg", "postgres"),
+    ("mysql://app:s3cret-pw@127.0.0.1/audit", "pymysql", "mysql"),
+])
+def test_a_server_store_without_its_driver_says_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, module: str,
+        extra: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)   # as if it were not installed
+    project = project_on(tmp_path, url)
+    for command in (("status",), ("run",)):
+        result = project.cli(*command)
+        assert result.exit_code == 1
+        assert f"pip install 'setright[{extra}]'" in result.output, result.output
+        assert "s3cret-pw" not in result.output and "Traceback" not in result.output

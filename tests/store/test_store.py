@@ -46,7 +46,8 @@ def test_reopening_keeps_lineage(tmp_path: Path) -> None:
     assert Store.open(tmp_path / "a.db").lineage == lineage
 
 
-def test_state_write_bumps_serial_bookkeeping_does_not(store: Store) -> None:
+def test_state_write_bumps_serial_bookkeeping_does_not(backend_store: Store) -> None:
+    store = backend_store
     audit(store, "c1", "STARTED")
     assert store.serial == 1
     store.refresh()
@@ -55,30 +56,36 @@ def test_state_write_bumps_serial_bookkeeping_does_not(store: Store) -> None:
     assert store.serial == 1
 
 
-def test_failed_transaction_leaves_state_tables_untouched(store: Store) -> None:
+def test_failed_transaction_leaves_state_tables_untouched(backend_store: Store) -> None:
+    store = backend_store
     audit(store, "c1", "STARTED")
     before = state_tables(store), store.serial
     with pytest.raises(RuntimeError), store.write() as tx:
-        tx.execute(f'INSERT INTO "{store.audit_table}" (change_id, state) VALUES ("c2", "X")')
+        tx.execute(f"INSERT INTO {store.impl.quote(store.audit_table)} (change_id, state)"
+                   " VALUES ('c2', 'X')")
         apply_row(tx, "ap-1", "user-db", "running")
         raise RuntimeError("killed mid-way")
     assert (state_tables(store), store.serial) == before
 
 
-def test_one_non_terminal_apply_per_target(store: Store) -> None:
-    import sqlite3
-
+def test_one_non_terminal_apply_per_target(backend_store: Store) -> None:
+    store = backend_store   # MySQL: a generated column emulates the partial unique index
     with store.write() as tx:
         apply_row(tx, "ap-1", "user-db", "running")
         apply_row(tx, "ap-0", "user-db", "failed")      # terminal ones do not count
         apply_row(tx, "ap-9", "user-db", "completed")
         apply_row(tx, "ap-2", "orders-db", "pending")   # another target is independent
     for state in ("pending", "running", "failed_retryable"):
-        with pytest.raises(sqlite3.IntegrityError), store.write() as tx:
+        with pytest.raises(Exception) as refused, store.write() as tx:
             apply_row(tx, "ap-3", "user-db", state)
+        assert store.impl.is_integrity_error(refused.value), refused.value
     # ...and an update that would create a second one is refused too
-    with pytest.raises(sqlite3.IntegrityError), store.write() as tx:
+    with pytest.raises(Exception) as refused, store.write() as tx:
         tx.execute("UPDATE setright_applies SET state = 'failed_retryable' WHERE id = 'ap-0'")
+    assert store.impl.is_integrity_error(refused.value), refused.value
+    states = store.conn.execute("SELECT id, state FROM setright_applies ORDER BY id").fetchall()
+    assert [tuple(r) for r in states] == [("ap-0", "failed"), ("ap-1", "running"),
+                                         ("ap-2", "pending"), ("ap-9", "completed")]
 
 
 def test_two_processes_creating_the_same_store_at_once(tmp_path: Path) -> None:

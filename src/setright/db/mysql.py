@@ -36,8 +36,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from setright.db import mysql_lex, mysql_store
+from setright.db.mysql_store import flamingock_audit_ddl, text_ms_sql  # noqa: F401 - re-exported
 from setright.db.impl import Connection, DefaultImpl, SchemaBuilder, register
-from setright.db.postgres_store import TempBuilder
+from setright.db.session_tables import TempBuilder
 from setright.db.mysql_conn import (  # noqa: F401 - re-exported
     MysqlConnection,
     WriteLockTimeout,
@@ -55,6 +56,9 @@ WRITE_LOCK_TIMEOUT_S = 10
 LOCK_WAIT_TIMEOUT_S = 10
 STORE_READ_TIMEOUT_S = 300
 KEY_TYPE = "VARCHAR(255)"
+#: Denied (1142 command, 1143 column, 1044 database, 1227 privilege), read-only transaction
+#: (1792) or server (1290).
+READ_ONLY_CODES = {1142, 1143, 1044, 1227, 1792, 1290}
 BUSY_CODES = {1205, 1213}
 _TEXT_TYPES = {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob",
                "longblob", "json"}
@@ -351,7 +355,7 @@ class MysqlImpl(DefaultImpl):
             return f"COALESCE({local} - 1000 * ({offset}), -1)"
         if data_type in ("date",):
             return f"COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01', {col}) * 1000, -1)"
-        return _text_ms_sql(col)
+        return text_ms_sql(col)
 
     def now_ms(self, conn: Connection) -> int | None:
         """The server's clock (the session is at +00:00, so no zone enters)."""
@@ -477,44 +481,3 @@ def target_sql_mode(conn: MysqlConnection) -> str:
 
 def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-_ISO = ("'^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?"
-        "(Z|[+-][0-9]{2}:?[0-9]{2})?$'")
-
-
-def _text_ms_sql(col: str) -> str:
-    trimmed = f"TRIM({col})"
-    zone_part = f"REGEXP_SUBSTR({trimmed}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$')"
-    local = (f"CAST(REPLACE(SUBSTRING({trimmed}, 1, CHAR_LENGTH({trimmed})"
-             f" - CHAR_LENGTH(COALESCE({zone_part}, ''))), 'T', ' ') AS DATETIME(6))")
-    offset = (f"CASE WHEN {zone_part} IS NULL OR {zone_part} = 'Z' THEN 0 ELSE"
-              f" (CASE WHEN LEFT({zone_part}, 1) = '-' THEN -1 ELSE 1 END)"
-              f" * (CAST(SUBSTRING({zone_part}, 2, 2) AS SIGNED) * 3600"
-              f" + CAST(RIGHT({zone_part}, 2) AS SIGNED) * 60) END")
-    return (f"CASE WHEN {trimmed} REGEXP '^-?[0-9]+$' THEN CAST({trimmed} AS SIGNED)"
-            f" WHEN {trimmed} REGEXP {_ISO} THEN"
-            f" TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {local}) DIV 1000"
-            f" - 1000 * ({offset}) ELSE -1 END")
-
-
-READ_ONLY_CODES = {1142, 1143, 1044, 1227, 1792, 1290}
-
-
-def flamingock_audit_ddl(table: str, *, created_at: str = "TIMESTAMP") -> str:
-    """The audit table as Flamingock's SQL audit store creates it on MySQL/MariaDB
-    (its per-dialect DDL: VARCHAR(255) strings, LONGTEXT for metadata and traces,
-    a whole-second TIMESTAMP `created_at`, TINYINT(1) flags), written out here."""
-    strings = ["execution_id", "stage_id", "change_id", "author"]
-    more = ["invoked_class", "invoked_method", "source_file"]
-    columns = ["id BIGINT AUTO_INCREMENT PRIMARY KEY"]
-    columns += [f"{c} VARCHAR(255)" for c in strings]
-    default = "CURRENT_TIMESTAMP" + ("(3)" if "(3)" in created_at else "")
-    columns += [f"created_at {created_at} DEFAULT {default}", "state VARCHAR(255)"]
-    columns += [f"{c} VARCHAR(255)" for c in more]
-    columns += ["metadata LONGTEXT", "execution_millis BIGINT",
-                "execution_hostname VARCHAR(255)", "error_trace LONGTEXT", "type VARCHAR(50)",
-                "tx_strategy VARCHAR(50)", "target_system_id VARCHAR(255)",
-                "change_order VARCHAR(50)", "recovery_strategy VARCHAR(50)",
-                "transaction_flag TINYINT(1)", "system_change TINYINT(1)"]
-    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"

@@ -93,10 +93,13 @@ def _cause(exc: BaseException) -> str:
 
 def unavailable(url: DbUrl, exc: BaseException) -> DatabaseUnavailable:
     """One line: where, and why — never the password."""
-    line = f"cannot connect to {url.where}: {_cause(exc)}"
+    cause = _cause(exc)
     if url.password:
-        line = line.replace(url.password, "***")
-    return DatabaseUnavailable(" ".join(line.split()))
+        cause = cause.replace(url.password, "***")
+    cause = " ".join(cause.split())
+    code = exc.args[0] if exc.args else None
+    return DatabaseUnavailable(f"cannot connect to {url.where}: {cause}", cause=cause,
+                               missing=code == 1049)
 
 
 def connect_raw(url: DbUrl, *, database: str | None, read_timeout: float | None) -> Any:

@@ -131,3 +131,43 @@ def shadow_table(conn: Connection, name: str) -> None:
 
     read_write_moment(conn, work)
     conn.__dict__.setdefault("session_tables", set()).add(name)
+
+
+# -- reading text times, and Flamingock's DDL -----------------------------------------
+
+_ISO = ("'^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?"
+        "(Z|[+-][0-9]{2}:?[0-9]{2})?$'")
+
+
+def text_ms_sql(col: str) -> str:
+    trimmed = f"TRIM({col})"
+    zone_part = f"REGEXP_SUBSTR({trimmed}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$')"
+    local = (f"CAST(REPLACE(SUBSTRING({trimmed}, 1, CHAR_LENGTH({trimmed})"
+             f" - CHAR_LENGTH(COALESCE({zone_part}, ''))), 'T', ' ') AS DATETIME(6))")
+    offset = (f"CASE WHEN {zone_part} IS NULL OR {zone_part} = 'Z' THEN 0 ELSE"
+              f" (CASE WHEN LEFT({zone_part}, 1) = '-' THEN -1 ELSE 1 END)"
+              f" * (CAST(SUBSTRING({zone_part}, 2, 2) AS SIGNED) * 3600"
+              f" + CAST(RIGHT({zone_part}, 2) AS SIGNED) * 60) END")
+    return (f"CASE WHEN {trimmed} REGEXP '^-?[0-9]+$' THEN CAST({trimmed} AS SIGNED)"
+            f" WHEN {trimmed} REGEXP {_ISO} THEN"
+            f" TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {local}) DIV 1000"
+            f" - 1000 * ({offset}) ELSE -1 END")
+
+
+def flamingock_audit_ddl(table: str, *, created_at: str = "TIMESTAMP") -> str:
+    """The audit table as Flamingock's SQL audit store creates it on MySQL/MariaDB
+    (its per-dialect DDL: VARCHAR(255) strings, LONGTEXT for metadata and traces,
+    a whole-second TIMESTAMP `created_at`, TINYINT(1) flags), written out here."""
+    strings = ["execution_id", "stage_id", "change_id", "author"]
+    more = ["invoked_class", "invoked_method", "source_file"]
+    columns = ["id BIGINT AUTO_INCREMENT PRIMARY KEY"]
+    columns += [f"{c} VARCHAR(255)" for c in strings]
+    default = "CURRENT_TIMESTAMP" + ("(3)" if "(3)" in created_at else "")
+    columns += [f"created_at {created_at} DEFAULT {default}", "state VARCHAR(255)"]
+    columns += [f"{c} VARCHAR(255)" for c in more]
+    columns += ["metadata LONGTEXT", "execution_millis BIGINT",
+                "execution_hostname VARCHAR(255)", "error_trace LONGTEXT", "type VARCHAR(50)",
+                "tx_strategy VARCHAR(50)", "target_system_id VARCHAR(255)",
+                "change_order VARCHAR(50)", "recovery_strategy VARCHAR(50)",
+                "transaction_flag TINYINT(1)", "system_change TINYINT(1)"]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"

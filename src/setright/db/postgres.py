@@ -28,6 +28,7 @@ from typing import Any
 
 from setright.db import postgres_lexer as lexer
 from setright.db import postgres_store
+from setright.db.session_tables import TempBuilder
 from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, SchemaBuilder, register
 from setright.db.url import DbUrl
 from setright.errors import SetrightError
@@ -134,7 +135,7 @@ class PgConnection:
         self.raw.close()
 
 
-class PgTempBuilder(postgres_store.TempBuilder, PgConnection):
+class PgTempBuilder(TempBuilder, PgConnection):
     """A reader's connection while a schema builder makes its TEMP stand-ins."""
 
 

@@ -65,14 +65,45 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
     if not has_audit:
         missing.append(audit_table)
     if missing:
-        impl.stand_in_tables(conn, missing, build_schema(audit_table), audit_table)
+        try:
+            impl.stand_in_tables(conn, missing, build_schema(audit_table), audit_table)
+        except Exception as exc:
+            if not impl.is_read_only_error(exc):
+                raise
+            raise _no_session_tables(url, impl, exc,
+                                     f"the store lacks {', '.join(sorted(missing))}") from None
     check_audit_layout(conn, audit_table, url.shown)
     fold = MemoryFold(impl, audit_table, shadowing=CACHE_TABLE not in tables)
     if not impl.session_tables_in_snapshot and not fold.shadowing:
         # No table can be made inside the read snapshot later: make the private cache now.
-        fold.shadow(conn)
+        try:
+            fold.shadow(conn)
+        except Exception as exc:
+            if not impl.is_read_only_error(exc):
+                raise
+            behind = _unfolded(conn, impl, audit_table)
+            if behind:
+                raise _no_session_tables(
+                    url, impl, exc, f"{behind} audit row(s) are not folded yet") from None
+            # The cache is complete now; rows a foreign runner appends during this command
+            # are read by the next one (setright's own writers fold as they write).
+            fold.frozen = True
     fold.catch_up(conn)
     return fold
+
+
+def _unfolded(conn: Connection, impl: DefaultImpl, audit_table: str) -> int:
+    top = conn.execute(f"SELECT max(id) FROM {impl.quote(audit_table)}").fetchone()[0]
+    return max(0, int(top or 0) - _stored_fold(conn))
+
+
+def _no_session_tables(url: DbUrl, impl: DefaultImpl, exc: BaseException,
+                       why: str) -> StoreError:
+    return StoreError(
+        f"cannot read the audit store {url.shown}: {why}, and this connection may not make "
+        "the session tables a reader folds into",
+        [impl.error_line(exc), "grant the role CREATE TEMPORARY TABLES (MySQL) or TEMP "
+         "(PostgreSQL), or run any write command (it folds the log) and read again"])
 
 
 def check_audit_layout(conn: Connection, audit_table: str, shown: str) -> None:
@@ -99,6 +130,8 @@ class MemoryFold:
         self.audit_table = audit_table
         self.shadowing = shadowing   # a private cache hides the store's (or stands in for it)
         self.folded: int | None = None
+        #: No private cache can be made: read the store's cache as it is.
+        self.frozen = False
 
     def shadow(self, conn: Connection) -> None:
         """From now on, fold into a private copy of the store's cache. The fold point is read
@@ -110,6 +143,8 @@ class MemoryFold:
 
     def catch_up(self, conn: Connection) -> int:
         """Fold audit rows the cache lacks (as the caller's snapshot sees them); return how many."""
+        if self.frozen:
+            return 0
         top = conn.execute(
             f"SELECT max(id) FROM {self.impl.quote(self.audit_table)}").fetchone()[0]
         # Until a private cache exists, the store's cache is the one read: start where it stops.
