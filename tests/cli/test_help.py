@@ -35,6 +35,7 @@ KEY_OPTIONS = {
     "history": ["--json"],
     "lock list": ["--json"],
     "lock release": ["LOCK_ID", "--force"],
+    "store migrate": ["--to", "--json", "empty", "lineage"],
 }
 
 

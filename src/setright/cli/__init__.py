@@ -115,7 +115,7 @@ def _register() -> None:
     from setright.cli import audit_cmd, init_cmd, issue_cmd, lock_cmd
     from setright.cli import schema_cmd, validate_cmd
     from setright.cli import applies_cmd, run_cmd, status_cmd
-    from setright.cli import apply_cmd, plan_cmd
+    from setright.cli import apply_cmd, plan_cmd, store_cmd
 
     cli.add_command(init_cmd.init)
     cli.add_command(audit_cmd.audit)
@@ -131,6 +131,7 @@ def _register() -> None:
     cli.add_command(apply_cmd.apply)
     cli.add_command(apply_cmd.redrive)
     cli.add_command(apply_cmd.history)
+    cli.add_command(store_cmd.store)
     from setright.cli.completion import attach
 
     attach(cli)

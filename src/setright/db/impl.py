@@ -52,6 +52,11 @@ class DatabaseUnavailable(SetrightError):
 SchemaBuilder = Callable[[Connection], None]
 
 
+#: The kinds of column `DefaultImpl.column_kinds` reports: what a value must be converted
+#: to before it is written there ("timestamp" is zone-less, "timestamptz" absolute).
+COLUMN_KINDS = ("any", "integer", "real", "text", "boolean", "timestamp", "timestamptz")
+
+
 class DefaultImpl:
     """Portable defaults; a subclass per dialect overrides what its database does differently."""
 
@@ -241,6 +246,13 @@ class DefaultImpl:
 
     def column_names(self, conn: Connection, table: str) -> list[str]:
         raise NotImplementedError
+
+    def column_kinds(self, conn: Connection, table: str) -> dict[str, str]:
+        """`table`'s stored columns in order, each with the kind of value it takes: one of
+        `COLUMN_KINDS` ("any": the column keeps whatever it is given, as SQLite's do).
+        Generated columns (MySQL's one-active-apply emulation) are left out: the database
+        computes them, so a copy of the table (`store migrate`) must not write them."""
+        return {name: "any" for name in self.column_names(conn, table)}
 
     def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
                         ) -> dict[str, Any]:

@@ -407,6 +407,22 @@ class MysqlImpl(DefaultImpl):
         """Whether this session has a TEMPORARY table `table` (asked without an error)."""
         return table.lower() in {n.lower() for n in getattr(conn, "session_tables", ())}
 
+    def column_kinds(self, conn: Connection, table: str) -> dict[str, str]:
+        """Kinds from `DATA_TYPE`; generated columns (the `active_<column>` of
+        `create_one_active_index`) left out. `DEFAULT_GENERATED` only marks a column
+        with an expression default (`DEFAULT CURRENT_TIMESTAMP`): it is stored."""
+        kinds: dict[str, str] = {}
+        for name, column, data_type, extra, expression in conn.execute(
+                "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, EXTRA, GENERATION_EXPRESSION"
+                " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+                " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", (table,)):
+            extra = str(extra or "").upper()
+            generated = (bool(expression) and "DEFAULT_GENERATED" not in extra) or any(
+                word in extra for word in ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT"))
+            if self._same_table(conn, name, table) and not generated:
+                kinds[column] = _MYSQL_KINDS.get(str(data_type).lower(), "any")
+        return kinds
+
     def _column_types(self, conn: Connection, table: str) -> dict[str, str]:
         return {name.lower(): kind.split("(")[0].split()[0].lower()
                 for name, kind in self._show_columns(conn, table)}
@@ -441,6 +457,15 @@ class MysqlImpl(DefaultImpl):
     @staticmethod
     def ddl_effect(statement: str) -> mysql_lex.DdlEffect | None:
         return mysql_lex.ddl_effect(statement)
+
+
+#: `DATA_TYPE` → `column_kinds` kinds (TINYINT(1) flags are integers: PyMySQL reads 0/1).
+_MYSQL_KINDS = {
+    **{t: "integer" for t in ("tinyint", "smallint", "mediumint", "int", "bigint")},
+    **{t: "real" for t in ("decimal", "float", "double")},
+    **{t: "text" for t in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")},
+    "timestamp": "timestamp", "datetime": "timestamp",
+}
 
 
 def write_lock_name(database: str) -> str:

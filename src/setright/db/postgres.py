@@ -391,6 +391,14 @@ class PostgresImpl(DefaultImpl):
             "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(?)"
             " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (fold(table),))]
 
+    def column_kinds(self, conn: Connection, table: str) -> dict[str, str]:
+        """Kinds from the declared types; generated columns (`attgenerated`) left out."""
+        return {name: _PG_KINDS.get(kind, "any") for name, kind in conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname = ? AND a.attnum > 0"
+            " AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum", (fold(table),))}
+
     def _column_info(self, conn: Connection, table: str, column: str
                      ) -> tuple[str, str, int] | None:
         """(type without modifier, e.g. `timestamp without time zone`; pg_type name; typmod)."""
@@ -416,6 +424,15 @@ class PostgresImpl(DefaultImpl):
 
 
 # -- helpers ----------------------------------------------------------------------
+
+#: `format_type` names → `column_kinds` kinds (anything else takes its values as given).
+_PG_KINDS = {
+    "smallint": "integer", "integer": "integer", "bigint": "integer",
+    "numeric": "real", "real": "real", "double precision": "real",
+    "text": "text", "character varying": "text", "character": "text",
+    "boolean": "boolean",
+    "timestamp without time zone": "timestamp", "timestamp with time zone": "timestamptz",
+}
 
 
 def fold(name: str) -> str:

@@ -156,6 +156,12 @@ class SqliteImpl(DefaultImpl):
     def column_names(self, conn: Connection, table: str) -> list[str]:
         return [row[1] for row in conn.execute(f"PRAGMA table_info({self.quote(table)})")]
 
+    def column_kinds(self, conn: Connection, table: str) -> dict[str, str]:
+        """Every column takes any value (SQLite's type affinity converts, never refuses);
+        generated columns (`table_xinfo` hidden 2 and 3) are left out."""
+        return {row[1]: "any" for row in conn.execute(
+            f"PRAGMA table_xinfo({self.quote(table)})") if row[6] in (0, None)}
+
     def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
                         ) -> dict[str, Any]:
         """Every table (columns, indexes, foreign keys), view and trigger, from the catalog."""
