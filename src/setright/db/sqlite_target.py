@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from setright.db import sqlite_lexer
 from setright.db.sqlite import BUSY_TIMEOUT_MS
@@ -186,6 +187,17 @@ class SqliteTarget:
             "SELECT seq FROM setright_markers WHERE apply_id = ? AND change_id = ?",
             (apply_id, change_id))
         return {int(r[0]) for r in rows}
+
+    def schema_snapshot(self) -> dict[str, Any]:
+        """The file's tables, columns, indexes, constraints, views and triggers (setright's
+        own tables left out), read from the catalog; `TargetError` when it cannot be read."""
+        from setright.db.sqlite import SqliteImpl
+
+        try:
+            return SqliteImpl().schema_snapshot(self.conn)
+        except sqlite3.Error as exc:
+            raise TargetError(f"target {self.name}: cannot read the schema of {self.path}: "
+                              f"{exc}") from None
 
     def interrupt(self) -> None:
         """Abort the statement running now (thread-safe); its transaction rolls back."""

@@ -24,7 +24,7 @@ Two setright tables live in every target:
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from setright.config import TargetConfig
 from setright.db import DbUrl, DefaultImpl, impl_for, sqlite_target
@@ -59,6 +59,10 @@ class Target(Protocol):
         """A transaction that refuses to start unless `lock_id` holds the fence."""
 
     def markers(self, apply_id: str, change_id: str) -> set[int]: ...
+
+    def schema_snapshot(self) -> dict[str, Any]:
+        """Tables, columns, indexes, constraints, views, triggers; setright's tables left out."""
+
     def interrupt(self) -> None: ...
     def close(self) -> None: ...
 
