@@ -75,6 +75,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
             return
         chosen = found
     others = [d for d in issues if d.change_id != chosen.change_id]
+    drift = _drift(store, config, chosen)
     text = resolution_yaml(chosen, require_ticket=config.require_ticket)
     name = free_file_name(resolution_file_name(chosen, now),
                           lambda n: (config.resolutions / n).exists())
@@ -88,9 +89,21 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
             raise SetrightError(f"{path} already exists; not overwriting it") from None
     following = next_issue(issues, chosen.change_id)
     if as_json:
-        click.echo(to_json(issue_json(chosen, text, name, len(others), following)))
+        click.echo(to_json(issue_json(chosen, text, name, len(others), following, drift)))
     else:
-        click.echo(render_get(chosen, text, name, len(others), following))
+        click.echo(render_get(chosen, text, name, len(others), following, drift))
         if write:
             click.echo(f"\nWrote resolutions/{name}: fill in its reason, then "
                        "'setright validate' and 'setright plan'.")
+
+
+def _drift(store, config, chosen):  # type: ignore[no-untyped-def]
+    """A failed apply's target schema now against its failure time (what a redrive checks);
+    None when the change's apply has not failed."""
+    from setright.planner.drift import drift_since_failure
+    from setright.runner.snapshots import live_snapshot
+
+    if not (chosen.apply_id and chosen.apply_state == "failed" and chosen.target):
+        return None
+    live = live_snapshot(config.targets.get(chosen.target), chosen.target)
+    return drift_since_failure(store.conn, chosen.apply_id, chosen.target, live)

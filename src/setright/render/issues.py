@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from setright.render.style import Style, column_width, table
 from setright.store.diagnosis import Diagnosis
+
+if TYPE_CHECKING:
+    from setright.planner.drift import DriftReport
 
 
 def _cell(text: str | None, width: int = 48) -> str:
@@ -196,14 +199,29 @@ def next_issue(issues: list[Diagnosis], change_id: str) -> str | None:
     return ids[0] if ids else None
 
 
+def drift_section(d: Diagnosis, report: DriftReport) -> list[str]:
+    """The failed apply's target now against its failure time, as a redrive will see it."""
+    lines = ["SCHEMA DRIFT SINCE THE FAILURE"]
+    if report.drift is None:
+        return [*lines, f"  {report.problem}"]
+    if not report.drift:
+        return [*lines, f"  none: {d.target}'s schema is as apply {d.apply_id} left it"]
+    lines += [f"  {line}" for line in report.drift.lines]
+    if report.drift.lost:
+        lines.append("  a redrive is refused while this lasts, unless its entry says "
+                     "accept_drift: true")
+    return lines
+
+
 def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
-              following: str | None = None) -> str:
+              following: str | None = None, drift: DriftReport | None = None) -> str:
     header = [f"ISSUE: {d.change_id}", *_kv([
         ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
         ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
         ("Error", _cell(d.error_summary, 100) or "none recorded"),
     ])]
-    parts = [header, diagnostics(d), guidance(d), resolve_with(d, yaml_text, file_name)]
+    parts = [header, diagnostics(d), *([drift_section(d, drift)] if drift else []),
+             guidance(d), resolve_with(d, yaml_text, file_name)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
         out += (f"\n\nNext: setright issue get -c {shlex.quote(following)}   "
@@ -212,7 +230,14 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
 
 
 def issue_json(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
-               following: str | None = None) -> dict[str, Any]:
-    return {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
+               following: str | None = None,
+               drift: DriftReport | None = None) -> dict[str, Any]:
+    data = {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
             "resolution_yaml": yaml_text, "remaining_issues": remaining,
             "next_issue": following}
+    if drift is not None:   # only for a change whose apply failed
+        data["schema_drift"] = {
+            "added": drift.drift.added if drift.drift else [],
+            "lost": drift.drift.lost if drift.drift else [],
+            "problem": drift.problem}
+    return data
