@@ -202,6 +202,10 @@ def _refusals(conn: Connection, apply: ApplyRow, data: dict[str, Any],
     if active and active.id != apply.id:
         out.append(f"apply {active.id} is {active.state} on {apply.target}")
     failed_ms = ms_from_any(apply.completed_at)
+    if apply.state == "failed" and failed_ms is None:
+        # Never read as "just failed": an apply whose failure time is unknown may be of any age.
+        out.append(f"apply {apply.id} has no failure time (completed_at is empty), so its age "
+                   "cannot be checked against redrive.max_age")
     if apply.state == "failed" and failed_ms is not None:
         deadline = failed_ms + int(ctx.max_age * 1000)
         if deadline < ctx.now_ms:
