@@ -139,8 +139,8 @@ def test_no_failure_time_snapshot_is_a_warning_not_a_conflict(project, clock, ap
     data = plan_json(project, clock)
     [action] = data["actions"]
     assert action["outcome"] == "change" and action["drift"] == []
-    warning = (f"no failure-time snapshot of apply {apply_id}: drift of app's schema since "
-               "the failure cannot be checked")
+    warning = (f"no failure-time snapshot of apply {apply_id}: drift of the schema of app "
+               "since the failure cannot be checked")
     assert action["warnings"] == [warning]
     assert data["warnings"] == [f'redrive.apply["{apply_id}"]: {warning}']
     code, out, _ = plan(project, clock)
@@ -203,7 +203,7 @@ def test_issue_get_shows_the_same_drift(project, clock, apply_id, snapshot) -> N
 
 def test_issue_get_without_drift_or_snapshot(project, clock, apply_id) -> None:
     out = project.cli("issue", "get", clock=clock).stdout
-    assert (f"SCHEMA DRIFT SINCE THE FAILURE\n  none: app's schema is as apply {apply_id} "
+    assert (f"SCHEMA DRIFT SINCE THE FAILURE\n  none: the schema of app is as apply {apply_id} "
             "left it\n") in out
     store = project.open_store(clock)
     with store.write() as tx:
@@ -211,4 +211,4 @@ def test_issue_get_without_drift_or_snapshot(project, clock, apply_id) -> None:
     store.close()
     out = project.cli("issue", "get", clock=clock).stdout
     assert (f"SCHEMA DRIFT SINCE THE FAILURE\n  no failure-time snapshot of apply {apply_id}: "
-            "drift of app's schema since the failure cannot be checked\n") in out
+            "drift of the schema of app since the failure cannot be checked\n") in out

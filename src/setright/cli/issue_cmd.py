@@ -20,14 +20,19 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
     from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import diagnose_issues
+    from setright.store.diagnosis import diagnose_issues, diagnose_running
 
     store, config = app.reader(), app.config()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=store.now_ms(),
                              redrive_max_age=config.redrive_max_age,
-                             markers=target_marker_reader(config.targets))
-    click.echo(to_json(issue_list_json(issues)) if as_json else render_list(issues, app.style))
-    return 3 if exit_code and issues else 0
+                             markers=target_marker_reader(config.targets),
+                             lock_table=config.flamingock_lock_table)
+    running = diagnose_running(store.conn, store.audit_table, now_ms=store.now_ms(),
+                               redrive_max_age=config.redrive_max_age,
+                               lock_table=config.flamingock_lock_table)
+    click.echo(to_json(issue_list_json(issues, running)) if as_json
+               else render_list(issues, app.style, running))
+    return 3 if exit_code and issues else 0   # running changes are not issues
 
 
 @issue.command("get")
@@ -59,7 +64,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     now = store.now_ms()
     markers = target_marker_reader(config.targets)
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,
-                             redrive_max_age=config.redrive_max_age, markers=markers)
+                             redrive_max_age=config.redrive_max_age, markers=markers,
+                             lock_table=config.flamingock_lock_table)
     if change_id is None:
         if not issues:
             click.echo("No issues found.")
@@ -67,7 +73,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
         chosen = issues[0]
     else:
         found = diagnose_change(store.conn, store.audit_table, change_id, now_ms=now,
-                                redrive_max_age=config.redrive_max_age, markers=markers)
+                                redrive_max_age=config.redrive_max_age, markers=markers,
+                                lock_table=config.flamingock_lock_table)
         if found is None:
             raise UnknownId(f"no change {change_id!r} in the audit store")
         if not found.is_issue:

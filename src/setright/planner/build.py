@@ -35,7 +35,9 @@ def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -
 def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
                      ctx: RedriveContext) -> list[Action]:
     """The outcome table of §6.2 for every entry, including conflicts between entries."""
-    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms) if e.kind == "resolution"
+    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms,
+                                   lock_table=ctx.flamingock_lock_table)
+               if e.kind == "resolution"
                else evaluate_redrive(conn, e, ctx) for e in entries]
     _cross_conflicts(actions)
     return actions

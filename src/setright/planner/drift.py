@@ -146,5 +146,5 @@ def drift_since_failure(conn: Connection, apply_id: str, target: str,
     recorded = failure_snapshot(conn, apply_id)
     if recorded is None:
         return DriftReport(None, f"no failure-time snapshot of apply {apply_id}: drift of "
-                           f"{target}'s schema since the failure cannot be checked")
+                           f"the schema of {target} since the failure cannot be checked")
     return DriftReport(schema_drift(recorded.schema, live.schema))

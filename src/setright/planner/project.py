@@ -51,7 +51,8 @@ def redrive_context(store: Store, config: Config, *, owner: str,
 
     return RedriveContext(now_ms=store.now_ms(), max_age=config.redrive_max_age, owner=owner,
                           fresh_plan=fresh, changes=changes, own_lock_ids=own_lock_ids,
-                          holders_before=dict(holders_before or {}), live_schema=live)
+                          holders_before=dict(holders_before or {}), live_schema=live,
+                          flamingock_lock_table=config.flamingock_lock_table)
 
 
 @dataclass

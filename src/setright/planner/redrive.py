@@ -58,6 +58,8 @@ class RedriveContext:
     holders_before: Mapping[str, str | None] = field(default_factory=dict)
     #: target → its schema now, read-only (None: the live target is not consulted)
     live_schema: Callable[[str], LiveSnapshot] | None = None
+    #: a Flamingock runner's lock table (a live lock there: its STARTED changes are running)
+    flamingock_lock_table: str = "flamingockLock"
 
 
 OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement

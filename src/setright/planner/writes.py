@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from dataclasses import replace
 
 from setright.db import Connection
 from setright.errors import SetrightError
-from setright.ids import new_id
 from setright.planner.model import Action, ActionKind, Outcome
 from setright.store.applies import find_apply, operations_of, tasks_of
 from setright.store.audit import current_state, mark_change
@@ -40,8 +40,9 @@ def write_mark(tx: Connection, audit_table: str, action: Action, prov: Provenanc
     if current is not None and current.state == "STARTED" and current.execution_id:
         _reap_for_mark(tx, current.execution_id, prov, at=at)
     resolution = "APPLIED" if action.after == "MANUAL_MARKED_AS_APPLIED" else "ROLLED_BACK"
+    # A fresh UUID, as Flamingock's `audit fix` writes; provenance is in the metadata.
     old, audit_id = mark_change(tx, audit_table, action.subject, resolution, prov,
-                                now_ms=now_ms, execution_id=new_id("fx", now_ms))
+                                now_ms=now_ms, execution_id=str(uuid.uuid4()))
     record_event(tx, at=at, kind="mark", prov=prov, change_id=action.subject, old_state=old,
                  new_state=action.after, extra={"audit_id": audit_id})
     pause_for_tests()

@@ -17,9 +17,23 @@ def _cell(text: str | None, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def issue_list(issues: list[Diagnosis], style: Style) -> str:
+def running_section(running: list[Diagnosis], style: Style) -> list[str]:
+    """`RUNNING (n)`: STARTED changes whose runner still holds a live lease or lock."""
+    if not running:
+        return []
+    rows = [[d.change_id, d.state, f"lock held by {d.lock_owner} until {d.lock_until}",
+             d.target or ""] for d in running]
+    return ["", f"RUNNING ({len(running)})",
+            table(["Change ID", "State", "Lock", "Target"], rows, style),
+            "Not issues: their runner may still finish them. Marking one is refused while "
+            "its lock is live."]
+
+
+def issue_list(issues: list[Diagnosis], style: Style,
+               running: list[Diagnosis] | None = None) -> str:
+    running = running or []
     if not issues:
-        return "No issues found."
+        return "\n".join(["No issues found.", *running_section(running, style)])
     error_width = style.fit([column_width("Change ID", [d.change_id for d in issues]),
                              column_width("State", [d.state for d in issues]),
                              column_width("Target", [d.target or "" for d in issues])],
@@ -31,10 +45,12 @@ def issue_list(issues: list[Diagnosis], style: Style) -> str:
         table(["Change ID", "State", "Error", "Target"], rows, style),
         "Use 'setright issue get' to process issues one by one, or",
         "'setright issue get -c <change-id>' for details.",
+        *running_section(running, style),
     ])
 
 
-def issue_list_json(issues: list[Diagnosis]) -> dict[str, Any]:
+def issue_list_json(issues: list[Diagnosis],
+                    running: list[Diagnosis] | None = None) -> dict[str, Any]:
     return {"issues": [{
         "change_id": d.change_id, "state": d.state, "target": d.target,
         "error_summary": d.error_summary, "created_at": d.created_at, "apply_id": d.apply_id,
@@ -43,7 +59,11 @@ def issue_list_json(issues: list[Diagnosis]) -> dict[str, Any]:
         "operations_completed": d.operations_completed,
         "operations_total": d.operations_total,
         "partial_state_possible": d.partial_state_possible, "reason": d.reason,
-    } for d in issues]}
+    } for d in issues], "running": [{
+        "change_id": d.change_id, "state": d.state, "target": d.target,
+        "created_at": d.created_at, "apply_id": d.apply_id, "lock_owner": d.lock_owner,
+        "lock_until": d.lock_until, "reason": d.reason,
+    } for d in running or []]}
 
 
 def not_an_issue(d: Diagnosis) -> str:
@@ -51,7 +71,9 @@ def not_an_issue(d: Diagnosis) -> str:
     why = {"done": "", "rolled-back": " (rolled back: it re-runs next time)"}.get(d.reason)
     if why is None:
         why = f" ({d.reason_text}"
-        if d.apply_id and d.apply_state in ("pending", "running", "failed_retryable"):
+        if d.lock_owner:
+            why += f"; lock held by {d.lock_owner} until {d.lock_until}"
+        elif d.apply_id and d.apply_state in ("pending", "running", "failed_retryable"):
             why += f"; apply {d.apply_id} is still {'retrying' if d.apply_state == 'failed_retryable' else d.apply_state}"
         why += ")"
     return f"Change '{d.change_id}' is not an issue: {d.state}{why}"
@@ -205,7 +227,7 @@ def drift_section(d: Diagnosis, report: DriftReport) -> list[str]:
     if report.drift is None:
         return [*lines, f"  {report.problem}"]
     if not report.drift:
-        return [*lines, f"  none: {d.target}'s schema is as apply {d.apply_id} left it"]
+        return [*lines, f"  none: the schema of {d.target} is as apply {d.apply_id} left it"]
     lines += [f"  {line}" for line in report.drift.lines]
     if report.drift.lost:
         lines.append("  a redrive is refused while this lasts, unless its entry says "

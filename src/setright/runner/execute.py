@@ -136,7 +136,8 @@ class _TargetRun:
                 raise TargetRefused("error", f"apply {active.id} is {active.state}")
             self._check_resumable(active)
             return self._execute(active, resumed=True)
-        issues = blocking_issues(conn, self.store.now_ms(), self.name)
+        issues = blocking_issues(conn, self.store.now_ms(), self.name,
+                                 lock_table=self.config.flamingock_lock_table)
         if issues:
             raise TargetRefused("blocked", f"target {self.name} is blocked by {len(issues)} "
                                 f"issue{'s' if len(issues) != 1 else ''}", [
