@@ -93,3 +93,17 @@ def test_the_reaper_records_the_snapshot_of_a_lost_runner(project: Project,
     assert recorded.schema["tables"]["legacy"]["indexes"] == {}   # operation 2 had not
     assert json.loads(one(store, "SELECT snapshot FROM setright_schema_snapshots"
                                " WHERE apply_id = ?", apply_id)[0]) == recorded.schema
+
+
+def test_an_unchanged_target_has_the_failure_time_fingerprint(project: Project,
+                                                              clock: FixedClock) -> None:
+    from setright.runner.snapshots import live_snapshot
+    from setright.store.snapshots import schema_fingerprint
+
+    project.change("_0002__broken", apply="INSERT INTO missing VALUES (1);")
+    store = project.open_store(clock)
+    [outcome] = project.run(store)
+    recorded = failure_snapshot(store.conn, outcome.apply_id)
+    live = live_snapshot(project.config().targets["app"], "app")
+    assert live.schema == recorded.schema
+    assert schema_fingerprint(live.schema) == recorded.fingerprint

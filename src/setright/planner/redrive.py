@@ -39,6 +39,7 @@ from setright.store.applies import (
     operations_of,
     tasks_of,
 )
+from setright.store.snapshots import schema_fingerprint
 from setright.timeutil import iso_from_ms, ms_from_any
 
 REMAINING_TASK_STATES = ("failed", "cancelled", "pending")
@@ -110,7 +111,7 @@ def live_schema_guard(live: LiveSnapshot) -> str:
     could not be read (so reaching it again also moves the guard)."""
     if live.schema is None:
         return f"unreachable: {live.error}"
-    return fingerprint(live.schema)
+    return schema_fingerprint(live.schema)
 
 
 def _redriven_since_failure(conn: Connection, apply_id: str) -> bool:

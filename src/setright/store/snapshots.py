@@ -33,11 +33,21 @@ class SchemaSnapshot:
     schema: dict[str, Any]
 
 
+def canonical_text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def schema_fingerprint(schema: dict[str, Any]) -> str:
+    """`dh1:` over the snapshot's canonical JSON text: one string to hash, however large the
+    schema, and equal for a failure-time and a live snapshot of the same schema."""
+    return fingerprint(canonical_text(schema))
+
+
 def record_snapshot(tx: Connection, apply_id: str, schema: dict[str, Any], *, at: str) -> None:
     """Store (or replace) the failure-time snapshot of `apply_id`, in the caller's transaction."""
-    text = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
+    text = canonical_text(schema)
     sql = impl_of(tx).upsert_sql(SNAPSHOT_TABLE, _COLUMNS, ("apply_id",))
-    tx.execute(sql, (apply_id, at, fingerprint(json.loads(text)), text))
+    tx.execute(sql, (apply_id, at, fingerprint(text), text))
 
 
 def failure_snapshot(conn: Connection, apply_id: str) -> SchemaSnapshot | None:
