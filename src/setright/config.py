@@ -27,6 +27,7 @@ SCHEMES = re.compile(r"(sqlite|postgresql|postgres|mysql|mariadb)://")
 CONFIG_NAME = "setright.yaml"
 DEFAULT_STORE_URL = "sqlite:///.setright/audit.db"
 DEFAULT_AUDIT_TABLE = "setright_audit_log"
+DEFAULT_FLAMINGOCK_LOCK_TABLE = "flamingockLock"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class Config:
     #: How zone-less audit timestamps read (Flamingock's TIMESTAMP on a server: the JVM's
     #: local time), an IANA name.
     timezone: str = "UTC"
+    #: the lock table of a Flamingock runner sharing the audit store (a live lock there
+    #: means its STARTED changes are running, not issues)
+    flamingock_lock_table: str = DEFAULT_FLAMINGOCK_LOCK_TABLE
     resolutions: Path = Path("resolutions")
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     max_attempts: int = 3
@@ -134,6 +138,7 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
         store=store_db,
         audit_table=store.get("audit_table", DEFAULT_AUDIT_TABLE),
         timezone=store.get("timezone", "UTC"),
+        flamingock_lock_table=store.get("flamingock_lock_table", DEFAULT_FLAMINGOCK_LOCK_TABLE),
         resolutions=root / data.get("resolutions", "resolutions"),
         targets=targets,
         max_attempts=(data.get("run") or {}).get("max_attempts", 3),

@@ -176,12 +176,13 @@ def state_rows(scenario: Scenario) -> Rows:
         conn.close()
 
 
-_VOLATILE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z|\bfx-[0-9A-Z]{26}\b")
+_VOLATILE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
+                       r"|\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _PLAN_ID = re.compile(r"\bpl-[0-9A-Z]{26}\b")
 
 
 def masked(rows: Rows, *, plan_ids: bool = False) -> Rows:
-    """Times (ISO text and epoch ms) and mark execution ids replaced; everything else kept."""
+    """Times (ISO text and epoch ms) and mark execution ids (UUIDs) replaced; the rest kept."""
 
     def value(v: Any) -> Any:
         if isinstance(v, int) and v >= 10**12:

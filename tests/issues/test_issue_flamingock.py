@@ -61,7 +61,8 @@ def test_live_flamingock_lock_means_running_not_an_issue(runner: CliRunner, proj
     assert ids == ["cache-warming-q4", "payment-processing"]
     result = invoke(runner, "issue", "get", "-c", "user-data-sync-v2")
     assert (result.exit_code, result.output) == (
-        0, "Change 'user-data-sync-v2' is not an issue: STARTED (running)\n")
+        0, "Change 'user-data-sync-v2' is not an issue: STARTED (running; lock held by r1 until"
+           " 2026-11-22T12:01:00.000Z)\n")
 
 
 def test_issue_get_takes_the_oldest_first(runner: CliRunner, project: Path, snapshot) -> None:

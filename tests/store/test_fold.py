@@ -33,6 +33,20 @@ def test_tie_is_broken_by_priority_not_insertion_order(backend_store: Store) -> 
     assert current_state(store.conn, "c2").state == "ROLLED_BACK"
 
 
+def test_an_exact_tie_keeps_the_earlier_row(store: Store) -> None:
+    """Same created_at and state: Flamingock's `shouldBeReplacedBy` keeps the row it has."""
+    audit(store, "c1", "FAILED", execution_id="first", raw_created_at=T0)
+    audit(store, "c1", "FAILED", execution_id="second", raw_created_at=T0)
+    store.refresh()
+    assert current_state(store.conn, "c1").execution_id == "first"
+    # and across two folds: the cached row stays when a later batch only ties it
+    audit(store, "c2", "FAILED", execution_id="first", raw_created_at=T0)
+    store.refresh()
+    audit(store, "c2", "FAILED", execution_id="second", raw_created_at=T0)
+    store.refresh()
+    assert current_state(store.conn, "c2").execution_id == "first"
+
+
 def test_mixed_created_at_formats_fold_together(store: Store) -> None:
     audit(store, "c1", "STARTED", raw_created_at="2026-11-22 12:00:00.000")
     audit(store, "c1", "FAILED", raw_created_at="2026-11-22T12:00:00.250Z")
@@ -77,7 +91,7 @@ def test_manual_mark_copies_the_fixed_row_flamingock_style(store: Store) -> None
     assert row["state"] == "MANUAL_MARKED_AS_ROLLED_BACK"
     assert row["execution_id"] == "fx-9"
     assert row["author"] == "jane@example.com"
-    assert row["error_trace"] is None
+    assert row["error_trace"] == ""   # as Flamingock writes it: empty, not NULL
     assert (row["target_system_id"], row["tx_strategy"]) == ("user-db", "NON_TX")
     import json
 

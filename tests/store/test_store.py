@@ -16,7 +16,7 @@ from storehelp import apply_row, audit, state_tables
 SETRIGHT_TABLES = {
     "setright_meta", "setright_change_state", "setright_applies", "setright_tasks",
     "setright_operations", "setright_events", "setright_locks", "setright_ledger",
-    "setright_audit_log",
+    "setright_schema_snapshots", "setright_audit_log",
 }
 
 

@@ -85,7 +85,8 @@ def applies_cancel(app, apply_id: str, reason: str, yes: bool) -> None:  # type:
     prov = Provenance(actor=app.actor(), source="cli", reason=reason)
     previous, after, count = cancel_apply(store, apply_id, prov, lock_ttl=app.config().lock_ttl)
     issues = [{"change_id": v.facts.change_id, "state": v.facts.state, "meaning": v.rule.meaning}
-              for v in blocking_issues(store.conn, store.now_ms(), after.target)]
+              for v in blocking_issues(store.conn, store.now_ms(), after.target,
+                                       lock_table=app.config().flamingock_lock_table)]
     click.echo(cancelled({"apply": after.as_dict(), "previous_state": previous,
                           "tasks_cancelled": count, "issues": issues}))
 

@@ -73,18 +73,22 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
 @click.command()
 @click.argument("apply_id")
 @click.option("--force", is_flag=True, help="Take over the target lock held by another owner.")
+@click.option("--accept-drift", is_flag=True,
+              help="Redrive although the target's schema lost or altered something it had "
+                   "when the apply failed (the drift is still shown).")
 @click.option("--reason", required=True, help="Why (recorded with the redrive).")
 @click.option("--ticket", help="A ticket reference (recorded; required by policy.require_ticket).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def redrive(app, apply_id: str, force: bool, reason: str, ticket: str | None,  # type: ignore[no-untyped-def]
-            yes: bool) -> None:
+def redrive(app, apply_id: str, force: bool, accept_drift: bool, reason: str,  # type: ignore[no-untyped-def]
+            ticket: str | None, yes: bool) -> None:
     """Reopen failed apply APPLY_ID for retry (same checks as a redrive in a resolution file)."""
     from setright.cli.imperative import run_one_entry
     from setright.planner.entries import PlanEntry
 
     run_one_entry(app, PlanEntry(kind="redrive", subject=apply_id, file="<cli>", force=force,
-                                 reason=reason, ticket=ticket), yes=yes)
+                                 accept_drift=accept_drift, reason=reason, ticket=ticket),
+                  yes=yes)
 
 
 def _since(_ctx: object, _param: object, value: str | None) -> str | None:

@@ -11,7 +11,9 @@ from setright.planner.entries import PlanEntry
 
 #: the plan's wording for a resolution file → the same advice for the command line
 _CLI_WORDING = (("set expect: ", "pass --expect "), ("the entry expects ", "--expect names "),
-                ("but expect names its state", "but --expect names its state"))
+                ("but expect names its state", "but --expect names its state"),
+                ("set accept_drift: true", "pass --accept-drift"),
+                ("accept_drift: true: redriving", "--accept-drift: redriving"))
 
 
 def cli_wording(message: str) -> str:

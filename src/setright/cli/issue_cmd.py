@@ -20,14 +20,19 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
     from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import diagnose_issues
+    from setright.store.diagnosis import diagnose_issues, diagnose_running
 
     store, config = app.reader(), app.config()
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=store.now_ms(),
                              redrive_max_age=config.redrive_max_age,
-                             markers=target_marker_reader(config.targets))
-    click.echo(to_json(issue_list_json(issues)) if as_json else render_list(issues, app.style))
-    return 3 if exit_code and issues else 0
+                             markers=target_marker_reader(config.targets),
+                             lock_table=config.flamingock_lock_table)
+    running = diagnose_running(store.conn, store.audit_table, now_ms=store.now_ms(),
+                               redrive_max_age=config.redrive_max_age,
+                               lock_table=config.flamingock_lock_table)
+    click.echo(to_json(issue_list_json(issues, running)) if as_json
+               else render_list(issues, app.style, running))
+    return 3 if exit_code and issues else 0   # running changes are not issues
 
 
 @issue.command("get")
@@ -59,7 +64,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     now = store.now_ms()
     markers = target_marker_reader(config.targets)
     issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,
-                             redrive_max_age=config.redrive_max_age, markers=markers)
+                             redrive_max_age=config.redrive_max_age, markers=markers,
+                             lock_table=config.flamingock_lock_table)
     if change_id is None:
         if not issues:
             click.echo("No issues found.")
@@ -67,7 +73,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
         chosen = issues[0]
     else:
         found = diagnose_change(store.conn, store.audit_table, change_id, now_ms=now,
-                                redrive_max_age=config.redrive_max_age, markers=markers)
+                                redrive_max_age=config.redrive_max_age, markers=markers,
+                                lock_table=config.flamingock_lock_table)
         if found is None:
             raise UnknownId(f"no change {change_id!r} in the audit store")
         if not found.is_issue:
@@ -75,6 +82,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
             return
         chosen = found
     others = [d for d in issues if d.change_id != chosen.change_id]
+    drift = _drift(store, config, chosen)
     text = resolution_yaml(chosen, require_ticket=config.require_ticket)
     name = free_file_name(resolution_file_name(chosen, now),
                           lambda n: (config.resolutions / n).exists())
@@ -88,9 +96,21 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
             raise SetrightError(f"{path} already exists; not overwriting it") from None
     following = next_issue(issues, chosen.change_id)
     if as_json:
-        click.echo(to_json(issue_json(chosen, text, name, len(others), following)))
+        click.echo(to_json(issue_json(chosen, text, name, len(others), following, drift)))
     else:
-        click.echo(render_get(chosen, text, name, len(others), following))
+        click.echo(render_get(chosen, text, name, len(others), following, drift))
         if write:
             click.echo(f"\nWrote resolutions/{name}: fill in its reason, then "
                        "'setright validate' and 'setright plan'.")
+
+
+def _drift(store, config, chosen):  # type: ignore[no-untyped-def]
+    """A failed apply's target schema now against its failure time (what a redrive checks);
+    None when the change's apply has not failed."""
+    from setright.planner.drift import drift_since_failure
+    from setright.runner.snapshots import live_snapshot
+
+    if not (chosen.apply_id and chosen.apply_state == "failed" and chosen.target):
+        return None
+    live = live_snapshot(config.targets.get(chosen.target), chosen.target)
+    return drift_since_failure(store.conn, chosen.apply_id, chosen.target, live)

@@ -312,6 +312,16 @@ class PostgresTarget:
 
     # -- the rest -------------------------------------------------------------
 
+    def schema_snapshot(self) -> dict[str, Any]:
+        """The current schema's tables, columns, indexes, constraints, views and triggers
+        (setright's own tables left out), in one read-only snapshot."""
+        try:
+            return self.impl.schema_snapshot(self.conn)
+        except self.impl.driver_errors() as exc:
+            self._rollback()
+            raise TargetError(f"target {self.name}: cannot read the schema of {self.location}: "
+                              f"{_failure(exc)}") from None
+
     def interrupt(self) -> None:
         """Abort the statement running now (thread-safe); its transaction rolls back."""
         self.conn.cancel()

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from setright.db import sqlite_lexer
 from setright.db.settled import ATOMIC, Settled
@@ -207,6 +208,16 @@ class SqliteTarget:
     def failure_note(self, sql: str) -> str | None:
         """A failed statement rolled back with its transaction: nothing to add."""
         return None
+    def schema_snapshot(self) -> dict[str, Any]:
+        """The file's tables, columns, indexes, constraints, views and triggers (setright's
+        own tables left out), read from the catalog; `TargetError` when it cannot be read."""
+        from setright.db.sqlite import SqliteImpl
+
+        try:
+            return SqliteImpl().schema_snapshot(self.conn)
+        except sqlite3.Error as exc:
+            raise TargetError(f"target {self.name}: cannot read the schema of {self.path}: "
+                              f"{exc}") from None
 
     def interrupt(self) -> None:
         """Abort the statement running now (thread-safe); its transaction rolls back."""

@@ -26,7 +26,8 @@ def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -
     common = {"subject": entry.subject, "file": file.path, "line": entry.line,
               "note": entry.note, "reason": file.reason, "ticket": file.ticket}
     if isinstance(entry, RedriveEntry):
-        return PlanEntry(kind="redrive", force=entry.force, **common)
+        return PlanEntry(kind="redrive", force=entry.force, accept_drift=entry.accept_drift,
+                         **common)
     return PlanEntry(kind="resolution", resolution=entry.resolution, expect=entry.expect,
                      target=entry.target, **common)
 
@@ -34,7 +35,9 @@ def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -
 def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
                      ctx: RedriveContext) -> list[Action]:
     """The outcome table of §6.2 for every entry, including conflicts between entries."""
-    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms) if e.kind == "resolution"
+    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms,
+                                   lock_table=ctx.flamingock_lock_table)
+               if e.kind == "resolution"
                else evaluate_redrive(conn, e, ctx) for e in entries]
     _cross_conflicts(actions)
     return actions
@@ -90,7 +93,11 @@ def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],
                files: Sequence[ResolutionFile], ctx: RedriveContext, store_url: str,
                lineage: str | None, serial: int, warnings: Sequence[str] = (),
                errors: Sequence[str] = ()) -> Plan:
-    """A plan of `entries` (the unapplied ones) against the store as `conn` sees it now."""
+    """A plan of `entries` (the unapplied ones) against the store as `conn` sees it now.
+
+    What an action could not check (a redrive without a failure-time snapshot) is also
+    one of the plan's warnings, so every view shows it where warnings are shown."""
+    actions = evaluate_entries(conn, entries, ctx)
     return Plan(
         plan_id=new_id("pl", ctx.now_ms),
         created_at=iso_from_ms(ctx.now_ms),
@@ -99,7 +106,7 @@ def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],
         store={"url": public_url(store_url), "lineage": lineage, "serial": serial},
         resolution_files=[ResolutionFileRef(f.path, f.digest, f.reason, f.ticket, f.author)
                           for f in files],
-        actions=evaluate_entries(conn, entries, ctx),
-        warnings=list(warnings),
+        actions=actions,
+        warnings=[*warnings, *(f"{a.address}: {w}" for a in actions for w in a.warnings)],
         errors=list(errors),
     )

@@ -22,6 +22,7 @@ class PlanEntry:
     expect: tuple[str, ...] = ()
     target: str | None = None
     force: bool = False
+    accept_drift: bool = False        # redrive although the target's schema lost something
     note: str | None = None
     reason: str | None = None
     ticket: str | None = None
@@ -49,6 +50,8 @@ class PlanEntry:
                         expect=list(self.expect) or None, target=self.target)
         else:
             data.update(apply=self.subject, force=self.force)
+            if self.accept_drift:
+                data["accept_drift"] = True
         data.update(note=self.note, reason=self.reason, ticket=self.ticket)
         return {k: v for k, v in data.items() if v is not None}
 
@@ -61,5 +64,6 @@ def entry_from_action(action: Any) -> PlanEntry:
         kind=action.entry_key.split(":", 1)[0], subject=action.subject, file=action.file,
         line=e.get("line"), resolution=e.get("resolution"),
         expect=tuple([expect] if isinstance(expect, str) else expect), target=e.get("target"),
-        force=bool(e.get("force", False)), note=e.get("note"), reason=e.get("reason"),
+        force=bool(e.get("force", False)), accept_drift=bool(e.get("accept_drift", False)),
+        note=e.get("note"), reason=e.get("reason"),
         ticket=e.get("ticket"))

@@ -60,6 +60,10 @@ class Action:
     remaining_work: list[dict[str, Any]] | None = None
     completed_work: list[dict[str, Any]] | None = None
     messages: list[str] = field(default_factory=list)
+    #: redrives: how the target's schema differs from the failure-time snapshot, one line each
+    drift: list[str] = field(default_factory=list)
+    #: what the action could not check (shown with the plan's warnings), one line each
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def subject(self) -> str:

@@ -21,6 +21,7 @@ from setright.resolutions.files import ResolutionFile
 from setright.runner.changes import load_changes, splitter_of
 from setright.runner.fresh_plan import FreshPlan, fresh_plan
 from setright.runner.model import Change
+from setright.runner.snapshots import LiveSnapshot, live_snapshot
 from setright.store import Store
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 def redrive_context(store: Store, config: Config, *, owner: str,
                     own_lock_ids: Collection[str] = (),
                     holders_before: Mapping[str, str | None] | None = None) -> RedriveContext:
-    """Fresh plans and change files for redrive checks, loaded once per target, lazily."""
+    """Fresh plans, change files and live target schemas for redrive checks, each read
+    once per target, lazily (a plan that redrives nothing opens no target)."""
 
     @cache
     def changes(target: str) -> tuple[Change, ...]:
@@ -43,9 +45,14 @@ def redrive_context(store: Store, config: Config, *, owner: str,
     def fresh(target: str) -> FreshPlan:
         return fresh_plan(store.conn, changes(target), target, root=config.root)
 
+    @cache
+    def live(target: str) -> LiveSnapshot:
+        return live_snapshot(config.targets.get(target), target)
+
     return RedriveContext(now_ms=store.now_ms(), max_age=config.redrive_max_age, owner=owner,
                           fresh_plan=fresh, changes=changes, own_lock_ids=own_lock_ids,
-                          holders_before=dict(holders_before or {}))
+                          holders_before=dict(holders_before or {}), live_schema=live,
+                          flamingock_lock_table=config.flamingock_lock_table)
 
 
 @dataclass

@@ -6,6 +6,13 @@ other apply active, the target lock free (or owned, or `force`), at least one
 failed task and none ROLLBACK_FAILED — and the fresh plan matches the
 remaining work exactly. Anything else is refused with its reason and the
 apply is left untouched.
+
+The live target is checked too: its schema now is compared with the snapshot
+recorded when the apply failed (`planner/drift.py`). What is new is shown;
+what the failure-time schema had and the live one lost or altered refuses the
+redrive unless the entry says `accept_drift: true`. The live schema's
+fingerprint is part of the guard, so a schema change between `plan` and
+`apply` makes the plan stale.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from typing import Any
 from setright.db import Connection
 from setright.fingerprint import fingerprint
 from setright.planner.entries import PlanEntry
+from setright.planner.drift import SINCE, drift_since_failure
 from setright.planner.explain import explain_mismatch
 from setright.planner.model import Action, ActionKind, Guard, Outcome
 from setright.runner.fresh_plan import FreshPlan
 from setright.runner.model import Change
+from setright.runner.snapshots import LiveSnapshot
 from setright.store.applies import (
     ApplyRow,
     TaskRow,
@@ -30,6 +39,7 @@ from setright.store.applies import (
     operations_of,
     tasks_of,
 )
+from setright.store.snapshots import schema_fingerprint
 from setright.timeutil import iso_from_ms, ms_from_any
 
 REMAINING_TASK_STATES = ("failed", "cancelled", "pending")
@@ -47,6 +57,10 @@ class RedriveContext:
     own_lock_ids: Collection[str] = ()                # locks this process holds (apply)
     #: target → the live holder our lock replaced (a forced redrive), as the plan saw it
     holders_before: Mapping[str, str | None] = field(default_factory=dict)
+    #: target → its schema now, read-only (None: the live target is not consulted)
+    live_schema: Callable[[str], LiveSnapshot] | None = None
+    #: a Flamingock runner's lock table (a live lock there: its STARTED changes are running)
+    flamingock_lock_table: str = "flamingockLock"
 
 
 OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement
@@ -78,7 +92,7 @@ def redrive_guard(conn: Connection, apply: ApplyRow, ctx: RedriveContext
     # The apply's latest event id moves on every transition, whatever the clocks say.
     last_event = conn.execute("SELECT max(id) FROM setright_events WHERE apply_id = ?",
                               (apply.id,)).fetchone()[0]
-    data = {
+    data: dict[str, Any] = {
         "apply": {"id": apply.id, "target": apply.target, "state": apply.state,
                   "attempt": apply.attempt, "max_attempts": apply.max_attempts,
                   "completed_at": apply.completed_at, "updated_at": apply.updated_at,
@@ -87,7 +101,17 @@ def redrive_guard(conn: Connection, apply: ApplyRow, ctx: RedriveContext
         "target_latest_apply": latest.id if latest else None,
         "lock_holder": live_holder,
     }
+    if ctx.live_schema is not None:
+        data["live_schema"] = live_schema_guard(ctx.live_schema(apply.target))
     return data, ops_by_position, rows
+
+
+def live_schema_guard(live: LiveSnapshot) -> str:
+    """The guard's one field for the live target: its schema's fingerprint, or why it
+    could not be read (so reaching it again also moves the guard)."""
+    if live.schema is None:
+        return f"unreachable: {live.error}"
+    return schema_fingerprint(live.schema)
 
 
 def _redriven_since_failure(conn: Connection, apply_id: str) -> bool:
@@ -136,12 +160,36 @@ def evaluate_redrive(conn: Connection, entry: PlanEntry, ctx: RedriveContext) ->
     if mismatch:
         refusals.append("the fresh plan does not match the remaining work (drift):")
         refusals += [f"  {line}" for line in mismatch]
-    extra = {"fresh_plan": fresh_summary, "remaining_work": work, "completed_work": completed}
+    drift, drift_refusals, warnings = _schema_drift(conn, apply, entry, ctx)
+    refusals += drift_refusals
+    extra = {"fresh_plan": fresh_summary, "remaining_work": work, "completed_work": completed,
+             "drift": drift, "warnings": warnings}
     if refusals:
         return action(Outcome.CONFLICT, refusals, guard, **extra)
     verdict = (f"fresh plan matches the remaining work: {len(work)} task(s), "
                f"{sum(w['operations_to_run'] for w in work)} operation(s) to run")
-    return action(Outcome.CHANGE, [verdict], guard, **extra)
+    messages = [verdict]
+    if entry.accept_drift and any(SINCE in line for line in drift):
+        messages.append("accept_drift: true: redriving although the target's schema lost or "
+                        "altered what it had when the apply failed")
+    return action(Outcome.CHANGE, messages, guard, **extra)
+
+
+def _schema_drift(conn: Connection, apply: ApplyRow, entry: PlanEntry, ctx: RedriveContext
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """(drift lines to show, refusals, warnings) from the live target and the failure time."""
+    if ctx.live_schema is None:
+        return [], [], []
+    report = drift_since_failure(conn, apply.id, apply.target, ctx.live_schema(apply.target))
+    if report.drift is None:   # unreachable: a conflict; no snapshot: a warning
+        return ([], [report.problem], []) if report.unreachable else ([], [], [report.problem])
+    drift = report.drift
+    if not drift.lost or entry.accept_drift:
+        return drift.lines, [], []
+    return drift.lines, [
+        f"the schema of {apply.target} lost or altered what it had when the apply failed "
+        "(set accept_drift: true to redrive anyway):",
+        *(f"  {line}" for line in drift.lost)], []
 
 
 def _refusals(conn: Connection, apply: ApplyRow, data: dict[str, Any],
@@ -157,6 +205,10 @@ def _refusals(conn: Connection, apply: ApplyRow, data: dict[str, Any],
     if active and active.id != apply.id:
         out.append(f"apply {active.id} is {active.state} on {apply.target}")
     failed_ms = ms_from_any(apply.completed_at)
+    if apply.state == "failed" and failed_ms is None:
+        # Never read as "just failed": an apply whose failure time is unknown may be of any age.
+        out.append(f"apply {apply.id} has no failure time (completed_at is empty), so its age "
+                   "cannot be checked against redrive.max_age")
     if apply.state == "failed" and failed_ms is not None:
         deadline = failed_ms + int(ctx.max_age * 1000)
         if deadline < ctx.now_ms:

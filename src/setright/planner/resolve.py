@@ -18,7 +18,7 @@ from setright.fingerprint import fingerprint
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Guard, Outcome
 from setright.store.applies import creation_order
-from setright.store.issues import classify, gather_facts
+from setright.store.issues import FLAMINGOCK_LOCK_TABLE, classify, gather_facts
 from setright.store.states import DONE_STATES, MANUAL_MARK, ROLLED_BACK_STATES
 
 _SATISFIED_BY = {"APPLIED": DONE_STATES, "ROLLED_BACK": ROLLED_BACK_STATES}
@@ -43,7 +43,8 @@ def resolution_guard(conn: Connection, change_id: str) -> dict[str, Any] | None:
     }
 
 
-def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int) -> Action:
+def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int,
+                        lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Action:
     assert entry.resolution in MANUAL_MARK
     data = resolution_guard(conn, entry.subject)
     guard = Guard(fingerprint(data), data or {})
@@ -59,14 +60,21 @@ def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int) -> A
     if data is None:
         return action(Outcome.CONFLICT, f"change {entry.subject!r} is not in the audit store")
     state = data["state"]
-    verdict = classify(gather_facts(conn, now_ms, change_id=entry.subject, unsettled_only=False)[0])
+    verdict = classify(gather_facts(conn, now_ms, change_id=entry.subject, unsettled_only=False,
+                                    lock_table=lock_table)[0])
     if entry.target is not None and entry.target != data["target"]:
         return action(Outcome.CONFLICT, f"target guard: change {entry.subject!r} is on "
                       f"{data['target']!r}, the entry expects {entry.target!r}", before=state)
     if entry.expect and state not in entry.expect:
         return action(Outcome.CONFLICT, f"expect guard: change {entry.subject!r} is {state}, "
                       f"the entry expects {' or '.join(entry.expect)}", before=state)
-    if verdict.reason in ("running", "queued"):
+    if verdict.reason == "running":
+        facts = verdict.facts
+        holder = (f"lock held by {facts.lock_owner} until {facts.lock_until}"
+                  if facts.lock_owner else "its runner holds a live lock")
+        return action(Outcome.CONFLICT, f"change {entry.subject!r} is running: {holder}; "
+                      "it cannot be marked while the lock is live", before=state)
+    if verdict.reason == "queued":
         task = data["latest_task"] or {}
         return action(Outcome.CONFLICT, f"change {entry.subject!r} is {verdict.rule.meaning}"
                       + (f" (apply {task['apply_id']} is {task['apply_state']})" if task else ""),

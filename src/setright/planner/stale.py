@@ -201,7 +201,16 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, o
 
 def guard_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """`path: old → new` for each guard field that moved (small data: guards hash big parts)."""
-    return [f"{path}: {_shown(a)} → {_shown(b)}" for path, a, b in field_changes(old, new)]
+    return [_LIVE_SCHEMA_MOVED if path == "live_schema" and _both_hashes(a, b)
+            else f"{path}: {_shown(a)} → {_shown(b)}" for path, a, b in field_changes(old, new)]
+
+
+#: a redrive guard's live schema moved: two hashes say less than this does
+_LIVE_SCHEMA_MOVED = "live_schema: the target's schema changed since the plan"
+
+
+def _both_hashes(a: object, b: object) -> bool:
+    return all(isinstance(v, str) and v.startswith("dh1:") for v in (a, b))
 
 
 def _store_moves(planned: Action, now: Action, *, compare_hashes: bool) -> list[str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from dataclasses import replace
 
 from setright.db import Connection
 from setright.errors import SetrightError
-from setright.ids import new_id
 from setright.planner.model import Action, ActionKind, Outcome
 from setright.store.applies import find_apply, operations_of, tasks_of
 from setright.store.audit import current_state, mark_change
@@ -40,8 +40,9 @@ def write_mark(tx: Connection, audit_table: str, action: Action, prov: Provenanc
     if current is not None and current.state == "STARTED" and current.execution_id:
         _reap_for_mark(tx, current.execution_id, prov, at=at)
     resolution = "APPLIED" if action.after == "MANUAL_MARKED_AS_APPLIED" else "ROLLED_BACK"
+    # A fresh UUID, as Flamingock's `audit fix` writes; provenance is in the metadata.
     old, audit_id = mark_change(tx, audit_table, action.subject, resolution, prov,
-                                now_ms=now_ms, execution_id=new_id("fx", now_ms))
+                                now_ms=now_ms, execution_id=str(uuid.uuid4()))
     record_event(tx, at=at, kind="mark", prov=prov, change_id=action.subject, old_state=old,
                  new_state=action.after, extra={"audit_id": audit_id})
     pause_for_tests()
@@ -65,14 +66,16 @@ def _reap_for_mark(tx: Connection, apply_id: str, prov: Provenance, *, at: str) 
 
 def write_redrive(tx: Connection, action: Action, prov: Provenance, *, now_ms: int,
                   took_lock_from: str | None = None) -> str:
-    """failed → failed_retryable (attempt 0, error and failure time cleared); failed and
-    cancelled tasks and failed operations → failed_retryable; completed work untouched."""
+    """failed → failed_retryable (attempt 0; error, failure time and the lost runner's lease
+    cleared); failed and cancelled tasks and failed operations → failed_retryable, their
+    completion times cleared; completed work untouched."""
     at = iso_from_ms(now_ms)
     if took_lock_from:
         prov = replace(prov, metadata={**prov.metadata, "took_lock_from": took_lock_from})
     apply_id = action.subject
     move_apply(tx, apply_id, [ApplyState.FAILED], ApplyState.FAILED_RETRYABLE, prov, at=at,
-               fields={"attempt": 0, "error": None, "completed_at": None})
+               fields={"attempt": 0, "error": None, "completed_at": None, "lease_owner": None,
+                       "lease_token": None, "lease_expires_at": None})
     pause_for_tests()
     for task in tasks_of(tx, apply_id):
         if task.state in (TaskState.FAILED, TaskState.CANCELLED):
@@ -82,7 +85,8 @@ def write_redrive(tx: Connection, action: Action, prov: Provenance, *, now_ms: i
     for op in operations_of(tx, apply_id):
         if op.state == OperationState.FAILED:
             move_operation(tx, apply_id, op.change_id, op.seq, [OperationState.FAILED],
-                           OperationState.FAILED_RETRYABLE, prov, at=at, fields={"error": None})
+                           OperationState.FAILED_RETRYABLE, prov, at=at,
+                           fields={"error": None, "completed_at": None})
     reopened = sum(1 for w in action.remaining_work or [] if w["operations_to_run"])
     return f"{action.address}: failed → failed_retryable ({reopened} task(s) to run)"
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from setright.render.style import Style, column_width, table
 from setright.store.diagnosis import Diagnosis
+
+if TYPE_CHECKING:
+    from setright.planner.drift import DriftReport
 
 
 def _cell(text: str | None, width: int = 48) -> str:
@@ -14,9 +17,23 @@ def _cell(text: str | None, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def issue_list(issues: list[Diagnosis], style: Style) -> str:
+def running_section(running: list[Diagnosis], style: Style) -> list[str]:
+    """`RUNNING (n)`: STARTED changes whose runner still holds a live lease or lock."""
+    if not running:
+        return []
+    rows = [[d.change_id, d.state, f"lock held by {d.lock_owner} until {d.lock_until}",
+             d.target or ""] for d in running]
+    return ["", f"RUNNING ({len(running)})",
+            table(["Change ID", "State", "Lock", "Target"], rows, style),
+            "Not issues: their runner may still finish them. Marking one is refused while "
+            "its lock is live."]
+
+
+def issue_list(issues: list[Diagnosis], style: Style,
+               running: list[Diagnosis] | None = None) -> str:
+    running = running or []
     if not issues:
-        return "No issues found."
+        return "\n".join(["No issues found.", *running_section(running, style)])
     error_width = style.fit([column_width("Change ID", [d.change_id for d in issues]),
                              column_width("State", [d.state for d in issues]),
                              column_width("Target", [d.target or "" for d in issues])],
@@ -28,10 +45,12 @@ def issue_list(issues: list[Diagnosis], style: Style) -> str:
         table(["Change ID", "State", "Error", "Target"], rows, style),
         "Use 'setright issue get' to process issues one by one, or",
         "'setright issue get -c <change-id>' for details.",
+        *running_section(running, style),
     ])
 
 
-def issue_list_json(issues: list[Diagnosis]) -> dict[str, Any]:
+def issue_list_json(issues: list[Diagnosis],
+                    running: list[Diagnosis] | None = None) -> dict[str, Any]:
     return {"issues": [{
         "change_id": d.change_id, "state": d.state, "target": d.target,
         "error_summary": d.error_summary, "created_at": d.created_at, "apply_id": d.apply_id,
@@ -40,7 +59,11 @@ def issue_list_json(issues: list[Diagnosis]) -> dict[str, Any]:
         "operations_completed": d.operations_completed,
         "operations_total": d.operations_total,
         "partial_state_possible": d.partial_state_possible, "reason": d.reason,
-    } for d in issues]}
+    } for d in issues], "running": [{
+        "change_id": d.change_id, "state": d.state, "target": d.target,
+        "created_at": d.created_at, "apply_id": d.apply_id, "lock_owner": d.lock_owner,
+        "lock_until": d.lock_until, "reason": d.reason,
+    } for d in running or []]}
 
 
 def not_an_issue(d: Diagnosis) -> str:
@@ -48,7 +71,9 @@ def not_an_issue(d: Diagnosis) -> str:
     why = {"done": "", "rolled-back": " (rolled back: it re-runs next time)"}.get(d.reason)
     if why is None:
         why = f" ({d.reason_text}"
-        if d.apply_id and d.apply_state in ("pending", "running", "failed_retryable"):
+        if d.lock_owner:
+            why += f"; lock held by {d.lock_owner} until {d.lock_until}"
+        elif d.apply_id and d.apply_state in ("pending", "running", "failed_retryable"):
             why += f"; apply {d.apply_id} is still {'retrying' if d.apply_state == 'failed_retryable' else d.apply_state}"
         why += ")"
     return f"Change '{d.change_id}' is not an issue: {d.state}{why}"
@@ -225,14 +250,29 @@ def next_issue(issues: list[Diagnosis], change_id: str) -> str | None:
     return ids[0] if ids else None
 
 
+def drift_section(d: Diagnosis, report: DriftReport) -> list[str]:
+    """The failed apply's target now against its failure time, as a redrive will see it."""
+    lines = ["SCHEMA DRIFT SINCE THE FAILURE"]
+    if report.drift is None:
+        return [*lines, f"  {report.problem}"]
+    if not report.drift:
+        return [*lines, f"  none: the schema of {d.target} is as apply {d.apply_id} left it"]
+    lines += [f"  {line}" for line in report.drift.lines]
+    if report.drift.lost:
+        lines.append("  a redrive is refused while this lasts, unless its entry says "
+                     "accept_drift: true")
+    return lines
+
+
 def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
-              following: str | None = None) -> str:
+              following: str | None = None, drift: DriftReport | None = None) -> str:
     header = [f"ISSUE: {d.change_id}", *_kv([
         ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
         ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
         ("Error", _cell(d.error_summary, 100) or "none recorded"),
     ])]
-    parts = [header, diagnostics(d), guidance(d), resolve_with(d, yaml_text, file_name)]
+    parts = [header, diagnostics(d), *([drift_section(d, drift)] if drift else []),
+             guidance(d), resolve_with(d, yaml_text, file_name)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
         out += (f"\n\nNext: setright issue get -c {shlex.quote(following)}   "
@@ -241,7 +281,14 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
 
 
 def issue_json(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
-               following: str | None = None) -> dict[str, Any]:
-    return {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
+               following: str | None = None,
+               drift: DriftReport | None = None) -> dict[str, Any]:
+    data = {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
             "resolution_yaml": yaml_text, "remaining_issues": remaining,
             "next_issue": following}
+    if drift is not None:   # only for a change whose apply failed
+        data["schema_drift"] = {
+            "added": drift.drift.added if drift.drift else [],
+            "lost": drift.drift.lost if drift.drift else [],
+            "problem": drift.problem}
+    return data

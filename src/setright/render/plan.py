@@ -117,6 +117,8 @@ def action_details(action: Action, style: Style) -> list[str]:
         lines += [f"{would}keep:   task {w['position']} {w['change_id']} (completed)"
                   for w in action.completed_work or []]
     lines += action.messages
+    # drift the messages already name (a conflict's losses) is not repeated
+    lines += [f"drift: {d}" for d in action.drift if f"  {d}" not in action.messages]
     return lines
 
 
@@ -189,6 +191,11 @@ def plan_markdown(plan: Plan) -> str:
             sections.append([f"- `{a.address}` ({_where(a)}): " + _md_escape(a.messages[0]
                                                                              if a.messages else "")]
                             + [f"  - {_md_escape(m)}" for m in a.messages[1:]])
+    drifted = [a for a in plan.actions if a.drift]
+    if drifted:   # the target's schema since the failure: a reviewer must see it
+        sections.append(["", "#### Schema drift since the apply failed", ""])
+        for a in drifted:
+            sections.append([f"- `{a.address}`:"] + [f"  - {_md_escape(d)}" for d in a.drift])
     if plan.actions:
         sections.append(["", "| | Address | Change | File |", "|---|---|---|---|"])
     for a in plan.actions:

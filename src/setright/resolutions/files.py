@@ -101,6 +101,7 @@ class RedriveEntry(Entry):
 
     kind: ClassVar[EntryKind] = EntryKind.REDRIVE
     force: bool = False
+    accept_drift: bool = False
 
     @property
     def apply_id(self) -> str:
@@ -329,4 +330,5 @@ def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | Redrive
                 target=item.get("target"),
             )
         else:
-            yield RedriveEntry(**common, force=bool(item.get("force", False)))
+            yield RedriveEntry(**common, force=bool(item.get("force", False)),
+                               accept_drift=bool(item.get("accept_drift", False)))

@@ -20,6 +20,7 @@ from setright.runner.lease import Lease, LeaseKeeper
 from setright.runner.model import Change
 from setright.runner.options import RunOptions
 from setright.runner.reap import reap_lost_applies, settle_apply
+from setright.runner.snapshots import failure_time_snapshot
 from setright.runner.records import ApplyRecorder, plan_summary
 from setright.runner.report import NullObserver, ReapReport, RunObserver, TargetOutcome
 from setright.runner.targets import Target, TargetBusy, open_target, target_exists, target_url
@@ -135,7 +136,8 @@ class _TargetRun:
                 raise TargetRefused("error", f"apply {active.id} is {active.state}")
             self._check_resumable(active)
             return self._execute(active, resumed=True)
-        issues = blocking_issues(conn, self.store.now_ms(), self.name)
+        issues = blocking_issues(conn, self.store.now_ms(), self.name,
+                                 lock_table=self.config.flamingock_lock_table)
         if issues:
             raise TargetRefused("blocked", f"target {self.name} is blocked by {len(issues)} "
                                 f"issue{'s' if len(issues) != 1 else ''}", [
@@ -229,8 +231,10 @@ class _TargetRun:
     def _execute(self, apply: ApplyRow, *, resumed: bool) -> TargetOutcome:
         self.apply_id = apply.id
         assert self.target is not None
+        target = self.target
         recorder = ApplyRecorder(self.store, self.lease, apply, actor=self.actor,
-                                 root=self.config.root)
+                                 root=self.config.root,
+                                 snapshot=lambda: failure_time_snapshot(target))
         tasks = TaskRunner(self.store, self.target, self.lease, recorder, self.options,
                            self.observer)
         conn = self.store.conn

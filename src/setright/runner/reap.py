@@ -37,12 +37,14 @@ from setright.db import Connection
 from setright.runner.lease import Lease
 from setright.runner.report import ReapReport
 from setright.db.settled import ATOMIC, Settled
+from setright.runner.snapshots import failure_time_snapshot
 from setright.runner.targets import Target, TargetError, read_markers
 from setright.store.applies import ApplyRow, TaskRow, find_apply, operations_of, tasks_of
 from setright.store.audit import append_audit_row, audit_row, current_state, refresh_change_state
 from setright.store.connection import Store
 from setright.store.diagnosis import LEFT_BEHIND, UNSETTLED, MarkerReader
 from setright.store.schema import quote
+from setright.store.snapshots import record_snapshot
 from setright.store.states import ApplyState, ChangeState, OperationState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
 
@@ -92,6 +94,7 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
     markers = {t.change_id: target.markers(apply.id, t.change_id) for t in inflight}
     catalog = {t.change_id: _settle_unmarked(store, target, apply, t, markers[t.change_id])
                for t in inflight}
+    schema = failure_time_snapshot(target)   # the lost runner can no longer commit: final
     prov = Provenance(actor=actor, source="runner", reason=reason)
     settled: str | None = None
     audit_state: str | None = None
@@ -109,6 +112,8 @@ def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *,
             fields["lease_expires_at"] = at  # the lease ends with the apply, even our own
         move_apply(tx, apply.id, [ApplyState(apply.state)], ApplyState.FAILED, prov, at=at,
                    lease_token=apply.lease_token, fields=fields, event={"reason": reason})
+        if schema is not None:
+            record_snapshot(tx, apply.id, schema, at=at)
     return ReapReport(apply.id, reason, change_id, settled, audit_state)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from setright.store.audit import (
     refresh_change_state,
 )
 from setright.store.connection import Store
+from setright.store.snapshots import record_snapshot
 from setright.store.states import (
     ApplyState,
     ChangeState,
@@ -98,8 +99,11 @@ class ApplyRecorder:
     """Writes one apply's progress; `attempt` and `max_attempts` follow the apply row."""
 
     def __init__(self, store: Store, lease: Lease, apply: ApplyRow, *, actor: str,
-                 root: Path | None) -> None:
+                 root: Path | None,
+                 snapshot: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.store = store
+        #: the target's schema now (None when unreadable), recorded when the apply fails
+        self.snapshot = snapshot
         self.lease = lease
         self.apply = apply
         self.root = root
@@ -144,6 +148,12 @@ class ApplyRecorder:
             fields["lease_expires_at"] = at  # released: nothing is running any more
         move_apply(tx, self.apply_id, [ApplyState.RUNNING], state, self.prov, at=at,
                    lease_token=self.lease.token, fields=fields)
+        if state == ApplyState.FAILED and self.snapshot is not None:
+            # What a redrive will compare the live target with: taken with the failure,
+            # in its transaction, so a failed apply never lacks it for a race.
+            schema = self.snapshot()
+            if schema is not None:
+                record_snapshot(tx, self.apply_id, schema, at=at)
         self.apply = get_apply(tx, self.apply_id)
 
     # -- tasks ---------------------------------------------------------------

@@ -49,7 +49,7 @@ def target_statuses(store: Store, config: Config, changes: dict[str, list[Change
         plan = fresh_plan(conn, mine, name, root=config.root)
         apply = latest_apply(conn, name)
         holder = locker.holder(f"target:{name}")
-        issues = blocking_issues(conn, now, name)
+        issues = blocking_issues(conn, now, name, lock_table=config.flamingock_lock_table)
         # STARTED and not an issue = in flight under a live lease; STARTED and an issue is
         # listed as the issue. Neither is "pending".
         started = [c.change_id for c in plan.changes if c.current_state == "STARTED"]

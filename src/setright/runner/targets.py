@@ -31,7 +31,7 @@ Two setright tables live in every target:
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from setright.config import TargetConfig
 from setright.db import DbUrl, DefaultImpl, impl_for, sqlite_target
@@ -87,6 +87,8 @@ class Target(Protocol):
 
     def failure_note(self, sql: str) -> str | None:
         """What a failed operation left behind outside any transaction, if anything."""
+    def schema_snapshot(self) -> dict[str, Any]:
+        """Tables, columns, indexes, constraints, views, triggers; setright's tables left out."""
 
     def interrupt(self) -> None: ...
     def close(self) -> None: ...

@@ -1,7 +1,8 @@
 """The audit log: appending rows the Flamingock way, and folding it into current state.
 
 The current state of a change is its row with the latest `created_at`, ties
-broken by state priority (Flamingock's rule) and then by id. The fold is a
+broken by state priority (Flamingock's rule); on an exact tie of both, the earlier
+row (lower id) stays current, as Flamingock's `shouldBeReplacedBy` keeps it. The fold is a
 maximum, so it can be maintained incrementally: `refresh_change_state` folds
 only rows with `id > folded_audit_id` into `setright_change_state`, which is
 how rows written by another runner are picked up without rescanning the log.
@@ -78,14 +79,14 @@ def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: 
                {impl.error_summary_sql('error_trace')} AS error_summary
         FROM (
             SELECT folded.*, row_number() OVER (
-                       PARTITION BY change_id ORDER BY ms DESC, prio DESC, id DESC) AS rn
+                       PARTITION BY change_id ORDER BY ms DESC, prio DESC, id ASC) AS rn
             FROM (SELECT id, change_id, state, target_system_id, tx_strategy, recovery_strategy,
                          execution_id, error_trace,
                          {ms} AS ms, {_PRIORITY_SQL} AS prio
                   FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL) folded
         ) ranked WHERE rn = 1"""
     conn.execute(impl.upsert_select_sql("setright_change_state", _FOLD_COLUMNS, ("change_id",),
-                                        select, ("created_ms", "priority", "audit_id")),
+                                        select, ("created_ms", "priority")),
                  (after_id, upto_id))
 
 
@@ -173,8 +174,9 @@ def mark_change(
 ) -> tuple[str, int]:
     """Append a manual mark the way Flamingock's `audit fix` does; return (old state, row id).
 
-    The mark copies the current row's other fields, with a new `execution_id`,
-    `author` = the actor and an empty `error_trace`.
+    The mark copies the current row's other fields, with a new `execution_id` (the
+    caller's, a fresh UUID as Flamingock writes), `author` = the actor and an empty
+    `error_trace` ('' rather than NULL, as Flamingock writes it).
     """
     refresh_change_state(tx, audit_table)
     current = current_state(tx, change_id)
@@ -183,7 +185,7 @@ def mark_change(
     fixed = audit_row(tx, audit_table, current.audit_id)
     new_state = MANUAL_MARK[resolution]
     row = {**fixed, "execution_id": execution_id, "author": prov.actor,
-           "state": new_state.value, "error_trace": None,
+           "state": new_state.value, "error_trace": "",
            "execution_hostname": socket.gethostname()}
     audit_id = append_audit_row(tx, audit_table, row, now_ms=now_ms,
                                 provenance=provenance_metadata(prov))

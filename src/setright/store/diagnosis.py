@@ -24,7 +24,13 @@ from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
-from setright.store.issues import Verdict, find_issues, verdict_for
+from setright.store.issues import (
+    FLAMINGOCK_LOCK_TABLE,
+    Verdict,
+    find_issues,
+    find_running,
+    verdict_for,
+)
 from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
 
@@ -94,6 +100,9 @@ class Diagnosis:
     committed_operations: list[tuple[int, str]] = field(default_factory=list)
     runner: str | None = None
     lease_expires_at: str | None = None
+    #: a running change: who holds the live lease or Flamingock lock, and until when
+    lock_owner: str | None = None
+    lock_until: str | None = None
     redrive: RedriveHint = field(default_factory=lambda: RedriveHint(False, why_not="no apply"))
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,6 +197,8 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
                               if state == "completed"],
         runner=ap.get("lease_owner"),
         lease_expires_at=ap.get("lease_expires_at"),
+        lock_owner=facts.lock_owner if verdict.reason == "running" else None,
+        lock_until=facts.lock_until if verdict.reason == "running" else None,
         redrive=_redrive_hint(conn, apply, now_ms=now_ms, max_age=redrive_max_age),
     )
 
@@ -275,18 +286,26 @@ def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> st
 
 
 def diagnose_issues(conn: Connection, audit_table: str, *, now_ms: int,
-                    redrive_max_age: float,
-                    markers: MarkerReader | None = None) -> list[Diagnosis]:
-    """Every open issue, oldest first, diagnosed."""
+                    redrive_max_age: float, markers: MarkerReader | None = None,
+                    lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Diagnosis]:
+    """Every open issue, in Flamingock's order (by current audit row), diagnosed."""
     return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age,
                      markers=markers)
-            for v in find_issues(conn, now_ms)]
+            for v in find_issues(conn, now_ms, lock_table=lock_table)]
+
+
+def diagnose_running(conn: Connection, audit_table: str, *, now_ms: int,
+                     redrive_max_age: float,
+                     lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Diagnosis]:
+    """STARTED changes under a live lease or lock (listed apart from the issues)."""
+    return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age)
+            for v in find_running(conn, now_ms, lock_table=lock_table)]
 
 
 def diagnose_change(conn: Connection, audit_table: str, change_id: str, *, now_ms: int,
-                    redrive_max_age: float,
-                    markers: MarkerReader | None = None) -> Diagnosis | None:
-    verdict = verdict_for(conn, now_ms, change_id)
+                    redrive_max_age: float, markers: MarkerReader | None = None,
+                    lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Diagnosis | None:
+    verdict = verdict_for(conn, now_ms, change_id, lock_table=lock_table)
     if verdict is None:
         return None
     return diagnose(conn, audit_table, verdict, now_ms=now_ms, redrive_max_age=redrive_max_age,

@@ -52,6 +52,9 @@ class IssueFacts:
     flamingock_lock_live: bool = False
     apply_attempt: int | None = None       # of the apply that wrote the current row
     apply_max_attempts: int | None = None
+    #: who holds the live lease or lock a STARTED change runs under, and until when
+    lock_owner: str | None = None
+    lock_until: str | None = None
 
     @property
     def transactional(self) -> bool:
@@ -142,7 +145,7 @@ def classify(facts: IssueFacts) -> Verdict:
 _FACTS_SQL = """
 SELECT cs.change_id, cs.state, cs.target_system_id, cs.tx_strategy, cs.recovery_strategy,
        cs.execution_id, ap.state, ap.lease_expires_at, lt.state, la.state,
-       ap.attempt, ap.max_attempts
+       ap.attempt, ap.max_attempts, ap.lease_owner
 FROM setright_change_state cs
 LEFT JOIN setright_applies ap ON ap.id = cs.execution_id
 LEFT JOIN setright_tasks lt ON lt.change_id = cs.change_id AND lt.apply_id = (
@@ -153,8 +156,10 @@ LEFT JOIN setright_applies la ON la.id = lt.apply_id
 
 
 def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
-                 target: str | None = None, unsettled_only: bool = True) -> list[IssueFacts]:
-    """Facts for one change, one target, or every change that may be an issue.
+                 target: str | None = None, unsettled_only: bool = True,
+                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueFacts]:
+    """Facts for one change, one target, or every change that may be an issue, in
+    Flamingock's order (by the id of the current audit row).
 
     Done and hand-marked states can only be queued/done/rolled-back, never
     issues, so the (indexed) filter on state keeps this proportional to the
@@ -171,49 +176,73 @@ def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
     if target is not None:
         where.append("cs.target_system_id = ?")
         params.append(target)
-    sql = _FACTS_SQL.format(newest=creation_order(conn, "a", descending=True)) + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.created_ms, cs.change_id"
+    sql = (_FACTS_SQL.format(newest=creation_order(conn, "a", descending=True))
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.audit_id")
     now_iso = iso_from_ms(now_ms)
-    flamingock_live = flamingock_lock_live(conn, now_ms)
-    return [
-        IssueFacts(
+    flamingock = flamingock_lock_holder(conn, now_ms, lock_table)
+    facts = []
+    for row in conn.execute(sql, params):
+        # a terminal apply holds nothing, whatever its lease time says
+        lease_live = bool(row[7]) and row[7] > now_iso and row[6] in NON_TERMINAL_APPLY_STATES
+        owner, until = ((row[12], row[7]) if lease_live
+                        else flamingock if flamingock is not None else (None, None))
+        facts.append(IssueFacts(
             change_id=row[0], state=row[1], target=row[2], tx_strategy=row[3],
             recovery_strategy=row[4], execution_id=row[5], apply_state=row[6],
-            # a terminal apply holds nothing, whatever its lease time says
-            lease_live=bool(row[7]) and row[7] > now_iso
-            and row[6] in NON_TERMINAL_APPLY_STATES, latest_task_state=row[8],
-            latest_task_apply_state=row[9], flamingock_lock_live=flamingock_live,
-            apply_attempt=row[10], apply_max_attempts=row[11],
-        )
-        for row in conn.execute(sql, params)
-    ]
+            lease_live=lease_live, latest_task_state=row[8], latest_task_apply_state=row[9],
+            flamingock_lock_live=flamingock is not None, apply_attempt=row[10],
+            apply_max_attempts=row[11], lock_owner=owner, lock_until=until))
+    return facts
 
 
-def flamingock_lock_live(conn: Connection, now_ms: int) -> bool:
-    """Whether a Flamingock runner holds its lock (`flamingockLock`, expiry in epoch ms)."""
+def flamingock_lock_holder(conn: Connection, now_ms: int,
+                           table: str = FLAMINGOCK_LOCK_TABLE) -> tuple[str, str] | None:
+    """(owner, expiry as ISO text) of the live lock a Flamingock runner holds in `table`
+    (`key`, `status`, `owner`, `expires_at` in epoch ms), or None: no table, no live row."""
     impl = impl_of(conn)
-    if not impl.table_exists(conn, FLAMINGOCK_LOCK_TABLE):
-        return False
+    if not impl.table_exists(conn, table):
+        return None
     marks = ", ".join("?" for _ in _RELEASED_LOCK_STATUSES)
-    expires = impl.audit_ms_sql(conn, FLAMINGOCK_LOCK_TABLE, "expires_at")
+    expires = impl.audit_ms_sql(conn, table, "expires_at")
     row = conn.execute(
-        f"SELECT 1 FROM {impl.quote(FLAMINGOCK_LOCK_TABLE)} WHERE {expires} > ?"
-        f" AND coalesce(upper(status), '') NOT IN ({marks}) LIMIT 1",
+        f"SELECT owner, {expires} FROM {impl.quote(table)} WHERE {expires} > ?"
+        f" AND coalesce(upper(status), '') NOT IN ({marks}) ORDER BY 2 DESC",
         (now_ms, *_RELEASED_LOCK_STATUSES),
     ).fetchone()
-    return row is not None
+    return None if row is None else (str(row[0] or "a Flamingock runner"), iso_from_ms(int(row[1])))
 
 
-def find_issues(conn: Connection, now_ms: int, *, target: str | None = None) -> list[Verdict]:
-    """Every change that needs a human, oldest first."""
-    verdicts = (classify(f) for f in gather_facts(conn, now_ms, target=target))
+def flamingock_lock_live(conn: Connection, now_ms: int,
+                         table: str = FLAMINGOCK_LOCK_TABLE) -> bool:
+    """Whether a Flamingock runner holds its lock."""
+    return flamingock_lock_holder(conn, now_ms, table) is not None
+
+
+def find_issues(conn: Connection, now_ms: int, *, target: str | None = None,
+                lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Verdict]:
+    """Every change that needs a human, in Flamingock's order."""
+    verdicts = (classify(f) for f in gather_facts(conn, now_ms, target=target,
+                                                  lock_table=lock_table))
     return [v for v in verdicts if v.is_issue]
 
 
-def verdict_for(conn: Connection, now_ms: int, change_id: str) -> Verdict | None:
-    facts = gather_facts(conn, now_ms, change_id=change_id, unsettled_only=False)
+def find_running(conn: Connection, now_ms: int, *,
+                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Verdict]:
+    """STARTED changes under a live lease or lock: listed (as Flamingock lists them), never
+    counted as issues, since their runner may still finish them."""
+    verdicts = (classify(f) for f in gather_facts(conn, now_ms, lock_table=lock_table)
+                if f.state == ChangeState.STARTED)
+    return [v for v in verdicts if v.reason == "running"]
+
+
+def verdict_for(conn: Connection, now_ms: int, change_id: str, *,
+                lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Verdict | None:
+    facts = gather_facts(conn, now_ms, change_id=change_id, unsettled_only=False,
+                         lock_table=lock_table)
     return classify(facts[0]) if facts else None
 
 
-def blocking_issues(conn: Connection, now_ms: int, target: str) -> list[Verdict]:
+def blocking_issues(conn: Connection, now_ms: int, target: str, *,
+                    lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Verdict]:
     """A target is blocked while it has an issue: `run` refuses it and names them."""
-    return find_issues(conn, now_ms, target=target)
+    return find_issues(conn, now_ms, target=target, lock_table=lock_table)

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from setright.db import Connection
 from setright.db.impl import DefaultImpl, impl_of
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The oldest schema a read command reads as is (v2 only added an index, v3 a nullable
-#: ledger column that readers tolerate); readers never upgrade, so an older store needs a
-#: writer first.
+#: ledger column that readers tolerate, v4 a table that a reader of an older store sees as
+#: an empty stand-in); readers never upgrade, so an older store needs a writer first.
 READABLE_FROM = 1
 
 #: Flamingock's audit log columns, in its order.
@@ -49,7 +49,12 @@ def missing_audit_columns(conn: Connection, table: str) -> list[str]:
     return [name for name in AUDIT_COLUMN_NAMES if name not in present]
 
 
-#: setright's own tables of schema version 1: columns, primary key, NOT NULL columns.
+#: The target's schema as a failed apply left it, one row per apply (replaced when a
+#: redriven apply fails again): kept out of `setright_applies`, whose rows every fenced
+#: runner write reads, because a snapshot of a large schema is large.
+SNAPSHOT_TABLE = "setright_schema_snapshots"
+
+#: setright's own tables: columns, primary key, NOT NULL columns.
 TABLES: dict[str, tuple[dict[str, type], tuple[str, ...], tuple[str, ...]]] = {
     "setright_meta": ({"key": str, "value": str}, ("key",), ()),
     "setright_change_state": (
@@ -93,7 +98,12 @@ TABLES: dict[str, tuple[dict[str, type], tuple[str, ...], tuple[str, ...]]] = {
             "resolution_file": str, "entry_key": str, "file_digest": str, "outcome": str,
             "plan_id": str, "commit_sha": str, "actor": str, "applied_at": str,
         }, ("resolution_file", "entry_key"), ()),
+    SNAPSHOT_TABLE: (
+        {"apply_id": str, "taken_at": str, "fingerprint": str, "snapshot": str},
+        ("apply_id",), ("taken_at", "snapshot")),
 }
+#: the schema version that added a table (the others are version 1's)
+ADDED_IN = {SNAPSHOT_TABLE: 4}
 #: tables whose `id` the database numbers
 AUTOINCREMENT = {"setright_events": "id"}
 
@@ -103,6 +113,8 @@ def _v0_to_v1(conn: Connection, audit_table: str) -> None:
     impl = impl_of(conn)
     create_audit_table(conn, audit_table)
     for name, (columns, pk, not_null) in TABLES.items():
+        if ADDED_IN.get(name, 1) != 1:
+            continue
         impl.create_table(conn, name, columns, pk, not_null, AUTOINCREMENT.get(name))
     indexes = {
         "setright_change_state_state_idx": ("setright_change_state", ["state"]),
@@ -144,8 +156,14 @@ def _v2_to_v3(conn: Connection, audit_table: str) -> None:
                       ["source", "plan_id"])
 
 
+def _v3_to_v4(conn: Connection, audit_table: str) -> None:
+    """A failed apply records its target's schema, so a redrive can see what moved since."""
+    columns, pk, not_null = TABLES[SNAPSHOT_TABLE]
+    impl_of(conn).create_table(conn, SNAPSHOT_TABLE, columns, pk, not_null)
+
+
 MIGRATIONS: dict[int, Callable[[Connection, str], None]] = {
-    0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3}
+    0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def build_all(conn: Connection, audit_table: str) -> None:
