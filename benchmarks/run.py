@@ -4,7 +4,7 @@ Per row: setright's median, the floor's median (`floors.py`, timed in the same
 run, alternating with setright), the ratio and the goal. Environment:
 
 * `BENCH_SCALE` (default 1): shrink every size (0.01 for a quick try);
-* `BENCH_REPEAT` (default 5): timed runs of each side per row;
+* `BENCH_REPEAT` (default 3): timed runs of each side per row;
 * `BENCH_WARMUP` (default 1): one untimed run of each side first (0: none);
 * `BENCH_ONLY`: comma-separated row keys (see `--list`);
 * `BENCH_POSTGRES` / `BENCH_MYSQL`: admin URLs of the servers for the
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = float(os.environ.get("BENCH_SCALE", "1"))
     if not 0 < scale <= 1:
         parser.error("BENCH_SCALE must be in (0, 1]: it shrinks the sizes of the issue")
-    repeat = int(os.environ.get("BENCH_REPEAT", "5"))
+    repeat = int(os.environ.get("BENCH_REPEAT", "3"))
     warmup = os.environ.get("BENCH_WARMUP", "1") != "0"
     only = [k for k in os.environ.get("BENCH_ONLY", "").split(",") if k]
     unknown = set(only) - {r.key for r in ROWS}
