@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from setright.render.style import Style, column_width, table
-from setright.store.diagnosis import Diagnosis
+from setright.store.diagnosis import Diagnosis, IssueSummary
 
 
 def _cell(text: str | None, width: int = 48) -> str:
@@ -14,7 +15,7 @@ def _cell(text: str | None, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def issue_list(issues: list[Diagnosis], style: Style) -> str:
+def issue_list(issues: Sequence[IssueSummary], style: Style) -> str:
     if not issues:
         return "No issues found."
     error_width = style.fit([column_width("Change ID", [d.change_id for d in issues]),
@@ -31,7 +32,7 @@ def issue_list(issues: list[Diagnosis], style: Style) -> str:
     ])
 
 
-def issue_list_json(issues: list[Diagnosis]) -> dict[str, Any]:
+def issue_list_json(issues: Sequence[IssueSummary]) -> dict[str, Any]:
     return {"issues": [{
         "change_id": d.change_id, "state": d.state, "target": d.target,
         "error_summary": d.error_summary, "created_at": d.created_at, "apply_id": d.apply_id,
@@ -187,7 +188,7 @@ def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
     return lines
 
 
-def next_issue(issues: list[Diagnosis], change_id: str) -> str | None:
+def next_issue(issues: Sequence[IssueSummary], change_id: str) -> str | None:
     """The issue after `change_id` in `issue list` order (wrapping round), if any other."""
     ids = [d.change_id for d in issues]
     if change_id in ids:
