@@ -1,4 +1,4 @@
-# The two entry points of the README: `make demo` and `make test`.
+# The entry points of the README: `make demo`, `make test` and `make bench`.
 # Both build a private virtual environment on first use, so a fresh machine
 # needs only Python >= 3.11 and make.
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "setright needs Python >= 3.11")'
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Every hot path beside its floor, at the issue's sizes (several minutes; not part of
+# `make test`). BENCH_SCALE=0.01 shrinks the sizes, BENCH_ONLY=plan,run picks rows.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

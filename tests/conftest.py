@@ -23,6 +23,13 @@ CI_PR_ENV = ("SETRIGHT_PR", "GITHUB_REF", "GITHUB_EVENT_PATH", "GITHUB_SERVER_UR
 
 
 @pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own validation cache (setright.validcache), never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture(autouse=True)
 def _no_ci_pull_request(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in CI_PR_ENV:
         monkeypatch.delenv(name, raising=False)

@@ -7,6 +7,7 @@ hashed with; under another major version, guards are compared by their data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 PREFIX = "dh1:"
@@ -16,6 +17,22 @@ def fingerprint(data: Any) -> str:
     from deepdiff import DeepHash  # lazy: deepdiff is slow to import
 
     return PREFIX + str(DeepHash(data)[data])
+
+
+def fingerprints(items: Sequence[Any]) -> list[str]:
+    """`[fingerprint(item) for item in items]`, the same values, from one `DeepHash`.
+
+    DeepHash hashes every object inside what it is given, each exactly as it
+    would alone, so a plan's 10,000 small guard dicts are hashed in one call
+    instead of paying DeepHash's set-up 10,000 times.
+    """
+    if not items:
+        return []
+    from deepdiff import DeepHash
+
+    batch = list(items)
+    hashes = DeepHash(batch)
+    return [PREFIX + str(hashes[item]) for item in batch]
 
 
 def deepdiff_version() -> str:

@@ -24,6 +24,7 @@ much of a value a message may show.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,8 @@ class YamlDocument:
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     #: literal block scalars (`key: |`): line and column of their first content line
     blocks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    #: sha256 of the text it was parsed from ("" when unknown): the validation cache's key
+    text_digest: str = ""
 
     def locate(self, path: PathKey, *, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column (1-based) of the value at `path`, or of its nearest ancestor."""
@@ -354,7 +357,8 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     finally:
         if loader is not None:
             loader.dispose()
-    doc = YamlDocument(source=source, data=data)
+    doc = YamlDocument(source=source, data=data,
+                       text_digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
     problems: list[Problem] = []
     if node is not None:
         _walk(doc, node, (), problems, text.split("\n"))

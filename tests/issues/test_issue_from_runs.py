@@ -201,3 +201,29 @@ def test_the_scaffold_carries_a_ticket_line(tmp_path: Path) -> None:
                     .replace('ticket: ""', "ticket: OPS-1"))
     accepted = p.cli("validate", clock=clock)
     assert accepted.exit_code == 0, accepted.output + accepted.stderr
+
+
+def _listed_fields(project: Project, clock: FixedClock) -> tuple[list[dict], list[dict]]:
+    """`list_issues` and the full `diagnose_issues`, as the fields `issue list` shows."""
+    from dataclasses import asdict, fields
+
+    from setright.runner.reap import target_marker_reader
+    from setright.store.diagnosis import IssueSummary, diagnose_issues, list_issues
+
+    store = project.open_store(clock)
+    try:
+        markers = target_marker_reader(project.config().targets)
+        listed = [asdict(s) for s in list_issues(store.conn, now_ms=clock.now_ms(),
+                                                  markers=markers)]
+        full = diagnose_issues(store.conn, store.audit_table, now_ms=clock.now_ms(),
+                               redrive_max_age=86_400, markers=markers)
+    finally:
+        store.close()
+    names = [f.name for f in fields(IssueSummary)]
+    return listed, [{n: getattr(d, n) for n in names} for d in full]
+
+
+def test_the_list_reads_set_based_what_the_full_diagnosis_says(project, clock) -> None:
+    listed, full = _listed_fields(project, clock)
+    assert len(listed) == 5
+    assert listed == full

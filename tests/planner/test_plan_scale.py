@@ -1,4 +1,4 @@
-"""The scale benchmark's builders (`benchmarks/plan_scale.py`) at small sizes: correctness only.
+"""The benchmarks' builders (`benchmarks/build.py`) at small sizes: correctness only.
 
 Speed is measured by the benchmark, never asserted here.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import plan_scale as bench  # noqa: E402
+import build as bench  # noqa: E402
 
 from setright.render.plan import plan_markdown  # noqa: E402
 
@@ -70,19 +70,6 @@ def test_redrive_builders_accept_the_exact_match_and_explain_one_edited_statemen
     assert accepted.remaining_work == [
         {"position": 1, "change_id": bench.REDRIVE_CHANGE, "task_state": "failed",
          "operations_total": ops, "from_seq": fail_at, "to_seq": ops, "operations_to_run": 4}]
-    recorded, in_file = bench.operations_as_dicts(root, apply_id)
-    assert len(recorded) == len(in_file) == ops
-    assert bench.naive_deepdiff(recorded, in_file) == 0
-
-    from setright.config import load_config
-    from setright.store import Store
-
-    config = load_config(root / "setright.yaml")
-    store = Store.open(config.store_path, config.audit_table)
-    try:
-        assert bench.many_task_drift_check(store, config, apply_id, 500)() == []
-    finally:
-        store.close()
 
     new = bench.edit_statement(root, ops, fail_at, 28)
     [refused] = bench.plan_in(root, [redrive]).actions
@@ -92,5 +79,3 @@ def test_redrive_builders_accept_the_exact_match_and_explain_one_edited_statemen
         f"  operation 28 of change {bench.REDRIVE_CHANGE} changed: "
         f"{bench.insert_statement(28)!r} → {new!r}",
     ]
-    recorded, in_file = bench.operations_as_dicts(root, apply_id)
-    assert bench.naive_deepdiff(recorded, in_file) == 2    # the statement and its hash

@@ -20,13 +20,12 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
     from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import diagnose_issues, diagnose_running
+    from setright.store.diagnosis import diagnose_running, list_issues
 
     store, config = app.reader(), app.config()
-    issues = diagnose_issues(store.conn, store.audit_table, now_ms=store.now_ms(),
-                             redrive_max_age=config.redrive_max_age,
-                             markers=target_marker_reader(config.targets),
-                             lock_table=config.flamingock_lock_table)
+    issues = list_issues(store.conn, now_ms=store.now_ms(),
+                         markers=target_marker_reader(config.targets),
+                         lock_table=config.flamingock_lock_table)
     running = diagnose_running(store.conn, store.audit_table, now_ms=store.now_ms(),
                                redrive_max_age=config.redrive_max_age,
                                lock_table=config.flamingock_lock_table)
@@ -57,30 +56,25 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.resolutions.template import free_file_name, resolution_file_name
     from setright.resolutions.template import resolution_yaml
     from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import diagnose_change, diagnose_issues
+    from setright.store.diagnosis import diagnose_change, list_issues
 
     del guidance  # accepted for Flamingock's users: the report always carries the guidance
     store, config = app.reader(), app.config()
     now = store.now_ms()
     markers = target_marker_reader(config.targets)
-    issues = diagnose_issues(store.conn, store.audit_table, now_ms=now,
-                             redrive_max_age=config.redrive_max_age, markers=markers,
+    issues = list_issues(store.conn, now_ms=now, markers=markers,
+                         lock_table=config.flamingock_lock_table)
+    if change_id is None and not issues:
+        click.echo("No issues found.")
+        return
+    chosen = diagnose_change(store.conn, store.audit_table, change_id or issues[0].change_id,
+                             now_ms=now, redrive_max_age=config.redrive_max_age, markers=markers,
                              lock_table=config.flamingock_lock_table)
-    if change_id is None:
-        if not issues:
-            click.echo("No issues found.")
-            return
-        chosen = issues[0]
-    else:
-        found = diagnose_change(store.conn, store.audit_table, change_id, now_ms=now,
-                                redrive_max_age=config.redrive_max_age, markers=markers,
-                                lock_table=config.flamingock_lock_table)
-        if found is None:
-            raise UnknownId(f"no change {change_id!r} in the audit store")
-        if not found.is_issue:
-            click.echo(to_json({**found.as_dict()}) if as_json else not_an_issue(found))
-            return
-        chosen = found
+    if chosen is None:
+        raise UnknownId(f"no change {change_id!r} in the audit store")
+    if not chosen.is_issue:
+        click.echo(to_json({**chosen.as_dict()}) if as_json else not_an_issue(chosen))
+        return
     others = [d for d in issues if d.change_id != chosen.change_id]
     drift = _drift(store, config, chosen)
     text = resolution_yaml(chosen, require_ticket=config.require_ticket)

@@ -11,10 +11,11 @@ Cross-entry conflicts (two entries for one change) are decided in `build.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from setright.db import Connection
-from setright.fingerprint import fingerprint
+from setright.fingerprint import fingerprints
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Guard, Outcome
 from setright.store.applies import creation_order
@@ -43,11 +44,21 @@ def resolution_guard(conn: Connection, change_id: str) -> dict[str, Any] | None:
     }
 
 
+def resolution_guards(conn: Connection, change_ids: Sequence[str]) -> list[Guard]:
+    """Every change's guard, fingerprinted in one batch (same values as one by one)."""
+    datas = [resolution_guard(conn, change_id) for change_id in change_ids]
+    return [Guard(fp, data or {}) for fp, data in zip(fingerprints(datas), datas, strict=True)]
+
+
 def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int,
+                        guard: Guard | None = None,
                         lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Action:
+    """One entry's outcome; `guard` is its `resolution_guard` already fingerprinted (a plan
+    fingerprints every entry's guard in one batch), else it is read here."""
     assert entry.resolution in MANUAL_MARK
-    data = resolution_guard(conn, entry.subject)
-    guard = Guard(fingerprint(data), data or {})
+    if guard is None:
+        [guard] = resolution_guards(conn, [entry.subject])
+    data = guard.data or None          # {} stands for "not in the store"
     after = MANUAL_MARK[entry.resolution].value
 
     def action(outcome: Outcome, *messages: str, before: str | None = None) -> Action:

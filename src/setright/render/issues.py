@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from setright.render.style import Style, column_width, table
-from setright.store.diagnosis import Diagnosis
+from setright.store.diagnosis import Diagnosis, IssueSummary
 
 if TYPE_CHECKING:
     from setright.planner.drift import DriftReport
@@ -29,7 +30,7 @@ def running_section(running: list[Diagnosis], style: Style) -> list[str]:
             "its lock is live."]
 
 
-def issue_list(issues: list[Diagnosis], style: Style,
+def issue_list(issues: Sequence[IssueSummary], style: Style,
                running: list[Diagnosis] | None = None) -> str:
     running = running or []
     if not issues:
@@ -49,7 +50,7 @@ def issue_list(issues: list[Diagnosis], style: Style,
     ])
 
 
-def issue_list_json(issues: list[Diagnosis],
+def issue_list_json(issues: Sequence[IssueSummary],
                     running: list[Diagnosis] | None = None) -> dict[str, Any]:
     return {"issues": [{
         "change_id": d.change_id, "state": d.state, "target": d.target,
@@ -241,7 +242,7 @@ def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
     return lines
 
 
-def next_issue(issues: list[Diagnosis], change_id: str) -> str | None:
+def next_issue(issues: Sequence[IssueSummary], change_id: str) -> str | None:
     """The issue after `change_id` in `issue list` order (wrapping round), if any other."""
     ids = [d.change_id for d in issues]
     if change_id in ids:

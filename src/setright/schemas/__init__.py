@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from importlib import resources
@@ -18,10 +19,18 @@ SCHEMA_FILES = {
 }
 
 
+def schema_text(name: str) -> str:
+    return resources.files(__name__).joinpath(SCHEMA_FILES[name]).read_text(encoding="utf-8")
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    text = resources.files(__name__).joinpath(SCHEMA_FILES[name]).read_text(encoding="utf-8")
-    return json.loads(text)
+    return json.loads(schema_text(name))
+
+
+@cache
+def schema_digest(name: str) -> str:
+    return hashlib.sha256(schema_text(name).encode("utf-8")).hexdigest()
 
 
 @cache
@@ -33,11 +42,28 @@ def validator_for(name: str) -> Any:
 
 
 def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
-    """Every schema violation of `doc`, in document order, each located in the file."""
+    """Every schema violation of `doc`, in document order, each located in the file.
+
+    A text that passed this schema before passes again without jsonschema
+    (`setright.validcache`); anything else is validated by it.
+    """
     if doc.data is None:
         return [doc.problem((), "the file is empty; expected a YAML mapping")]
     if not isinstance(doc.data, dict):  # say what it is, never what it says
         return [doc.problem((), f"expected a mapping, got {shape(doc.data)}")]
+    from setright import validcache
+
+    key = (validcache.validation_key(name, schema_digest(name), doc.text_digest)
+           if doc.text_digest else None)
+    if key is not None and validcache.passed(key):
+        return []
+    found = _validate(doc, name)
+    if not found and key is not None:
+        validcache.record_pass(key)
+    return found
+
+
+def _validate(doc: YamlDocument, name: str) -> list[Problem]:
     found: list[Problem] = []
     for error in validator_for(name).iter_errors(doc.data):
         path = tuple(error.absolute_path)

@@ -26,6 +26,7 @@ from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import (
     FLAMINGOCK_LOCK_TABLE,
+    NEVER_ISSUES,
     Verdict,
     find_issues,
     find_running,
@@ -107,6 +108,25 @@ class Diagnosis:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class IssueSummary:
+    """One row of `issue list`: what the table and its JSON show, and nothing more."""
+
+    change_id: str
+    state: str
+    reason: str
+    target: str | None
+    created_at: str | None
+    error_summary: str | None
+    tx_strategy: str | None
+    recovery_strategy: str | None
+    apply_id: str | None
+    task_attempt: int | None
+    operations_completed: int | None
+    operations_total: int | None
+    partial_state_possible: bool
 
 
 def _one(conn: Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -300,6 +320,83 @@ def diagnose_running(conn: Connection, audit_table: str, *, now_ms: int,
     """STARTED changes under a live lease or lock (listed apart from the issues)."""
     return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age)
             for v in find_running(conn, now_ms, lock_table=lock_table)]
+
+
+#: The change-state rows `find_issues` may return (its indexed filter), for the batched reads.
+_UNSETTLED = (f"cs.state NOT IN ({', '.join('?' for _ in NEVER_ISSUES)})",
+              tuple(sorted(NEVER_ISSUES)))
+
+
+def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
+                lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
+    """Every open issue, in Flamingock's order, with only what `issue list` shows.
+
+    The same values `diagnose` computes for those fields, read with three
+    set-based queries over every unsettled change (its row, its apply's
+    error; its latest task in that apply; its operation counts) instead of
+    several queries per issue. A task still `running` is settled by its
+    target's markers, as `diagnose` does, one target read per such task.
+    """
+    verdicts = find_issues(conn, now_ms, lock_table=lock_table)
+    if not verdicts:
+        return []
+    where, params = _UNSETTLED
+    rows = {change_id: (created_at, summary, apply_id, error, target)
+            for change_id, created_at, summary, apply_id, error, target in conn.execute(
+                "SELECT cs.change_id, cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
+                " FROM setright_change_state cs"
+                f" LEFT JOIN setright_applies ap ON ap.id = cs.execution_id WHERE {where}",
+                params)}
+    tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
+    for change_id, position, attempt, state, transactional in conn.execute(
+            "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
+            " FROM setright_tasks t JOIN setright_change_state cs"
+            f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
+            params):
+        if change_id not in tasks or position > tasks[change_id][0]:
+            tasks[change_id] = (position, attempt, state, transactional)
+    counts = {change_id: (int(completed), total) for change_id, total, completed in conn.execute(
+        "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
+        " FROM setright_operations o JOIN setright_change_state cs"
+        f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
+        " GROUP BY o.change_id", params)}
+    out = []
+    for verdict in verdicts:
+        facts = verdict.facts
+        created_at, stored_summary, apply_id, apply_error, apply_target = rows[facts.change_id]
+        task = tasks.get(facts.change_id) if apply_id is not None else None
+        completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
+        if task is not None and task[2] == TaskState.RUNNING and markers is not None:
+            completed, total = _settled_counts(conn, apply_target, apply_id, facts.change_id,
+                                               markers, completed, total)
+        transactional = (None if facts.tx_strategy is None and task is None
+                         else facts.transactional if facts.tx_strategy is not None
+                         else bool(task and task[3]))
+        apply = ({"error": apply_error, "attempt": facts.apply_attempt,
+                  "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
+        out.append(IssueSummary(
+            change_id=facts.change_id, state=facts.state, reason=verdict.reason,
+            target=facts.target, created_at=created_at,
+            error_summary=_error_summary(verdict.reason, stored_summary, apply),
+            tx_strategy=facts.tx_strategy, recovery_strategy=facts.recovery_strategy,
+            apply_id=apply_id, task_attempt=task[1] if task else None,
+            operations_completed=completed, operations_total=total,
+            partial_state_possible=_partial_state_possible(facts.state, transactional,
+                                                           completed)))
+    return out
+
+
+def _settled_counts(conn: Connection, target: str, apply_id: str, change_id: str,
+                    markers: MarkerReader, completed: int | None,
+                    total: int | None) -> tuple[int | None, int | None]:
+    """(completed, total) of an in-flight task's operations as its markers settle them."""
+    ops = conn.execute("SELECT seq, state, statement FROM setright_operations"
+                       " WHERE apply_id = ? AND change_id = ? ORDER BY seq",
+                       (apply_id, change_id)).fetchall()
+    if not ops:
+        return completed, total
+    settled = _settled_by_markers(ops, markers(target, apply_id, change_id))
+    return sum(1 for _, state, _ in settled if state == "completed"), len(settled)
 
 
 def diagnose_change(conn: Connection, audit_table: str, change_id: str, *, now_ms: int,

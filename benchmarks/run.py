@@ -1,0 +1,349 @@
+"""`make bench`: every hot path of setright beside its floor, whole processes, interleaved.
+
+Per row: setright's median, the floor's median (`floors.py`, timed in the same
+run, alternating with setright), the ratio and the goal. Environment:
+
+* `BENCH_SCALE` (default 1): shrink every size (0.01 for a quick try);
+* `BENCH_REPEAT` (default 3): timed runs of each side per row;
+* `BENCH_WARMUP` (default 1): one untimed run of each side first (0: none);
+* `BENCH_ONLY`: comma-separated row keys (see `--list`);
+* `BENCH_POSTGRES` / `BENCH_MYSQL`: admin URLs of the servers for the
+  `@postgresql` / `@mysql` rows (default: the local servers).
+
+Rows whose store is a server build their data in a fresh, randomly named
+database and drop it afterwards; where this version keeps the audit store in
+SQLite only, they print "skipped: …" instead. Speed is never asserted in the
+test suite; `tests/test_bench.py` runs this at a tiny scale so it cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import build  # noqa: E402
+import servers  # noqa: E402
+from measure import Command, Goal, MemoryGoal, Pair, Sample, interleave  # noqa: E402
+from measure import ratio_text, seconds_text  # noqa: E402
+
+SETRIGHT = [sys.executable, "-m", "setright"]
+FLOOR = [sys.executable, str(HERE / "floors.py")]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rows: int
+    issues: int
+    entries: int
+    files: int
+    ops: int
+    run_changes: int
+
+    @classmethod
+    def scaled(cls, scale: float) -> Sizes:
+        def at_least(n: float, low: int) -> int:
+            return max(low, int(n * scale))
+
+        entries = at_least(10_000, 4)
+        return cls(rows=max(at_least(1_000_000, 200), entries * 10), issues=entries,
+                   entries=entries, files=min(entries, at_least(2_000, 2)),
+                   ops=at_least(10_000, 10), run_changes=at_least(2_000, 3))
+
+
+class Skip(Exception):
+    """A row that cannot run on this machine or branch; its message is printed instead."""
+
+
+@dataclass
+class Case:
+    """One row, ready to time: the two commands and what runs around them."""
+
+    ours: Command
+    floor: Command
+    prepare: Callable[[], None] | None = None
+    check: Callable[[Sample, Sample], None] | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    measure: str
+    floor: str
+    goal: Goal
+    setup: Callable[[Path, Sizes, ExitStack], Case]
+    memory: MemoryGoal | None = None   # also print setright's peak RSS against this
+
+
+@dataclass
+class Result:
+    row: Row
+    pair: Pair | None = None
+    skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- the rows' set-ups ------------------------------------------------------------------
+
+
+def _same_issues(ours: Sample, floor: Sample) -> None:
+    mine = [i["change_id"] for i in json.loads(ours.stdout)["issues"]]
+    theirs = [i["change_id"] for i in json.loads(floor.stdout)["issues"]]
+    if sorted(mine) != sorted(theirs):
+        raise SystemExit(f"issue list found {len(mine)} issues, the fold {len(theirs)}")
+
+
+@contextmanager
+def _store(dialect: str) -> Iterator[str]:
+    """The store URL of a row: a SQLite file in the project, or a fresh server database."""
+    if dialect == "sqlite":
+        yield "sqlite:///.setright/audit.db"
+        return
+    with servers.fresh_database(dialect) as url:
+        yield url
+
+
+def _issue_store(root: Path, sizes: Sizes, stack: ExitStack, dialect: str, issues: int) -> str:
+    """A project at `root` whose store (on `dialect`) holds the generated log, folded."""
+    try:
+        url = stack.enter_context(_store(dialect))
+    except servers.Unavailable as exc:
+        raise Skip(str(exc)) from None
+    build.write_config(root, store=url)
+    if dialect == "sqlite":
+        build.build_issue_store(root, sizes.rows, issues)
+    else:
+        try:
+            servers.fill_server_store(url, sizes.rows, issues, dialect)
+        except servers.NotWired as exc:
+            raise Skip(str(exc)) from None
+    build.fold(root)
+    return str(root / ".setright" / "audit.db") if dialect == "sqlite" else url
+
+
+def issue_list_case(dialect: str) -> Callable[[Path, Sizes, ExitStack], Case]:
+    def setup(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+        store = _issue_store(root, sizes, stack, dialect, sizes.issues)
+        return Case(Command([*SETRIGHT, "issue", "list", "--json"], root),
+                    Command([*FLOOR, "fold", store, "setright_audit_log"], root),
+                    check=_same_issues)
+    return setup
+
+
+def first_issue_list(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    master = build.build_flamingock_file(root.parent / "flamingock-master.db", sizes.rows,
+                                         sizes.issues)
+    build.write_config(root, store="sqlite:///flamingock.db", audit_table=build.FLAMINGOCK_TABLE)
+    live = root / "flamingock.db"
+
+    def fresh_copy() -> None:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{live}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(master, live)
+
+    fresh_copy()
+    return Case(Command([*SETRIGHT, "issue", "list", "--json"], root),
+                Command([*FLOOR, "fold", str(master), build.FLAMINGOCK_TABLE], root),
+                prepare=fresh_copy, check=_same_issues)
+
+
+def plan_case(dialect: str) -> Callable[[Path, Sizes, ExitStack], Case]:
+    def setup(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+        store = _issue_store(root, sizes, stack, dialect, sizes.entries)
+        build.write_resolution_files(root, build.issue_change_ids(sizes.entries), sizes.files)
+
+        def check(ours: Sample, floor: Sample) -> None:
+            actions = json.loads(ours.stdout)["actions"]
+            lines = floor.stdout.decode().splitlines()
+            if not (len(actions) == len(lines) == sizes.entries
+                    and {a["outcome"] for a in actions} == {"change"}):
+                raise SystemExit(f"plan: {len(actions)} actions, floor {len(lines)} entries")
+
+        return Case(Command([*SETRIGHT, "plan", "--format", "json"], root),
+                    Command([*FLOOR, "plan", str(root), store], root), check=check)
+    return setup
+
+
+def _redrive_project(root: Path, sizes: Sizes) -> tuple[str, int]:
+    fail_at = max(1, sizes.ops * 9 // 10)
+    apply_id = build.build_failed_apply(root, sizes.ops, fail_at)
+    build.write_redrive_file(root, apply_id)
+    return apply_id, fail_at
+
+
+def _redrive_commands(root: Path, apply_id: str, outcome: str, exit_codes: tuple[int, ...],
+                      ops: int) -> Case:
+    def check(ours: Sample, floor: Sample) -> None:
+        [action] = json.loads(ours.stdout)["actions"]
+        if action["outcome"] != outcome or json.loads(floor.stdout)["operations"] != ops:
+            raise SystemExit(f"redrive plan: {action['outcome']}, expected {outcome}")
+
+    return Case(Command([*SETRIGHT, "plan", "--format", "json"], root, exit_codes),
+                Command([*FLOOR, "redrive", str(root), str(root / ".setright" / "audit.db"),
+                         apply_id], root), check=check)
+
+
+def redrive_accepted(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    apply_id, _ = _redrive_project(root, sizes)
+    return _redrive_commands(root, apply_id, "change", (0,), sizes.ops)
+
+
+def redrive_refused(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    apply_id, fail_at = _redrive_project(root, sizes)
+    build.edit_statement(root, sizes.ops, fail_at, fail_at)
+    return _redrive_commands(root, apply_id, "conflict", (0, 1), sizes.ops)
+
+
+def run_inserts(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    def fresh_project() -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        build.build_insert_project(root, sizes.run_changes)
+
+    def check(ours: Sample, floor: Sample) -> None:
+        if json.loads(floor.stdout)["applied"] != sizes.run_changes:
+            raise SystemExit("the runner floor applied the wrong number of changes")
+
+    fresh_project()
+    return Case(Command([*SETRIGHT, "run"], root),
+                Command([*FLOOR, "run", str(root), str(root.parent / "floor-out")], root.parent),
+                prepare=fresh_project, check=check)
+
+
+def small_project(root: Path) -> None:
+    build.write_config(root)
+    build.build_issue_store(root, 100, 3)
+    build.fold(root)
+
+
+def help_case(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    return Case(Command([*SETRIGHT, "--help"], root),
+                Command([sys.executable, "-c", "import click"], root))
+
+
+def small_issue_list(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    small_project(root)
+    return Case(Command([*SETRIGHT, "issue", "list"], root),
+                Command([sys.executable, "-c", "import click, yaml"], root))
+
+
+def _rows() -> list[Row]:
+    at_most = Goal
+    rows = [
+        Row("issue-list", "`issue list --json`, {rows:,} audit rows, {issues:,} issues",
+            "tight full-log fold", at_most("≥ 10× faster", 0.1), issue_list_case("sqlite")),
+        Row("issue-list-first", "first `issue list --json`, foreign {rows:,}-row Flamingock "
+            "table", "the same fold", at_most("≤ 1.5× the fold", 1.5), first_issue_list),
+        Row("plan", "`plan --format json`, {entries:,} entries in {files:,} files",
+            "CSafeLoader + 1 query per entry", at_most("≤ 2×", 2.0), plan_case("sqlite"),
+            memory=MemoryGoal("peak RSS ≤ 200 MiB", 200 * 2**20)),
+        Row("redrive", "`plan` of a redrive, {ops:,} operations",
+            "deepdiff+yaml import, parse, split, sha256, read ops", at_most("≤ 2×", 2.0),
+            redrive_accepted),
+        Row("redrive-refused", "the same redrive refused (1 edited statement)", "same floor",
+            at_most("≤ 2× floor + 0.5 s", 2.0, 0.5), redrive_refused),
+        Row("run", "`run`, {run_changes:,} one-row INSERT changes",
+            "sqlite3: 2 commits per change, WAL, FULL", at_most("≤ 1.5×", 1.5), run_inserts),
+        Row("help", "`setright --help`", "python -c 'import click'", at_most("≤ 1.5×", 1.5),
+            help_case),
+        Row("issue-list-small", "`issue list`, small project", "python -c 'import click, yaml'",
+            at_most("≤ 2×", 2.0), small_issue_list),
+    ]
+    for dialect in servers.DIALECTS:
+        rows.append(Row(f"issue-list@{dialect}", f"`issue list --json`, store on {dialect}",
+                        "tight full-log fold", at_most("≥ 10× faster", 0.1),
+                        issue_list_case(dialect)))
+        rows.append(Row(f"plan@{dialect}", f"`plan --format json`, store on {dialect}",
+                        "CSafeLoader + 1 query per entry", at_most("≤ 2×", 2.0),
+                        plan_case(dialect)))
+    return rows
+
+
+ROWS = _rows()
+
+
+# -- running and printing ------------------------------------------------------------------
+
+
+def run_row(row: Row, sizes: Sizes, tmp: Path, repeat: int, warmup: bool) -> Result:
+    root = tmp / row.key.replace("@", "-") / "project"
+    root.mkdir(parents=True)
+    with ExitStack() as stack:
+        try:
+            case = row.setup(root, sizes, stack)
+        except Skip as exc:
+            return Result(row, skipped=str(exc))
+        pair = interleave(case.ours, case.floor, repeat, prepare=case.prepare, check=case.check,
+                          warmup=warmup)
+    shutil.rmtree(root.parent, ignore_errors=True)
+    return Result(row, pair)
+
+
+def table(results: list[Result], sizes: Sizes) -> str:
+    lines = ["| measure | setright | floor | floor is | ratio | goal | met |",
+             "|---|---:|---:|---|---:|---|---|"]
+    for r in results:
+        label = r.row.measure.format(**sizes.__dict__)
+        if r.pair is None:
+            lines.append(f"| {label} | | | {r.row.floor} | | {r.row.goal.text} | "
+                         f"skipped: {r.skipped} |")
+            continue
+        ours, floor = r.pair.ours_median, r.pair.floor_median
+        met = "yes" if r.row.goal.met(ours, floor) else "no"
+        lines.append(f"| {label} | {seconds_text(ours)} | {seconds_text(floor)} | {r.row.floor}"
+                     f" | {ratio_text(ours, floor)} | {r.row.goal.text} | {met} |")
+        if r.row.memory is not None:
+            rss = r.pair.rss_median
+            lines.append(f"| peak RSS of the row above | {rss / 2**20:.0f} MiB | | | | "
+                         f"{r.row.memory.text} | {'yes' if r.row.memory.met(rss) else 'no'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--list", action="store_true", help="print the row keys and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(r.key for r in ROWS))
+        return 0
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    if not 0 < scale <= 1:
+        parser.error("BENCH_SCALE must be in (0, 1]: it shrinks the sizes of the issue")
+    repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+    warmup = os.environ.get("BENCH_WARMUP", "1") != "0"
+    only = [k for k in os.environ.get("BENCH_ONLY", "").split(",") if k]
+    unknown = set(only) - {r.key for r in ROWS}
+    if unknown:
+        parser.error(f"unknown rows in BENCH_ONLY: {', '.join(sorted(unknown))}")
+    sizes = Sizes.scaled(scale)
+    import sqlite3
+
+    import deepdiff
+    import yaml
+
+    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, deepdiff "
+          f"{deepdiff.__version__}, libyaml {yaml.__with_libyaml__}, {os.cpu_count()} CPUs, "
+          f"scale {scale}, median of {repeat} interleaved runs", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="setright-bench-") as tmp:
+        for row in ROWS:
+            if only and row.key not in only:
+                continue
+            print(f"  {row.key} …", flush=True)
+            results.append(run_row(row, sizes, Path(tmp), repeat, warmup))
+    print()
+    print(table(results, sizes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

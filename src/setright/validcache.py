@@ -1,0 +1,124 @@
+"""Which files passed schema validation before, so an unchanged file skips jsonschema.
+
+Importing jsonschema costs more than a small command's whole run, and
+validating 2,000 resolution files costs more than planning them. A file that
+passed is recorded under a key over the schema (its name and text) and the
+file's text; the same key later means the same verdict, and the validator is
+never imported. Only passes are recorded: a file with a problem is validated,
+and its problems reported, by jsonschema every time.
+
+Where: `$XDG_CACHE_HOME/setright/validated` (default `~/.cache/…`), never in
+the project (a reader leaves the project byte-identical) nor in the audit
+store; `SETRIGHT_VALIDATION_CACHE=off` turns it off. An entry is a file named
+by its key that holds an HMAC of the key under a random secret created with
+the cache (mode 0600), so a missing, garbled, renamed or hand-written entry is
+a miss, never a pass. Every write is atomic (a temporary file, then a rename
+or a link) and best-effort: a read-only or full disk only means validating
+every time, and processes racing to write the same entry write the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+DISABLE_ENV = "SETRIGHT_VALIDATION_CACHE"
+_SECRET_BYTES = 32
+_secrets: dict[Path, bytes | None] = {}
+
+
+def cache_dir() -> Path | None:
+    """The cache's folder, or None when it is turned off."""
+    if os.environ.get(DISABLE_ENV, "").lower() in ("off", "0", "no", "false"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "setright" / "validated"
+
+
+def validation_key(schema_name: str, schema_digest: str, text_digest: str) -> str:
+    """The key of "this text, validated against this schema"."""
+    material = f"setright-validated-v1\0{schema_name}\0{schema_digest}\0{text_digest}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _secret(folder: Path, *, create: bool) -> bytes | None:
+    """The cache's HMAC secret (created on first write; None when there is none)."""
+    known = _secrets.get(folder)
+    if known is not None:
+        return known
+    path = folder / "secret"
+    try:
+        value = path.read_bytes()
+    except OSError:
+        if not create:
+            return None
+        value = _create_secret(folder, path)
+    if len(value) != _SECRET_BYTES:
+        return None          # not ours (or truncated): trust nothing in this cache
+    _secrets[folder] = value
+    return value
+
+
+def _create_secret(folder: Path, path: Path) -> bytes:
+    """Write a new secret whole, or read the one a concurrent process linked first."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = folder / f"secret.{secrets.token_hex(8)}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(_SECRET_BYTES))
+    finally:
+        os.close(fd)
+    try:
+        os.link(temporary, path)           # fails if another process was first
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def _entry(folder: Path, key: str) -> Path:
+    return folder / key[:2] / key
+
+
+def _seal(secret: bytes, key: str) -> bytes:
+    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest().encode()
+
+
+def passed(key: str) -> bool:
+    """Whether a file with this key passed validation before (and the entry is genuine)."""
+    folder = cache_dir()
+    if folder is None:
+        return False
+    secret = _secret(folder, create=False)
+    if secret is None:
+        return False
+    try:
+        sealed = _entry(folder, key).read_bytes()
+    except OSError:
+        return False
+    return hmac.compare_digest(sealed, _seal(secret, key))
+
+
+def record_pass(key: str) -> None:
+    """Remember that a file with this key passed; silently nothing when the cache is unwritable."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        secret = _secret(folder, create=True)
+        if secret is None:
+            return
+        entry = _entry(folder, key)
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = entry.with_name(f"{key}.{secrets.token_hex(8)}.tmp")
+        try:
+            temporary.write_bytes(_seal(secret, key))
+            os.replace(temporary, entry)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError:
+        return

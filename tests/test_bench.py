@@ -1,0 +1,68 @@
+"""`make bench` at a tiny scale, so the benchmark cannot rot; and its data generator.
+
+Speed is never asserted: only that every row runs (or says why it is skipped),
+that setright and each floor give the same answer (the runner checks that
+itself), and that the generated audit log has the layout the rows rely on.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import build  # noqa: E402
+import run as bench_run  # noqa: E402
+
+
+def test_the_generated_log_has_ten_rows_per_change_and_the_first_changes_fail(
+        tmp_path: Path) -> None:
+    db = build.build_issue_store(tmp_path, rows=200, issues=3)
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT change_id, state, created_at, tx_strategy FROM"
+                            " setright_audit_log ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert len(rows) == 200
+    assert [r[0] for r in rows[:11]] == ["change-000000"] * 10 + ["change-000001"]
+    assert [r[1] for r in rows[:10]] == ["STARTED", "FAILED"] * 4 + ["STARTED", "FAILED"]
+    assert rows[19][1] == "FAILED" and rows[29][1] == "FAILED" and rows[39][1] == "APPLIED"
+    assert rows[-1][0] == "change-000019"
+    assert [r[2] for r in rows[:2]] == [build.T0, build.T0 + 1]
+    assert {r[3] for r in rows} == {"NON_TX"}
+
+
+def test_the_generated_log_folds_to_the_expected_issues(tmp_path: Path) -> None:
+    build.write_config(tmp_path)
+    build.build_issue_store(tmp_path, rows=300, issues=4)
+    build.fold(tmp_path)
+    conn = sqlite3.connect(tmp_path / ".setright" / "audit.db")
+    try:
+        states = dict(conn.execute("SELECT change_id, state FROM setright_change_state"))
+    finally:
+        conn.close()
+    assert len(states) == 30
+    assert sorted(c for c, s in states.items() if s == "FAILED") == build.issue_change_ids(4)
+    assert {s for c, s in states.items() if c not in build.issue_change_ids(4)} == {"APPLIED"}
+
+
+def test_make_bench_runs_every_row_at_a_tiny_scale() -> None:
+    env = {**os.environ, "BENCH_SCALE": "0.0005", "BENCH_REPEAT": "1", "BENCH_WARMUP": "0"}
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "run.py")], env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
+    measured = [ln for ln in table[1:] if not ln.startswith("| peak RSS")]
+    assert len(measured) == len(bench_run.ROWS)
+    for line in measured:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[-1] in ("yes", "no") or cells[-1].startswith("skipped: "), line
+        if not cells[-1].startswith("skipped: "):
+            assert cells[1].endswith(("ms", " s")) and cells[2].endswith(("ms", " s")), line
+    assert any(ln.startswith("| peak RSS of the row above | ") for ln in table)

@@ -1,0 +1,107 @@
+"""The validation cache: unchanged valid files skip jsonschema; nothing makes an invalid one pass."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from setright import validcache
+from setright.errors import InvalidInput
+from setright.resolutions.files import read_resolution_file
+from setright.schemas import schema_digest
+
+VALID = "version: 1\nreason: checked by hand\nresolutions:\n  - change: a\n    resolution: APPLIED\n"
+INVALID = "version: 1\nreason: checked by hand\nresolutions:\n  - change: a\n    resolution: MAYBE\n"
+
+LOAD_TWICE = """
+import sys
+from pathlib import Path
+from setright.resolutions.files import read_resolution_file
+file, problems = read_resolution_file(Path(sys.argv[1]), Path(sys.argv[1]).parent)
+print(len(problems), "jsonschema" in sys.modules)
+"""
+
+
+def load(path: Path) -> tuple[int, bool]:
+    out = subprocess.run([sys.executable, "-c", LOAD_TWICE, str(path)], check=True,
+                         capture_output=True, text=True, env=os.environ.copy()).stdout.split()
+    return int(out[0]), out[1] == "True"
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "secret")
+
+
+def test_a_file_validated_before_is_not_validated_again(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(VALID)
+    assert load(path) == (0, True)       # first time: jsonschema validates it
+    assert load(path) == (0, False)      # unchanged: not even imported
+    path.write_text(VALID.replace("by hand", "by hand, twice"))
+    assert load(path) == (0, True)       # another text: validated again
+
+
+def test_an_invalid_file_is_validated_and_reported_every_time(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(INVALID)
+    assert load(path) == (1, True)
+    assert load(path) == (1, True)
+    assert entries(validcache.cache_dir()) == []
+
+
+def problems_of(path: Path) -> list[str]:
+    return [p.message for p in read_resolution_file(path, path.parent)[1]]
+
+
+def test_a_tampered_cache_cannot_make_an_invalid_file_pass(tmp_path: Path) -> None:
+    folder = validcache.cache_dir()
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(VALID)
+    bad.write_text(INVALID)
+    expected = problems_of(bad)
+    assert expected and problems_of(good) == []
+    [good_entry] = entries(folder)
+    import hashlib
+
+    bad_key = validcache.validation_key("resolution", schema_digest("resolution"),
+                                        hashlib.sha256(INVALID.encode()).hexdigest())
+    forged = folder / bad_key[:2] / bad_key
+    forged.parent.mkdir(parents=True, exist_ok=True)
+    for content in (good_entry.read_bytes(), b"ok", b"", b"0" * 64):   # a copy, or made up
+        forged.write_bytes(content)
+        assert problems_of(bad) == expected
+    # a cache whose secret was replaced trusts none of its old entries
+    (folder / "secret").write_bytes(b"x" * 32)
+    validcache._secrets.clear()
+    forged.write_bytes(good_entry.read_bytes())
+    assert problems_of(bad) == expected
+
+
+def test_an_unwritable_or_disabled_cache_only_means_validating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(VALID)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))     # mkdir under a file fails
+    assert problems_of(path) == [] and problems_of(path) == []
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(validcache.DISABLE_ENV, "off")
+    assert problems_of(path) == []
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_config_with_a_problem_is_still_refused_after_a_valid_one(tmp_path: Path) -> None:
+    from setright.config import load_config
+
+    path = tmp_path / "setright.yaml"
+    path.write_text("version: 1\nstore: {}\ntargets: {}\n")
+    load_config(path)
+    load_config(path)
+    path.write_text("version: 1\nstore: {}\ntargets: {}\nbogus: 1\n")
+    with pytest.raises(InvalidInput, match="unknown key 'bogus'"):
+        load_config(path)
