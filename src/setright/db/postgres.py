@@ -22,12 +22,12 @@ readers (`begin(write=False)`: `REPEATABLE READ READ ONLY`, one snapshot) never 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from setright.db import postgres_lexer as lexer
 from setright.db import postgres_store
+from setright.db.postgres_store import connect_cause, flamingock_audit_ddl  # noqa: F401
 from setright.db.session_tables import TempBuilder
 from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, SchemaBuilder, register
 from setright.db.url import DbUrl
@@ -40,7 +40,6 @@ WRITE_LOCK_TIMEOUT_MS = 5000
 STORE_LOCK_CLASS = 0x5E7_0001
 SESSION_LOCK_CLASS = 0x5E7_0002
 
-_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INSTALL = "pip install 'setright[postgres]'"
 
 
@@ -248,11 +247,7 @@ class PostgresImpl(DefaultImpl):
         with the unquoted name, so names are used unquoted and PostgreSQL folds them. Store
         SQL must therefore quote through `impl.quote`, never a quoting function of its own.
         """
-        if not _PLAIN_IDENTIFIER.match(identifier):
-            raise SetrightError(
-                f"{identifier!r} is not a plain SQL name: on PostgreSQL setright uses table "
-                "names unquoted (as Flamingock does); use letters, digits and _")
-        return identifier
+        return postgres_store.quote_plain(identifier)
 
     def insert_returning_id(self, conn: Connection, sql: str, parameters: Sequence[Any],
                             id_column: str = "id") -> int:
@@ -445,43 +440,3 @@ literal = postgres_store.literal
 
 def _epoch_ms(timestamptz: str) -> str:
     return f"round(extract(epoch FROM date_trunc('milliseconds', {timestamptz})) * 1000)::bigint"
-
-
-_SERVER_PREFIX = re.compile(
-    r'^(connection failed: )?(connection to server (at|on) ("[^"]*"|\S+)'
-    r"( \([^)]*\))?(, port \d+)? failed: )?", re.I)
-
-
-def connect_cause(exc: BaseException, url: DbUrl) -> str:
-    """The driver's reason in one line, without the server address (the message names it)
-    and never with the password, even where the driver quotes it."""
-    lines: list[str] = []
-    for line in str(exc).splitlines():
-        line = _SERVER_PREFIX.sub("", line.strip())
-        line = re.sub(r"^FATAL:\s+", "", line)
-        if line and line not in lines:
-            lines.append(line)
-    cause = "; ".join(lines) or type(exc).__name__
-    if url.password:
-        cause = cause.replace(url.password, "***")
-    return cause
-
-
-def flamingock_audit_ddl(table: str) -> str:
-    """The CREATE TABLE Flamingock's SQL auditor runs for its audit log on PostgreSQL.
-
-    Written after Flamingock's `SqlAuditorDialectHelper` (flamingock-sql-util): an
-    unquoted name, `id SERIAL`, a zone-less `created_at TIMESTAMP` in the JVM's local time,
-    VARCHARs and BOOLEAN flags — the audit-log columns of docs/architecture.md, in that order.
-    """
-    columns = [
-        "id SERIAL PRIMARY KEY", "execution_id VARCHAR(255)", "stage_id VARCHAR(255)",
-        "change_id VARCHAR(255)", "author VARCHAR(255)", "created_at TIMESTAMP",
-        "state VARCHAR(32)", "invoked_class VARCHAR(255)", "invoked_method VARCHAR(255)",
-        "source_file VARCHAR(255)", "metadata TEXT", "execution_millis BIGINT",
-        "execution_hostname VARCHAR(255)", "error_trace TEXT", "type VARCHAR(32)",
-        "tx_strategy VARCHAR(32)", "target_system_id VARCHAR(255)",
-        "change_order VARCHAR(255)", "recovery_strategy VARCHAR(32)",
-        "transaction_flag BOOLEAN", "system_change BOOLEAN",
-    ]
-    return f"CREATE TABLE IF NOT EXISTS {PostgresImpl.quote(table)} ({', '.join(columns)})"

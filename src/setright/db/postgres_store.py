@@ -17,16 +17,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from setright.db.impl import Connection, SchemaBuilder
+from setright.db.url import DbUrl
+from setright.errors import SetrightError
+
+_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Bound on the summary of an error trace (as `store.audit.error_summary`).
 SUMMARY_LIMIT = 160
+
+
+def quote_plain(identifier: str) -> str:
+    """The identifier unquoted, as Flamingock writes it, after checking it is plain (see
+    `PostgresImpl.quote`)."""
+    if not _PLAIN_IDENTIFIER.match(identifier):
+        raise SetrightError(
+            f"{identifier!r} is not a plain SQL name: on PostgreSQL setright uses table "
+            "names unquoted (as Flamingock does); use letters, digits and _")
+    return identifier
 
 
 def literal(value: str) -> str:
@@ -123,3 +138,45 @@ def shadow_table(conn: Connection, name: str) -> None:
         conn.execute(f"INSERT INTO pg_temp.{name} SELECT * FROM {source}")
 
     in_session_transaction(conn, work)
+
+
+# -- connect errors and Flamingock's DDL ------------------------------------------------
+
+_SERVER_PREFIX = re.compile(
+    r'^(connection failed: )?(connection to server (at|on) ("[^"]*"|\S+)'
+    r"( \([^)]*\))?(, port \d+)? failed: )?", re.I)
+
+
+def connect_cause(exc: BaseException, url: DbUrl) -> str:
+    """The driver's reason in one line, without the server address (the message names it)
+    and never with the password, even where the driver quotes it."""
+    lines: list[str] = []
+    for line in str(exc).splitlines():
+        line = _SERVER_PREFIX.sub("", line.strip())
+        line = re.sub(r"^FATAL:\s+", "", line)
+        if line and line not in lines:
+            lines.append(line)
+    cause = "; ".join(lines) or type(exc).__name__
+    if url.password:
+        cause = cause.replace(url.password, "***")
+    return cause
+
+
+def flamingock_audit_ddl(table: str) -> str:
+    """The CREATE TABLE Flamingock's SQL auditor runs for its audit log on PostgreSQL.
+
+    Written after Flamingock's `SqlAuditorDialectHelper` (flamingock-sql-util): an
+    unquoted name, `id SERIAL`, a zone-less `created_at TIMESTAMP` in the JVM's local time,
+    VARCHARs and BOOLEAN flags — the audit-log columns of docs/architecture.md, in that order.
+    """
+    columns = [
+        "id SERIAL PRIMARY KEY", "execution_id VARCHAR(255)", "stage_id VARCHAR(255)",
+        "change_id VARCHAR(255)", "author VARCHAR(255)", "created_at TIMESTAMP",
+        "state VARCHAR(32)", "invoked_class VARCHAR(255)", "invoked_method VARCHAR(255)",
+        "source_file VARCHAR(255)", "metadata TEXT", "execution_millis BIGINT",
+        "execution_hostname VARCHAR(255)", "error_trace TEXT", "type VARCHAR(32)",
+        "tx_strategy VARCHAR(32)", "target_system_id VARCHAR(255)",
+        "change_order VARCHAR(255)", "recovery_strategy VARCHAR(32)",
+        "transaction_flag BOOLEAN", "system_change BOOLEAN",
+    ]
+    return f"CREATE TABLE IF NOT EXISTS {quote_plain(table)} ({', '.join(columns)})"
