@@ -114,7 +114,7 @@ def test_a_redrive_refused_in_its_transaction_releases_its_locks(project, clock,
     assert refused.exit_code == 1
     assert refused.stderr.splitlines()[:2] == [
         "Error: the schema of app lost or altered what it had when the apply failed "
-        "(set accept_drift: true to redrive anyway):",
+        "(pass --accept-drift to redrive anyway):",
         "    index t_id dropped since the apply failed"]
     assert state_and_ledger(project, clock) == before
     assert locks(project, clock) == []

@@ -529,7 +529,7 @@ def test_pull_request_then_merge_applies_exactly_its_files(scenario: dict[str, A
     assert len(history) == 2
     assert json.dumps(history).count("octocat") >= 2  # SETRIGHT_ACTOR
     assert "older.yaml" not in json.dumps(history)
-    assert setright_json(scenario, "issue", "list", "--json") == {"issues": []}
+    assert setright_json(scenario, "issue", "list", "--json") == {"issues": [], "running": []}
 
     # Re-running the same workflow run is safe: nothing left to do, exit 0.
     again = push_run(scenario, before, after).run()

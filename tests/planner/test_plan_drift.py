@@ -183,8 +183,21 @@ def test_planning_opens_the_target_read_only(project, clock, apply_id) -> None:
     target = project.root / "data" / "app.db"
     before = target.read_bytes()
     assert project.cli("plan", clock=clock).exit_code == 0
+    assert project.cli("issue", "get", clock=clock).exit_code == 0
     assert target.read_bytes() == before
-    assert json.loads(json.dumps(action_of(project, clock)["guard"]))["data"]["live_schema"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["app.db"]   # no -wal, no -shm
+
+
+def test_the_live_snapshot_sees_what_an_open_writer_has_not_checkpointed(project, clock,
+                                                                        apply_id) -> None:
+    redrive(project, apply_id)
+    writer = sqlite3.connect(project.root / "data" / "app.db", isolation_level=None)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute(FIX)   # committed into the -wal only, while the writer stays open
+        assert action_of(project, clock)["drift"] == ["table legacy_items added"]
+    finally:
+        writer.close()
 
 
 def test_issue_get_shows_the_same_drift(project, clock, apply_id, snapshot) -> None:

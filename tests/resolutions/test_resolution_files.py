@@ -98,7 +98,8 @@ def test_a_valid_file_becomes_typed_entries_with_their_places(tmp_path: Path) ->
     assert (plain.force, plain.note, plain.json_path) == (False, None, "$.redrives[1]")
     assert plain.as_dict() == {
         "kind": "redrive", "key": "redrive:ap-01JD3Q7ZP5", "subject": "ap-01JD3Q7ZP5",
-        "file": loaded.path, "index": 1, "line": 20, "column": 5, "note": None, "force": False}
+        "file": loaded.path, "index": 1, "line": 20, "column": 5, "note": None, "force": False,
+        "accept_drift": False}
     assert first.as_dict()["expect"] == ["STARTED"]
 
 

@@ -217,11 +217,12 @@ class SqliteImpl(DefaultImpl):
         """Nothing to do: an INTEGER PRIMARY KEY takes max(rowid) + 1."""
 
 
-def open_readonly(path: Path) -> sqlite3.Connection:
+def open_readonly(path: Path, *, leave_no_files: bool = False) -> sqlite3.Connection:
     """A `mode=ro` connection to an existing SQLite file (store or target); creates nothing.
 
     Raises `sqlite3.DatabaseError` when the file cannot be read (see `sqlite_store`)."""
-    return sqlite_store.open_readonly(path, BUSY_TIMEOUT_MS / 1000)
+    return sqlite_store.open_readonly(path, BUSY_TIMEOUT_MS / 1000,
+                                      leave_no_files=leave_no_files)
 
 
 def _squash(sql: str | None) -> str:

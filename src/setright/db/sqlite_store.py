@@ -53,12 +53,20 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
 # -- opening read-only ---------------------------------------------------------
 
 
-def open_readonly(path: Path, timeout: float) -> sqlite3.Connection:
+def open_readonly(path: Path, timeout: float, *, leave_no_files: bool = False
+                  ) -> sqlite3.Connection:
     """A `mode=ro` connection to an existing file; creates nothing (no `-wal`/`-shm`
-    where it cannot). Raises `sqlite3.DatabaseError` when the file cannot be read."""
+    where it cannot). Raises `sqlite3.DatabaseError` when the file cannot be read.
+
+    `leave_no_files`: not even where it could. A `mode=ro` reader of a WAL file leaves
+    `-wal` and `-shm` behind (it may not delete them on close); a WAL file without a `-wal`
+    is fully checkpointed, so reading it `immutable=1` reads everything and creates nothing
+    (the caller checks `wal_is_checkpointed` again after reading: a writer may have come)."""
     if not path.is_file():
         raise sqlite3.OperationalError(f"{path} does not exist")
     uri = f"{path.resolve().as_uri()}?mode=ro"
+    if leave_no_files and wal_is_checkpointed(path):
+        return _probe(_connect(uri + "&immutable=1", timeout))
     try:
         return _probe(_connect(uri, timeout))
     except sqlite3.OperationalError as exc:
@@ -85,6 +93,16 @@ def _probe(conn: sqlite3.Connection) -> sqlite3.Connection:
 def _cannot_make_wal_index(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
     return code in (_SQLITE_READONLY, _SQLITE_CANTOPEN)
+
+
+def wal_is_checkpointed(path: Path) -> bool:
+    """A WAL-mode file with no `-wal` beside it: every committed page is in the file."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header[18:20] == b"\x02\x02" and not path.with_name(path.name + "-wal").exists()
 
 
 def _wal_without_index(path: Path) -> bool:

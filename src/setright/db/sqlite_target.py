@@ -101,6 +101,7 @@ class SqliteTarget:
         self.location = str(path)
         self.conn = conn
         self.readonly = readonly
+        self.immutable = False   # a reader of a checkpointed WAL file: see schema_snapshot
 
     @staticmethod
     def exists(path: Path) -> bool:
@@ -108,17 +109,22 @@ class SqliteTarget:
 
     @classmethod
     def open_readonly(cls, name: str, path: Path) -> SqliteTarget:
-        """For read commands: `mode=ro`, nothing created; a missing file is an error."""
+        """For read commands: `mode=ro`, nothing created — not even the `-wal`/`-shm` a
+        `mode=ro` reader of a WAL file leaves behind; a missing file is an error."""
         from setright.db.sqlite import open_readonly
+        from setright.db.sqlite_store import wal_is_checkpointed
 
         if not path.is_file():
             raise TargetError(f"target {name}: database {path} does not exist")
+        immutable = wal_is_checkpointed(path)   # then opened immutable=1: see schema_snapshot
         try:
-            conn = open_readonly(path)
+            conn = open_readonly(path, leave_no_files=True)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:
             raise TargetError(f"target {name}: cannot read {path}: {exc}") from None
-        return cls(name, path, conn, readonly=True)
+        target = cls(name, path, conn, readonly=True)
+        target.immutable = immutable
+        return target
 
     def _writable(self) -> None:
         if self.readonly:
@@ -211,10 +217,20 @@ class SqliteTarget:
     def schema_snapshot(self) -> dict[str, Any]:
         """The file's tables, columns, indexes, constraints, views and triggers (setright's
         own tables left out), read from the catalog; `TargetError` when it cannot be read."""
-        from setright.db.sqlite import SqliteImpl
+        from setright.db.sqlite import SqliteImpl, open_readonly
+        from setright.db.sqlite_store import wal_is_checkpointed
 
         try:
-            return SqliteImpl().schema_snapshot(self.conn)
+            schema = SqliteImpl().schema_snapshot(self.conn)
+            if self.immutable and not wal_is_checkpointed(self.path):
+                # An immutable read while a writer appeared (or a mode=ro one all along):
+                # read again through the writer's -wal, which now exists, creating nothing.
+                conn = open_readonly(self.path)
+                try:
+                    schema = SqliteImpl().schema_snapshot(conn)
+                finally:
+                    conn.close()
+            return schema
         except sqlite3.Error as exc:
             raise TargetError(f"target {self.name}: cannot read the schema of {self.path}: "
                               f"{exc}") from None
