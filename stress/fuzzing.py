@@ -56,6 +56,14 @@ def run_command(root: Path, command: Command, real: bool) -> Outcome:
     return Outcome(got.exit_code, got.stdout, got.stderr, time.monotonic() - start)
 
 
+def error_first(stderr: str) -> bool:
+    """stderr's first line, after any warnings (and their indented details), is `Error:`."""
+    lines = stderr.splitlines()
+    while lines and (lines[0].startswith("Warning:") or lines[0].startswith("  ")):
+        lines.pop(0)
+    return bool(lines) and lines[0].startswith("Error:")
+
+
 def _has_lines(content: bytes) -> bool:
     try:
         text = content.decode("utf-8")
@@ -90,7 +98,7 @@ def judge(content: bytes, name: str, command: Command, got: Outcome,
         return None
     if after != before:
         return f"STATE {tag}"
-    if command.error_first and not got.stderr.startswith("Error:"):
+    if command.error_first and not error_first(got.stderr):
         return f"NOT-ERROR {tag}"
     if name not in out:
         return f"UNNAMED {tag}"
