@@ -1,0 +1,123 @@
+"""kill_run: SIGKILL `setright run` at random points, then check and recover.
+
+Half the trials kill at a fault-injection point (`SETRIGHT_FAULT=crash-after:
+CHANGE:K`, right after operation K commits in the target and before the store
+hears of it); the other half at a random instant of the run. Then: both files
+pass `PRAGMA integrity_check`, markers, target rows and operation rows agree,
+and `run` (with a clock past the dead runner's lease), or a redrive and `run`
+when the target is blocked by a half-done change, ends with every change
+APPLIED, every operation's value in the target exactly once.
+
+The store URL is a parameter: SQLite always; a PostgreSQL store only where the
+branch can open one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from core import Context, rng_for, shown, spawn
+from killing import CHANGES, TTL_S, agreement, every_operation, kill_at, kill_project, rows
+from killing import timed_full_run, value
+
+MINIMUM = 100
+STORES = {"sqlite": "sqlite:///.setright/audit.db"}
+NOT_WIRED = "postgresql: not run: server store not wired on this branch"
+
+
+def recover(root: Path) -> tuple[str | None, list[str]]:
+    """`run` after the lease expired; a redrive of the failed apply when the target is
+    blocked; until the run completes (at most three rounds)."""
+    from hostilehelp import _adopt
+    from setright.timeutil import FixedClock
+
+    project = _adopt(root)
+    clock = FixedClock(time.time_ns() // 1_000_000 + (TTL_S + 5) * 1000)
+    log: list[str] = []
+    for _ in range(3):
+        result = project.cli("run", clock=clock)
+        log.append(f"run → {result.exit_code}: {shown(result.output, 800)}")
+        if "internal error" in result.output or "Traceback" in result.output:
+            return "INTERNAL-OR-TRACEBACK in recovery", log
+        if result.exit_code == 0:
+            return None, log
+        failed = rows(root / ".setright" / "audit.db",
+                      "SELECT id FROM setright_applies WHERE state = 'failed'"
+                      " ORDER BY created_at DESC, id DESC LIMIT 1")
+        if not failed:
+            return "RUN-FAILED without a failed apply to redrive", log
+        redrive = project.cli("redrive", failed[0][0], "--reason", "stress recovery", "--yes",
+                              clock=clock)
+        log.append(f"redrive → {redrive.exit_code}: {shown(redrive.output, 800)}")
+        if redrive.exit_code != 0:
+            return "REDRIVE-REFUSED", log
+    return "NOT-RECOVERED after three rounds", log
+
+
+def finished(root: Path) -> str | None:
+    problem = agreement(root)
+    if problem:
+        return problem
+    store, target = root / ".setright" / "audit.db", root / "data" / "app.db"
+    states = dict(rows(store, "SELECT change_id, state FROM setright_change_state"))
+    wanted = {c: "APPLIED" for c, _, _ in CHANGES} | {"base": "APPLIED"}
+    if states != wanted:
+        return f"change states {states}"
+    values = sorted(v for (v,) in rows(target, "SELECT v FROM t"))
+    if values != sorted(value(c, k) for c, k in every_operation()):
+        return f"target rows {values}"
+    live = rows(store, "SELECT id, state FROM setright_applies WHERE state IN"
+                       " ('pending', 'running', 'failed_retryable')")
+    return f"non-terminal applies left: {live}" if live else None
+
+
+def trial(ctx: Context, template: Path, index: int, longest: float) -> tuple[str | None, dict]:
+    rng = rng_for(ctx.seed, ctx.name, index)
+    root = ctx.work / f"t{index}"
+    shutil.copytree(template, root)
+    detail: dict[str, Any] = {"case": index, "reproduce": ctx.repro(index), "store": "sqlite"}
+    try:
+        if index % 2 == 0:
+            change, _, ops = rng.choice(CHANGES)
+            fault = f"crash-after:{change}:{rng.randint(1, ops)}"
+            detail["kill"] = f"SETRIGHT_FAULT={fault}"
+            proc = spawn(root, "run", SETRIGHT_FAULT=fault)
+            proc.communicate(timeout=300)
+            detail["exit"] = proc.returncode
+        else:
+            proc = spawn(root, "run")
+            detail["kill"] = f"SIGKILL after {kill_at(proc, rng, longest):.3f}s"
+        problem = agreement(root)
+        if problem:
+            return f"AFTER-KILL {problem}", detail
+        detail["committed_at_kill"] = len(rows(root / "data" / "app.db", "SELECT v FROM t"))
+        problem, detail["recovery"] = recover(root)
+        if problem:
+            return problem, detail
+        problem = finished(root)
+        return (f"AFTER-RECOVERY {problem}" if problem else None), detail
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(ctx: Context) -> None:
+    template = ctx.work / "template"
+    kill_project(template, STORES["sqlite"])
+    probe = ctx.work / "probe"
+    shutil.copytree(template, probe)
+    longest = timed_full_run(probe, "run") * 1.1
+    shutil.rmtree(probe)
+    ctx.result.notes.append(f"sqlite: kills spread over {longest:.1f}s (an uninterrupted run"
+                            " here, +10 %)")
+    mid_run = redriven = 0
+    for index in ctx.indexes(MINIMUM):
+        problem, detail = trial(ctx, template, index, longest)
+        mid_run += 0 < detail.get("committed_at_kill", 0) < len(every_operation())
+        redriven += any(step.startswith("redrive") for step in detail.get("recovery", []))
+        ctx.result.record(problem, lambda detail=detail: detail)
+    ctx.result.notes.append(f"sqlite: {mid_run} kills left part of the work committed;"
+                            f" {redriven} recoveries needed a redrive")
+    ctx.result.notes.append(NOT_WIRED)
