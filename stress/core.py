@@ -179,17 +179,20 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()[:16]
 
 
-def project_state(root: Path) -> bytes:
-    """A canonical dump of the store's state tables, every target table and the store's files:
-    two dumps are byte-equal exactly when a command left them alone."""
+def project_state(root: Path, *, files: bool = True, skip: tuple[str, ...] = ()) -> bytes:
+    """A canonical dump of the store's state tables, every target table and (with `files`)
+    the store's folder listing: two dumps are byte-equal exactly when a command left them
+    alone. A killed process leaves its `-wal`/`-shm` files behind, hence `files=False`."""
     from hostilehelp import STATE_TABLES
 
-    dump: dict[str, Any] = {"store": sqlite_dump(root / ".setright" / "audit.db", STATE_TABLES)}
+    tables = tuple(t for t in STATE_TABLES if t not in skip)
+    dump: dict[str, Any] = {"store": sqlite_dump(root / ".setright" / "audit.db", tables)}
     data = root / "data"
     for db in sorted(data.glob("*.db")) if data.exists() else []:
         dump[f"target:{db.name}"] = sqlite_dump(db)
     store_dir = root / ".setright"
-    dump["files"] = sorted(p.name for p in store_dir.iterdir()) if store_dir.exists() else []
+    if files:
+        dump["files"] = sorted(p.name for p in store_dir.iterdir()) if store_dir.exists() else []
     return canonical(dump)
 
 
@@ -218,6 +221,28 @@ def masked(data: bytes) -> bytes:
     return _IDS.sub("<id>", data.decode()).encode()
 
 
+_TIMES = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z|\b1[6-9]\d{11}\b")
+
+
+def timeless(data: bytes) -> bytes:
+    """A masked dump with times (ISO text and epoch ms) masked too: two processes that made
+    the same decision at different instants."""
+    return _TIMES.sub("<t>", masked(data).decode()).encode()
+
+
+def differing(a: bytes, b: bytes) -> list[str]:
+    """Which tables of two `project_state` dumps differ (for a report)."""
+    left, right = json.loads(a), json.loads(b)
+    out = []
+    for part in sorted(set(left) | set(right)):
+        x, y = left.get(part), right.get(part)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += [f"{part}.{t}" for t in sorted(set(x) | set(y)) if x.get(t) != y.get(t)]
+        elif x != y:
+            out.append(part)
+    return out
+
+
 def integrity(path: Path) -> str | None:
     """`PRAGMA integrity_check` of a SQLite file: None when ok."""
     if not path.exists():
@@ -240,6 +265,21 @@ def setright_env(**extra: str) -> dict[str, str]:
         if name not in extra:
             env.pop(name, None)
     return env
+
+
+#: In-process commands run at this instant (hostilehelp.invoke's clock); real processes are
+#: shifted onto the same timeline, so the template's history is as recent for both.
+def timeline() -> int:
+    from storehelp import T0
+
+    return T0 + 3_600_000
+
+
+def on_timeline() -> dict[str, str]:
+    """The environment that puts a spawned process's clock at `timeline()` (now)."""
+    from setright.timeutil import CLOCK_OFFSET_ENV
+
+    return {CLOCK_OFFSET_ENV: str(timeline() - time.time_ns() // 1_000_000)}
 
 
 def spawn(root: Path, *args: str, **env: str) -> subprocess.Popen[str]:

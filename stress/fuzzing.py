@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import Context, finish, project_state, raw_fingerprint, shown, shrink_lines, spawn
+from core import Context, finish, on_timeline, project_state, raw_fingerprint, shown, shrink_lines, spawn
 
 #: One input in this many runs its last command (the writer, when there is one) as a real
 #: `setright` process: 5 % of inputs, the floor the harness promises.
@@ -50,7 +50,7 @@ def run_command(root: Path, command: Command, real: bool) -> Outcome:
 
     start = time.monotonic()
     if real:
-        code, out, err = finish(spawn(root, *command.args), timeout=60)
+        code, out, err = finish(spawn(root, *command.args, **on_timeline()), timeout=60)
         return Outcome(code, out, err, time.monotonic() - start)
     got = invoke(_adopt(root), *command.args)
     return Outcome(got.exit_code, got.stdout, got.stderr, time.monotonic() - start)

@@ -82,9 +82,10 @@ def agreement(root: Path) -> str | None:
     return None
 
 
-def kill_at(proc: Any, rng: random.Random, longest: float) -> float:
-    """SIGKILL `proc` after a random delay up to `longest` seconds (if still alive)."""
-    delay = rng.uniform(0.0, longest)
+def kill_at(proc: Any, rng: random.Random, longest: float, late: bool = False) -> float:
+    """SIGKILL `proc` after a random delay up to `longest` seconds (if still alive); `late`
+    picks from the second half, past the start-up most kills would otherwise land in."""
+    delay = rng.uniform(longest / 2 if late else 0.0, longest)
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.005)
