@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stress: {name}: tried {result.tried}, failed {result.failed}"
                   f" ({result.seconds:.0f}s)", flush=True)
             shutil.rmtree(work, ignore_errors=True)
+            args.report.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     report["seconds"] = round(time.monotonic() - started, 1)
     args.report.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(table(report))
