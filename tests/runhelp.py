@@ -31,17 +31,18 @@ class Project:
     """`setright.yaml` with SQLite targets, each with a changes folder."""
 
     def __init__(self, root: Path, *, targets: Sequence[str] = ("app",), ttl: str = "60s",
-                 max_attempts: int = 3, start_ms: int | None = None) -> None:
+                 max_attempts: int = 3, start_ms: int | None = None,
+                 store_url: str = "sqlite:///.setright/audit.db") -> None:
         """`start_ms` shifts the clock of every process `spawn` starts so that this project's
         timeline begins at that instant (SETRIGHT_CLOCK_OFFSET_MS): dates in output are then
-        the test's, not the day it runs."""
+        the test's, not the day it runs. `store_url`: the audit store (a server's, say)."""
         self.root = root
         self.clock_offset_ms = 0
         if start_ms is not None:
             self.start_at(start_ms)
         config = {
             "version": 1,
-            "store": {"url": "sqlite:///.setright/audit.db"},
+            "store": {"url": store_url},
             "targets": {t: {"url": f"sqlite:///data/{t}.db", "changes": f"changes/{t}"}
                         for t in targets},
             "run": {"max_attempts": max_attempts},
@@ -75,7 +76,8 @@ class Project:
         return path
 
     def open_store(self, clock: Any) -> Store:
-        store = Store.open(self.root / ".setright" / "audit.db", clock=clock)
+        config = self.config()
+        store = Store.open(config.store, config.audit_table, clock, timezone=config.timezone)
         store.refresh()
         return store
 

@@ -107,3 +107,38 @@ def pg_schema_url(pg_module_url: str) -> Iterator[str]:
             admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         finally:
             admin.close()
+
+
+#: The audit store backends a `store_url` test runs on.
+STORE_BACKENDS = ("sqlite", "postgresql", "mysql")
+SQLITE_STORE = "sqlite:///.setright/audit.db"
+
+
+@contextmanager
+def store_database(backend: str) -> Iterator[str]:
+    """The URL of a new, empty audit store database on `backend` (SQLite: the project's
+    default file, relative to its setright.yaml), dropped afterwards."""
+    if backend == "sqlite":
+        yield SQLITE_STORE
+    elif backend == "postgresql":
+        with pg_database() as url:
+            yield url
+    else:
+        from serverhelp_mysql import mysql_database
+
+        with mysql_database() as url:
+            yield url
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty audit store on each backend in turn (one database per test)."""
+    with store_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture(params=STORE_BACKENDS[1:])
+def server_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty audit store database on each server backend in turn."""
+    with store_database(request.param) as url:
+        yield url

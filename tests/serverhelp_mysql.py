@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,24 @@ def mysql_url(mysql_admin: Any) -> Iterator[str]:
         yield with_database(mysql_server(), name)
     finally:
         mysql_admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+@contextmanager
+def mysql_database() -> Iterator[str]:
+    """Create a randomly named database, yield its URL, drop it (skip/fail when unreachable)."""
+    from setright.db.mysql import MysqlImpl
+
+    try:
+        admin = MysqlImpl().connect(parse_url(mysql_server(), Path(".")))
+    except (DatabaseUnavailable, SetrightError) as exc:
+        _unreachable(exc.message)
+        raise  # pragma: no cover - skip/fail raised
+    name = f"setright_t_{secrets.token_hex(6)}"
+    try:
+        admin.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        yield with_database(mysql_server(), name)
+    finally:
+        try:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        finally:
+            admin.close()

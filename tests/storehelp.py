@@ -131,10 +131,24 @@ def read_only(folder: Path, *files: Path) -> Iterator[None]:
 
 
 @contextmanager
-def write_gate(path: Path) -> Iterator[None]:
-    """Hold a SQLite store's write lock: every `setright` process waits at its first write
-    (the fold when it opens the store) until the gate opens, so they all start together."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+def write_gate(store: Path | str) -> Iterator[None]:
+    """Hold a store's write lock (a SQLite file, or a server store's URL): every `setright`
+    process waits at its first write (the fold when it opens the store) until the gate
+    opens, so they all start together."""
+    if not isinstance(store, Path):
+        from setright.db import impl_for, parse_url
+
+        url = parse_url(store, Path("."))
+        impl = impl_for(url)
+        server = impl.connect(url)
+        impl.begin(server, write=True)
+        try:
+            yield
+        finally:
+            impl.rollback(server)
+            server.close()
+        return
+    conn = sqlite3.connect(store, isolation_level=None, timeout=10)
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield

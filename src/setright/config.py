@@ -57,6 +57,9 @@ class Config:
     store_url: str
     store_path: Path | None
     audit_table: str = DEFAULT_AUDIT_TABLE
+    #: How zone-less audit timestamps read (Flamingock's TIMESTAMP on a server: the JVM's
+    #: local time), an IANA name.
+    timezone: str = "UTC"
     resolutions: Path = Path("resolutions")
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     max_attempts: int = 3
@@ -103,7 +106,7 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     problems = schema_problems(doc, "config")
     if url_problems:
         problems = sorted(problems + url_problems, key=lambda p: (p.line or 0, p.column or 0))
-    problems = problems or _duration_problems(doc)
+    problems = problems or _duration_problems(doc) or _timezone_problems(doc)
     if problems:
         raise InvalidInput("invalid configuration", problems)
     data = doc.data
@@ -130,6 +133,7 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
         store_path=store_db.path,
         store=store_db,
         audit_table=store.get("audit_table", DEFAULT_AUDIT_TABLE),
+        timezone=store.get("timezone", "UTC"),
         resolutions=root / data.get("resolutions", "resolutions"),
         targets=targets,
         max_attempts=(data.get("run") or {}).get("max_attempts", 3),
@@ -163,6 +167,22 @@ def _parse_urls(doc: YamlDocument, root: Path
         except ConfigError as exc:
             problems.append(doc.problem((*where, "url"), exc.message))
     return parsed, problems
+
+
+def _timezone_problems(doc: YamlDocument) -> list[Problem]:
+    """`store.timezone` must be a zone Python's tz database knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (doc.data.get("store") or {}).get("timezone")
+    if name is None:
+        return []
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [doc.problem(("store", "timezone"),
+                            f"unknown time zone {name!r} (an IANA name such as UTC or "
+                            "Europe/Berlin)")]
+    return []
 
 
 def _duration_problems(doc: YamlDocument) -> list[Problem]:

@@ -88,5 +88,5 @@ def init_store(root: Path, store_override: str | None, clock: Any) -> list[Path]
     config = load_config(root / CONFIG_NAME, store_override=store_override)
     path = config.store.path  # a server store is a database, not a file init creates
     existed = path is None or path.exists()
-    Store.open(config.store, config.audit_table, clock).close()
+    Store.open(config.store, config.audit_table, clock, timezone=config.timezone).close()
     return [] if existed or path is None else [path]

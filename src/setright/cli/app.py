@@ -65,7 +65,8 @@ class App:
             from setright.store import Store
 
             config = self.config()
-            store = Store.open_reader(config.store, config.audit_table, self.get_clock())
+            store = Store.open_reader(config.store, config.audit_table, self.get_clock(),
+                                       timezone=config.timezone)
             self._snapshot.callback(store.close)
             self._snapshot.enter_context(store.read())
             self._store = store
@@ -79,7 +80,8 @@ class App:
             from setright.store import Store
 
             config = self.config()
-            store = Store.open(config.store, config.audit_table, self.get_clock())
+            store = Store.open(config.store, config.audit_table, self.get_clock(),
+                               timezone=config.timezone)
             self._snapshot.callback(store.close)
             store.refresh()
             self._store = store

@@ -34,7 +34,8 @@ def applies_list(app, state: str | None, as_json: bool) -> None:  # type: ignore
     rows = []
     for apply in list_applies(conn, state=state):
         done, total = conn.execute(
-            "SELECT coalesce(sum(state = 'completed'), 0), count(*) FROM setright_tasks"
+            "SELECT coalesce(sum(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0), count(*)"
+            " FROM setright_tasks"
             " WHERE apply_id = ?", (apply.id,)).fetchone()
         rows.append({**apply.as_dict(), "tasks_completed": int(done), "tasks_total": int(total)})
     click.echo(to_json({"applies": rows}) if as_json else applies_table(rows, app.style))

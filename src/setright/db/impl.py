@@ -61,6 +61,10 @@ class DefaultImpl:
     #: The classes of the connections `connect` returns, so `impl_of(conn)` finds the
     #: implementation from a bare connection (store functions take only a connection).
     connection_types: ClassVar[tuple[type, ...]] = ()
+    #: A reader's session tables (`stand_in_tables`, `shadow_table`) can be made inside its
+    #: read snapshot. Where a read-only transaction may not create tables, even temporary
+    #: ones (PostgreSQL, MySQL), they are made before the snapshot begins.
+    session_tables_in_snapshot: ClassVar[bool] = True
 
     # -- connecting and transactions --------------------------------------
 
@@ -68,10 +72,13 @@ class DefaultImpl:
         raise NotImplementedError
 
     def prepare_store(self, conn: Connection, *, read_only: bool,
-                      functions: Mapping[str, Callable[[Any], Any]]) -> None:
+                      functions: Mapping[str, Callable[[Any], Any]],
+                      timezone: str = "UTC") -> None:
         """Session set-up of an audit-store connection (after `connect`). `functions` are
         the Python scalar functions the store's SQL hooks may call where the database runs
-        them in-process (SQLite); other dialects express them in SQL and ignore them."""
+        them in-process (SQLite); other dialects express them in SQL and ignore them.
+        `timezone` (`store.timezone`) is how zone-less audit timestamps read and are written
+        (`audit_ms_sql`, `audit_time_value`)."""
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Start a transaction at the isolation the guarded updates need."""
@@ -97,6 +104,16 @@ class DefaultImpl:
         """Whether `exc` is any error of this database's driver."""
         return False
 
+    def is_read_only_error(self, exc: BaseException) -> bool:
+        """Whether `exc` means this connection may not write (a role with only SELECT, a
+        read-only file)."""
+        return False
+
+    def error_line(self, exc: BaseException) -> str:
+        """A driver error as one line (no SQL context, no hints spread over lines)."""
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return lines[0] if lines else type(exc).__name__
+
     # -- SQL that differs ----------------------------------------------------
 
     @staticmethod
@@ -110,6 +127,30 @@ class DefaultImpl:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
         return (f"INSERT INTO {table} ({names}) VALUES ({marks}) "
                 f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+
+    def upsert_select_sql(self, table: str, columns: Sequence[str], key: Sequence[str],
+                          select: str, newer: Sequence[str]) -> str:
+        """INSERT INTO `table` (`columns`) the rows of `select`; where a row with the same `key`
+        exists, update its other columns only if the new row's `newer` columns compare
+        greater, as a row value, than the stored ones. `select` must name its columns as
+        `columns` and end with a WHERE clause (SQLite's parser needs it before ON CONFLICT)."""
+        names = ", ".join(columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        mine = ", ".join(f"excluded.{c}" for c in newer)
+        theirs = ", ".join(f"{table}.{c}" for c in newer)
+        return (f"INSERT INTO {table} ({names}) {select} "
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
+                f"WHERE ({mine}) > ({theirs})")
+
+    def integer_sql(self, expression: str) -> str:
+        """`expression` (text holding digits) as an integer."""
+        return f"CAST({expression} AS INTEGER)"
+
+    def row_order_sql(self, alias: str, key: str | None = None) -> str:
+        """An expression that orders a table's rows as they were inserted, where the database
+        keeps such an order (SQLite's rowid); elsewhere the key column `key` (None: 0, for a
+        table whose key says nothing about order — callers add their own tie-break)."""
+        return f"{alias}.{key}" if key else "0"
 
     def insert_ignore_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         """INSERT … unless a row with the same `key` exists."""
@@ -150,12 +191,20 @@ class DefaultImpl:
         raise NotImplementedError
 
     def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
-                     timezone: str = "UTC") -> str:
+                     timezone: str | None = None) -> str:
         """An SQL expression: `column` of the audit table as epoch milliseconds.
 
         Flamingock writes integer milliseconds on SQLite and zone-less TIMESTAMPs (the JVM's
-        local time, read in `timezone`) on PostgreSQL and MySQL."""
+        local time, read in `timezone`; None: the store's `store.timezone`) on PostgreSQL
+        and MySQL."""
         raise NotImplementedError
+
+    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+                           created_ms: int) -> dict[str, Any]:
+        """An audit row to insert, in the table's own column types: `created_at` is epoch ms
+        `created_ms` (a zone-less timestamp holds it as `store.timezone`'s wall-clock time),
+        flags are booleans where the column is BOOLEAN."""
+        return {**values, "created_at": created_ms}
 
     def iso_from_ms_sql(self, expression: str) -> str:
         """An SQL expression: epoch ms `expression` as setright's ISO-8601 text

@@ -32,11 +32,12 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from setright.db import mysql_lex
-from setright.db.impl import Connection, DefaultImpl, register
+from setright.db import mysql_lex, mysql_store
+from setright.db.impl import Connection, DefaultImpl, SchemaBuilder, register
+from setright.db.postgres_store import TempBuilder
 from setright.db.mysql_conn import (  # noqa: F401 - re-exported
     MysqlConnection,
     WriteLockTimeout,
@@ -59,10 +60,19 @@ _TEXT_TYPES = {"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob",
                "longblob", "json"}
 
 
+class MysqlTempBuilder(TempBuilder, MysqlConnection):
+    """A reader's connection while a schema builder makes its TEMPORARY stand-ins."""
+
+    create_temp = "CREATE TEMPORARY TABLE"
+    alter_prefix = ""
+
+
 @register
 class MysqlImpl(DefaultImpl):
     name = "mysql"
     transactional_ddl = False
+    connection_types = (MysqlConnection,)
+    session_tables_in_snapshot = False
 
     # -- connecting and transactions ---------------------------------------
 
@@ -96,6 +106,13 @@ class MysqlImpl(DefaultImpl):
         except pymysql.err.Error as exc:
             raise unavailable(url, exc) from None
         return conn
+
+    def prepare_store(self, conn: Connection, *, read_only: bool,
+                      functions: Mapping[str, Callable[[Any], Any]],
+                      timezone: str = "UTC") -> None:
+        """Remember `store.timezone` on the connection (zone-less audit timestamps)."""
+        zone(timezone)
+        conn.audit_timezone = timezone  # type: ignore[attr-defined]
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         assert isinstance(conn, MysqlConnection)
@@ -161,6 +178,16 @@ class MysqlImpl(DefaultImpl):
             return False
         return isinstance(exc, pymysql.err.Error)
 
+    def is_read_only_error(self, exc: BaseException) -> bool:
+        """Denied (1142 command, 1143 column, 1044 database, 1227 privilege) or a read-only
+        transaction (1792)."""
+        return self.is_error(exc) and bool(exc.args) and exc.args[0] in READ_ONLY_CODES
+
+    def error_line(self, exc: BaseException) -> str:
+        if self.is_error(exc) and len(exc.args) > 1:
+            return f"{exc.args[0]}: {exc.args[1]}"
+        return super().error_line(exc)
+
     # -- SQL that differs ----------------------------------------------------
 
     @staticmethod
@@ -178,6 +205,13 @@ class MysqlImpl(DefaultImpl):
         updates = [f"{self.quote(c)} = VALUES({self.quote(c)})" for c in columns if c not in key]
         return self._insert(table, columns) + " ON DUPLICATE KEY UPDATE " + ", ".join(
             updates or [f"{self.quote(key[0])} = {self.quote(key[0])}"])
+
+    def upsert_select_sql(self, table: str, columns: Sequence[str], key: Sequence[str],
+                          select: str, newer: Sequence[str]) -> str:
+        return mysql_store.upsert_select_sql(self.quote, table, columns, key, select, newer)
+
+    def integer_sql(self, expression: str) -> str:
+        return f"CAST({expression} AS SIGNED)"
 
     def insert_ignore_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         """Not `INSERT IGNORE`, which also turns NOT NULL, truncation and foreign-key errors
@@ -242,6 +276,8 @@ class MysqlImpl(DefaultImpl):
         `column` while the row's state is in `states` and NULL otherwise, and a UNIQUE
         index on it (NULLs never collide). The column is INVISIBLE where the server
         allows, so `SELECT *` and column-less INSERTs do not see it."""
+        if isinstance(conn, MysqlTempBuilder):
+            return  # a reader's empty stand-in needs no index
         generated = f"active_{column}"
         types = self._column_types(conn, table)
         if generated.lower() not in types:
@@ -269,8 +305,31 @@ class MysqlImpl(DefaultImpl):
 
     # -- the audit log's clock -------------------------------------------------
 
+    def audit_table_ddl(self, table: str) -> str:
+        """Flamingock's MySQL layout, with `created_at` keeping milliseconds (DATETIME(3),
+        which a Flamingock runner writes just as well) for setright's own audit log."""
+        return flamingock_audit_ddl(table, created_at="DATETIME(3)")
+
+    def iso_from_ms_sql(self, expression: str) -> str:
+        return mysql_store.iso_from_ms_sql(expression)
+
+    def error_summary_sql(self, expression: str) -> str:
+        return mysql_store.error_summary_sql(expression)
+
+    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+                           created_ms: int) -> dict[str, Any]:
+        return mysql_store.audit_write_values(mysql_store.column_types(conn, table), values,
+                                              created_ms, getattr(conn, "audit_timezone", "UTC"))
+
+    def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
+                        key: str) -> None:
+        mysql_store.stand_in_tables(conn, MysqlTempBuilder, names, build)
+
+    def shadow_table(self, conn: Connection, name: str, build: SchemaBuilder, key: str) -> None:
+        mysql_store.shadow_table(conn, name)
+
     def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
-                     timezone: str = "UTC") -> str:
+                     timezone: str | None = None) -> str:
         """Epoch ms of `column` (-1 where it holds nothing readable).
 
         BIGINT: as is. TIMESTAMP/DATETIME: zone-less wall-clock time in `timezone`
@@ -278,9 +337,10 @@ class MysqlImpl(DefaultImpl):
         them); the offset comes from `zonecase`, not from the server's tz tables.
         Text: integer ms, or ISO-8601/`yyyy-MM-dd HH:mm:ss[.SSS]` read as UTC unless it
         carries `Z`/±hh:mm — the same rule as the SQLite store's `ms_from_any`."""
+        timezone = timezone or getattr(conn, "audit_timezone", "UTC")
         zone(timezone)
-        col = self.quote(column)
-        data_type = self._column_types(conn, table).get(column.lower())
+        col = ".".join(self.quote(part) for part in column.split("."))
+        data_type = self._column_types(conn, table).get(column.rsplit(".", 1)[-1].lower())
         if data_type in ("tinyint", "smallint", "mediumint", "int", "bigint"):
             return f"COALESCE({col}, -1)"
         if data_type in ("decimal", "double", "float"):
@@ -329,16 +389,23 @@ class MysqlImpl(DefaultImpl):
             " AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME = ?", (name,)))
 
     def column_names(self, conn: Connection, table: str) -> list[str]:
-        return [row[1] for row in conn.execute(
-            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-            (table,)) if self._same_table(conn, row[0], table)]
+        """The columns of the table SQL naming `table` would use: a session's TEMPORARY
+        table first (which information_schema does not list), as MySQL resolves names."""
+        return [name for name, _type in self._show_columns(conn, table)]
+
+    def _show_columns(self, conn: Connection, table: str) -> list[tuple[str, str]]:
+        if not self.table_exists(conn, table) and not self._temporary(conn, table):
+            return []
+        return [(str(row[0]), str(row[1].decode() if isinstance(row[1], bytes) else row[1]))
+                for row in conn.execute(f"SHOW COLUMNS FROM {self.quote(table)}").fetchall()]
+
+    def _temporary(self, conn: Connection, table: str) -> bool:
+        """Whether this session has a TEMPORARY table `table` (asked without an error)."""
+        return table.lower() in {n.lower() for n in getattr(conn, "session_tables", ())}
 
     def _column_types(self, conn: Connection, table: str) -> dict[str, str]:
-        return {row[1].lower(): str(row[2]).lower() for row in conn.execute(
-            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", (table,))
-            if self._same_table(conn, row[0], table)}
+        return {name.lower(): kind.split("(")[0].split()[0].lower()
+                for name, kind in self._show_columns(conn, table)}
 
     def index_exists(self, conn: Connection, table: str, index: str) -> bool:
         return any(self._same_table(conn, row[0], table) for row in conn.execute(
@@ -406,7 +473,10 @@ def _text_ms_sql(col: str) -> str:
             f" - 1000 * ({offset}) ELSE -1 END")
 
 
-def flamingock_audit_ddl(table: str) -> str:
+READ_ONLY_CODES = {1142, 1143, 1044, 1227, 1792, 1290}
+
+
+def flamingock_audit_ddl(table: str, *, created_at: str = "TIMESTAMP") -> str:
     """The audit table as Flamingock's SQL audit store creates it on MySQL/MariaDB
     (its per-dialect DDL: VARCHAR(255) strings, LONGTEXT for metadata and traces,
     a whole-second TIMESTAMP `created_at`, TINYINT(1) flags), written out here."""
@@ -414,7 +484,8 @@ def flamingock_audit_ddl(table: str) -> str:
     more = ["invoked_class", "invoked_method", "source_file"]
     columns = ["id BIGINT AUTO_INCREMENT PRIMARY KEY"]
     columns += [f"{c} VARCHAR(255)" for c in strings]
-    columns += ["created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP", "state VARCHAR(255)"]
+    default = "CURRENT_TIMESTAMP" + ("(3)" if "(3)" in created_at else "")
+    columns += [f"created_at {created_at} DEFAULT {default}", "state VARCHAR(255)"]
     columns += [f"{c} VARCHAR(255)" for c in more]
     columns += ["metadata LONGTEXT", "execution_millis BIGINT",
                 "execution_hostname VARCHAR(255)", "error_trace LONGTEXT", "type VARCHAR(50)",

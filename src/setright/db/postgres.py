@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from setright.db import postgres_lexer as lexer
-from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, register
+from setright.db import postgres_store
+from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, SchemaBuilder, register
 from setright.db.url import DbUrl
 from setright.errors import SetrightError
 
@@ -91,6 +92,8 @@ class PgConnection:
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
+        #: How zone-less audit timestamps read (`store.timezone`, set by `prepare_store`).
+        self.audit_timezone = "UTC"
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgCursor:
         if parameters:
@@ -131,6 +134,10 @@ class PgConnection:
         self.raw.close()
 
 
+class PgTempBuilder(postgres_store.TempBuilder, PgConnection):
+    """A reader's connection while a schema builder makes its TEMP stand-ins."""
+
+
 # -- the implementation -------------------------------------------------------
 
 
@@ -138,6 +145,8 @@ class PgConnection:
 class PostgresImpl(DefaultImpl):
     name = "postgresql"
     transactional_ddl = True
+    connection_types = (PgConnection,)
+    session_tables_in_snapshot = False
 
     write_lock_timeout_ms = WRITE_LOCK_TIMEOUT_MS
 
@@ -157,13 +166,24 @@ class PostgresImpl(DefaultImpl):
         try:
             raw = psycopg.connect(autocommit=True, **params)
         except psycopg.Error as exc:
+            cause = connect_cause(exc, url)
             raise DatabaseUnavailable(
-                f"cannot connect to PostgreSQL at {url.where}: {connect_cause(exc, url)}"
-            ) from None
+                f"cannot connect to PostgreSQL at {url.where}: {cause}", cause=cause,
+                missing=isinstance(exc, psycopg.errors.InvalidCatalogName)
+                or f'database "{url.database}" does not exist' in cause) from None
         conn = PgConnection(raw)
         if read_only:
             conn.execute("SET default_transaction_read_only = on")
         return conn
+
+    def prepare_store(self, conn: Connection, *, read_only: bool,
+                      functions: Mapping[str, Callable[[Any], Any]],
+                      timezone: str = "UTC") -> None:
+        """Remember `store.timezone` on the connection (zone-less audit timestamps)."""
+        from setright.db.zonecase import zone
+
+        zone(timezone)
+        conn.audit_timezone = timezone  # type: ignore[attr-defined]
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Write: READ COMMITTED behind the store-wide advisory lock (module docstring).
@@ -197,6 +217,10 @@ class PostgresImpl(DefaultImpl):
 
     def is_integrity_error(self, exc: BaseException) -> bool:
         return isinstance(exc, _driver().IntegrityError)
+
+    def is_read_only_error(self, exc: BaseException) -> bool:
+        errors = _driver().errors
+        return isinstance(exc, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction))
 
     def is_error(self, exc: BaseException) -> bool:
         return isinstance(exc, _driver().Error)
@@ -276,8 +300,37 @@ class PostgresImpl(DefaultImpl):
                      f"ON {self.quote(table)} ({self.quote(column)}) "
                      f"WHERE {self.quote(state_column)} IN ({values})")
 
+    def audit_table_ddl(self, table: str) -> str:
+        """Flamingock's own PostgreSQL DDL, so a Flamingock runner can share the table."""
+        return flamingock_audit_ddl(table)
+
+    def iso_from_ms_sql(self, expression: str) -> str:
+        return postgres_store.iso_from_ms_sql(expression)
+
+    def error_summary_sql(self, expression: str) -> str:
+        return postgres_store.error_summary_sql(expression)
+
+    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+                           created_ms: int) -> dict[str, Any]:
+        types = postgres_store.column_types(conn, table, self._column_types)
+        return postgres_store.audit_write_values(types, values, created_ms,
+                                                 getattr(conn, "audit_timezone", "UTC"))
+
+    def _column_types(self, conn: Connection, table: str) -> dict[str, str]:
+        return {row[0]: row[1] for row in conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a"
+            " WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped",
+            (fold(table),))}
+
+    def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
+                        key: str) -> None:
+        postgres_store.stand_in_tables(conn, PgTempBuilder, names, build)
+
+    def shadow_table(self, conn: Connection, name: str, build: SchemaBuilder, key: str) -> None:
+        postgres_store.shadow_table(conn, fold(name))
+
     def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
-                     timezone: str = "UTC") -> str:
+                     timezone: str | None = None) -> str:
         """`column` as epoch ms, by the column's declared type; `column` may be qualified
         (`a.created_at`), the type is looked up by its last part in `table`.
 
@@ -288,7 +341,7 @@ class PostgresImpl(DefaultImpl):
         """
         info = self._column_info(conn, table, column.rsplit(".", 1)[-1])
         kind = info[0] if info else None
-        tz = literal(timezone)
+        tz = literal(timezone or getattr(conn, "audit_timezone", "UTC"))
         if kind in ("smallint", "integer", "bigint", "numeric"):
             return f"({column})::bigint"
         if kind == "timestamp without time zone":
@@ -331,21 +384,19 @@ class PostgresImpl(DefaultImpl):
             (fold(name),)).fetchone() is not None
 
     def column_names(self, conn: Connection, table: str) -> list[str]:
+        """The columns of the table SQL naming `table` would use (a session's TEMP table
+        first, as PostgreSQL resolves names)."""
         return [row[0] for row in conn.execute(
-            "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relname = ? AND a.attnum > 0"
-            " AND NOT a.attisdropped ORDER BY a.attnum", (fold(table),))]
+            "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(?)"
+            " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", (fold(table),))]
 
     def _column_info(self, conn: Connection, table: str, column: str
                      ) -> tuple[str, str, int] | None:
         """(type without modifier, e.g. `timestamp without time zone`; pg_type name; typmod)."""
         row = conn.execute(
             "SELECT format_type(a.atttypid, NULL), t.typname, a.atttypmod FROM pg_attribute a"
-            " JOIN pg_type t ON t.oid = a.atttypid JOIN pg_class c ON c.oid = a.attrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relname = ? AND a.attname = ?"
-            " AND NOT a.attisdropped", (fold(table), fold(column))).fetchone()
+            " JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass(?)"
+            " AND a.attname = ? AND NOT a.attisdropped", (fold(table), fold(column))).fetchone()
         return (row[0], row[1], int(row[2])) if row else None
 
     def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
@@ -371,9 +422,7 @@ def fold(name: str) -> str:
     return PostgresImpl.quote(name).lower()
 
 
-def literal(value: str) -> str:
-    """A standard SQL string literal (for DDL, where parameters cannot be used)."""
-    return "'" + value.replace("'", "''") + "'"
+literal = postgres_store.literal
 
 
 def _epoch_ms(timestamptz: str) -> str:

@@ -62,9 +62,11 @@ class SqliteImpl(DefaultImpl):
         return conn
 
     def prepare_store(self, conn: Connection, *, read_only: bool,
-                      functions: Mapping[str, Callable[[Any], Any]]) -> None:
+                      functions: Mapping[str, Callable[[Any], Any]],
+                      timezone: str = "UTC") -> None:
         """Foreign keys on for writers; the store's Python functions (`audit_ms_sql`,
-        `iso_from_ms_sql`, `error_summary_sql` call them) registered on the connection."""
+        `iso_from_ms_sql`, `error_summary_sql` call them) registered on the connection.
+        `timezone` changes nothing: Flamingock writes integer ms on SQLite."""
         if not read_only:
             conn.execute("PRAGMA foreign_keys = ON")
         self.register_functions(conn, functions)
@@ -84,6 +86,9 @@ class SqliteImpl(DefaultImpl):
     def is_error(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.Error)
 
+    def is_read_only_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).lower()
+
     def register_functions(self, conn: Connection, functions: dict[str, Any]) -> None:
         """Python scalar functions the store's SQL calls (SQLite runs them in-process)."""
         for name, function in functions.items():
@@ -91,8 +96,11 @@ class SqliteImpl(DefaultImpl):
 
     # -- SQL that differs ----------------------------------------------------
 
+    def row_order_sql(self, alias: str, key: str | None = None) -> str:
+        return f"{alias}.rowid"
+
     def audit_ms_sql(self, conn: Connection, table: str, column: str = "created_at",
-                     timezone: str = "UTC") -> str:
+                     timezone: str | None = None) -> str:
         """Integer milliseconds (what setright and Flamingock's JDBC driver write) as they
         are, without a Python call; anything else through `setright_ms` (ISO-8601 or
         `yyyy-MM-dd HH:mm:ss.SSS`, read as UTC); NULL where it is no time."""

@@ -17,6 +17,7 @@ from setright.db import Connection
 from setright.fingerprint import fingerprint
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Guard, Outcome
+from setright.store.applies import creation_order
 from setright.store.issues import classify, gather_facts
 from setright.store.states import DONE_STATES, MANUAL_MARK, ROLLED_BACK_STATES
 
@@ -33,7 +34,8 @@ def resolution_guard(conn: Connection, change_id: str) -> dict[str, Any] | None:
     task = conn.execute(
         "SELECT t.apply_id, t.position, t.state, a.state FROM setright_tasks t"
         " JOIN setright_applies a ON a.id = t.apply_id WHERE t.change_id = ?"
-        " ORDER BY t.rowid DESC LIMIT 1", (change_id,)).fetchone()
+        f" ORDER BY {creation_order(conn, 'a', descending=True)} LIMIT 1",
+        (change_id,)).fetchone()
     return {
         "change_id": change_id, "audit_id": row[0], "state": row[1], "target": row[2],
         "latest_task": None if task is None else {

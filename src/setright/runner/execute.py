@@ -154,7 +154,8 @@ class _TargetRun:
         spec = self.config.targets[self.name]
         url = target_url(spec)
         if (url is not None and url.is_sqlite and url.path is not None
-                and url.path.resolve() == self.store.path.resolve()):
+                and self.store.url.path is not None
+                and url.path.resolve() == self.store.url.path.resolve()):
             raise TargetRefused("error", f"target {self.name} is the audit store itself "
                                 f"({url.path})", ["point the target at its own database file"])
         if not target_exists(spec):
@@ -171,7 +172,7 @@ class _TargetRun:
         self.target = open_target(spec, create=True)
         self.target.claim(self.lease.token, self.lease.lock.owner, self.store.now_iso())
         if self.options.keep_lease_alive:
-            self.keeper = LeaseKeeper(self.lease, self.store.path, self.store.audit_table,
+            self.keeper = LeaseKeeper(self.lease, self.store.url, self.store.audit_table,
                                       self.store.clock, on_lost=self.target.interrupt).start()
         return self.target
 

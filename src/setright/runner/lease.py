@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from setright.db import Connection
+from setright.db import DbUrl
 from setright.errors import LeaseLost, SetrightError, StoreError
 from setright.store.connection import Store
 from setright.store.locks import Locker, LockInfo
@@ -122,7 +123,7 @@ class Lease:
 class LeaseKeeper:
     """Renews a lease every ttl/3 from its own thread and store connection."""
 
-    def __init__(self, lease: Lease, store_path: Path, audit_table: str, clock: Clock,
+    def __init__(self, lease: Lease, store_path: DbUrl | Path, audit_table: str, clock: Clock,
                  on_lost: Callable[[], None]) -> None:
         self.lease = lease
         self.store_path = store_path

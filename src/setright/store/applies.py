@@ -228,10 +228,19 @@ def list_applies(conn: Connection, *, state: str | None = None,
         where.append("target = ?")
         params.append(target)
     sql = (f"SELECT {_APPLY_COLUMNS} FROM setright_applies WHERE {' AND '.join(where)}"
-           " ORDER BY created_at DESC, rowid DESC")
+           f" ORDER BY {creation_order(conn, 'setright_applies', descending=True)}")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [_apply(row) for row in conn.execute(sql, params)]
+
+
+def creation_order(conn: Connection, alias: str, *, descending: bool = False) -> str:
+    """ORDER BY terms for applies (table or alias `alias`) in creation order: `created_at`,
+    then the order rows were inserted where the database keeps one (SQLite), else the id
+    (time-ordered: the id starts with its creation time)."""
+    way = " DESC" if descending else ""
+    tiebreak = impl_of(conn).row_order_sql(alias, "id")
+    return f"{alias}.created_at{way}, {tiebreak}{way}"
 
 
 def active_apply(conn: Connection, target: str) -> ApplyRow | None:
@@ -282,7 +291,8 @@ def operations_of(conn: Connection, apply_id: str,
 def operation_progress(conn: Connection, apply_id: str) -> tuple[int, int]:
     """(completed operations, all operations) of an apply."""
     row = conn.execute(
-        "SELECT count(*), coalesce(sum(state = 'completed'), 0) FROM setright_operations"
+        "SELECT count(*), coalesce(sum(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0)"
+        " FROM setright_operations"
         " WHERE apply_id = ?", (apply_id,)).fetchone()
     return int(row[1]), int(row[0])
 
@@ -293,7 +303,7 @@ def applied_checksums(conn: Connection, target: str) -> dict[str, str]:
         "SELECT t.change_id, t.checksum FROM setright_tasks t"
         " JOIN setright_applies a ON a.id = t.apply_id"
         " WHERE a.target = ? AND t.state = 'completed' AND t.checksum IS NOT NULL"
-        " ORDER BY a.created_at, t.rowid", (target,))
+        f" ORDER BY {creation_order(conn, 'a')}, t.position", (target,))
     return {change_id: checksum for change_id, checksum in rows}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.errors import UnknownId
-from setright.store.schema import AUDIT_COLUMN_NAMES
+from setright.store.schema import AUDIT_COLUMN_NAMES, meta_value, set_meta
 from setright.store.states import MANUAL_MARK, ChangeState, priority_of
 from setright.store.transitions import Provenance
 from setright.timeutil import iso_from_ms, ms_from_any
@@ -52,13 +52,12 @@ SQL_FUNCTIONS = {
 
 def refresh_change_state(tx: Connection, audit_table: str) -> int:
     """Fold audit rows newer than `folded_audit_id` into the cache; return how many were read."""
-    folded = int(tx.execute(
-        "SELECT value FROM setright_meta WHERE key = 'folded_audit_id'").fetchone()[0])
+    folded = int(meta_value(tx, "folded_audit_id") or 0)
     top = tx.execute(f"SELECT max(id) FROM {impl_of(tx).quote(audit_table)}").fetchone()[0]
     if top is None or top <= folded:
         return 0
     fold_audit_rows(tx, audit_table, folded, top)
-    tx.execute("UPDATE setright_meta SET value = ? WHERE key = 'folded_audit_id'", (str(top),))
+    set_meta(tx, "folded_audit_id", str(top))
     return int(top - folded)
 
 
@@ -72,34 +71,27 @@ def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: 
     impl = impl_of(conn)
     table = impl.quote(audit_table)
     ms = f"coalesce({impl.audit_ms_sql(conn, audit_table, 'created_at')}, -1)"
-    conn.execute(
-        f"""
-        INSERT INTO setright_change_state (change_id, audit_id, state, priority, created_at,
-            created_ms, target_system_id, tx_strategy, recovery_strategy, execution_id,
-            error_summary)
-        SELECT change_id, id, state, prio, {impl.iso_from_ms_sql('ms')}, ms, target_system_id,
+    select = f"""
+        SELECT change_id, id AS audit_id, state, prio AS priority,
+               {impl.iso_from_ms_sql('ms')} AS created_at, ms AS created_ms, target_system_id,
                tx_strategy, recovery_strategy, execution_id,
-               {impl.error_summary_sql('error_trace')}
+               {impl.error_summary_sql('error_trace')} AS error_summary
         FROM (
-            SELECT *, row_number() OVER (
+            SELECT folded.*, row_number() OVER (
                        PARTITION BY change_id ORDER BY ms DESC, prio DESC, id DESC) AS rn
             FROM (SELECT id, change_id, state, target_system_id, tx_strategy, recovery_strategy,
                          execution_id, error_trace,
                          {ms} AS ms, {_PRIORITY_SQL} AS prio
-                  FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL)
-        ) WHERE rn = 1
-        ON CONFLICT(change_id) DO UPDATE SET
-            audit_id = excluded.audit_id, state = excluded.state, priority = excluded.priority,
-            created_at = excluded.created_at, created_ms = excluded.created_ms,
-            target_system_id = excluded.target_system_id, tx_strategy = excluded.tx_strategy,
-            recovery_strategy = excluded.recovery_strategy, execution_id = excluded.execution_id,
-            error_summary = excluded.error_summary
-        WHERE (excluded.created_ms, excluded.priority, excluded.audit_id)
-            > (setright_change_state.created_ms, setright_change_state.priority,
-               setright_change_state.audit_id)
-        """,
-        (after_id, upto_id),
-    )
+                  FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL) folded
+        ) ranked WHERE rn = 1"""
+    conn.execute(impl.upsert_select_sql("setright_change_state", _FOLD_COLUMNS, ("change_id",),
+                                        select, ("created_ms", "priority", "audit_id")),
+                 (after_id, upto_id))
+
+
+_FOLD_COLUMNS = ("change_id", "audit_id", "state", "priority", "created_at", "created_ms",
+                 "target_system_id", "tx_strategy", "recovery_strategy", "execution_id",
+                 "error_summary")
 
 
 @dataclass(frozen=True)
@@ -139,11 +131,14 @@ def audit_row(conn: Connection, audit_table: str, audit_id: int) -> dict[str, An
     return dict(zip(names, row, strict=True))
 
 
-def next_created_ms(tx: Connection, change_id: str, now_ms: int) -> int:
-    """`max(now, latest created_at of that change + 1 ms)`: the fold can never be reordered."""
+def next_created_ms(tx: Connection, change_id: str, now_ms: int, step_ms: int = 1) -> int:
+    """`max(now, latest created_at of that change + one step)`, a step being the precision the
+    audit table keeps (1 ms; a whole second in Flamingock's MySQL TIMESTAMP), and `now`
+    cut to that precision: the fold can never be reordered."""
     row = tx.execute("SELECT created_ms FROM setright_change_state WHERE change_id = ?",
                      (change_id,)).fetchone()
-    return max(now_ms, row[0] + 1) if row and row[0] is not None else now_ms
+    now_ms -= now_ms % step_ms
+    return max(now_ms, row[0] + step_ms) if row and row[0] is not None else now_ms
 
 
 def append_audit_row(
@@ -156,13 +151,15 @@ def append_audit_row(
     goes into `metadata` under the key "setright" so Flamingock keeps reading it.
     """
     refresh_change_state(tx, audit_table)
+    impl = impl_of(tx)
     values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
-    values["created_at"] = next_created_ms(tx, str(row["change_id"]), now_ms)
+    created_ms = next_created_ms(tx, str(row["change_id"]), now_ms,
+                                 impl.created_at_step_ms(tx, audit_table))
     if provenance is not None:
         values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
+    values = impl.audit_write_values(tx, audit_table, values, created_ms)
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    impl = impl_of(tx)
     audit_id = impl.insert_returning_id(
         tx, f"INSERT INTO {impl.quote(audit_table)} ({columns}) VALUES ({marks})",
         list(values.values()))
@@ -244,12 +241,13 @@ def list_history(conn: Connection, audit_table: str, *, change_id: str | None = 
     if change_id is not None:
         where.append("change_id = ?")
         params.append(change_id)
+    created_ms = impl.audit_ms_sql(conn, audit_table, "created_at")
     if since_ms is not None:
-        where.append(f"{impl.audit_ms_sql(conn, audit_table, 'created_at')} >= ?")
+        where.append(f"{created_ms} >= ?")
         params.append(since_ms)
     cursor = conn.execute(
-        f"SELECT id, change_id, state, author, target_system_id, created_at, execution_id,"
-        f" tx_strategy, recovery_strategy, error_trace, metadata"
+        f"SELECT id, change_id, state, author, target_system_id, {created_ms} AS created_at,"
+        f" execution_id, tx_strategy, recovery_strategy, error_trace, metadata"
         f" FROM {impl.quote(audit_table)} WHERE {' AND '.join(where)} ORDER BY id",
         params,
     )
@@ -257,8 +255,8 @@ def list_history(conn: Connection, audit_table: str, *, change_id: str | None = 
     rows = []
     for row in cursor:
         item = dict(zip(names, row, strict=True))
-        ms = ms_from_any(item["created_at"])
-        item["created_at"] = iso_from_ms(ms) if ms is not None else None
+        ms = item["created_at"]
+        item["created_at"] = iso_from_ms(int(ms)) if ms is not None else None
         item["priority"] = priority_of(item["state"])
         rows.append(item)
     return rows

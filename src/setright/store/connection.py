@@ -33,25 +33,30 @@ def as_url(store: DbUrl | Path, text: str | None = None) -> DbUrl:
     return store if isinstance(store, DbUrl) else sqlite_url(store, text)
 
 
-def _refuse_servers(url: DbUrl) -> None:
-    """This version keeps the audit store in SQLite (targets and URLs already go further)."""
-    if not url.is_sqlite:
-        raise StoreError(f"the audit store on {url.dialect} is not supported yet",
-                         [f"store.url is {url.shown}; keep the audit store in SQLite "
-                          "(sqlite:///path.db) for now"])
+#: How often `Store.write` tries to begin when another transaction holds what it needs.
+BEGIN_ATTEMPTS = 3
+
+
+def _privilege_hint(impl: DefaultImpl, exc: BaseException) -> list[str]:
+    if impl.is_read_only_error(exc):
+        return ["this connection may only read: readers (plan, show, issue, status…) work "
+                "with it; apply, run and init need a role that may write the store"]
+    return []
 
 
 class Store:
     """An opened, upgraded audit store."""
 
     def __init__(self, conn: Connection, url: DbUrl, audit_table: str, clock: Clock,
-                 *, impl: DefaultImpl, readonly: bool = False) -> None:
+                 *, impl: DefaultImpl, readonly: bool = False, timezone: str = "UTC") -> None:
         self.conn: Any = conn
         self.url = url
         self.impl = impl
         self.audit_table = audit_table
         self.clock = clock
         self.readonly = readonly
+        #: How zone-less audit timestamps (Flamingock on a server: the JVM's local time) read.
+        self.timezone = timezone
         #: True when this open created the store's lineage (it had none before).
         self.stamped_lineage = False
         self._reading = False
@@ -73,30 +78,35 @@ class Store:
 
     @classmethod
     def open(cls, location: DbUrl | Path, audit_table: str = "setright_audit_log",
-             clock: Clock | None = None) -> Store:
+             clock: Clock | None = None, *, timezone: str = "UTC") -> Store:
         """Open (creating if needed) the store at `location` (a URL, or a SQLite file's
-        path); safe when processes race to create it."""
+        path); safe when processes race to create it. On a server the database must exist;
+        setright's tables are created in it (in the connection's current schema)."""
         url = as_url(location)
         impl = impl_for(url)
-        _refuse_servers(url)
         try:
-            conn = impl.connect(url, create=True)
+            # A file is created; a server database is the operator's to create (setright
+            # creates its tables in it), so a mistyped database name is an error, not a store.
+            conn = impl.connect(url, create=url.is_sqlite)
         except DatabaseUnavailable as exc:
             raise StoreError(f"cannot open the audit store {url.where}: {exc.cause}") from None
-        store = cls(conn, url, audit_table, clock or SystemClock(), impl=impl)
+        store = cls(conn, url, audit_table, clock or SystemClock(), impl=impl, timezone=timezone)
         try:
-            impl.prepare_store(conn, read_only=False, functions=SQL_FUNCTIONS)
+            impl.prepare_store(conn, read_only=False, functions=SQL_FUNCTIONS, timezone=timezone)
             store._upgrade()
         except BaseException as exc:
             conn.close()
             if isinstance(exc, Exception) and impl.is_error(exc):
-                raise StoreError(f"cannot open the audit store {url.where}: {exc}") from None
+                raise StoreError(f"cannot open the audit store {url.where}: "
+                                 f"{impl.error_line(exc)}",
+                                 _privilege_hint(impl, exc)) from None
             raise
         return store
 
     @classmethod
     def open_reader(cls, location: DbUrl | Path, audit_table: str = "setright_audit_log",
-                    clock: Clock | None = None, *, url: str | None = None) -> Store:
+                    clock: Clock | None = None, *, url: str | None = None,
+                    timezone: str = "UTC") -> Store:
         """Open an existing store read-only; errors name it as configured (a store given
         as a SQLite file's path: as `url` says, else by the path).
 
@@ -106,16 +116,17 @@ class Store:
         from setright.store import reader
 
         resolved = as_url(location, url)
-        _refuse_servers(resolved)
         impl, conn = reader.connect(resolved)
-        store = cls(conn, resolved, audit_table, clock or SystemClock(), impl=impl, readonly=True)
+        store = cls(conn, resolved, audit_table, clock or SystemClock(), impl=impl,
+                    readonly=True, timezone=timezone)
         try:
-            impl.prepare_store(conn, read_only=True, functions=SQL_FUNCTIONS)
+            impl.prepare_store(conn, read_only=True, functions=SQL_FUNCTIONS, timezone=timezone)
             store._memory_fold = reader.prepare(conn, impl, audit_table, resolved)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, Exception) and impl.is_error(exc):
-                raise StoreError(f"cannot read the audit store {resolved.shown}: {exc}") from None
+                raise StoreError(f"cannot read the audit store {resolved.shown}: "
+                                 f"{impl.error_line(exc)}") from None
             raise
         return store
 
@@ -153,26 +164,45 @@ class Store:
         impl, conn = self.impl, self.conn
         if impl.in_transaction(conn):
             raise RuntimeError("nested store transaction")
-        try:
-            impl.begin(conn, write=True)
-        except Exception as exc:
-            if not impl.is_error(exc):
-                raise
-            raise StoreError(
-                f"the audit store {self.where} is locked by another process",
-                [f"{exc}; waited {BUSY_TIMEOUT_MS // 1000}s"],
-            ) from None
+        self._begin_write()
         try:
             yield conn
             if state:
-                conn.execute(
-                    "UPDATE setright_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'serial'"
-                )
+                key = impl.quote("key")
+                conn.execute(f"UPDATE setright_meta SET value = {impl.integer_sql('value')} + 1"
+                             f" WHERE {key} = 'serial'")
             impl.commit(conn)
-        except BaseException:
+        except BaseException as exc:
             if impl.in_transaction(conn):
                 impl.rollback(conn)
+            if isinstance(exc, Exception) and impl.is_busy(exc):
+                # A deadlock or lock wait the database gave up on: nothing was written, and
+                # the body cannot be replayed from here — the command is simply run again.
+                raise StoreError(f"the audit store {self.where} is busy: another transaction "
+                                 "held what this one needed; nothing was written",
+                                 [impl.error_line(exc), "run the command again"]) from None
+            if isinstance(exc, Exception) and impl.is_read_only_error(exc):
+                raise StoreError(f"cannot write the audit store {self.where}: this connection "
+                                 "may only read; nothing was written",
+                                 [impl.error_line(exc)]) from None
             raise
+
+    def _begin_write(self) -> None:
+        """`impl.begin(write=True)`, tried again while another writer holds the store."""
+        impl, conn = self.impl, self.conn
+        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+            try:
+                impl.begin(conn, write=True)
+                return
+            except Exception as exc:
+                if not impl.is_error(exc) and not impl.is_busy(exc):
+                    raise
+                if impl.is_busy(exc) and attempt < BEGIN_ATTEMPTS:
+                    continue
+                raise StoreError(
+                    f"the audit store {self.where} is locked by another process",
+                    [f"{impl.error_line(exc)}; waited {BUSY_TIMEOUT_MS // 1000}s"],
+                ) from None
 
     @contextmanager
     def read(self) -> Iterator[Any]:
@@ -199,8 +229,7 @@ class Store:
     # -- metadata ----------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM setright_meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return schema.meta_value(self.conn, key)
 
     @property
     def lineage(self) -> str | None:
@@ -231,10 +260,18 @@ class Store:
             return refresh_change_state(tx, self.audit_table)
 
     def now_ms(self) -> int:
+        """Now, for leases, lock expiry and audit `created_at`. On a server store it is the
+        server's clock (one clock for every runner, whatever the hosts' clocks say), shifted
+        by the test clock hook like the host's; an injected clock (a test's FixedClock) and
+        SQLite use `clock`."""
+        if isinstance(self.clock, SystemClock):
+            server = self.impl.now_ms(self.conn)
+            if server is not None:
+                return server + self.clock.offset_ms
         return self.clock.now_ms()
 
     def now_iso(self) -> str:
-        return iso_from_ms(self.clock.now_ms())
+        return iso_from_ms(self.now_ms())
 
     def table_exists(self, name: str) -> bool:
         return self.impl.table_exists(self.conn, name)

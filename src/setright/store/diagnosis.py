@@ -186,12 +186,15 @@ def _settled_by_markers(ops: list[tuple[int, str, str]],
 def _started_at(conn: Connection, audit_table: str, change_id: str,
                 execution_id: str | None) -> str | None:
     """When the execution that wrote the current row began (its STARTED row)."""
+    impl = impl_of(conn)
+    same_execution, params = (("execution_id IS NULL", (change_id,)) if execution_id is None
+                              else ("execution_id = ?", (change_id, execution_id)))
     row = conn.execute(
-        f"SELECT created_at FROM {impl_of(conn).quote(audit_table)}"
-        " WHERE change_id = ? AND state = 'STARTED'"
-        " AND execution_id IS ? ORDER BY id DESC LIMIT 1", (change_id, execution_id)).fetchone()
-    ms = ms_from_any(row[0]) if row else None
-    return iso_from_ms(ms) if ms is not None else None
+        f"SELECT {impl.audit_ms_sql(conn, audit_table, 'created_at')}"
+        f" FROM {impl.quote(audit_table)} WHERE change_id = ? AND state = 'STARTED'"
+        f" AND {same_execution} ORDER BY id DESC LIMIT 1", params).fetchone()
+    ms = row[0] if row else None
+    return iso_from_ms(int(ms)) if ms is not None else None
 
 
 def _partial_state_possible(state: str, transactional: bool | None, completed: int | None) -> bool:

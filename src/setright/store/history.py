@@ -41,15 +41,11 @@ def _ledger_pr_column(conn: Connection) -> str:
 
 _PAGE = """
 WITH entries AS (
-  SELECT 'file' AS source, l.applied_at AS applied_at, l.rowid AS seq,
+  SELECT 'file' AS source, l.applied_at AS applied_at, {ledger_seq} AS seq,
          l.resolution_file, l.entry_key, l.file_digest, l.outcome, l.plan_id, l.commit_sha,
          l.actor, {ledger_pr} AS pull_request
     FROM setright_ledger l
-   WHERE (:since IS NULL OR l.applied_at >= :since)
-     AND (:change IS NULL OR l.entry_key = 'resolution:' || :change
-          OR l.plan_id IN (SELECT e.plan_id FROM setright_events e
-                            WHERE e.change_id = :change
-                              AND e.resolution = l.resolution_file || '#' || l.entry_key))
+   WHERE {ledger_where}
   UNION ALL
   SELECT 'cli', MIN(e.at), MIN(e.id), NULL,
          COALESCE('resolution:' || MAX(CASE WHEN e.kind = 'mark' THEN e.change_id END),
@@ -58,15 +54,39 @@ WITH entries AS (
     FROM setright_events e
    WHERE e.source = 'cli' AND e.plan_id IS NOT NULL
    GROUP BY e.plan_id
-  HAVING (:since IS NULL OR MIN(e.at) >= :since)
-     AND (:change IS NULL OR SUM(e.change_id = :change) > 0)
+  HAVING {cli_having}
 )
 SELECT source, applied_at, resolution_file, entry_key, file_digest, outcome, plan_id,
        commit_sha, actor, pull_request, COUNT(*) OVER () AS total
   FROM entries
- ORDER BY applied_at DESC, source DESC, seq DESC
- LIMIT :limit
+ ORDER BY applied_at DESC, source DESC, seq DESC, entry_key DESC
 """
+
+
+def _page_sql(conn: Connection, *, since: str | None, change_id: str | None,
+              limit: int | None) -> tuple[str, list[Any]]:
+    """The page query with only the filters asked for (portable `?` parameters)."""
+    ledger, cli, params, having = ["1 = 1"], ["1 = 1"], [], []
+    if since is not None:
+        ledger.append("l.applied_at >= ?")
+        params.append(since)
+    if change_id is not None:
+        ledger.append("(l.entry_key = 'resolution:' || ? OR l.plan_id IN ("
+                      "SELECT e.plan_id FROM setright_events e WHERE e.change_id = ?"
+                      " AND e.resolution = l.resolution_file || '#' || l.entry_key))")
+        params += [change_id, change_id]
+    if since is not None:
+        cli.append("MIN(e.at) >= ?")
+        having.append(since)
+    if change_id is not None:
+        cli.append("SUM(CASE WHEN e.change_id = ? THEN 1 ELSE 0 END) > 0")
+        having.append(change_id)
+    sql = _PAGE.format(ledger_pr=_ledger_pr_column(conn),
+                       ledger_seq=impl_of(conn).row_order_sql("l"),
+                       ledger_where=" AND ".join(ledger), cli_having=" AND ".join(cli))
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params + having
 
 
 def ledger_history(conn: Connection, *, limit: int | None = None,
@@ -77,9 +97,8 @@ def ledger_history(conn: Connection, *, limit: int | None = None,
     apply with one of its tasks). `since`: an ISO-8601 UTC time as the store writes
     them (`2026-11-22T00:00:00.000Z`); entries at or after it.
     """
-    cursor = conn.execute(_PAGE.format(ledger_pr=_ledger_pr_column(conn)),
-                          {"since": since, "change": change_id,
-                           "limit": -1 if limit is None else int(limit)})
+    sql, params = _page_sql(conn, since=since, change_id=change_id, limit=limit)
+    cursor = conn.execute(sql, params)
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     total = rows[0].pop("total") if rows else 0

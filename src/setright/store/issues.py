@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from setright.db import Connection
 from setright.db.impl import impl_of
+from setright.store.applies import creation_order
 from setright.store.schema import NON_TERMINAL_APPLY_STATES
 from setright.store.states import (
     DONE_STATES,
@@ -144,9 +145,9 @@ SELECT cs.change_id, cs.state, cs.target_system_id, cs.tx_strategy, cs.recovery_
        ap.attempt, ap.max_attempts
 FROM setright_change_state cs
 LEFT JOIN setright_applies ap ON ap.id = cs.execution_id
-LEFT JOIN setright_tasks lt ON lt.rowid = (
-    SELECT t.rowid FROM setright_tasks t WHERE t.change_id = cs.change_id
-    ORDER BY t.rowid DESC LIMIT 1)
+LEFT JOIN setright_tasks lt ON lt.change_id = cs.change_id AND lt.apply_id = (
+    SELECT t.apply_id FROM setright_tasks t JOIN setright_applies a ON a.id = t.apply_id
+    WHERE t.change_id = cs.change_id ORDER BY {newest} LIMIT 1)
 LEFT JOIN setright_applies la ON la.id = lt.apply_id
 """
 
@@ -170,7 +171,7 @@ def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
     if target is not None:
         where.append("cs.target_system_id = ?")
         params.append(target)
-    sql = _FACTS_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.created_ms, cs.change_id"
+    sql = _FACTS_SQL.format(newest=creation_order(conn, "a", descending=True)) + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.created_ms, cs.change_id"
     now_iso = iso_from_ms(now_ms)
     flamingock_live = flamingock_lock_live(conn, now_ms)
     return [

@@ -45,8 +45,9 @@ def connect(url: DbUrl) -> tuple[DefaultImpl, Connection]:
 
 
 def build_schema(audit_table: str) -> Callable[[Connection], None]:
-    """What a new store has: the model `impl.stand_in_tables` / `shadow_table` copy."""
-    return lambda conn: schema.upgrade(conn, audit_table)
+    """What a new store has: the model `impl.stand_in_tables` / `shadow_table` copy (every
+    migration from an empty store, whatever the connection's store already holds)."""
+    return lambda conn: schema.build_all(conn, audit_table)
 
 
 def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -> MemoryFold:
@@ -67,6 +68,9 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
         impl.stand_in_tables(conn, missing, build_schema(audit_table), audit_table)
     check_audit_layout(conn, audit_table, url.shown)
     fold = MemoryFold(impl, audit_table, shadowing=CACHE_TABLE not in tables)
+    if not impl.session_tables_in_snapshot and not fold.shadowing:
+        # No table can be made inside the read snapshot later: make the private cache now.
+        fold.shadow(conn)
     fold.catch_up(conn)
     return fold
 
@@ -79,10 +83,10 @@ def check_audit_layout(conn: Connection, audit_table: str, shown: str) -> None:
             f"table {audit_table!r} in {shown} is not a Flamingock-layout audit log",
             [f"missing columns: {', '.join(missing)}"],
         )
-    row = conn.execute("SELECT value FROM setright_meta WHERE key = 'audit_table'").fetchone()
-    if row and row[0] and row[0] != audit_table:
+    folds = schema.meta_value(conn, "audit_table")
+    if folds and folds != audit_table:
         raise StoreError(
-            f"the audit store {shown} folds audit table {row[0]!r}, not {audit_table!r}",
+            f"the audit store {shown} folds audit table {folds!r}, not {audit_table!r}",
             ["use one store per audit table (store.audit_table in setright.yaml)"],
         )
 
@@ -96,6 +100,14 @@ class MemoryFold:
         self.shadowing = shadowing   # a private cache hides the store's (or stands in for it)
         self.folded: int | None = None
 
+    def shadow(self, conn: Connection) -> None:
+        """From now on, fold into a private copy of the store's cache. The fold point is read
+        before the copy is taken: rows a writer folds in between are folded again, which
+        changes nothing (the fold keeps a maximum)."""
+        self.folded = _stored_fold(conn)
+        self.impl.shadow_table(conn, CACHE_TABLE, build_schema(self.audit_table), self.audit_table)
+        self.shadowing = True
+
     def catch_up(self, conn: Connection) -> int:
         """Fold audit rows the cache lacks (as the caller's snapshot sees them); return how many."""
         top = conn.execute(
@@ -106,14 +118,12 @@ class MemoryFold:
             self.folded = base
             return 0
         if not self.shadowing:
-            self.impl.shadow_table(conn, CACHE_TABLE, build_schema(self.audit_table),
-                                   self.audit_table)
-            self.shadowing = True
+            self.shadow(conn)
         fold_audit_rows(conn, self.audit_table, base, top)
         self.folded = top
         return int(top - base)
 
 
 def _stored_fold(conn: Connection) -> int:
-    row = conn.execute("SELECT value FROM setright_meta WHERE key = 'folded_audit_id'").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    value = schema.meta_value(conn, "folded_audit_id")
+    return int(value) if value is not None else 0

@@ -148,6 +148,12 @@ MIGRATIONS: dict[int, Callable[[Connection, str], None]] = {
     0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3}
 
 
+def build_all(conn: Connection, audit_table: str) -> None:
+    """Every migration in order, as on an empty store (a model of a new store's tables)."""
+    for version in range(SCHEMA_VERSION):
+        MIGRATIONS[version](conn, audit_table)
+
+
 def upgrade(conn: Connection, audit_table: str) -> None:
     """Bring the schema to `SCHEMA_VERSION`; the caller holds a write transaction."""
     upsert = impl_of(conn).upsert_sql("setright_meta", ("key", "value"), ("key",))
@@ -161,5 +167,17 @@ def upgrade(conn: Connection, audit_table: str) -> None:
 def current_version(conn: Connection) -> int:
     if not impl_of(conn).table_exists(conn, "setright_meta"):
         return 0
-    row = conn.execute("SELECT value FROM setright_meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    value = meta_value(conn, "schema_version")
+    return int(value) if value else 0
+
+
+def meta_value(conn: Connection, key: str) -> str | None:
+    """One `setright_meta` value (`key` is a reserved word on MySQL: quoted by the impl)."""
+    row = conn.execute(f"SELECT value FROM setright_meta WHERE {impl_of(conn).quote('key')} = ?",
+                       (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(f"UPDATE setright_meta SET value = ? WHERE {impl_of(conn).quote('key')} = ?",
+                 (value, key))
