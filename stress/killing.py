@@ -47,6 +47,22 @@ def kill_project(root: Path, store_url: str = "sqlite:///.setright/audit.db") ->
     return project
 
 
+def store_rows(root: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows from the project's store, whichever database the config names; none yet = []."""
+    import yaml
+
+    url = yaml.safe_load((root / "setright.yaml").read_text())["store"]["url"]
+    if url.startswith("sqlite:///"):
+        return rows(root / url[len("sqlite:///"):], sql)
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        try:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+        except psycopg.errors.UndefinedTable:
+            return []
+
+
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     if not path.exists():
         return []
@@ -62,7 +78,8 @@ def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def agreement(root: Path) -> str | None:
-    """Integrity of both files, and markers, target rows and operation rows agreeing."""
+    """Integrity of the SQLite files (a server store keeps its own), and markers, target rows
+    and operation rows agreeing."""
     store, target = root / ".setright" / "audit.db", root / "data" / "app.db"
     for path in (store, target):
         problem = integrity(path)
@@ -75,8 +92,8 @@ def agreement(root: Path) -> str | None:
     values = {v for (v,) in rows(target, "SELECT v FROM t")}
     if values != {value(c, k) for c, k in marked}:
         return f"target rows {sorted(values)} disagree with markers {sorted(marked)}"
-    completed = set(rows(store, "SELECT apply_id, change_id, seq FROM setright_operations"
-                                " WHERE state = 'completed'"))
+    completed = set(store_rows(root, "SELECT apply_id, change_id, seq FROM setright_operations"
+                                     " WHERE state = 'completed'"))
     if not completed <= set(markers):
         return f"operations completed without a marker: {sorted(completed - set(markers))}"
     return None
