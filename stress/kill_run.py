@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +107,18 @@ def trial(ctx: Context, index: int, store: str, url: str,
         shutil.rmtree(root, ignore_errors=True)
 
 
-def store_url(store: str) -> Any:
-    """A fresh store URL of that kind (a new server database, dropped afterwards)."""
-    from serverhelp import store_database
+@contextmanager
+def store_url(store: str, database: str | None = None) -> Iterator[str]:
+    """A fresh store URL of that kind: on PostgreSQL a new schema in `database` (one server
+    database for the whole category, a schema per trial, which is quicker to make)."""
+    from serverhelp import pg_schema, store_database
 
-    return store_database(store)
+    if store == "postgresql" and database is not None:
+        with pg_schema(database) as url:
+            yield url
+        return
+    with store_database(store) as url:
+        yield url
 
 
 def postgres_reachable() -> str | None:
@@ -124,14 +133,19 @@ def postgres_reachable() -> str | None:
 
 
 def run(ctx: Context) -> None:
-    stores = ["sqlite", "postgresql"]
     why_not = postgres_reachable()
     if why_not:
-        stores = ["sqlite"]
         ctx.result.notes.append(f"postgresql: not run: {why_not}")
+        trials(ctx, ["sqlite"], None)
+        return
+    with store_url("postgresql") as database:
+        trials(ctx, ["sqlite", "postgresql"], database)
+
+
+def trials(ctx: Context, stores: list[str], database: str | None) -> None:
     longest = {}
     for store in stores:
-        with store_url(store) as url:
+        with store_url(store, database) as url:
             probe = ctx.work / "probe"
             kill_project(probe, url)
             longest[store] = timed_full_run(probe, "run") * 1.1
@@ -139,7 +153,7 @@ def run(ctx: Context) -> None:
     counts = {s: {"trials": 0, "mid_run": 0, "redriven": 0} for s in stores}
     for index in ctx.indexes(MINIMUM):
         store = stores[index % len(stores)]
-        with store_url(store) as url:
+        with store_url(store, database) as url:
             problem, detail = trial(ctx, index, store, url, longest[store])
         count = counts[store]
         count["trials"] += 1
