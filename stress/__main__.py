@@ -2,6 +2,7 @@
 
     STRESS_SCALE=0.1 python -m stress            # every count scaled (at least 1 each)
     python -m stress --only fuzz_config --seed 7 --case 42   # reproduce one input
+    python -m stress --readme README.md          # copy the report's figures into the README
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ CATEGORIES = ("fuzz_resolution", "fuzz_change", "fuzz_config", "fuzz_plan", "kil
               "kill_apply", "concurrent_apply", "concurrent_run")
 
 
+def machine() -> str:
+    """Cores and load when the run began: the figures' seconds depend on both."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{os.cpu_count()} cores, load average {load:.1f} at the start"
+
+
 def table(report: dict) -> str:
     rows = [("category", "tried", "failed", "seconds")]
     for name, data in report["categories"].items():
@@ -44,6 +51,28 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+README_BEGIN, README_END = "<!-- stress:begin -->", "<!-- stress:end -->"
+
+
+def readme_block(report: dict) -> str:
+    """The README's figures: the report as a Markdown table, with the command behind it."""
+    lines = [README_BEGIN, "", f"`{report['command']}` (seed {report['seed']}, scale"
+             f" {report['scale']}) took {report['seconds'] / 60:.0f} minutes"
+             f" ({report.get('machine', 'this machine')}):", "",
+             "| category | tried | failed |", "|---|---:|---:|"]
+    for name, data in report["categories"].items():
+        lines.append(f"| `{name}` | {data['tried']:,} | {data['failed']} |")
+    notes = [f"* {name}: {note}" for name, data in report["categories"].items()
+             for note in data.get("notes", [])]
+    return "\n".join([*lines, "", *notes, "", README_END])
+
+
+def write_readme(path: Path, report: dict) -> None:
+    text = path.read_text()
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    path.write_text(text[:start] + readme_block(report) + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stress")
     parser.add_argument("--only", action="append", choices=CATEGORIES)
@@ -52,11 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=float(os.environ.get("STRESS_SCALE", "1")))
     parser.add_argument("--case", type=int, help="run only this input or trial (with --only)")
     parser.add_argument("--report", type=Path, default=ROOT / "stress-report.json")
+    parser.add_argument("--readme", type=Path,
+                        help="only copy the figures of --report into this README's section")
     args = parser.parse_args(argv)
+    if args.readme:
+        write_readme(args.readme, json.loads(args.report.read_text()))
+        return 0
     names = args.only or list(CATEGORIES)
     print(f"stress: seed {args.seed}, scale {args.scale}", flush=True)
     report: dict = {"seed": args.seed, "scale": args.scale, "command": " ".join(
-        ["python -m stress", *sys.argv[1:]]), "categories": {}}
+        ["python -m stress", *sys.argv[1:]]), "machine": machine(), "categories": {}}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="setright-stress-") as scratch:
         for name in names:
