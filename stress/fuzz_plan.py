@@ -128,8 +128,8 @@ def replay(data: dict[str, Any], edit: dict[str, Any]) -> None:
                 node[edit["key"]] = edit["value"]
             else:
                 node.append(edit["value"])
-    except (KeyError, IndexError, TypeError):
-        pass  # an earlier edit removed the place: this one does nothing
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass  # an earlier edit removed or retyped the place: this one does nothing
 
 
 def forged(original: dict[str, Any], edits: list[dict[str, Any]], recompute: bool) -> str:
