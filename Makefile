@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench stress clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "setright needs Python >= 3.11")'
@@ -28,3 +28,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# The reliability harness (stress/): minutes, real processes, not part of `make test`.
+# STRESS_SCALE=0.1 scales every count; STRESS_SEED=N reproduces a run.
+stress: $(STAMP)
+	$(BIN)/python -m stress

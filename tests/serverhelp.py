@@ -91,22 +91,29 @@ def pg_module_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def pg_schema_url(pg_module_url: str) -> Iterator[str]:
-    """A new, empty schema in the module's database, as the URL's current schema
+@contextmanager
+def pg_schema(database_url: str) -> Iterator[str]:
+    """A new, empty schema in that database, as the URL's current schema
     (`?options=-csearch_path=…`): as isolated as a database for everything setright does
-    in `current_schema()`, and fast. Dropped after the test."""
+    in `current_schema()`, and fast. Dropped afterwards."""
     schema = "t_" + secrets.token_hex(6)
-    admin = pg_admin_connect(pg_module_url)
+    admin = pg_admin_connect(database_url)
     try:
         admin.execute(f"CREATE SCHEMA {schema}")
-        separator = "&" if "?" in pg_module_url else "?"
-        yield f"{pg_module_url}{separator}options=-csearch_path%3D{schema}"
+        separator = "&" if "?" in database_url else "?"
+        yield f"{database_url}{separator}options=-csearch_path%3D{schema}"
     finally:
         try:
             admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         finally:
             admin.close()
+
+
+@pytest.fixture
+def pg_schema_url(pg_module_url: str) -> Iterator[str]:
+    """A new, empty schema in the module's database (`pg_schema`), dropped after the test."""
+    with pg_schema(pg_module_url) as url:
+        yield url
 
 
 #: The audit store backends a `store_url` test runs on.

@@ -190,15 +190,34 @@ def _timezone_problems(doc: YamlDocument) -> list[Problem]:
     return []
 
 
+#: The longest duration setright accepts (ten years): every later instant must stay a
+#: timestamp the platform and the store can hold.
+MAX_DURATION_S = 10 * 365 * 86400
+#: A lease shorter than this is lost before its keeper can renew it (every ttl/3).
+MIN_TTL_S = 1.0
+
+
 def _duration_problems(doc: YamlDocument) -> list[Problem]:
-    """Durations the schema lets through as numbers: negative, infinite, NaN."""
+    """Durations the schema lets through: negative, infinite, NaN, longer than ten years
+    (a lock expiry or redrive deadline past any timestamp), and a ttl under a second."""
     problems = []
     for section, key in (("lock", "ttl"), ("redrive", "max_age")):
         value = (doc.data.get(section) or {}).get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
-                not math.isfinite(value) or value < 0):
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and (not math.isfinite(value) or value < 0):
             problems.append(doc.problem((section, key), "expected a duration such as 60s, 5m, "
                                         "1h or 1d (a number of seconds must be finite and >= 0)"))
+            continue
+        try:
+            seconds = parse_duration(value)
+        except (ValueError, OverflowError):
+            continue  # the schema's pattern reports it
+        if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
+            problems.append(doc.problem((section, key), "a duration of at most 3650d"))
+        elif key == "ttl" and seconds < MIN_TTL_S:
+            problems.append(doc.problem((section, key), "a lock ttl of at least 1s (a shorter"
+                                        " lease expires before it can be renewed)"))
     return problems
 
 

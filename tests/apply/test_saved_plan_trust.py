@@ -351,3 +351,13 @@ def test_a_forged_file_reason_in_the_plan_is_refused(project, clock) -> None:
         "  resolution_files[0].reason 'forged' in the plan file, 'verified by hand' from "
         "resolutions/r.yaml",
         "  resolution_files[0].ticket None in the plan file, 'OPS-7' from resolutions/r.yaml"]
+
+
+def test_a_forged_plan_id_is_refused(project, clock) -> None:
+    """Found by `make stress` (fuzz_plan): `plan_id: "failed"` with the digest recomputed
+    was applied and recorded as the plan id of every event and ledger row it wrote."""
+    mark_backfill(project)
+    plan = save(project, clock)
+    forge(plan, lambda d: d.update(plan_id="failed"))
+    text = refused(project, clock, plan)
+    assert "plan_id" in text, text

@@ -10,7 +10,7 @@ import click
 @click.command()
 @click.option("-t", "--target", "targets", multiple=True, metavar="TARGET",
               help="Run only this target (repeatable; default: every target).")
-@click.option("--max-attempts", type=click.IntRange(min=1), metavar="N",
+@click.option("--max-attempts", type=click.IntRange(min=1, max=1000), metavar="N",
               help="Executions a new apply may take before it is failed (default: run.max_attempts).")
 @click.pass_obj
 def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type: ignore[no-untyped-def]

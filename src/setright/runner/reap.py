@@ -213,6 +213,9 @@ def _copy_audit(store: Store, tx: Connection, audit_id: int, state: ChangeState,
 
 
 def _created_ms(tx: Connection, store: Store, audit_id: int) -> int | None:
-    row = tx.execute(f"SELECT setright_ms(created_at) FROM {quote(store.audit_table)}"
+    """The row's `created_at` as epoch ms, in the store dialect's own expression (a server
+    store has no `setright_ms` function; its column may be a zone-less TIMESTAMP)."""
+    ms = store.impl.audit_ms_sql(tx, store.audit_table, "created_at")
+    row = tx.execute(f"SELECT {ms} FROM {quote(store.audit_table)}"
                      " WHERE id = ?", (audit_id,)).fetchone()
     return int(row[0]) if row and row[0] is not None else None
