@@ -43,6 +43,8 @@ READERS = [("issue", "list"), ("issue", "list", "--json"), ("status",), ("audit"
 
 
 _MARK_ID = re.compile(r"\bfx-[0-9A-Z]{26}\b")
+#: A mark row's execution_id: a fresh UUID, as Flamingock's `audit fix` writes (same width).
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
 def project_on(root: Path, store_url: str, **store: Any) -> Project:
@@ -69,7 +71,8 @@ def the_loop(project: Project) -> list[tuple[str, int, str]]:
         result = project.cli(*args, clock=clock)
         root = str(project.root)
         out.append((mask(" ".join(args)).replace(root, "<root>"), result.exit_code,
-                    _MARK_ID.sub("fx-<mark>", mask(result.output).replace(root, "<root>"))))
+                    _UUID.sub("u" * 36, _MARK_ID.sub(
+                        "fx-<mark>", mask(result.output).replace(root, "<root>")))))
         assert "Traceback" not in result.output and "internal error" not in result.output, \
             result.output
         return result.output
@@ -372,7 +375,7 @@ def test_an_existing_flamingock_table_is_read_and_fixed_in_place(tmp_path: Path,
             [mark] = admin.rows("SELECT created_at, author, error_trace, transaction_flag"
                                 " FROM flamingockAuditLog WHERE state = ?",
                                 "MANUAL_MARKED_AS_APPLIED")
-            assert mark[:3] == (stored_mark, ACTOR, None) and not mark[3]
+            assert mark[:3] == (stored_mark, ACTOR, "") and not mark[3]  # error_trace '', as Flamingock
             assert admin.impl.column_names(admin.conn, "flamingockAuditLog") == \
                 list(AUDIT_COLUMN_NAMES)
         finally:
