@@ -3,8 +3,9 @@
 Exact match: the fresh plan's pending changes are exactly the
 remaining tasks' changes, in order, with the same checksums, and each one's
 latest audit row was written by this apply (nobody marked it since).
-Checksums and per-operation hashes are compared first; `DeepDiff` runs only
-on the tasks whose hashes differ, so a 10,000-operation apply with one edited
+Checksums are compared first; only a task whose checksum differs has its
+recorded operations read, their hashes compared, and `DeepDiff` run on the
+operations whose hashes differ, so a 10,000-operation apply with one edited
 statement costs one small diff.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from setright.db import Connection
 from setright.runner.fresh_plan import FreshPlan
 from setright.runner.model import Change
-from setright.store.applies import ApplyRow, TaskRow
+from setright.store.applies import ApplyRow, TaskRow, operations_of
 from setright.timeutil import ms_from_any
 
 OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement
@@ -33,8 +34,7 @@ def _yaml_value(value: Any) -> str:
 
 
 def explain_mismatch(conn: Connection, apply: ApplyRow, remaining: Sequence[TaskRow],
-                     ops_by_position: dict[int, list[OpTuple]], fresh: FreshPlan,
-                     changes: Callable[[str], Sequence[Change]]) -> list[str]:
+                     fresh: FreshPlan, changes: Callable[[str], Sequence[Change]]) -> list[str]:
     """Every difference between the remaining work and the fresh plan; [] when they match."""
     lines: list[str] = []
     ours = [t.change_id for t in remaining]
@@ -64,8 +64,9 @@ def explain_mismatch(conn: Connection, apply: ApplyRow, remaining: Sequence[Task
         if files is None:
             files = {c.id: c for c in changes(apply.target)}
         for task in differing:
-            lines += _explain_task(task, ops_by_position.get(task.position, []),
-                                   files.get(task.change_id))
+            recorded = [(op.seq, op.hash, op.state, op.statement)
+                        for op in operations_of(conn, apply.id, task.change_id)]
+            lines += _explain_task(task, recorded, files.get(task.change_id))
     lines += _marked_since(conn, apply, remaining)
     return lines
 

@@ -36,7 +36,6 @@ from setright.store.applies import (
     active_apply,
     find_apply,
     latest_apply,
-    operations_of,
     tasks_of,
 )
 from setright.store.snapshots import schema_fingerprint
@@ -63,24 +62,52 @@ class RedriveContext:
     flamingock_lock_table: str = "flamingockLock"
 
 
-OpTuple = tuple[int, str, str, str]  # seq, hash, state, statement
+@dataclass(frozen=True)
+class OperationCounts:
+    """A task's operations as the guard and the remaining work need them (no statements)."""
+
+    total: int = 0
+    completed: int = 0
+    first_open: int | None = None      # lowest seq not completed
+    last_open: int | None = None       # highest seq not completed
+
+    @property
+    def open(self) -> int:
+        return self.total - self.completed
+
+
+def _operation_counts(conn: Connection, apply_id: str) -> dict[str, OperationCounts]:
+    """Per change of the apply, in one aggregate query."""
+    return {change_id: OperationCounts(total, int(completed), first, last)
+            for change_id, total, completed, first, last in conn.execute(
+                "SELECT change_id, count(*),"
+                " sum(CASE WHEN state = 'completed' THEN 1 ELSE 0 END),"
+                " min(CASE WHEN state = 'completed' THEN NULL ELSE seq END),"
+                " max(CASE WHEN state = 'completed' THEN NULL ELSE seq END)"
+                " FROM setright_operations WHERE apply_id = ? GROUP BY change_id", (apply_id,))}
 
 
 def redrive_guard(conn: Connection, apply: ApplyRow, ctx: RedriveContext
-                  ) -> tuple[dict[str, Any], dict[int, list[OpTuple]], dict[int, TaskRow]]:
-    """Guard data (operations hashed per task), and the operations and task rows by position."""
-    ops_by_change: dict[str, list[OpTuple]] = {}
-    for op in operations_of(conn, apply.id):
-        ops_by_change.setdefault(op.change_id, []).append(
-            (op.seq, op.hash, op.state, op.statement))
-    tasks, ops_by_position, rows = [], {}, {}
+                  ) -> tuple[dict[str, Any], dict[int, OperationCounts], dict[int, TaskRow]]:
+    """Guard data, and the operation counts and task rows by position.
+
+    Per task the guard holds what moves when anything about it moves: position,
+    change, checksum (which covers every operation's hash), state, completed
+    operations and its latest event. Statements are never read here: only a
+    task whose checksum differs from its change file reads them, to explain.
+    """
+    counts = _operation_counts(conn, apply.id)
+    events = dict(conn.execute("SELECT change_id, max(id) FROM setright_events"
+                               " WHERE apply_id = ? GROUP BY change_id", (apply.id,)).fetchall())
+    tasks, counts_by_position, rows = [], {}, {}
     for task in tasks_of(conn, apply.id):
-        ops = ops_by_change.get(task.change_id, [])
-        ops_by_position[task.position] = ops
+        ops = counts.get(task.change_id, OperationCounts())
+        counts_by_position[task.position] = ops
         rows[task.position] = task
         tasks.append({"position": task.position, "change_id": task.change_id,
                       "state": task.state, "checksum": task.checksum,
-                      "operations": fingerprint([[s, h, st] for s, h, st, _ in ops])})
+                      "completed_operations": ops.completed,
+                      "last_event": events.get(task.change_id)})
     latest = latest_apply(conn, apply.target)
     holder = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
                           (f"target:{apply.target}",)).fetchone()
@@ -103,7 +130,7 @@ def redrive_guard(conn: Connection, apply: ApplyRow, ctx: RedriveContext
     }
     if ctx.live_schema is not None:
         data["live_schema"] = live_schema_guard(ctx.live_schema(apply.target))
-    return data, ops_by_position, rows
+    return data, counts_by_position, rows
 
 
 def live_schema_guard(live: LiveSnapshot) -> str:
@@ -140,7 +167,7 @@ def evaluate_redrive(conn: Connection, entry: PlanEntry, ctx: RedriveContext) ->
     if apply is None:
         return action(Outcome.CONFLICT, [f"apply {entry.subject!r} is not in the audit store"],
                       Guard(fingerprint(None), {}))
-    data, ops_by_position, task_rows = redrive_guard(conn, apply, ctx)
+    data, counts_by_position, task_rows = redrive_guard(conn, apply, ctx)
     guard = Guard(fingerprint(data), data)
     if apply.state in ("failed_retryable", "running", "completed") and \
             _redriven_since_failure(conn, apply.id):
@@ -148,7 +175,7 @@ def evaluate_redrive(conn: Connection, entry: PlanEntry, ctx: RedriveContext) ->
                                           f"{apply.state}"], guard)
     refusals = _refusals(conn, apply, data, entry, ctx)
     remaining = [t for t in data["tasks"] if t["state"] in REMAINING_TASK_STATES]
-    work = [_remaining_work(t, ops_by_position[t["position"]]) for t in remaining]
+    work = [_remaining_work(t, counts_by_position[t["position"]]) for t in remaining]
     completed = [{"position": t["position"], "change_id": t["change_id"]}
                  for t in data["tasks"] if t["state"] == "completed"]
     fresh = ctx.fresh_plan(apply.target)
@@ -156,7 +183,7 @@ def evaluate_redrive(conn: Connection, entry: PlanEntry, ctx: RedriveContext) ->
                      "changes": [{"change_id": c.change_id, "checksum": c.checksum,
                                   "operations": len(c.operations)} for c in fresh.changes]}
     mismatch = explain_mismatch(conn, apply, [task_rows[t["position"]] for t in remaining],
-                                ops_by_position, fresh, ctx.changes)
+                                fresh, ctx.changes)
     if mismatch:
         refusals.append("the fresh plan does not match the remaining work (drift):")
         refusals += [f"  {line}" for line in mismatch]
@@ -232,10 +259,8 @@ def _refusals(conn: Connection, apply: ApplyRow, data: dict[str, Any],
     return out
 
 
-def _remaining_work(task: dict[str, Any], ops: list[OpTuple]) -> dict[str, Any]:
+def _remaining_work(task: dict[str, Any], ops: OperationCounts) -> dict[str, Any]:
     """Resume at the first operation not completed (safe: the checksum covers every operation)."""
-    to_run = [seq for seq, _, state, _ in ops if state != "completed"]
     return {"position": task["position"], "change_id": task["change_id"],
-            "task_state": task["state"], "operations_total": len(ops),
-            "from_seq": to_run[0] if to_run else None, "to_seq": to_run[-1] if to_run else None,
-            "operations_to_run": len(to_run)}
+            "task_state": task["state"], "operations_total": ops.total,
+            "from_seq": ops.first_open, "to_seq": ops.last_open, "operations_to_run": ops.open}

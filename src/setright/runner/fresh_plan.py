@@ -37,12 +37,15 @@ class PlannedChange:
     current_audit_id: int | None
 
     def canonical(self) -> dict[str, Any]:
-        """What identifies the work: the fingerprint and redrive comparisons use only this."""
+        """What identifies the work, compactly: the checksum covers every operation's hash,
+        so the fingerprint hashes their count, not 10,000 hashes."""
         return {"change_id": self.change_id, "checksum": self.checksum,
-                "operations": [[seq, digest] for seq, digest in self.operations]}
+                "operations": len(self.operations)}
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.canonical(), "transactional": self.transactional,
+        return {"change_id": self.change_id, "checksum": self.checksum,
+                "operations": [[seq, digest] for seq, digest in self.operations],
+                "transactional": self.transactional,
                 "recovery_strategy": self.recovery_strategy, "order": self.order,
                 "source_file": self.source_file, "current_state": self.current_state,
                 "current_audit_id": self.current_audit_id}
