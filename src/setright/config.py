@@ -40,6 +40,8 @@ class TargetConfig:
     path: Path | None
     changes: Path | None
     db_url: DbUrl = field(default=None, compare=False)  # type: ignore[assignment]
+    #: where `changes` is written (file:line:column), for errors about that folder
+    changes_at: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.db_url is None:
@@ -129,6 +131,8 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
             path=db_url.path,
             changes=(root / changes) if changes else None,
             db_url=db_url,
+            changes_at=doc.problem(("targets", name, "changes"), "").location()
+            if changes else None,
         )
     return Config(
         root=root,

@@ -397,3 +397,24 @@ def test_checksum_tells_a_change_rollback_from_a_step_rollback() -> None:
 )
 def test_checksum_ignores_formatting(tmp_path: Path, variant: str) -> None:
     assert load_text(tmp_path, variant).checksum == load_text(tmp_path, CHECKSUM_BASE).checksum
+
+
+
+def test_a_missing_folder_is_named_where_the_config_writes_it(tmp_path: Path) -> None:
+    """Found by the stress harness (fuzz_config): the error named the key but not file:line."""
+    import shutil
+
+    from runhelp import Project
+
+    project = Project(tmp_path / "p")
+    shutil.rmtree(project.root / "changes" / "app")
+    line = next(n for n, text in enumerate(project.config_path.read_text().splitlines(), 1)
+                if "changes/app" in text)
+    for command in (("status",), ("run",)):
+        result = project.cli(*command)
+        assert result.exit_code == 1, result.output
+        first = result.output.splitlines()[0]
+        assert first.startswith("Error: ") and f"setright.yaml:{line}:" in first, first
+        assert "targets.app.changes: the changes folder changes/app of target 'app' does " \
+               "not exist" in first
+        assert "Traceback" not in result.output

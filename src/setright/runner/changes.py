@@ -66,7 +66,8 @@ def change_checksum(
     return CHECKSUM_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def change_files(folder: Path, target: str, *, root: Path | None = None) -> list[Path]:
+def change_files(folder: Path, target: str, *, root: Path | None = None,
+                 written_at: str | None = None) -> list[Path]:
     """The change files of a folder in run order: `*.yaml` / `*.yml`, by file name.
 
     Hidden files (editor swap and lock files) are skipped. A missing folder is
@@ -76,8 +77,9 @@ def change_files(folder: Path, target: str, *, root: Path | None = None) -> list
     folder = folder.resolve()
     if not folder.is_dir():
         shown = _shown(folder, root.resolve() if root is not None else None)
+        place = f"{written_at}: targets.{target}.changes: " if written_at else ""
         raise ConfigError(
-            f"the changes folder {shown} of target {target!r} does not exist",
+            f"{place}the changes folder {shown} of target {target!r} does not exist",
             [f"create it, or fix targets.{target}.changes in the configuration"],
         )
     files = [
@@ -129,7 +131,8 @@ def load_all(config: Config, warnings: list[Problem] | None = None
     loader = _Loader(config.root)
     loaded: dict[str, list[Change]] = {}
     for name, target in config.targets.items():
-        loaded[name] = (loader.folder(target.changes, name, splitter_of(target))
+        loaded[name] = (loader.folder(target.changes, name, splitter_of(target),
+                                      target.changes_at)
                         if target.changes is not None else [])
     loader.raise_problems()
     if warnings is not None:
@@ -156,10 +159,10 @@ class _Loader:
         self.warnings: list[Problem] = []
         self.sites: dict[str, _Site] = {}
 
-    def folder(self, folder: Path, target: str, impl: DefaultImpl | None = None
-               ) -> list[Change]:
+    def folder(self, folder: Path, target: str, impl: DefaultImpl | None = None,
+               written_at: str | None = None) -> list[Change]:
         changes: list[Change] = []
-        for path in change_files(folder, target, root=self.root):
+        for path in change_files(folder, target, root=self.root, written_at=written_at):
             try:
                 change, site, warnings = _load(path, target, self.root, impl)
             except InvalidInput as exc:
