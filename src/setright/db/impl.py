@@ -70,6 +70,10 @@ class DefaultImpl:
     #: read snapshot. Where a read-only transaction may not create tables, even temporary
     #: ones (PostgreSQL, MySQL), they are made before the snapshot begins.
     session_tables_in_snapshot: ClassVar[bool] = True
+    #: How often a writer tries to begin while another holds the store. SQLite's busy
+    #: timeout already waits inside one try; a server's lock wait can end in a deadlock
+    #: or lock-wait error that a fresh try gets past.
+    begin_attempts: ClassVar[int] = 1
 
     # -- connecting and transactions --------------------------------------
 

@@ -76,6 +76,7 @@ class MysqlImpl(DefaultImpl):
     name = "mysql"
     transactional_ddl = False
     connection_types = (MysqlConnection,)
+    begin_attempts = 3
     session_tables_in_snapshot = False
 
     # -- connecting and transactions ---------------------------------------

@@ -146,6 +146,7 @@ class PostgresImpl(DefaultImpl):
     name = "postgresql"
     transactional_ddl = True
     connection_types = (PgConnection,)
+    begin_attempts = 3
     session_tables_in_snapshot = False
 
     write_lock_timeout_ms = WRITE_LOCK_TIMEOUT_MS

@@ -34,7 +34,6 @@ def as_url(store: DbUrl | Path, text: str | None = None) -> DbUrl:
 
 
 #: How often `Store.write` tries to begin when another transaction holds what it needs.
-BEGIN_ATTEMPTS = 3
 
 
 def _privilege_hint(impl: DefaultImpl, exc: BaseException) -> list[str]:
@@ -190,18 +189,19 @@ class Store:
     def _begin_write(self) -> None:
         """`impl.begin(write=True)`, tried again while another writer holds the store."""
         impl, conn = self.impl, self.conn
-        for attempt in range(1, BEGIN_ATTEMPTS + 1):
+        attempts = impl.begin_attempts
+        for attempt in range(1, attempts + 1):
             try:
                 impl.begin(conn, write=True)
                 return
             except Exception as exc:
                 if not impl.is_error(exc) and not impl.is_busy(exc):
                     raise
-                if impl.is_busy(exc) and attempt < BEGIN_ATTEMPTS:
+                if impl.is_busy(exc) and attempt < attempts:
                     continue
                 raise StoreError(
                     f"the audit store {self.where} is locked by another process",
-                    [f"{impl.error_line(exc)}; waited {BUSY_TIMEOUT_MS // 1000}s"],
+                    [f"{impl.error_line(exc)}; waited {attempts * BUSY_TIMEOUT_MS // 1000}s"],
                 ) from None
 
     @contextmanager
