@@ -1,5 +1,5 @@
 """The whole loop on a server: the audit store and two targets on PostgreSQL, then on
-MariaDB/MySQL, driven by the real `setright` processes.
+MariaDB/MySQL, driven by the real CLI (a real process where it is killed).
 
 The quickstart's stories, in SQL both servers accept: a runner is SIGKILLed between the
 two batches of a non-transactional change and reaped by the next run; a unique index
@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from serverhelp import pg_admin_connect, pg_database
 from serverhelp_mysql import mysql_admin, mysql_server, with_database  # noqa: F401 - fixture
+from setright.cli import cli
 from setright.db import parse_url
 from setright.db.impl import impl_for
 
@@ -76,18 +78,22 @@ class ServerProject:
         data = {"id": name.split("__", 1)[1], **fields}
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
-    def setright(self, *args: str, expect: int = 0, fault: str | None = None) -> str:
-        env = {**os.environ, "SETRIGHT_ACTOR": ACTOR, "NO_COLOR": "1"}
+    def setright(self, *args: str, expect: int = 0) -> str:
+        """The real CLI, in this process (a crash needs a process of its own: `crash`)."""
+        result = CliRunner().invoke(cli, ["--config", str(self.root / "setright.yaml"), *args],
+                                    env={"SETRIGHT_ACTOR": ACTOR, "SETRIGHT_STORE": None})
+        output = result.output
+        assert "Traceback" not in output and "internal error" not in output, output
+        assert result.exit_code == expect, f"setright {' '.join(args)} → {result.exit_code}\n{output}"
+        return result.stdout
+
+    def crash(self, *args: str, fault: str) -> None:
+        """A real `setright` process that SIGKILLs itself at `fault` (SETRIGHT_FAULT)."""
+        env = {**os.environ, "SETRIGHT_ACTOR": ACTOR, "NO_COLOR": "1", "SETRIGHT_FAULT": fault}
         env.pop("SETRIGHT_STORE", None)
-        env.pop("SETRIGHT_FAULT", None)
-        if fault:
-            env["SETRIGHT_FAULT"] = fault
         proc = subprocess.run([sys.executable, "-m", "setright", *args], cwd=self.root,
                               env=env, capture_output=True, text=True, timeout=120)
-        output = proc.stdout + proc.stderr
-        assert "Traceback" not in output and "internal error" not in output, output
-        assert proc.returncode == expect, f"setright {' '.join(args)} → {proc.returncode}\n{output}"
-        return proc.stdout
+        assert proc.returncode == -9, proc.stdout + proc.stderr
 
     def sql(self, target: str, statement: str) -> list[tuple[Any, ...]]:
         """What an operator does by hand in a target database."""
@@ -120,7 +126,7 @@ def test_the_whole_loop(tmp_path: Path, new_database: Callable[[], str]) -> None
                    apply="CREATE UNIQUE INDEX invoices_number ON invoices (number);\n")
 
     # 1. The runner dies right after the first batch of users-v2 committed.
-    project.setright("run", "-t", "app", expect=-9, fault="crash-after:users-v2:1")
+    project.crash("run", "-t", "app", fault="crash-after:users-v2:1")
     assert project.sql("app", "SELECT id FROM users WHERE v = 2 ORDER BY id") == [(1,), (2,)]
     time.sleep(2.5)  # its lease (lock.ttl 2s) expires
 
