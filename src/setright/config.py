@@ -112,7 +112,8 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     problems = schema_problems(doc, "config")
     if url_problems:
         problems = sorted(problems + url_problems, key=lambda p: (p.line or 0, p.column or 0))
-    problems = problems or _duration_problems(doc) or _timezone_problems(doc)
+    problems = (problems or _duration_problems(doc) or _timezone_problems(doc)
+                or _folder_problems(doc, root))
     if problems:
         raise InvalidInput("invalid configuration", problems)
     data = doc.data
@@ -176,6 +177,26 @@ def _parse_urls(doc: YamlDocument, root: Path
         except ConfigError as exc:
             problems.append(doc.problem((*where, "url"), exc.message))
     return parsed, problems
+
+
+def _folder_problems(doc: YamlDocument, root: Path) -> list[Problem]:
+    """The folders the file names (`resolutions`, each target's `changes`) must be paths
+    this system can look up: a name too long for it is a place in the file, not a crash
+    later in whichever command first lists the folder."""
+    data = doc.data
+    places: list[tuple[tuple[str, ...], object]] = [(("resolutions",), data.get("resolutions"))]
+    places += [(("targets", name, "changes"), spec.get("changes"))
+               for name, spec in (data.get("targets") or {}).items() if isinstance(spec, dict)]
+    problems = []
+    for where, folder in places:
+        if not isinstance(folder, str) or not folder:
+            continue
+        try:
+            (root / folder).exists()
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(doc.problem(where, f"this folder cannot be used: {reason}"))
+    return problems
 
 
 def _timezone_problems(doc: YamlDocument) -> list[Problem]:

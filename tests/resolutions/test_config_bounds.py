@@ -3,7 +3,8 @@
 Found by `make stress` (fuzz_config): `lock: {ttl: 99999999999999999999d}` made `run` an
 internal OverflowError (a lock expiry past any timestamp), `run: {max_attempts: 9…9}` one
 from SQLite's INTEGER, and `lock: {ttl: 0s}` let `run` start an apply whose lease was
-born expired, so it wrote a failed apply and reported lease-lost.
+born expired, so it wrote a failed apply and reported lease-lost; a folder name longer
+than the file system allows made `validate` an internal OSError.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ CASES = [
     ("ttl-250ms", 6, "lock: {ttl: 250ms}", "at least 1s"),
     ("max-age-huge", 7, "redrive: {max_age: 99999999999d}", "at most 3650d"),
     ("attempts-huge", 5, "run: {max_attempts: " + "9" * 400 + "}", "setright.yaml:5:"),
+    # a folder name longer than the file system allows (seed 20261202, case 293): OSError
+    ("resolutions-name-too-long", 8, "resolutions: " + "x" * 5000, "cannot be used"),
+    ("changes-name-too-long", 4,
+     '  app: {url: "sqlite:///data/app.db", changes: ' + "y" * 5000 + "}", "cannot be used"),
 ]
 
 
