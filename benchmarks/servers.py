@@ -1,8 +1,7 @@
 """Server stores for the `@postgresql` / `@mysql` rows: a fresh database each, dropped after.
 
 The admin URLs come from `BENCH_POSTGRES` / `BENCH_MYSQL` (default: the local
-servers). A row whose server cannot be reached, or whose store this version of
-setright cannot keep on that server yet, is skipped with the reason.
+servers). A row whose server cannot be reached is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -23,10 +22,6 @@ ADMIN_URLS = {"postgresql": ("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:
 
 class Unavailable(Exception):
     """The server cannot be reached."""
-
-
-class NotWired(Exception):
-    """This version of setright cannot keep its store on that server."""
 
 
 def _with_database(url: str, name: str) -> str:
@@ -69,15 +64,9 @@ def fresh_database(dialect: str) -> Iterator[str]:
 def fill_server_store(url: str, rows: int, issues: int, dialect: str) -> None:
     """setright's store at `url` holding the generated log (set-based, one transaction)."""
     from setright.db.url import parse_url
-    from setright.errors import StoreError
     from setright.store import Store
 
-    try:
-        store = Store.open(parse_url(url, Path.cwd()))
-    except StoreError as exc:
-        if "not supported" in exc.message:
-            raise NotWired(f"store on {dialect} not wired on this branch") from None
-        raise
+    store = Store.open(parse_url(url, Path.cwd()))
     try:
         with store.write() as tx:
             build.fill_audit_log(tx, store.impl.quote(store.audit_table), rows, issues,

@@ -352,5 +352,5 @@ def impl_for(url: DbUrl) -> DefaultImpl:
     cls = _REGISTRY.get(url.dialect)
     if cls is None:
         raise SetrightError(f"{url.shown}: {url.dialect} is not supported yet",
-                            ["setright supports sqlite:/// URLs in this version"])
+                            ["setright supports sqlite:///, postgresql:// and mysql:// URLs"])
     return cls()
