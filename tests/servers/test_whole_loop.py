@@ -154,8 +154,9 @@ def test_the_whole_loop(tmp_path: Path, new_database: Callable[[], str]) -> None
 
     # 5. Plan, then apply the saved plan.
     project.setright("plan", "--detailed-exitcode", expect=2)
-    project.setright("plan", "-o", "plan.json")
-    project.setright("apply", "plan.json")
+    saved = str(project.root / "plan.json")
+    project.setright("plan", "-o", saved)
+    project.setright("apply", saved)
     assert json.loads(project.setright("issue", "list", "--json"))["issues"] == []
 
     # 6. Run again: everything completes, and history shows what was decided.
