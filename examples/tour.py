@@ -7,8 +7,10 @@ Used by examples/quickstart/demo.py (SQLite) and examples/postgres/walkthrough.p
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ class Tour:
         """Run the real CLI; print and record the command and its output."""
         command = "setright " + " ".join(shlex.quote(a) for a in args)
         full_env = {**os.environ, "NO_COLOR": "1", "SETRIGHT_ACTOR": "ops@example.com",
-                    **self.env, **(env or {})}
+                    "USER": "ops", "LOGNAME": "ops", **self.env, **(env or {})}
         full_env.pop("SETRIGHT_STORE", None)
         full_env.pop("COLUMNS", None)  # the transcript is the README's: one fixed width
         proc = subprocess.run([sys.executable, "-m", "setright", *args], cwd=self.root,
@@ -107,7 +109,12 @@ def markdown(transcript: list[tuple[str, str, str]]) -> str:
             out += [f"`{command[4:]}`:", "", "```yaml", output, "```", ""]
         else:
             out += ["```console", f"$ {command}", *([output] if output else []), "```", ""]
-    return "\n".join(out).rstrip("\n") + "\n"
+    return _without_host("\n".join(out).rstrip("\n") + "\n")
+
+
+def _without_host(text: str) -> str:
+    """A runner's `user@host:pid` names this machine: the README shows `runner` instead."""
+    return re.sub(rf"@{re.escape(socket.gethostname())}:(\d+)", r"@runner:\1", text)
 
 
 def markers(command: str) -> tuple[str, str]:
