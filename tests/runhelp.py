@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,23 @@ class Project:
         finally:
             conn.close()
 
+    def store_rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Read the SQLite store from outside, read-only (never creates it); a store or table
+        not made yet reads as no rows (a test polling a runner in another process)."""
+        path = self.root / ".setright" / "audit.db"
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10)
+        except sqlite3.OperationalError:
+            return []
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        finally:
+            conn.close()
+
     def markers(self, target: str = "app") -> list[tuple[str, int]]:
         return self.query("SELECT change_id, seq FROM setright_markers ORDER BY change_id, seq",
                           target)
@@ -122,6 +139,15 @@ class Project:
         return subprocess.Popen(
             [sys.executable, "-m", "setright", "--config", str(self.config_path), *args],
             cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
 
 
 def state_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:

@@ -9,8 +9,6 @@ connection ids, on top of `runhelp.normalise` (apply ids, times, owners).
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,11 @@ def server_project(root: Path, url: str, *, ttl: str = "60s", max_attempts: int 
                    ) -> Project:
     """A project on the fixed test timeline whose target `app` is `url`."""
     return Project(root, ttl=ttl, max_attempts=max_attempts, start_ms=T0, urls={"app": url})
+
+
+def write_change(p: Project, name: str, text: str) -> None:
+    """A change file of target `app` written as text, so a test knows every statement's line."""
+    (p.root / "changes" / "app" / f"{name}.yaml").write_text(text)
 
 
 def database_of(url: str) -> str:
@@ -54,13 +57,3 @@ def masked(text: str, url: str) -> str:
     database's name and server session ids replaced."""
     text = _OWNER.sub("<owner>", mask(text))
     return _SESSION.sub(r"\1 <id>", text.replace(database_of(url), "<db>"))
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")

@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-import pytest
 from click.testing import CliRunner
 
-from runhelp import Project
+from runhelp import Project, wait_for
 from setright.cli.run_cmd import ProgressPrinter
 from setright.render.run import elapsed, live_line
 from setright.render.style import Style
@@ -22,29 +20,9 @@ SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x 
         " INSERT INTO t SELECT count(*) FROM c")
 
 
-def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
-
-
 def started(project: Project, change_id: str) -> bool:
-    path = project.root / ".setright" / "audit.db"
-    if not path.exists():
-        return False
-    import sqlite3
-
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT state FROM setright_audit_log WHERE change_id = ? "
-                            "ORDER BY id DESC LIMIT 1", (change_id,)).fetchone() == ("STARTED",)
-    except sqlite3.Error:
-        return False
-    finally:
-        conn.close()
+    return project.store_rows("SELECT state FROM setright_audit_log WHERE change_id = ?"
+                              " ORDER BY id DESC LIMIT 1", change_id) == [("STARTED",)]
 
 
 def test_a_slow_statement_reports_itself_and_status_says_running(tmp_path: Path,

@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runhelp import Project
+from runhelp import Project, wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
@@ -35,42 +33,19 @@ def project(tmp_path: Path) -> Project:
     return p
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
-def store_rows(project: Project, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Read the store from outside (read-only: never creates it); nothing yet = no rows."""
-    path = project.root / ".setright" / "audit.db"
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    except sqlite3.OperationalError:
-        return []
-    try:
-        return conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return []
-        raise
-    finally:
-        conn.close()
 
 
 def audit_of(project: Project, change_id: str) -> list[tuple[Any, ...]]:
-    return store_rows(project, "SELECT state, metadata FROM setright_audit_log"
+    return project.store_rows("SELECT state, metadata FROM setright_audit_log"
                       " WHERE change_id = ? ORDER BY id", change_id)
 
 
 def state_snapshot(project: Project) -> list[Any]:
     tables = ["setright_audit_log", "setright_applies", "setright_tasks", "setright_operations",
               "setright_events"]
-    return [store_rows(project, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables] + [
+    return [project.store_rows(f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables] + [
         project.query("SELECT * FROM t ORDER BY 1"), project.markers()]
 
 
@@ -89,7 +64,7 @@ def test_crash_after_first_operation_of_non_transactional_change(project: Projec
     assert project.query("SELECT id FROM t") == [(1,)]
     assert project.markers() == [("base", 1), ("loose", 1)]
     assert [s for s, _ in audit_of(project, "loose")] == ["STARTED"]
-    assert store_rows(project, "SELECT state FROM setright_operations WHERE change_id = 'loose'"
+    assert project.store_rows("SELECT state FROM setright_operations WHERE change_id = 'loose'"
                       " ORDER BY seq") == [("pending",), ("pending",), ("pending",)]
     # while the dead runner's lease lives, the target is locked
     locked = project.cli("run")
@@ -97,12 +72,12 @@ def test_crash_after_first_operation_of_non_transactional_change(project: Projec
     time.sleep(TTL + 0.2)
     result = project.cli("run")
     assert result.exit_code == 1
-    [(apply_id, state, error)] = store_rows(project, "SELECT id, state, error FROM setright_applies")
+    [(apply_id, state, error)] = project.store_rows("SELECT id, state, error FROM setright_applies")
     assert state == "failed" and error.startswith("runner lost: lease expired at")
     # settled exactly: operation 1 completed, the rest pending, the task failed, STARTED kept
-    assert store_rows(project, "SELECT seq, state FROM setright_operations WHERE change_id ="
+    assert project.store_rows("SELECT seq, state FROM setright_operations WHERE change_id ="
                       " 'loose' ORDER BY seq") == [(1, "completed"), (2, "pending"), (3, "pending")]
-    assert store_rows(project, "SELECT state, error FROM setright_tasks WHERE change_id = 'loose'"
+    assert project.store_rows("SELECT state, error FROM setright_tasks WHERE change_id = 'loose'"
                       ) == [("failed", error + "; 1 of 3 operations committed")]
     assert [s for s, _ in audit_of(project, "loose")] == ["STARTED"]
     # ... and the target is blocked by the started-never-completed change
@@ -130,9 +105,9 @@ def test_crash_after_commit_of_transactional_change_recovers_applied(project: Pr
     assert meta["recovered"] == "recovered from target markers: 2 of 2 operations committed"
     assert meta["reason"].startswith("runner lost: lease expired at")
     assert project.query("SELECT id FROM t ORDER BY id") == [(1,), (2,), (3,)]
-    applies = store_rows(project, "SELECT state FROM setright_applies ORDER BY created_at, id")
+    applies = project.store_rows("SELECT state FROM setright_applies ORDER BY created_at, id")
     assert applies == [("failed",), ("completed",)]
-    tasks = store_rows(project, "SELECT change_id, state FROM setright_tasks ORDER BY rowid")
+    tasks = project.store_rows("SELECT change_id, state FROM setright_tasks ORDER BY rowid")
     assert tasks == [("base", "completed"), ("tx", "completed"), ("later", "pending"),
                      ("later", "completed")]
 
@@ -142,11 +117,11 @@ def test_sigkill_during_a_long_statement_leaves_started_then_is_reaped(project: 
     proc = project.spawn("run")
     try:
         wait_for(lambda: [s for s, _ in audit_of(project, "long")] == ["STARTED"])
-        first_expiry = store_rows(project, "SELECT expires_at FROM setright_locks")[0][0]
+        first_expiry = project.store_rows("SELECT expires_at FROM setright_locks")[0][0]
         # the lease keeper renews while the statement runs: the lease outlives one ttl
         time.sleep(TTL * 1.5)
         assert proc.poll() is None
-        renewed = store_rows(project, "SELECT l.expires_at, a.lease_expires_at FROM"
+        renewed = project.store_rows("SELECT l.expires_at, a.lease_expires_at FROM"
                              " setright_locks l, setright_applies a WHERE a.state = 'running'")
         assert renewed[0][0] > first_expiry and renewed[0][0] == renewed[0][1]
         proc.send_signal(signal.SIGKILL)
@@ -161,7 +136,7 @@ def test_sigkill_during_a_long_statement_leaves_started_then_is_reaped(project: 
     assert result.exit_code == 1
     assert "runner lost: lease expired at" in result.output
     assert "long: STARTED (started, never completed)" in result.output
-    assert store_rows(project, "SELECT state FROM setright_tasks WHERE change_id = 'long'") == [
+    assert project.store_rows("SELECT state FROM setright_tasks WHERE change_id = 'long'") == [
         ("failed",)]
     assert project.query("SELECT count(*) FROM t") == [(0,)]
     assert project.markers() == [("base", 1)]
@@ -203,7 +178,7 @@ def test_second_runner_on_a_busy_target_exits_with_the_lock_info(project: Projec
         if first.poll() is None:
             first.kill()
             first.wait()
-    assert store_rows(project, "SELECT count(*) FROM setright_applies") == [(1,)]
+    assert project.store_rows("SELECT count(*) FROM setright_applies") == [(1,)]
     assert [s for s, _ in audit_of(project, "slow")] == ["STARTED", "APPLIED"]
     assert project.query("SELECT count(*) FROM t") == [(1,)]
 
@@ -214,7 +189,7 @@ def test_two_runners_started_together_never_run_a_change_twice(project: Project)
     codes = sorted(code for code, _, _ in results)
     # one ran it; the other found the lock (exit 1) or, if it came after, nothing to do (0)
     assert codes[0] == 0 and codes[1] in (0, 1)
-    assert store_rows(project, "SELECT count(*) FROM setright_applies") == [(1,)]
+    assert project.store_rows("SELECT count(*) FROM setright_applies") == [(1,)]
     assert [s for s, _ in audit_of(project, "slow")] == ["STARTED", "APPLIED"]
     assert project.query("SELECT count(*) FROM t") == [(1,)]
 

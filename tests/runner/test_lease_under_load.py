@@ -11,7 +11,6 @@ more than one live apply, and every change ends applied.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -31,20 +30,6 @@ SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x 
 DEADLINE_S = 25.0
 
 
-def store_rows(project: Project, sql: str) -> list[tuple[object, ...]]:
-    path = project.root / ".setright" / "audit.db"
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10)
-    except sqlite3.OperationalError:
-        return []  # not created yet
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return []
-        raise
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -86,7 +71,7 @@ def test_racing_runners_on_busy_cores_never_lose_a_live_lease(tmp_path: Path,
             done = done or "up to date" in out or "completed or up to date" in out
             if not done and time.monotonic() < deadline:
                 runners.append(p.spawn("run"))
-        live = store_rows(p, "SELECT count(*) FROM setright_applies WHERE state IN"
+        live = p.store_rows("SELECT count(*) FROM setright_applies WHERE state IN"
                              " ('pending', 'running', 'failed_retryable')")
         most_live = max(most_live, live[0][0] if live else 0)
         time.sleep(0.02)
@@ -94,7 +79,7 @@ def test_racing_runners_on_busy_cores_never_lose_a_live_lease(tmp_path: Path,
     assert not lost, lost[0]
     assert [err for _, _, err in outputs if err.strip()] == []
     assert most_live <= 1
-    applied = store_rows(p, "SELECT count(*) FROM setright_change_state WHERE state = 'APPLIED'")
+    applied = p.store_rows("SELECT count(*) FROM setright_change_state WHERE state = 'APPLIED'")
     assert applied == [(total,)], [o for _, o, _ in outputs if "locked" not in o][-1:]
-    assert store_rows(p, "SELECT state, count(*) FROM setright_applies GROUP BY state") == [
+    assert p.store_rows("SELECT state, count(*) FROM setright_applies GROUP BY state") == [
         ("completed", 1)]

@@ -10,32 +10,23 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runhelp import Project
+from runhelp import Project, wait_for
 from serverhelp_mysql import mysql_admin, mysql_url  # noqa: F401 - fixtures
 from setright.runner.targets import read_markers
 from setright.timeutil import FixedClock
-from targethelp import database_of, masked, mysql_rows, server_project, wait_for
+from targethelp import database_of, masked, mysql_rows, server_project, write_change
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
 
-def write_change(p: Project, name: str, text: str) -> None:
-    (p.root / "changes" / "app" / f"{name}.yaml").write_text(text)
 
 
-def store_rows(p: Project, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{p.root / '.setright' / 'audit.db'}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def markers(url: str) -> list[tuple[Any, ...]]:
@@ -78,9 +69,9 @@ def test_a_ddl_change_runs_statement_by_statement_with_a_load_warning(
     assert markers(mysql_url) == [("customers", 1), ("customers", 2), ("customers", 3),
                                   ("rename", 1)]
     assert columns(mysql_url, "customers") == ["id", "name", "email"]
-    assert store_rows(project, "SELECT change_id, transactional FROM setright_tasks"
+    assert project.store_rows("SELECT change_id, transactional FROM setright_tasks"
                       " ORDER BY position") == [("customers", 0), ("rename", 1)]
-    assert store_rows(project, "SELECT change_id, tx_strategy FROM setright_audit_log"
+    assert project.store_rows("SELECT change_id, tx_strategy FROM setright_audit_log"
                       " WHERE state = 'APPLIED' ORDER BY id") == [
         ("customers", "NON_TX"), ("rename", "TX_SEPARATE_WITH_MARKER")]
     code, out = cli(project, mysql_url, "status")
@@ -121,7 +112,7 @@ def test_a_kill_between_ddl_and_its_marker_is_settled_from_information_schema(
     code, out = cli(project, mysql_url, "run", after_ms=5_000)
     assert code == 0, out
     assert out == snapshot
-    audit = store_rows(project, "SELECT state, metadata FROM setright_audit_log"
+    audit = project.store_rows("SELECT state, metadata FROM setright_audit_log"
                        " WHERE change_id = 'notes' ORDER BY id")
     assert [state for state, _ in audit] == ["STARTED", "APPLIED"]
     assert json.loads(audit[1][1])["setright"]["recovered"] == (
@@ -161,7 +152,7 @@ def test_a_second_runner_is_refused_while_the_first_holds_get_lock(
         assert code == 1
         assert "Lock Info:" in out and "Session:   held by connection <id>" in out
         assert out == snapshot
-        assert store_rows(project, "SELECT state FROM setright_applies") == [("running",)]
+        assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
     finally:
         paused.kill()
         paused.communicate(timeout=30)

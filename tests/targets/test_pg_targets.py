@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runhelp import Project
+from runhelp import Project, wait_for
 from serverhelp import pg_url  # noqa: F401 - fixture
 from setright.runner.targets import read_markers
 from setright.timeutil import FixedClock
-from targethelp import masked, pg_rows, server_project, wait_for
+from targethelp import masked, pg_rows, server_project, write_change
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
@@ -30,17 +29,8 @@ def with_password(url: str) -> str:
     return url.replace("postgres@", f"postgres:{PASSWORD}@", 1)
 
 
-def write_change(p: Project, name: str, text: str) -> None:
-    """A change file written as text, so a test knows the line of every statement."""
-    (p.root / "changes" / "app" / f"{name}.yaml").write_text(text)
 
 
-def store_rows(p: Project, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{p.root / '.setright' / 'audit.db'}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def markers(url: str) -> list[tuple[Any, ...]]:
@@ -83,9 +73,9 @@ def test_run_and_status_on_postgres_with_a_concurrent_index(project: Project, pg
     # the concurrent build ran on its own, non-transactionally, and its marker followed
     assert markers(pg_url) == [("users", 1), ("users", 2), ("users-email", 1)]
     assert index_valid(pg_url, "users_email") == [(True,)]
-    assert store_rows(project, "SELECT change_id, transactional FROM setright_tasks"
+    assert project.store_rows("SELECT change_id, transactional FROM setright_tasks"
                       " ORDER BY position") == [("users", 1), ("users-email", 0)]
-    assert store_rows(project, "SELECT change_id, tx_strategy FROM setright_audit_log"
+    assert project.store_rows("SELECT change_id, tx_strategy FROM setright_audit_log"
                       " WHERE state = 'APPLIED' ORDER BY id") == [
         ("users", "TX_SEPARATE_WITH_MARKER"), ("users-email", "NON_TX")]
     code, out = cli(project, pg_url, "status")
@@ -146,7 +136,7 @@ def test_a_kill_between_a_concurrent_build_and_its_marker_is_settled_from_pg_ind
     code, out = cli(project, pg_url, "run", after_ms=5_000)   # the dead runner's lease is gone
     assert code == 0, out
     assert out == snapshot
-    audit = store_rows(project, "SELECT state, metadata FROM setright_audit_log"
+    audit = project.store_rows("SELECT state, metadata FROM setright_audit_log"
                        " WHERE change_id = 'orders-customer' ORDER BY id")
     assert [state for state, _ in audit] == ["STARTED", "APPLIED"]
     assert json.loads(audit[1][1])["setright"]["recovered"] == (
@@ -171,7 +161,7 @@ def test_a_kill_that_leaves_an_invalid_index_is_not_reported_done(
     code, out = cli(project, pg_url, "run", after_ms=5_000)
     assert code == 1
     assert "operation 1 did not finish: index orders_customer exists but is INVALID" in out
-    assert store_rows(project, "SELECT state FROM setright_audit_log WHERE change_id ="
+    assert project.store_rows("SELECT state FROM setright_audit_log WHERE change_id ="
                       " 'orders-customer' ORDER BY id") == [("STARTED",)]
     code, out = cli(project, pg_url, "issue", "get", "-c", "orders-customer", after_ms=5_000)
     assert code == 0, out
@@ -192,7 +182,7 @@ def test_a_second_runner_is_refused_while_the_first_holds_the_session_lock(
         assert "Lock Info:" in out and "Session:   held by PostgreSQL backend <id>" in out
         assert out == snapshot
         # nothing was reaped or written while the first runner may still commit
-        assert store_rows(project, "SELECT state FROM setright_applies") == [("running",)]
+        assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
         assert markers(pg_url) == [("load", 1)]
     finally:
         paused.kill()
