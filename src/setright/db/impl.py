@@ -87,7 +87,12 @@ class DefaultImpl:
         the Python scalar functions the store's SQL hooks may call where the database runs
         them in-process (SQLite); other dialects express them in SQL and ignore them.
         `timezone` (`store.timezone`) is how zone-less audit timestamps read and are written
-        (`audit_ms_sql`, `audit_time_value`)."""
+        (`audit_ms_sql`, `audit_time_value`): by default checked, then kept on the
+        connection as `audit_timezone`."""
+        from setright.db.zonecase import zone
+
+        zone(timezone)
+        conn.audit_timezone = timezone  # type: ignore[attr-defined]
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Start a transaction at the isolation the guarded updates need."""

@@ -32,7 +32,7 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from setright.db import mysql_lex, mysql_store
@@ -111,13 +111,6 @@ class MysqlImpl(DefaultImpl):
         except pymysql.err.Error as exc:
             raise unavailable(url, exc) from None
         return conn
-
-    def prepare_store(self, conn: Connection, *, read_only: bool,
-                      functions: Mapping[str, Callable[[Any], Any]],
-                      timezone: str = "UTC") -> None:
-        """Remember `store.timezone` on the connection (zone-less audit timestamps)."""
-        zone(timezone)
-        conn.audit_timezone = timezone  # type: ignore[attr-defined]
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         assert isinstance(conn, MysqlConnection)

@@ -22,7 +22,7 @@ readers (`begin(write=False)`: `REPEATABLE READ READ ONLY`, one snapshot) never 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from setright.db import postgres_lexer as lexer
@@ -176,15 +176,6 @@ class PostgresImpl(DefaultImpl):
         if read_only:
             conn.execute("SET default_transaction_read_only = on")
         return conn
-
-    def prepare_store(self, conn: Connection, *, read_only: bool,
-                      functions: Mapping[str, Callable[[Any], Any]],
-                      timezone: str = "UTC") -> None:
-        """Remember `store.timezone` on the connection (zone-less audit timestamps)."""
-        from setright.db.zonecase import zone
-
-        zone(timezone)
-        conn.audit_timezone = timezone  # type: ignore[attr-defined]
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Write: READ COMMITTED behind the store-wide advisory lock (module docstring).
