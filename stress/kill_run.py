@@ -8,10 +8,11 @@ and `run` (with a clock past the dead runner's lease), or a redrive and `run`
 when the target is blocked by a half-done change, ends with every change
 APPLIED, every operation's value in the target exactly once.
 
-The store URL is a parameter of the trial: even trials use a SQLite store, odd
-ones a PostgreSQL store (a fresh database per trial on the server named by
-SETRIGHT_TEST_POSTGRES, default the local one); when that server cannot be
-reached the PostgreSQL trials are not run and the report says so.
+The store URL is a parameter of the trial: trials take turns on a SQLite store, a
+PostgreSQL store (a fresh schema per trial on the server named by
+SETRIGHT_TEST_POSTGRES, default the local one) and a MariaDB/MySQL store (a fresh
+database per trial on SETRIGHT_TEST_MYSQL); when a server cannot be reached its
+trials are not run and the report says so.
 """
 
 from __future__ import annotations
@@ -76,14 +77,16 @@ def finished(root: Path) -> str | None:
     return f"non-terminal applies left: {live}" if live else None
 
 
-def trial(ctx: Context, index: int, store: str, url: str,
-          longest: float) -> tuple[str | None, dict]:
+def trial(ctx: Context, index: int, store: str, url: str, longest: float,
+          turn: int) -> tuple[str | None, dict]:
+    """Trial `index`, the store's `turn`-th: even turns kill at a fault point, odd ones at a
+    random instant (every other one late in the run)."""
     rng = rng_for(ctx.seed, ctx.name, index)
     root = ctx.work / f"t{index}"
     kill_project(root, url)
     detail: dict[str, Any] = {"case": index, "reproduce": ctx.repro(index), "store": store}
     try:
-        if (index // 2) % 2 == 0:
+        if turn % 2 == 0:
             change, _, ops = rng.choice(CHANGES)
             fault = f"crash-after:{change}:{rng.randint(1, ops)}"
             detail["kill"] = f"SETRIGHT_FAULT={fault}"
@@ -92,7 +95,7 @@ def trial(ctx: Context, index: int, store: str, url: str,
             detail["exit"] = proc.returncode
         else:
             proc = spawn(root, "run")
-            late = (index // 4) % 2 == 1
+            late = (turn // 2) % 2 == 1
             detail["kill"] = f"SIGKILL after {kill_at(proc, rng, longest, late):.3f}s"
         problem = agreement(root)
         if problem:
@@ -121,10 +124,10 @@ def store_url(store: str, database: str | None = None) -> Iterator[str]:
         yield url
 
 
-def postgres_reachable() -> str | None:
-    """None when the PostgreSQL server answers, else why not."""
+def reachable(store: str) -> str | None:
+    """None when that server answers, else why not."""
     try:
-        with store_url("postgresql"):
+        with store_url(store):
             return None
     except BaseException as exc:  # serverhelp skips (or fails under CI) through pytest
         if isinstance(exc, KeyboardInterrupt):
@@ -133,13 +136,18 @@ def postgres_reachable() -> str | None:
 
 
 def run(ctx: Context) -> None:
-    why_not = postgres_reachable()
-    if why_not:
-        ctx.result.notes.append(f"postgresql: not run: {why_not}")
-        trials(ctx, ["sqlite"], None)
+    stores = ["sqlite"]
+    for server in ("postgresql", "mysql"):
+        why_not = reachable(server)
+        if why_not:
+            ctx.result.notes.append(f"{server}: not run: {why_not}")
+        else:
+            stores.append(server)
+    if "postgresql" not in stores:
+        trials(ctx, stores, None)
         return
     with store_url("postgresql") as database:
-        trials(ctx, ["sqlite", "postgresql"], database)
+        trials(ctx, stores, database)
 
 
 def trials(ctx: Context, stores: list[str], database: str | None) -> None:
@@ -154,7 +162,8 @@ def trials(ctx: Context, stores: list[str], database: str | None) -> None:
     for index in ctx.indexes(MINIMUM):
         store = stores[index % len(stores)]
         with store_url(store, database) as url:
-            problem, detail = trial(ctx, index, store, url, longest[store])
+            problem, detail = trial(ctx, index, store, url, longest[store],
+                                    index // len(stores))
         count = counts[store]
         count["trials"] += 1
         count["mid_run"] += 0 < detail.get("committed_at_kill", 0) < len(every_operation())

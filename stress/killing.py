@@ -54,6 +54,8 @@ def store_rows(root: Path, sql: str) -> list[tuple[Any, ...]]:
     url = yaml.safe_load((root / "setright.yaml").read_text())["store"]["url"]
     if url.startswith("sqlite:///"):
         return rows(root / url[len("sqlite:///"):], sql)
+    if url.startswith(("mysql://", "mariadb://")):
+        return _mysql_rows(url, sql)
     import psycopg
 
     with psycopg.connect(url, connect_timeout=10) as conn:
@@ -61,6 +63,23 @@ def store_rows(root: Path, sql: str) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in conn.execute(sql).fetchall()]
         except psycopg.errors.UndefinedTable:
             return []
+
+
+def _mysql_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    import pymysql
+
+    from setright.db import parse_url
+    from setright.db.mysql import MysqlImpl
+
+    conn = MysqlImpl().connect(parse_url(url, Path(".")))
+    try:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+    except pymysql.err.ProgrammingError as exc:
+        if exc.args and exc.args[0] == 1146:  # no such table
+            return []
+        raise
+    finally:
+        conn.close()
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
