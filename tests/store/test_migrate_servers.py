@@ -4,7 +4,7 @@ First the core (`copy_store`) into a schema built through the impl's DDL hooks w
 Flamingock's own audit DDL per dialect (zone-less TIMESTAMP, BOOLEAN/TINYINT flags), so
 values are really fitted: integer ms become timestamps and back, 0/1 flags and back; then
 whole stores through `Store` and `migrate_store` (and the CLI): SQLite → PostgreSQL →
-SQLite and SQLite → MariaDB → SQLite, refusal, a kill mid-copy.
+SQLite, SQLite → MariaDB → SQLite and MariaDB → PostgreSQL, refusal, a kill mid-copy.
 """
 
 from __future__ import annotations
@@ -279,3 +279,26 @@ def test_a_migrate_to_mariadb_killed_mid_copy_can_be_run_again(
         assert migrate_store(big, url).tables[0].rows == 10_000
     finally:
         big.close()
+
+
+def test_a_mariadb_store_moves_to_postgresql_directly(source: Store, mysql_url: str,
+                                                      pg_schema_url: str, tmp_path: Path,
+                                                      clock: FixedClock) -> None:
+    """Server to server, no SQLite in between: MariaDB's DATETIME(3) and TINYINT flags
+    become PostgreSQL's timestamps and booleans, and every table's digest stays the same."""
+    there = migrate_store(source, parse_url(mysql_url, ROOT))
+    maria = Store.open(parse_url(mysql_url, ROOT), clock=clock)
+    try:
+        moved = migrate_store(maria, parse_url(pg_schema_url, ROOT))
+    finally:
+        maria.close()
+    assert [(t.table, t.rows, t.digest) for t in moved.tables] == [
+        (t.table, t.rows, t.digest) for t in there.tables]
+    pg = Store.open(parse_url(pg_schema_url, ROOT), clock=clock)
+    try:
+        assert (pg.lineage, pg.serial) == (source.lineage, source.serial)
+        assert dump(pg, canonical_values=True) == dump(source, canonical_values=True)
+        assert [v.facts.change_id for v in find_issues(pg.conn, T0)] == [
+            v.facts.change_id for v in find_issues(source.conn, T0)]
+    finally:
+        pg.close()
