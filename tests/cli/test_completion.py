@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from runhelp import Project
+from serverhelp import server_store_url  # noqa: F401 - fixture
 from setright.cli import cli
 from setright.timeutil import FixedClock
 from storehelp import T0
@@ -45,6 +46,27 @@ def test_change_ids(project, monkeypatch) -> None:
     assert complete("setright issue get --change-id f", p.root, monkeypatch) == ["fill-t"]
     assert complete("setright audit fix -c ", p.root, monkeypatch) == everything
     assert complete("setright audit list -c o", p.root, monkeypatch) == ["other-one"]
+
+
+def test_a_server_store_completes_the_same(server_store_url: str, tmp_path: Path,
+                                           monkeypatch) -> None:
+    """PostgreSQL and MariaDB: the same queries, through the read-only server connection."""
+    p = Project(tmp_path / "p", store_url=server_store_url)
+    p.change("_0001__create-t", apply="CREATE TABLE t (id INTEGER);")
+    p.change("_0002__fill-t", transactional=False, apply="INSERT INTO missing VALUES (1);")
+    store = p.open_store(FixedClock(T0))
+    [outcome] = p.run(store)
+    store.close()
+    assert complete("setright issue get -c ", p.root, monkeypatch) == ["create-t", "fill-t"]
+    assert complete("setright audit fix -c f", p.root, monkeypatch) == ["fill-t"]
+    assert complete("setright redrive ", p.root, monkeypatch) == [outcome.apply_id]
+    assert complete("setright redrive x", p.root, monkeypatch) == []
+
+
+def test_an_unreachable_server_completes_nothing(tmp_path: Path, monkeypatch) -> None:
+    p = Project(tmp_path / "p", store_url="postgresql://nobody@127.0.0.1:1/none")
+    assert complete("setright issue get -c ", p.root, monkeypatch) == []
+    assert complete("setright run -t ", p.root, monkeypatch) == ["app"]  # from the config
 
 
 def test_apply_ids_newest_first(project, monkeypatch) -> None:
