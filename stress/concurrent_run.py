@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +87,21 @@ def trial(root: Path, total: int) -> tuple[str | None, dict[str, Any]]:
     return None, detail
 
 
-def run(ctx: Context) -> None:
+@contextmanager
+def busy_cores() -> Iterator[int]:
+    """One busy-loop process per core (at least two) while the block runs; yields how many."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
             for _ in range(max(2, os.cpu_count() or 2))]
     try:
+        yield len(hogs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def run(ctx: Context) -> None:
+    with busy_cores() as hogs:
         for index in ctx.indexes(MINIMUM):
             rng = rng_for(ctx.seed, ctx.name, index)
             changes, slow_every = rng.choice([20, 30, 40]), rng.choice([10, 15, 20])
@@ -99,9 +112,5 @@ def run(ctx: Context) -> None:
                       "slow_every": slow_every, **detail}
             ctx.result.record(problem, lambda detail=detail: detail)
             shutil.rmtree(root, ignore_errors=True)
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
-    ctx.result.notes.append(f"{RUNNERS} runners per trial, {len(hogs)} busy-loop processes,"
+    ctx.result.notes.append(f"{RUNNERS} runners per trial, {hogs} busy-loop processes,"
                             " ttl 2s")
