@@ -308,6 +308,8 @@ def table(results: list[Result], sizes: Sizes) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="print the row keys and exit")
+    parser.add_argument("--readme", type=Path,
+                        help="also write the table between the bench markers of this README")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(r.key for r in ROWS))
@@ -327,9 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     import deepdiff
     import yaml
 
-    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, deepdiff "
-          f"{deepdiff.__version__}, libyaml {yaml.__with_libyaml__}, {os.cpu_count()} CPUs, "
-          f"scale {scale}, median of {repeat} interleaved runs", flush=True)
+    heading = (f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, deepdiff "
+               f"{deepdiff.__version__}, libyaml {yaml.__with_libyaml__}, {os.cpu_count()} "
+               f"CPUs, scale {scale}, median of {repeat} interleaved runs")
+    print(heading, flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="setright-bench-") as tmp:
         # the validation cache of every measured process: the bench's own, never the user's
@@ -341,7 +344,22 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_row(row, sizes, Path(tmp), repeat, warmup))
     print()
     print(table(results, sizes))
+    if args.readme:
+        write_readme(args.readme, f"`make bench` ({heading}):\n\n{table(results, sizes)}\n")
     return 0
+
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def write_readme(path: Path, block: str) -> None:
+    """Replace what stands between the README's bench markers (the latest measured table)."""
+    text = path.read_text(encoding="utf-8")
+    head, begin, rest = text.partition(BEGIN)
+    _, end, tail = rest.partition(END)
+    if not begin or not end:
+        raise SystemExit(f"bench: {path} has no {BEGIN} … {END} section")
+    path.write_text(f"{head}{BEGIN}\n\n{block}\n{END}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":

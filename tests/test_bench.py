@@ -52,11 +52,18 @@ def test_the_generated_log_folds_to_the_expected_issues(tmp_path: Path) -> None:
     assert {s for c, s in states.items() if c not in build.issue_change_ids(4)} == {"APPLIED"}
 
 
-def test_make_bench_runs_every_row_at_a_tiny_scale() -> None:
+def test_make_bench_runs_every_row_at_a_tiny_scale(tmp_path: Path) -> None:
     env = {**os.environ, "BENCH_SCALE": "0.0005", "BENCH_REPEAT": "1", "BENCH_WARMUP": "0"}
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / "run.py")], env=env,
-                          capture_output=True, text=True, check=False)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{bench_run.BEGIN}\nold table\n{bench_run.END}\ntail\n")
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--readme", str(readme)],
+                          env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+    written = readme.read_text()
+    assert written.startswith(f"# x\n{bench_run.BEGIN}\n\n`make bench` (python ")
+    assert "old table" not in written and written.endswith(f"{bench_run.END}\ntail\n")
+    assert [ln for ln in written.splitlines() if ln.startswith("| ")] == [
+        ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
     table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
     measured = [ln for ln in table[1:] if not ln.startswith("| peak RSS")]
     assert len(measured) == len(bench_run.ROWS)
