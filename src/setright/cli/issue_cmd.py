@@ -20,15 +20,13 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
     from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import diagnose_running, list_issues
+    from setright.store.diagnosis import issue_overview
 
     store, config = app.reader(), app.config()
-    issues = list_issues(store.conn, now_ms=store.now_ms(),
-                         markers=target_marker_reader(config.targets),
-                         lock_table=config.flamingock_lock_table)
-    running = diagnose_running(store.conn, store.audit_table, now_ms=store.now_ms(),
-                               redrive_max_age=config.redrive_max_age,
-                               lock_table=config.flamingock_lock_table)
+    issues, running = issue_overview(store.conn, store.audit_table, now_ms=store.now_ms(),
+                                     redrive_max_age=config.redrive_max_age,
+                                     markers=target_marker_reader(config.targets),
+                                     lock_table=config.flamingock_lock_table)
     click.echo(to_json(issue_list_json(issues, running)) if as_json
                else render_list(issues, app.style, running))
     return 3 if exit_code and issues else 0   # running changes are not issues

@@ -104,6 +104,25 @@ _PLAIN: dict[type, Any] = {str: _encode_string, int: int.__repr__, bool: lambda 
                            else "false", type(None): lambda v: "null", float: _float}
 
 
+_STR = frozenset({str})
+_FLAT = frozenset(_PLAIN)
+_flat_encoders: dict[str, Any] = {}
+
+
+def _flat_encoder(inner: str) -> Any:
+    """The C encoder (`json`'s own, as `json.dumps` uses it) for an object of scalars whose
+    items start with `inner`: without an indent it writes no newlines of its own."""
+    encoder = _flat_encoders.get(inner)
+    if encoder is None:
+        make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+        encoder = (make(None, str, _encode_string, None, ": ", "," + inner, False, False, True)
+                   if make is not None else
+                   lambda value, _: [json.dumps(value, ensure_ascii=False,
+                                                separators=("," + inner, ": "))])
+        _flat_encoders[inner] = encoder
+    return encoder
+
+
 def _encode(value: Any, out: list[str], newline: str) -> None:
     """Append `value` to `out`, its nested lines starting with `newline` + two spaces."""
     if isinstance(value, str):
@@ -138,6 +157,11 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
             out.append("{}")
             return
         inner = newline + "  "
+        if _STR.issuperset(map(type, value)) and _FLAT.issuperset(map(type, value.values())):
+            # a flat object (an issue-list row): one C call, its items on their own lines
+            text = "".join(_flat_encoder(inner)(value, 0))
+            out.append("{" + inner + text[1:-1] + newline + "}")
+            return
         separator = "{" + inner
         for key, item in value.items():
             head = separator + _encode_string(key if type(key) is str else _key(key)) + ": "

@@ -26,8 +26,9 @@ from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import (
     FLAMINGOCK_LOCK_TABLE,
-    NEVER_ISSUES,
     Verdict,
+    unsettled_filter,
+    classified,
     find_issues,
     find_running,
     verdict_for,
@@ -322,48 +323,67 @@ def diagnose_running(conn: Connection, audit_table: str, *, now_ms: int,
             for v in find_running(conn, now_ms, lock_table=lock_table)]
 
 
-#: The change-state rows `find_issues` may return (its indexed filter), for the batched reads.
-_UNSETTLED = (f"cs.state NOT IN ({', '.join('?' for _ in NEVER_ISSUES)})",
-              tuple(sorted(NEVER_ISSUES)))
-
-
 def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
-    """Every open issue, in Flamingock's order, with only what `issue list` shows.
+    """Every open issue, in Flamingock's order, with only what `issue list` shows."""
+    return _summaries(conn, now_ms, markers, lock_table)[0]
 
-    The same values `diagnose` computes for those fields, read with three
-    set-based queries over every unsettled change (its row, its apply's
-    error; its latest task in that apply; its operation counts) instead of
-    several queries per issue. A task still `running` is settled by its
-    target's markers, as `diagnose` does, one target read per such task.
+
+def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_max_age: float,
+                   markers: MarkerReader | None = None,
+                   lock_table: str = FLAMINGOCK_LOCK_TABLE
+                   ) -> tuple[list[IssueSummary], list[Diagnosis]]:
+    """`list_issues` and `diagnose_running` from one read of the unsettled changes."""
+    issues, running = _summaries(conn, now_ms, markers, lock_table)
+    return issues, [diagnose(conn, audit_table, v, now_ms=now_ms,
+                             redrive_max_age=redrive_max_age) for v in running]
+
+
+#: What an issue row shows beside its facts: the current row's, and its apply's.
+_SUMMARY_COLUMNS = "cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
+
+
+def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
+               lock_table: str) -> tuple[list[IssueSummary], list[Verdict]]:
+    """(the open issues, the running verdicts), in Flamingock's order.
+
+    The same values `diagnose` computes for the fields `issue list` shows, read
+    with the facts' query (which also names each change's apply) and two
+    set-based queries over every unsettled change (its latest task in that
+    apply; its operation counts) instead of several queries per issue. A task
+    still `running` is settled by its target's markers, as `diagnose` does, one
+    target read per such task.
     """
-    verdicts = find_issues(conn, now_ms, lock_table=lock_table)
-    if not verdicts:
-        return []
-    where, params = _UNSETTLED
-    rows = {change_id: (created_at, summary, apply_id, error, target)
-            for change_id, created_at, summary, apply_id, error, target in conn.execute(
-                "SELECT cs.change_id, cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
-                " FROM setright_change_state cs"
-                f" LEFT JOIN setright_applies ap ON ap.id = cs.execution_id WHERE {where}",
-                params)}
+    rows: list[tuple[Verdict, tuple[Any, ...]]] = []
+    running: list[Verdict] = []
+    for verdict, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
+                                     lock_table=lock_table):
+        if verdict.rule.is_issue:
+            rows.append((verdict, extra))
+        elif verdict.rule.name == "running":
+            running.append(verdict)
+    if not rows:
+        return [], running
     tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
-    for change_id, position, attempt, state, transactional in conn.execute(
-            "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
-            " FROM setright_tasks t JOIN setright_change_state cs"
-            f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
-            params):
-        if change_id not in tasks or position > tasks[change_id][0]:
-            tasks[change_id] = (position, attempt, state, transactional)
-    counts = {change_id: (int(completed), total) for change_id, total, completed in conn.execute(
-        "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
-        " FROM setright_operations o JOIN setright_change_state cs"
-        f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
-        " GROUP BY o.change_id", params)}
+    counts: dict[str, tuple[int, int]] = {}
+    if any(extra[2] is not None for _, extra in rows):   # only a setright apply has tasks
+        where, params = unsettled_filter()
+        for change_id, position, attempt, state, transactional in conn.execute(
+                "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
+                " FROM setright_tasks t JOIN setright_change_state cs"
+                f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
+                params):
+            if change_id not in tasks or position > tasks[change_id][0]:
+                tasks[change_id] = (position, attempt, state, transactional)
+        counts = {change_id: (int(completed), total)
+                  for change_id, total, completed in conn.execute(
+            "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
+            " FROM setright_operations o JOIN setright_change_state cs"
+            f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
+            " GROUP BY o.change_id", params)}
     out = []
-    for verdict in verdicts:
+    for verdict, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
         facts = verdict.facts
-        created_at, stored_summary, apply_id, apply_error, apply_target = rows[facts.change_id]
         task = tasks.get(facts.change_id) if apply_id is not None else None
         completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
         if task is not None and task[2] == TaskState.RUNNING and markers is not None:
@@ -375,15 +395,15 @@ def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None =
         apply = ({"error": apply_error, "attempt": facts.apply_attempt,
                   "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
         out.append(IssueSummary(
-            change_id=facts.change_id, state=facts.state, reason=verdict.reason,
+            change_id=facts.change_id, state=facts.state, reason=verdict.rule.name,
             target=facts.target, created_at=created_at,
-            error_summary=_error_summary(verdict.reason, stored_summary, apply),
+            error_summary=_error_summary(verdict.rule.name, stored_summary, apply),
             tx_strategy=facts.tx_strategy, recovery_strategy=facts.recovery_strategy,
             apply_id=apply_id, task_attempt=task[1] if task else None,
             operations_completed=completed, operations_total=total,
             partial_state_possible=_partial_state_possible(facts.state, transactional,
                                                            completed)))
-    return out
+    return out, running
 
 
 def _settled_counts(conn: Connection, target: str, apply_id: str, change_id: str,
