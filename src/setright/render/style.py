@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,7 @@ _PLAIN: dict[type, Any] = {str: _encode_string, int: int.__repr__, bool: lambda 
 
 
 _STR = frozenset({str})
+_DICT = frozenset({dict})
 _FLAT = frozenset(_PLAIN)
 _flat_encoders: dict[str, Any] = {}
 
@@ -121,6 +123,24 @@ def _flat_encoder(inner: str) -> Any:
                                                 separators=("," + inner, ": "))])
         _flat_encoders[inner] = encoder
     return encoder
+
+
+def _flat_objects(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether every item is a non-empty dict of str keys and scalar values (checked in C)."""
+    return (_DICT.issuperset(map(type, items)) and all(items)
+            and _STR.issuperset(map(type, chain.from_iterable(items)))
+            and _FLAT.issuperset(map(type, chain.from_iterable(map(dict.values, items)))))
+
+
+def _encode_flat_objects(items: list[Any] | tuple[Any, ...], newline: str) -> str:
+    """A list of flat objects (an issue list's rows) in one C call: its items are written
+    with the objects' own separator, then the seams between objects and at both ends are
+    re-indented. `},` + newline + `{` occurs nowhere else: no string holds a raw newline."""
+    inner = newline + "  "
+    fields = inner + "  "
+    text = "".join(_flat_encoder(fields)(items, 0))
+    text = text.replace("}," + fields + "{", inner + "}," + inner + "{" + fields)
+    return "[" + inner + "{" + fields + text[2:-2] + inner + "}" + newline + "]"
 
 
 def _encode(value: Any, out: list[str], newline: str) -> None:
@@ -142,6 +162,9 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
             out.append("[]")
             return
         inner = newline + "  "
+        if _flat_objects(value):
+            out.append(_encode_flat_objects(value, newline))
+            return
         separator = "[" + inner
         for item in value:
             plain = _PLAIN.get(type(item))

@@ -11,7 +11,6 @@ how rows written by another runner are picked up without rescanning the log.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +186,8 @@ def mark_change(
     if current is None:
         raise UnknownId(f"no change {change_id!r} in the audit store")
     fixed = audit_row(tx, audit_table, current.audit_id)
+    import socket
+
     new_state = MANUAL_MARK[resolution]
     row = {**fixed, "execution_id": execution_id, "author": prov.actor,
            "state": new_state.value, "error_trace": "",
