@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 
@@ -22,12 +24,17 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.store.diagnosis import issue_overview
 
     store, config = app.reader(), app.config()
-    issues, running = issue_overview(store.conn, store.audit_table, now_ms=store.now_ms(),
-                                     redrive_max_age=config.redrive_max_age,
-                                     markers=_markers(config),
-                                     lock_table=config.flamingock_lock_table)
-    click.echo(to_json(issue_list_json(issues, running)) if as_json
-               else render_list(issues, app.style, running))
+    gc.disable()   # tens of thousands of acyclic row objects: collecting finds nothing
+    try:
+        issues, running = issue_overview(store.conn, store.audit_table, now_ms=store.now_ms(),
+                                         redrive_max_age=config.redrive_max_age,
+                                         markers=_markers(config),
+                                         lock_table=config.flamingock_lock_table)
+        text = (to_json(issue_list_json(issues, running)) if as_json
+                else render_list(issues, app.style, running))
+    finally:
+        gc.enable()
+    click.echo(text)
     return 3 if exit_code and issues else 0   # running changes are not issues
 
 
