@@ -298,6 +298,10 @@ def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int
     return RedriveHint(True, until=until)
 
 
+#: The reasons whose Error column `_error_summary` takes from the apply (others: as stored).
+_APPLY_SUMMARIES = frozenset({"started-never-completed", "retry-budget-exhausted"})
+
+
 def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> str | None:
     """The Error column: why the runner was lost, or the spent budget, or the stored error."""
     if reason == "started-never-completed":
@@ -396,12 +400,14 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
         transactional = (None if facts.tx_strategy is None and task is None
                          else facts.transactional if facts.tx_strategy is not None
                          else bool(task and task[3]))
-        apply = ({"error": apply_error, "attempt": facts.apply_attempt,
-                  "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
+        reason = verdict.rule.name
+        if reason in _APPLY_SUMMARIES:
+            apply = ({"error": apply_error, "attempt": facts.apply_attempt,
+                      "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
+            stored_summary = _error_summary(reason, stored_summary, apply)
         out.append(IssueSummary(
-            change_id=facts.change_id, state=facts.state, reason=verdict.rule.name,
-            target=facts.target, created_at=created_at,
-            error_summary=_error_summary(verdict.rule.name, stored_summary, apply),
+            change_id=facts.change_id, state=facts.state, reason=reason,
+            target=facts.target, created_at=created_at, error_summary=stored_summary,
             tx_strategy=facts.tx_strategy, recovery_strategy=facts.recovery_strategy,
             apply_id=apply_id, task_attempt=task[1] if task else None,
             operations_completed=completed, operations_total=total,
