@@ -12,6 +12,7 @@ from setright.store.issues import (
     RULES,
     IssueFacts,
     classify,
+    filled,
     unsettled_filter,
 )
 
@@ -146,3 +147,12 @@ def test_the_unsettled_filter_needs_one_order_in_every_collation() -> None:
     assert never == sorted(NEVER_ISSUES, key=lambda s: s.lower().replace("_", ""))
     sql, params = unsettled_filter()
     assert sql.count("?") == len(params) == 2 * len(never)
+
+
+def test_filled_is_what_the_generated_init_makes() -> None:
+    names = tuple(field.name for field in dataclasses.fields(IssueFacts))
+    values = [getattr(BASE, name) for name in names]
+    made = filled(IssueFacts, names, values)
+    assert made == BASE and hash(made) == hash(BASE) and repr(made) == repr(BASE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.state = "APPLIED"  # type: ignore[misc]

@@ -17,7 +17,7 @@ returns decide what committed, exactly as the reaper would settle it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from setright.db import Connection
@@ -26,9 +26,11 @@ from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import (
     FLAMINGOCK_LOCK_TABLE,
+    IssueFacts,
     Verdict,
     unsettled_filter,
     classified,
+    filled,
     find_issues,
     find_running,
     verdict_for,
@@ -128,6 +130,9 @@ class IssueSummary:
     operations_completed: int | None
     operations_total: int | None
     partial_state_possible: bool
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(IssueSummary))
 
 
 def _one(conn: Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -362,19 +367,19 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
     still `running` is settled by its target's markers, as `diagnose` does, one
     target read per such task.
     """
-    rows: list[tuple[Verdict, tuple[Any, ...]]] = []
+    rows: list[tuple[IssueFacts, str, tuple[Any, ...]]] = []
     running: list[Verdict] = []
-    for verdict, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
-                                     lock_table=lock_table):
-        if verdict.rule.is_issue:
-            rows.append((verdict, extra))
-        elif verdict.rule.name == "running":
-            running.append(verdict)
+    for facts, rule, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
+                                         lock_table=lock_table):
+        if rule.is_issue:
+            rows.append((facts, rule.name, extra))
+        elif rule.name == "running":
+            running.append(Verdict(facts, rule))
     if not rows:
         return [], running
     tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
     counts: dict[str, tuple[int, int]] = {}
-    if any(extra[2] is not None for _, extra in rows):   # only a setright apply has tasks
+    if any(extra[2] is not None for _, _, extra in rows):   # only a setright apply has tasks
         where, params = unsettled_filter()
         for change_id, position, attempt, state, transactional in conn.execute(
                 "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
@@ -390,8 +395,8 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
             f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
             " GROUP BY o.change_id", params)}
     out = []
-    for verdict, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
-        facts = verdict.facts
+    names = _SUMMARY_FIELDS
+    for facts, reason, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
         task = tasks.get(facts.change_id) if apply_id is not None else None
         completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
         if task is not None and task[2] == TaskState.RUNNING and markers is not None:
@@ -400,19 +405,15 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
         transactional = (None if facts.tx_strategy is None and task is None
                          else facts.transactional if facts.tx_strategy is not None
                          else bool(task and task[3]))
-        reason = verdict.rule.name
         if reason in _APPLY_SUMMARIES:
             apply = ({"error": apply_error, "attempt": facts.apply_attempt,
                       "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
             stored_summary = _error_summary(reason, stored_summary, apply)
-        out.append(IssueSummary(
-            change_id=facts.change_id, state=facts.state, reason=reason,
-            target=facts.target, created_at=created_at, error_summary=stored_summary,
-            tx_strategy=facts.tx_strategy, recovery_strategy=facts.recovery_strategy,
-            apply_id=apply_id, task_attempt=task[1] if task else None,
-            operations_completed=completed, operations_total=total,
-            partial_state_possible=_partial_state_possible(facts.state, transactional,
-                                                           completed)))
+        out.append(filled(IssueSummary, names, (   # in IssueSummary's field order
+            facts.change_id, facts.state, reason, facts.target, created_at, stored_summary,
+            facts.tx_strategy, facts.recovery_strategy, apply_id,
+            task[1] if task else None, completed, total,
+            _partial_state_possible(facts.state, transactional, completed))))
     return out, running
 
 
