@@ -32,7 +32,6 @@ from setright.store.issues import (
     classified,
     filled,
     find_issues,
-    find_running,
     verdict_for,
 )
 from setright.store.states import ChangeState, TaskState
@@ -328,14 +327,6 @@ def diagnose_issues(conn: Connection, audit_table: str, *, now_ms: int,
             for v in find_issues(conn, now_ms, lock_table=lock_table)]
 
 
-def diagnose_running(conn: Connection, audit_table: str, *, now_ms: int,
-                     redrive_max_age: float,
-                     lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Diagnosis]:
-    """STARTED changes under a live lease or lock (listed apart from the issues)."""
-    return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age)
-            for v in find_running(conn, now_ms, lock_table=lock_table)]
-
-
 def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
     """Every open issue, in Flamingock's order, with only what `issue list` shows."""
@@ -346,7 +337,8 @@ def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_m
                    markers: MarkerReader | None = None,
                    lock_table: str = FLAMINGOCK_LOCK_TABLE
                    ) -> tuple[list[IssueSummary], list[Diagnosis]]:
-    """`list_issues` and `diagnose_running` from one read of the unsettled changes."""
+    """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
+    the issues), diagnosed: from one read of the unsettled changes."""
     issues, running = _summaries(conn, now_ms, markers, lock_table)
     return issues, [diagnose(conn, audit_table, v, now_ms=now_ms,
                              redrive_max_age=redrive_max_age) for v in running]

@@ -288,15 +288,6 @@ def find_issues(conn: Connection, now_ms: int, *, target: str | None = None,
     return [v for v in verdicts if v.is_issue]
 
 
-def find_running(conn: Connection, now_ms: int, *,
-                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Verdict]:
-    """STARTED changes under a live lease or lock: listed (as Flamingock lists them), never
-    counted as issues, since their runner may still finish them."""
-    verdicts = (classify(f) for f in gather_facts(conn, now_ms, lock_table=lock_table)
-                if f.state == ChangeState.STARTED)
-    return [v for v in verdicts if v.reason == "running"]
-
-
 def verdict_for(conn: Connection, now_ms: int, change_id: str, *,
                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Verdict | None:
     facts = gather_facts(conn, now_ms, change_id=change_id, unsettled_only=False,
