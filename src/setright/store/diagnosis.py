@@ -22,7 +22,6 @@ from typing import Any
 
 from setright.db import Connection
 from setright.db.impl import impl_of
-from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import (
     FLAMINGOCK_LOCK_TABLE,
@@ -278,6 +277,8 @@ def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int
         return RedriveHint(False, why_not="no setright apply recorded this change")
     if apply["state"] != "failed":
         return RedriveHint(False, why_not=f"apply {apply['id']} is {apply['state']}, not failed")
+    from setright.store.applies import active_apply, latest_apply  # not for `issue list`
+
     latest = latest_apply(conn, apply["target"])
     if latest and latest.id != apply["id"]:
         return RedriveHint(False, why_not=f"apply {latest.id} is newer on {apply['target']}")

@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 
 from setright.db import Connection
 from setright.db.impl import impl_of
-from setright.store.applies import creation_order
-from setright.store.schema import NON_TERMINAL_APPLY_STATES
+from setright.store.schema import NON_TERMINAL_APPLY_STATES, creation_order
 from setright.store.states import (
     DONE_STATES,
     ROLLED_BACK_STATES,
