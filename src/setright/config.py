@@ -201,11 +201,11 @@ def _folder_problems(doc: YamlDocument, root: Path) -> list[Problem]:
 
 def _timezone_problems(doc: YamlDocument) -> list[Problem]:
     """`store.timezone` must be a zone Python's tz database knows."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     name = (doc.data.get("store") or {}).get("timezone")
     if name is None:
         return []
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -6,7 +6,15 @@ import dataclasses
 
 import pytest
 
-from setright.store.issues import RULES, IssueFacts, classify
+from setright.store.issues import (
+    NEVER_ISSUES,
+    RULE_INPUTS,
+    RULES,
+    IssueFacts,
+    classify,
+    filled,
+    unsettled_filter,
+)
 
 BASE = IssueFacts(
     change_id="c", state="FAILED", target="user-db", tx_strategy="NON_TX",
@@ -108,3 +116,43 @@ def test_rule_order_is_the_designs() -> None:
 def test_every_rule_is_reachable_and_decides_somewhere() -> None:
     decided = {classify(f).reason for _, f, _, _ in TABLE}
     assert decided == {r.name for r in RULES}
+
+
+def test_rules_read_only_the_declared_inputs() -> None:
+    """`classify` decides each combination of RULE_INPUTS once: no rule may read another fact."""
+    seen: set[str] = set()
+
+    class Spy:
+        def __init__(self, f: IssueFacts) -> None:
+            self._f = f
+
+        def __getattr__(self, name: str) -> object:
+            seen.add(name)
+            return getattr(self._f, name)
+
+    for name, value in vars(IssueFacts).items():   # properties read through the spy
+        if isinstance(value, property):
+            setattr(Spy, name, value)
+    for _, f, _, _ in TABLE:
+        for rule in RULES:
+            rule.matches(Spy(f))  # type: ignore[arg-type]
+    assert seen and seen <= set(RULE_INPUTS)
+    assert set(RULE_INPUTS) <= {field.name for field in dataclasses.fields(IssueFacts)}
+
+
+def test_the_unsettled_filter_needs_one_order_in_every_collation() -> None:
+    """Its ranges sit between the sorted never-issue states: they sort alike with or without
+    case and punctuation (MySQL's and ICU's collations)."""
+    never = sorted(NEVER_ISSUES)
+    assert never == sorted(NEVER_ISSUES, key=lambda s: s.lower().replace("_", ""))
+    sql, params = unsettled_filter()
+    assert sql.count("?") == len(params) == 2 * len(never)
+
+
+def test_filled_is_what_the_generated_init_makes() -> None:
+    names = tuple(field.name for field in dataclasses.fields(IssueFacts))
+    values = [getattr(BASE, name) for name in names]
+    made = filled(IssueFacts, names, values)
+    assert made == BASE and hash(made) == hash(BASE) and repr(made) == repr(BASE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.state = "APPLIED"  # type: ignore[misc]

@@ -9,7 +9,6 @@ exits 1; usage errors exit 1 too, so only `--detailed-exitcode` ever exits 2.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -107,6 +106,8 @@ def terminal_width(stream: Any) -> int | None:
     """Columns for tables: `COLUMNS`, else the terminal's size; None for piped output
     without `COLUMNS`, so what scripts and snapshots read does not depend on a window."""
     if "COLUMNS" in os.environ or stream.isatty():
+        import shutil
+
         return shutil.get_terminal_size().columns
     return None
 

@@ -8,7 +8,6 @@ writer (created and upgraded if needed); docs/architecture.md lists which is whi
 from __future__ import annotations
 
 import os
-import subprocess
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +92,8 @@ class App:
         """`SETRIGHT_ACTOR`, else `git config user.email`, else `user@host`."""
         if os.environ.get("SETRIGHT_ACTOR"):
             return os.environ["SETRIGHT_ACTOR"]
+        import subprocess
+
         try:
             email = subprocess.run(
                 ["git", "config", "user.email"], capture_output=True, text=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 
@@ -19,18 +21,20 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
-    from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import diagnose_running, list_issues
+    from setright.store.diagnosis import issue_overview
 
     store, config = app.reader(), app.config()
-    issues = list_issues(store.conn, now_ms=store.now_ms(),
-                         markers=target_marker_reader(config.targets),
-                         lock_table=config.flamingock_lock_table)
-    running = diagnose_running(store.conn, store.audit_table, now_ms=store.now_ms(),
-                               redrive_max_age=config.redrive_max_age,
-                               lock_table=config.flamingock_lock_table)
-    click.echo(to_json(issue_list_json(issues, running)) if as_json
-               else render_list(issues, app.style, running))
+    gc.disable()   # tens of thousands of acyclic row objects: collecting finds nothing
+    try:
+        issues, running = issue_overview(store.conn, store.audit_table, now_ms=store.now_ms(),
+                                         redrive_max_age=config.redrive_max_age,
+                                         markers=_markers(config),
+                                         lock_table=config.flamingock_lock_table)
+        text = (to_json(issue_list_json(issues, running)) if as_json
+                else render_list(issues, app.style, running))
+    finally:
+        gc.enable()
+    click.echo(text)
     return 3 if exit_code and issues else 0   # running changes are not issues
 
 
@@ -55,13 +59,12 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.render.style import to_json
     from setright.resolutions.template import free_file_name, resolution_file_name
     from setright.resolutions.template import resolution_yaml
-    from setright.runner.reap import target_marker_reader
     from setright.store.diagnosis import diagnose_change, list_issues
 
     del guidance  # accepted for Flamingock's users: the report always carries the guidance
     store, config = app.reader(), app.config()
     now = store.now_ms()
-    markers = target_marker_reader(config.targets)
+    markers = _markers(config)
     issues = list_issues(store.conn, now_ms=now, markers=markers,
                          lock_table=config.flamingock_lock_table)
     if change_id is None and not issues:
@@ -96,6 +99,21 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
         if write:
             click.echo(f"\nWrote resolutions/{name}: fill in its reason, then "
                        "'setright validate' and 'setright plan'.")
+
+
+def _markers(config):  # type: ignore[no-untyped-def]
+    """The targets' marker reader, imported only when a task is still running (rarely)."""
+    reader = None
+
+    def read(target: str, apply_id: str, change_id: str):  # type: ignore[no-untyped-def]
+        nonlocal reader
+        if reader is None:
+            from setright.runner.reap import target_marker_reader
+
+            reader = target_marker_reader(config.targets)
+        return reader(target, apply_id, change_id)
+
+    return read
 
 
 def _drift(store, config, chosen):  # type: ignore[no-untyped-def]

@@ -24,6 +24,8 @@ from setright.db.impl import (
 from setright.db.url import DbUrl
 
 BUSY_TIMEOUT_MS = 5000
+#: 10000-01-01T00:00:00Z in epoch ms: SQLite's date functions stop before it.
+_YEAR_10000_MS = 253_402_300_800_000
 
 
 @register
@@ -108,10 +110,18 @@ class SqliteImpl(DefaultImpl):
                 f" ELSE setright_ms({column}) END")
 
     def iso_from_ms_sql(self, expression: str) -> str:
-        return f"setright_iso({expression})"
+        """In SQL for the years 1970–9999 (`strftime` writes them as `iso_from_ms` does),
+        through `setright_iso` for anything else."""
+        return (f"CASE WHEN typeof({expression}) = 'integer' AND {expression} >= 0"
+                f" AND {expression} < {_YEAR_10000_MS}"
+                f" THEN strftime('%Y-%m-%dT%H:%M:%S', {expression} / 1000, 'unixepoch')"
+                f" || printf('.%03dZ', {expression} % 1000)"
+                f" ELSE setright_iso({expression}) END")
 
     def error_summary_sql(self, expression: str) -> str:
-        return f"setright_summary({expression})"
+        """No Python call for the rows without an error trace (most of them)."""
+        return (f"CASE WHEN {expression} IS NULL OR {expression} = '' THEN NULL"
+                f" ELSE setright_summary({expression}) END")
 
     # -- DDL for setright's own tables (through sqlite-utils) ------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,44 @@ _PLAIN: dict[type, Any] = {str: _encode_string, int: int.__repr__, bool: lambda 
                            else "false", type(None): lambda v: "null", float: _float}
 
 
+_STR = frozenset({str})
+_DICT = frozenset({dict})
+_FLAT = frozenset(_PLAIN)
+_flat_encoders: dict[str, Any] = {}
+
+
+def _flat_encoder(inner: str) -> Any:
+    """The C encoder (`json`'s own, as `json.dumps` uses it) for an object of scalars whose
+    items start with `inner`: without an indent it writes no newlines of its own."""
+    encoder = _flat_encoders.get(inner)
+    if encoder is None:
+        make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+        encoder = (make(None, str, _encode_string, None, ": ", "," + inner, False, False, True)
+                   if make is not None else
+                   lambda value, _: [json.dumps(value, ensure_ascii=False,
+                                                separators=("," + inner, ": "))])
+        _flat_encoders[inner] = encoder
+    return encoder
+
+
+def _flat_objects(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether every item is a non-empty dict of str keys and scalar values (checked in C)."""
+    return (_DICT.issuperset(map(type, items)) and all(items)
+            and _STR.issuperset(map(type, chain.from_iterable(items)))
+            and _FLAT.issuperset(map(type, chain.from_iterable(map(dict.values, items)))))
+
+
+def _encode_flat_objects(items: list[Any] | tuple[Any, ...], newline: str) -> str:
+    """A list of flat objects (an issue list's rows) in one C call: its items are written
+    with the objects' own separator, then the seams between objects and at both ends are
+    re-indented. `},` + newline + `{` occurs nowhere else: no string holds a raw newline."""
+    inner = newline + "  "
+    fields = inner + "  "
+    text = "".join(_flat_encoder(fields)(items, 0))
+    text = text.replace("}," + fields + "{", inner + "}," + inner + "{" + fields)
+    return "[" + inner + "{" + fields + text[2:-2] + inner + "}" + newline + "]"
+
+
 def _encode(value: Any, out: list[str], newline: str) -> None:
     """Append `value` to `out`, its nested lines starting with `newline` + two spaces."""
     if isinstance(value, str):
@@ -123,6 +162,9 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
             out.append("[]")
             return
         inner = newline + "  "
+        if _flat_objects(value):
+            out.append(_encode_flat_objects(value, newline))
+            return
         separator = "[" + inner
         for item in value:
             plain = _PLAIN.get(type(item))
@@ -138,6 +180,11 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
             out.append("{}")
             return
         inner = newline + "  "
+        if _STR.issuperset(map(type, value)) and _FLAT.issuperset(map(type, value.values())):
+            # a flat object (an issue-list row): one C call, its items on their own lines
+            text = "".join(_flat_encoder(inner)(value, 0))
+            out.append("{" + inner + text[1:-1] + newline + "}")
+            return
         separator = "{" + inner
         for key, item in value.items():
             head = separator + _encode_string(key if type(key) is str else _key(key)) + ": "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from setright.errors import Problem
@@ -20,7 +20,14 @@ SCHEMA_FILES = {
 
 
 def schema_text(name: str) -> str:
-    return resources.files(__name__).joinpath(SCHEMA_FILES[name]).read_text(encoding="utf-8")
+    """The schema beside this module; through importlib.resources only where the package is
+    not plain files (a zip), since importing it costs every command a few milliseconds."""
+    try:
+        return Path(__file__).with_name(SCHEMA_FILES[name]).read_text(encoding="utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files(__name__).joinpath(SCHEMA_FILES[name]).read_text(encoding="utf-8")
 
 
 @cache

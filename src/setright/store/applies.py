@@ -19,7 +19,7 @@ from setright.db.impl import impl_of
 from setright.errors import TransitionRefused, UnknownId
 from setright.store.connection import Store
 from setright.store.locks import Locker
-from setright.store.schema import NON_TERMINAL_APPLY_STATES
+from setright.store.schema import NON_TERMINAL_APPLY_STATES, creation_order
 from setright.store.states import ApplyState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_task, record_event
 
@@ -232,15 +232,6 @@ def list_applies(conn: Connection, *, state: str | None = None,
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [_apply(row) for row in conn.execute(sql, params)]
-
-
-def creation_order(conn: Connection, alias: str, *, descending: bool = False) -> str:
-    """ORDER BY terms for applies (table or alias `alias`) in creation order: `created_at`,
-    then the order rows were inserted where the database keeps one (SQLite), else the id
-    (time-ordered: the id starts with its creation time)."""
-    way = " DESC" if descending else ""
-    tiebreak = impl_of(conn).row_order_sql(alias, "id")
-    return f"{alias}.created_at{way}, {tiebreak}{way}"
 
 
 def active_apply(conn: Connection, target: str) -> ApplyRow | None:

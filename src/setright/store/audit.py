@@ -11,7 +11,6 @@ how rows written by another runner are picked up without rescanning the log.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,23 +67,27 @@ def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: 
     The one fold: a writer's cache refresh and a reader's in-memory fold
     (a private copy of the cache, store/reader.py) both run this statement.
     An unreadable `created_at` folds as -1 ms (it never beats a readable one).
+    The ranking sorts only (change, time, priority, id); the winning rows' other
+    columns are then read by id, so the sort does not carry every row's error trace.
     """
     impl = impl_of(conn)
     table = impl.quote(audit_table)
     ms = f"coalesce({impl.audit_ms_sql(conn, audit_table, 'created_at')}, -1)"
     select = f"""
-        SELECT change_id, id AS audit_id, state, prio AS priority,
-               {impl.iso_from_ms_sql('ms')} AS created_at, ms AS created_ms, target_system_id,
-               tx_strategy, recovery_strategy, execution_id,
-               {impl.error_summary_sql('error_trace')} AS error_summary
+        SELECT a.change_id AS change_id, a.id AS audit_id, a.state AS state,
+               ranked.prio AS priority, {impl.iso_from_ms_sql('ranked.ms')} AS created_at,
+               ranked.ms AS created_ms, a.target_system_id AS target_system_id,
+               a.tx_strategy AS tx_strategy, a.recovery_strategy AS recovery_strategy,
+               a.execution_id AS execution_id,
+               {impl.error_summary_sql('a.error_trace')} AS error_summary
         FROM (
-            SELECT folded.*, row_number() OVER (
+            SELECT id, ms, prio, row_number() OVER (
                        PARTITION BY change_id ORDER BY ms DESC, prio DESC, id ASC) AS rn
-            FROM (SELECT id, change_id, state, target_system_id, tx_strategy, recovery_strategy,
-                         execution_id, error_trace,
-                         {ms} AS ms, {_PRIORITY_SQL} AS prio
+            FROM (SELECT id, change_id, {ms} AS ms, {_PRIORITY_SQL} AS prio
                   FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL) folded
-        ) ranked WHERE rn = 1"""
+        ) ranked
+        JOIN {table} a ON a.id = ranked.id
+        WHERE ranked.rn = 1"""
     conn.execute(impl.upsert_select_sql("setright_change_state", _FOLD_COLUMNS, ("change_id",),
                                         select, ("created_ms", "priority")),
                  (after_id, upto_id))
@@ -183,6 +186,8 @@ def mark_change(
     if current is None:
         raise UnknownId(f"no change {change_id!r} in the audit store")
     fixed = audit_row(tx, audit_table, current.audit_id)
+    import socket
+
     new_state = MANUAL_MARK[resolution]
     row = {**fixed, "execution_id": execution_id, "author": prov.actor,
            "state": new_state.value, "error_trace": "",

@@ -17,19 +17,20 @@ returns decide what committed, exactly as the reaper would settle it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from setright.db import Connection
 from setright.db.impl import impl_of
-from setright.store.applies import active_apply, latest_apply
 from setright.store.audit import audit_row, current_state
 from setright.store.issues import (
     FLAMINGOCK_LOCK_TABLE,
-    NEVER_ISSUES,
+    IssueFacts,
     Verdict,
+    unsettled_filter,
+    classified,
+    filled,
     find_issues,
-    find_running,
     verdict_for,
 )
 from setright.store.states import ChangeState, TaskState
@@ -127,6 +128,9 @@ class IssueSummary:
     operations_completed: int | None
     operations_total: int | None
     partial_state_possible: bool
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(IssueSummary))
 
 
 def _one(conn: Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
@@ -251,11 +255,15 @@ def _started_at(conn: Connection, audit_table: str, change_id: str,
     return iso_from_ms(int(ms)) if ms is not None else None
 
 
+_ALWAYS_PARTIAL = frozenset({ChangeState.STARTED.value, ChangeState.ROLLBACK_FAILED.value})
+_FAILED = ChangeState.FAILED.value   # plain strings: a member's lookup costs (10,000 rows)
+
+
 def _partial_state_possible(state: str, transactional: bool | None, completed: int | None) -> bool:
     """Non-transactional with a committed operation, STARTED, ROLLBACK_FAILED, or unknown."""
-    if state in (ChangeState.STARTED, ChangeState.ROLLBACK_FAILED):
+    if state in _ALWAYS_PARTIAL:
         return True
-    if state == ChangeState.FAILED:
+    if state == _FAILED:
         if transactional:
             return False
         return completed is None or completed > 0
@@ -269,6 +277,8 @@ def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int
         return RedriveHint(False, why_not="no setright apply recorded this change")
     if apply["state"] != "failed":
         return RedriveHint(False, why_not=f"apply {apply['id']} is {apply['state']}, not failed")
+    from setright.store.applies import active_apply, latest_apply  # not for `issue list`
+
     latest = latest_apply(conn, apply["target"])
     if latest and latest.id != apply["id"]:
         return RedriveHint(False, why_not=f"apply {latest.id} is newer on {apply['target']}")
@@ -293,6 +303,10 @@ def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int
     return RedriveHint(True, until=until)
 
 
+#: The reasons whose Error column `_error_summary` takes from the apply (others: as stored).
+_APPLY_SUMMARIES = frozenset({"started-never-completed", "retry-budget-exhausted"})
+
+
 def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> str | None:
     """The Error column: why the runner was lost, or the spent budget, or the stored error."""
     if reason == "started-never-completed":
@@ -314,56 +328,68 @@ def diagnose_issues(conn: Connection, audit_table: str, *, now_ms: int,
             for v in find_issues(conn, now_ms, lock_table=lock_table)]
 
 
-def diagnose_running(conn: Connection, audit_table: str, *, now_ms: int,
-                     redrive_max_age: float,
-                     lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Diagnosis]:
-    """STARTED changes under a live lease or lock (listed apart from the issues)."""
-    return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age)
-            for v in find_running(conn, now_ms, lock_table=lock_table)]
-
-
-#: The change-state rows `find_issues` may return (its indexed filter), for the batched reads.
-_UNSETTLED = (f"cs.state NOT IN ({', '.join('?' for _ in NEVER_ISSUES)})",
-              tuple(sorted(NEVER_ISSUES)))
-
-
 def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
-    """Every open issue, in Flamingock's order, with only what `issue list` shows.
+    """Every open issue, in Flamingock's order, with only what `issue list` shows."""
+    return _summaries(conn, now_ms, markers, lock_table)[0]
 
-    The same values `diagnose` computes for those fields, read with three
-    set-based queries over every unsettled change (its row, its apply's
-    error; its latest task in that apply; its operation counts) instead of
-    several queries per issue. A task still `running` is settled by its
-    target's markers, as `diagnose` does, one target read per such task.
+
+def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_max_age: float,
+                   markers: MarkerReader | None = None,
+                   lock_table: str = FLAMINGOCK_LOCK_TABLE
+                   ) -> tuple[list[IssueSummary], list[Diagnosis]]:
+    """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
+    the issues), diagnosed: from one read of the unsettled changes."""
+    issues, running = _summaries(conn, now_ms, markers, lock_table)
+    return issues, [diagnose(conn, audit_table, v, now_ms=now_ms,
+                             redrive_max_age=redrive_max_age) for v in running]
+
+
+#: What an issue row shows beside its facts: the current row's, and its apply's.
+_SUMMARY_COLUMNS = "cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
+
+
+def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
+               lock_table: str) -> tuple[list[IssueSummary], list[Verdict]]:
+    """(the open issues, the running verdicts), in Flamingock's order.
+
+    The same values `diagnose` computes for the fields `issue list` shows, read
+    with the facts' query (which also names each change's apply) and two
+    set-based queries over every unsettled change (its latest task in that
+    apply; its operation counts) instead of several queries per issue. A task
+    still `running` is settled by its target's markers, as `diagnose` does, one
+    target read per such task.
     """
-    verdicts = find_issues(conn, now_ms, lock_table=lock_table)
-    if not verdicts:
-        return []
-    where, params = _UNSETTLED
-    rows = {change_id: (created_at, summary, apply_id, error, target)
-            for change_id, created_at, summary, apply_id, error, target in conn.execute(
-                "SELECT cs.change_id, cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
-                " FROM setright_change_state cs"
-                f" LEFT JOIN setright_applies ap ON ap.id = cs.execution_id WHERE {where}",
-                params)}
+    rows: list[tuple[IssueFacts, str, tuple[Any, ...]]] = []
+    running: list[Verdict] = []
+    for facts, rule, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
+                                         lock_table=lock_table):
+        if rule.is_issue:
+            rows.append((facts, rule.name, extra))
+        elif rule.name == "running":
+            running.append(Verdict(facts, rule))
+    if not rows:
+        return [], running
     tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
-    for change_id, position, attempt, state, transactional in conn.execute(
-            "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
-            " FROM setright_tasks t JOIN setright_change_state cs"
-            f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
-            params):
-        if change_id not in tasks or position > tasks[change_id][0]:
-            tasks[change_id] = (position, attempt, state, transactional)
-    counts = {change_id: (int(completed), total) for change_id, total, completed in conn.execute(
-        "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
-        " FROM setright_operations o JOIN setright_change_state cs"
-        f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
-        " GROUP BY o.change_id", params)}
+    counts: dict[str, tuple[int, int]] = {}
+    if any(extra[2] is not None for _, _, extra in rows):   # only a setright apply has tasks
+        where, params = unsettled_filter()
+        for change_id, position, attempt, state, transactional in conn.execute(
+                "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
+                " FROM setright_tasks t JOIN setright_change_state cs"
+                f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
+                params):
+            if change_id not in tasks or position > tasks[change_id][0]:
+                tasks[change_id] = (position, attempt, state, transactional)
+        counts = {change_id: (int(completed), total)
+                  for change_id, total, completed in conn.execute(
+            "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
+            " FROM setright_operations o JOIN setright_change_state cs"
+            f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
+            " GROUP BY o.change_id", params)}
     out = []
-    for verdict in verdicts:
-        facts = verdict.facts
-        created_at, stored_summary, apply_id, apply_error, apply_target = rows[facts.change_id]
+    names = _SUMMARY_FIELDS
+    for facts, reason, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
         task = tasks.get(facts.change_id) if apply_id is not None else None
         completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
         if task is not None and task[2] == TaskState.RUNNING and markers is not None:
@@ -372,18 +398,16 @@ def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None =
         transactional = (None if facts.tx_strategy is None and task is None
                          else facts.transactional if facts.tx_strategy is not None
                          else bool(task and task[3]))
-        apply = ({"error": apply_error, "attempt": facts.apply_attempt,
-                  "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
-        out.append(IssueSummary(
-            change_id=facts.change_id, state=facts.state, reason=verdict.reason,
-            target=facts.target, created_at=created_at,
-            error_summary=_error_summary(verdict.reason, stored_summary, apply),
-            tx_strategy=facts.tx_strategy, recovery_strategy=facts.recovery_strategy,
-            apply_id=apply_id, task_attempt=task[1] if task else None,
-            operations_completed=completed, operations_total=total,
-            partial_state_possible=_partial_state_possible(facts.state, transactional,
-                                                           completed)))
-    return out
+        if reason in _APPLY_SUMMARIES:
+            apply = ({"error": apply_error, "attempt": facts.apply_attempt,
+                      "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
+            stored_summary = _error_summary(reason, stored_summary, apply)
+        out.append(filled(IssueSummary, names, (   # in IssueSummary's field order
+            facts.change_id, facts.state, reason, facts.target, created_at, stored_summary,
+            facts.tx_strategy, facts.recovery_strategy, apply_id,
+            task[1] if task else None, completed, total,
+            _partial_state_possible(facts.state, transactional, completed))))
+    return out, running
 
 
 def _settled_counts(conn: Connection, target: str, apply_id: str, change_id: str,

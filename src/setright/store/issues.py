@@ -10,13 +10,14 @@ budget, which would otherwise re-run in a new apply on every `run`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from setright.db import Connection
 from setright.db.impl import impl_of
-from setright.store.applies import creation_order
-from setright.store.schema import NON_TERMINAL_APPLY_STATES
+from setright.store.schema import NON_TERMINAL_APPLY_STATES, creation_order
 from setright.store.states import (
     DONE_STATES,
     ROLLED_BACK_STATES,
@@ -30,6 +31,7 @@ from setright.store.states import (
 from setright.timeutil import iso_from_ms
 
 FLAMINGOCK_LOCK_TABLE = "flamingockLock"
+_T = TypeVar("_T")
 #: Current states no row of the table can make an issue.
 NEVER_ISSUES = SETTLED_STATES - {ChangeState.ROLLED_BACK}
 _RELEASED_LOCK_STATUSES = ("RELEASED", "UNLOCKED", "FREE")
@@ -135,17 +137,44 @@ class Verdict:
         return self.rule.name
 
 
+#: Every fact a rule reads (directly or through a property): the rule that decides a
+#: change depends on these alone, so `classify` decides each combination once.
+RULE_INPUTS = ("state", "tx_strategy", "recovery_strategy", "apply_state", "lease_live",
+               "latest_task_state", "latest_task_apply_state", "flamingock_lock_live",
+               "apply_attempt", "apply_max_attempts")
+_rule_inputs = attrgetter(*RULE_INPUTS)
+_decided: dict[tuple[object, ...], Rule] = {}
+
+
+def decide(facts: IssueFacts) -> Rule:
+    """The first rule that matches (a whole log has few combinations of the rules' inputs:
+    each is decided once)."""
+    key = _rule_inputs(facts)
+    rule = _decided.get(key)
+    if rule is None:
+        rule = next(r for r in RULES if r.matches(facts))   # the last one matches everything
+        if len(_decided) < 4096:
+            _decided[key] = rule
+    return rule
+
+
 def classify(facts: IssueFacts) -> Verdict:
-    for rule in RULES:
-        if rule.matches(facts):
-            return Verdict(facts, rule)
-    raise AssertionError("the last rule matches everything")  # pragma: no cover
+    return Verdict(facts, decide(facts))
+
+
+def filled(cls: type[_T], names: tuple[str, ...], values: Iterable[Any]) -> _T:
+    """An instance of the frozen dataclass `cls` (no `__post_init__`, no default factory) with
+    `names` set to `values`, as its generated `__init__` leaves it, at a third of the cost:
+    the issue list builds two per unsettled change."""
+    made = object.__new__(cls)
+    made.__dict__.update(zip(names, values))
+    return made
 
 
 _FACTS_SQL = """
 SELECT cs.change_id, cs.state, cs.target_system_id, cs.tx_strategy, cs.recovery_strategy,
        cs.execution_id, ap.state, ap.lease_expires_at, lt.state, la.state,
-       ap.attempt, ap.max_attempts, ap.lease_owner
+       ap.attempt, ap.max_attempts, ap.lease_owner{extra}
 FROM setright_change_state cs
 LEFT JOIN setright_applies ap ON ap.id = cs.execution_id
 LEFT JOIN setright_tasks lt ON lt.change_id = cs.change_id AND lt.apply_id = (
@@ -153,6 +182,52 @@ LEFT JOIN setright_tasks lt ON lt.change_id = cs.change_id AND lt.apply_id = (
     WHERE t.change_id = cs.change_id ORDER BY {newest} LIMIT 1)
 LEFT JOIN setright_applies la ON la.id = lt.apply_id
 """
+
+
+def unsettled_filter() -> tuple[str, list[str]]:
+    """`cs.state NOT IN (NEVER_ISSUES)` as ranges around each value, which an index on state
+    answers (a `NOT IN` reads every change), the same on every database and collation."""
+    never = sorted(NEVER_ISSUES)
+    ranges = [f"cs.state > ? AND cs.state < ?" for _ in never[1:]]
+    sql = " OR ".join(["cs.state < ?", *ranges, "cs.state > ?"])
+    params = [never[0], *(v for pair in zip(never, never[1:]) for v in pair), never[-1]]
+    return f"({sql})", params
+
+
+def _facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
+                target: str | None = None, unsettled_only: bool = True,
+                lock_table: str = FLAMINGOCK_LOCK_TABLE,
+                extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
+    """(facts, the row's `extra_columns`) per change, in Flamingock's order (see
+    `gather_facts`); `extra_columns` may name `cs.` and `ap.` (the current row's apply)."""
+    where, params = [], []
+    if unsettled_only:
+        unsettled, params = unsettled_filter()
+        where.append(unsettled)
+    if change_id is not None:
+        where.append("cs.change_id = ?")
+        params.append(change_id)
+    if target is not None:
+        where.append("cs.target_system_id = ?")
+        params.append(target)
+    sql = (_FACTS_SQL.format(newest=creation_order(conn, "a", descending=True),
+                             extra=", " + extra_columns if extra_columns else "")
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.audit_id")
+    now_iso = iso_from_ms(now_ms)
+    flamingock = flamingock_lock_holder(conn, now_ms, lock_table)
+    lock_live = flamingock is not None
+    owner, until = flamingock if flamingock is not None else (None, None)
+    names = _FACT_NAMES
+    for row in conn.execute(sql, params):
+        # a terminal apply holds nothing, whatever its lease time says
+        lease_live = bool(row[7]) and row[7] > now_iso and row[6] in NON_TERMINAL_APPLY_STATES
+        facts = filled(IssueFacts, names, (
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
+            lock_live, row[10], row[11], *((row[12], row[7]) if lease_live else (owner, until))))
+        yield facts, row[13:]
+
+
+_FACT_NAMES = tuple(f.name for f in fields(IssueFacts))
 
 
 def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
@@ -166,33 +241,19 @@ def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
     unsettled changes. A runner-written ROLLED_BACK stays in: it is an issue
     when its apply spent the retry budget.
     """
-    where, params = [], []
-    if unsettled_only:
-        where.append(f"cs.state NOT IN ({', '.join('?' for _ in NEVER_ISSUES)})")
-        params += sorted(NEVER_ISSUES)
-    if change_id is not None:
-        where.append("cs.change_id = ?")
-        params.append(change_id)
-    if target is not None:
-        where.append("cs.target_system_id = ?")
-        params.append(target)
-    sql = (_FACTS_SQL.format(newest=creation_order(conn, "a", descending=True))
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.audit_id")
-    now_iso = iso_from_ms(now_ms)
-    flamingock = flamingock_lock_holder(conn, now_ms, lock_table)
-    facts = []
-    for row in conn.execute(sql, params):
-        # a terminal apply holds nothing, whatever its lease time says
-        lease_live = bool(row[7]) and row[7] > now_iso and row[6] in NON_TERMINAL_APPLY_STATES
-        owner, until = ((row[12], row[7]) if lease_live
-                        else flamingock if flamingock is not None else (None, None))
-        facts.append(IssueFacts(
-            change_id=row[0], state=row[1], target=row[2], tx_strategy=row[3],
-            recovery_strategy=row[4], execution_id=row[5], apply_state=row[6],
-            lease_live=lease_live, latest_task_state=row[8], latest_task_apply_state=row[9],
-            flamingock_lock_live=flamingock is not None, apply_attempt=row[10],
-            apply_max_attempts=row[11], lock_owner=owner, lock_until=until))
-    return facts
+    return [facts for facts, _ in _facts_rows(conn, now_ms, change_id=change_id, target=target,
+                                              unsettled_only=unsettled_only,
+                                              lock_table=lock_table)]
+
+
+def classified(conn: Connection, now_ms: int, *, extra_columns: str = "",
+               lock_table: str = FLAMINGOCK_LOCK_TABLE
+               ) -> Iterator[tuple[IssueFacts, Rule, tuple[Any, ...]]]:
+    """(facts, deciding rule, `extra_columns`) of every change that may be an issue, in
+    Flamingock's order: one read for the callers that list issues and running changes."""
+    for facts, extra in _facts_rows(conn, now_ms, lock_table=lock_table,
+                                    extra_columns=extra_columns):
+        yield facts, decide(facts), extra
 
 
 def flamingock_lock_holder(conn: Connection, now_ms: int,
@@ -224,15 +285,6 @@ def find_issues(conn: Connection, now_ms: int, *, target: str | None = None,
     verdicts = (classify(f) for f in gather_facts(conn, now_ms, target=target,
                                                   lock_table=lock_table))
     return [v for v in verdicts if v.is_issue]
-
-
-def find_running(conn: Connection, now_ms: int, *,
-                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[Verdict]:
-    """STARTED changes under a live lease or lock: listed (as Flamingock lists them), never
-    counted as issues, since their runner may still finish them."""
-    verdicts = (classify(f) for f in gather_facts(conn, now_ms, lock_table=lock_table)
-                if f.state == ChangeState.STARTED)
-    return [v for v in verdicts if v.reason == "running"]
 
 
 def verdict_for(conn: Connection, now_ms: int, change_id: str, *,

@@ -8,10 +8,7 @@ one clock for "is this apply alive".
 
 from __future__ import annotations
 
-import getpass
 import os
-import secrets
-import socket
 import time
 from dataclasses import asdict, dataclass
 
@@ -58,6 +55,9 @@ def lock_info_lines(lock: LockInfo) -> list[str]:
 
 
 def default_owner() -> str:
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -96,6 +96,8 @@ class Locker:
     def _try_acquire(self, name: str, operation: str, info: str | None,
                      take_over: bool) -> tuple[LockInfo, LockInfo | None]:
         now = self.store.now_ms()
+        import secrets
+
         lock = LockInfo(name, secrets.token_hex(8), self.owner, operation, iso_from_ms(now),
                         iso_from_ms(now + int(self.ttl * 1000)), info)
         with self.store.write(state=False) as tx:

@@ -199,3 +199,12 @@ def meta_value(conn: Connection, key: str) -> str | None:
 def set_meta(conn: Connection, key: str, value: str) -> None:
     conn.execute(f"UPDATE setright_meta SET value = ? WHERE {impl_of(conn).quote('key')} = ?",
                  (value, key))
+
+
+def creation_order(conn: Connection, alias: str, *, descending: bool = False) -> str:
+    """ORDER BY terms for applies (table or alias `alias`) in creation order: `created_at`,
+    then the order rows were inserted where the database keeps one (SQLite), else the id
+    (time-ordered: the id starts with its creation time)."""
+    way = " DESC" if descending else ""
+    tiebreak = impl_of(conn).row_order_sql(alias, "id")
+    return f"{alias}.created_at{way}, {tiebreak}{way}"
