@@ -37,8 +37,9 @@ def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
     """The outcome table of §6.2 for every entry, including conflicts between entries."""
     marks = [e for e in entries if e.kind == "resolution"]
     guards = dict(zip((id(e) for e in marks),
-                      resolution_guards(conn, [e.subject for e in marks]), strict=True))
-    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms, guard=guards[id(e)],
+                      resolution_guards(conn, [e.subject for e in marks], now_ms=ctx.now_ms,
+                                        lock_table=ctx.flamingock_lock_table), strict=True))
+    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms, guarded=guards[id(e)],
                                    lock_table=ctx.flamingock_lock_table)
                if e.kind == "resolution" else evaluate_redrive(conn, e, ctx) for e in entries]
     _cross_conflicts(actions)
