@@ -109,9 +109,17 @@ class Action:
         return self.entry_key.split(":", 1)[1]
 
     def as_dict(self) -> dict[str, Any]:
-        data = plain(self)
-        data["kind"], data["outcome"] = str(self.kind), str(self.outcome)
-        return data
+        """`plain(self)` with the enums as text, written out: a plan has one per entry."""
+        return {
+            "address": self.address, "kind": str(self.kind), "outcome": str(self.outcome),
+            "file": self.file, "entry_key": self.entry_key, "before": self.before,
+            "after": self.after,
+            "guard": {"fingerprint": self.guard.fingerprint, "data": plain(self.guard.data)},
+            "entry": plain(self.entry), "target": self.target,
+            "fresh_plan": plain(self.fresh_plan), "remaining_work": plain(self.remaining_work),
+            "completed_work": plain(self.completed_work), "messages": plain(self.messages),
+            "drift": plain(self.drift), "warnings": plain(self.warnings),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Action:

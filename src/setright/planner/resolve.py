@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from setright.db import Connection
-from setright.fingerprint import fingerprints
+from setright.fingerprint import compact_fingerprints
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Guard, Outcome
 from setright.store.guards import change_guards
@@ -33,7 +33,7 @@ def resolution_guards(conn: Connection, change_ids: Sequence[str], *, now_ms: in
     read = [found.get(change_id) for change_id in change_ids]
     datas = [None if r is None else r.data for r in read]
     return [(Guard(fp, data or {}), None if r is None else r.facts)
-            for fp, data, r in zip(fingerprints(datas), datas, read, strict=True)]
+            for fp, data, r in zip(compact_fingerprints(datas), datas, read, strict=True)]
 
 
 def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int,
