@@ -23,8 +23,10 @@ core ones, a few levels deep. Those are composed by libyaml's C composer (the
 nodes keep the same marks) and constructed by PyYAML's SafeConstructor; a look
 over the nodes vouches that the tree is plain, and whatever it cannot vouch for
 (or any error at all) is composed again by the limited composer, which decides.
-The C composer's own recursion is bounded by libyaml's nesting limit; a libyaml
-without one never takes that way (`_c_composer_bounded`).
+The C composer's own recursion is bounded: a text with fewer than `_C_LEVELS`
+of the characters that open a level cannot nest deeper, and beyond that libyaml's
+own nesting limit bounds it; a libyaml without one never takes that way for such
+a text (`_c_composer_bounded`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def compose(text: str) -> tuple[Node | None, Any]:
 
     Raises what the limited composer raises (`yaml.YAMLError` and its kin), so a
     refusal is worded the same whichever way the text went."""
-    if _c_composer_bounded():
+    if _few_levels(text) or _c_composer_bounded():
         try:
             composed = _compose_plain(text)
         except Exception:  # noqa: BLE001 - whatever it was, the limited composer decides
@@ -130,6 +132,15 @@ def _plain_tree(root: Node) -> bool:
         else:
             return False
     return True
+
+
+#: Levels the C composer may recurse into whatever libyaml allows (a few hundred kB of stack).
+_C_LEVELS = 2_000
+
+
+def _few_levels(text: str) -> bool:
+    """Whether `text` cannot nest `_C_LEVELS` deep: every level opens with one of `[{-:?`."""
+    return sum(text.count(c) for c in "[{-:?") < _C_LEVELS
 
 
 @cache

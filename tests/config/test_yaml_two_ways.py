@@ -72,6 +72,7 @@ def _seen(doc: YamlDocument) -> Any:
 def test_both_ways_give_one_verdict(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = _verdict(text)
     monkeypatch.setattr(yamlcompose, "_c_composer_bounded", lambda: False)
+    monkeypatch.setattr(yamlcompose, "_few_levels", lambda text: False)
     assert fast == _verdict(text)
 
 
@@ -81,3 +82,14 @@ def test_plain_trees_take_the_c_way_and_the_rest_do_not() -> None:
     for text in ("a: &x 1\nb: *x\n", "d: 2026-11-22\n", "m: {<<: {a: 1}}\n", "x: !!null y\n",
                  "x: !custom y\n", "? [a]\n: 1\n", "x: " + "[" * 100 + "]" * 100):
         assert yamlcompose._compose_plain(text) is None, text
+
+
+def test_without_libyaml_limits_only_shallow_texts_take_the_c_way(monkeypatch) -> None:
+    monkeypatch.setattr(yamlcompose, "_c_composer_bounded", lambda: False)
+    calls: list[str] = []
+    monkeypatch.setattr(yamlcompose, "_compose_plain", lambda text: calls.append(text))
+    yamlcompose.compose(GOOD)
+    deep = "x: " + "[" * 50_000 + "]" * 50_000
+    with pytest.raises(Exception, match="nest"):
+        yamlcompose.compose(deep)
+    assert calls == [GOOD]
