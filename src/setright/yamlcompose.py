@@ -73,8 +73,9 @@ def _tag_name(tag: str) -> str:
     return name if len(name) <= SHOWN_LIMIT and name.isprintable() else "a long tag"
 
 
-def compose(text: str) -> tuple[Node | None, Any]:
-    """The document's root node (None for an empty one) and its data.
+def compose(text: str) -> tuple[Node | None, Any, bool]:
+    """The document's root node (None for an empty one), its data, and whether every
+    mapping's keys are known to be distinct (the C way checks them; else: unknown).
 
     Raises what the limited composer raises (`yaml.YAMLError` and its kin), so a
     refusal is worded the same whichever way the text went."""
@@ -84,8 +85,8 @@ def compose(text: str) -> tuple[Node | None, Any]:
         except Exception:  # noqa: BLE001 - whatever it was, the limited composer decides
             composed = None
         if composed is not None:
-            return composed
-    return _compose_limited(text)
+            return (*composed, True)
+    return (*_compose_limited(text), False)
 
 
 def _compose_plain(text: str) -> tuple[Node | None, Any] | None:
@@ -104,7 +105,8 @@ def _compose_plain(text: str) -> tuple[Node | None, Any] | None:
 
 def _plain_tree(root: Node) -> bool:
     """No node reached twice (no alias), core tags only (so no date, no merge key), `!!null`
-    only on a null, scalar keys, at most `MAX_DEPTH` levels: what the limits let through."""
+    only on a null, distinct scalar keys, at most `MAX_DEPTH` levels: what the limits and
+    the duplicate-key check let through."""
     seen: set[int] = set()
     stack: list[tuple[Node, int]] = [(root, 1)]
     pop, push = stack.pop, stack.append
@@ -124,9 +126,11 @@ def _plain_tree(root: Node) -> bool:
             for child in node.value:
                 push((child, level + 1))
         elif kind is MappingNode:
+            keys = set()
             for key, value in node.value:
-                if type(key) is not ScalarNode:
+                if type(key) is not ScalarNode or key.value in keys:
                     return False
+                keys.add(key.value)
                 push((key, level + 1))
                 push((value, level + 1))
         else:

@@ -181,7 +181,7 @@ def _reader_position(text: str, exc: yaml.reader.ReaderError) -> tuple[int | Non
 def parse_yaml(text: str, source: str) -> YamlDocument:
     """Parse one YAML document; raise `InvalidInput` naming file:line:column on bad syntax."""
     try:
-        node, data = compose(text)
+        node, data, keys_distinct = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -198,7 +198,7 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         raise InvalidInput("invalid YAML", [Problem(source, None, None, "",
                                                     "nested too deeply")]) from None
     problems: list[Problem] = []
-    if node is not None:
+    if node is not None and not keys_distinct:
         _duplicate_keys(source, node, (), problems)
     if problems:
         raise InvalidInput("invalid YAML", problems)
