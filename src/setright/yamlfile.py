@@ -1,20 +1,10 @@
 """YAML loading that remembers where every value came from, with limits for hostile files.
 
-Config, change and resolution files all load here. libyaml (the C parser)
-scans and parses when present; composition is PyYAML's composer extended
-with limits, so every refusal names `file:line:column` of the offending event:
-
-* aliases: the nodes reached through aliases (an alias of a list of 10 scalars
-  counts 11) may not exceed `ALIAS_BUDGET` in one file. A 412-byte "billion
-  laughs" would otherwise expand to 10^8 nodes in validation, digests and
-  messages; real files use aliases, if at all, for a handful of shared values.
-* recursion: an alias inside the node it names (`&a [*a]`) is refused.
-* depth: more than `MAX_DEPTH` levels of lists and mappings is refused (setright's formats
-  need 4), before Python's recursion limit can turn it into a crash.
-* tags: only the core tags (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`,
-  `!!seq`, `!!map`) may be written; `!!python/...`, `!custom`, `!!binary`,
-  `!!set` ... are refused. A core tag whose value does not fit it (`!!int x`,
-  `!!null x`, a date like 2026-13-45) is a located error too.
+Config, change and resolution files all load here. `yamlcompose` turns the
+text into nodes and data under the limits it lists (aliases, recursion, depth,
+tags), each refusal naming `file:line:column`; the nodes are kept with the
+document, so the position of any value is looked up when a message or an
+entry needs it instead of being recorded for every value.
 
 Duplicate keys, which PyYAML would silently collapse, are reported as problems.
 Messages describe shapes, never quote a file's raw content (it may be a token
@@ -27,39 +17,18 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.composer import Composer, ComposerError
-from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import Resolver
 
 from setright.errors import InvalidInput, Problem
+from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, SHOWN_LIMIT, compose
 
-try:  # the C parser is much faster on large files
-    from yaml.cyaml import CParser
-
-    _PARSER: tuple[type, ...] = (CParser,)
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
-
-    _PARSER = (Reader, Scanner, Parser)
-
-#: Nodes a file may reach through aliases, all aliases together.
-ALIAS_BUDGET = 10_000
-#: Levels of nesting (lists and mappings) a file may have.
-MAX_DEPTH = 100
-#: Characters of a value a message may quote; longer values are described, not shown.
-SHOWN_LIMIT = 40
-
-_CORE = "tag:yaml.org,2002:"
-CORE_TAGS = frozenset(_CORE + name for name in ("str", "int", "float", "bool", "null", "seq", "map"))
-
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+__all__ = ["ALIAS_BUDGET", "MAX_DEPTH", "SHOWN_LIMIT", "YamlDocument", "json_path",
+           "load_yaml", "parse_yaml", "shape", "shown"]
 
 PathKey = tuple[str | int, ...]
 
@@ -106,25 +75,33 @@ def shape(value: Any) -> str:
 
 @dataclass
 class YamlDocument:
-    """Parsed content plus the position of every value (and every mapping key)."""
+    """Parsed content plus its nodes, which know the position of every value and key."""
 
     source: str
     data: Any
-    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    #: literal block scalars (`key: |`): line and column of their first content line
-    blocks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    root: Node | None = field(default=None, repr=False)
+    #: the text it was parsed from (literal blocks are located in its lines)
+    text: str = field(default="", repr=False)
     #: sha256 of the text it was parsed from ("" when unknown): the validation cache's key
     text_digest: str = ""
 
+    def _reach(self, path: PathKey) -> tuple[Node | None, Node | None, bool]:
+        """The node at the longest reachable prefix of `path`, the key node of the last part
+        (when it is a mapping's), and whether the whole path was reached."""
+        node, key_node = self.root, None
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                return node, None, False
+            key_node, node = found
+        return node, key_node, True
+
     def locate(self, path: PathKey, *, key: bool = False) -> tuple[int | None, int | None]:
         """Line and column (1-based) of the value at `path`, or of its nearest ancestor."""
-        if key and path in self.key_marks:
-            return self.key_marks[path]
-        probe = tuple(path)
-        while probe not in self.marks and probe:
-            probe = probe[:-1]
-        return self.marks.get(probe, (None, None))
+        node, key_node, reached = self._reach(path)
+        if key and reached and key_node is not None:
+            return _mark(key_node)
+        return (None, None) if node is None else _mark(node)
 
     def locate_text(self, path: PathKey, line: int, column: int) -> tuple[int | None, int | None]:
         """Where 0-based `line`/`column` of the text value at `path` is in the file.
@@ -132,8 +109,9 @@ class YamlDocument:
         Exact for literal blocks (`|`), whose lines are the file's lines; other
         scalars fold or escape their lines, so the scalar's own start is named.
         """
-        if path in self.blocks:
-            first, indent = self.blocks[path]
+        node, _, reached = self._reach(path)
+        if reached and isinstance(node, ScalarNode) and node.style == "|":
+            first, indent = _block_start(self.text.split("\n"), node.start_mark.line + 1)
             return first + line, indent + column + 1
         return self.locate(path)
 
@@ -142,175 +120,43 @@ class YamlDocument:
         return Problem(self.source, line, column, json_path(path), message)
 
 
-class LimitExceeded(yaml.MarkedYAMLError):
-    """A file went past one of the limits above."""
+def _key_of(key_node: Node) -> Any:
+    """What a mapping key is called in paths: its text (a collection key: a name of its own)."""
+    return key_node.value if isinstance(key_node, ScalarNode) else str(id(key_node))
 
 
-def _tag_name(tag: str) -> str:
-    name = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
-    return name if len(name) <= SHOWN_LIMIT and name.isprintable() else "a long tag"
+def _child(node: Node | None, part: str | int) -> tuple[Node | None, Node] | None:
+    """(key node or None, child node) of `node` at `part`, or None when it has none."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if _key_of(key_node) == part:
+                return key_node, value_node
+    elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
 
 
-class _LimitedComposer(Composer):
-    """PyYAML's composer, counting alias expansion and depth, and checking tags."""
-
-    def _start_limits(self) -> None:
-        self.anchors: dict[str, Node] = {}
-        self._sizes: dict[int, int] = {}  # id(anchored node) → nodes it expands to
-        self._open: set[int] = set()  # collections being composed (their aliases recurse)
-        self._counts: list[int] = [0]  # expanded size of each open collection, innermost last
-        self._through_aliases = 0
-        self._last = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            return self._alias(self.get_event())
-        event = self.peek_event()
-        # a new collection's level is the number of open ones plus one (the top mapping is 1)
-        if len(self._counts) > MAX_DEPTH and self.check_event(yaml.SequenceStartEvent,
-                                                              yaml.MappingStartEvent):
-            raise LimitExceeded(None, None, f"nested more than {MAX_DEPTH} levels deep",
-                                event.start_mark)
-        anchor = event.anchor
-        if anchor is not None and anchor in self.anchors:
-            raise ComposerError("found duplicate anchor; first occurrence",
-                                self.anchors[anchor].start_mark, "second occurrence",
-                                event.start_mark)
-        tag = getattr(event, "tag", None)
-        if tag is not None and tag != "!" and tag not in CORE_TAGS:
-            raise LimitExceeded(None, None, f"tag {_tag_name(tag)} is not allowed: only the core "
-                                "tags !!str, !!int, !!float, !!bool, !!null, !!seq and !!map",
-                                event.start_mark)
-        if tag == _CORE + "null" and event.value not in _NULLS:
-            raise ConstructorError(None, None, "this value is not a valid !!null",
-                                   event.start_mark)
-        self.descend_resolver(parent, index)
-        if self.check_event(yaml.ScalarEvent):
-            node: Node = self.compose_scalar_node(anchor)
-            size = 1
-        elif self.check_event(yaml.SequenceStartEvent):
-            node = self.compose_sequence_node(anchor)
-            size = self._last
-        else:
-            node = self.compose_mapping_node(anchor)
-            size = self._last
-        self.ascend_resolver()
-        if anchor is not None:
-            self._sizes[id(node)] = size
-        self._counts[-1] += size
-        return node
-
-    def _alias(self, event: yaml.AliasEvent) -> Node:
-        anchor = event.anchor
-        if anchor not in self.anchors:
-            raise ComposerError(None, None, "found undefined alias", event.start_mark)
-        node = self.anchors[anchor]
-        if id(node) in self._open:
-            raise LimitExceeded(None, None, "recursive alias: it refers to a node that contains "
-                                "it", event.start_mark)
-        size = self._sizes[id(node)]
-        self._through_aliases += size
-        if self._through_aliases > ALIAS_BUDGET:
-            raise LimitExceeded(None, None, f"aliases expand to more than {ALIAS_BUDGET:,} nodes",
-                                event.start_mark)
-        self._counts[-1] += size
-        return node
-
-    def _open_collection(self, node: Node, anchor: str | None) -> None:
-        if anchor is not None:
-            self.anchors[anchor] = node
-        self._open.add(id(node))
-        self._counts.append(1)
-
-    def _close_collection(self, node: Node) -> None:
-        node.end_mark = self.get_event().end_mark
-        self._open.discard(id(node))
-        self._last = self._counts.pop()
-
-    def compose_sequence_node(self, anchor: str | None) -> SequenceNode:  # type: ignore[override]
-        start = self.get_event()
-        tag = start.tag
-        if tag is None or tag == "!":
-            tag = self.resolve(SequenceNode, None, start.implicit)
-        node = SequenceNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
-        self._open_collection(node, anchor)
-        index = 0
-        while not self.check_event(yaml.SequenceEndEvent):
-            node.value.append(self.compose_node(node, index))
-            index += 1
-        self._close_collection(node)
-        return node
-
-    def compose_mapping_node(self, anchor: str | None) -> MappingNode:  # type: ignore[override]
-        start = self.get_event()
-        tag = start.tag
-        if tag is None or tag == "!":
-            tag = self.resolve(MappingNode, None, start.implicit)
-        node = MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
-        self._open_collection(node, anchor)
-        while not self.check_event(yaml.MappingEndEvent):
-            key = self.compose_node(node, None)
-            value = self.compose_node(node, key)
-            node.value.append((key, value))
-        self._close_collection(node)
-        return node
-
-
-class _Constructor(SafeConstructor):
-    """SafeConstructor whose value errors (`!!int x`, 2026-13-45) name the node's place."""
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError,
-                RecursionError) as exc:
-            what = _tag_name(node.tag) if node.tag else "value"
-            limit = " (too many digits)" if "digits" in str(exc) else ""
-            raise ConstructorError(None, None, f"this value is not a valid {what}{limit}",
-                                   node.start_mark) from None
-
-
-class _Loader(_LimitedComposer, *_PARSER, _Constructor, Resolver):  # type: ignore[misc]
-    def __init__(self, stream: str) -> None:
-        if len(_PARSER) == 1:
-            _PARSER[0].__init__(self, stream)
-        else:  # pragma: no cover - the pure-Python reader, scanner and parser
-            _PARSER[0].__init__(self, stream)
-            _PARSER[1].__init__(self)
-            _PARSER[2].__init__(self)
-        _Constructor.__init__(self)
-        Resolver.__init__(self)
-        self._start_limits()
-
-
-def _mark(node: yaml.Node) -> tuple[int, int]:
+def _mark(node: Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _walk(doc: YamlDocument, node: yaml.Node, path: PathKey, problems: list[Problem],
-          lines: list[str]) -> None:
-    doc.marks[path] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
+def _duplicate_keys(source: str, node: Node, path: PathKey, problems: list[Problem]) -> None:
+    """A problem for every key repeated in its mapping, in document order."""
+    if isinstance(node, MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(id(key_node))
-            child = (*path, key)
+            key = _key_of(key_node)
             if key in seen:
                 line, column = _mark(key_node)
-                problems.append(
-                    Problem(doc.source, line, column, json_path(child),
-                            f"duplicate key {shown(key)}")
-                )
+                problems.append(Problem(source, line, column, json_path((*path, key)),
+                                        f"duplicate key {shown(key)}"))
             seen.add(key)
-            doc.key_marks[child] = _mark(key_node)
-            _walk(doc, value_node, child, problems, lines)
-    elif isinstance(node, yaml.SequenceNode):
+            if not isinstance(value_node, ScalarNode):
+                _duplicate_keys(source, value_node, (*path, key), problems)
+    elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(doc, item, (*path, index), problems, lines)
-    elif isinstance(node, ScalarNode) and node.style == "|":
-        doc.blocks[path] = _block_start(lines, node.start_mark.line + 1)
+            if not isinstance(item, ScalarNode):
+                _duplicate_keys(source, item, (*path, index), problems)
 
 
 def _block_start(lines: list[str], first: int) -> tuple[int, int]:
@@ -334,11 +180,8 @@ def _reader_position(text: str, exc: yaml.reader.ReaderError) -> tuple[int | Non
 
 def parse_yaml(text: str, source: str) -> YamlDocument:
     """Parse one YAML document; raise `InvalidInput` naming file:line:column on bad syntax."""
-    loader = None
     try:
-        loader = _Loader(text)
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        node, data, keys_distinct = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -354,17 +197,13 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     except RecursionError:
         raise InvalidInput("invalid YAML", [Problem(source, None, None, "",
                                                     "nested too deeply")]) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    doc = YamlDocument(source=source, data=data,
-                       text_digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
     problems: list[Problem] = []
-    if node is not None:
-        _walk(doc, node, (), problems, text.split("\n"))
+    if node is not None and not keys_distinct:
+        _duplicate_keys(source, node, (), problems)
     if problems:
         raise InvalidInput("invalid YAML", problems)
-    return doc
+    return YamlDocument(source=source, data=data, root=node, text=text,
+                        text_digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
 
 
 def outside_link(path: Path, root: Path) -> bool:
@@ -373,10 +212,30 @@ def outside_link(path: Path, root: Path) -> bool:
     Paths outside the project to begin with (a folder named in the config,
     a file named on the command line) are the operator's choice, not a link.
     """
-    real_root = root.resolve()
-    absolute = Path(os.path.abspath(path))
-    inside = any(absolute.is_relative_to(r) for r in (root, real_root))
-    return inside and not absolute.resolve().is_relative_to(real_root)
+    real_root = _real_folder(str(root))
+    absolute = os.path.abspath(path)
+    inside = any(_within(absolute, r) for r in ((str(root),) if root.is_absolute() else ())
+                 + (real_root,))
+    return inside and not _within(_real_file(absolute), real_root)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(os.path.join(folder, ""))
+
+
+@lru_cache(maxsize=64)
+def _real_folder(folder: str) -> str:
+    """`os.path.realpath` of a folder, once per process: a plan reads 2,000 files from one
+    folder of one project, and each resolution walks every part of the path."""
+    return os.path.realpath(folder)
+
+
+def _real_file(absolute: str) -> str:
+    """`os.path.realpath` of a file: its folder's, plus its name unless it is a link."""
+    if os.path.islink(absolute):
+        return os.path.realpath(absolute)
+    folder, name = os.path.split(absolute)
+    return os.path.join(_real_folder(folder), name)
 
 
 def load_yaml(path: Path, source: str | None = None, *, root: Path | None = None) -> YamlDocument:

@@ -26,3 +26,16 @@ def test_plain_equals_asdict_and_copies_the_containers() -> None:
     assert type(plain(action)["guard"]["data"]["tasks"][0]["pair"]) is tuple
     ref = ResolutionFileRef("resolutions/x.yaml", "sha256:00", "why", None, "me")
     assert plain(ref) == asdict(ref)
+
+
+def test_an_action_as_a_dict_is_plain_with_its_enums_as_text() -> None:
+    action = Action(
+        address='resolution.change["c"]', kind=ActionKind.RESOLVE, outcome=Outcome.CHANGE,
+        file="resolutions/x.yaml", entry_key="resolution:c", before="FAILED",
+        after="MANUAL_MARKED_AS_APPLIED", guard=Guard("dh1:abc", {"latest_task": {"p": 1}}),
+        entry={"line": 3, "expect": ["FAILED"]}, target="app", remaining_work=[{"a": 1}],
+        messages=["one"], drift=["d"], warnings=["w"])
+    expected = {**asdict(action), "kind": "resolve", "outcome": "change"}
+    assert action.as_dict() == expected and list(action.as_dict()) == list(expected)
+    assert type(action.as_dict()["kind"]) is str
+    assert Action.from_dict(action.as_dict()) == action

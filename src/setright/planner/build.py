@@ -15,7 +15,7 @@ from setright.fingerprint import deepdiff_version
 from setright.ids import new_id
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Outcome, Plan, ResolutionFileRef
-from setright.planner.redrive import RedriveContext, evaluate_redrive
+from setright.planner.context import RedriveContext
 from setright.planner.resolve import evaluate_resolution, resolution_guards
 from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
 from setright.timeutil import iso_from_ms
@@ -37,8 +37,11 @@ def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
     """The outcome table of §6.2 for every entry, including conflicts between entries."""
     marks = [e for e in entries if e.kind == "resolution"]
     guards = dict(zip((id(e) for e in marks),
-                      resolution_guards(conn, [e.subject for e in marks]), strict=True))
-    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms, guard=guards[id(e)],
+                      resolution_guards(conn, [e.subject for e in marks], now_ms=ctx.now_ms,
+                                        lock_table=ctx.flamingock_lock_table), strict=True))
+    if len(marks) < len(entries):
+        from setright.planner.redrive import evaluate_redrive  # lazy: the runner's code
+    actions = [evaluate_resolution(conn, e, now_ms=ctx.now_ms, guarded=guards[id(e)],
                                    lock_table=ctx.flamingock_lock_table)
                if e.kind == "resolution" else evaluate_redrive(conn, e, ctx) for e in entries]
     _cross_conflicts(actions)

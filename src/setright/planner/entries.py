@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+_json_string = json.encoder.encode_basestring   # what json.dumps does with one str
+
+
 @dataclass(frozen=True)
 class PlanEntry:
     kind: str                         # "resolution" | "redrive"
@@ -35,7 +38,7 @@ class PlanEntry:
     @property
     def address(self) -> str:
         """Terraform-style: `resolution.change["id"]`, `redrive.apply["ap-…"]` (JSON-quoted)."""
-        quoted = json.dumps(self.subject, ensure_ascii=False)
+        quoted = _json_string(self.subject)   # json.dumps(subject, ensure_ascii=False)
         return (f"resolution.change[{quoted}]" if self.kind == "resolution"
                 else f"redrive.apply[{quoted}]")
 

@@ -16,16 +16,15 @@ from setright.config import Config
 from setright.planner.build import build_plan, to_plan_entry
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Plan
-from setright.planner.redrive import RedriveContext
+from setright.planner.context import RedriveContext
 from setright.resolutions.files import ResolutionFile
-from setright.runner.changes import load_changes, splitter_of
-from setright.runner.fresh_plan import FreshPlan, fresh_plan
-from setright.runner.model import Change
-from setright.runner.snapshots import LiveSnapshot, live_snapshot
 from setright.store import Store
 
 if TYPE_CHECKING:
     from setright.db import Connection
+    from setright.runner.fresh_plan import FreshPlan
+    from setright.runner.model import Change
+    from setright.runner.snapshots import LiveSnapshot
 
 
 def redrive_context(store: Store, config: Config, *, owner: str,
@@ -36,6 +35,8 @@ def redrive_context(store: Store, config: Config, *, owner: str,
 
     @cache
     def changes(target: str) -> tuple[Change, ...]:
+        from setright.runner.changes import load_changes, splitter_of
+
         spec = config.targets.get(target)
         if spec is None or spec.changes is None:
             return ()
@@ -43,10 +44,14 @@ def redrive_context(store: Store, config: Config, *, owner: str,
                                   impl=splitter_of(spec)))
 
     def fresh(target: str) -> FreshPlan:
+        from setright.runner.fresh_plan import fresh_plan
+
         return fresh_plan(store.conn, changes(target), target, root=config.root)
 
     @cache
     def live(target: str) -> LiveSnapshot:
+        from setright.runner.snapshots import live_snapshot
+
         return live_snapshot(config.targets.get(target), target)
 
     return RedriveContext(now_ms=store.now_ms(), max_age=config.redrive_max_age, owner=owner,

@@ -17,18 +17,16 @@ fingerprint is part of the guard, so a schema change between `plan` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from setright.db import Connection
 from setright.fingerprint import fingerprint
+from setright.planner.context import RedriveContext
 from setright.planner.entries import PlanEntry
 from setright.planner.drift import SINCE, drift_since_failure
 from setright.planner.explain import explain_mismatch
 from setright.planner.model import Action, ActionKind, Guard, Outcome
-from setright.runner.fresh_plan import FreshPlan
-from setright.runner.model import Change
 from setright.runner.snapshots import LiveSnapshot
 from setright.store.applies import (
     ApplyRow,
@@ -42,24 +40,6 @@ from setright.store.snapshots import schema_fingerprint
 from setright.timeutil import iso_from_ms, ms_from_any
 
 REMAINING_TASK_STATES = ("failed", "cancelled", "pending")
-
-
-@dataclass(frozen=True)
-class RedriveContext:
-    """What a redrive check needs beyond the store: time, policy, change files, our locks."""
-
-    now_ms: int
-    max_age: float
-    owner: str                                        # user@host:pid of this process
-    fresh_plan: Callable[[str], FreshPlan]            # target → fresh plan (pure)
-    changes: Callable[[str], Sequence[Change]]        # target → loaded change files
-    own_lock_ids: Collection[str] = ()                # locks this process holds (apply)
-    #: target → the live holder our lock replaced (a forced redrive), as the plan saw it
-    holders_before: Mapping[str, str | None] = field(default_factory=dict)
-    #: target → its schema now, read-only (None: the live target is not consulted)
-    live_schema: Callable[[str], LiveSnapshot] | None = None
-    #: a Flamingock runner's lock table (a live lock there: its STARTED changes are running)
-    flamingock_lock_table: str = "flamingockLock"
 
 
 @dataclass(frozen=True)

@@ -12,52 +12,40 @@ Cross-entry conflicts (two entries for one change) are decided in `build.py`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from setright.db import Connection
-from setright.fingerprint import fingerprints
+from setright.fingerprint import compact_fingerprints
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Guard, Outcome
-from setright.store.applies import creation_order
-from setright.store.issues import FLAMINGOCK_LOCK_TABLE, classify, gather_facts
+from setright.store.guards import change_guards
+from setright.store.issues import FLAMINGOCK_LOCK_TABLE, IssueFacts, classify
 from setright.store.states import DONE_STATES, MANUAL_MARK, ROLLED_BACK_STATES
 
 _SATISFIED_BY = {"APPLIED": DONE_STATES, "ROLLED_BACK": ROLLED_BACK_STATES}
 
 
-def resolution_guard(conn: Connection, change_id: str) -> dict[str, Any] | None:
-    """The canonical data a mark depends on: the deciding audit row, the latest task and apply."""
-    row = conn.execute(
-        "SELECT audit_id, state, target_system_id FROM setright_change_state WHERE change_id = ?",
-        (change_id,)).fetchone()
-    if row is None:
-        return None
-    task = conn.execute(
-        "SELECT t.apply_id, t.position, t.state, a.state FROM setright_tasks t"
-        " JOIN setright_applies a ON a.id = t.apply_id WHERE t.change_id = ?"
-        f" ORDER BY {creation_order(conn, 'a', descending=True)} LIMIT 1",
-        (change_id,)).fetchone()
-    return {
-        "change_id": change_id, "audit_id": row[0], "state": row[1], "target": row[2],
-        "latest_task": None if task is None else {
-            "apply_id": task[0], "position": task[1], "state": task[2], "apply_state": task[3]},
-    }
-
-
-def resolution_guards(conn: Connection, change_ids: Sequence[str]) -> list[Guard]:
-    """Every change's guard, fingerprinted in one batch (same values as one by one)."""
-    datas = [resolution_guard(conn, change_id) for change_id in change_ids]
-    return [Guard(fp, data or {}) for fp, data in zip(fingerprints(datas), datas, strict=True)]
+def resolution_guards(conn: Connection, change_ids: Sequence[str], *, now_ms: int,
+                      lock_table: str = FLAMINGOCK_LOCK_TABLE
+                      ) -> list[tuple[Guard, IssueFacts | None]]:
+    """Every change's guard, fingerprinted in one batch, with the facts its verdict needs
+    (None: not in the store). The store is read set-based (`store.guards`), not per change."""
+    found = change_guards(conn, now_ms, change_ids, lock_table=lock_table)
+    read = [found.get(change_id) for change_id in change_ids]
+    datas = [None if r is None else r.data for r in read]
+    return [(Guard(fp, data or {}), None if r is None else r.facts)
+            for fp, data, r in zip(compact_fingerprints(datas), datas, read, strict=True)]
 
 
 def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int,
-                        guard: Guard | None = None,
+                        guarded: tuple[Guard, IssueFacts | None] | None = None,
                         lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Action:
-    """One entry's outcome; `guard` is its `resolution_guard` already fingerprinted (a plan
+    """One entry's outcome; `guarded` is its item of `resolution_guards` (a plan reads and
     fingerprints every entry's guard in one batch), else it is read here."""
     assert entry.resolution in MANUAL_MARK
-    if guard is None:
-        [guard] = resolution_guards(conn, [entry.subject])
+    if guarded is None:
+        [guarded] = resolution_guards(conn, [entry.subject], now_ms=now_ms,
+                                      lock_table=lock_table)
+    guard, facts = guarded
     data = guard.data or None          # {} stands for "not in the store"
     after = MANUAL_MARK[entry.resolution].value
 
@@ -70,9 +58,9 @@ def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int,
 
     if data is None:
         return action(Outcome.CONFLICT, f"change {entry.subject!r} is not in the audit store")
+    assert facts is not None
     state = data["state"]
-    verdict = classify(gather_facts(conn, now_ms, change_id=entry.subject, unsettled_only=False,
-                                    lock_table=lock_table)[0])
+    verdict = classify(facts)
     if entry.target is not None and entry.target != data["target"]:
         return action(Outcome.CONFLICT, f"target guard: change {entry.subject!r} is on "
                       f"{data['target']!r}, the entry expects {entry.target!r}", before=state)

@@ -155,13 +155,16 @@ def canonical_digest(data: Any) -> str:
 
 def relative_name(path: Path, root: Path) -> str:
     """The name a file goes by in messages and the ledger: POSIX path relative to `root`."""
-    absolute = Path(os.path.abspath(path))
-    for candidate in (absolute, absolute.resolve()):
+    absolute = os.path.abspath(path)
+    prefix = os.path.join(str(root), "")
+    if root.is_absolute() and absolute.startswith(prefix) and len(absolute) > len(prefix):
+        return absolute[len(prefix):].replace(os.sep, "/")   # the common case, as text
+    for candidate in (Path(absolute), Path(absolute).resolve()):
         try:
             return candidate.relative_to(root).as_posix()
         except ValueError:
             continue
-    return absolute.as_posix()
+    return Path(absolute).as_posix()
 
 
 def is_yaml_name(name: str) -> bool:
