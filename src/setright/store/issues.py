@@ -10,7 +10,7 @@ budget, which would otherwise re-run in a new apply on every `run`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -188,18 +188,20 @@ def unsettled_filter() -> tuple[str, list[str]]:
     """`cs.state NOT IN (NEVER_ISSUES)` as ranges around each value, which an index on state
     answers (a `NOT IN` reads every change), the same on every database and collation."""
     never = sorted(NEVER_ISSUES)
-    ranges = [f"cs.state > ? AND cs.state < ?" for _ in never[1:]]
+    ranges = ["cs.state > ? AND cs.state < ?" for _ in never[1:]]
     sql = " OR ".join(["cs.state < ?", *ranges, "cs.state > ?"])
     params = [never[0], *(v for pair in zip(never, never[1:]) for v in pair), never[-1]]
     return f"({sql})", params
 
 
-def _facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
-                target: str | None = None, unsettled_only: bool = True,
-                lock_table: str = FLAMINGOCK_LOCK_TABLE,
-                extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
+def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
+               change_ids: Sequence[str] | None = None, target: str | None = None,
+               unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
+               extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
     """(facts, the row's `extra_columns`) per change, in Flamingock's order (see
-    `gather_facts`); `extra_columns` may name `cs.` and `ap.` (the current row's apply)."""
+    `gather_facts`); `extra_columns` may name `cs.`, `ap.` (the current row's apply) and
+    `lt.` (the change's latest task). `change_ids`: only these (a caller keeps the list
+    well under a dialect's limit on bound parameters)."""
     where, params = [], []
     if unsettled_only:
         unsettled, params = unsettled_filter()
@@ -207,6 +209,9 @@ def _facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
     if change_id is not None:
         where.append("cs.change_id = ?")
         params.append(change_id)
+    if change_ids is not None:
+        where.append(f"cs.change_id IN ({', '.join('?' for _ in change_ids)})")
+        params.extend(change_ids)
     if target is not None:
         where.append("cs.target_system_id = ?")
         params.append(target)
@@ -241,7 +246,7 @@ def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
     unsettled changes. A runner-written ROLLED_BACK stays in: it is an issue
     when its apply spent the retry budget.
     """
-    return [facts for facts, _ in _facts_rows(conn, now_ms, change_id=change_id, target=target,
+    return [facts for facts, _ in facts_rows(conn, now_ms, change_id=change_id, target=target,
                                               unsettled_only=unsettled_only,
                                               lock_table=lock_table)]
 
@@ -251,7 +256,7 @@ def classified(conn: Connection, now_ms: int, *, extra_columns: str = "",
                ) -> Iterator[tuple[IssueFacts, Rule, tuple[Any, ...]]]:
     """(facts, deciding rule, `extra_columns`) of every change that may be an issue, in
     Flamingock's order: one read for the callers that list issues and running changes."""
-    for facts, extra in _facts_rows(conn, now_ms, lock_table=lock_table,
+    for facts, extra in facts_rows(conn, now_ms, lock_table=lock_table,
                                     extra_columns=extra_columns):
         yield facts, decide(facts), extra
 
