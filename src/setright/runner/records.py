@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ from setright.store.states import (
     TxStrategy,
 )
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+
+#: what an operation may complete from
+_COMPLETABLE = [OperationState.PENDING, OperationState.FAILED_RETRYABLE]
 
 #: Flamingock's ChangeType for changes defined by a template (our YAML change files).
 AUDIT_TYPE = "STANDARD_TEMPLATE"
@@ -110,6 +113,7 @@ class ApplyRecorder:
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
         self.high_water = audit_high_water(apply)
+        self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
 
     @property
     def apply_id(self) -> str:
@@ -162,22 +166,26 @@ class ApplyRecorder:
         """task → running with audit STARTED; or → cancelled if the change moved since planning."""
         with self.store.write() as tx:
             self.lease.fence(tx)
+            refresh_change_state(tx, self.store.audit_table)
             return self._begin_task(tx, task, change)
 
     def _begin_task(self, tx: Connection, task: TaskRow, change: Change) -> Begun:
+        """In a transaction whose change-state cache is folded (by a refresh or an append)."""
         at = self.store.now_iso()
-        refresh_change_state(tx, self.store.audit_table)
         reason = self._moved_since_planned(tx, change.id)
         if reason is not None:
             move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
                       TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
-                      fields={"completed_at": at, "error": reason}, event={"reason": reason})
+                      fields={"completed_at": at, "error": reason}, event={"reason": reason},
+                      change_id=task.change_id)
             return Begun(task.position, reason)
-        move_task(tx, self.apply_id, task.position,
-                  [TaskState.PENDING, TaskState.FAILED_RETRYABLE], TaskState.RUNNING,
+        # the state read when the attempt began (the lease keeps it), else the refusal says why
+        startable = [TaskState.PENDING, TaskState.FAILED_RETRYABLE]
+        expected = [TaskState(task.state)] if task.state in startable else startable
+        move_task(tx, self.apply_id, task.position, expected, TaskState.RUNNING,
                   self.prov, at=at, lease_token=self.lease.token,
                   fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
-                          "completed_at": None})
+                          "completed_at": None}, change_id=task.change_id)
         self._audit(tx, change, ChangeState.STARTED)
         return Begun(task.position, None)
 
@@ -195,22 +203,25 @@ class ApplyRecorder:
         return (f"changed since the apply was planned: {current.state} by execution "
                 f"{current.execution_id} at {current.created_at}")
 
-    def operations_completed(self, change_id: str, seqs: Iterable[int]) -> None:
+    def operations_completed(self, change_id: str, seqs: Mapping[int, str | None]) -> None:
         with self.store.write() as tx:
             self.lease.fence(tx)
             self._complete_operations(tx, change_id, seqs)
 
     def _complete_operations(self, tx: Connection, change_id: str,
-                             seqs: Iterable[int]) -> None:
+                             seqs: Mapping[int, str | None]) -> None:
+        """`seqs`: seq → its state when the attempt began (the lease kept it so); a state
+        that could not be completed is left to the guard, which refuses it and says why."""
         at = self.store.now_iso()
-        for seq in seqs:
-            move_operation(tx, self.apply_id, change_id, seq,
-                           [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
+        for seq, state in seqs.items():
+            expected = [OperationState(state)] if state in _COMPLETABLE else _COMPLETABLE
+            move_operation(tx, self.apply_id, change_id, seq, expected,
                            OperationState.COMPLETED, self.prov, at=at,
                            lease_token=self.lease.token, fields={"completed_at": at, "error": None})
 
-    def task_completed(self, task: TaskRow, change: Change, seqs: Iterable[int], millis: int,
-                       next_task: tuple[TaskRow, Change] | None = None) -> Begun | None:
+    def task_completed(self, task: TaskRow, change: Change, seqs: Mapping[int, str | None],
+                       millis: int, next_task: tuple[TaskRow, Change] | None = None
+                       ) -> Begun | None:
         """The last operations, the task and audit APPLIED in one transaction.
 
         With `next_task`, the same transaction also begins the next task (its
@@ -222,7 +233,8 @@ class ApplyRecorder:
             self._complete_operations(tx, change.id, seqs)
             at = self.store.now_iso()
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
-                      self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at})
+                      self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at},
+                      change_id=task.change_id)
             self._audit(tx, change, ChangeState.APPLIED, millis=millis)
             return self._begin_task(tx, *next_task) if next_task is not None else None
 
@@ -281,7 +293,8 @@ class ApplyRecorder:
                    error: str) -> None:
         at = self.store.now_iso()
         move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], outcome.task, self.prov,
-                  at=at, lease_token=self.lease.token, fields={"error": error, "completed_at": at})
+                  at=at, lease_token=self.lease.token, fields={"error": error, "completed_at": at},
+                  change_id=task.change_id)
         self._finish_apply(tx, outcome.apply, f"change {task.change_id}: {error}")
 
     # -- the audit log --------------------------------------------------------
@@ -289,7 +302,10 @@ class ApplyRecorder:
     def _audit(self, tx: Connection, change: Change, state: ChangeState, *,
                millis: int | None = None, error_trace: str | None = None,
                method: str = "apply") -> int:
-        row = audit_fields(change, apply_id=self.apply_id, state=state, root=self.root,
+        source = self._sources.get(change.id)
+        if source is None:  # a change's two rows (STARTED, then its outcome) share it
+            source = self._sources[change.id] = shown_path(change.source_file, self.root)
+        row = audit_fields(change, apply_id=self.apply_id, state=state, source_file=source,
                            hostname=self.hostname, millis=millis, error_trace=error_trace,
                            method=method)
         provenance = {**provenance_metadata(self.prov), "attempt": self.apply.attempt,
@@ -298,14 +314,15 @@ class ApplyRecorder:
                                 provenance=provenance)
 
 
-def audit_fields(change: Change, *, apply_id: str, state: ChangeState, root: Path | None,
+def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_file: str,
                  hostname: str, millis: int | None = None, error_trace: str | None = None,
                  method: str = "apply") -> dict[str, Any]:
-    """An audit row in Flamingock's layout; `created_at` is chosen by `append_audit_row`."""
+    """An audit row in Flamingock's layout; `created_at` is chosen by `append_audit_row`.
+    `source_file` as `shown_path` names the change's file."""
     return {
         "execution_id": apply_id, "stage_id": None, "change_id": change.id,
         "author": change.author, "state": state.value, "invoked_class": None,
-        "invoked_method": method, "source_file": shown_path(change.source_file, root),
+        "invoked_method": method, "source_file": source_file,
         "metadata": None, "execution_millis": millis, "execution_hostname": hostname,
         "error_trace": error_trace, "type": AUDIT_TYPE,
         "tx_strategy": tx_strategy_for(change.transactional).value,

@@ -19,7 +19,7 @@ from typing import Any
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.errors import UnknownId
-from setright.store.schema import AUDIT_COLUMN_NAMES, meta_value, set_meta
+from setright.store.schema import AUDIT_COLUMN_NAMES, set_meta
 from setright.store.states import MANUAL_MARK, ChangeState, priority_of
 from setright.store.transitions import Provenance
 from setright.timeutil import iso_from_ms, ms_from_any
@@ -53,13 +53,22 @@ SQL_FUNCTIONS = {
 
 def refresh_change_state(tx: Connection, audit_table: str) -> int:
     """Fold audit rows newer than `folded_audit_id` into the cache; return how many were read."""
-    folded = int(meta_value(tx, "folded_audit_id") or 0)
-    top = tx.execute(f"SELECT max(id) FROM {impl_of(tx).quote(audit_table)}").fetchone()[0]
+    folded, top = _refresh(tx, audit_table)
+    return top - folded
+
+
+def _refresh(tx: Connection, audit_table: str) -> tuple[int, int]:
+    """`refresh_change_state`'s work: (`folded_audit_id` before, the id folded up to now)."""
+    impl = impl_of(tx)
+    known, top = tx.execute(  # one round trip for both
+        f"SELECT (SELECT value FROM setright_meta WHERE {impl.quote('key')} = 'folded_audit_id'),"
+        f" (SELECT max(id) FROM {impl.quote(audit_table)})").fetchone()
+    folded = int(known or 0)
     if top is None or top <= folded:
-        return 0
+        return folded, folded
     fold_audit_rows(tx, audit_table, folded, top)
     set_meta(tx, "folded_audit_id", str(top))
-    return int(top - folded)
+    return folded, int(top)
 
 
 def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: int) -> None:
@@ -150,8 +159,10 @@ def append_audit_row(
 
     `created_at` is always chosen here, never by the caller; setright's provenance
     goes into `metadata` under the key "setright" so Flamingock keeps reading it.
+    The cache is brought up to date first (rows of others decide `created_at`),
+    then the ids up to the new row are folded without asking for them again.
     """
-    refresh_change_state(tx, audit_table)
+    _, folded = _refresh(tx, audit_table)
     impl = impl_of(tx)
     values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
     created_ms = next_created_ms(tx, str(row["change_id"]), now_ms,
@@ -164,7 +175,11 @@ def append_audit_row(
     audit_id = impl.insert_returning_id(
         tx, f"INSERT INTO {impl.quote(audit_table)} ({columns}) VALUES ({marks})",
         list(values.values()))
-    refresh_change_state(tx, audit_table)
+    # The fold is a maximum: folding a row twice changes nothing, so the range may start
+    # below the new row (an id a concurrent writer took first is folded with it).
+    fold_audit_rows(tx, audit_table, min(folded, audit_id - 1), max(folded, audit_id))
+    if audit_id > folded:
+        set_meta(tx, "folded_audit_id", str(audit_id))
     return audit_id
 
 

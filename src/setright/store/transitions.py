@@ -72,10 +72,15 @@ def _guarded_update(
     expected: list[str], new: str, fields: Mapping[str, Any], lease_token: str | None,
     apply_id: str, describe: str,
 ) -> str:
-    """Run the guarded UPDATE; return the old state or raise explaining why no row moved."""
-    current = tx.execute(f"SELECT state FROM {table} WHERE {where}", key).fetchone()
-    if current is None:
-        raise UnknownId(f"no {describe} in the audit store")
+    """Run the guarded UPDATE; return the old state or raise explaining why no row moved.
+
+    With one expected state, a moved row was in it: the state is read only to
+    explain a refusal (one round trip per move, not two)."""
+    current = None
+    if len(expected) != 1:
+        current = tx.execute(f"SELECT state FROM {table} WHERE {where}", key).fetchone()
+        if current is None:
+            raise UnknownId(f"no {describe} in the audit store")
     sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
     marks = ", ".join("?" for _ in expected)
     sql = f"UPDATE {table} SET {sets} WHERE {where} AND state IN ({marks})"
@@ -84,7 +89,11 @@ def _guarded_update(
         sql += " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
         params += [apply_id, lease_token]
     if tx.execute(sql, params).rowcount == 1:
-        return str(current[0])
+        return str(current[0]) if current is not None else expected[0]
+    if current is None:
+        current = tx.execute(f"SELECT state FROM {table} WHERE {where}", key).fetchone()
+        if current is None:
+            raise UnknownId(f"no {describe} in the audit store")
     if lease_token is not None:
         holder = tx.execute("SELECT lease_token FROM setright_applies WHERE id = ?",
                             (apply_id,)).fetchone()
@@ -119,10 +128,14 @@ def move_task(
     tx: Connection, apply_id: str, position: int, expected: Iterable[TaskState],
     new: TaskState, prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
+    change_id: str | None = None,
 ) -> str:
+    """`change_id`: the task's change, when the caller knows it (else it is read)."""
     olds = _check_legal("task", TASK_TRANSITIONS, expected, new)
-    row = tx.execute("SELECT change_id FROM setright_tasks WHERE apply_id = ? AND position = ?",
-                     (apply_id, position)).fetchone()
+    if change_id is None:
+        row = tx.execute("SELECT change_id FROM setright_tasks WHERE apply_id = ?"
+                         " AND position = ?", (apply_id, position)).fetchone()
+        change_id = row[0] if row else None
     old = _guarded_update(
         tx, table="setright_tasks", where="apply_id = ? AND position = ?",
         key=(apply_id, position), expected=olds, new=str(new), fields=fields or {},
@@ -130,7 +143,7 @@ def move_task(
         describe=f"task {position} of apply {apply_id}",
     )
     record_event(tx, at=at, kind="task", prov=prov, apply_id=apply_id,
-                 change_id=row[0] if row else None, old_state=old, new_state=str(new),
+                 change_id=change_id, old_state=old, new_state=str(new),
                  extra={"position": position, **(event or {})})
     return old
 
