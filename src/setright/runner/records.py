@@ -21,7 +21,7 @@ from setright.runner.lease import Lease
 from setright.runner.model import Change
 from setright.store.applies import ApplyRow, TaskRow, get_apply
 from setright.store.audit import (
-    append_audit_row,
+    append_audit_rows,
     current_state,
     provenance_metadata,
     refresh_change_state,
@@ -37,6 +37,9 @@ from setright.store.states import (
     TxStrategy,
 )
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+
+#: an audit row and its provenance, as `append_audit_rows` takes them
+_AuditEntry = tuple[dict[str, Any], dict[str, Any]]
 
 #: what an operation may complete from
 _COMPLETABLE = [OperationState.PENDING, OperationState.FAILED_RETRYABLE]
@@ -167,10 +170,15 @@ class ApplyRecorder:
         with self.store.write() as tx:
             self.lease.fence(tx)
             refresh_change_state(tx, self.store.audit_table)
-            return self._begin_task(tx, task, change)
+            rows: list[_AuditEntry] = []
+            begun = self._begin_task(tx, task, change, rows)
+            self._append(tx, rows)
+            return begun
 
-    def _begin_task(self, tx: Connection, task: TaskRow, change: Change) -> Begun:
-        """In a transaction whose change-state cache is folded (by a refresh or an append)."""
+    def _begin_task(self, tx: Connection, task: TaskRow, change: Change,
+                    rows: list[_AuditEntry]) -> Begun:
+        """In a transaction whose change-state cache was just refreshed; the STARTED row
+        goes to `rows`, which the caller appends (with its own rows, folded once)."""
         at = self.store.now_iso()
         reason = self._moved_since_planned(tx, change.id)
         if reason is not None:
@@ -186,7 +194,7 @@ class ApplyRecorder:
                   self.prov, at=at, lease_token=self.lease.token,
                   fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
                           "completed_at": None}, change_id=task.change_id)
-        self._audit(tx, change, ChangeState.STARTED)
+        rows.append(self._audit_entry(change, ChangeState.STARTED))
         return Begun(task.position, None)
 
     def _moved_since_planned(self, tx: Connection, change_id: str) -> str | None:
@@ -235,8 +243,13 @@ class ApplyRecorder:
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
                       self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at},
                       change_id=task.change_id)
-            self._audit(tx, change, ChangeState.APPLIED, millis=millis)
-            return self._begin_task(tx, *next_task) if next_task is not None else None
+            rows = [self._audit_entry(change, ChangeState.APPLIED, millis=millis)]
+            begun = None
+            if next_task is not None:
+                refresh_change_state(tx, self.store.audit_table)  # the next change as it is now
+                begun = self._begin_task(tx, *next_task, rows)
+            self._append(tx, rows)  # APPLIED, then the next change's STARTED
+            return begun
 
     def operation_failed(self, task: TaskRow, change: Change, seq: int, error: str,
                          trace: str, millis: int, outcome: Outcome | None) -> None:
@@ -302,6 +315,15 @@ class ApplyRecorder:
     def _audit(self, tx: Connection, change: Change, state: ChangeState, *,
                millis: int | None = None, error_trace: str | None = None,
                method: str = "apply") -> int:
+        return self._append(tx, [self._audit_entry(change, state, millis=millis,
+                                                   error_trace=error_trace, method=method)])[0]
+
+    def _append(self, tx: Connection, rows: list[_AuditEntry]) -> list[int]:
+        return append_audit_rows(tx, self.store.audit_table, rows, now_ms=self.store.now_ms())
+
+    def _audit_entry(self, change: Change, state: ChangeState, *, millis: int | None = None,
+                     error_trace: str | None = None, method: str = "apply") -> _AuditEntry:
+        """An audit row of this apply and its provenance, ready for `append_audit_rows`."""
         source = self._sources.get(change.id)
         if source is None:  # a change's two rows (STARTED, then its outcome) share it
             source = self._sources[change.id] = shown_path(change.source_file, self.root)
@@ -310,8 +332,7 @@ class ApplyRecorder:
                            method=method)
         provenance = {**provenance_metadata(self.prov), "attempt": self.apply.attempt,
                       "checksum": change.checksum}
-        return append_audit_row(tx, self.store.audit_table, row, now_ms=self.store.now_ms(),
-                                provenance=provenance)
+        return row, provenance
 
 
 def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_file: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,28 +159,48 @@ def append_audit_row(
 
     `created_at` is always chosen here, never by the caller; setright's provenance
     goes into `metadata` under the key "setright" so Flamingock keeps reading it.
-    The cache is brought up to date first (rows of others decide `created_at`),
-    then the ids up to the new row are folded without asking for them again.
+    """
+    return append_audit_rows(tx, audit_table, [(row, provenance)], now_ms=now_ms)[0]
+
+
+def append_audit_rows(
+    tx: Connection, audit_table: str,
+    rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]], *, now_ms: int,
+) -> list[int]:
+    """`append_audit_row` for several (row, provenance) pairs in order, folded once.
+
+    The cache is brought up to date first (rows of others decide `created_at`);
+    a row whose change already has a row in the batch comes one step after it.
+    Then the ids up to the last new row are folded, without asking for them again.
     """
     _, folded = _refresh(tx, audit_table)
     impl = impl_of(tx)
-    values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
-    created_ms = next_created_ms(tx, str(row["change_id"]), now_ms,
-                                 impl.created_at_step_ms(tx, audit_table))
-    if provenance is not None:
-        values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
-    values = impl.audit_write_values(tx, audit_table, values, created_ms)
-    columns = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    audit_id = impl.insert_returning_id(
-        tx, f"INSERT INTO {impl.quote(audit_table)} ({columns}) VALUES ({marks})",
-        list(values.values()))
-    # The fold is a maximum: folding a row twice changes nothing, so the range may start
-    # below the new row (an id a concurrent writer took first is folded with it).
-    fold_audit_rows(tx, audit_table, min(folded, audit_id - 1), max(folded, audit_id))
-    if audit_id > folded:
-        set_meta(tx, "folded_audit_id", str(audit_id))
-    return audit_id
+    table = impl.quote(audit_table)
+    step = impl.created_at_step_ms(tx, audit_table)
+    batch: dict[str, int] = {}  # change id → created_ms given to its last row in the batch
+    ids = []
+    for row, provenance in rows:
+        change_id = str(row["change_id"])
+        values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
+        earlier = batch.get(change_id)
+        created_ms = (next_created_ms(tx, change_id, now_ms, step) if earlier is None
+                      else max(now_ms - now_ms % step, earlier + step))
+        batch[change_id] = created_ms
+        if provenance is not None:
+            values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
+        values = impl.audit_write_values(tx, audit_table, values, created_ms)
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        ids.append(impl.insert_returning_id(
+            tx, f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values())))
+    if ids:
+        # The fold is a maximum: folding a row twice changes nothing, so the range may
+        # start below the new rows (an id a concurrent writer took first is folded too).
+        low, high = min(folded, min(ids) - 1), max(folded, *ids)
+        fold_audit_rows(tx, audit_table, low, high)
+        if high > folded:
+            set_meta(tx, "folded_audit_id", str(high))
+    return ids
 
 
 def mark_change(
