@@ -21,10 +21,9 @@ from setright.runner.lease import Lease
 from setright.runner.model import Change
 from setright.store.applies import ApplyRow, TaskRow, get_apply
 from setright.store.audit import (
-    append_audit_rows,
+    OwnAuditRows,
     current_state,
     provenance_metadata,
-    refresh_change_state,
 )
 from setright.store.connection import Store
 from setright.store.snapshots import record_snapshot
@@ -117,6 +116,8 @@ class ApplyRecorder:
         self.prov = Provenance(actor=actor, source="runner")
         self.high_water = audit_high_water(apply)
         self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
+        #: this apply's audit rows, folded into the change-state cache when an attempt ends
+        self.own_rows = OwnAuditRows(store.audit_table)
 
     @property
     def apply_id(self) -> str:
@@ -155,6 +156,7 @@ class ApplyRecorder:
             fields["lease_expires_at"] = at  # released: nothing is running any more
         move_apply(tx, self.apply_id, [ApplyState.RUNNING], state, self.prov, at=at,
                    lease_token=self.lease.token, fields=fields)
+        self.own_rows.fold(tx)
         if state == ApplyState.FAILED and self.snapshot is not None:
             # What a redrive will compare the live target with: taken with the failure,
             # in its transaction, so a failed apply never lacks it for a race.
@@ -169,7 +171,7 @@ class ApplyRecorder:
         """task → running with audit STARTED; or → cancelled if the change moved since planning."""
         with self.store.write() as tx:
             self.lease.fence(tx)
-            refresh_change_state(tx, self.store.audit_table)
+            self.own_rows.catch_up(tx)
             rows: list[_AuditEntry] = []
             begun = self._begin_task(tx, task, change, rows)
             self._append(tx, rows)
@@ -177,7 +179,7 @@ class ApplyRecorder:
 
     def _begin_task(self, tx: Connection, task: TaskRow, change: Change,
                     rows: list[_AuditEntry]) -> Begun:
-        """In a transaction whose change-state cache was just refreshed; the STARTED row
+        """In a transaction whose change-state cache was just caught up; the STARTED row
         goes to `rows`, which the caller appends (with its own rows, folded once)."""
         at = self.store.now_iso()
         reason = self._moved_since_planned(tx, change.id)
@@ -238,6 +240,7 @@ class ApplyRecorder:
         """
         with self.store.write() as tx:
             self.lease.fence(tx)
+            self.own_rows.catch_up(tx)
             self._complete_operations(tx, change.id, seqs)
             at = self.store.now_iso()
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
@@ -246,7 +249,6 @@ class ApplyRecorder:
             rows = [self._audit_entry(change, ChangeState.APPLIED, millis=millis)]
             begun = None
             if next_task is not None:
-                refresh_change_state(tx, self.store.audit_table)  # the next change as it is now
                 begun = self._begin_task(tx, *next_task, rows)
             self._append(tx, rows)  # APPLIED, then the next change's STARTED
             return begun
@@ -260,6 +262,7 @@ class ApplyRecorder:
         """
         with self.store.write() as tx:
             self.lease.fence(tx)
+            self.own_rows.catch_up(tx)
             at = self.store.now_iso()
             move_operation(tx, self.apply_id, change.id, seq,
                            [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
@@ -279,6 +282,7 @@ class ApplyRecorder:
         """ROLLED_BACK (operations back to pending) or ROLLBACK_FAILED, then task and apply."""
         with self.store.write() as tx:
             self.lease.fence(tx)
+            self.own_rows.catch_up(tx)
             at = self.store.now_iso()
             if error is None:
                 for op in tx.execute(
@@ -319,7 +323,8 @@ class ApplyRecorder:
                                                    error_trace=error_trace, method=method)])[0]
 
     def _append(self, tx: Connection, rows: list[_AuditEntry]) -> list[int]:
-        return append_audit_rows(tx, self.store.audit_table, rows, now_ms=self.store.now_ms())
+        """In a transaction that began with `own_rows.catch_up`."""
+        return self.own_rows.append(tx, rows, now_ms=self.store.now_ms())
 
     def _audit_entry(self, change: Change, state: ChangeState, *, millis: int | None = None,
                      error_trace: str | None = None, method: str = "apply") -> _AuditEntry:
