@@ -35,7 +35,13 @@ from setright.store.states import (
     TaskState,
     TxStrategy,
 )
-from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+from setright.store.transitions import (
+    Provenance,
+    move_apply,
+    move_operation,
+    move_operations,
+    move_task,
+)
 
 #: an audit row and its provenance, as `append_audit_rows` takes them
 _AuditEntry = tuple[dict[str, Any], dict[str, Any]]
@@ -223,11 +229,16 @@ class ApplyRecorder:
         """`seqs`: seq → its state when the attempt began (the lease kept it so); a state
         that could not be completed is left to the guard, which refuses it and says why."""
         at = self.store.now_iso()
-        for seq, state in seqs.items():
-            expected = [OperationState(state)] if state in _COMPLETABLE else _COMPLETABLE
-            move_operation(tx, self.apply_id, change_id, seq, expected,
+        fields = {"completed_at": at, "error": None}
+        known = {seq: OperationState(state) for seq, state in seqs.items()
+                 if state in _COMPLETABLE}
+        if known:
+            move_operations(tx, self.apply_id, change_id, known, OperationState.COMPLETED,
+                            self.prov, at=at, lease_token=self.lease.token, fields=fields)
+        for seq in seqs.keys() - known.keys():
+            move_operation(tx, self.apply_id, change_id, seq, _COMPLETABLE,
                            OperationState.COMPLETED, self.prov, at=at,
-                           lease_token=self.lease.token, fields={"completed_at": at, "error": None})
+                           lease_token=self.lease.token, fields=fields)
 
     def task_completed(self, task: TaskRow, change: Change, seqs: Mapping[int, str | None],
                        millis: int, next_task: tuple[TaskRow, Change] | None = None
