@@ -289,6 +289,38 @@ def test_change_marked_by_hand_after_planning_is_cancelled(project: Project, clo
     assert audit_states(store, "two") == ["FAILED", "MANUAL_MARKED_AS_APPLIED"]
 
 
+def test_a_foreign_row_written_during_the_apply_is_seen_before_the_next_task(
+        project: Project, clock) -> None:
+    """A runner folds its own rows when the attempt ends; a row another writer appends
+    unfolded meanwhile (as Flamingock does) is still folded before the next task begins."""
+    project.change("_0001__one", apply="CREATE TABLE one (id INTEGER)")
+    project.change("_0002__two", apply="CREATE TABLE two (id INTEGER)")
+    project.change("_0003__three", apply="CREATE TABLE three (id INTEGER)")
+    store = project.open_store(clock)
+
+    def hook(change_id: str, first: int, last: int) -> None:
+        if change_id == "one":
+            from storehelp import audit
+
+            audit(store, "two", "MANUAL_MARKED_AS_APPLIED", target="app", at_ms=clock.now_ms(),
+                  execution_id="flamingock-fix")
+
+    [outcome] = project.run(store, after_commit=hook)
+    assert outcome.status == "completed"
+    tasks = {t.change_id: (t.state, t.error) for t in tasks_of(store.conn, outcome.apply_id)}
+    assert tasks["one"] == ("completed", None) and tasks["three"] == ("completed", None)
+    assert tasks["two"][0] == "cancelled" and tasks["two"][1].startswith(
+        "resolved by hand: MANUAL_MARKED_AS_APPLIED")
+    assert project.query("SELECT name FROM sqlite_master WHERE name = 'two'") == []
+    # every row is folded once the apply is done, the runner's own included
+    folded, top = store.conn.execute(
+        "SELECT (SELECT value FROM setright_meta WHERE key = 'folded_audit_id'),"
+        f" (SELECT max(id) FROM {store.audit_table})").fetchone()
+    assert int(folded) == top
+    assert dict(store.conn.execute("SELECT change_id, state FROM setright_change_state")) == {
+        "one": "APPLIED", "two": "MANUAL_MARKED_AS_APPLIED", "three": "APPLIED"}
+
+
 def test_edited_applied_change_is_refused_as_drift(project: Project, clock) -> None:
     path = project.change("_0001__create", apply="CREATE TABLE t (id INTEGER)")
     store = project.open_store(clock)

@@ -74,6 +74,13 @@ def change_files(folder: Path, target: str, *, root: Path | None = None,
     a configuration error rather than "no changes", so a typo cannot silently
     turn `run` into a no-op.
     """
+    return [path for path, _ in _change_entries(folder, target, root, written_at)]
+
+
+def _change_entries(folder: Path, target: str, root: Path | None,
+                    written_at: str | None) -> list[tuple[Path, bool]]:
+    """`change_files`, each with whether it is a symbolic link (read from the directory
+    listing itself, not with a system call per file)."""
     folder = folder.resolve()
     if not folder.is_dir():
         shown = _shown(folder, root.resolve() if root is not None else None)
@@ -82,13 +89,15 @@ def change_files(folder: Path, target: str, *, root: Path | None = None,
             f"{place}the changes folder {shown} of target {target!r} does not exist",
             [f"create it, or fix targets.{target}.changes in the configuration"],
         )
-    files = [
-        path
-        for path in folder.iterdir()
-        if path.suffix in CHANGE_FILE_SUFFIXES and not path.name.startswith(".")
-        and (path.is_file() or path.is_symlink())  # a link is refused by name if it leads out
-    ]
-    return sorted(files, key=lambda path: path.name)
+    files = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            path = folder / entry.name
+            if (path.suffix in CHANGE_FILE_SUFFIXES and not entry.name.startswith(".")
+                    # a link is refused by name if it leads out
+                    and (entry.is_file() or entry.is_symlink())):
+                files.append((path, entry.is_symlink()))
+    return sorted(files, key=lambda item: item[0].name)
 
 
 def load_change_file(path: Path, default_target: str, *, root: Path | None = None,
@@ -162,9 +171,10 @@ class _Loader:
     def folder(self, folder: Path, target: str, impl: DefaultImpl | None = None,
                written_at: str | None = None) -> list[Change]:
         changes: list[Change] = []
-        for path in change_files(folder, target, root=self.root, written_at=written_at):
+        for path, link in _change_entries(folder, target, self.root, written_at):
             try:
-                change, site, warnings = _load(path, target, self.root, impl)
+                # In a resolved folder only a link can lead out of the project.
+                change, site, warnings = _load(path, target, self.root, impl, linked=link)
             except InvalidInput as exc:
                 self.failures.append(exc)
                 continue
@@ -194,12 +204,13 @@ class _Loader:
             raise InvalidInput("invalid change files", problems)
 
 
-def _load(path: Path, default_target: str, root: Path | None,
-          impl: DefaultImpl | None) -> tuple[Change, _Site, list[Problem]]:
+def _load(path: Path, default_target: str, root: Path | None, impl: DefaultImpl | None,
+          *, linked: bool = True) -> tuple[Change, _Site, list[Problem]]:
     """Load one file; `path` and `root` are already resolved (done once, not per file).
+    `linked`: whether `path` may be a symbolic link leading out of `root` (checked then).
     Returns the change, where its id is, and its warnings."""
     source = _shown(path, root)
-    doc = load_yaml(path, source, root=root)
+    doc = load_yaml(path, source, root=root if linked else None)
     problems = schema_problems(replace(doc, data=_text_keys(doc.data)), "change")
     if isinstance(doc.data, dict):
         problems = _reword_schema_messages(doc, problems)

@@ -30,7 +30,6 @@ from setright.store.applies import (
     active_apply,
     find_apply,
     get_apply,
-    get_task,
     insert_apply,
     operation_progress,
     tasks_of,
@@ -246,6 +245,7 @@ class _TargetRun:
             failed = False
             todo = [t for t in tasks_of(conn, apply.id)
                     if t.state not in (TaskState.COMPLETED, TaskState.CANCELLED)]
+            tasks.start_attempt()
             begun = None
             for index, task in enumerate(todo):
                 change = self.by_id[task.change_id]
@@ -259,7 +259,8 @@ class _TargetRun:
                     continue
                 following = todo[index + 1] if index + 1 < len(todo) else None
                 next_task = (following, self.by_id[following.change_id]) if following else None
-                if not tasks.run(get_task(conn, apply.id, task.position), change, next_task):
+                # the task as read above: the runner needs its position and change only
+                if not tasks.run(task, change, next_task):
                     failed = True
                     break
                 begun = tasks.begun

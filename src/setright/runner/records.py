@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,9 @@ from setright.runner.lease import Lease
 from setright.runner.model import Change
 from setright.store.applies import ApplyRow, TaskRow, get_apply
 from setright.store.audit import (
-    append_audit_row,
+    OwnAuditRows,
     current_state,
     provenance_metadata,
-    refresh_change_state,
 )
 from setright.store.connection import Store
 from setright.store.snapshots import record_snapshot
@@ -36,7 +35,19 @@ from setright.store.states import (
     TaskState,
     TxStrategy,
 )
-from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+from setright.store.transitions import (
+    Provenance,
+    move_apply,
+    move_operation,
+    move_operations,
+    move_task,
+)
+
+#: an audit row and its provenance, as `append_audit_rows` takes them
+_AuditEntry = tuple[dict[str, Any], dict[str, Any]]
+
+#: what an operation may complete from
+_COMPLETABLE = [OperationState.PENDING, OperationState.FAILED_RETRYABLE]
 
 #: Flamingock's ChangeType for changes defined by a template (our YAML change files).
 AUDIT_TYPE = "STANDARD_TEMPLATE"
@@ -110,6 +121,9 @@ class ApplyRecorder:
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
         self.high_water = audit_high_water(apply)
+        self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
+        #: this apply's audit rows, folded into the change-state cache when an attempt ends
+        self.own_rows = OwnAuditRows(store.audit_table)
 
     @property
     def apply_id(self) -> str:
@@ -148,6 +162,7 @@ class ApplyRecorder:
             fields["lease_expires_at"] = at  # released: nothing is running any more
         move_apply(tx, self.apply_id, [ApplyState.RUNNING], state, self.prov, at=at,
                    lease_token=self.lease.token, fields=fields)
+        self.own_rows.fold(tx)
         if state == ApplyState.FAILED and self.snapshot is not None:
             # What a redrive will compare the live target with: taken with the failure,
             # in its transaction, so a failed apply never lacks it for a race.
@@ -162,23 +177,32 @@ class ApplyRecorder:
         """task → running with audit STARTED; or → cancelled if the change moved since planning."""
         with self.store.write() as tx:
             self.lease.fence(tx)
-            return self._begin_task(tx, task, change)
+            self.own_rows.catch_up(tx)
+            rows: list[_AuditEntry] = []
+            begun = self._begin_task(tx, task, change, rows)
+            self._append(tx, rows)
+            return begun
 
-    def _begin_task(self, tx: Connection, task: TaskRow, change: Change) -> Begun:
+    def _begin_task(self, tx: Connection, task: TaskRow, change: Change,
+                    rows: list[_AuditEntry]) -> Begun:
+        """In a transaction whose change-state cache was just caught up; the STARTED row
+        goes to `rows`, which the caller appends (with its own rows, folded once)."""
         at = self.store.now_iso()
-        refresh_change_state(tx, self.store.audit_table)
         reason = self._moved_since_planned(tx, change.id)
         if reason is not None:
             move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
                       TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
-                      fields={"completed_at": at, "error": reason}, event={"reason": reason})
+                      fields={"completed_at": at, "error": reason}, event={"reason": reason},
+                      change_id=task.change_id)
             return Begun(task.position, reason)
-        move_task(tx, self.apply_id, task.position,
-                  [TaskState.PENDING, TaskState.FAILED_RETRYABLE], TaskState.RUNNING,
+        # the state read when the attempt began (the lease keeps it), else the refusal says why
+        startable = [TaskState.PENDING, TaskState.FAILED_RETRYABLE]
+        expected = [TaskState(task.state)] if task.state in startable else startable
+        move_task(tx, self.apply_id, task.position, expected, TaskState.RUNNING,
                   self.prov, at=at, lease_token=self.lease.token,
                   fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
-                          "completed_at": None})
-        self._audit(tx, change, ChangeState.STARTED)
+                          "completed_at": None}, change_id=task.change_id)
+        rows.append(self._audit_entry(change, ChangeState.STARTED))
         return Begun(task.position, None)
 
     def _moved_since_planned(self, tx: Connection, change_id: str) -> str | None:
@@ -195,22 +219,30 @@ class ApplyRecorder:
         return (f"changed since the apply was planned: {current.state} by execution "
                 f"{current.execution_id} at {current.created_at}")
 
-    def operations_completed(self, change_id: str, seqs: Iterable[int]) -> None:
+    def operations_completed(self, change_id: str, seqs: Mapping[int, str | None]) -> None:
         with self.store.write() as tx:
             self.lease.fence(tx)
             self._complete_operations(tx, change_id, seqs)
 
     def _complete_operations(self, tx: Connection, change_id: str,
-                             seqs: Iterable[int]) -> None:
+                             seqs: Mapping[int, str | None]) -> None:
+        """`seqs`: seq → its state when the attempt began (the lease kept it so); a state
+        that could not be completed is left to the guard, which refuses it and says why."""
         at = self.store.now_iso()
-        for seq in seqs:
-            move_operation(tx, self.apply_id, change_id, seq,
-                           [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
+        fields = {"completed_at": at, "error": None}
+        known = {seq: OperationState(state) for seq, state in seqs.items()
+                 if state in _COMPLETABLE}
+        if known:
+            move_operations(tx, self.apply_id, change_id, known, OperationState.COMPLETED,
+                            self.prov, at=at, lease_token=self.lease.token, fields=fields)
+        for seq in seqs.keys() - known.keys():
+            move_operation(tx, self.apply_id, change_id, seq, _COMPLETABLE,
                            OperationState.COMPLETED, self.prov, at=at,
-                           lease_token=self.lease.token, fields={"completed_at": at, "error": None})
+                           lease_token=self.lease.token, fields=fields)
 
-    def task_completed(self, task: TaskRow, change: Change, seqs: Iterable[int], millis: int,
-                       next_task: tuple[TaskRow, Change] | None = None) -> Begun | None:
+    def task_completed(self, task: TaskRow, change: Change, seqs: Mapping[int, str | None],
+                       millis: int, next_task: tuple[TaskRow, Change] | None = None
+                       ) -> Begun | None:
         """The last operations, the task and audit APPLIED in one transaction.
 
         With `next_task`, the same transaction also begins the next task (its
@@ -219,12 +251,18 @@ class ApplyRecorder:
         """
         with self.store.write() as tx:
             self.lease.fence(tx)
+            self.own_rows.catch_up(tx)
             self._complete_operations(tx, change.id, seqs)
             at = self.store.now_iso()
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
-                      self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at})
-            self._audit(tx, change, ChangeState.APPLIED, millis=millis)
-            return self._begin_task(tx, *next_task) if next_task is not None else None
+                      self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at},
+                      change_id=task.change_id)
+            rows = [self._audit_entry(change, ChangeState.APPLIED, millis=millis)]
+            begun = None
+            if next_task is not None:
+                begun = self._begin_task(tx, *next_task, rows)
+            self._append(tx, rows)  # APPLIED, then the next change's STARTED
+            return begun
 
     def operation_failed(self, task: TaskRow, change: Change, seq: int, error: str,
                          trace: str, millis: int, outcome: Outcome | None) -> None:
@@ -235,6 +273,7 @@ class ApplyRecorder:
         """
         with self.store.write() as tx:
             self.lease.fence(tx)
+            self.own_rows.catch_up(tx)
             at = self.store.now_iso()
             move_operation(tx, self.apply_id, change.id, seq,
                            [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
@@ -254,6 +293,7 @@ class ApplyRecorder:
         """ROLLED_BACK (operations back to pending) or ROLLBACK_FAILED, then task and apply."""
         with self.store.write() as tx:
             self.lease.fence(tx)
+            self.own_rows.catch_up(tx)
             at = self.store.now_iso()
             if error is None:
                 for op in tx.execute(
@@ -281,7 +321,8 @@ class ApplyRecorder:
                    error: str) -> None:
         at = self.store.now_iso()
         move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], outcome.task, self.prov,
-                  at=at, lease_token=self.lease.token, fields={"error": error, "completed_at": at})
+                  at=at, lease_token=self.lease.token, fields={"error": error, "completed_at": at},
+                  change_id=task.change_id)
         self._finish_apply(tx, outcome.apply, f"change {task.change_id}: {error}")
 
     # -- the audit log --------------------------------------------------------
@@ -289,23 +330,36 @@ class ApplyRecorder:
     def _audit(self, tx: Connection, change: Change, state: ChangeState, *,
                millis: int | None = None, error_trace: str | None = None,
                method: str = "apply") -> int:
-        row = audit_fields(change, apply_id=self.apply_id, state=state, root=self.root,
+        return self._append(tx, [self._audit_entry(change, state, millis=millis,
+                                                   error_trace=error_trace, method=method)])[0]
+
+    def _append(self, tx: Connection, rows: list[_AuditEntry]) -> list[int]:
+        """In a transaction that began with `own_rows.catch_up`."""
+        return self.own_rows.append(tx, rows, now_ms=self.store.now_ms())
+
+    def _audit_entry(self, change: Change, state: ChangeState, *, millis: int | None = None,
+                     error_trace: str | None = None, method: str = "apply") -> _AuditEntry:
+        """An audit row of this apply and its provenance, ready for `append_audit_rows`."""
+        source = self._sources.get(change.id)
+        if source is None:  # a change's two rows (STARTED, then its outcome) share it
+            source = self._sources[change.id] = shown_path(change.source_file, self.root)
+        row = audit_fields(change, apply_id=self.apply_id, state=state, source_file=source,
                            hostname=self.hostname, millis=millis, error_trace=error_trace,
                            method=method)
         provenance = {**provenance_metadata(self.prov), "attempt": self.apply.attempt,
                       "checksum": change.checksum}
-        return append_audit_row(tx, self.store.audit_table, row, now_ms=self.store.now_ms(),
-                                provenance=provenance)
+        return row, provenance
 
 
-def audit_fields(change: Change, *, apply_id: str, state: ChangeState, root: Path | None,
+def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_file: str,
                  hostname: str, millis: int | None = None, error_trace: str | None = None,
                  method: str = "apply") -> dict[str, Any]:
-    """An audit row in Flamingock's layout; `created_at` is chosen by `append_audit_row`."""
+    """An audit row in Flamingock's layout; `created_at` is chosen by `append_audit_row`.
+    `source_file` as `shown_path` names the change's file."""
     return {
         "execution_id": apply_id, "stage_id": None, "change_id": change.id,
         "author": change.author, "state": state.value, "invoked_class": None,
-        "invoked_method": method, "source_file": shown_path(change.source_file, root),
+        "invoked_method": method, "source_file": source_file,
         "metadata": None, "execution_millis": millis, "execution_hostname": hostname,
         "error_trace": error_trace, "type": AUDIT_TYPE,
         "tx_strategy": tx_strategy_for(change.transactional).value,

@@ -17,7 +17,7 @@ between a statement and its marker.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from setright.runner.lease import Lease
 from setright.runner.model import Change, Operation
@@ -25,7 +25,7 @@ from setright.runner.options import RunOptions
 from setright.runner.records import ApplyRecorder, Begun, failure_outcome, is_retryable
 from setright.runner.report import RunObserver
 from setright.runner.targets import StatementFailed, Target
-from setright.store.applies import TaskRow, operations_of
+from setright.store.applies import TaskRow, operation_states, operations_of
 from setright.store.connection import Store
 from setright.store.diagnosis import LEFT_BEHIND
 from setright.store.states import ChangeState, OperationState, TaskState
@@ -62,6 +62,11 @@ def rollback_scripts(change: Change, completed: set[int]) -> list[str] | None:
     return [op.rollback for op in reversed(done) if op.rollback is not None]
 
 
+def _done(ops: Sequence[Operation], states: Mapping[int, str]) -> dict[int, str | None]:
+    """seq → the state each committed operation had when the attempt began."""
+    return {op.seq: states.get(op.seq) for op in ops}
+
+
 class TaskRunner:
     """Runs started tasks of one apply; returns False when a task failed (the apply stops)."""
 
@@ -76,6 +81,13 @@ class TaskRunner:
         self.observer = observer
         self.begun: Begun | None = None          # the next task, begun by the last success
         self.next_task: tuple[TaskRow, Change] | None = None
+        #: change id → {seq: state} as the attempt began (a task's operations move only
+        #: while it runs, and each task runs once per attempt)
+        self.states: dict[str, dict[int, str]] = {}
+
+    def start_attempt(self) -> None:
+        """Read every operation's state once per attempt, not once per task."""
+        self.states = operation_states(self.store.conn, self.apply_id)
 
     @property
     def apply_id(self) -> str:
@@ -87,14 +99,14 @@ class TaskRunner:
         (its outcome left in `self.begun`)."""
         self.begun = None
         self.next_task = next_task
-        states = {op.seq: op.state for op in operations_of(self.store.conn, self.apply_id,
-                                                            change.id)}
+        states = self.states.get(change.id, {})
         todo = [op for op in change.operations if states.get(op.seq) != OperationState.COMPLETED]
         if change.transactional:
-            return self._transactional(task, change, todo)
-        return self._non_transactional(task, change, todo)
+            return self._transactional(task, change, todo, states)
+        return self._non_transactional(task, change, todo, states)
 
-    def _transactional(self, task: TaskRow, change: Change, todo: Sequence[Operation]) -> bool:
+    def _transactional(self, task: TaskRow, change: Change, todo: Sequence[Operation],
+                       states: Mapping[int, str]) -> bool:
         started = self.store.now_ms()
         failing = todo[0] if todo else None
         try:
@@ -121,13 +133,13 @@ class TaskRunner:
             return False
         if todo:
             self._committed(change.id, todo[0].seq, todo[-1].seq)
-        self.begun = self.recorder.task_completed(task, change, [op.seq for op in todo],
+        self.begun = self.recorder.task_completed(task, change, _done(todo, states),
                                                   self._millis(started), self.next_task)
         self._finished(task, change, TaskState.COMPLETED, ChangeState.APPLIED, None)
         return True
 
-    def _non_transactional(self, task: TaskRow, change: Change,
-                           todo: Sequence[Operation]) -> bool:
+    def _non_transactional(self, task: TaskRow, change: Change, todo: Sequence[Operation],
+                           states: Mapping[int, str]) -> bool:
         started = self.store.now_ms()
         for index, op in enumerate(todo):
             self.lease.check()
@@ -140,12 +152,12 @@ class TaskRunner:
                 return False
             self._committed(change.id, op.seq, op.seq)
             if index == len(todo) - 1:
-                self.begun = self.recorder.task_completed(task, change, [op.seq],
+                self.begun = self.recorder.task_completed(task, change, _done([op], states),
                                                           self._millis(started), self.next_task)
             else:
-                self.recorder.operations_completed(change.id, [op.seq])
+                self.recorder.operations_completed(change.id, _done([op], states))
         if not todo:
-            self.begun = self.recorder.task_completed(task, change, [], self._millis(started),
+            self.begun = self.recorder.task_completed(task, change, {}, self._millis(started),
                                                       self.next_task)
         self._finished(task, change, TaskState.COMPLETED, ChangeState.APPLIED, None)
         return True

@@ -279,6 +279,16 @@ def operations_of(conn: Connection, apply_id: str,
     return [OperationRow(*row) for row in rows]
 
 
+def operation_states(conn: Connection, apply_id: str) -> dict[str, dict[int, str]]:
+    """change id → {seq: state} of every operation of an apply, in one query."""
+    states: dict[str, dict[int, str]] = {}
+    for change_id, seq, state in conn.execute(
+            "SELECT change_id, seq, state FROM setright_operations WHERE apply_id = ?",
+            (apply_id,)):
+        states.setdefault(change_id, {})[int(seq)] = state
+    return states
+
+
 def operation_progress(conn: Connection, apply_id: str) -> tuple[int, int]:
     """(completed operations, all operations) of an apply."""
     row = conn.execute(

@@ -11,14 +11,14 @@ how rows written by another runner are picked up without rescanning the log.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.errors import UnknownId
-from setright.store.schema import AUDIT_COLUMN_NAMES, meta_value, set_meta
+from setright.store.schema import AUDIT_COLUMN_NAMES, set_meta
 from setright.store.states import MANUAL_MARK, ChangeState, priority_of
 from setright.store.transitions import Provenance
 from setright.timeutil import iso_from_ms, ms_from_any
@@ -52,13 +52,27 @@ SQL_FUNCTIONS = {
 
 def refresh_change_state(tx: Connection, audit_table: str) -> int:
     """Fold audit rows newer than `folded_audit_id` into the cache; return how many were read."""
-    folded = int(meta_value(tx, "folded_audit_id") or 0)
-    top = tx.execute(f"SELECT max(id) FROM {impl_of(tx).quote(audit_table)}").fetchone()[0]
+    folded, top = _refresh(tx, audit_table)
+    return top - folded
+
+
+def _ids(tx: Connection, audit_table: str) -> tuple[int, int | None]:
+    """(`folded_audit_id`, the audit log's highest id), in one round trip."""
+    impl = impl_of(tx)
+    known, top = tx.execute(
+        f"SELECT (SELECT value FROM setright_meta WHERE {impl.quote('key')} = 'folded_audit_id'),"
+        f" (SELECT max(id) FROM {impl.quote(audit_table)})").fetchone()
+    return int(known or 0), (int(top) if top is not None else None)
+
+
+def _refresh(tx: Connection, audit_table: str) -> tuple[int, int]:
+    """`refresh_change_state`'s work: (`folded_audit_id` before, the id folded up to now)."""
+    folded, top = _ids(tx, audit_table)
     if top is None or top <= folded:
-        return 0
+        return folded, folded
     fold_audit_rows(tx, audit_table, folded, top)
     set_meta(tx, "folded_audit_id", str(top))
-    return int(top - folded)
+    return folded, int(top)
 
 
 def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: int) -> None:
@@ -154,21 +168,95 @@ def append_audit_row(
     `created_at` is always chosen here, never by the caller; setright's provenance
     goes into `metadata` under the key "setright" so Flamingock keeps reading it.
     """
-    refresh_change_state(tx, audit_table)
+    return append_audit_rows(tx, audit_table, [(row, provenance)], now_ms=now_ms)[0]
+
+
+def append_audit_rows(
+    tx: Connection, audit_table: str,
+    rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]], *, now_ms: int,
+) -> list[int]:
+    """`append_audit_row` for several (row, provenance) pairs in order, folded once.
+
+    The cache is brought up to date first (rows of others decide `created_at`);
+    a row whose change already has a row in the batch comes one step after it.
+    Then the ids up to the last new row are folded, without asking for them again.
+    """
+    _, folded = _refresh(tx, audit_table)
+    ids = _insert_rows(tx, audit_table, rows, now_ms, {})
+    if ids:
+        # The fold is a maximum: folding a row twice changes nothing, so the range may
+        # start below the new rows (an id a concurrent writer took first is folded too).
+        low, high = min(folded, min(ids) - 1), max(folded, *ids)
+        fold_audit_rows(tx, audit_table, low, high)
+        if high > folded:
+            set_meta(tx, "folded_audit_id", str(high))
+    return ids
+
+
+def _insert_rows(tx: Connection, audit_table: str,
+                 rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+                 now_ms: int, unfolded: dict[str, int]) -> list[int]:
+    """Insert `rows`; `unfolded` maps a change to the `created_ms` of its newest row the
+    cache lacks (a new row comes one step after it) and is kept up to date here."""
     impl = impl_of(tx)
-    values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
-    created_ms = next_created_ms(tx, str(row["change_id"]), now_ms,
-                                 impl.created_at_step_ms(tx, audit_table))
-    if provenance is not None:
-        values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
-    values = impl.audit_write_values(tx, audit_table, values, created_ms)
-    columns = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    audit_id = impl.insert_returning_id(
-        tx, f"INSERT INTO {impl.quote(audit_table)} ({columns}) VALUES ({marks})",
-        list(values.values()))
-    refresh_change_state(tx, audit_table)
-    return audit_id
+    table = impl.quote(audit_table)
+    step = impl.created_at_step_ms(tx, audit_table)
+    ids = []
+    for row, provenance in rows:
+        change_id = str(row["change_id"])
+        values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
+        earlier = unfolded.get(change_id)
+        created_ms = (next_created_ms(tx, change_id, now_ms, step) if earlier is None
+                      else max(now_ms - now_ms % step, earlier + step))
+        unfolded[change_id] = created_ms
+        if provenance is not None:
+            values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
+        values = impl.audit_write_values(tx, audit_table, values, created_ms)
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        ids.append(impl.insert_returning_id(
+            tx, f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values())))
+    return ids
+
+
+class OwnAuditRows:
+    """The audit rows one writer appends over many transactions (a runner's apply),
+    folded into the cache when it is done instead of row by row.
+
+    Until `fold`, the cache lacks only this writer's own rows: every transaction
+    that reads the cache or appends starts with `catch_up`, which folds at once
+    whatever anyone else wrote (with ours). Another writer's row is noticed by
+    the highest id: it is not ours, or our next id does not follow our last.
+    `created_at` of our unfolded rows is remembered here, so a change's next row
+    still comes after its last. Nothing depends on the cache being folded: every
+    writer refreshes before it reads it and every reader folds in memory what it
+    lacks, so a runner killed before `fold` leaves only work for the next refresh.
+    """
+
+    def __init__(self, audit_table: str) -> None:
+        self.audit_table = audit_table
+        self._top: int | None = None          # every row up to this id is folded, or ours
+        self._unfolded: dict[str, int] = {}   # change id → created_ms of its newest own row
+
+    def catch_up(self, tx: Connection) -> None:
+        """Fold what others wrote since our last row (and ours with it), if anything."""
+        if self._top is None or _ids(tx, self.audit_table)[1] != self._top:
+            self.fold(tx)
+
+    def append(self, tx: Connection,
+               rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]], *,
+               now_ms: int) -> list[int]:
+        """Insert rows after `catch_up` in the same transaction; they stay unfolded."""
+        ids = _insert_rows(tx, self.audit_table, rows, now_ms, self._unfolded)
+        for audit_id in ids:
+            follows = self._top is not None and audit_id == self._top + 1
+            self._top = audit_id if follows else None   # a gap: someone else's id, fold
+        return ids
+
+    def fold(self, tx: Connection) -> None:
+        """Fold every row written so far, ours included."""
+        self._top = _refresh(tx, self.audit_table)[1]
+        self._unfolded.clear()
 
 
 def mark_change(
