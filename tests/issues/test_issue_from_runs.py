@@ -208,7 +208,8 @@ def _listed_fields(project: Project, clock: FixedClock) -> tuple[list[dict], lis
     from dataclasses import asdict, fields
 
     from setright.runner.reap import target_marker_reader
-    from setright.store.diagnosis import IssueSummary, diagnose_issues, list_issues
+    from setright.store.diagnosis import diagnose_issues
+    from setright.store.issue_list import IssueSummary, list_issues
 
     store = project.open_store(clock)
     try:

@@ -21,7 +21,7 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
-    from setright.store.diagnosis import issue_overview
+    from setright.store.issue_list import issue_overview
 
     store, config = app.reader(), app.config()
     gc.disable()   # tens of thousands of acyclic row objects: collecting finds nothing
@@ -59,7 +59,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.render.style import to_json
     from setright.resolutions.template import free_file_name, resolution_file_name
     from setright.resolutions.template import resolution_yaml
-    from setright.store.diagnosis import diagnose_change, list_issues
+    from setright.store.diagnosis import diagnose_change
+    from setright.store.issue_list import list_issues
 
     del guidance  # accepted for Flamingock's users: the report always carries the guidance
     store, config = app.reader(), app.config()

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from setright.render.style import Style, column_width, table
-from setright.store.diagnosis import Diagnosis, IssueSummary
+from setright.store.diagnosis import Diagnosis
+from setright.store.issue_list import IssueSummary
 
 if TYPE_CHECKING:
     from setright.planner.drift import DriftReport

@@ -17,22 +17,13 @@ returns decide what committed, exactly as the reaper would settle it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.store.audit import audit_row, current_state
-from setright.store.issues import (
-    FLAMINGOCK_LOCK_TABLE,
-    IssueFacts,
-    Verdict,
-    unsettled_filter,
-    classified,
-    filled,
-    find_issues,
-    verdict_for,
-)
+from setright.store.issues import FLAMINGOCK_LOCK_TABLE, Verdict, find_issues, verdict_for
 from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
 
@@ -111,28 +102,6 @@ class Diagnosis:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class IssueSummary:
-    """One row of `issue list`: what the table and its JSON show, and nothing more."""
-
-    change_id: str
-    state: str
-    reason: str
-    target: str | None
-    created_at: str | None
-    error_summary: str | None
-    tx_strategy: str | None
-    recovery_strategy: str | None
-    apply_id: str | None
-    task_attempt: int | None
-    operations_completed: int | None
-    operations_total: int | None
-    partial_state_possible: bool
-
-
-_SUMMARY_FIELDS = tuple(f.name for f in fields(IssueSummary))
-
-
 def _one(conn: Connection, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
     cursor = conn.execute(sql, params)
     row = cursor.fetchone()
@@ -162,7 +131,7 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
             " AND error IS NOT NULL", (apply["id"], facts.change_id))}
         failed_seqs = set(errors)
         if task is not None and task["state"] == TaskState.RUNNING and markers is not None:
-            ops = _settled_by_markers(ops, markers(apply["target"], apply["id"],
+            ops = settled_by_markers(ops, markers(apply["target"], apply["id"],
                                                    facts.change_id))
     transactional = (None if facts.tx_strategy is None and task is None
                      else facts.transactional if facts.tx_strategy is not None
@@ -196,7 +165,7 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
         started_at=started,
         created_at=current.created_at,
         error=row.get("error_trace") or ap.get("error"),
-        error_summary=_error_summary(verdict.reason, current.error_summary, ap),
+        error_summary=error_column(verdict.reason, current.error_summary, ap),
         tx_strategy=facts.tx_strategy,
         recovery_strategy=facts.recovery_strategy,
         transactional=transactional,
@@ -213,7 +182,7 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
         operations_total=len(ops) if ops else None,
         current_operation=current_op[0],
         current_statement=current_op[1],
-        partial_state_possible=(_partial_state_possible(facts.state, transactional, completed)
+        partial_state_possible=(partial_state_possible(facts.state, transactional, completed)
                                 or left_behind is not None),
         left_behind=left_behind,
         unsettled=unsettled,
@@ -227,7 +196,7 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
     )
 
 
-def _settled_by_markers(ops: list[tuple[int, str, str]],
+def settled_by_markers(ops: list[tuple[int, str, str]],
                         marks: Collection[int] | None) -> list[tuple[int, str, str]]:
     """An in-flight task's operations as its target markers settle them (§5.2 step 1).
 
@@ -259,7 +228,7 @@ _ALWAYS_PARTIAL = frozenset({ChangeState.STARTED.value, ChangeState.ROLLBACK_FAI
 _FAILED = ChangeState.FAILED.value   # plain strings: a member's lookup costs (10,000 rows)
 
 
-def _partial_state_possible(state: str, transactional: bool | None, completed: int | None) -> bool:
+def partial_state_possible(state: str, transactional: bool | None, completed: int | None) -> bool:
     """Non-transactional with a committed operation, STARTED, ROLLBACK_FAILED, or unknown."""
     if state in _ALWAYS_PARTIAL:
         return True
@@ -303,11 +272,11 @@ def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int
     return RedriveHint(True, until=until)
 
 
-#: The reasons whose Error column `_error_summary` takes from the apply (others: as stored).
-_APPLY_SUMMARIES = frozenset({"started-never-completed", "retry-budget-exhausted"})
+#: The reasons whose Error column `error_column` takes from the apply (others: as stored).
+APPLY_SUMMARIES = frozenset({"started-never-completed", "retry-budget-exhausted"})
 
 
-def _error_summary(reason: str, stored: str | None, apply: dict[str, Any]) -> str | None:
+def error_column(reason: str, stored: str | None, apply: dict[str, Any]) -> str | None:
     """The Error column: why the runner was lost, or the spent budget, or the stored error."""
     if reason == "started-never-completed":
         if apply.get("error"):
@@ -326,101 +295,6 @@ def diagnose_issues(conn: Connection, audit_table: str, *, now_ms: int,
     return [diagnose(conn, audit_table, v, now_ms=now_ms, redrive_max_age=redrive_max_age,
                      markers=markers)
             for v in find_issues(conn, now_ms, lock_table=lock_table)]
-
-
-def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
-                lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
-    """Every open issue, in Flamingock's order, with only what `issue list` shows."""
-    return _summaries(conn, now_ms, markers, lock_table)[0]
-
-
-def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_max_age: float,
-                   markers: MarkerReader | None = None,
-                   lock_table: str = FLAMINGOCK_LOCK_TABLE
-                   ) -> tuple[list[IssueSummary], list[Diagnosis]]:
-    """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
-    the issues), diagnosed: from one read of the unsettled changes."""
-    issues, running = _summaries(conn, now_ms, markers, lock_table)
-    return issues, [diagnose(conn, audit_table, v, now_ms=now_ms,
-                             redrive_max_age=redrive_max_age) for v in running]
-
-
-#: What an issue row shows beside its facts: the current row's, and its apply's.
-_SUMMARY_COLUMNS = "cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
-
-
-def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
-               lock_table: str) -> tuple[list[IssueSummary], list[Verdict]]:
-    """(the open issues, the running verdicts), in Flamingock's order.
-
-    The same values `diagnose` computes for the fields `issue list` shows, read
-    with the facts' query (which also names each change's apply) and two
-    set-based queries over every unsettled change (its latest task in that
-    apply; its operation counts) instead of several queries per issue. A task
-    still `running` is settled by its target's markers, as `diagnose` does, one
-    target read per such task.
-    """
-    rows: list[tuple[IssueFacts, str, tuple[Any, ...]]] = []
-    running: list[Verdict] = []
-    for facts, rule, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
-                                         lock_table=lock_table):
-        if rule.is_issue:
-            rows.append((facts, rule.name, extra))
-        elif rule.name == "running":
-            running.append(Verdict(facts, rule))
-    if not rows:
-        return [], running
-    tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
-    counts: dict[str, tuple[int, int]] = {}
-    if any(extra[2] is not None for _, _, extra in rows):   # only a setright apply has tasks
-        where, params = unsettled_filter()
-        for change_id, position, attempt, state, transactional in conn.execute(
-                "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
-                " FROM setright_tasks t JOIN setright_change_state cs"
-                f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
-                params):
-            if change_id not in tasks or position > tasks[change_id][0]:
-                tasks[change_id] = (position, attempt, state, transactional)
-        counts = {change_id: (int(completed), total)
-                  for change_id, total, completed in conn.execute(
-            "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
-            " FROM setright_operations o JOIN setright_change_state cs"
-            f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
-            " GROUP BY o.change_id", params)}
-    out = []
-    names = _SUMMARY_FIELDS
-    for facts, reason, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
-        task = tasks.get(facts.change_id) if apply_id is not None else None
-        completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
-        if task is not None and task[2] == TaskState.RUNNING and markers is not None:
-            completed, total = _settled_counts(conn, apply_target, apply_id, facts.change_id,
-                                               markers, completed, total)
-        transactional = (None if facts.tx_strategy is None and task is None
-                         else facts.transactional if facts.tx_strategy is not None
-                         else bool(task and task[3]))
-        if reason in _APPLY_SUMMARIES:
-            apply = ({"error": apply_error, "attempt": facts.apply_attempt,
-                      "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
-            stored_summary = _error_summary(reason, stored_summary, apply)
-        out.append(filled(IssueSummary, names, (   # in IssueSummary's field order
-            facts.change_id, facts.state, reason, facts.target, created_at, stored_summary,
-            facts.tx_strategy, facts.recovery_strategy, apply_id,
-            task[1] if task else None, completed, total,
-            _partial_state_possible(facts.state, transactional, completed))))
-    return out, running
-
-
-def _settled_counts(conn: Connection, target: str, apply_id: str, change_id: str,
-                    markers: MarkerReader, completed: int | None,
-                    total: int | None) -> tuple[int | None, int | None]:
-    """(completed, total) of an in-flight task's operations as its markers settle them."""
-    ops = conn.execute("SELECT seq, state, statement FROM setright_operations"
-                       " WHERE apply_id = ? AND change_id = ? ORDER BY seq",
-                       (apply_id, change_id)).fetchall()
-    if not ops:
-        return completed, total
-    settled = _settled_by_markers(ops, markers(target, apply_id, change_id))
-    return sum(1 for _, state, _ in settled if state == "completed"), len(settled)
 
 
 def diagnose_change(conn: Connection, audit_table: str, change_id: str, *, now_ms: int,

@@ -1,0 +1,151 @@
+"""What `issue list` shows, for every open issue at once.
+
+`diagnose` (store/diagnosis.py) explains one change with several queries; a list
+of 10,000 issues cannot afford that. Here the facts' query also reads the
+columns the list shows, and two set-based queries read every unsettled
+change's latest task and operation counts; the values are those `diagnose`
+computes for the same fields (tests/issues keeps the two equal). The running
+changes come out of the same read, so `issue list` reads the store once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from setright.db import Connection
+from setright.store.diagnosis import (
+    APPLY_SUMMARIES,
+    Diagnosis,
+    MarkerReader,
+    diagnose,
+    error_column,
+    partial_state_possible,
+    settled_by_markers,
+)
+from setright.store.issues import (
+    FLAMINGOCK_LOCK_TABLE,
+    IssueFacts,
+    Verdict,
+    classified,
+    filled,
+    unsettled_filter,
+)
+from setright.store.states import TaskState
+
+
+@dataclass(frozen=True)
+class IssueSummary:
+    """One row of `issue list`: what the table and its JSON show, and nothing more."""
+
+    change_id: str
+    state: str
+    reason: str
+    target: str | None
+    created_at: str | None
+    error_summary: str | None
+    tx_strategy: str | None
+    recovery_strategy: str | None
+    apply_id: str | None
+    task_attempt: int | None
+    operations_completed: int | None
+    operations_total: int | None
+    partial_state_possible: bool
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(IssueSummary))
+
+
+def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
+                lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
+    """Every open issue, in Flamingock's order, with only what `issue list` shows."""
+    return _summaries(conn, now_ms, markers, lock_table)[0]
+
+
+def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_max_age: float,
+                   markers: MarkerReader | None = None,
+                   lock_table: str = FLAMINGOCK_LOCK_TABLE
+                   ) -> tuple[list[IssueSummary], list[Diagnosis]]:
+    """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
+    the issues), diagnosed: from one read of the unsettled changes."""
+    issues, running = _summaries(conn, now_ms, markers, lock_table)
+    return issues, [diagnose(conn, audit_table, v, now_ms=now_ms,
+                             redrive_max_age=redrive_max_age) for v in running]
+
+
+#: What an issue row shows beside its facts: the current row's, and its apply's.
+_SUMMARY_COLUMNS = "cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
+
+
+def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
+               lock_table: str) -> tuple[list[IssueSummary], list[Verdict]]:
+    """(the open issues, the running verdicts), in Flamingock's order.
+
+    The same values `diagnose` computes for the fields `issue list` shows, read
+    with the facts' query (which also names each change's apply) and two
+    set-based queries over every unsettled change (its latest task in that
+    apply; its operation counts) instead of several queries per issue. A task
+    still `running` is settled by its target's markers, as `diagnose` does, one
+    target read per such task.
+    """
+    rows: list[tuple[IssueFacts, str, tuple[Any, ...]]] = []
+    running: list[Verdict] = []
+    for facts, rule, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
+                                         lock_table=lock_table):
+        if rule.is_issue:
+            rows.append((facts, rule.name, extra))
+        elif rule.name == "running":
+            running.append(Verdict(facts, rule))
+    if not rows:
+        return [], running
+    tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    if any(extra[2] is not None for _, _, extra in rows):   # only a setright apply has tasks
+        where, params = unsettled_filter()
+        for change_id, position, attempt, state, transactional in conn.execute(
+                "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
+                " FROM setright_tasks t JOIN setright_change_state cs"
+                f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
+                params):
+            if change_id not in tasks or position > tasks[change_id][0]:
+                tasks[change_id] = (position, attempt, state, transactional)
+        counts = {change_id: (int(completed), total)
+                  for change_id, total, completed in conn.execute(
+            "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
+            " FROM setright_operations o JOIN setright_change_state cs"
+            f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
+            " GROUP BY o.change_id", params)}
+    out = []
+    names = _SUMMARY_FIELDS
+    for facts, reason, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
+        task = tasks.get(facts.change_id) if apply_id is not None else None
+        completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
+        if task is not None and task[2] == TaskState.RUNNING and markers is not None:
+            completed, total = _settled_counts(conn, apply_target, apply_id, facts.change_id,
+                                               markers, completed, total)
+        transactional = (None if facts.tx_strategy is None and task is None
+                         else facts.transactional if facts.tx_strategy is not None
+                         else bool(task and task[3]))
+        if reason in APPLY_SUMMARIES:
+            apply = ({"error": apply_error, "attempt": facts.apply_attempt,
+                      "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
+            stored_summary = error_column(reason, stored_summary, apply)
+        out.append(filled(IssueSummary, names, (   # in IssueSummary's field order
+            facts.change_id, facts.state, reason, facts.target, created_at, stored_summary,
+            facts.tx_strategy, facts.recovery_strategy, apply_id,
+            task[1] if task else None, completed, total,
+            partial_state_possible(facts.state, transactional, completed))))
+    return out, running
+
+
+def _settled_counts(conn: Connection, target: str, apply_id: str, change_id: str,
+                    markers: MarkerReader, completed: int | None,
+                    total: int | None) -> tuple[int | None, int | None]:
+    """(completed, total) of an in-flight task's operations as its markers settle them."""
+    ops = conn.execute("SELECT seq, state, statement FROM setright_operations"
+                       " WHERE apply_id = ? AND change_id = ? ORDER BY seq",
+                       (apply_id, change_id)).fetchall()
+    if not ops:
+        return completed, total
+    settled = settled_by_markers(ops, markers(target, apply_id, change_id))
+    return sum(1 for _, state, _ in settled if state == "completed"), len(settled)
