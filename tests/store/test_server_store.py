@@ -443,3 +443,50 @@ def test_a_server_store_without_its_driver_says_how_to_install_it(
         assert result.exit_code == 1
         assert f"pip install 'setright[{extra}]'" in result.output, result.output
         assert "s3cret-pw" not in result.output and "Traceback" not in result.output
+
+
+def test_a_row_committed_late_below_the_folded_id_is_still_folded() -> None:
+    """PostgreSQL: a foreign writer (a Flamingock runner takes no setright lock) gets its id
+    at INSERT and commits after setright appended and folded a higher one: readers and the
+    next writer still fold it (`fold_lookback_ids`), where folding only `id >
+    folded_audit_id` would lose it for good. (On MySQL the second writer's read of the log
+    waits for the foreign INSERT instead.)"""
+    from setright.db import parse_url
+
+    with store_database("postgresql") as url_text:
+        _late_row_is_folded(parse_url(url_text, Path(".")))
+
+
+def _late_row_is_folded(url: Any) -> None:
+    from setright.store.audit import append_audit_row, current_state
+
+    store = Store.open(url, clock=FixedClock(T0))
+    foreign = store.impl.connect(url)
+    try:
+        with store.write() as tx:
+            append_audit_row(tx, store.audit_table, {"change_id": "first", "state": "APPLIED",
+                                                     "target_system_id": "app"}, now_ms=T0)
+        foreign.execute("BEGIN")
+        values = store.impl.audit_write_values(foreign, store.audit_table, {
+            "change_id": "late", "state": "FAILED", "target_system_id": "app",
+            "tx_strategy": "NON_TX", "error_trace": "boom"}, T0 + 5)
+        foreign.execute(f"INSERT INTO {store.impl.quote(store.audit_table)}"
+                        f" ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+                        list(values.values()))
+        with store.write() as tx:   # a higher id, folded while the foreign row is unseen
+            append_audit_row(tx, store.audit_table, {"change_id": "later", "state": "APPLIED",
+                                                     "target_system_id": "app"}, now_ms=T0 + 9)
+        foreign.execute("COMMIT")
+        reader = Store.open_reader(url)
+        try:
+            with reader.read() as conn:
+                seen = current_state(conn, "late")
+        finally:
+            reader.close()
+        assert seen is not None and (seen.state, seen.error_summary) == ("FAILED", "boom")
+        store.refresh()
+        stored = current_state(store.conn, "late")
+        assert stored is not None and stored.state == "FAILED"
+    finally:
+        foreign.close()
+        store.close()

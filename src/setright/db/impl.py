@@ -74,6 +74,12 @@ class DefaultImpl:
     #: timeout already waits inside one try; a server's lock wait can end in a deadlock
     #: or lock-wait error that a fresh try gets past.
     begin_attempts: ClassVar[int] = 1
+    #: How many ids below the folded point every fold reads again. PostgreSQL hands out an
+    #: audit id at INSERT but shows the row at COMMIT, so a concurrent transaction that
+    #: takes no setright lock (a Flamingock runner's) can commit an id below one already
+    #: folded; reading a window again finds it, and changes nothing else (the fold keeps a
+    #: maximum). SQLite has one writer at a time: ids become visible in order.
+    fold_lookback_ids: ClassVar[int] = 0
 
     # -- connecting and transactions --------------------------------------
 

@@ -149,14 +149,17 @@ class MemoryFold:
             f"SELECT max(id) FROM {self.impl.quote(self.audit_table)}").fetchone()[0]
         # Until a private cache exists, the store's cache is the one read: start where it stops.
         base = self.folded if self.shadowing and self.folded is not None else _stored_fold(conn)
-        if top is None or top <= base:
+        # A server's rows committed late below the folded point (`fold_lookback_ids`): read
+        # again where a private cache exists anyway (servers make one for every reader).
+        lookback = self.impl.fold_lookback_ids if self.shadowing else 0
+        if top is None or (top <= base and not lookback):
             self.folded = base
             return 0
         if not self.shadowing:
             self.shadow(conn)
-        fold_audit_rows(conn, self.audit_table, base, top)
-        self.folded = top
-        return int(top - base)
+        fold_audit_rows(conn, self.audit_table, max(0, base - lookback), max(top, base))
+        self.folded = max(top, base)
+        return max(0, int(top - base))
 
 
 def _stored_fold(conn: Connection) -> int:
