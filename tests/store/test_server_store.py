@@ -457,6 +457,51 @@ def test_a_row_committed_late_below_the_folded_id_is_still_folded() -> None:
         _late_row_is_folded(parse_url(url_text, Path(".")))
 
 
+def test_on_mysql_a_writer_waits_for_a_foreign_insert_below_it() -> None:
+    """Why MySQL needs no look-back: a setright writer's (SERIALIZABLE) read of the log
+    waits until the foreign transaction commits, and then folds its row."""
+    from setright.db import parse_url
+    from setright.store.audit import append_audit_row, current_state
+
+    with store_database("mysql") as url_text:
+        url = parse_url(url_text, Path("."))
+        store = Store.open(url, clock=FixedClock(T0))
+        foreign = store.impl.connect(url)
+        try:
+            foreign.execute("BEGIN")
+            _insert_foreign_row(store, foreign)
+            done = threading.Event()
+
+            def write() -> None:
+                with store.write() as tx:
+                    append_audit_row(tx, store.audit_table, {
+                        "change_id": "later", "state": "APPLIED", "target_system_id": "app"},
+                        now_ms=T0 + 9)
+                done.set()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert not done.wait(1.0)   # waiting on the foreign INSERT
+            foreign.execute("COMMIT")
+            writer.join(30)
+            assert done.is_set()
+            late = current_state(store.conn, "late")
+            assert late is not None and late.state == "FAILED"
+        finally:
+            foreign.close()
+            store.close()
+
+
+def _insert_foreign_row(store: Store, foreign: Any) -> None:
+    """A FAILED row of change `late`, as a foreign runner writes it (its transaction open)."""
+    values = store.impl.audit_write_values(foreign, store.audit_table, {
+        "change_id": "late", "state": "FAILED", "target_system_id": "app",
+        "tx_strategy": "NON_TX", "error_trace": "boom"}, T0 + 5)
+    foreign.execute(f"INSERT INTO {store.impl.quote(store.audit_table)}"
+                    f" ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+                    list(values.values()))
+
+
 def _late_row_is_folded(url: Any) -> None:
     from setright.store.audit import append_audit_row, current_state
 
@@ -467,12 +512,7 @@ def _late_row_is_folded(url: Any) -> None:
             append_audit_row(tx, store.audit_table, {"change_id": "first", "state": "APPLIED",
                                                      "target_system_id": "app"}, now_ms=T0)
         foreign.execute("BEGIN")
-        values = store.impl.audit_write_values(foreign, store.audit_table, {
-            "change_id": "late", "state": "FAILED", "target_system_id": "app",
-            "tx_strategy": "NON_TX", "error_trace": "boom"}, T0 + 5)
-        foreign.execute(f"INSERT INTO {store.impl.quote(store.audit_table)}"
-                        f" ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
-                        list(values.values()))
+        _insert_foreign_row(store, foreign)
         with store.write() as tx:   # a higher id, folded while the foreign row is unseen
             append_audit_row(tx, store.audit_table, {"change_id": "later", "state": "APPLIED",
                                                      "target_system_id": "app"}, now_ms=T0 + 9)
