@@ -27,7 +27,7 @@ from setright.runner.sql import statement_hash
 from setright.runner.targets import target_impl
 from setright.schemas import schema_problems
 from setright.store.states import Recovery
-from setright.yamlfile import YamlDocument, json_path, load_yaml, shown
+from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text, shown
 
 CHECKSUM_PREFIX = "c1:"
 CHANGE_FILE_SUFFIXES = (".yaml", ".yml")
@@ -336,6 +336,9 @@ def _shown(path: Path, root: Path | None) -> str:
     Both paths must be resolved alike, else nothing is inside the root.
     """
     if root is not None:
+        fast = relative_text(str(path), root)
+        if fast is not None:
+            return fast
         try:
             return path.relative_to(root).as_posix()
         except ValueError:
