@@ -8,6 +8,7 @@ hashed with; under another major version, guards are compared by their data.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,12 @@ def canonical_json(data: Any) -> str:
 
 
 def deepdiff_version() -> str:
+    """The installed deepdiff's version: from the package itself once it is imported (a
+    plan has hashed with it by then), since `importlib.metadata` costs ~20 ms to import."""
+    loaded = sys.modules.get("deepdiff")
+    known = getattr(loaded, "__version__", None)
+    if isinstance(known, str):
+        return known
     from importlib.metadata import version
 
     return version("deepdiff")

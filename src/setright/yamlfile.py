@@ -219,6 +219,17 @@ def outside_link(path: Path, root: Path) -> bool:
     return inside and not _within(_real_file(absolute), real_root)
 
 
+def relative_text(path: str, root: Path) -> str | None:
+    """`path` (absolute, normalised text) relative to the absolute `root`, in POSIX form,
+    when it is inside it by text; None otherwise (then ask pathlib, which also knows a
+    case-insensitive file system). Names thousands of files a run: `relative_to` costs
+    more than reading a small file."""
+    prefix = os.path.join(str(root), "")
+    if root.is_absolute() and path.startswith(prefix) and len(path) > len(prefix):
+        return path[len(prefix):].replace(os.sep, "/")
+    return None
+
+
 def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(os.path.join(folder, ""))
 

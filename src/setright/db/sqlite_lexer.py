@@ -73,6 +73,8 @@ def has_sql(piece: str) -> bool:
 def _end_of_trailing_comment(script: str, end: int) -> int:
     """Extend `end` over the rest of its line when that is only blank space and a `--` comment."""
     newline = script.find("\n", end)
+    if newline == end:
+        return end  # the common case: the line ends at the `;`
     line_end = len(script) if newline < 0 else newline
     rest = script[end:line_end].lstrip()
     if rest.startswith("--"):
@@ -81,5 +83,7 @@ def _end_of_trailing_comment(script: str, end: int) -> int:
 
 
 def _keep(statements: list[tuple[int, str]], piece: str, start: int) -> None:
-    if has_sql(piece):
-        statements.append((start + len(piece) - len(piece.lstrip()), piece.strip()))
+    statement = piece.strip()
+    # a statement that starts with neither a comment nor `;` holds SQL: no need to scan it
+    if statement[:1] not in ("", "-", "/", ";") or has_sql(statement):
+        statements.append((start + len(piece) - len(piece.lstrip()), statement))

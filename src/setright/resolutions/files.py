@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from setright.errors import InvalidInput, Problem
-from setright.yamlfile import YamlDocument, json_path, load_yaml
+from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DIGEST_PREFIX = "sha256:"
@@ -156,9 +156,9 @@ def canonical_digest(data: Any) -> str:
 def relative_name(path: Path, root: Path) -> str:
     """The name a file goes by in messages and the ledger: POSIX path relative to `root`."""
     absolute = os.path.abspath(path)
-    prefix = os.path.join(str(root), "")
-    if root.is_absolute() and absolute.startswith(prefix) and len(absolute) > len(prefix):
-        return absolute[len(prefix):].replace(os.sep, "/")   # the common case, as text
+    fast = relative_text(absolute, root)
+    if fast is not None:
+        return fast   # the common case, as text
     for candidate in (Path(absolute), Path(absolute).resolve()):
         try:
             return candidate.relative_to(root).as_posix()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,13 @@ from typing import Any
 from setright.config import Config, TargetConfig
 from setright.db import DefaultImpl
 from setright.errors import ConfigError, InvalidInput, Problem, TargetError
+from setright.runner.change_sql import ScriptSplitter, outside_transaction, sql_problems
 from setright.runner.model import Change, Operation
-from setright.runner.sql import (
-    has_sql,
-    split_statements,
-    statement_hash,
-    statement_head,
-    transaction_control,
-)
+from setright.runner.sql import statement_hash
 from setright.runner.targets import target_impl
 from setright.schemas import schema_problems
 from setright.store.states import Recovery
-from setright.yamlfile import YamlDocument, json_path, load_yaml, shown
+from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text, shown
 
 CHECKSUM_PREFIX = "c1:"
 CHANGE_FILE_SUFFIXES = (".yaml", ".yml")
@@ -212,47 +207,21 @@ def _load(path: Path, default_target: str, root: Path | None, impl: DefaultImpl 
     source = _shown(path, root)
     doc = load_yaml(path, source, root=root if linked else None)
     problems = schema_problems(replace(doc, data=_text_keys(doc.data)), "change")
+    splitter = ScriptSplitter(impl)  # each SQL text is split once, for every check below
     if isinstance(doc.data, dict):
         problems = _reword_schema_messages(doc, problems)
-        problems.extend(_semantic_problems(doc, default_target, impl))
+        problems.extend(_target_problems(doc, default_target))
+        problems.extend(sql_problems(doc, splitter))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise InvalidInput("invalid change file", problems)
     line, column = doc.locate(("id",))
-    alone = _outside_transaction(doc, impl)
+    alone = outside_transaction(doc, splitter)
     warnings = []
     if alone is not None and bool(doc.data.get("transactional", True)):
         warnings.append(alone)
-    return (_build(doc.data, default_target, path, impl, alone is None),
+    return (_build(doc.data, default_target, path, splitter, alone is None),
             (source, line, column), warnings)
-
-
-def _outside_transaction(doc: YamlDocument, impl: DefaultImpl | None) -> Problem | None:
-    """The first apply statement that cannot share a transaction with its marker on the
-    target's database, located at its keyword: a statement PostgreSQL refuses inside a
-    transaction, or DDL, which MySQL commits implicitly. Its change runs
-    non-transactionally (statement by statement, a marker after each) — in one
-    transaction it would either fail or be reported "rolled back" after it committed."""
-    if impl is None:
-        return None
-    for where, text in _sql_texts(doc.data):
-        if where[-1] != "apply" or not isinstance(text, str):
-            continue
-        for offset, statement in impl.statement_spans(text):
-            if impl.needs_autocommit(statement):
-                why = "cannot run inside a transaction"
-            elif impl.commits_implicitly(statement):
-                why = "is DDL, which this database commits implicitly"
-            else:
-                continue
-            skip, head = statement_head(statement)
-            before = text[:offset + skip]
-            line, column = doc.locate_text(where, before.count("\n"),
-                                           len(before) - (before.rfind("\n") + 1))
-            return Problem(doc.source, line, column, json_path(where),
-                           f"{head} {why}: this change runs non-transactionally (statement "
-                           "by statement, a marker after each), whatever 'transactional' says")
-    return None
 
 
 def _text_keys(value: Any) -> Any:
@@ -293,63 +262,21 @@ def _reword_schema_messages(doc: YamlDocument, problems: list[Problem]) -> list[
     return kept
 
 
-def _semantic_problems(doc: YamlDocument, default_target: str,
-                       impl: DefaultImpl | None) -> list[Problem]:
-    """What the schema cannot know: the folder's target, SQL that is only comments, and SQL
-    that takes transaction control (the runner owns transactions: a `COMMIT` between two
-    statements would commit behind its back, and no marker would say so)."""
-    data: dict[str, Any] = doc.data
-    problems: list[Problem] = []
-    spec = data.get("targetSystem")
+def _target_problems(doc: YamlDocument, default_target: str) -> list[Problem]:
+    """What the schema cannot know about the target: it must be the folder's."""
+    spec = doc.data.get("targetSystem")
     named = spec.get("id") if isinstance(spec, dict) else spec
-    if isinstance(named, str) and named and named != default_target:
-        where = ("targetSystem", "id") if isinstance(spec, dict) else ("targetSystem",)
-        problems.append(doc.problem(
-            where,
-            f"targetSystem {shown(named)} does not match this folder's target "
-            f"{default_target!r}",
-        ))
-    for where, text in _sql_texts(data):
-        if isinstance(text, str) and text.strip() and not has_sql(text):
-            problems.append(doc.problem(where, "no SQL statement here, only comments"))
-        elif isinstance(text, str):
-            problems.extend(_transaction_problems(doc, where, text, impl))
-    return problems
-
-
-def _transaction_problems(doc: YamlDocument, where: tuple[str | int, ...],
-                          text: str, impl: DefaultImpl | None) -> list[Problem]:
-    """One problem per statement whose first keyword is BEGIN, COMMIT, SAVEPOINT, ...,
-    located at the keyword's line in the file."""
-    problems = []
-    for offset, keyword in transaction_control(text, impl):
-        before = text[:offset]
-        line, column = doc.locate_text(where, before.count("\n"),
-                                       offset - (before.rfind("\n") + 1))
-        problems.append(Problem(
-            doc.source, line, column, json_path(where),
-            f"{keyword} takes transaction control, which setright's runner owns: remove it "
-            f"(a transactional change runs in one transaction; transactional: false commits "
-            f"each statement)"))
-    return problems
-
-
-def _sql_texts(data: dict[str, Any]) -> Iterable[tuple[tuple[str | int, ...], Any]]:
-    steps = data.get("steps")
-    if "steps" not in data:  # next to steps, apply/rollback are already reported
-        for key in ("apply", "rollback"):
-            if key in data:
-                yield (key,), data[key]
-    if isinstance(steps, list):
-        for index, step in enumerate(steps):
-            if isinstance(step, dict):
-                for key in ("apply", "rollback"):
-                    if key in step:
-                        yield ("steps", index, key), step[key]
+    if not (isinstance(named, str) and named and named != default_target):
+        return []
+    where = ("targetSystem", "id") if isinstance(spec, dict) else ("targetSystem",)
+    return [doc.problem(
+        where,
+        f"targetSystem {shown(named)} does not match this folder's target {default_target!r}",
+    )]
 
 
 def _build(data: dict[str, Any], default_target: str, path: Path,
-           impl: DefaultImpl | None, one_transaction: bool = True) -> Change:
+           splitter: ScriptSplitter, one_transaction: bool = True) -> Change:
     """A `Change` from a document that passed every check. `one_transaction`: whether
     the target's database can run it in one transaction; if not it runs
     non-transactionally, while the checksum keeps what the file says (moving a file to
@@ -364,8 +291,7 @@ def _build(data: dict[str, Any], default_target: str, path: Path,
     if "steps" in data:
         operations = tuple(_step(seq, step) for seq, step in enumerate(data["steps"], start=1))
     else:
-        statements = (split_statements(data["apply"]) if impl is None
-                      else impl.split_statements(data["apply"]))
+        statements = splitter.statements(data["apply"])
         operations = tuple(
             Operation(seq=seq, statement=statement, hash=statement_hash(statement))
             for seq, statement in enumerate(statements, start=1)
@@ -410,6 +336,9 @@ def _shown(path: Path, root: Path | None) -> str:
     Both paths must be resolved alike, else nothing is inside the root.
     """
     if root is not None:
+        fast = relative_text(str(path), root)
+        if fast is not None:
+            return fast
         try:
             return path.relative_to(root).as_posix()
         except ValueError:

@@ -18,6 +18,7 @@ from setright.fingerprint import fingerprint
 from setright.runner.model import Change
 from setright.store.applies import OperationSpec, TaskSpec, applied_checksums
 from setright.store.states import DONE_STATES
+from setright.yamlfile import relative_text
 
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
 
@@ -162,6 +163,9 @@ def current_states(conn: Connection,
 def shown_path(path: Path, root: Path | None) -> str:
     """A change file as recorded and shown: relative to the project root when inside it."""
     if root is not None:
+        fast = relative_text(str(path), root)
+        if fast is not None:
+            return fast
         try:  # loaded change files and the config root are absolute already: no resolve()
             return path.relative_to(root).as_posix()
         except ValueError:

@@ -32,12 +32,15 @@ HASH_PREFIX = "h1:"
 #: together with the word that follows them.
 TX_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE",
                          "XA"})
+_CONTROL_FIRST = TX_KEYWORDS | {"START", "LOCK", "SET"}
 _WORD = re.compile(r"[A-Za-z_@][A-Za-z0-9_@.]*")
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def normalise(statement: str) -> str:
     """The form a statement is hashed in: LF line ends, no trailing blanks, no outer blank space."""
+    if "\n" not in statement:
+        return statement.strip()
     # rstrip() also drops the \r of a CRLF line end
     return "\n".join(line.rstrip() for line in statement.split("\n")).strip()
 
@@ -48,8 +51,8 @@ def statement_hash(statement: str) -> str:
     return HASH_PREFIX + digest
 
 
-def transaction_control(script: str, impl: DefaultImpl | None = None
-                        ) -> list[tuple[int, str]]:
+def transaction_control(script: str, impl: DefaultImpl | None = None, *,
+                        spans: list[tuple[int, str]] | None = None) -> list[tuple[int, str]]:
     """(offset, keyword) of every statement of `script` that takes transaction control.
 
     Statements as the target's `impl` splits them (SQLite's splitter without
@@ -57,11 +60,13 @@ def transaction_control(script: str, impl: DefaultImpl | None = None
     comments, so `COMMIT` in a string, a comment or a trigger body (`CREATE
     TRIGGER … BEGIN … END;` is one statement) is fine. Pieces that start inside
     a dollar-quoted routine body (`DO $$ … $$`), which SQLite's splitter does
-    not know, are part of that body, not statements of their own.
+    not know, are part of that body, not statements of their own. `spans`: the
+    script's statements already split (`statement_spans`), so as not to lex it again.
     """
     bodies = _dollar_bodies(script)
     found: list[tuple[int, str]] = []
-    spans = statement_spans(script) if impl is None else impl.statement_spans(script)
+    if spans is None:
+        spans = statement_spans(script) if impl is None else impl.statement_spans(script)
     for start, statement in spans:
         if any(low < start < high for low, high in bodies):
             continue
@@ -72,6 +77,9 @@ def transaction_control(script: str, impl: DefaultImpl | None = None
 
 
 def _first_keyword_control(statement: str) -> tuple[int, str] | None:
+    head = _WORD.match(statement)
+    if head is not None and head.group(0).upper() not in _CONTROL_FIRST:
+        return None  # the common case, decided by a keyword at the very start
     words = _leading_words(statement, 3)
     if not words:
         return None
