@@ -81,7 +81,7 @@ def test_plain_trees_take_the_c_way_and_the_rest_do_not() -> None:
     assert yamlcompose._compose_plain(GOOD) is not None
     for text in ("a: &x 1\nb: *x\n", "d: 2026-11-22\n", "m: {<<: {a: 1}}\n", "x: !!null y\n",
                  "x: !custom y\n", "? [a]\n: 1\n", "x: " + "[" * 100 + "]" * 100,
-                 "a: 1\nb: {c: 1, c: 2}\n"):
+                 "a: 1\nb: {c: 1, c: 2}\n", "x: !!map\n", "x: !!seq ''\n", "!!seq {a: 1}\n"):
         assert yamlcompose._compose_plain(text) is None, text
 
 
