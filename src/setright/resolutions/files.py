@@ -60,7 +60,8 @@ class Entry:
 
     @property
     def key(self) -> str:
-        return entry_key(self.kind, self.subject)
+        """`entry_key(self.kind, self.subject)`; `kind` is already an `EntryKind` (a str)."""
+        return f"{self.kind}:{self.subject}"
 
     @property
     def json_path(self) -> str:
