@@ -64,8 +64,11 @@ def _verdict(text: str) -> tuple[str, Any]:
 
 def _seen(doc: YamlDocument) -> Any:
     paths = _paths(doc.data) + [("nowhere",), (0, "x")]
+    for p in paths:   # a list's items are located together as one by one
+        assert doc.locate_items(p) == [doc.locate((*p, i)) for i in range(len(doc.locate_items(p)))]
     return (repr(doc.data)[:10_000], doc.text_digest,
-            [(p, doc.locate(p), doc.locate(p, key=True), doc.locate_text(p, 1, 2)) for p in paths])
+            [(p, doc.locate(p), doc.locate(p, key=True), doc.locate_text(p, 1, 2),
+              doc.locate_items(p)) for p in paths])
 
 
 @pytest.mark.parametrize("text", _texts(), ids=lambda t: f"{len(t)}-chars")
