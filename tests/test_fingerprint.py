@@ -26,3 +26,11 @@ def test_compact_prints_follow_the_data_not_its_key_order() -> None:
     assert len(set(prints[1:])) == len(prints) - 1                # every change shows
     assert prints[-1] == fingerprint(None)
     assert compact_fingerprints([guard]) == [fingerprint(canonical_json(guard))]
+
+
+def test_the_recorded_deepdiff_version_is_the_installed_one() -> None:
+    from importlib.metadata import version
+
+    from setright.fingerprint import deepdiff_version
+
+    assert deepdiff_version() == version("deepdiff")

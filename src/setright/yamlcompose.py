@@ -20,8 +20,9 @@ Two ways, one verdict. The limited composer (PyYAML's, event by event in
 Python, on libyaml's parser) enforces the limits as it goes and words every
 refusal. Most files are plain trees, though: no alias, no date, no tag but the
 core ones, a few levels deep. Those are composed by libyaml's C composer (the
-nodes keep the same marks) and constructed by PyYAML's SafeConstructor; a look
-over the nodes vouches that the tree is plain, and whatever it cannot vouch for
+nodes keep the same marks); one walk over the nodes vouches that the tree is
+plain and builds its data as PyYAML's SafeConstructor would (text as written,
+other scalars by the SafeConstructor itself), and whatever it cannot vouch for
 (or any error at all) is composed again by the limited composer, which decides.
 The C composer's own recursion is bounded: a text with fewer than `_C_LEVELS`
 of the characters that open a level cannot nest deeper, and beyond that libyaml's
@@ -96,46 +97,53 @@ def _compose_plain(text: str) -> tuple[Node | None, Any] | None:
         node = loader.get_single_node()
         if node is None:
             return None, None
-        if not _plain_tree(node):
+        try:
+            return node, _plain_data(node, 1, set(), loader.construct_object)
+        except _NotPlain:
             return None
-        return node, loader.construct_document(node)
     finally:
         loader.dispose()
 
 
-def _plain_tree(root: Node) -> bool:
-    """No node reached twice (no alias), core tags only (so no date, no merge key), `!!null`
-    only on a null, distinct scalar keys, at most `MAX_DEPTH` levels: what the limits and
-    the duplicate-key check let through."""
-    seen: set[int] = set()
-    stack: list[tuple[Node, int]] = [(root, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, level = pop()
-        if id(node) in seen or node.tag not in CORE_TAGS:
-            return False
-        seen.add(id(node))
-        kind = type(node)
-        if kind is ScalarNode:
-            if node.tag == _NULL_TAG and node.value not in _NULLS:
-                return False
-            continue
-        if level > MAX_DEPTH:
-            return False
-        if kind is SequenceNode:
-            for child in node.value:
-                push((child, level + 1))
-        elif kind is MappingNode:
-            keys = set()
-            for key, value in node.value:
-                if type(key) is not ScalarNode or key.value in keys:
-                    return False
-                keys.add(key.value)
-                push((key, level + 1))
-                push((value, level + 1))
-        else:
-            return False
-    return True
+class _NotPlain(Exception):
+    """The tree is not one `_plain_data` vouches for: the limited composer decides."""
+
+
+_STR_TAG, _SEQ_TAG, _MAP_TAG = _CORE + "str", _CORE + "seq", _CORE + "map"
+
+
+def _plain_data(node: Node, level: int, seen: set[int], construct: Any) -> Any:
+    """The data of a plain tree, as PyYAML's SafeConstructor builds it, in the same walk that
+    vouches for it: no node reached twice (no alias), core tags only (so no date, no merge
+    key), `!!null` only on a null, distinct scalar keys, at most `MAX_DEPTH` levels (what
+    the limits and the duplicate-key check let through). Text is the scalar's own value;
+    every other scalar is `construct`ed (SafeConstructor's own code). Raises `_NotPlain`."""
+    tag = node.tag
+    if id(node) in seen or tag not in CORE_TAGS:
+        raise _NotPlain
+    seen.add(id(node))
+    kind = type(node)
+    if kind is ScalarNode:
+        if tag == _STR_TAG:
+            return node.value
+        if tag in (_SEQ_TAG, _MAP_TAG) or tag == _NULL_TAG and node.value not in _NULLS:
+            raise _NotPlain   # `!!map` on a scalar: the limited way words the refusal
+        return construct(node)
+    if level > MAX_DEPTH:
+        raise _NotPlain
+    if kind is SequenceNode and tag == _SEQ_TAG:
+        return [_plain_data(child, level + 1, seen, construct) for child in node.value]
+    if kind is MappingNode and tag == _MAP_TAG:
+        data: dict[Any, Any] = {}
+        keys: set[str] = set()
+        for key, value in node.value:
+            if type(key) is not ScalarNode or key.value in keys:
+                raise _NotPlain
+            keys.add(key.value)
+            item = _plain_data(key, level + 1, seen, construct)
+            data[item] = _plain_data(value, level + 1, seen, construct)
+        return data
+    raise _NotPlain
 
 
 #: Levels the C composer may recurse into whatever libyaml allows (a few hundred kB of stack).

@@ -103,6 +103,13 @@ class YamlDocument:
             return _mark(key_node)
         return (None, None) if node is None else _mark(node)
 
+    def locate_items(self, path: PathKey) -> list[tuple[int, int]]:
+        """`locate((*path, i))` for every item `i` of the list at `path` (none: not a list),
+        reaching the list once: a resolution file's entries are located together."""
+        node, _, reached = self._reach(path)
+        return [_mark(item) for item in node.value] if reached and isinstance(
+            node, SequenceNode) else []
+
     def locate_text(self, path: PathKey, line: int, column: int) -> tuple[int | None, int | None]:
         """Where 0-based `line`/`column` of the text value at `path` is in the file.
 

@@ -64,8 +64,11 @@ def _verdict(text: str) -> tuple[str, Any]:
 
 def _seen(doc: YamlDocument) -> Any:
     paths = _paths(doc.data) + [("nowhere",), (0, "x")]
+    for p in paths:   # a list's items are located together as one by one
+        assert doc.locate_items(p) == [doc.locate((*p, i)) for i in range(len(doc.locate_items(p)))]
     return (repr(doc.data)[:10_000], doc.text_digest,
-            [(p, doc.locate(p), doc.locate(p, key=True), doc.locate_text(p, 1, 2)) for p in paths])
+            [(p, doc.locate(p), doc.locate(p, key=True), doc.locate_text(p, 1, 2),
+              doc.locate_items(p)) for p in paths])
 
 
 @pytest.mark.parametrize("text", _texts(), ids=lambda t: f"{len(t)}-chars")
@@ -81,7 +84,7 @@ def test_plain_trees_take_the_c_way_and_the_rest_do_not() -> None:
     assert yamlcompose._compose_plain(GOOD) is not None
     for text in ("a: &x 1\nb: *x\n", "d: 2026-11-22\n", "m: {<<: {a: 1}}\n", "x: !!null y\n",
                  "x: !custom y\n", "? [a]\n: 1\n", "x: " + "[" * 100 + "]" * 100,
-                 "a: 1\nb: {c: 1, c: 2}\n"):
+                 "a: 1\nb: {c: 1, c: 2}\n", "x: !!map\n", "x: !!seq ''\n", "!!seq {a: 1}\n"):
         assert yamlcompose._compose_plain(text) is None, text
 
 

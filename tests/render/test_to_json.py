@@ -26,6 +26,12 @@ CASES = [
     {1: "int key", 2.5: "float key", True: "bool key", None: "none key", "é": "text"},
     {"issues": [{"change_id": "c-1", "state": "FAILED", "n": 3, "ok": False,
                  "nested": {"x": [1, 2.0, "3", None, {"y": Colour.RED}]}}] * 3},
+    # lists of alike objects and lists (a plan's actions), encoded column by column
+    [{"a%s": 1, "g": {"f": "x", "d": {"s": None}}, "m": ["one"], "e": [], "n": None},
+     {"a%s": "%s", "g": {"f": Colour.RED, "d": {"s": 2.5}}, "m": ["two"], "e": [], "n": [1]},
+     {"a%s": True, "g": {"f": Path("p"), "d": {"s": [[]]}}, "m": ["x"], "e": [], "n": {}}],
+    [[1, 2], ["a", None], [{"k": 1}, {"k": [2]}]], [[1], [2, 3], []], [[], []],
+    [{"a": 1, "b": 2}, {"b": 2, "a": 1}, {}], [{"x": 1}, {"y": 2}], [{1: "a"}, {1: "b"}],
 ]
 
 

@@ -7,8 +7,10 @@ writer (created and upgraded if needed); docs/architecture.md lists which is whi
 
 from __future__ import annotations
 
+import gc
 import os
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,3 +113,22 @@ class App:
         """End the read snapshot (if any) and close the store."""
         self._store = None
         self._snapshot.close()
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection inside: for a command that builds tens of thousands of
+    acyclic objects at once (an issue list, a plan), where every collection finds nothing
+    and each full one walks them all (a tenth of a 10,000-entry plan's time).
+
+    On the way out, whatever the block built moves to the oldest generation (freeze, then
+    unfreeze), so the first collection after it does not walk it all once more."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if enabled:
+            gc.enable()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import click
 
 
@@ -18,22 +16,20 @@ def issue() -> None:
 @click.pass_obj
 def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-untyped-def]
     """The changes that need a human: Change ID, State, Error, Target."""
+    from setright.cli.app import no_cyclic_gc
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json
     from setright.render.style import to_json
     from setright.store.issue_list import issue_overview
 
     store, config = app.reader(), app.config()
-    gc.disable()   # tens of thousands of acyclic row objects: collecting finds nothing
-    try:
+    with no_cyclic_gc():   # tens of thousands of acyclic row objects
         issues, running = issue_overview(store.conn, store.audit_table, now_ms=store.now_ms(),
                                          redrive_max_age=config.redrive_max_age,
                                          markers=_markers(config),
                                          lock_table=config.flamingock_lock_table)
         text = (to_json(issue_list_json(issues, running)) if as_json
                 else render_list(issues, app.style, running))
-    finally:
-        gc.enable()
     click.echo(text)
     return 3 if exit_code and issues else 0   # running changes are not issues
 

@@ -49,14 +49,17 @@ def plan_file(out: Path | None, tf_out: Path | None) -> Path | None:
 def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  # type: ignore[no-untyped-def]
          fmt: str | None, as_json: bool, detailed_exitcode: bool) -> int:
     """Show what the resolution files would change (all of them, or PATHS)."""
+    from setright.cli.app import no_cyclic_gc
     from setright.planner.project import plan_project
     from setright.planner.saved import save_plan
     from setright.store.locks import default_owner
 
     fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
     store, config = app.reader(), app.config()
-    result = plan_project(store, config, list(paths) or None, owner=default_owner())
-    click.echo(render(result, fmt, app.style))
+    with no_cyclic_gc():   # an action, its guard and entry per entry: no cycles
+        result = plan_project(store, config, list(paths) or None, owner=default_owner())
+        text = render(result, fmt, app.style)
+    click.echo(text)
     if out is not None:
         if result.errored:
             click.echo(f"\nNot saved to {out}: a plan with conflicts or errors cannot be applied.",

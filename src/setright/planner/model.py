@@ -33,9 +33,13 @@ def plain(value: Any) -> Any:
     if kind in _LEAVES:
         return value
     if kind is dict:
+        if _LEAVES.issuperset(map(type, value.values())) and _LEAVES.issuperset(map(type, value)):
+            return dict(value)   # leaves only (a guard's data): copied in C
         return {k if type(k) in _LEAVES else plain(k): v if type(v) in _LEAVES else plain(v)
                 for k, v in value.items()}
     if kind is list:
+        if _LEAVES.issuperset(map(type, value)):
+            return list(value)
         return [v if type(v) in _LEAVES else plain(v) for v in value]
     names = _field_names(kind)
     if names is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from itertools import chain
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,58 @@ def _encode_flat_objects(items: list[Any] | tuple[Any, ...], newline: str) -> st
     return "[" + inner + "{" + fields + text[2:-2] + inner + "}" + newline + "]"
 
 
+_LIST = frozenset({list, tuple})
+
+
+def _list_text(items: list[str], newline: str) -> str:
+    """A list whose items are already encoded, one per line (they start at newline + 2)."""
+    if not items:
+        return "[]"
+    inner = newline + "  "
+    return "[" + inner + ("," + inner).join(items) + newline + "]"
+
+
+def _encode_each(values: list[Any] | tuple[Any, ...], newline: str) -> list[str]:
+    """Every value's text, each as `_encode` writes it at `newline`: column by column.
+
+    A list's items are mostly alike (a plan's actions): when they are all scalars, or
+    all objects with the same str keys in the same order, or all lists, each field (or
+    all their items) is encoded as one column, and the objects are filled in from one
+    template; the loop per value and key then runs in C. Any other mix, one by one.
+    """
+    types = set(map(type, values))
+    if len(types) == 1 and _FLAT.issuperset(types):
+        return list(map(_PLAIN[types.pop()], values))
+    if _FLAT.issuperset(types):
+        return [_PLAIN[type(v)](v) for v in values]
+    if types == _DICT:
+        keys = list(values[0])
+        if keys and _STR.issuperset(map(type, keys)) and all(list(v) == keys for v in values):
+            inner = newline + "  "
+            template = "{" + inner + ("," + inner).join(
+                _encode_string(k).replace("%", "%%") + ": %s" for k in keys) + newline + "}"
+            columns = [_encode_each(list(map(itemgetter(k), values)), inner) for k in keys]
+            return [template % cells for cells in zip(*columns)]
+    elif _LIST.issuperset(types):
+        inner = newline + "  "
+        items = iter(_encode_each(list(chain.from_iterable(values)), inner))
+        lengths = set(map(len, values))
+        if len(lengths) == 1:   # lists of one length: a template too, filled n items at a time
+            size = lengths.pop()
+            if not size:
+                return ["[]"] * len(values)
+            template = "[" + inner + ("," + inner).join(["%s"] * size) + newline + "]"
+            return [template % cells for cells in zip(*[items] * size)]
+        return [_list_text([next(items) for _ in v], newline) for v in values]
+    return [_text(v, newline) for v in values]
+
+
+def _text(value: Any, newline: str) -> str:
+    out: list[str] = []
+    _encode(value, out, newline)
+    return "".join(out)
+
+
 def _encode(value: Any, out: list[str], newline: str) -> None:
     """Append `value` to `out`, its nested lines starting with `newline` + two spaces."""
     if isinstance(value, str):
@@ -161,20 +214,10 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
         if not value:
             out.append("[]")
             return
-        inner = newline + "  "
         if _flat_objects(value):
             out.append(_encode_flat_objects(value, newline))
             return
-        separator = "[" + inner
-        for item in value:
-            plain = _PLAIN.get(type(item))
-            if plain is not None:
-                out.append(separator + plain(item))
-            else:
-                out.append(separator)
-                _encode(item, out, inner)
-            separator = "," + inner
-        out.append(newline + "]")
+        out.append(_list_text(_encode_each(value, newline + "  "), newline))
     elif isinstance(value, dict):
         if not value:
             out.append("{}")

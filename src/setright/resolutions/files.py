@@ -60,7 +60,8 @@ class Entry:
 
     @property
     def key(self) -> str:
-        return entry_key(self.kind, self.subject)
+        """`entry_key(self.kind, self.subject)`; `kind` is already an `EntryKind` (a str)."""
+        return f"{self.kind}:{self.subject}"
 
     @property
     def json_path(self) -> str:
@@ -319,9 +320,10 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
 
 def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | RedriveEntry]:
     """Typed entries of a schema-valid document, in file order (resolutions, then redrives)."""
+    marks = {name: doc.locate_items((name,)) for name, _ in _LISTS}
     for kind, index, _, subject in _subjects(doc):
         item = doc.data[_list_name(kind)][index]
-        line, column = doc.locate((_list_name(kind), index))
+        line, column = marks[_list_name(kind)][index]
         common: dict[str, Any] = {"subject": subject, "file": name, "index": index,
                                   "line": line, "column": column, "note": item.get("note")}
         if kind is EntryKind.RESOLUTION:
