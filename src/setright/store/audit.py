@@ -111,6 +111,22 @@ def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: 
                  (after_id, upto_id))
 
 
+def beats_the_cache(conn: Connection, audit_table: str, after_id: int, upto_id: int) -> bool:
+    """Whether an audit row `after_id < id <= upto_id` would change `setright_change_state`
+    if folded (a row committed late below the folded point, `fold_lookback_ids`): its change
+    is missing there, or the row is newer by the fold's own order."""
+    impl = impl_of(conn)
+    ms = f"coalesce({impl.audit_ms_sql(conn, audit_table, 'a.created_at')}, -1)"
+    prio = _PRIORITY_SQL.replace("CASE state ", "CASE a.state ", 1)
+    row = conn.execute(
+        f"SELECT 1 FROM {impl.quote(audit_table)} a"
+        " LEFT JOIN setright_change_state cs ON cs.change_id = a.change_id"
+        " WHERE a.id > ? AND a.id <= ? AND a.change_id IS NOT NULL AND (cs.change_id IS NULL"
+        f" OR {ms} > cs.created_ms OR ({ms} = cs.created_ms AND {prio} > cs.priority))"
+        " LIMIT 1", (after_id, upto_id)).fetchone()
+    return row is not None
+
+
 _FOLD_COLUMNS = ("change_id", "audit_id", "state", "priority", "created_at", "created_ms",
                  "target_system_id", "tx_strategy", "recovery_strategy", "execution_id",
                  "error_summary")

@@ -28,7 +28,7 @@ from setright.db.impl import DatabaseUnavailable, DefaultImpl, impl_for
 from setright.db.url import needs_upgrade, no_store
 from setright.errors import StoreError
 from setright.store import schema
-from setright.store.audit import fold_audit_rows
+from setright.store.audit import beats_the_cache, fold_audit_rows
 
 CACHE_TABLE = "setright_change_state"
 
@@ -75,19 +75,23 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
     check_audit_layout(conn, audit_table, url.shown)
     fold = MemoryFold(impl, audit_table, shadowing=CACHE_TABLE not in tables)
     if not impl.session_tables_in_snapshot and not fold.shadowing:
-        # No table can be made inside the read snapshot later: make the private cache now.
-        try:
-            fold.shadow(conn)
-        except Exception as exc:
-            if not impl.is_read_only_error(exc):
-                raise
-            behind = _unfolded(conn, impl, audit_table)
-            if behind:
-                raise _no_session_tables(
-                    url, impl, exc, f"{behind} audit row(s) are not folded yet") from None
+        # No table can be made inside the read snapshot later: make the private cache now,
+        # if the store's lags (a copy of a 100,000-change cache costs ~0.2 s).
+        behind = _unfolded(conn, impl, audit_table)
+        if not behind and not _late_rows(conn, impl, audit_table):
             # The cache is complete now; rows a foreign runner appends during this command
             # are read by the next one (setright's own writers fold as they write).
             fold.frozen = True
+        else:
+            try:
+                fold.shadow(conn)
+            except Exception as exc:
+                if not impl.is_read_only_error(exc):
+                    raise
+                if behind:
+                    raise _no_session_tables(
+                        url, impl, exc, f"{behind} audit row(s) are not folded yet") from None
+                fold.frozen = True   # only the look-back window could not be read again
     fold.catch_up(conn)
     return fold
 
@@ -95,6 +99,14 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
 def _unfolded(conn: Connection, impl: DefaultImpl, audit_table: str) -> int:
     top = conn.execute(f"SELECT max(id) FROM {impl.quote(audit_table)}").fetchone()[0]
     return max(0, int(top or 0) - _stored_fold(conn))
+
+
+def _late_rows(conn: Connection, impl: DefaultImpl, audit_table: str) -> bool:
+    """A row committed late below the store's fold point that the cache does not show yet."""
+    folded = _stored_fold(conn)
+    lookback = impl.fold_lookback_ids
+    return bool(lookback) and beats_the_cache(conn, audit_table, max(0, folded - lookback),
+                                              folded)
 
 
 def _no_session_tables(url: DbUrl, impl: DefaultImpl, exc: BaseException,
@@ -150,7 +162,7 @@ class MemoryFold:
         # Until a private cache exists, the store's cache is the one read: start where it stops.
         base = self.folded if self.shadowing and self.folded is not None else _stored_fold(conn)
         # A server's rows committed late below the folded point (`fold_lookback_ids`): read
-        # again where a private cache exists anyway (servers make one for every reader).
+        # again where a private cache exists (`prepare` makes one when the window needs it).
         lookback = self.impl.fold_lookback_ids if self.shadowing else 0
         if top is None or (top <= base and not lookback):
             self.folded = base
