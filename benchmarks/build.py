@@ -39,7 +39,7 @@ class Dialect:
         if self.name == "postgresql":
             return f"(to_timestamp(({ms}) / 1000.0) AT TIME ZONE 'UTC')"
         if self.name == "mysql":
-            return f"FROM_UNIXTIME(({ms}) DIV 1000)"
+            return f"FROM_UNIXTIME(({ms}) / 1000)"   # DATETIME(3): the ms are kept
         return ms
 
 
