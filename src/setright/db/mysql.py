@@ -192,10 +192,6 @@ class MysqlImpl(DefaultImpl):
     def quote(identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
 
-    @staticmethod
-    def for_update_sql() -> str:
-        return " FOR UPDATE"
-
     def upsert_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         """`ON DUPLICATE KEY UPDATE c = VALUES(c)`: the form MySQL 8 and MariaDB both take
         (MySQL's `AS new` alias is unknown to MariaDB). It fires on any unique key, so

@@ -255,13 +255,6 @@ def tasks_of(conn: Connection, apply_id: str) -> list[TaskRow]:
     return [_task(row) for row in rows]
 
 
-def get_task(conn: Connection, apply_id: str, position: int) -> TaskRow:
-    row = conn.execute(
-        f"SELECT {_TASK_COLUMNS} FROM setright_tasks WHERE apply_id = ? AND position = ?",
-        (apply_id, position)).fetchone()
-    if row is None:
-        raise UnknownId(f"no task {position} in apply {apply_id}")
-    return _task(row)
 
 
 def operations_of(conn: Connection, apply_id: str,
@@ -308,12 +301,6 @@ def applied_checksums(conn: Connection, target: str) -> dict[str, str]:
     return {change_id: checksum for change_id, checksum in rows}
 
 
-def events_of(conn: Connection, apply_id: str) -> list[dict[str, Any]]:
-    cursor = conn.execute(
-        "SELECT id, at, change_id, kind, old_state, new_state, actor, source, reason, metadata"
-        " FROM setright_events WHERE apply_id = ? ORDER BY id", (apply_id,))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def cancel_apply(store: Store, apply_id: str, prov: Provenance, *,
