@@ -11,6 +11,7 @@ catalog questions, statement splitting and schema snapshots.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from setright.db.url import DbUrl
@@ -50,6 +51,16 @@ class DatabaseUnavailable(SetrightError):
 #: Builds setright's whole store schema in a connection (inside a transaction): how a
 #: dialect learns the tables a reader's stand-ins must mirror (`stand_in_tables`).
 SchemaBuilder = Callable[[Connection], None]
+
+
+@dataclass(frozen=True)
+class ReaderCatalog:
+    """What a reader asks the catalog first (`DefaultImpl.reader_catalog`)."""
+
+    #: The store's tables (`table_names`).
+    tables: set[str]
+    #: The audit table's columns in order; None: the store has no such table.
+    audit_columns: list[str] | None
 
 
 #: The kinds of column `DefaultImpl.column_kinds` reports: what a value must be converted
@@ -251,6 +262,12 @@ class DefaultImpl:
     def created_at_step_ms(self, conn: Connection, table: str) -> int:
         return 1
 
+    def refresh_statistics(self, conn: Connection, table: str, changed: int) -> None:
+        """Up to `changed` rows of `table` were just written (inside a write transaction):
+        where the database plans queries from statistics that only a later maintenance
+        pass would bring up to date, bring them up to date now if that is a large share of
+        the table. By default nothing (SQLite plans without them, MySQL recomputes its own)."""
+
     # -- the catalog --------------------------------------------------------
 
     def table_names(self, conn: Connection) -> set[str]:
@@ -275,6 +292,13 @@ class DefaultImpl:
         raise NotImplementedError
 
     # -- reading without writing ---------------------------------
+
+    def reader_catalog(self, conn: Connection, audit_table: str) -> ReaderCatalog:
+        """The store's tables and its audit table's columns, for a reader's fresh connection
+        (no session tables yet); a server answers in one round trip."""
+        tables = self.table_names(conn)
+        has_audit = self.table_exists(conn, audit_table)
+        return ReaderCatalog(tables, self.column_names(conn, audit_table) if has_audit else None)
 
     def stand_in_tables(self, conn: Connection, names: Collection[str], build: SchemaBuilder,
                         key: str) -> None:

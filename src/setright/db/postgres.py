@@ -29,7 +29,14 @@ from setright.db import postgres_lexer as lexer
 from setright.db import postgres_store
 from setright.db.postgres_store import connect_cause, flamingock_audit_ddl  # noqa: F401
 from setright.db.session_tables import TempBuilder
-from setright.db.impl import Connection, DatabaseUnavailable, DefaultImpl, SchemaBuilder, register
+from setright.db.impl import (
+    Connection,
+    DatabaseUnavailable,
+    DefaultImpl,
+    ReaderCatalog,
+    SchemaBuilder,
+    register,
+)
 from setright.db.url import DbUrl
 from setright.errors import SetrightError
 
@@ -358,6 +365,10 @@ class PostgresImpl(DefaultImpl):
             return 1
         return 10 ** max(0, 3 - info[2])
 
+    def refresh_statistics(self, conn: Connection, table: str, changed: int) -> None:
+        """ANALYZE after a large share of the table was written (`postgres_store`)."""
+        postgres_store.refresh_statistics(conn, fold(table), changed)
+
     # -- the catalog --------------------------------------------------------
 
     def table_names(self, conn: Connection) -> set[str]:
@@ -391,12 +402,22 @@ class PostgresImpl(DefaultImpl):
 
     def _column_info(self, conn: Connection, table: str, column: str
                      ) -> tuple[str, str, int] | None:
-        """(type without modifier, e.g. `timestamp without time zone`; pg_type name; typmod)."""
+        """(type without modifier, e.g. `timestamp without time zone`; pg_type name; typmod).
+        A reader's audit table answers from what `reader_catalog` read."""
+        known = conn.__dict__.get(_KNOWN_COLUMNS, {}).get((fold(table), fold(column)))
+        if known is not None:
+            return known  # type: ignore[no-any-return]
         row = conn.execute(
             "SELECT format_type(a.atttypid, NULL), t.typname, a.atttypmod FROM pg_attribute a"
             " JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass(?)"
             " AND a.attname = ? AND NOT a.attisdropped", (fold(table), fold(column))).fetchone()
         return (row[0], row[1], int(row[2])) if row else None
+
+    def reader_catalog(self, conn: Connection, audit_table: str) -> ReaderCatalog:
+        """One query; the audit table's column types are kept for `_column_info`."""
+        tables, columns, known = postgres_store.reader_catalog(conn, fold(audit_table))
+        conn.__dict__[_KNOWN_COLUMNS] = known
+        return ReaderCatalog(tables, columns)
 
     def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
                         ) -> dict[str, Any]:
@@ -414,6 +435,9 @@ class PostgresImpl(DefaultImpl):
 
 
 # -- helpers ----------------------------------------------------------------------
+
+#: Where a reader's connection keeps the audit table's column types (`reader_catalog`).
+_KNOWN_COLUMNS = "_known_columns"
 
 #: `format_type` names → `column_kinds` kinds (anything else takes its values as given).
 _PG_KINDS = {

@@ -27,6 +27,9 @@ from setright.db.impl import Connection, SchemaBuilder
 from setright.db.url import DbUrl
 from setright.errors import SetrightError
 
+#: A write of fewer rows leaves a table's planner statistics to autovacuum.
+ANALYZE_AFTER_ROWS = 10_000
+
 _PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -138,6 +141,49 @@ def shadow_table(conn: Connection, name: str) -> None:
         conn.execute(f"INSERT INTO pg_temp.{name} SELECT * FROM {source}")
 
     in_session_transaction(conn, work)
+
+
+def reader_catalog(conn: Connection, audit_table: str
+                   ) -> tuple[set[str], list[str] | None, dict[tuple[str, str], tuple[str, str, int]]]:
+    """In one query: the current schema's tables (`table_names`); the columns of the audit
+    table (its folded name) in order, None if it is not there (`column_names`: a reader's
+    fresh connection has no TEMP table that could hide it); and each column's
+    `(format_type, typname, typmod)`, which do not change while a reader reads."""
+    tables: set[str] = set()
+    columns: list[str] = []
+    known: dict[tuple[str, str], tuple[str, str, int]] = {}
+    for relname, attname, kind, typname, typmod in conn.execute(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, NULL), t.typname, a.atttypmod"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " LEFT JOIN pg_attribute a ON c.relname = ? AND a.attrelid = c.oid"
+            " AND a.attnum > 0 AND NOT a.attisdropped"
+            " LEFT JOIN pg_type t ON t.oid = a.atttypid"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+            " ORDER BY c.relname, a.attnum", (audit_table,)):
+        tables.add(relname)
+        if attname is not None:
+            columns.append(attname)
+            known[(audit_table, attname)] = (kind, typname, int(typmod))
+    return tables, (columns if audit_table in tables else None), known
+
+
+def refresh_statistics(conn: Connection, table: str, changed: int) -> None:
+    """ANALYZE `table` (its folded name) when `changed` rows were just written, at least
+    `ANALYZE_AFTER_ROWS` and a tenth of the rows it had when last analyzed (autovacuum's
+    default share), or it never was.
+
+    A store's first fold writes its whole change-state cache in one transaction; until
+    autovacuum's next pass (a minute later, or never where it is off) readers would plan
+    the issue queries with no statistics (a sequential scan of every change instead of
+    the state index). Run in the write transaction, so it rolls back with it; `SKIP_LOCKED`:
+    a maintenance pass on the table is not waited for; a role that does not own the table
+    gets PostgreSQL's warning (a notice), never an error."""
+    if changed < ANALYZE_AFTER_ROWS:
+        return
+    row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)",
+                       (table,)).fetchone()
+    if row is not None and row[0] <= changed * 10:   # reltuples: -1 (PG 14+) or 0 if never
+        conn.execute(f"ANALYZE (SKIP_LOCKED) {quote_plain(table)}")
 
 
 # -- connect errors and Flamingock's DDL ------------------------------------------------

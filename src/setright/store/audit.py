@@ -69,12 +69,15 @@ def _refresh(tx: Connection, audit_table: str) -> tuple[int, int]:
     """`refresh_change_state`'s work: (`folded_audit_id` before, the id folded up to now).
     On a server, the `fold_lookback_ids` below the folded point are folded again too."""
     folded, top = _ids(tx, audit_table)
-    lookback = impl_of(tx).fold_lookback_ids
+    impl = impl_of(tx)
+    lookback = impl.fold_lookback_ids
     if top is None or (top <= folded and not lookback):
         return folded, folded
     fold_audit_rows(tx, audit_table, max(0, folded - lookback), max(top, folded))
     if top <= folded:
         return folded, folded
+    # A large fold (a store's first, over an existing log): readers plan with fresh statistics.
+    impl.refresh_statistics(tx, "setright_change_state", top - folded)
     set_meta(tx, "folded_audit_id", str(top))
     return folded, int(top)
 

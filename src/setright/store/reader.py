@@ -51,16 +51,21 @@ def build_schema(audit_table: str) -> Callable[[Connection], None]:
 
 
 def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -> MemoryFold:
-    """Check that a store exists and can be read as is; add empty stand-ins; fold in memory."""
-    tables = impl.table_names(conn)
+    """Check that a store exists and can be read as is; add empty stand-ins; fold in memory.
+
+    A server answers in few round trips: the catalog in one (`impl.reader_catalog`), every
+    `setright_meta` value with the log's highest id in another, and the look-back check."""
+    catalog = impl.reader_catalog(conn, audit_table)
+    tables = catalog.tables
     has_meta = "setright_meta" in tables
-    has_audit = impl.table_exists(conn, audit_table)
+    has_audit = catalog.audit_columns is not None
     if not has_meta and not has_audit:
         raise no_store(url)
-    if has_meta:
-        version = schema.current_version(conn)
-        if version < schema.READABLE_FROM:
-            raise needs_upgrade(url, version, schema.SCHEMA_VERSION)
+    # The log's highest id is asked only where the private cache must be made now (below).
+    asks_top = not impl.session_tables_in_snapshot and CACHE_TABLE in tables and has_audit
+    meta = StoredMeta.read(conn, impl, has_meta, audit_table if asks_top else None)
+    if has_meta and meta.version < schema.READABLE_FROM:
+        raise needs_upgrade(url, meta.version, schema.SCHEMA_VERSION)
     missing = [name for name in schema.TABLES if name not in tables]
     if not has_audit:
         missing.append(audit_table)
@@ -72,13 +77,18 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
                 raise
             raise _no_session_tables(url, impl, exc,
                                      f"the store lacks {', '.join(sorted(missing))}") from None
-    check_audit_layout(conn, audit_table, url.shown)
+    columns = (catalog.audit_columns if catalog.audit_columns is not None
+               else impl.column_names(conn, audit_table))   # the stand-in's
+    present = set(columns)
+    _check_layout(audit_table, url.shown,
+                  [name for name in schema.AUDIT_COLUMN_NAMES if name not in present],
+                  meta.values.get("audit_table"))
     fold = MemoryFold(impl, audit_table, shadowing=CACHE_TABLE not in tables)
     if not impl.session_tables_in_snapshot and not fold.shadowing:
         # No table can be made inside the read snapshot later: make the private cache now,
         # if the store's lags (a copy of a 100,000-change cache costs ~0.2 s).
-        behind = _unfolded(conn, impl, audit_table)
-        if not behind and not _late_rows(conn, impl, audit_table):
+        behind = meta.unfolded
+        if not behind and not _late_rows(conn, impl, audit_table, meta.folded):
             # The cache is complete now; rows a foreign runner appends during this command
             # are read by the next one (setright's own writers fold as they write).
             fold.frozen = True
@@ -96,14 +106,47 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
     return fold
 
 
-def _unfolded(conn: Connection, impl: DefaultImpl, audit_table: str) -> int:
-    top = conn.execute(f"SELECT max(id) FROM {impl.quote(audit_table)}").fetchone()[0]
-    return max(0, int(top or 0) - _stored_fold(conn))
+class StoredMeta:
+    """Every `setright_meta` value, read once (and the audit log's highest id, if asked)."""
+
+    def __init__(self, values: dict[str, str], top: int | None) -> None:
+        self.values = values
+        self.top = top
+
+    @classmethod
+    def read(cls, conn: Connection, impl: DefaultImpl, has_meta: bool,
+             top_of: str | None) -> StoredMeta:
+        """The values (none where the store has no `setright_meta`); `top_of`: also that audit
+        table's highest id, in the same statement where a meta row can carry it."""
+        top = f"(SELECT max(id) FROM {impl.quote(top_of)})" if top_of is not None else None
+        rows = conn.execute(f"SELECT {impl.quote('key')}, value{', ' + top if top else ''}"
+                            " FROM setright_meta").fetchall() if has_meta else []
+        highest = None
+        if top is not None:
+            highest = rows[0][2] if rows else conn.execute(f"SELECT {top}").fetchone()[0]
+        return cls({str(row[0]): row[1] for row in rows},
+                   int(highest) if highest is not None else None)
+
+    @property
+    def version(self) -> int:
+        """`schema.current_version`'s answer (0: none recorded)."""
+        value = self.values.get("schema_version")
+        return int(value) if value else 0
+
+    @property
+    def folded(self) -> int:
+        """`folded_audit_id`: every audit row up to it is in the store's cache."""
+        value = self.values.get("folded_audit_id")
+        return int(value) if value is not None else 0
+
+    @property
+    def unfolded(self) -> int:
+        """How many ids above the fold point the log holds (its highest id must be read)."""
+        return max(0, (self.top or 0) - self.folded)
 
 
-def _late_rows(conn: Connection, impl: DefaultImpl, audit_table: str) -> bool:
+def _late_rows(conn: Connection, impl: DefaultImpl, audit_table: str, folded: int) -> bool:
     """A row committed late below the store's fold point that the cache does not show yet."""
-    folded = _stored_fold(conn)
     lookback = impl.fold_lookback_ids
     return bool(lookback) and beats_the_cache(conn, audit_table, max(0, folded - lookback),
                                               folded)
@@ -120,13 +163,18 @@ def _no_session_tables(url: DbUrl, impl: DefaultImpl, exc: BaseException,
 
 def check_audit_layout(conn: Connection, audit_table: str, shown: str) -> None:
     """The audit table has Flamingock's columns, and is the one this store folds."""
-    missing = schema.missing_audit_columns(conn, audit_table)
+    _check_layout(audit_table, shown, schema.missing_audit_columns(conn, audit_table),
+                  schema.meta_value(conn, "audit_table"))
+
+
+def _check_layout(audit_table: str, shown: str, missing: list[str], folds: str | None) -> None:
+    """`check_audit_layout` on what the caller read: the audit columns `missing`, the table
+    the store `folds`."""
     if missing:
         raise StoreError(
             f"table {audit_table!r} in {shown} is not a Flamingock-layout audit log",
             [f"missing columns: {', '.join(missing)}"],
         )
-    folds = schema.meta_value(conn, "audit_table")
     if folds and folds != audit_table:
         raise StoreError(
             f"the audit store {shown} folds audit table {folds!r}, not {audit_table!r}",
