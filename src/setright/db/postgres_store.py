@@ -143,15 +143,19 @@ def shadow_table(conn: Connection, name: str) -> None:
     in_session_transaction(conn, work)
 
 
+#: (table, column) → (`format_type` without modifier, pg_type name, typmod).
+ColumnTypes = dict[tuple[str, str], tuple[str, str, int]]
+
+
 def reader_catalog(conn: Connection, audit_table: str
-                   ) -> tuple[set[str], list[str] | None, dict[tuple[str, str], tuple[str, str, int]]]:
+                   ) -> tuple[set[str], list[str] | None, ColumnTypes]:
     """In one query: the current schema's tables (`table_names`); the columns of the audit
     table (its folded name) in order, None if it is not there (`column_names`: a reader's
     fresh connection has no TEMP table that could hide it); and each column's
     `(format_type, typname, typmod)`, which do not change while a reader reads."""
     tables: set[str] = set()
     columns: list[str] = []
-    known: dict[tuple[str, str], tuple[str, str, int]] = {}
+    known: ColumnTypes = {}
     for relname, attname, kind, typname, typmod in conn.execute(
             "SELECT c.relname, a.attname, format_type(a.atttypid, NULL), t.typname, a.atttypmod"
             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
