@@ -10,11 +10,10 @@ FORMATS = click.Choice(["text", "markdown", "json"])
 
 
 def render(plan, fmt: str, style) -> str:  # type: ignore[no-untyped-def]
-    from setright.render.plan import plan_json, plan_markdown, plan_text
-    from setright.render.style import to_json
+    from setright.render.plan import plan_json_text, plan_markdown, plan_text
 
     if fmt == "json":
-        return to_json(plan_json(plan))
+        return plan_json_text(plan)
     if fmt == "markdown":
         return plan_markdown(plan)
     return plan_text(plan, style)

@@ -181,6 +181,11 @@ class Plan:
         return self.count(None, Outcome.CHANGE) > 0
 
     def as_dict(self) -> dict[str, Any]:
+        return self.fields(actions=[a.as_dict() for a in self.actions])
+
+    def fields(self, *, actions: Any) -> dict[str, Any]:
+        """`as_dict` with `actions` as the value of "actions" (a view that writes the actions
+        itself passes a placeholder: a 10,000-action plan's dicts cost more than its view)."""
         return {
             "format_version": self.format_version,
             "plan_id": self.plan_id,
@@ -189,7 +194,7 @@ class Plan:
             "deepdiff_version": self.deepdiff_version,
             "store": self.store,
             "resolution_files": [plain(f) for f in self.resolution_files],
-            "actions": [a.as_dict() for a in self.actions],
+            "actions": actions,
             "summary": self.summary,
             "applyable": self.applyable,
             "errored": self.errored,
