@@ -17,19 +17,22 @@ from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Outcome, Plan, ResolutionFileRef
 from setright.planner.context import RedriveContext
 from setright.planner.resolve import evaluate_resolution, resolution_guards
-from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
+from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile, made
 from setright.timeutil import iso_from_ms
 
 
 def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -> PlanEntry:
-    """A loaded resolution-file entry in the planner's terms."""
-    common = {"subject": entry.subject, "file": file.path, "line": entry.line,
-              "note": entry.note, "reason": file.reason, "ticket": file.ticket}
+    """A loaded resolution-file entry in the planner's terms (one per entry of a plan: made
+    as `PlanEntry(...)` makes it, every field given, without its per-field setattr)."""
+    fields = {"subject": entry.subject, "file": file.path, "line": entry.line,
+              "note": entry.note, "reason": file.reason, "ticket": file.ticket, "extra": {}}
     if isinstance(entry, RedriveEntry):
-        return PlanEntry(kind="redrive", force=entry.force, accept_drift=entry.accept_drift,
-                         **common)
-    return PlanEntry(kind="resolution", resolution=entry.resolution, expect=entry.expect,
-                     target=entry.target, **common)
+        fields.update(kind="redrive", resolution=None, expect=(), target=None,
+                      force=entry.force, accept_drift=entry.accept_drift)
+    else:
+        fields.update(kind="resolution", resolution=entry.resolution, expect=entry.expect,
+                      target=entry.target, force=False, accept_drift=False)
+    return made(PlanEntry, fields)
 
 
 def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
