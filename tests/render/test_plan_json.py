@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from setright.planner.model import Action, ActionKind, Guard, Outcome, Plan, ResolutionFileRef
-from setright.render.plan import plan_json, plan_json_text
+from setright.render import plan_json as pieces
+from setright.render.plan import plan_json
+from setright.render.plan_json import plan_json_pieces, plan_json_text
 from setright.render.style import to_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -110,3 +112,14 @@ def test_a_plan_read_back_from_its_json_is_written_the_same() -> None:
     text = json.dumps(plan.as_dict(), indent=2, ensure_ascii=False, default=str)
     again = Plan.from_dict(json.loads(text))
     assert plan_json_text(again) == json.dumps(again.as_dict(), indent=2, ensure_ascii=False)
+
+
+def test_the_pieces_are_the_text_whatever_their_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = bench.synthetic_plan(23, conflicts=2)
+    plan.actions[5:5] = PLANS["mixed"].actions
+    expected = json.dumps(plan.as_dict(), indent=2, ensure_ascii=False, default=str)
+    for size in (1, 2, 7, 31, 500):
+        monkeypatch.setattr(pieces, "CHUNK", size)
+        made = list(plan_json_pieces(plan))
+        assert "".join(made) == expected
+        assert len(made) == 2 + -(-len(plan.actions) // size)
