@@ -98,7 +98,7 @@ def _create_secret(folder: Path, path: Path) -> bytes:
 def _entry(folder: Path, secret: bytes, key: str) -> str:
     """The entry's path, named by the key's seal (text, not a `Path`: one per file checked)."""
     seal = hmac.digest(secret, key.encode(), "sha256").hex()
-    return os.path.join(folder, seal[:2], seal)
+    return f"{os.fspath(folder)}{os.sep}{seal[:2]}{os.sep}{seal}"
 
 
 def passed(key: str) -> bool:

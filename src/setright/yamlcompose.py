@@ -116,26 +116,32 @@ _RESOLVED_LIMIT, _RESOLVED_LENGTH = 4096, 64
 
 class _CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """CSafeLoader, with the three calls its C composer makes into Python per node made
-    cheap: `resolve` of a short plain scalar is remembered (with no path resolvers, the
-    tag depends on the text alone), and descending and ascending the path resolvers,
-    which SafeLoader has none of, do nothing. A plan composes 2,000 files of 44 nodes."""
+    cheap while SafeLoader has no path resolvers (PyYAML ships none): then `resolve`
+    gives the default tag of anything but a plain scalar, and a plain scalar's tag
+    depends on its text alone (a short one's is remembered); descending and ascending
+    the path resolvers do nothing. A plan composes 2,000 files of 44 nodes."""
 
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is not ScalarNode or not implicit[0] or len(value) > _RESOLVED_LENGTH:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
-        tag = _RESOLVED.get(value)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_RESOLVED) < _RESOLVED_LIMIT:
-                _RESOLVED[value] = tag
-        return tag
+    if not yaml.SafeLoader.yaml_path_resolvers:   # as PyYAML ships it
+        def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+            if kind is not ScalarNode or not implicit[0]:
+                return _DEFAULT_TAGS[kind]   # what `Resolver.resolve` gives without paths
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= _RESOLVED_LENGTH and len(_RESOLVED) < _RESOLVED_LIMIT:
+                    _RESOLVED[value] = tag
+            return tag
 
-    if not yaml.SafeLoader.yaml_path_resolvers:
         def descend_resolver(self, current_node: Any, current_index: Any) -> None:
             return None
 
         def ascend_resolver(self) -> None:
             return None
+
+
+_DEFAULT_TAGS = {ScalarNode: Resolver.DEFAULT_SCALAR_TAG,
+                 SequenceNode: Resolver.DEFAULT_SEQUENCE_TAG,
+                 MappingNode: Resolver.DEFAULT_MAPPING_TAG}
 
 
 class _NotPlain(Exception):

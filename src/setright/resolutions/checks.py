@@ -58,7 +58,7 @@ class CheckResult:
     ledger_read: bool = False
 
     def is_applied(self, entry: Entry) -> bool:
-        return (entry.file, entry.key) in self.applied
+        return bool(self.applied) and (entry.file, entry.key) in self.applied
 
     def pending(self, files: Iterable[ResolutionFile]) -> list[ResolutionEntry | RedriveEntry]:
         """Entries not yet applied, in file order: what a plan acts on."""

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -376,14 +375,14 @@ def made(cls: type[_T], fields: dict[str, Any]) -> _T:
     `__init__` (no `__post_init__`, no default factory) leaves it, at a third of the cost:
     that `__init__` sets each field through `object.__setattr__`, and a plan makes 10,000
     entries. Asking for a field `cls` does not have, or leaving one out, is a `TypeError`."""
-    if fields.keys() != _field_names(cls):
-        raise TypeError(f"{cls.__name__} takes {sorted(_field_names(cls))}, not "
-                        f"{sorted(fields)}")
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclass_fields(cls))
+    if fields.keys() != names:
+        raise TypeError(f"{cls.__name__} takes {sorted(names)}, not {sorted(fields)}")
     instance = object.__new__(cls)
     instance.__dict__.update(fields)
     return instance
 
 
-@cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclass_fields(cls))
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
