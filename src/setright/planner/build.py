@@ -65,6 +65,10 @@ def _where(action: Action) -> str:
 
 def _cross_conflicts(actions: list[Action]) -> None:
     """Two entries for one change, two redrives for one target, a redrive and a mark of its change."""
+    if all(a.kind == ActionKind.RESOLVE for a in actions):
+        subjects = [a.subject for a in actions]
+        if len(set(subjects)) == len(subjects):
+            return   # marks only, each of its own change (a plan of 10,000: no grouping)
     by_change: dict[str, list[Action]] = defaultdict(list)
     by_target: dict[str, list[Action]] = defaultdict(list)
     for a in actions:
