@@ -177,19 +177,36 @@ def _plain_data(node: Node, level: int, seen: set[int] | None, construct: Any) -
     if kind is SequenceNode and tag == _SEQ_TAG:
         return [_plain_data(child, level + 1, seen, construct) for child in node.value]
     if kind is MappingNode and tag == _MAP_TAG:
+        if seen is None:
+            texts = _text_keyed(node.value, level, construct)
+            if texts is not None:
+                return texts
         data: dict[Any, Any] = {}
         keys: set[str] = set()
         for key, value in node.value:
             if type(key) is not ScalarNode or key.value in keys:
                 raise _NotPlain
             keys.add(key.value)
-            item = (key.value if key.tag == _STR_TAG and seen is None
-                    else _plain_data(key, level + 1, seen, construct))
-            data[item] = (value.value if value.tag == _STR_TAG and seen is None
-                          and type(value) is ScalarNode
-                          else _plain_data(value, level + 1, seen, construct))
+            item = _plain_data(key, level + 1, seen, construct)
+            data[item] = _plain_data(value, level + 1, seen, construct)
         return data
     raise _NotPlain
+
+
+def _text_keyed(pairs: list[tuple[Node, Node]], level: int, construct: Any
+                ) -> dict[str, Any] | None:
+    """`_plain_data` of a mapping without aliases whose keys are all text (`!!str` scalars),
+    or None when one is not: then its keys are distinct exactly when the data has one item
+    per pair, and a text value needs no call."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if type(key) is not ScalarNode or key.tag != _STR_TAG:
+            return None
+        data[key.value] = (value.value if type(value) is ScalarNode and value.tag == _STR_TAG
+                           else _plain_data(value, level + 1, None, construct))
+    if len(data) != len(pairs):
+        raise _NotPlain
+    return data
 
 
 #: Levels the C composer may recurse into whatever libyaml allows (a few hundred kB of stack).

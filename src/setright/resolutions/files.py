@@ -266,9 +266,10 @@ def read_resolution_file(path: Path, root: Path, *, name: str | None = None
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         return None, problems
     data: dict[str, Any] = doc.data
+    absolute = os.path.abspath(path)
     return ResolutionFile(
         path=name,
-        abs_path=Path(os.path.abspath(path)),
+        abs_path=path if absolute == str(path) and isinstance(path, Path) else Path(absolute),
         digest=canonical_digest(data),
         reason=data["reason"],
         ticket=data.get("ticket"),
