@@ -29,7 +29,8 @@ def echo_rendered(plan, fmt: str, style) -> None:  # type: ignore[no-untyped-def
     from setright.render.plan_json import plan_json_pieces
 
     for piece in plan_json_pieces(plan):
-        click.echo(piece, nl=False)
+        # color=True: nothing to strip (JSON escapes ESC), so no regex over 11 MB
+        click.echo(piece, nl=False, color=True)
     click.echo()
 
 
