@@ -96,6 +96,10 @@ PLANS = {
     ], warnings=["a warning"], errors=["an error"], unreadable_files=["x.yaml"],
         invalid_files=["y.yaml"]),
     "synthetic": bench.synthetic_plan(50, conflicts=3),
+    # columns the same all the way down, '%' in them: written once into the template
+    "constant": _plan([_action(1, messages=["100%s %(x)s done"], entry={"%s": "%d", "n": 1}),
+                       _action(2, messages=["100%s %(x)s done"], entry={"%s": "%d", "n": 1}),
+                       _action(3, messages=["100%s %(x)s done"], entry={"%s": "%d", "n": 1})]),
 }
 
 

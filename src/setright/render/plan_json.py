@@ -138,14 +138,32 @@ def _objects(values: list[dict[Any, Any]], newline: str) -> list[str]:
                 out[at] = _nested(values[at], newline)
             continue
         members = values if len(where) == len(values) else [values[at] for at in where]
-        template = "{" + inner + ("," + inner).join(
-            _encode_string(k).replace("%", "%%") + ": %s" for k in keys) + newline + "}"
         columns = [_column(list(map(itemgetter(k), members)), inner) for k in keys]
+        texts = _filled("{" + inner, "," + inner, newline + "}",
+                        [_encode_string(k) + ": " for k in keys], columns)
         if len(where) == len(values):
-            return [template % cells for cells in zip(*columns)]
-        for at, cells in zip(where, zip(*columns), strict=True):
-            out[at] = template % cells
+            return texts
+        for at, text in zip(where, texts, strict=True):
+            out[at] = text
     return out
+
+
+def _filled(start: str, glue: str, end: str, heads: list[str], columns: list[list[str]]
+            ) -> list[str]:
+    """`start + glue.join(head + cell ...) + end` for each row of `columns`: one template,
+    in which a column that is the same all the way down (`null`, a shared state) is
+    written once instead of filled in for every row."""
+    parts, varying = [], []
+    for head, column in zip(heads, columns, strict=True):
+        if column.count(column[0]) == len(column):
+            parts.append((head + column[0]).replace("%", "%%"))
+        else:
+            parts.append(head.replace("%", "%%") + "%s")
+            varying.append(column)
+    template = (start + glue.join(parts) + end)
+    if not varying:
+        return [template % ()] * len(columns[0])
+    return [template % cells for cells in zip(*varying)]
 
 
 _ITEM, _FIELD = "\n    ", "\n      "   # an action's lines, its fields' lines
@@ -155,13 +173,13 @@ def _action_texts(actions: list[Action]) -> list[str]:
     """Each action's text, at its place in the plan's list of actions."""
     inner = _FIELD + "  "
     guards = list(map(attrgetter("guard"), actions))
-    guard = "{" + inner + '"fingerprint": %s,' + inner + '"data": %s' + _FIELD + "}"
     cells = {key: _column(list(map(attrgetter(key), actions)), _FIELD) for key in _ATTRIBUTES}
     cells["kind"] = _column([str(a.kind) for a in actions], _FIELD)
     cells["outcome"] = _column([str(a.outcome) for a in actions], _FIELD)
-    cells["guard"] = [guard % pair for pair in zip(
-        _column(list(map(attrgetter("fingerprint"), guards)), inner),
-        _column(list(map(attrgetter("data"), guards)), inner))]
-    template = "{" + _FIELD + ("," + _FIELD).join(
-        f"{_encode_string(key)}: %s" for key in _ACTION_KEYS) + _ITEM + "}"
-    return [template % row for row in zip(*(cells[key] for key in _ACTION_KEYS))]
+    cells["guard"] = _filled("{" + inner, "," + inner, _FIELD + "}",
+                             ['"fingerprint": ', '"data": '],
+                             [_column(list(map(attrgetter("fingerprint"), guards)), inner),
+                              _column(list(map(attrgetter("data"), guards)), inner)])
+    return _filled("{" + _FIELD, "," + _FIELD, _ITEM + "}",
+                   [_encode_string(key) + ": " for key in _ACTION_KEYS],
+                   [cells[key] for key in _ACTION_KEYS])

@@ -353,19 +353,20 @@ def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | Redrive
             if not (isinstance(item, dict) and isinstance(item.get(subject_key), str)):
                 continue
             line, column = marks[index]
-            fields: dict[str, Any] = {"subject": item[subject_key], "file": name,
-                                      "index": index, "line": line, "column": column,
-                                      "note": item.get("note")}
             if kind is EntryKind.RESOLUTION:
-                expect = item.get("expect", [])
-                fields.update(resolution=item["resolution"],
-                              expect=tuple([expect] if isinstance(expect, str) else expect),
-                              target=item.get("target"))
-                yield made(ResolutionEntry, fields)
+                expect = item.get("expect", ())
+                yield made(ResolutionEntry, {
+                    "subject": item[subject_key], "file": name, "index": index,
+                    "line": line, "column": column, "note": item.get("note"),
+                    "resolution": item["resolution"],
+                    "expect": (expect,) if isinstance(expect, str) else tuple(expect),
+                    "target": item.get("target")})
             else:
-                fields.update(force=bool(item.get("force", False)),
-                              accept_drift=bool(item.get("accept_drift", False)))
-                yield made(RedriveEntry, fields)
+                yield made(RedriveEntry, {
+                    "subject": item[subject_key], "file": name, "index": index,
+                    "line": line, "column": column, "note": item.get("note"),
+                    "force": bool(item.get("force", False)),
+                    "accept_drift": bool(item.get("accept_drift", False))})
 
 
 _T = TypeVar("_T")
