@@ -65,7 +65,6 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  #
     """Show what the resolution files would change (all of them, or PATHS)."""
     from setright.cli.app import no_cyclic_gc
     from setright.planner.project import plan_project
-    from setright.planner.saved import save_plan
     from setright.store.locks import default_owner
 
     fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
@@ -78,6 +77,8 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  #
             click.echo(f"\nNot saved to {out}: a plan with conflicts or errors cannot be applied.",
                        err=True)
         else:
+            from setright.planner.saved import save_plan
+
             save_plan(result, out)
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
                        f"    setright apply {out}", err=True)
