@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 FORMAT_VERSION = "1.0"
@@ -156,8 +157,12 @@ class Plan:
     invalid_files: list[str] = field(default_factory=list)     # read, but refused by the checks
 
     def count(self, kind: ActionKind | None, outcome: Outcome) -> int:
-        return sum(1 for a in self.actions
-                   if a.outcome == outcome and (kind is None or a.kind == kind))
+        """Actions with this outcome (and kind): counted in C, since a plan's views ask
+        a handful of times of 10,000 actions."""
+        outcomes = list(map(attrgetter("outcome"), self.actions))
+        if kind is None:
+            return outcomes.count(outcome)
+        return list(zip(map(attrgetter("kind"), self.actions), outcomes)).count((kind, outcome))
 
     @property
     def summary(self) -> dict[str, int]:
