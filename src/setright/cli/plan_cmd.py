@@ -64,12 +64,13 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  #
          fmt: str | None, as_json: bool, detailed_exitcode: bool) -> int:
     """Show what the resolution files would change (all of them, or PATHS)."""
     from setright.cli.app import no_cyclic_gc
-    from setright.planner.project import plan_project
-    from setright.store.locks import default_owner
 
     fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
-    store, config = app.reader(), app.config()
     with no_cyclic_gc():   # an action, its guard and entry per entry: no cycles
+        from setright.planner.project import plan_project   # (imports: no cycles to find)
+        from setright.store.locks import default_owner
+
+        store, config = app.reader(), app.config()
         result = plan_project(store, config, list(paths) or None, owner=default_owner())
         echo_rendered(result, fmt, app.style)
     if out is not None:

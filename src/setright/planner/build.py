@@ -24,15 +24,17 @@ from setright.timeutil import iso_from_ms
 def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -> PlanEntry:
     """A loaded resolution-file entry in the planner's terms (one per entry of a plan: made
     as `PlanEntry(...)` makes it, every field given, without its per-field setattr)."""
-    fields = {"subject": entry.subject, "file": file.path, "line": entry.line,
-              "note": entry.note, "reason": file.reason, "ticket": file.ticket, "extra": {}}
     if isinstance(entry, RedriveEntry):
-        fields.update(kind="redrive", resolution=None, expect=(), target=None,
-                      force=entry.force, accept_drift=entry.accept_drift)
-    else:
-        fields.update(kind="resolution", resolution=entry.resolution, expect=entry.expect,
-                      target=entry.target, force=False, accept_drift=False)
-    return made(PlanEntry, fields)
+        return made(PlanEntry, {
+            "kind": "redrive", "subject": entry.subject, "file": file.path, "line": entry.line,
+            "resolution": None, "expect": (), "target": None, "force": entry.force,
+            "accept_drift": entry.accept_drift, "note": entry.note, "reason": file.reason,
+            "ticket": file.ticket, "extra": {}})
+    return made(PlanEntry, {
+        "kind": "resolution", "subject": entry.subject, "file": file.path, "line": entry.line,
+        "resolution": entry.resolution, "expect": entry.expect, "target": entry.target,
+        "force": False, "accept_drift": False, "note": entry.note, "reason": file.reason,
+        "ticket": file.ticket, "extra": {}})
 
 
 def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
