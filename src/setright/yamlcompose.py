@@ -95,6 +95,8 @@ def _compose_plain(text: str) -> tuple[Node | None, Any] | None:
 
     Only an alias (`*name`) reaches a node twice: a text without a `*` needs no record of
     the nodes seen."""
+    if not _HAS_LIBYAML:   # no C composer: the limited one decides
+        return None
     loader = _CLoader(text)
     try:
         node = loader.get_single_node()
@@ -112,6 +114,9 @@ def _compose_plain(text: str) -> tuple[Node | None, Any] | None:
 #: what `Resolver.resolve` gave each short plain scalar (bounded: the same few recur)
 _RESOLVED: dict[str, str] = {}
 _RESOLVED_LIMIT, _RESOLVED_LENGTH = 4096, 64
+
+
+_HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
 
 
 class _CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
