@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import subprocess
 import sys
@@ -65,20 +67,44 @@ def test_a_tampered_cache_cannot_make_an_invalid_file_pass(tmp_path: Path) -> No
     expected = problems_of(bad)
     assert expected and problems_of(good) == []
     [good_entry] = entries(folder)
-    import hashlib
 
     bad_key = validcache.validation_key("resolution", schema_digest("resolution"),
                                         hashlib.sha256(INVALID.encode()).hexdigest())
-    forged = folder / bad_key[:2] / bad_key
-    forged.parent.mkdir(parents=True, exist_ok=True)
-    for content in (good_entry.read_bytes(), b"ok", b"", b"0" * 64):   # a copy, or made up
-        forged.write_bytes(content)
-        assert problems_of(bad) == expected
+    # entries named by what an attacker can compute: the key itself, its hashes, an HMAC
+    # under a guessed secret; each holding a copy of the good entry or made-up bytes
+    guessed = hmac.digest(b"x" * 32, bad_key.encode(), "sha256").hex()
+    names = [bad_key, hashlib.sha256(bad_key.encode()).hexdigest(), guessed]
+    for name in names:
+        forged = folder / name[:2] / name
+        forged.parent.mkdir(parents=True, exist_ok=True)
+        for content in (good_entry.read_bytes(), b"ok", b"", b"0" * 64):
+            forged.write_bytes(content)
+            assert problems_of(bad) == expected
     # a cache whose secret was replaced trusts none of its old entries
-    (folder / "secret").write_bytes(b"x" * 32)
+    (folder / "secret").write_bytes(b"y" * 32)
     validcache._secrets.clear()
-    forged.write_bytes(good_entry.read_bytes())
     assert problems_of(bad) == expected
+    assert validcache.passed(validcache.validation_key(
+        "resolution", schema_digest("resolution"), hashlib.sha256(VALID.encode()).hexdigest())
+    ) is False
+
+
+def test_an_entry_is_named_by_the_seal_of_its_key(tmp_path: Path) -> None:
+    """The seal is the name: the entry of a key that passed exists, another key's does not,
+    and a renamed entry counts for nothing."""
+    good = tmp_path / "good.yaml"
+    good.write_text(VALID)
+    assert problems_of(good) == []
+    folder = validcache.cache_dir()
+    key = validcache.validation_key("resolution", schema_digest("resolution"),
+                                    hashlib.sha256(VALID.encode()).hexdigest())
+    secret = (folder / "secret").read_bytes()
+    seal = hmac.digest(secret, key.encode(), "sha256").hex()
+    assert entries(folder) == [folder / seal[:2] / seal]
+    assert validcache.passed(key)
+    other = seal[:-1] + ("1" if seal[-1] == "0" else "0")
+    (folder / seal[:2] / seal).rename(folder / seal[:2] / other)
+    assert not validcache.passed(key)
 
 
 def test_an_unwritable_or_disabled_cache_only_means_validating(

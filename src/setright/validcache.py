@@ -9,12 +9,14 @@ and its problems reported, by jsonschema every time.
 
 Where: `$XDG_CACHE_HOME/setright/validated` (default `~/.cache/…`), never in
 the project (a reader leaves the project byte-identical) nor in the audit
-store; `SETRIGHT_VALIDATION_CACHE=off` turns it off. An entry is a file named
-by its key that holds an HMAC of the key under a random secret created with
-the cache (mode 0600), so a missing, garbled, renamed or hand-written entry is
-a miss, never a pass. Every write is atomic (a temporary file, then a rename
-or a link) and best-effort: a read-only or full disk only means validating
-every time, and processes racing to write the same entry write the same bytes.
+store; `SETRIGHT_VALIDATION_CACHE=off` turns it off. An entry is an empty file
+named by an HMAC of its key under a random secret created with the cache (mode
+0600): only a process that knows the secret can name the entry of a key, so a
+missing, renamed or hand-written entry is a miss, never a pass, and looking an
+entry up is one `stat` (a plan looks up 2,000; opening and reading each cost
+more). Every write is atomic (a temporary file, then a rename or a link) and
+best-effort: a read-only or full disk only means validating every time, and
+processes racing to write the same entry write the same (empty) file.
 """
 
 from __future__ import annotations
@@ -93,29 +95,21 @@ def _create_secret(folder: Path, path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _entry(folder: Path, key: str) -> str:
-    """The entry's path (text, not a `Path`: it is read once per file checked)."""
-    return os.path.join(folder, key[:2], key)
-
-
-def _seal(secret: bytes, key: str) -> bytes:
-    return hmac.digest(secret, key.encode(), "sha256").hex().encode()
+def _entry(folder: Path, secret: bytes, key: str) -> str:
+    """The entry's path, named by the key's seal (text, not a `Path`: one per file checked)."""
+    seal = hmac.digest(secret, key.encode(), "sha256").hex()
+    return f"{os.fspath(folder)}{os.sep}{seal[:2]}{os.sep}{seal}"
 
 
 def passed(key: str) -> bool:
-    """Whether a file with this key passed validation before (and the entry is genuine)."""
+    """Whether a file with this key passed validation before (its entry exists)."""
     folder = cache_dir()
     if folder is None:
         return False
     secret = _secret(folder, create=False)
     if secret is None:
         return False
-    try:
-        with open(_entry(folder, key), "rb") as handle:
-            sealed = handle.read()
-    except OSError:
-        return False
-    return hmac.compare_digest(sealed, _seal(secret, key))
+    return os.path.isfile(_entry(folder, secret, key))
 
 
 def record_pass(key: str) -> None:
@@ -127,11 +121,11 @@ def record_pass(key: str) -> None:
         secret = _secret(folder, create=True)
         if secret is None:
             return
-        entry = Path(_entry(folder, key))
+        entry = Path(_entry(folder, secret, key))
         entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = entry.with_name(f"{key}.{secrets.token_hex(8)}.tmp")
+        temporary = entry.with_name(f"{entry.name}.{secrets.token_hex(8)}.tmp")
         try:
-            temporary.write_bytes(_seal(secret, key))
+            temporary.write_bytes(b"")
             os.replace(temporary, entry)
         finally:
             temporary.unlink(missing_ok=True)

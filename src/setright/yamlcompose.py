@@ -91,18 +91,68 @@ def compose(text: str) -> tuple[Node | None, Any, bool]:
 
 
 def _compose_plain(text: str) -> tuple[Node | None, Any] | None:
-    """C composition of a plain tree (see the module's doc), or None: not vouched for."""
-    loader = yaml.CSafeLoader(text)
+    """C composition of a plain tree (see the module's doc), or None: not vouched for.
+
+    Only an alias (`*name`) reaches a node twice: a text without a `*` needs no record of
+    the nodes seen."""
+    if not _HAS_LIBYAML:   # no C composer: the limited one decides
+        return None
+    loader = _CLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, None
         try:
-            return node, _plain_data(node, 1, set(), loader.construct_object)
+            return node, _plain_data(node, 1, set() if "*" in text else None,
+                                     loader.construct_object)
         except _NotPlain:
             return None
     finally:
         loader.dispose()
+
+
+#: what `Resolver.resolve` gave each short plain scalar (bounded: the same few recur)
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_LIMIT, _RESOLVED_LENGTH = 4096, 64
+
+
+_HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
+
+
+class _CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """CSafeLoader, with the three calls its C composer makes into Python per node made
+    cheap while SafeLoader has no path resolvers (PyYAML ships none): then `resolve`
+    gives the default tag of anything but a plain scalar, and a plain scalar's tag
+    depends on its text alone: the default one when no implicit resolver is registered
+    for its first character, else the resolver's (a short text's is remembered);
+    descending and ascending the path resolvers do nothing. A plan composes 2,000 files
+    of 44 nodes."""
+
+    if not yaml.SafeLoader.yaml_path_resolvers:   # as PyYAML ships it
+        def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+            if kind is not ScalarNode or not implicit[0]:
+                return _DEFAULT_TAGS[kind]   # what `Resolver.resolve` gives without paths
+            tag = _RESOLVED.get(value)
+            if tag is not None:
+                return tag
+            resolvers = self.yaml_implicit_resolvers
+            if value and value[0] not in resolvers and None not in resolvers:
+                return Resolver.DEFAULT_SCALAR_TAG   # no resolver for its first character
+            tag = super().resolve(kind, value, implicit)
+            if len(value) <= _RESOLVED_LENGTH and len(_RESOLVED) < _RESOLVED_LIMIT:
+                _RESOLVED[value] = tag
+            return tag
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
+
+_DEFAULT_TAGS = {ScalarNode: Resolver.DEFAULT_SCALAR_TAG,
+                 SequenceNode: Resolver.DEFAULT_SEQUENCE_TAG,
+                 MappingNode: Resolver.DEFAULT_MAPPING_TAG}
 
 
 class _NotPlain(Exception):
@@ -112,16 +162,20 @@ class _NotPlain(Exception):
 _STR_TAG, _SEQ_TAG, _MAP_TAG = _CORE + "str", _CORE + "seq", _CORE + "map"
 
 
-def _plain_data(node: Node, level: int, seen: set[int], construct: Any) -> Any:
+def _plain_data(node: Node, level: int, seen: set[int] | None, construct: Any) -> Any:
     """The data of a plain tree, as PyYAML's SafeConstructor builds it, in the same walk that
-    vouches for it: no node reached twice (no alias), core tags only (so no date, no merge
-    key), `!!null` only on a null, distinct scalar keys, at most `MAX_DEPTH` levels (what
-    the limits and the duplicate-key check let through). Text is the scalar's own value;
-    every other scalar is `construct`ed (SafeConstructor's own code). Raises `_NotPlain`."""
+    vouches for it: no node reached twice (no alias; `seen` is None when the text has
+    none), core tags only (so no date, no merge key), `!!null` only on a null, distinct
+    scalar keys, at most `MAX_DEPTH` levels (what the limits and the duplicate-key check
+    let through). Text is the scalar's own value; every other scalar is `construct`ed
+    (SafeConstructor's own code). Raises `_NotPlain`."""
     tag = node.tag
-    if id(node) in seen or tag not in CORE_TAGS:
+    if tag not in CORE_TAGS:
         raise _NotPlain
-    seen.add(id(node))
+    if seen is not None:
+        if id(node) in seen:
+            raise _NotPlain
+        seen.add(id(node))
     kind = type(node)
     if kind is ScalarNode:
         if tag == _STR_TAG:
@@ -134,6 +188,10 @@ def _plain_data(node: Node, level: int, seen: set[int], construct: Any) -> Any:
     if kind is SequenceNode and tag == _SEQ_TAG:
         return [_plain_data(child, level + 1, seen, construct) for child in node.value]
     if kind is MappingNode and tag == _MAP_TAG:
+        if seen is None:
+            texts = _text_keyed(node.value, level, construct)
+            if texts is not None:
+                return texts
         data: dict[Any, Any] = {}
         keys: set[str] = set()
         for key, value in node.value:
@@ -144,6 +202,22 @@ def _plain_data(node: Node, level: int, seen: set[int], construct: Any) -> Any:
             data[item] = _plain_data(value, level + 1, seen, construct)
         return data
     raise _NotPlain
+
+
+def _text_keyed(pairs: list[tuple[Node, Node]], level: int, construct: Any
+                ) -> dict[str, Any] | None:
+    """`_plain_data` of a mapping without aliases whose keys are all text (`!!str` scalars),
+    or None when one is not: then its keys are distinct exactly when the data has one item
+    per pair, and a text value needs no call."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if type(key) is not ScalarNode or key.tag != _STR_TAG:
+            return None
+        data[key.value] = (value.value if type(value) is ScalarNode and value.tag == _STR_TAG
+                           else _plain_data(value, level + 1, None, construct))
+    if len(data) != len(pairs):
+        raise _NotPlain
+    return data
 
 
 #: Levels the C composer may recurse into whatever libyaml allows (a few hundred kB of stack).

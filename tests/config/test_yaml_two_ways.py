@@ -71,7 +71,10 @@ def _seen(doc: YamlDocument) -> Any:
               doc.locate_items(p)) for p in paths])
 
 
-@pytest.mark.parametrize("text", _texts(), ids=lambda t: f"{len(t)}-chars")
+TEXTS = _texts()
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=lambda t: f"{len(t)}-chars")
 def test_both_ways_give_one_verdict(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = _verdict(text)
     monkeypatch.setattr(yamlcompose, "_c_composer_bounded", lambda: False)
@@ -97,3 +100,39 @@ def test_without_libyaml_limits_only_shallow_texts_take_the_c_way(monkeypatch) -
     with pytest.raises(Exception, match="nest"):
         yamlcompose.compose(deep)
     assert calls == [GOOD]
+
+
+def _tree(node: Any) -> Any:
+    """A node tree as plain data: kind, tag, value (children as trees), start mark."""
+    mark = (node.start_mark.line, node.start_mark.column)
+    if isinstance(node.value, list):
+        children = [tuple(map(_tree, c)) if isinstance(c, tuple) else _tree(c)
+                    for c in node.value]
+        return type(node).__name__, node.tag, children, mark
+    return type(node).__name__, node.tag, node.value, mark
+
+
+SCALARS = ["1", "-1", "0x1F", "0o7", "1_000", "1.5", ".inf", "-.Inf", ".nan", "1e3", "true",
+           "True", "no", "off", "null", "~", "Null", "", "2026-11-22", "2026-11-22 10:00:00",
+           "<<", "=", "a", "'1'", '"true"', "!!str 1", "x" * 80, "12" * 40]
+
+
+def test_the_c_way_resolves_every_scalar_as_pyyaml_does() -> None:
+    """The remembered tags are the resolver's: the same nodes as CSafeLoader's, twice over
+    (the second time from memory), for every kind of plain scalar."""
+    import yaml
+
+    text = "".join(f"k{n}: {s}\nl{n}: [{s}]\n{s or 'e'}{n}: x\n" for n, s in enumerate(SCALARS))
+    for text in (text, text, *TEXTS[:60]):
+        try:
+            expected = yaml.CSafeLoader(text).get_single_node()
+        except yaml.YAMLError:
+            continue
+        loader = yamlcompose._CLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        assert (node is None) == (expected is None)
+        if node is not None:
+            assert _tree(node) == _tree(expected)

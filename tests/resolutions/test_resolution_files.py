@@ -17,6 +17,7 @@ from setright.resolutions.files import (
     find_resolution_files,
     load_resolution_file,
     load_resolution_files,
+    made,
     read_resolution_file,
     split_entry_key,
 )
@@ -290,6 +291,30 @@ def test_discovery_sorted_yaml_only_no_hidden_no_subfolders(tmp_path: Path) -> N
         write(folder, name, "x")
     assert [p.name for p in find_resolution_files(folder)] == ["C.YAML", "a.yaml", "b.yml"]
     assert find_resolution_files(tmp_path / "nope") == []
+
+
+def test_discovery_lists_links_whatever_they_point_to_and_skips_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "resolutions"
+    write(folder, "a.yaml", "x")
+    (folder / "folder.yaml").mkdir()
+    outside = write(tmp_path, "outside.yaml", "x")
+    (folder / "link.yaml").symlink_to(outside)
+    (folder / "broken.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (folder / "to-folder.yaml").symlink_to(folder / "folder.yaml")
+    assert find_resolution_files(folder) == [
+        folder / name for name in ("a.yaml", "broken.yaml", "link.yaml", "to-folder.yaml")]
+
+
+def test_entries_are_made_as_their_dataclass_makes_them() -> None:
+    fields = {"subject": "c", "file": "f.yaml", "index": 0, "line": 3, "column": 5,
+              "note": None, "resolution": "APPLIED", "expect": ("FAILED",), "target": None}
+    fast, slow = made(ResolutionEntry, dict(fields)), ResolutionEntry(**fields)
+    assert (fast, hash(fast), vars(fast), fast.key) == (slow, hash(slow), vars(slow), slow.key)
+    with pytest.raises(AttributeError):
+        fast.line = 4  # type: ignore[misc]
+    for wrong in ({k: v for k, v in fields.items() if k != "target"}, {**fields, "force": True}):
+        with pytest.raises(TypeError):
+            made(ResolutionEntry, wrong)
 
 
 def test_load_many_reports_every_problem_of_every_file(tmp_path: Path) -> None:

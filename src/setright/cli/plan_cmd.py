@@ -10,14 +10,28 @@ FORMATS = click.Choice(["text", "markdown", "json"])
 
 
 def render(plan, fmt: str, style) -> str:  # type: ignore[no-untyped-def]
-    from setright.render.plan import plan_json, plan_markdown, plan_text
-    from setright.render.style import to_json
+    from setright.render.plan import plan_markdown, plan_text
+    from setright.render.plan_json import plan_json_text
 
     if fmt == "json":
-        return to_json(plan_json(plan))
+        return plan_json_text(plan)
     if fmt == "markdown":
         return plan_markdown(plan)
     return plan_text(plan, style)
+
+
+def echo_rendered(plan, fmt: str, style) -> None:  # type: ignore[no-untyped-def]
+    """`click.echo(render(plan, fmt, style))`; JSON in the pieces it is made in (a 10,000-entry
+    plan is 11 MB: one string, and its copies on the way out, cost more than writing it)."""
+    if fmt != "json":
+        click.echo(render(plan, fmt, style))
+        return
+    from setright.render.plan_json import plan_json_pieces
+
+    for piece in plan_json_pieces(plan):
+        # color=True: nothing to strip (JSON escapes ESC), so no regex over 11 MB
+        click.echo(piece, nl=False, color=True)
+    click.echo()
 
 
 def output_format(fmt: str | None, as_json: bool) -> str:
@@ -50,21 +64,22 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  #
          fmt: str | None, as_json: bool, detailed_exitcode: bool) -> int:
     """Show what the resolution files would change (all of them, or PATHS)."""
     from setright.cli.app import no_cyclic_gc
-    from setright.planner.project import plan_project
-    from setright.planner.saved import save_plan
-    from setright.store.locks import default_owner
 
     fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
-    store, config = app.reader(), app.config()
     with no_cyclic_gc():   # an action, its guard and entry per entry: no cycles
+        from setright.planner.project import plan_project   # (imports: no cycles to find)
+        from setright.store.locks import default_owner
+
+        store, config = app.reader(), app.config()
         result = plan_project(store, config, list(paths) or None, owner=default_owner())
-        text = render(result, fmt, app.style)
-    click.echo(text)
+        echo_rendered(result, fmt, app.style)
     if out is not None:
         if result.errored:
             click.echo(f"\nNot saved to {out}: a plan with conflicts or errors cannot be applied.",
                        err=True)
         else:
+            from setright.planner.saved import save_plan
+
             save_plan(result, out)
             click.echo(f"\nSaved the plan to {out}. To perform exactly these actions, run:\n"
                        f"    setright apply {out}", err=True)
@@ -92,4 +107,4 @@ def show(app, planfile: Path, fmt: str | None, as_json: bool) -> None:  # type: 
                    err=True)
         for line in found.lines:
             click.echo(f"  {line}", err=True)
-    click.echo(render(saved, fmt, app.style))
+    echo_rendered(saved, fmt, app.style)

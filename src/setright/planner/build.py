@@ -17,19 +17,24 @@ from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Outcome, Plan, ResolutionFileRef
 from setright.planner.context import RedriveContext
 from setright.planner.resolve import evaluate_resolution, resolution_guards
-from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
+from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile, made
 from setright.timeutil import iso_from_ms
 
 
 def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -> PlanEntry:
-    """A loaded resolution-file entry in the planner's terms."""
-    common = {"subject": entry.subject, "file": file.path, "line": entry.line,
-              "note": entry.note, "reason": file.reason, "ticket": file.ticket}
+    """A loaded resolution-file entry in the planner's terms (one per entry of a plan: made
+    as `PlanEntry(...)` makes it, every field given, without its per-field setattr)."""
     if isinstance(entry, RedriveEntry):
-        return PlanEntry(kind="redrive", force=entry.force, accept_drift=entry.accept_drift,
-                         **common)
-    return PlanEntry(kind="resolution", resolution=entry.resolution, expect=entry.expect,
-                     target=entry.target, **common)
+        return made(PlanEntry, {
+            "kind": "redrive", "subject": entry.subject, "file": file.path, "line": entry.line,
+            "resolution": None, "expect": (), "target": None, "force": entry.force,
+            "accept_drift": entry.accept_drift, "note": entry.note, "reason": file.reason,
+            "ticket": file.ticket, "extra": {}})
+    return made(PlanEntry, {
+        "kind": "resolution", "subject": entry.subject, "file": file.path, "line": entry.line,
+        "resolution": entry.resolution, "expect": entry.expect, "target": entry.target,
+        "force": False, "accept_drift": False, "note": entry.note, "reason": file.reason,
+        "ticket": file.ticket, "extra": {}})
 
 
 def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
@@ -62,6 +67,10 @@ def _where(action: Action) -> str:
 
 def _cross_conflicts(actions: list[Action]) -> None:
     """Two entries for one change, two redrives for one target, a redrive and a mark of its change."""
+    if all(a.kind == ActionKind.RESOLVE for a in actions):
+        subjects = [a.subject for a in actions]
+        if len(set(subjects)) == len(subjects):
+            return   # marks only, each of its own change (a plan of 10,000: no grouping)
     by_change: dict[str, list[Action]] = defaultdict(list)
     by_target: dict[str, list[Action]] = defaultdict(list)
     for a in actions:

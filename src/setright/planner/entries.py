@@ -47,16 +47,28 @@ class PlanEntry:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def as_entry_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"line": self.line}
+        """The entry as written (+ line), its unset fields left out: one per action."""
+        data: dict[str, Any] = {} if self.line is None else {"line": self.line}
         if self.kind == "resolution":
-            data.update(change=self.subject, resolution=self.resolution,
-                        expect=list(self.expect) or None, target=self.target)
+            data["change"] = self.subject
+            if self.resolution is not None:
+                data["resolution"] = self.resolution
+            if self.expect:
+                data["expect"] = list(self.expect)
+            if self.target is not None:
+                data["target"] = self.target
         else:
-            data.update(apply=self.subject, force=self.force)
+            data["apply"] = self.subject
+            data["force"] = self.force
             if self.accept_drift:
                 data["accept_drift"] = True
-        data.update(note=self.note, reason=self.reason, ticket=self.ticket)
-        return {k: v for k, v in data.items() if v is not None}
+        if self.note is not None:
+            data["note"] = self.note
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.ticket is not None:
+            data["ticket"] = self.ticket
+        return data
 
 
 def entry_from_action(action: Any) -> PlanEntry:

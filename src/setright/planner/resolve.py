@@ -12,6 +12,7 @@ Cross-entry conflicts (two entries for one change) are decided in `build.py`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from setright.db import Connection
 from setright.fingerprint import compact_fingerprints
@@ -42,53 +43,59 @@ def evaluate_resolution(conn: Connection, entry: PlanEntry, *, now_ms: int,
     """One entry's outcome; `guarded` is its item of `resolution_guards` (a plan reads and
     fingerprints every entry's guard in one batch), else it is read here."""
     assert entry.resolution in MANUAL_MARK
+    after = _AFTER[entry.resolution]
     if guarded is None:
         [guarded] = resolution_guards(conn, [entry.subject], now_ms=now_ms,
                                       lock_table=lock_table)
     guard, facts = guarded
     data = guard.data or None          # {} stands for "not in the store"
-    after = MANUAL_MARK[entry.resolution].value
+    outcome, message, before = _outcome(entry, data, facts)
+    return Action(address=entry.address, kind=ActionKind.RESOLVE, outcome=outcome,
+                  file=entry.file, entry_key=entry.key, before=before,
+                  after=after if outcome is Outcome.CHANGE else before, guard=guard,
+                  entry=entry.as_entry_dict(),
+                  target=None if data is None else data.get("target"), messages=[message])
 
-    def action(outcome: Outcome, *messages: str, before: str | None = None) -> Action:
-        return Action(address=entry.address, kind=ActionKind.RESOLVE, outcome=outcome,
-                      file=entry.file, entry_key=entry.key, before=before,
-                      after=after if outcome == Outcome.CHANGE else before, guard=guard,
-                      entry=entry.as_entry_dict(), target=(data or {}).get("target"),
-                      messages=list(messages))
 
+#: the state each resolution marks a change with (`MANUAL_MARK`, as text)
+_AFTER = {resolution: state.value for resolution, state in MANUAL_MARK.items()}
+
+
+def _outcome(entry: PlanEntry, data: dict[str, Any] | None, facts: IssueFacts | None
+             ) -> tuple[Outcome, str, str | None]:
+    """The outcome of marking the change `data` shows, why, and the change's state."""
     if data is None:
-        return action(Outcome.CONFLICT, f"change {entry.subject!r} is not in the audit store")
+        return Outcome.CONFLICT, f"change {entry.subject!r} is not in the audit store", None
     assert facts is not None
     state = data["state"]
     verdict = classify(facts)
     if entry.target is not None and entry.target != data["target"]:
-        return action(Outcome.CONFLICT, f"target guard: change {entry.subject!r} is on "
-                      f"{data['target']!r}, the entry expects {entry.target!r}", before=state)
+        return (Outcome.CONFLICT, f"target guard: change {entry.subject!r} is on "
+                f"{data['target']!r}, the entry expects {entry.target!r}", state)
     if entry.expect and state not in entry.expect:
-        return action(Outcome.CONFLICT, f"expect guard: change {entry.subject!r} is {state}, "
-                      f"the entry expects {' or '.join(entry.expect)}", before=state)
-    if verdict.reason == "running":
+        return (Outcome.CONFLICT, f"expect guard: change {entry.subject!r} is {state}, "
+                f"the entry expects {' or '.join(entry.expect)}", state)
+    reason = verdict.reason
+    if reason == "running":
         facts = verdict.facts
         holder = (f"lock held by {facts.lock_owner} until {facts.lock_until}"
                   if facts.lock_owner else "its runner holds a live lock")
-        return action(Outcome.CONFLICT, f"change {entry.subject!r} is running: {holder}; "
-                      "it cannot be marked while the lock is live", before=state)
-    if verdict.reason == "queued":
+        return (Outcome.CONFLICT, f"change {entry.subject!r} is running: {holder}; "
+                "it cannot be marked while the lock is live", state)
+    if reason == "queued":
         task = data["latest_task"] or {}
-        return action(Outcome.CONFLICT, f"change {entry.subject!r} is {verdict.rule.meaning}"
-                      + (f" (apply {task['apply_id']} is {task['apply_state']})" if task else ""),
-                      before=state)
-    if state in _SATISFIED_BY[entry.resolution] and not verdict.is_issue:
+        return (Outcome.CONFLICT, f"change {entry.subject!r} is {verdict.rule.meaning}"
+                + (f" (apply {task['apply_id']} is {task['apply_state']})" if task else ""),
+                state)
+    is_issue = verdict.is_issue
+    if state in _SATISFIED_BY[entry.resolution] and not is_issue:
         # An issue is never satisfied: a ROLLED_BACK whose retry budget is spent (§9.9)
         # marked ROLLED_BACK is a new decision, and it unblocks the target.
-        return action(Outcome.SATISFIED, f"change {entry.subject!r} is already {state}",
-                      before=state)
-    if verdict.is_issue:
-        return action(Outcome.CHANGE, f"{state}: {verdict.rule.meaning}", before=state)
+        return Outcome.SATISFIED, f"change {entry.subject!r} is already {state}", state
+    if is_issue:
+        return Outcome.CHANGE, f"{state}: {verdict.rule.meaning}", state
     if entry.expect == (state,):
-        return action(Outcome.CHANGE, f"deliberate override: {entry.subject!r} is not an issue "
-                      f"({state}: {verdict.rule.meaning}), but expect names its state",
-                      before=state)
-    return action(Outcome.CONFLICT, f"change {entry.subject!r} is not an issue ({state}: "
-                  f"{verdict.rule.meaning}); to mark it anyway, set expect: {state}",
-                  before=state)
+        return (Outcome.CHANGE, f"deliberate override: {entry.subject!r} is not an issue "
+                f"({state}: {verdict.rule.meaning}), but expect names its state", state)
+    return (Outcome.CONFLICT, f"change {entry.subject!r} is not an issue ({state}: "
+            f"{verdict.rule.meaning}); to mark it anyway, set expect: {state}", state)

@@ -58,7 +58,7 @@ class CheckResult:
     ledger_read: bool = False
 
     def is_applied(self, entry: Entry) -> bool:
-        return (entry.file, entry.key) in self.applied
+        return bool(self.applied) and (entry.file, entry.key) in self.applied
 
     def pending(self, files: Iterable[ResolutionFile]) -> list[ResolutionEntry | RedriveEntry]:
         """Entries not yet applied, in file order: what a plan acts on."""
@@ -157,11 +157,13 @@ def _check_history(files: Sequence[ResolutionFile], ledger: AppliedLedger, root:
 def _check_repeats(files: Sequence[ResolutionFile], result: CheckResult, ledger_read: bool,
                    chosen: set[str] | None) -> None:
     """Two unapplied entries for one change or apply: an error with the ledger, else a warning."""
+    pending = [e for file in files for e in file.entries if not result.is_applied(e)]
+    subjects = [(e.kind, e.subject) for e in pending]
+    if len(set(subjects)) == len(subjects):
+        return   # the most: no subject twice, nothing to group
     groups: dict[tuple[EntryKind, str], list[Entry]] = {}
-    for file in files:
-        for entry in file.entries:
-            if not result.is_applied(entry):
-                groups.setdefault((entry.kind, entry.subject), []).append(entry)
+    for entry, subject in zip(pending, subjects, strict=True):
+        groups.setdefault(subject, []).append(entry)
     for (kind, subject), entries in groups.items():
         if len(entries) < 2:
             continue

@@ -14,9 +14,10 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from setright.errors import InvalidInput, Problem
 from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text
@@ -150,8 +151,14 @@ def canonical_digest(data: Any) -> str:
     Keys sorted, no whitespace, non-ASCII escaped: comments, quoting, key order
     and block-versus-flow style do not change the digest; any value does.
     """
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    text = _CANONICAL.encode(data)
     return DIGEST_PREFIX + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+#: what `json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+#: default=str)` builds on every call (a plan digests 2,000 files)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                              default=str)
 
 
 def relative_name(path: Path, root: Path) -> str:
@@ -181,9 +188,10 @@ def find_resolution_files(folder: Path) -> list[Path]:
     """
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir()
-                   if is_yaml_name(p.name) and (p.is_file() or p.is_symlink())),
-                  key=lambda p: p.name)
+    with os.scandir(folder) as listing:   # the listing's file types: no stat per file
+        names = sorted(e.name for e in listing
+                       if is_yaml_name(e.name) and (e.is_file() or e.is_symlink()))
+    return [folder / name for name in names]
 
 
 # -- loading ----------------------------------------------------------------
@@ -258,9 +266,10 @@ def read_resolution_file(path: Path, root: Path, *, name: str | None = None
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         return None, problems
     data: dict[str, Any] = doc.data
+    absolute = os.path.abspath(path)
     return ResolutionFile(
         path=name,
-        abs_path=Path(os.path.abspath(path)),
+        abs_path=path if absolute == str(path) and isinstance(path, Path) else Path(absolute),
         digest=canonical_digest(data),
         reason=data["reason"],
         ticket=data.get("ticket"),
@@ -304,6 +313,8 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
                                     "resolutions or redrives"))
     elif not any(name in data for name, _ in _LISTS):
         problems.append(doc.problem((), "no entries: expected a 'resolutions' or 'redrives' list"))
+    if not _repeats(data):
+        return problems
     first: dict[tuple[EntryKind, str], int] = {}
     for kind, index, subject_key, subject in _subjects(doc):
         seen = first.setdefault((kind, subject), index)
@@ -318,22 +329,62 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
     return problems
 
 
+def _repeats(data: dict[str, Any]) -> bool:
+    """Whether a list names one subject twice (most files: no, told without `_subjects`)."""
+    for list_name, subject_key in _LISTS:
+        items = data.get(list_name)
+        if isinstance(items, list):
+            subjects = [s for s in (i.get(subject_key) if isinstance(i, dict) else None
+                                    for i in items) if isinstance(s, str)]
+            if len(set(subjects)) != len(subjects):
+                return True
+    return False
+
+
 def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | RedriveEntry]:
-    """Typed entries of a schema-valid document, in file order (resolutions, then redrives)."""
-    marks = {name: doc.locate_items((name,)) for name, _ in _LISTS}
-    for kind, index, _, subject in _subjects(doc):
-        item = doc.data[_list_name(kind)][index]
-        line, column = marks[_list_name(kind)][index]
-        common: dict[str, Any] = {"subject": subject, "file": name, "index": index,
-                                  "line": line, "column": column, "note": item.get("note")}
-        if kind is EntryKind.RESOLUTION:
-            expect = item.get("expect", [])
-            yield ResolutionEntry(
-                **common,
-                resolution=item["resolution"],
-                expect=tuple([expect] if isinstance(expect, str) else expect),
-                target=item.get("target"),
-            )
-        else:
-            yield RedriveEntry(**common, force=bool(item.get("force", False)),
-                               accept_drift=bool(item.get("accept_drift", False)))
+    """Typed entries of a schema-valid document, in file order (resolutions, then redrives):
+    the items `_subjects` yields."""
+    for (list_name, subject_key), kind in zip(_LISTS, EntryKind, strict=True):
+        items = doc.data.get(list_name)
+        if not isinstance(items, list):
+            continue
+        marks = doc.locate_items((list_name,))
+        for index, item in enumerate(items):
+            if not (isinstance(item, dict) and isinstance(item.get(subject_key), str)):
+                continue
+            line, column = marks[index]
+            if kind is EntryKind.RESOLUTION:
+                expect = item.get("expect", ())
+                yield made(ResolutionEntry, {
+                    "subject": item[subject_key], "file": name, "index": index,
+                    "line": line, "column": column, "note": item.get("note"),
+                    "resolution": item["resolution"],
+                    "expect": (expect,) if isinstance(expect, str) else tuple(expect),
+                    "target": item.get("target")})
+            else:
+                yield made(RedriveEntry, {
+                    "subject": item[subject_key], "file": name, "index": index,
+                    "line": line, "column": column, "note": item.get("note"),
+                    "force": bool(item.get("force", False)),
+                    "accept_drift": bool(item.get("accept_drift", False))})
+
+
+_T = TypeVar("_T")
+
+
+def made(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """`cls(**fields)` of a frozen dataclass given every one of its fields, as its generated
+    `__init__` (no `__post_init__`, no default factory) leaves it, at a third of the cost:
+    that `__init__` sets each field through `object.__setattr__`, and a plan makes 10,000
+    entries. Asking for a field `cls` does not have, or leaving one out, is a `TypeError`."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclass_fields(cls))
+    if fields.keys() != names:
+        raise TypeError(f"{cls.__name__} takes {sorted(names)}, not {sorted(fields)}")
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
