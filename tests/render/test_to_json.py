@@ -45,3 +45,48 @@ def test_a_key_json_cannot_encode_is_refused_the_same_way() -> None:
         json.dumps({(1, 2): 1}, indent=2)
     with pytest.raises(TypeError):
         to_json({(1, 2): 1})
+
+
+HOSTILE = ["", "plain", "ü ✓ \n \t \" \\ \x00 \x1f \u2028 😀", "%s %% %(x)s {} \\u0041",
+           "\ud800 lone surrogate", "}," + "\n    " + "{", "null", "1"]
+#: columns of `objects_json`: repeated and unique text, nulls, numbers, and the mixes the
+#: per-value encoding must not confuse (1 and True are equal in Python, not in JSON)
+COLUMNS = {
+    "one text": ["same"] * 6,
+    "texts": HOSTILE[:6],
+    "unique": [f"c-{n}" for n in range(6)],
+    "nulls": [None] * 6,
+    "text or null": ["a", None, "a", "b\n", None, "a"],
+    "ints": [1, 2, 2, 2**70, -1, 0],
+    "int and bool": [1, True, 0, False, 1, None],
+    "bools": [True, False, True, True, None, False],
+    "floats": [1.0, 1, float("nan"), float("inf"), -0.0, 2.5],
+    "subclasses": [Colour.RED, "red", Level.HIGH, 3, Path("p"), None],
+    "nested": [{"a": [1, {"b": None}]}, [], {}, ["x", [2]], None, "%s"],
+    'key "quoted" ü %s': [True] * 6,
+}
+
+
+@pytest.mark.parametrize("names", [
+    list(COLUMNS), ["one text"], ["nulls", "one text"], ["unique"], ["texts", "one text"],
+    ["one text", "unique", "one text"[::-1]], ["int and bool", "floats"], ["nested", "ints"],
+], ids=str)
+@pytest.mark.parametrize("rows", [6, 1])
+def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> None:
+    from setright.render.style import objects_json
+
+    columns = [COLUMNS.get(n, COLUMNS["unique"])[:rows] for n in names]
+    keys = [n if n in COLUMNS else "reversed" for n in names]
+    objects = [dict(zip(keys, values, strict=True)) for values in zip(*columns)]
+    assert objects_json(keys, columns) == json.dumps(objects, indent=2, ensure_ascii=False,
+                                                     default=str)
+    nested = json.dumps({"x": objects}, indent=2, ensure_ascii=False, default=str)
+    assert '{\n  "x": ' + objects_json(keys, columns, "\n  ") + "\n}" == nested
+
+
+def test_objects_json_of_no_objects_and_unequal_columns() -> None:
+    from setright.render.style import objects_json
+
+    assert objects_json(["a"], [[]]) == objects_json([], []) == "[]"
+    with pytest.raises(ValueError):
+        objects_json(["a", "b"], [[1], [1, 2]])

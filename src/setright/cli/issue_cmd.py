@@ -18,8 +18,7 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
     """The changes that need a human: Change ID, State, Error, Target."""
     from setright.cli.app import no_cyclic_gc
     from setright.render.issues import issue_list as render_list
-    from setright.render.issues import issue_list_json
-    from setright.render.style import to_json
+    from setright.render.issues import issue_list_json_text
     from setright.store.issue_list import issue_overview
 
     store, config = app.reader(), app.config()
@@ -28,7 +27,7 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
                                          redrive_max_age=config.redrive_max_age,
                                          markers=_markers(config),
                                          lock_table=config.flamingock_lock_table)
-        text = (to_json(issue_list_json(issues, running)) if as_json
+        text = (issue_list_json_text(issues, running) if as_json
                 else render_list(issues, app.style, running))
     click.echo(text)
     return 3 if exit_code and issues else 0   # running changes are not issues

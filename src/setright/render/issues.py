@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from setright.render.style import Style, column_width, table
+from setright.render.style import Style, column_width, objects_json, table, to_json
 from setright.store.diagnosis import Diagnosis
 from setright.store.issue_list import IssueSummary
 
@@ -51,21 +51,36 @@ def issue_list(issues: Sequence[IssueSummary], style: Style,
     ])
 
 
-def issue_list_json(issues: Sequence[IssueSummary],
-                    running: list[Diagnosis] | None = None) -> dict[str, Any]:
-    return {"issues": [{
-        "change_id": d.change_id, "state": d.state, "target": d.target,
-        "error_summary": d.error_summary, "created_at": d.created_at, "apply_id": d.apply_id,
-        "task_attempt": d.task_attempt, "tx_strategy": d.tx_strategy,
-        "recovery_strategy": d.recovery_strategy,
-        "operations_completed": d.operations_completed,
-        "operations_total": d.operations_total,
-        "partial_state_possible": d.partial_state_possible, "reason": d.reason,
-    } for d in issues], "running": [{
+#: The keys of an `issue list --json` issue, in their order.
+ISSUE_KEYS = ("change_id", "state", "target", "error_summary", "created_at", "apply_id",
+              "task_attempt", "tx_strategy", "recovery_strategy", "operations_completed",
+              "operations_total", "partial_state_possible", "reason")
+_FIELD = {name: i for i, name in enumerate(IssueSummary._fields)}
+
+
+def _running_json(running: list[Diagnosis]) -> list[dict[str, Any]]:
+    return [{
         "change_id": d.change_id, "state": d.state, "target": d.target,
         "created_at": d.created_at, "apply_id": d.apply_id, "lock_owner": d.lock_owner,
         "lock_until": d.lock_until, "reason": d.reason,
-    } for d in running or []]}
+    } for d in running]
+
+
+def issue_list_json(issues: Sequence[IssueSummary],
+                    running: list[Diagnosis] | None = None) -> dict[str, Any]:
+    """What `issue list --json` writes (`issue_list_json_text` writes it without building it)."""
+    return {"issues": [{key: getattr(d, key) for key in ISSUE_KEYS} for d in issues],
+            "running": _running_json(running or [])}
+
+
+def issue_list_json_text(issues: Sequence[IssueSummary],
+                         running: list[Diagnosis] | None = None) -> str:
+    """`to_json(issue_list_json(issues, running))`, the issues written column by column."""
+    columns = list(zip(*issues)) or [()] * len(_FIELD)
+    issues_text = objects_json(ISSUE_KEYS, [columns[_FIELD[key]] for key in ISSUE_KEYS], "\n  ")
+    # no JSON text holds a raw newline: its lines are re-indented by one level as they are
+    running_text = to_json(_running_json(running or [])).replace("\n", "\n  ")
+    return '{\n  "issues": ' + issues_text + ',\n  "running": ' + running_text + "\n}"
 
 
 def not_an_issue(d: Diagnosis) -> str:

@@ -10,8 +10,10 @@ changes come out of the same read, so `issue list` reads the store once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Sequence
+from itertools import compress
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
 from setright.db import Connection
 from setright.store.diagnosis import (
@@ -24,19 +26,19 @@ from setright.store.diagnosis import (
     settled_by_markers,
 )
 from setright.store.issues import (
+    FACT_WIDTH,
     FLAMINGOCK_LOCK_TABLE,
-    IssueFacts,
+    RULES,
     Verdict,
-    classified,
-    filled,
+    fact_rows,
     unsettled_filter,
 )
-from setright.store.states import TaskState
+from setright.store.states import TRANSACTIONAL_STRATEGIES, TaskState
 
 
-@dataclass(frozen=True)
-class IssueSummary:
-    """One row of `issue list`: what the table and its JSON show, and nothing more."""
+class IssueSummary(NamedTuple):
+    """One row of `issue list`: what the table and its JSON show, and nothing more (a tuple:
+    the list makes one per issue, and reads them back column by column)."""
 
     change_id: str
     state: str
@@ -51,9 +53,6 @@ class IssueSummary:
     operations_completed: int | None
     operations_total: int | None
     partial_state_possible: bool
-
-
-_SUMMARY_FIELDS = tuple(f.name for f in fields(IssueSummary))
 
 
 def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
@@ -75,6 +74,10 @@ def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_m
 
 #: What an issue row shows beside its facts: the current row's, and its apply's.
 _SUMMARY_COLUMNS = "cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
+_APPLY_ID = FACT_WIDTH + 2
+_RUNNING = next(rule for rule in RULES if rule.name == "running")
+_is_issue = attrgetter("is_issue")
+_new = tuple.__new__
 
 
 def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
@@ -86,56 +89,81 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
     set-based queries over every unsettled change (its latest task in that
     apply; its operation counts) instead of several queries per issue. A task
     still `running` is settled by its target's markers, as `diagnose` does, one
-    target read per such task.
+    target read per such task. Facts are built only for the running changes:
+    an issue's row is read as it comes, its rule decided once per combination
+    of the rule's columns.
     """
-    rows: list[tuple[IssueFacts, str, tuple[Any, ...]]] = []
-    running: list[Verdict] = []
-    for facts, rule, extra in classified(conn, now_ms, extra_columns=_SUMMARY_COLUMNS,
-                                         lock_table=lock_table):
-        if rule.is_issue:
-            rows.append((facts, rule.name, extra))
-        elif rule.name == "running":
-            running.append(Verdict(facts, rule))
+    read = fact_rows(conn, now_ms, extra_columns=_SUMMARY_COLUMNS, lock_table=lock_table)
+    rules = read.rules()
+    running = ([Verdict(read.facts(row), rule) for row, rule in zip(read.rows, rules)
+                if rule is _RUNNING] if id(_RUNNING) in set(map(id, rules)) else [])
+    flags = list(map(_is_issue, rules))
+    rows = list(compress(read.rows, flags))
     if not rows:
         return [], running
+    tasks, counts = ({}, {}) if {None}.issuperset(map(itemgetter(_APPLY_ID), rows)) \
+        else _tasks_and_counts(conn)   # only a setright apply has tasks
+    return _rows(conn, rows, compress(rules, flags), tasks, counts, markers), running
+
+
+def _tasks_and_counts(conn: Connection) -> tuple[dict[str, tuple[int, int | None, str | None,
+                                                                  int | None]],
+                                                   dict[str, tuple[int, int]]]:
+    """Every unsettled change's latest task in the apply that wrote its current row, and
+    that apply's (completed, total) operations of the change."""
     tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
-    counts: dict[str, tuple[int, int]] = {}
-    if any(extra[2] is not None for _, _, extra in rows):   # only a setright apply has tasks
-        where, params = unsettled_filter()
-        for change_id, position, attempt, state, transactional in conn.execute(
-                "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
-                " FROM setright_tasks t JOIN setright_change_state cs"
-                f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
-                params):
-            if change_id not in tasks or position > tasks[change_id][0]:
-                tasks[change_id] = (position, attempt, state, transactional)
-        counts = {change_id: (int(completed), total)
-                  for change_id, total, completed in conn.execute(
-            "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
-            " FROM setright_operations o JOIN setright_change_state cs"
-            f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
-            " GROUP BY o.change_id", params)}
+    where, params = unsettled_filter()
+    for change_id, position, attempt, state, transactional in conn.execute(
+            "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
+            " FROM setright_tasks t JOIN setright_change_state cs"
+            f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
+            params):
+        if change_id not in tasks or position > tasks[change_id][0]:
+            tasks[change_id] = (position, attempt, state, transactional)
+    counts = {change_id: (int(completed), total)
+              for change_id, total, completed in conn.execute(
+        "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
+        " FROM setright_operations o JOIN setright_change_state cs"
+        f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
+        " GROUP BY o.change_id", params)}
+    return tasks, counts
+
+
+def _rows(conn: Connection, rows: Sequence[Any], rules: Any,
+          tasks: dict[str, tuple[int, int | None, str | None, int | None]],
+          counts: dict[str, tuple[int, int]], markers: MarkerReader | None
+          ) -> list[IssueSummary]:
+    """The issue rows: one tuple each, straight from its facts row where no apply wrote it."""
     out = []
-    names = _SUMMARY_FIELDS
-    for facts, reason, (created_at, stored_summary, apply_id, apply_error, apply_target) in rows:
-        task = tasks.get(facts.change_id) if apply_id is not None else None
-        completed, total = counts.get(facts.change_id, (None, None)) if apply_id else (None, None)
+    for row, rule in zip(rows, rules):
+        (change_id, state, target, tx_strategy, recovery_strategy, _, _, _, _, _,
+         apply_attempt, apply_max_attempts, _, created_at, stored_summary, apply_id,
+         apply_error, apply_target) = row
+        reason = rule.name
+        if apply_id is None and reason not in APPLY_SUMMARIES:   # most of a Flamingock log
+            out.append(_new(IssueSummary, (
+                change_id, state, reason, target, created_at, stored_summary, tx_strategy,
+                recovery_strategy, None, None, None, None, partial_state_possible(
+                    state, None if tx_strategy is None
+                    else tx_strategy in TRANSACTIONAL_STRATEGIES, None))))
+            continue
+        task = tasks.get(change_id) if apply_id is not None else None
+        completed, total = counts.get(change_id, (None, None)) if apply_id else (None, None)
         if task is not None and task[2] == TaskState.RUNNING and markers is not None:
-            completed, total = _settled_counts(conn, apply_target, apply_id, facts.change_id,
+            completed, total = _settled_counts(conn, apply_target, apply_id, change_id,
                                                markers, completed, total)
-        transactional = (None if facts.tx_strategy is None and task is None
-                         else facts.transactional if facts.tx_strategy is not None
-                         else bool(task and task[3]))
+        transactional = (None if tx_strategy is None and task is None
+                         else tx_strategy in TRANSACTIONAL_STRATEGIES
+                         if tx_strategy is not None else bool(task and task[3]))
         if reason in APPLY_SUMMARIES:
-            apply = ({"error": apply_error, "attempt": facts.apply_attempt,
-                      "max_attempts": facts.apply_max_attempts} if apply_id is not None else {})
+            apply = ({"error": apply_error, "attempt": apply_attempt,
+                      "max_attempts": apply_max_attempts} if apply_id is not None else {})
             stored_summary = error_column(reason, stored_summary, apply)
-        out.append(filled(IssueSummary, names, (   # in IssueSummary's field order
-            facts.change_id, facts.state, reason, facts.target, created_at, stored_summary,
-            facts.tx_strategy, facts.recovery_strategy, apply_id,
-            task[1] if task else None, completed, total,
-            partial_state_possible(facts.state, transactional, completed))))
-    return out, running
+        out.append(_new(IssueSummary, (
+            change_id, state, reason, target, created_at, stored_summary, tx_strategy,
+            recovery_strategy, apply_id, task[1] if task else None, completed, total,
+            partial_state_possible(state, transactional, completed))))
+    return out
 
 
 def _settled_counts(conn: Connection, target: str, apply_id: str, change_id: str,

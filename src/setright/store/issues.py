@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
 from setright.db import Connection
@@ -194,14 +194,63 @@ def unsettled_filter() -> tuple[str, list[str]]:
     return f"({sql})", params
 
 
-def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
-               change_ids: Sequence[str] | None = None, target: str | None = None,
-               unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
-               extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
-    """(facts, the row's `extra_columns`) per change, in Flamingock's order (see
-    `gather_facts`); `extra_columns` may name `cs.`, `ap.` (the current row's apply) and
-    `lt.` (the change's latest task). `change_ids`: only these (a caller keeps the list
-    well under a dialect's limit on bound parameters)."""
+#: Where a fact sits in a row of `_FACTS_SQL` (`extra_columns` follow, from `FACT_WIDTH`).
+STATE, TX_STRATEGY, APPLY_STATE, LEASE_EXPIRES = 1, 3, 6, 7
+FACT_WIDTH = 13
+#: The columns every rule input is made of (`lease_live`: the apply's state and lease; the
+#: Flamingock lock is one fact for the whole query): rows alike in these are decided alike.
+RULE_COLUMNS = (STATE, TX_STRATEGY, 4, APPLY_STATE, LEASE_EXPIRES, 8, 9, 10, 11)
+rule_key = itemgetter(*RULE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class FactRows:
+    """The facts query's rows as read (`extra_columns` from `FACT_WIDTH` on), and what they
+    say: a caller that lists 10,000 changes reads the columns it needs, and builds facts
+    only for the few rows it explains."""
+
+    rows: list[Any]
+    now_iso: str
+    lock: tuple[str, str] | None     # the live Flamingock lock's (owner, until)
+
+    def facts(self, row: Sequence[Any]) -> IssueFacts:
+        # a terminal apply holds nothing, whatever its lease time says
+        lease_live = (bool(row[7]) and row[7] > self.now_iso
+                      and row[6] in NON_TERMINAL_APPLY_STATES)
+        owner, until = (row[12], row[7]) if lease_live else self.lock or (None, None)
+        return filled(IssueFacts, _FACT_NAMES, (
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
+            self.lock is not None, row[10], row[11], owner, until))
+
+    def rules(self) -> list[Rule]:
+        """The deciding rule of every row, each combination of `RULE_COLUMNS` decided once."""
+        return list(map(_RuleCache(self).__getitem__, map(rule_key, self.rows)))
+
+
+class _RuleCache(dict[tuple[Any, ...], Rule]):
+    """Rule by a row's `RULE_COLUMNS`: a miss decides a row made of those columns alone
+    (a rule reads nothing else; tests/store/test_issue_rules.py keeps it so)."""
+
+    def __init__(self, facts: FactRows) -> None:
+        super().__init__()
+        self._facts = facts
+
+    def __missing__(self, key: tuple[Any, ...]) -> Rule:
+        row: list[Any] = [None] * FACT_WIDTH
+        for column, value in zip(RULE_COLUMNS, key, strict=True):
+            row[column] = value
+        rule = self[key] = decide(self._facts.facts(row))
+        return rule
+
+
+def fact_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
+              change_ids: Sequence[str] | None = None, target: str | None = None,
+              unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
+              extra_columns: str = "") -> FactRows:
+    """The rows of every change's facts, in Flamingock's order (see `gather_facts`);
+    `extra_columns` may name `cs.`, `ap.` (the current row's apply) and `lt.` (the
+    change's latest task). `change_ids`: only these (a caller keeps the list well under a
+    dialect's limit on bound parameters)."""
     where, params = [], []
     if unsettled_only:
         unsettled, params = unsettled_filter()
@@ -218,18 +267,20 @@ def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
     sql = (_FACTS_SQL.format(newest=creation_order(conn, "a", descending=True),
                              extra=", " + extra_columns if extra_columns else "")
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.audit_id")
-    now_iso = iso_from_ms(now_ms)
-    flamingock = flamingock_lock_holder(conn, now_ms, lock_table)
-    lock_live = flamingock is not None
-    owner, until = flamingock if flamingock is not None else (None, None)
-    names = _FACT_NAMES
-    for row in conn.execute(sql, params):
-        # a terminal apply holds nothing, whatever its lease time says
-        lease_live = bool(row[7]) and row[7] > now_iso and row[6] in NON_TERMINAL_APPLY_STATES
-        facts = filled(IssueFacts, names, (
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
-            lock_live, row[10], row[11], *((row[12], row[7]) if lease_live else (owner, until))))
-        yield facts, row[13:]
+    lock = flamingock_lock_holder(conn, now_ms, lock_table)
+    return FactRows(conn.execute(sql, params).fetchall(), iso_from_ms(now_ms), lock)
+
+
+def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
+               change_ids: Sequence[str] | None = None, target: str | None = None,
+               unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
+               extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
+    """(facts, the row's `extra_columns`) per change of `fact_rows`."""
+    read = fact_rows(conn, now_ms, change_id=change_id, change_ids=change_ids, target=target,
+                     unsettled_only=unsettled_only, lock_table=lock_table,
+                     extra_columns=extra_columns)
+    for row in read.rows:
+        yield read.facts(row), tuple(row[FACT_WIDTH:])
 
 
 _FACT_NAMES = tuple(f.name for f in fields(IssueFacts))
@@ -249,16 +300,6 @@ def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
     return [facts for facts, _ in facts_rows(conn, now_ms, change_id=change_id, target=target,
                                               unsettled_only=unsettled_only,
                                               lock_table=lock_table)]
-
-
-def classified(conn: Connection, now_ms: int, *, extra_columns: str = "",
-               lock_table: str = FLAMINGOCK_LOCK_TABLE
-               ) -> Iterator[tuple[IssueFacts, Rule, tuple[Any, ...]]]:
-    """(facts, deciding rule, `extra_columns`) of every change that may be an issue, in
-    Flamingock's order: one read for the callers that list issues and running changes."""
-    for facts, extra in facts_rows(conn, now_ms, lock_table=lock_table,
-                                    extra_columns=extra_columns):
-        yield facts, decide(facts), extra
 
 
 def flamingock_lock_holder(conn: Connection, now_ms: int,
