@@ -50,4 +50,4 @@ def test_issue_list_json_text_is_the_standard_librarys(name: str, runs: int) -> 
     issues, live = LISTS[name], [running(n) for n in range(runs)]
     expected = json.dumps(issue_list_json(issues, live), indent=2, ensure_ascii=False,
                           default=str)
-    assert issue_list_json_text(issues, live) == expected
+    assert issue_list_json_text(issues, live) == expected + "\n"

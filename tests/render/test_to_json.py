@@ -81,12 +81,13 @@ def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> 
     assert objects_json(keys, columns) == json.dumps(objects, indent=2, ensure_ascii=False,
                                                      default=str)
     nested = json.dumps({"x": objects}, indent=2, ensure_ascii=False, default=str)
-    assert '{\n  "x": ' + objects_json(keys, columns, "\n  ") + "\n}" == nested
+    assert objects_json(keys, columns, "\n  ", before='{\n  "x": ', after="\n}") == nested
 
 
 def test_objects_json_of_no_objects_and_unequal_columns() -> None:
     from setright.render.style import objects_json
 
     assert objects_json(["a"], [[]]) == objects_json([], []) == "[]"
+    assert objects_json(["a"], [[]], before="(", after=")") == "([])"
     with pytest.raises(ValueError):
         objects_json(["a", "b"], [[1], [1, 2]])

@@ -28,8 +28,10 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
                                          markers=_markers(config),
                                          lock_table=config.flamingock_lock_table)
         text = (issue_list_json_text(issues, running) if as_json
-                else render_list(issues, app.style, running))
-    click.echo(text)
+                else render_list(issues, app.style, running) + "\n")
+    # 5 MB of JSON: not copied again for the newline, nor searched for ANSI codes (JSON
+    # escapes every control character, so it holds none)
+    click.echo(text, nl=False, color=True if as_json else None)
     return 3 if exit_code and issues else 0   # running changes are not issues
 
 

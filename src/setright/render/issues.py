@@ -75,12 +75,14 @@ def issue_list_json(issues: Sequence[IssueSummary],
 
 def issue_list_json_text(issues: Sequence[IssueSummary],
                          running: list[Diagnosis] | None = None) -> str:
-    """`to_json(issue_list_json(issues, running))`, the issues written column by column."""
+    """`to_json(issue_list_json(issues, running))` and a newline, the issues written column
+    by column."""
     columns = list(zip(*issues)) or [()] * len(_FIELD)
-    issues_text = objects_json(ISSUE_KEYS, [columns[_FIELD[key]] for key in ISSUE_KEYS], "\n  ")
     # no JSON text holds a raw newline: its lines are re-indented by one level as they are
     running_text = to_json(_running_json(running or [])).replace("\n", "\n  ")
-    return '{\n  "issues": ' + issues_text + ',\n  "running": ' + running_text + "\n}"
+    return objects_json(ISSUE_KEYS, [columns[_FIELD[key]] for key in ISSUE_KEYS], "\n  ",
+                        before='{\n  "issues": ',
+                        after=',\n  "running": ' + running_text + "\n}\n")
 
 
 def not_an_issue(d: Diagnosis) -> str:

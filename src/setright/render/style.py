@@ -153,9 +153,10 @@ _NONE = type(None)
 
 
 def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
-                 newline: str = "\n") -> str:
+                 newline: str = "\n", *, before: str = "", after: str = "") -> str:
     """`to_json` of the list of objects `{key: value}` given column by column (`columns[i]`
-    holds every object's value of `keys[i]`), its lines starting at `newline`.
+    holds every object's value of `keys[i]`), its lines starting at `newline`; `before`
+    and `after` it, text of the caller's (in the same join: 5 MB are copied once).
 
     The list of 10,000 issues: no object is built. Each column's scalars are encoded once
     per distinct value, a column with one value becomes part of the text between the
@@ -166,29 +167,29 @@ def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
         raise ValueError("one column of equal length per key")
     count = sizes.pop() if sizes else 0
     if not count:
-        return "[]"
+        return before + "[]" + after
     inner = newline + "  "
     fields = inner + "  "
-    before, varying = ["{" + fields], []   # before[i]: an object's text before varying[i]
+    texts, varying = ["{" + fields], []    # texts[i]: an object's text before varying[i]
     for n, (key, column) in enumerate(zip(keys, columns)):
         head = ("," + fields if n else "") + _encode_string(key) + ": "
         cells = _column_text(column, fields)
         if isinstance(cells, str):
-            before[-1] += head + cells
+            texts[-1] += head + cells
         else:
-            before[-1] += head
+            texts[-1] += head
             varying.append(cells)
-            before.append("")
-    after = before.pop() + inner + "}"     # after the last varying cell (or all of it)
+            texts.append("")
+    last = texts.pop() + inner + "}"      # after the last varying cell (or all of it)
     if not varying:
-        return _list_text([after] * count, newline)
+        return before + _list_text([last] * count, newline) + after
     streams: list[Any] = []
-    for text, cells in zip(before, varying):
+    for text, cells in zip(texts, varying):
         streams += [repeat(text), cells]
-    streams.append(repeat(after + "," + inner))
+    streams.append(repeat(last + "," + inner))
     pieces = list(chain.from_iterable(zip(*streams)))
-    pieces[0] = "[" + inner + pieces[0]
-    pieces[-1] = after + newline + "]"
+    pieces[0] = before + "[" + inner + pieces[0]
+    pieces[-1] = last + newline + "]" + after
     return "".join(pieces)
 
 

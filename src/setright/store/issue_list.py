@@ -11,8 +11,8 @@ changes come out of the same read, so `issue list` reads the store once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import compress
-from operator import attrgetter, itemgetter
+from itertools import compress, repeat
+from operator import add, attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from setright.db import Connection
@@ -26,11 +26,17 @@ from setright.store.diagnosis import (
     settled_by_markers,
 )
 from setright.store.issues import (
-    FACT_WIDTH,
     FLAMINGOCK_LOCK_TABLE,
+    JOINED_EXIST,
+    JOINED_FACTS,
+    NOT_JOINED,
+    OWN_FACTS,
     RULES,
     Verdict,
-    fact_rows,
+    classify,
+    facts_at,
+    facts_rows,
+    facts_source,
     unsettled_filter,
 )
 from setright.store.states import TRANSACTIONAL_STRATEGIES, TaskState
@@ -72,38 +78,70 @@ def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_m
                              redrive_max_age=redrive_max_age) for v in running]
 
 
-#: What an issue row shows beside its facts: the current row's, and its apply's.
-_SUMMARY_COLUMNS = "cs.created_at, cs.error_summary, ap.id, ap.error, ap.target"
-_APPLY_ID = FACT_WIDTH + 2
+#: What the list reads of every unsettled change, in Flamingock's order: its own facts
+#: (`OWN_FACTS` but the execution id, which no rule reads) and what its row shows.
+_OWN = ", ".join(OWN_FACTS[:5]) + ", cs.created_at, cs.error_summary"
+#: And of the few a setright apply touched (`JOINED_EXIST`): the rest of their facts (from
+#: the execution id on), and their apply's id, error and target.
+_JOINED = ", ".join(("cs.change_id", *OWN_FACTS[5:], *JOINED_FACTS, "ap.id", "ap.error",
+                     "ap.target"))
+_own_rule_key = itemgetter(1, 3, 4)      # `RULE_COLUMNS`' own three, in a row of `_OWN`
 _RUNNING = next(rule for rule in RULES if rule.name == "running")
 _is_issue = attrgetter("is_issue")
 _new = tuple.__new__
+#: change ids per query of the running changes' facts (well under any bound-parameter limit)
+_CHUNK = 500
 
 
 def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
                lock_table: str) -> tuple[list[IssueSummary], list[Verdict]]:
     """(the open issues, the running verdicts), in Flamingock's order.
 
-    The same values `diagnose` computes for the fields `issue list` shows, read
-    with the facts' query (which also names each change's apply) and two
-    set-based queries over every unsettled change (its latest task in that
-    apply; its operation counts) instead of several queries per issue. A task
-    still `running` is settled by its target's markers, as `diagnose` does, one
-    target read per such task. Facts are built only for the running changes:
-    an issue's row is read as it comes, its rule decided once per combination
-    of the rule's columns.
+    The same values `diagnose` computes for the fields `issue list` shows, from the
+    columns of the facts' query (store/issues.py) and two set-based queries over every
+    unsettled change (its latest task in its apply; its operation counts) instead of
+    several queries per issue. A task still `running` is settled by its target's markers,
+    as `diagnose` does, one target read per such task.
+
+    Every unsettled change's own columns are read in one query; what the joins add, only
+    for the changes a setright apply touched (a change of a Flamingock runner has none).
+    No facts are built for an issue: its rule is decided once per combination of the rule
+    columns. The running changes, few, are read again whole for their diagnosis.
     """
-    read = fact_rows(conn, now_ms, extra_columns=_SUMMARY_COLUMNS, lock_table=lock_table)
-    rules = read.rules()
-    running = ([Verdict(read.facts(row), rule) for row, rule in zip(read.rows, rules)
-                if rule is _RUNNING] if id(_RUNNING) in set(map(id, rules)) else [])
+    where, params = unsettled_filter()
+    own = conn.execute(f"SELECT {_OWN} FROM setright_change_state cs WHERE {where}"
+                       " ORDER BY cs.audit_id", params).fetchall()
+    if not own:
+        return [], []
+    joined = {row[0]: row[1:] for row in conn.execute(
+        f"SELECT {_JOINED} {facts_source(conn)} WHERE {where} AND {JOINED_EXIST}", params)}
+    keys: Any = map(_own_rule_key, own)
+    if joined:
+        keys = [key + (NOT_JOINED if (j := joined.get(row[0])) is None else j[1:7])
+                for row, key in zip(own, keys)]
+    else:
+        keys = map(add, keys, repeat(NOT_JOINED))
+    rules = facts_at(conn, now_ms, lock_table).rules(keys)
+    running = (_running(conn, now_ms, lock_table,
+                        [row[0] for row, rule in zip(own, rules) if rule is _RUNNING])
+               if id(_RUNNING) in set(map(id, rules)) else [])
     flags = list(map(_is_issue, rules))
-    rows = list(compress(read.rows, flags))
+    rows = list(compress(own, flags))
     if not rows:
         return [], running
-    tasks, counts = ({}, {}) if {None}.issuperset(map(itemgetter(_APPLY_ID), rows)) \
-        else _tasks_and_counts(conn)   # only a setright apply has tasks
-    return _rows(conn, rows, compress(rules, flags), tasks, counts, markers), running
+    applied = any(j[8] is not None for j in joined.values())   # only an apply has tasks
+    tasks, counts = _tasks_and_counts(conn) if applied else ({}, {})
+    return _rows(conn, rows, compress(rules, flags), joined, tasks, counts, markers), running
+
+
+def _running(conn: Connection, now_ms: int, lock_table: str, ids: list[str]) -> list[Verdict]:
+    """The verdicts of the running changes `ids` (in Flamingock's order), from their facts."""
+    verdicts: list[Verdict] = []
+    for start in range(0, len(ids), _CHUNK):
+        verdicts += [classify(f) for f, _ in facts_rows(
+            conn, now_ms, change_ids=ids[start:start + _CHUNK], unsettled_only=False,
+            lock_table=lock_table)]
+    return [v for v in verdicts if v.rule is _RUNNING]
 
 
 def _tasks_and_counts(conn: Connection) -> tuple[dict[str, tuple[int, int | None, str | None,
@@ -129,24 +167,30 @@ def _tasks_and_counts(conn: Connection) -> tuple[dict[str, tuple[int, int | None
     return tasks, counts
 
 
-def _rows(conn: Connection, rows: Sequence[Any], rules: Any,
+def _rows(conn: Connection, rows: Sequence[Any], rules: Any, joined: dict[str, Any],
           tasks: dict[str, tuple[int, int | None, str | None, int | None]],
           counts: dict[str, tuple[int, int]], markers: MarkerReader | None
           ) -> list[IssueSummary]:
-    """The issue rows: one tuple each, straight from its facts row where no apply wrote it."""
+    """The issue rows: one tuple each, straight from its own columns where no apply wrote it."""
     out = []
+    touched = joined.get
     for row, rule in zip(rows, rules):
-        (change_id, state, target, tx_strategy, recovery_strategy, _, _, _, _, _,
-         apply_attempt, apply_max_attempts, _, created_at, stored_summary, apply_id,
-         apply_error, apply_target) = row
+        change_id, state, target, tx_strategy, recovery_strategy, created_at, stored_summary \
+            = row
         reason = rule.name
-        if apply_id is None and reason not in APPLY_SUMMARIES:   # most of a Flamingock log
-            out.append(_new(IssueSummary, (
-                change_id, state, reason, target, created_at, stored_summary, tx_strategy,
-                recovery_strategy, None, None, None, None, partial_state_possible(
-                    state, None if tx_strategy is None
-                    else tx_strategy in TRANSACTIONAL_STRATEGIES, None))))
-            continue
+        j = touched(change_id)
+        if j is None:
+            if reason not in APPLY_SUMMARIES:   # most of a Flamingock log
+                out.append(_new(IssueSummary, (
+                    change_id, state, reason, target, created_at, stored_summary, tx_strategy,
+                    recovery_strategy, None, None, None, None, partial_state_possible(
+                        state, None if tx_strategy is None
+                        else tx_strategy in TRANSACTIONAL_STRATEGIES, None))))
+                continue
+            apply_attempt = apply_max_attempts = apply_id = apply_error = apply_target = None
+        else:
+            apply_attempt, apply_max_attempts = j[5], j[6]
+            apply_id, apply_error, apply_target = j[8], j[9], j[10]
         task = tasks.get(change_id) if apply_id is not None else None
         completed, total = counts.get(change_id, (None, None)) if apply_id else (None, None)
         if task is not None and task[2] == TaskState.RUNNING and markers is not None:

@@ -171,17 +171,36 @@ def filled(cls: type[_T], names: tuple[str, ...], values: Iterable[Any]) -> _T:
     return made
 
 
-_FACTS_SQL = """
-SELECT cs.change_id, cs.state, cs.target_system_id, cs.tx_strategy, cs.recovery_strategy,
-       cs.execution_id, ap.state, ap.lease_expires_at, lt.state, la.state,
-       ap.attempt, ap.max_attempts, ap.lease_owner{extra}
-FROM setright_change_state cs
+#: A change's facts, `FACT_WIDTH` columns: its own, then those read through the apply that
+#: wrote its current row (`ap.`) and through its latest task (`lt.`, in the apply `la.`).
+OWN_FACTS = ("cs.change_id", "cs.state", "cs.target_system_id", "cs.tx_strategy",
+             "cs.recovery_strategy", "cs.execution_id")
+JOINED_FACTS = ("ap.state", "ap.lease_expires_at", "lt.state", "la.state", "ap.attempt",
+                "ap.max_attempts", "ap.lease_owner")
+FACT_WIDTH = len(OWN_FACTS) + len(JOINED_FACTS)
+#: True exactly where a column read through the joins may be non-null: a change no
+#: setright apply touched has a null in every one of them.
+JOINED_EXIST = "(ap.id IS NOT NULL OR lt.change_id IS NOT NULL)"
+_JOINS = """
 LEFT JOIN setright_applies ap ON ap.id = cs.execution_id
 LEFT JOIN setright_tasks lt ON lt.change_id = cs.change_id AND lt.apply_id = (
     SELECT t.apply_id FROM setright_tasks t JOIN setright_applies a ON a.id = t.apply_id
     WHERE t.change_id = cs.change_id ORDER BY {newest} LIMIT 1)
 LEFT JOIN setright_applies la ON la.id = lt.apply_id
 """
+#: The columns every rule input is made of (`lease_live`: the apply's state and lease; the
+#: Flamingock lock is one fact for the whole read): rows alike in these are decided alike.
+#: The change's own three come first, the joined six after them.
+RULE_COLUMNS = (1, 3, 4, 6, 7, 8, 9, 10, 11)
+#: The joined part of `rule_key` of a change no setright apply touched.
+NOT_JOINED = (None,) * 6
+rule_key = itemgetter(*RULE_COLUMNS)
+
+
+def facts_source(conn: Connection) -> str:
+    """`FROM` the change state and its joins, for a query of the facts' columns."""
+    return "FROM setright_change_state cs" + _JOINS.format(
+        newest=creation_order(conn, "a", descending=True))
 
 
 def unsettled_filter() -> tuple[str, list[str]]:
@@ -194,26 +213,21 @@ def unsettled_filter() -> tuple[str, list[str]]:
     return f"({sql})", params
 
 
-#: Where a fact sits in a row of `_FACTS_SQL` (`extra_columns` follow, from `FACT_WIDTH`).
-STATE, TX_STRATEGY, APPLY_STATE, LEASE_EXPIRES = 1, 3, 6, 7
-FACT_WIDTH = 13
-#: The columns every rule input is made of (`lease_live`: the apply's state and lease; the
-#: Flamingock lock is one fact for the whole query): rows alike in these are decided alike.
-RULE_COLUMNS = (STATE, TX_STRATEGY, 4, APPLY_STATE, LEASE_EXPIRES, 8, 9, 10, 11)
-rule_key = itemgetter(*RULE_COLUMNS)
+class Facts:
+    """What facts rows say at one moment (`now`, the live Flamingock lock): the facts, and
+    the deciding rule of each combination of `RULE_COLUMNS`, decided once. A caller that
+    lists 10,000 changes decides them by those columns alone, and builds facts only for
+    the few it explains."""
 
+    __slots__ = ("now_iso", "lock", "_rules")
 
-@dataclass(frozen=True)
-class FactRows:
-    """The facts query's rows as read (`extra_columns` from `FACT_WIDTH` on), and what they
-    say: a caller that lists 10,000 changes reads the columns it needs, and builds facts
-    only for the few rows it explains."""
+    def __init__(self, now_ms: int, lock: tuple[str, str] | None) -> None:
+        self.now_iso = iso_from_ms(now_ms)
+        self.lock = lock                 # the live Flamingock lock's (owner, until)
+        self._rules = _RuleCache(self)
 
-    rows: list[Any]
-    now_iso: str
-    lock: tuple[str, str] | None     # the live Flamingock lock's (owner, until)
-
-    def facts(self, row: Sequence[Any]) -> IssueFacts:
+    def of(self, row: Sequence[Any]) -> IssueFacts:
+        """The facts of a row of `FACT_WIDTH` columns (`OWN_FACTS`, `JOINED_FACTS`)."""
         # a terminal apply holds nothing, whatever its lease time says
         lease_live = (bool(row[7]) and row[7] > self.now_iso
                       and row[6] in NON_TERMINAL_APPLY_STATES)
@@ -222,16 +236,20 @@ class FactRows:
             row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
             self.lock is not None, row[10], row[11], owner, until))
 
-    def rules(self) -> list[Rule]:
-        """The deciding rule of every row, each combination of `RULE_COLUMNS` decided once."""
-        return list(map(_RuleCache(self).__getitem__, map(rule_key, self.rows)))
+    def rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
+        """The deciding rule of each `rule_key`."""
+        return list(map(self._rules.__getitem__, keys))
+
+
+def facts_at(conn: Connection, now_ms: int, lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Facts:
+    return Facts(now_ms, flamingock_lock_holder(conn, now_ms, lock_table))
 
 
 class _RuleCache(dict[tuple[Any, ...], Rule]):
     """Rule by a row's `RULE_COLUMNS`: a miss decides a row made of those columns alone
     (a rule reads nothing else; tests/store/test_issue_rules.py keeps it so)."""
 
-    def __init__(self, facts: FactRows) -> None:
+    def __init__(self, facts: Facts) -> None:
         super().__init__()
         self._facts = facts
 
@@ -239,18 +257,18 @@ class _RuleCache(dict[tuple[Any, ...], Rule]):
         row: list[Any] = [None] * FACT_WIDTH
         for column, value in zip(RULE_COLUMNS, key, strict=True):
             row[column] = value
-        rule = self[key] = decide(self._facts.facts(row))
+        rule = self[key] = decide(self._facts.of(row))
         return rule
 
 
-def fact_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
-              change_ids: Sequence[str] | None = None, target: str | None = None,
-              unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
-              extra_columns: str = "") -> FactRows:
-    """The rows of every change's facts, in Flamingock's order (see `gather_facts`);
-    `extra_columns` may name `cs.`, `ap.` (the current row's apply) and `lt.` (the
-    change's latest task). `change_ids`: only these (a caller keeps the list well under a
-    dialect's limit on bound parameters)."""
+def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
+               change_ids: Sequence[str] | None = None, target: str | None = None,
+               unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
+               extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
+    """(facts, the row's `extra_columns`) per change, in Flamingock's order (see
+    `gather_facts`); `extra_columns` may name `cs.`, `ap.` (the current row's apply) and
+    `lt.` (the change's latest task). `change_ids`: only these (a caller keeps the list
+    well under a dialect's limit on bound parameters)."""
     where, params = [], []
     if unsettled_only:
         unsettled, params = unsettled_filter()
@@ -264,23 +282,12 @@ def fact_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
     if target is not None:
         where.append("cs.target_system_id = ?")
         params.append(target)
-    sql = (_FACTS_SQL.format(newest=creation_order(conn, "a", descending=True),
-                             extra=", " + extra_columns if extra_columns else "")
+    sql = (f"SELECT {', '.join(OWN_FACTS + JOINED_FACTS)}"
+           + (", " + extra_columns if extra_columns else "") + " " + facts_source(conn)
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.audit_id")
-    lock = flamingock_lock_holder(conn, now_ms, lock_table)
-    return FactRows(conn.execute(sql, params).fetchall(), iso_from_ms(now_ms), lock)
-
-
-def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
-               change_ids: Sequence[str] | None = None, target: str | None = None,
-               unsettled_only: bool = True, lock_table: str = FLAMINGOCK_LOCK_TABLE,
-               extra_columns: str = "") -> Iterator[tuple[IssueFacts, tuple[Any, ...]]]:
-    """(facts, the row's `extra_columns`) per change of `fact_rows`."""
-    read = fact_rows(conn, now_ms, change_id=change_id, change_ids=change_ids, target=target,
-                     unsettled_only=unsettled_only, lock_table=lock_table,
-                     extra_columns=extra_columns)
-    for row in read.rows:
-        yield read.facts(row), tuple(row[FACT_WIDTH:])
+    facts = facts_at(conn, now_ms, lock_table)
+    for row in conn.execute(sql, params):
+        yield facts.of(row), tuple(row[FACT_WIDTH:])
 
 
 _FACT_NAMES = tuple(f.name for f in fields(IssueFacts))
