@@ -62,6 +62,10 @@ COLUMNS = {
     "bools": [True, False, True, True, None, False],
     "floats": [1.0, 1, float("nan"), float("inf"), -0.0, 2.5],
     "subclasses": [Colour.RED, "red", Level.HIGH, 3, Path("p"), None],
+    # equal to the values before them, of another type: one memo entry would be wrong
+    "text, then an equal enum": ["red", Colour.RED, "red", None, Colour.RED, "blue"],
+    "bool, then equal numbers": [True, 1.0, False, 0, True, None],
+    "int, then an equal enum": [3, Level.HIGH, 3, 3, None, 1],
     "nested": [{"a": [1, {"b": None}]}, [], {}, ["x", [2]], None, "%s"],
     'key "quoted" ü %s': [True] * 6,
 }
@@ -70,6 +74,7 @@ COLUMNS = {
 @pytest.mark.parametrize("names", [
     list(COLUMNS), ["one text"], ["nulls", "one text"], ["unique"], ["texts", "one text"],
     ["one text", "unique", "one text"[::-1]], ["int and bool", "floats"], ["nested", "ints"],
+    ["text, then an equal enum", "bool, then equal numbers", "int, then an equal enum"],
 ], ids=str)
 @pytest.mark.parametrize("rows", [6, 1])
 def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> None:

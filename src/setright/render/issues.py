@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from setright.render.style import Style, column_width, objects_json, table, to_json
-from setright.store.diagnosis import Diagnosis
 from setright.store.issue_list import IssueSummary
 
 if TYPE_CHECKING:
     from setright.planner.drift import DriftReport
+    from setright.store.diagnosis import Diagnosis
 
 
 def _cell(text: str | None, width: int = 48) -> str:
@@ -246,6 +245,8 @@ def guidance(d: Diagnosis) -> list[str]:
 
 
 def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
+    import shlex
+
     from setright.resolutions.template import suggested_resolution
 
     lines = ["RESOLVE WITH",
@@ -294,6 +295,8 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
              guidance(d), resolve_with(d, yaml_text, file_name)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
+        import shlex
+
         out += (f"\n\nNext: setright issue get -c {shlex.quote(following)}   "
                 f"({remaining} more issue{'s' * (remaining > 1)})")
     return out

@@ -150,6 +150,7 @@ _LIST = frozenset({list, tuple})
 _MEMO = frozenset({str, int, bool, type(None)})
 _INT_AND_BOOL = frozenset({int, bool})
 _NONE = type(None)
+_TEXT_OR_NULL = frozenset({str, _NONE})
 
 
 def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
@@ -195,11 +196,20 @@ def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
 
 def _column_text(values: Sequence[Any], newline: str) -> list[str] | str:
     """Every value's text as `_encode` writes it at `newline`; one str when they are all
-    the same. Scalars of one type (and nulls) are encoded once per distinct value, in C."""
-    types = set(map(type, values))
-    if not _MEMO.issuperset(types) or _INT_AND_BOOL.issubset(types):
+    the same. Scalars are encoded once per distinct value, in C.
+
+    Equal values of different types (1, True, 1.0) would share one text: the type of every
+    value is checked, unless the distinct ones are all text or null (only a text equals a
+    text, and a str subclass's JSON is its text)."""
+    try:
+        distinct = set(values)
+    except TypeError:                     # a list or an object among them
         return [_text(value, newline) for value in values]
-    distinct = set(values)
+    types = set(map(type, distinct))
+    if not _TEXT_OR_NULL.issuperset(types):
+        types = set(map(type, values))
+        if not _MEMO.issuperset(types) or _INT_AND_BOOL.issubset(types):
+            return [_text(value, newline) for value in values]
     if len(distinct) == len(values) and len(types) == 1:   # all different: no memo
         return list(map(_PLAIN[types.pop()], values))
     texts: dict[Any, str] = {}

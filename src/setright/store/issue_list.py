@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import compress, repeat
 from operator import add, attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from setright.db import Connection
-from setright.store.diagnosis import (
+from setright.store.issue_fields import (
     APPLY_SUMMARIES,
-    Diagnosis,
     MarkerReader,
-    diagnose,
     error_column,
     partial_state_possible,
     settled_by_markers,
@@ -40,6 +38,9 @@ from setright.store.issues import (
     unsettled_filter,
 )
 from setright.store.states import TRANSACTIONAL_STRATEGIES, TaskState
+
+if TYPE_CHECKING:
+    from setright.store.diagnosis import Diagnosis
 
 
 class IssueSummary(NamedTuple):
@@ -74,6 +75,10 @@ def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_m
     """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
     the issues), diagnosed: from one read of the unsettled changes."""
     issues, running = _summaries(conn, now_ms, markers, lock_table)
+    if not running:
+        return issues, []
+    from setright.store.diagnosis import diagnose   # its 40-field dataclass: only when needed
+
     return issues, [diagnose(conn, audit_table, v, now_ms=now_ms,
                              redrive_max_age=redrive_max_age) for v in running]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter, itemgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from setright.db import Connection
 from setright.db.impl import impl_of
@@ -70,8 +70,9 @@ class IssueFacts:
                 and self.apply_attempt >= self.apply_max_attempts)
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
+    """One row of the table (a tuple: cheaper to define than a dataclass, on every start)."""
+
     name: str
     is_issue: bool
     meaning: str
@@ -123,8 +124,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     facts: IssueFacts
     rule: Rule
 
