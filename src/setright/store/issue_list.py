@@ -118,8 +118,10 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
                        " ORDER BY cs.audit_id", params).fetchall()
     if not own:
         return [], []
+    # no apply at all (a Flamingock runner's store): no change has a joined column
     joined = {row[0]: row[1:] for row in conn.execute(
-        f"SELECT {_JOINED} {facts_source(conn)} WHERE {where} AND {JOINED_EXIST}", params)}
+        f"SELECT {_JOINED} {facts_source(conn)} WHERE {where} AND {JOINED_EXIST}", params)
+    } if conn.execute("SELECT 1 FROM setright_applies LIMIT 1").fetchone() else {}
     keys: Any = map(_own_rule_key, own)
     if joined:
         keys = [key + (NOT_JOINED if (j := joined.get(row[0])) is None else j[1:7])
