@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from setright.render.style import Style, column_width, objects_json, table, to_json
-from setright.store.issue_list import IssueSummary
+from setright.store.issue_list import IssueSummary, issue_columns
 
 if TYPE_CHECKING:
     from setright.planner.drift import DriftReport
@@ -54,7 +54,6 @@ def issue_list(issues: Sequence[IssueSummary], style: Style,
 ISSUE_KEYS = ("change_id", "state", "target", "error_summary", "created_at", "apply_id",
               "task_attempt", "tx_strategy", "recovery_strategy", "operations_completed",
               "operations_total", "partial_state_possible", "reason")
-_FIELD = {name: i for i, name in enumerate(IssueSummary._fields)}
 
 
 def _running_json(running: list[Diagnosis]) -> list[dict[str, Any]]:
@@ -76,10 +75,10 @@ def issue_list_json_text(issues: Sequence[IssueSummary],
                          running: list[Diagnosis] | None = None) -> str:
     """`to_json(issue_list_json(issues, running))` and a newline, the issues written column
     by column."""
-    columns = list(zip(*issues)) or [()] * len(_FIELD)
+    columns = issue_columns(issues)
     # no JSON text holds a raw newline: its lines are re-indented by one level as they are
     running_text = to_json(_running_json(running or [])).replace("\n", "\n  ")
-    return objects_json(ISSUE_KEYS, [columns[_FIELD[key]] for key in ISSUE_KEYS], "\n  ",
+    return objects_json(ISSUE_KEYS, [columns[key] for key in ISSUE_KEYS], "\n  ",
                         before='{\n  "issues": ',
                         after=',\n  "running": ' + running_text + "\n}\n")
 

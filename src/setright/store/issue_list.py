@@ -10,7 +10,8 @@ changes come out of the same read, so `issue list` reads the store once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 from itertools import compress, repeat
 from operator import add, attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -62,16 +63,61 @@ class IssueSummary(NamedTuple):
     partial_state_possible: bool
 
 
+_summary_of = partial(tuple.__new__, IssueSummary)
+
+
+class IssueTable(Sequence[IssueSummary]):
+    """The open issues in Flamingock's order: `IssueSummary` rows, or their columns (by
+    field), as they were made; either is made from the other on demand. The JSON of
+    10,000 issues is written from columns, and needs no row object."""
+
+    __slots__ = ("_rows", "_columns")
+
+    def __init__(self, *, rows: list[IssueSummary] | None = None,
+                 columns: dict[str, Sequence[Any]] | None = None) -> None:
+        self._rows = rows if rows is not None or columns is not None else []
+        self._columns = columns
+
+    @property
+    def rows(self) -> list[IssueSummary]:
+        if self._rows is None:
+            assert self._columns is not None
+            self._rows = list(map(_summary_of, zip(
+                *(self._columns[name] for name in IssueSummary._fields))))
+        return self._rows
+
+    @property
+    def columns(self) -> dict[str, Sequence[Any]]:
+        if self._columns is None:
+            transposed = list(zip(*self.rows)) or [()] * len(IssueSummary._fields)
+            self._columns = dict(zip(IssueSummary._fields, transposed))
+        return self._columns
+
+    def __len__(self) -> int:
+        return len(self._rows if self._rows is not None else self.columns["change_id"])
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
+
+    def __iter__(self) -> Iterator[IssueSummary]:
+        return iter(self.rows)
+
+
+def issue_columns(issues: Sequence[IssueSummary]) -> dict[str, Sequence[Any]]:
+    """The issues' values by `IssueSummary` field."""
+    return (issues if isinstance(issues, IssueTable) else IssueTable(rows=list(issues))).columns
+
+
 def list_issues(conn: Connection, *, now_ms: int, markers: MarkerReader | None = None,
                 lock_table: str = FLAMINGOCK_LOCK_TABLE) -> list[IssueSummary]:
     """Every open issue, in Flamingock's order, with only what `issue list` shows."""
-    return _summaries(conn, now_ms, markers, lock_table)[0]
+    return _summaries(conn, now_ms, markers, lock_table)[0].rows
 
 
 def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_max_age: float,
                    markers: MarkerReader | None = None,
                    lock_table: str = FLAMINGOCK_LOCK_TABLE
-                   ) -> tuple[list[IssueSummary], list[Diagnosis]]:
+                   ) -> tuple[IssueTable, list[Diagnosis]]:
     """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
     the issues), diagnosed: from one read of the unsettled changes."""
     issues, running = _summaries(conn, now_ms, markers, lock_table)
@@ -93,13 +139,14 @@ _JOINED = ", ".join(("cs.change_id", *OWN_FACTS[5:], *JOINED_FACTS, "ap.id", "ap
 _own_rule_key = itemgetter(1, 3, 4)      # `RULE_COLUMNS`' own three, in a row of `_OWN`
 _RUNNING = next(rule for rule in RULES if rule.name == "running")
 _is_issue = attrgetter("is_issue")
+_name = attrgetter("name")
 _new = tuple.__new__
 #: change ids per query of the running changes' facts (well under any bound-parameter limit)
 _CHUNK = 500
 
 
 def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
-               lock_table: str) -> tuple[list[IssueSummary], list[Verdict]]:
+               lock_table: str) -> tuple[IssueTable, list[Verdict]]:
     """(the open issues, the running verdicts), in Flamingock's order.
 
     The same values `diagnose` computes for the fields `issue list` shows, from the
@@ -117,7 +164,7 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
     own = conn.execute(f"SELECT {_OWN} FROM setright_change_state cs WHERE {where}"
                        " ORDER BY cs.audit_id", params).fetchall()
     if not own:
-        return [], []
+        return IssueTable(), []
     # no apply at all (a Flamingock runner's store): no change has a joined column
     joined = {row[0]: row[1:] for row in conn.execute(
         f"SELECT {_JOINED} {facts_source(conn)} WHERE {where} AND {JOINED_EXIST}", params)
@@ -135,10 +182,36 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
     flags = list(map(_is_issue, rules))
     rows = list(compress(own, flags))
     if not rows:
-        return [], running
+        return IssueTable(), running
+    reasons = list(map(_name, compress(rules, flags)))
+    if not joined and APPLY_SUMMARIES.isdisjoint(reasons):
+        return IssueTable(columns=_unapplied_columns(rows, reasons)), running
     applied = any(j[8] is not None for j in joined.values())   # only an apply has tasks
     tasks, counts = _tasks_and_counts(conn) if applied else ({}, {})
-    return _rows(conn, rows, compress(rules, flags), joined, tasks, counts, markers), running
+    return IssueTable(rows=_rows(conn, rows, reasons, joined, tasks, counts, markers)), running
+
+
+def _partial_unapplied(state: str, tx_strategy: str | None) -> bool:
+    """`partial_state_possible` of a change no setright apply touched (no task, no counts)."""
+    return partial_state_possible(state, None if tx_strategy is None
+                                  else tx_strategy in TRANSACTIONAL_STRATEGIES, None)
+
+
+class _PartialUnapplied(dict[tuple[str, str | None], bool]):
+    def __missing__(self, key: tuple[str, str | None]) -> bool:
+        value = self[key] = _partial_unapplied(*key)
+        return value
+
+
+def _unapplied_columns(rows: list[Any], reasons: list[str]) -> dict[str, Sequence[Any]]:
+    """The columns of issues no setright apply touched, none of whose Error column comes
+    from an apply: what `_rows` makes of each (its first branch), column by column."""
+    change_id, state, target, tx_strategy, recovery_strategy, created_at, stored = zip(*rows)
+    nulls = (None,) * len(rows)
+    partial = list(map(_PartialUnapplied().__getitem__, zip(state, tx_strategy)))
+    return dict(zip(IssueSummary._fields, (
+        change_id, state, reasons, target, created_at, stored, tx_strategy, recovery_strategy,
+        nulls, nulls, nulls, nulls, partial), strict=True))
 
 
 def _running(conn: Connection, now_ms: int, lock_table: str, ids: list[str]) -> list[Verdict]:
@@ -174,25 +247,23 @@ def _tasks_and_counts(conn: Connection) -> tuple[dict[str, tuple[int, int | None
     return tasks, counts
 
 
-def _rows(conn: Connection, rows: Sequence[Any], rules: Any, joined: dict[str, Any],
+def _rows(conn: Connection, rows: Sequence[Any], reasons: list[str], joined: dict[str, Any],
           tasks: dict[str, tuple[int, int | None, str | None, int | None]],
           counts: dict[str, tuple[int, int]], markers: MarkerReader | None
           ) -> list[IssueSummary]:
     """The issue rows: one tuple each, straight from its own columns where no apply wrote it."""
     out = []
     touched = joined.get
-    for row, rule in zip(rows, rules):
+    for row, reason in zip(rows, reasons):
         change_id, state, target, tx_strategy, recovery_strategy, created_at, stored_summary \
             = row
-        reason = rule.name
         j = touched(change_id)
         if j is None:
             if reason not in APPLY_SUMMARIES:   # most of a Flamingock log
                 out.append(_new(IssueSummary, (
                     change_id, state, reason, target, created_at, stored_summary, tx_strategy,
-                    recovery_strategy, None, None, None, None, partial_state_possible(
-                        state, None if tx_strategy is None
-                        else tx_strategy in TRANSACTIONAL_STRATEGIES, None))))
+                    recovery_strategy, None, None, None, None,
+                    _partial_unapplied(state, tx_strategy))))
                 continue
             apply_attempt = apply_max_attempts = apply_id = apply_error = apply_target = None
         else:
