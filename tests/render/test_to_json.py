@@ -78,7 +78,7 @@ COLUMNS = {
 ], ids=str)
 @pytest.mark.parametrize("rows", [6, 1])
 def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> None:
-    from setright.render.style import objects_json
+    from setright.render.style import objects_json, objects_json_parts
 
     columns = [COLUMNS.get(n, COLUMNS["unique"])[:rows] for n in names]
     keys = [n if n in COLUMNS else "reversed" for n in names]
@@ -87,6 +87,10 @@ def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> 
                                                      default=str)
     nested = json.dumps({"x": objects}, indent=2, ensure_ascii=False, default=str)
     assert objects_json(keys, columns, "\n  ", before='{\n  "x": ', after="\n}") == nested
+    for size in (1, 2, 5):   # in parts of `size` objects (the last one shorter)
+        parts = list(objects_json_parts(keys, columns, "\n  ", before='{\n  "x": ',
+                                        after="\n}", per_part=size))
+        assert "".join(parts) == nested and len(parts) == -(-rows // size)
 
 
 def test_objects_json_of_no_objects_and_unequal_columns() -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from setright.render.style import Style, column_width, objects_json, table, to_json
+from setright.render.style import Style, column_width, objects_json_parts, table, to_json
 from setright.store.issue_list import IssueSummary, issue_columns
 
 if TYPE_CHECKING:
@@ -73,14 +73,20 @@ def issue_list_json(issues: Sequence[IssueSummary],
 
 def issue_list_json_text(issues: Sequence[IssueSummary],
                          running: list[Diagnosis] | None = None) -> str:
-    """`to_json(issue_list_json(issues, running))` and a newline, the issues written column
-    by column."""
+    """`to_json(issue_list_json(issues, running))` and a newline."""
+    return "".join(issue_list_json_parts(issues, running))
+
+
+def issue_list_json_parts(issues: Sequence[IssueSummary],
+                          running: list[Diagnosis] | None = None) -> Iterator[str]:
+    """`issue_list_json_text` in parts of a megabyte at most, the issues written column by
+    column."""
     columns = issue_columns(issues)
     # no JSON text holds a raw newline: its lines are re-indented by one level as they are
     running_text = to_json(_running_json(running or [])).replace("\n", "\n  ")
-    return objects_json(ISSUE_KEYS, [columns[key] for key in ISSUE_KEYS], "\n  ",
-                        before='{\n  "issues": ',
-                        after=',\n  "running": ' + running_text + "\n}\n")
+    return objects_json_parts(ISSUE_KEYS, [columns[key] for key in ISSUE_KEYS], "\n  ",
+                              before='{\n  "issues": ',
+                              after=',\n  "running": ' + running_text + "\n}\n")
 
 
 def not_an_issue(d: Diagnosis) -> str:

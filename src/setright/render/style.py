@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
 from dataclasses import dataclass
@@ -157,18 +158,27 @@ def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
                  newline: str = "\n", *, before: str = "", after: str = "") -> str:
     """`to_json` of the list of objects `{key: value}` given column by column (`columns[i]`
     holds every object's value of `keys[i]`), its lines starting at `newline`; `before`
-    and `after` it, text of the caller's (in the same join: 5 MB are copied once).
+    and `after` it, text of the caller's."""
+    return "".join(objects_json_parts(keys, columns, newline, before=before, after=after))
 
-    The list of 10,000 issues: no object is built. Each column's scalars are encoded once
-    per distinct value, a column with one value becomes part of the text between the
-    others, and the whole list is one join of those texts and the varying columns' cells.
+
+def objects_json_parts(keys: Sequence[str], columns: Sequence[Sequence[Any]],
+                       newline: str = "\n", *, before: str = "", after: str = "",
+                       per_part: int = 1000) -> Iterator[str]:
+    """`objects_json` in parts of `per_part` objects: the 5 MB of 10,000 issues are written
+    part by part, in memory each part reuses (fresh memory costs a page fault a page).
+
+    No object is built. Each column's scalars are encoded once per distinct value, a
+    column with one value becomes part of the text between the others, and each part is
+    one join of those texts and the varying columns' cells.
     """
     sizes = set(map(len, columns))
     if len(sizes) > 1 or len(columns) != len(keys):
         raise ValueError("one column of equal length per key")
     count = sizes.pop() if sizes else 0
     if not count:
-        return before + "[]" + after
+        yield before + "[]" + after
+        return
     inner = newline + "  "
     fields = inner + "  "
     texts, varying = ["{" + fields], []    # texts[i]: an object's text before varying[i]
@@ -179,24 +189,28 @@ def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
             texts[-1] += head + cells
         else:
             texts[-1] += head
-            varying.append(cells)
+            varying.append((cells, column))
             texts.append("")
     last = texts.pop() + inner + "}"      # after the last varying cell (or all of it)
-    if not varying:
-        return before + _list_text([last] * count, newline) + after
-    streams: list[Any] = []
-    for text, cells in zip(texts, varying):
-        streams += [repeat(text), cells]
-    streams.append(repeat(last + "," + inner))
-    pieces = list(chain.from_iterable(zip(*streams)))
-    pieces[0] = before + "[" + inner + pieces[0]
-    pieces[-1] = last + newline + "]" + after
-    return "".join(pieces)
+    for start in range(0, count, per_part):
+        size = min(per_part, count - start)
+        streams: list[Any] = []
+        for text, (encode, column) in zip(texts, varying):
+            streams += [repeat(text, size), encode(column[start:start + size])]
+        streams.append(repeat(last + "," + inner, size))
+        pieces = list(chain.from_iterable(zip(*streams)))
+        if not start:
+            pieces[0] = before + "[" + inner + pieces[0]
+        if start + size == count:
+            pieces[-1] = last + newline + "]" + after
+        yield "".join(pieces)
 
 
-def _column_text(values: Sequence[Any], newline: str) -> list[str] | str:
-    """Every value's text as `_encode` writes it at `newline`; one str when they are all
-    the same. Scalars are encoded once per distinct value, in C.
+def _column_text(values: Sequence[Any], newline: str
+                 ) -> str | Callable[[Sequence[Any]], list[str]]:
+    """The text of every value as `_encode` writes it at `newline`: one str when they are
+    all the same, else what makes the texts of a slice of them. Scalars are encoded once
+    per distinct value, in C.
 
     Equal values of different types (1, True, 1.0) would share one text: the type of every
     value is checked, unless the distinct ones are all text or null (only a text equals a
@@ -204,14 +218,14 @@ def _column_text(values: Sequence[Any], newline: str) -> list[str] | str:
     try:
         distinct = set(values)
     except TypeError:                     # a list or an object among them
-        return [_text(value, newline) for value in values]
+        return partial(_texts, newline=newline)
     types = set(map(type, distinct))
     if not _TEXT_OR_NULL.issuperset(types):
         types = set(map(type, values))
         if not _MEMO.issuperset(types) or _INT_AND_BOOL.issubset(types):
-            return [_text(value, newline) for value in values]
+            return partial(_texts, newline=newline)
     if len(distinct) == len(values) and len(types) == 1:   # all different: no memo
-        return list(map(_PLAIN[types.pop()], values))
+        return partial(_mapped, _PLAIN[types.pop()])
     texts: dict[Any, str] = {}
     if _NONE in types:
         distinct.discard(None)
@@ -223,7 +237,15 @@ def _column_text(values: Sequence[Any], newline: str) -> list[str] | str:
         texts.update({value: _PLAIN[type(value)](value) for value in distinct})
     if len(texts) == 1:
         return texts.popitem()[1]
-    return list(map(texts.__getitem__, values))
+    return partial(_mapped, texts.__getitem__)
+
+
+def _mapped(encode: Callable[[Any], str], values: Sequence[Any]) -> list[str]:
+    return list(map(encode, values))
+
+
+def _texts(values: Sequence[Any], newline: str) -> list[str]:
+    return [_text(value, newline) for value in values]
 
 
 def _list_text(items: list[str], newline: str) -> str:
