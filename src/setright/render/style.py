@@ -199,10 +199,10 @@ def objects_json_parts(keys: Sequence[str], columns: Sequence[Sequence[Any]],
             streams += [repeat(text, size), encode(column[start:start + size])]
         streams.append(repeat(last + "," + inner, size))
         pieces = list(chain.from_iterable(zip(*streams)))
-        if not start:
-            pieces[0] = before + "[" + inner + pieces[0]
         if start + size == count:
             pieces[-1] = last + newline + "]" + after
+        if not start:   # after the end: one object with no varying cell is one piece
+            pieces[0] = before + "[" + inner + pieces[0]
         yield "".join(pieces)
 
 
@@ -215,6 +215,9 @@ def _column_text(values: Sequence[Any], newline: str
     Equal values of different types (1, True, 1.0) would share one text: the type of every
     value is checked, unless the distinct ones are all text or null (only a text equals a
     text, and a str subclass's JSON is its text)."""
+    first = values[0]
+    if type(first) in _TEXT_OR_NULL and values.count(first) == len(values):
+        return _PLAIN[type(first)](first)     # one value (the common case): no set to build
     try:
         distinct = set(values)
     except TypeError:                     # a list or an object among them

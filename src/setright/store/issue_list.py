@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from functools import partial
-from itertools import compress, repeat
-from operator import add, attrgetter, itemgetter
+from itertools import compress
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from setright.db import Connection
@@ -136,7 +136,8 @@ _OWN = ", ".join(OWN_FACTS[:5]) + ", cs.created_at, cs.error_summary"
 #: the execution id on), and their apply's id, error and target.
 _JOINED = ", ".join(("cs.change_id", *OWN_FACTS[5:], *JOINED_FACTS, "ap.id", "ap.error",
                      "ap.target"))
-_own_rule_key = itemgetter(1, 3, 4)      # `RULE_COLUMNS`' own three, in a row of `_OWN`
+#: `RULE_COLUMNS`' own three (state, tx strategy, recovery strategy), in a row of `_OWN`
+_own_rule_key = itemgetter(1, 3, 4)
 _RUNNING = next(rule for rule in RULES if rule.name == "running")
 _is_issue = attrgetter("is_issue")
 _name = attrgetter("name")
@@ -169,13 +170,11 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
     joined = {row[0]: row[1:] for row in conn.execute(
         f"SELECT {_JOINED} {facts_source(conn)} WHERE {where} AND {JOINED_EXIST}", params)
     } if conn.execute("SELECT 1 FROM setright_applies LIMIT 1").fetchone() else {}
-    keys: Any = map(_own_rule_key, own)
-    if joined:
-        keys = [key + (NOT_JOINED if (j := joined.get(row[0])) is None else j[1:7])
-                for row, key in zip(own, keys)]
-    else:
-        keys = map(add, keys, repeat(NOT_JOINED))
-    rules = facts_at(conn, now_ms, lock_table).rules(keys)
+    own_keys = list(map(_own_rule_key, own))
+    facts = facts_at(conn, now_ms, lock_table)
+    rules = facts.rules([key + (NOT_JOINED if (j := joined.get(row[0])) is None else j[1:7])
+                         for row, key in zip(own, own_keys)]) if joined \
+        else facts.unjoined_rules(own_keys)
     running = (_running(conn, now_ms, lock_table,
                         [row[0] for row, rule in zip(own, rules) if rule is _RUNNING])
                if id(_RUNNING) in set(map(id, rules)) else [])
@@ -185,7 +184,8 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
         return IssueTable(), running
     reasons = list(map(_name, compress(rules, flags)))
     if not joined and APPLY_SUMMARIES.isdisjoint(reasons):
-        return IssueTable(columns=_unapplied_columns(rows, reasons)), running
+        partial = list(map(_PartialUnapplied().__getitem__, compress(own_keys, flags)))
+        return IssueTable(columns=_unapplied_columns(rows, reasons, partial)), running
     applied = any(j[8] is not None for j in joined.values())   # only an apply has tasks
     tasks, counts = _tasks_and_counts(conn) if applied else ({}, {})
     return IssueTable(rows=_rows(conn, rows, reasons, joined, tasks, counts, markers)), running
@@ -197,54 +197,23 @@ def _partial_unapplied(state: str, tx_strategy: str | None) -> bool:
                                   else tx_strategy in TRANSACTIONAL_STRATEGIES, None)
 
 
-class _PartialUnapplied(dict[tuple[str, str | None], bool]):
-    def __missing__(self, key: tuple[str, str | None]) -> bool:
-        value = self[key] = _partial_unapplied(*key)
+class _PartialUnapplied(dict[tuple[Any, ...], bool]):
+    """`_partial_unapplied` by a change's own rule columns (state, tx strategy, recovery)."""
+
+    def __missing__(self, key: tuple[Any, ...]) -> bool:
+        value = self[key] = _partial_unapplied(key[0], key[1])
         return value
 
 
-def _unapplied_columns(rows: list[Any], reasons: list[str]) -> dict[str, Sequence[Any]]:
+def _unapplied_columns(rows: list[Any], reasons: list[str],
+                       partial: list[bool]) -> dict[str, Sequence[Any]]:
     """The columns of issues no setright apply touched, none of whose Error column comes
     from an apply: what `_rows` makes of each (its first branch), column by column."""
     change_id, state, target, tx_strategy, recovery_strategy, created_at, stored = zip(*rows)
     nulls = (None,) * len(rows)
-    partial = list(map(_PartialUnapplied().__getitem__, zip(state, tx_strategy)))
     return dict(zip(IssueSummary._fields, (
         change_id, state, reasons, target, created_at, stored, tx_strategy, recovery_strategy,
         nulls, nulls, nulls, nulls, partial), strict=True))
-
-
-def _running(conn: Connection, now_ms: int, lock_table: str, ids: list[str]) -> list[Verdict]:
-    """The verdicts of the running changes `ids` (in Flamingock's order), from their facts."""
-    verdicts: list[Verdict] = []
-    for start in range(0, len(ids), _CHUNK):
-        verdicts += [classify(f) for f, _ in facts_rows(
-            conn, now_ms, change_ids=ids[start:start + _CHUNK], unsettled_only=False,
-            lock_table=lock_table)]
-    return [v for v in verdicts if v.rule is _RUNNING]
-
-
-def _tasks_and_counts(conn: Connection) -> tuple[dict[str, tuple[int, int | None, str | None,
-                                                                  int | None]],
-                                                   dict[str, tuple[int, int]]]:
-    """Every unsettled change's latest task in the apply that wrote its current row, and
-    that apply's (completed, total) operations of the change."""
-    tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
-    where, params = unsettled_filter()
-    for change_id, position, attempt, state, transactional in conn.execute(
-            "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
-            " FROM setright_tasks t JOIN setright_change_state cs"
-            f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
-            params):
-        if change_id not in tasks or position > tasks[change_id][0]:
-            tasks[change_id] = (position, attempt, state, transactional)
-    counts = {change_id: (int(completed), total)
-              for change_id, total, completed in conn.execute(
-        "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
-        " FROM setright_operations o JOIN setright_change_state cs"
-        f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
-        " GROUP BY o.change_id", params)}
-    return tasks, counts
 
 
 def _rows(conn: Connection, rows: Sequence[Any], reasons: list[str], joined: dict[str, Any],

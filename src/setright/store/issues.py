@@ -219,12 +219,13 @@ class Facts:
     lists 10,000 changes decides them by those columns alone, and builds facts only for
     the few it explains."""
 
-    __slots__ = ("now_iso", "lock", "_rules")
+    __slots__ = ("now_iso", "lock", "_rules", "_unjoined")
 
     def __init__(self, now_ms: int, lock: tuple[str, str] | None) -> None:
         self.now_iso = iso_from_ms(now_ms)
         self.lock = lock                 # the live Flamingock lock's (owner, until)
         self._rules = _RuleCache(self)
+        self._unjoined = _UnjoinedCache(self._rules)
 
     def of(self, row: Sequence[Any]) -> IssueFacts:
         """The facts of a row of `FACT_WIDTH` columns (`OWN_FACTS`, `JOINED_FACTS`)."""
@@ -239,6 +240,11 @@ class Facts:
     def rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
         """The deciding rule of each `rule_key`."""
         return list(map(self._rules.__getitem__, keys))
+
+    def unjoined_rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
+        """The deciding rule of each change no setright apply touched, by the first three
+        of its `rule_key` (its own columns; the joined ones are `NOT_JOINED`)."""
+        return list(map(self._unjoined.__getitem__, keys))
 
 
 def facts_at(conn: Connection, now_ms: int, lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Facts:
@@ -258,6 +264,16 @@ class _RuleCache(dict[tuple[Any, ...], Rule]):
         for column, value in zip(RULE_COLUMNS, key, strict=True):
             row[column] = value
         rule = self[key] = decide(self._facts.of(row))
+        return rule
+
+
+class _UnjoinedCache(dict[tuple[Any, ...], Rule]):
+    def __init__(self, rules: _RuleCache) -> None:
+        super().__init__()
+        self._rules = rules
+
+    def __missing__(self, key: tuple[Any, ...]) -> Rule:
+        rule = self[key] = self._rules[key + NOT_JOINED]
         return rule
 
 
