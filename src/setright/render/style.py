@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
+    """How output looks (a tuple: every command makes one, and a dataclass costs each
+    process a compile of its methods)."""
+
     ascii: bool = False
     color: bool = False
     #: the terminal's width in columns; None when unknown (piped output without COLUMNS),

@@ -216,6 +216,39 @@ def _unapplied_columns(rows: list[Any], reasons: list[str],
         nulls, nulls, nulls, nulls, partial), strict=True))
 
 
+def _running(conn: Connection, now_ms: int, lock_table: str, ids: list[str]) -> list[Verdict]:
+    """The verdicts of the running changes `ids` (in Flamingock's order), from their facts."""
+    verdicts: list[Verdict] = []
+    for start in range(0, len(ids), _CHUNK):
+        verdicts += [classify(f) for f, _ in facts_rows(
+            conn, now_ms, change_ids=ids[start:start + _CHUNK], unsettled_only=False,
+            lock_table=lock_table)]
+    return [v for v in verdicts if v.rule is _RUNNING]
+
+
+def _tasks_and_counts(conn: Connection) -> tuple[dict[str, tuple[int, int | None, str | None,
+                                                                  int | None]],
+                                                   dict[str, tuple[int, int]]]:
+    """Every unsettled change's latest task in the apply that wrote its current row, and
+    that apply's (completed, total) operations of the change."""
+    tasks: dict[str, tuple[int, int | None, str | None, int | None]] = {}
+    where, params = unsettled_filter()
+    for change_id, position, attempt, state, transactional in conn.execute(
+            "SELECT t.change_id, t.position, t.attempt, t.state, t.transactional"
+            " FROM setright_tasks t JOIN setright_change_state cs"
+            f" ON t.apply_id = cs.execution_id AND t.change_id = cs.change_id WHERE {where}",
+            params):
+        if change_id not in tasks or position > tasks[change_id][0]:
+            tasks[change_id] = (position, attempt, state, transactional)
+    counts = {change_id: (int(completed), total)
+              for change_id, total, completed in conn.execute(
+        "SELECT o.change_id, count(*), sum(CASE WHEN o.state = 'completed' THEN 1 ELSE 0 END)"
+        " FROM setright_operations o JOIN setright_change_state cs"
+        f" ON o.apply_id = cs.execution_id AND o.change_id = cs.change_id WHERE {where}"
+        " GROUP BY o.change_id", params)}
+    return tasks, counts
+
+
 def _rows(conn: Connection, rows: Sequence[Any], reasons: list[str], joined: dict[str, Any],
           tasks: dict[str, tuple[int, int | None, str | None, int | None]],
           counts: dict[str, tuple[int, int]], markers: MarkerReader | None
