@@ -55,6 +55,10 @@ COLUMNS = {
     "one text": ["same"] * 6,
     "texts": HOSTILE[:6],
     "unique": [f"c-{n}" for n in range(6)],
+    # all different: encoded in one call, split at the escaped newlines joining them
+    "unique, backslashes": ["c\\", "n", "\\\\", "x\\\"", "y\\", "nz"],
+    "unique, backslash n": ["a\\nb", "c\\", "n", "\\n", "d\n", "e"],
+    "unique, newlines": ["a\nb", "\n", "", "\r\n", "ü\u2028", "😀 \x00"],
     "nulls": [None] * 6,
     "text or null": ["a", None, "a", "b\n", None, "a"],
     "ints": [1, 2, 2, 2**70, -1, 0],
@@ -75,6 +79,8 @@ COLUMNS = {
     list(COLUMNS), ["one text"], ["nulls", "one text"], ["unique"], ["texts", "one text"],
     ["one text", "unique", "one text"[::-1]], ["int and bool", "floats"], ["nested", "ints"],
     ["text, then an equal enum", "bool, then equal numbers", "int, then an equal enum"],
+    ["unique, backslashes", "one text", "unique, backslash n", "unique, newlines", "nulls"],
+    ["unique, backslashes"], ["one text", "unique, backslashes"],
 ], ids=str)
 @pytest.mark.parametrize("rows", [6, 1])
 def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> None:
