@@ -175,16 +175,21 @@ def _summaries(conn: Connection, now_ms: int, markers: MarkerReader | None,
     rules = facts.rules([key + (NOT_JOINED if (j := joined.get(row[0])) is None else j[1:7])
                          for row, key in zip(own, own_keys)]) if joined \
         else facts.unjoined_rules(own_keys)
+    decided = facts.decided()
     running = (_running(conn, now_ms, lock_table,
                         [row[0] for row, rule in zip(own, rules) if rule is _RUNNING])
-               if id(_RUNNING) in set(map(id, rules)) else [])
-    flags = list(map(_is_issue, rules))
-    rows = list(compress(own, flags))
+               if any(rule is _RUNNING for rule in decided) else [])
+    if all(rule.is_issue for rule in decided):   # every unsettled change is an issue
+        rows, issue_rules, issue_keys = own, rules, own_keys
+    else:
+        flags = list(map(_is_issue, rules))
+        rows = list(compress(own, flags))
+        issue_rules, issue_keys = compress(rules, flags), compress(own_keys, flags)
     if not rows:
         return IssueTable(), running
-    reasons = list(map(_name, compress(rules, flags)))
+    reasons = list(map(_name, issue_rules))
     if not joined and APPLY_SUMMARIES.isdisjoint(reasons):
-        partial = list(map(_PartialUnapplied().__getitem__, compress(own_keys, flags)))
+        partial = list(map(_PartialUnapplied().__getitem__, issue_keys))
         return IssueTable(columns=_unapplied_columns(rows, reasons, partial)), running
     applied = any(j[8] is not None for j in joined.values())   # only an apply has tasks
     tasks, counts = _tasks_and_counts(conn) if applied else ({}, {})

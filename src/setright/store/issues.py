@@ -241,6 +241,10 @@ class Facts:
         """The deciding rule of each `rule_key`."""
         return list(map(self._rules.__getitem__, keys))
 
+    def decided(self) -> list[Rule]:
+        """Every rule `rules` and `unjoined_rules` gave so far, once each."""
+        return list({id(rule): rule for rule in self._rules.values()}.values())
+
     def unjoined_rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
         """The deciding rule of each change no setright apply touched, by the first three
         of its `rule_key` (its own columns; the joined ones are `NOT_JOINED`)."""
