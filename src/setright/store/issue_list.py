@@ -1,12 +1,11 @@
 """What `issue list` shows, for every open issue at once.
 
 `diagnose` (store/diagnosis.py) explains one change with several queries; a list
-of 10,000 issues cannot afford that. Here the facts' query also reads the
-columns the list shows, and two set-based queries read every unsettled
-change's latest task and operation counts; the values are those `diagnose`
-computes for the same fields (tests/issues keeps the two equal). The running
-changes come out of the same read, so `issue list` reads the store once.
-"""
+of 10,000 issues cannot afford that. Here the columns of the facts' query
+(store/issues.py) are read with those the list shows, and two set-based queries
+read every unsettled change's latest task and operation counts; the values are
+those `diagnose` computes for the same fields (tests/issues keeps the two
+equal). The running changes come out of the same read."""
 
 from __future__ import annotations
 
