@@ -59,6 +59,12 @@ COLUMNS = {
     "unique, backslashes": ["c\\", "n", "\\\\", "x\\\"", "y\\", "nz"],
     "unique, backslash n": ["a\\nb", "c\\", "n", "\\n", "d\n", "e"],
     "unique, newlines": ["a\nb", "\n", "", "\r\n", "ü\u2028", "😀 \x00"],
+    # texts JSON writes as they are, between quotes; and texts it escapes
+    "plain texts": ["a b", "ü ✓ 😀", "a b", "%s {}", "", "'"],
+    "a quote": ['a"', "b", 'a"', "b", "c", "d"],
+    "a backslash": ["a\\b", "c", "d\\", "e", "c", "g"],
+    "a separator": ["a", "\u2028", "a", "b", "a", "b"],
+    "a delete": ["\x7f", "b", "c", "d", "e", "f"],
     "nulls": [None] * 6,
     "text or null": ["a", None, "a", "b\n", None, "a"],
     "ints": [1, 2, 2, 2**70, -1, 0],
@@ -81,6 +87,8 @@ COLUMNS = {
     ["text, then an equal enum", "bool, then equal numbers", "int, then an equal enum"],
     ["unique, backslashes", "one text", "unique, backslash n", "unique, newlines", "nulls"],
     ["unique, backslashes"], ["one text", "unique, backslashes"],
+    ["plain texts", "a quote", "unique", "a separator", "a delete"], ["plain texts"],
+    ["a backslash", "plain texts"],
 ], ids=str)
 @pytest.mark.parametrize("rows", [6, 1])
 def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> None:

@@ -189,9 +189,10 @@ def objects_json_parts(keys: Sequence[str], columns: Sequence[Sequence[Any]],
         if isinstance(cells, str):
             texts[-1] += head + cells
         else:
-            texts[-1] += head
+            quote = '"' if cells is _verbatim else ""
+            texts[-1] += head + quote
             varying.append((cells, column))
-            texts.append("")
+            texts.append(quote)
     last = texts.pop() + inner + "}"      # after the last varying cell (or all of it)
     for start in range(0, count, per_part):
         size = min(per_part, count - start)
@@ -208,26 +209,25 @@ def objects_json_parts(keys: Sequence[str], columns: Sequence[Sequence[Any]],
 
 
 def _column_text(values: Sequence[Any], newline: str
-                 ) -> str | Callable[[Sequence[Any]], list[str]]:
+                 ) -> str | Callable[[Sequence[Any]], Sequence[str]]:
     """The text of every value as `_encode` writes it at `newline`: one str when they are
-    all the same, else what makes the texts of a slice of them. Scalars are encoded once
-    per distinct value, in C.
+    all the same, else what makes the texts of a slice of them (`_verbatim`: the values
+    themselves, to be written between quotes). Scalars are encoded once per distinct
+    value, in C; texts that need no escape are not encoded at all.
 
-    Equal values of different types (1, True, 1.0) would share one text: the type of every
-    value is checked, unless the distinct ones are all text or null (only a text equals a
-    text, and a str subclass's JSON is its text)."""
+    Equal values of different types (1, True, 1.0) must not share one text: a column
+    holding int and bool is encoded value by value."""
     first = values[0]
     if type(first) in _TEXT_OR_NULL and values.count(first) == len(values):
         return _PLAIN[type(first)](first)     # one value (the common case): no set to build
-    try:
-        distinct = set(values)
-    except TypeError:                     # a list or an object among them
+    types = set(map(type, values))
+    if types == _STR:
+        joined = "".join(values)   # nothing JSON escapes: no quote, backslash or control
+        if joined.isprintable() and '"' not in joined and "\\" not in joined:
+            return _verbatim
+    if not _MEMO.issuperset(types) or _INT_AND_BOOL.issubset(types):
         return partial(_texts, newline=newline)
-    types = set(map(type, distinct))
-    if not _TEXT_OR_NULL.issuperset(types):
-        types = set(map(type, values))
-        if not _MEMO.issuperset(types) or _INT_AND_BOOL.issubset(types):
-            return partial(_texts, newline=newline)
+    distinct = set(values)
     if len(distinct) == len(values) and len(types) == 1:   # all different: no memo
         return partial(_mapped, _PLAIN[types.pop()])
     texts: dict[Any, str] = {}
@@ -242,6 +242,11 @@ def _column_text(values: Sequence[Any], newline: str
     if len(texts) == 1:
         return texts.popitem()[1]
     return partial(_mapped, texts.__getitem__)
+
+
+def _verbatim(values: Sequence[str]) -> Sequence[str]:
+    """Texts that need no escape, as they are (their quotes are in the objects' text)."""
+    return values
 
 
 def _mapped(encode: Callable[[Any], str], values: Sequence[Any]) -> list[str]:
