@@ -118,7 +118,7 @@ def issue_overview(conn: Connection, audit_table: str, *, now_ms: int, redrive_m
                    lock_table: str = FLAMINGOCK_LOCK_TABLE
                    ) -> tuple[IssueTable, list[Diagnosis]]:
     """`list_issues`, and the STARTED changes under a live lease or lock (listed apart from
-    the issues), diagnosed: from one read of the unsettled changes."""
+    the issues), diagnosed: both from the list's read of the unsettled changes."""
     issues, running = _summaries(conn, now_ms, markers, lock_table)
     if not running:
         return issues, []
