@@ -118,3 +118,51 @@ def test_issue_get_json(runner: CliRunner, project: Path) -> None:
     assert data["state"] == "ROLLBACK_FAILED" and data["partial_state_possible"] is True
     assert data["resolution_file"] == "2026-11-22-payment-processing.yaml"
     assert data["remaining_issues"] == 2 and data["guidance"]
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["with a STARTED change", "FAILED only"])
+def test_the_list_of_a_flamingock_store_is_what_the_diagnosis_says(project: Path,
+                                                                    started: bool) -> None:
+    """Issues no setright apply touched are listed column by column (no row object), unless
+    one's Error column comes from its apply (STARTED): both ways give the diagnosis' values."""
+    from setright.cli.app import App
+    from setright.store.diagnosis import diagnose_issues
+    from setright.store.issue_list import IssueSummary, issue_overview, list_issues
+
+    conn = sqlite3.connect(project / "flamingock.db")
+    conn.execute("INSERT INTO flamingockAuditLog (execution_id, stage_id, change_id, author,"
+                 " created_at, state, tx_strategy, target_system_id, recovery_strategy,"
+                 " error_trace, metadata) VALUES ('exec-2', 'stage', 'tx-failed', 'flamingock',"
+                 " ?, 'FAILED', NULL, 'user-db', 'MANUAL_INTERVENTION', 'boom', '{}')", (T0,))
+    if not started:
+        conn.execute("DELETE FROM flamingockAuditLog WHERE change_id = 'user-data-sync-v2'")
+    conn.commit()
+    conn.close()
+    app = App(config_path=None, store_url=None, ascii_only=False, color=False, verbose=False,
+              cwd=project, clock=FixedClock(T0))
+    try:
+        store = app.reader()
+        now = store.now_ms()
+        listed = list_issues(store.conn, now_ms=now)
+        table, _ = issue_overview(store.conn, store.audit_table, now_ms=now, redrive_max_age=60)
+        full = diagnose_issues(store.conn, store.audit_table, now_ms=now, redrive_max_age=60)
+    finally:
+        app.close()
+    assert [s._asdict() for s in listed] == [
+        {name: getattr(d, name) for name in IssueSummary._fields} for d in full]
+    assert len(listed) == 3 + started
+    assert (table._rows is None) is not started   # the way this case is meant to take
+
+
+def test_an_issue_table_gives_rows_and_columns_alike() -> None:
+    from setright.store.issue_list import IssueSummary, IssueTable, issue_columns
+
+    rows = [IssueSummary(f"c{n}", "FAILED", "failed-non-transactional", None, None, "boom",
+                         "NON_TX", None, None, None, None, None, n % 2 == 0) for n in range(3)]
+    by_rows = IssueTable(rows=rows)
+    by_columns = IssueTable(columns=dict(by_rows.columns))
+    assert by_columns.rows == rows and list(by_columns) == rows and by_columns[1] == rows[1]
+    assert len(by_columns) == len(by_rows) == 3 and by_columns and not IssueTable()
+    assert issue_columns(rows) == by_columns.columns == by_rows.columns
+    assert by_rows.columns["partial_state_possible"] == (True, False, True)
+    assert issue_columns([])["change_id"] == () and len(IssueTable(rows=[])) == 0

@@ -205,8 +205,6 @@ def test_the_scaffold_carries_a_ticket_line(tmp_path: Path) -> None:
 
 def _listed_fields(project: Project, clock: FixedClock) -> tuple[list[dict], list[dict]]:
     """`list_issues` and the full `diagnose_issues`, as the fields `issue list` shows."""
-    from dataclasses import asdict, fields
-
     from setright.runner.reap import target_marker_reader
     from setright.store.diagnosis import diagnose_issues
     from setright.store.issue_list import IssueSummary, list_issues
@@ -214,13 +212,13 @@ def _listed_fields(project: Project, clock: FixedClock) -> tuple[list[dict], lis
     store = project.open_store(clock)
     try:
         markers = target_marker_reader(project.config().targets)
-        listed = [asdict(s) for s in list_issues(store.conn, now_ms=clock.now_ms(),
+        listed = [s._asdict() for s in list_issues(store.conn, now_ms=clock.now_ms(),
                                                   markers=markers)]
         full = diagnose_issues(store.conn, store.audit_table, now_ms=clock.now_ms(),
                                redrive_max_age=86_400, markers=markers)
     finally:
         store.close()
-    names = [f.name for f in fields(IssueSummary)]
+    names = list(IssueSummary._fields)
     return listed, [{n: getattr(d, n) for n in names} for d in full]
 
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 import pytest
 
 from setright.store.issues import (
+    FACT_WIDTH,
     NEVER_ISSUES,
+    RULE_COLUMNS,
     RULE_INPUTS,
     RULES,
+    NOT_JOINED,
+    OWN_FACTS,
+    Facts,
     IssueFacts,
     classify,
     filled,
+    rule_key,
     unsettled_filter,
 )
 
@@ -156,3 +163,43 @@ def test_filled_is_what_the_generated_init_makes() -> None:
     assert made == BASE and hash(made) == hash(BASE) and repr(made) == repr(BASE)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.state = "APPLIED"  # type: ignore[misc]
+
+
+def _row(f: IssueFacts, lease: str | None = None) -> list[object]:
+    """A facts-query row (`issues.FACT_WIDTH` columns) saying what `f` says."""
+    return [f.change_id, f.state, f.target, f.tx_strategy, f.recovery_strategy, f.execution_id,
+            f.apply_state, lease, f.latest_task_state, f.latest_task_apply_state,
+            f.apply_attempt, f.apply_max_attempts, "runner-1"]
+
+
+NOW_MS = 1_795_348_800_000   # 2026-11-22T12:00:00Z
+
+
+@pytest.mark.parametrize("lock", [None, ("flamingock", "2026-11-22T12:01:00.000Z")])
+def test_rules_of_rows_decide_each_row_as_its_facts(lock: tuple[str, str] | None) -> None:
+    """`FactRows.rules` decides once per combination of RULE_COLUMNS: every row of a mixed
+    read (many repeats, leases live and expired) gets the rule its own facts get."""
+    cases = [f for _, f, _, _ in TABLE] + [facts(state="STARTED", apply_state="running")]
+    rows = [_row(f, lease) for f in cases
+            for lease in (None, "2026-11-22T12:05:00.000Z", "2026-11-22T11:55:00.000Z")]
+    rows = [tuple(r) for r in rows * 3]
+    read = Facts(NOW_MS, lock)
+    rules = read.rules(map(rule_key, rows))
+    assert rules == [classify(read.of(r)).rule for r in rows]
+    assert {r.name for r in rules} >= {"running", "queued", "unknown-state"}
+
+
+def test_rule_columns_hold_every_rule_input() -> None:
+    """A column outside RULE_COLUMNS changes no rule input, whatever it holds."""
+    read = Facts(NOW_MS, None)
+    rule_inputs = operator.attrgetter(*RULE_INPUTS)
+    for _, f, _, _ in TABLE:
+        row = _row(f, "2026-11-22T12:05:00.000Z")
+        for column in set(range(FACT_WIDTH)) - set(RULE_COLUMNS):
+            other = list(row)
+            other[column] = "something else"
+            assert rule_inputs(read.of(other)) == rule_inputs(read.of(row)), column
+    assert all(0 <= c < FACT_WIDTH for c in RULE_COLUMNS)
+    # a change no setright apply touched: null in every joined column, its key's tail
+    assert [c for c in RULE_COLUMNS if c >= len(OWN_FACTS)] == list(
+        range(len(OWN_FACTS), len(OWN_FACTS) + len(NOT_JOINED)))

@@ -11,7 +11,6 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,19 +21,24 @@ if TYPE_CHECKING:
     from setright.timeutil import Clock
 
 
-@dataclass
 class App:
-    config_path: Path | None
-    store_url: str | None
-    ascii_only: bool
-    color: bool
-    verbose: bool
-    cwd: Path
-    clock: Any = None
-    width: int | None = None           # the terminal's columns; None: fixed table widths
-    _config: Any = field(default=None, repr=False)
-    _store: Any = field(default=None, repr=False)
-    _snapshot: ExitStack = field(default_factory=ExitStack, repr=False)
+    """One command's context (a plain class: a dataclass costs every process a compile of
+    its generated methods)."""
+
+    def __init__(self, config_path: Path | None, store_url: str | None, ascii_only: bool,
+                 color: bool, verbose: bool, cwd: Path, clock: Any = None,
+                 width: int | None = None) -> None:
+        self.config_path = config_path
+        self.store_url = store_url
+        self.ascii_only = ascii_only
+        self.color = color
+        self.verbose = verbose
+        self.cwd = cwd
+        self.clock = clock
+        self.width = width             # the terminal's columns; None: fixed table widths
+        self._config: Any = None
+        self._store: Any = None
+        self._snapshot = ExitStack()
 
     @property
     def style(self) -> Style:

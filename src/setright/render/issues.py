@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from setright.render.style import Style, column_width, table
-from setright.store.diagnosis import Diagnosis
-from setright.store.issue_list import IssueSummary
+from setright.render.style import Style, column_width, objects_json_parts, table, to_json
+from setright.store.issue_list import IssueSummary, issue_columns
 
 if TYPE_CHECKING:
     from setright.planner.drift import DriftReport
+    from setright.store.diagnosis import Diagnosis
 
 
 def _cell(text: str | None, width: int = 48) -> str:
@@ -51,21 +50,43 @@ def issue_list(issues: Sequence[IssueSummary], style: Style,
     ])
 
 
-def issue_list_json(issues: Sequence[IssueSummary],
-                    running: list[Diagnosis] | None = None) -> dict[str, Any]:
-    return {"issues": [{
-        "change_id": d.change_id, "state": d.state, "target": d.target,
-        "error_summary": d.error_summary, "created_at": d.created_at, "apply_id": d.apply_id,
-        "task_attempt": d.task_attempt, "tx_strategy": d.tx_strategy,
-        "recovery_strategy": d.recovery_strategy,
-        "operations_completed": d.operations_completed,
-        "operations_total": d.operations_total,
-        "partial_state_possible": d.partial_state_possible, "reason": d.reason,
-    } for d in issues], "running": [{
+#: The keys of an `issue list --json` issue, in their order.
+ISSUE_KEYS = ("change_id", "state", "target", "error_summary", "created_at", "apply_id",
+              "task_attempt", "tx_strategy", "recovery_strategy", "operations_completed",
+              "operations_total", "partial_state_possible", "reason")
+
+
+def _running_json(running: list[Diagnosis]) -> list[dict[str, Any]]:
+    return [{
         "change_id": d.change_id, "state": d.state, "target": d.target,
         "created_at": d.created_at, "apply_id": d.apply_id, "lock_owner": d.lock_owner,
         "lock_until": d.lock_until, "reason": d.reason,
-    } for d in running or []]}
+    } for d in running]
+
+
+def issue_list_json(issues: Sequence[IssueSummary],
+                    running: list[Diagnosis] | None = None) -> dict[str, Any]:
+    """What `issue list --json` writes (`issue_list_json_text` writes it without building it)."""
+    return {"issues": [{key: getattr(d, key) for key in ISSUE_KEYS} for d in issues],
+            "running": _running_json(running or [])}
+
+
+def issue_list_json_text(issues: Sequence[IssueSummary],
+                         running: list[Diagnosis] | None = None) -> str:
+    """`to_json(issue_list_json(issues, running))` and a newline."""
+    return "".join(issue_list_json_parts(issues, running))
+
+
+def issue_list_json_parts(issues: Sequence[IssueSummary],
+                          running: list[Diagnosis] | None = None) -> Iterator[str]:
+    """`issue_list_json_text` in parts of a megabyte at most, the issues written column by
+    column."""
+    columns = issue_columns(issues)
+    # no JSON text holds a raw newline: its lines are re-indented by one level as they are
+    running_text = to_json(_running_json(running or [])).replace("\n", "\n  ")
+    return objects_json_parts(ISSUE_KEYS, [columns[key] for key in ISSUE_KEYS], "\n  ",
+                              before='{\n  "issues": ',
+                              after=',\n  "running": ' + running_text + "\n}\n")
 
 
 def not_an_issue(d: Diagnosis) -> str:
@@ -229,6 +250,8 @@ def guidance(d: Diagnosis) -> list[str]:
 
 
 def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
+    import shlex
+
     from setright.resolutions.template import suggested_resolution
 
     lines = ["RESOLVE WITH",
@@ -277,6 +300,8 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
              guidance(d), resolve_with(d, yaml_text, file_name)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
+        import shlex
+
         out += (f"\n\nNext: setright issue get -c {shlex.quote(following)}   "
                 f"({remaining} more issue{'s' * (remaining > 1)})")
     return out

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from itertools import chain
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from itertools import chain, repeat
 from operator import itemgetter
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
+    """How output looks (a tuple: every command makes one, and a dataclass costs each
+    process a compile of its methods)."""
+
     ascii: bool = False
     color: bool = False
     #: the terminal's width in columns; None when unknown (piped output without COLUMNS),
@@ -145,6 +148,113 @@ def _encode_flat_objects(items: list[Any] | tuple[Any, ...], newline: str) -> st
 
 
 _LIST = frozenset({list, tuple})
+#: scalars a column may encode once per distinct value (not int and bool together: 1 == True)
+_MEMO = frozenset({str, int, bool, type(None)})
+_INT_AND_BOOL = frozenset({int, bool})
+_NONE = type(None)
+_TEXT_OR_NULL = frozenset({str, _NONE})
+
+
+def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
+                 newline: str = "\n", *, before: str = "", after: str = "") -> str:
+    """`to_json` of the list of objects `{key: value}` given column by column (`columns[i]`
+    holds every object's value of `keys[i]`), its lines starting at `newline`; `before`
+    and `after` it, text of the caller's."""
+    return "".join(objects_json_parts(keys, columns, newline, before=before, after=after))
+
+
+def objects_json_parts(keys: Sequence[str], columns: Sequence[Sequence[Any]],
+                       newline: str = "\n", *, before: str = "", after: str = "",
+                       per_part: int = 1000) -> Iterator[str]:
+    """`objects_json` in parts of `per_part` objects: the 5 MB of 10,000 issues are written
+    part by part, in memory each part reuses (fresh memory costs a page fault a page).
+
+    No object is built. Each column's scalars are encoded once per distinct value, a
+    column with one value becomes part of the text between the others, and each part is
+    one join of those texts and the varying columns' cells.
+    """
+    sizes = set(map(len, columns))
+    if len(sizes) > 1 or len(columns) != len(keys):
+        raise ValueError("one column of equal length per key")
+    count = sizes.pop() if sizes else 0
+    if not count:
+        yield before + "[]" + after
+        return
+    inner = newline + "  "
+    fields = inner + "  "
+    texts, varying = ["{" + fields], []    # texts[i]: an object's text before varying[i]
+    for n, (key, column) in enumerate(zip(keys, columns)):
+        head = ("," + fields if n else "") + _encode_string(key) + ": "
+        cells = _column_text(column, fields)
+        if isinstance(cells, str):
+            texts[-1] += head + cells
+        else:
+            quote = '"' if cells is _verbatim else ""
+            texts[-1] += head + quote
+            varying.append((cells, column))
+            texts.append(quote)
+    last = texts.pop() + inner + "}"      # after the last varying cell (or all of it)
+    for start in range(0, count, per_part):
+        size = min(per_part, count - start)
+        streams: list[Any] = []
+        for text, (encode, column) in zip(texts, varying):
+            streams += [repeat(text, size), encode(column[start:start + size])]
+        streams.append(repeat(last + "," + inner, size))
+        pieces = list(chain.from_iterable(zip(*streams)))
+        if start + size == count:
+            pieces[-1] = last + newline + "]" + after
+        if not start:   # after the end: one object with no varying cell is one piece
+            pieces[0] = before + "[" + inner + pieces[0]
+        yield "".join(pieces)
+
+
+def _column_text(values: Sequence[Any], newline: str
+                 ) -> str | Callable[[Sequence[Any]], Sequence[str]]:
+    """The text of every value as `_encode` writes it at `newline`: one str when they are
+    all the same, else what makes the texts of a slice of them (`_verbatim`: the values
+    themselves, to be written between quotes). Scalars are encoded once per distinct
+    value, in C; texts that need no escape are not encoded at all.
+
+    Equal values of different types (1, True, 1.0) must not share one text: a column
+    holding int and bool is encoded value by value."""
+    first = values[0]
+    if type(first) in _TEXT_OR_NULL and values.count(first) == len(values):
+        return _PLAIN[type(first)](first)     # one value (the common case): no set to build
+    types = set(map(type, values))
+    if types == _STR:
+        joined = "".join(values)   # nothing JSON escapes: no quote, backslash or control
+        if joined.isprintable() and '"' not in joined and "\\" not in joined:
+            return _verbatim
+    if not _MEMO.issuperset(types) or _INT_AND_BOOL.issubset(types):
+        return partial(_texts, newline=newline)
+    distinct = set(values)
+    if len(distinct) == len(values) and len(types) == 1:   # all different: no memo
+        return partial(_mapped, _PLAIN[types.pop()])
+    texts: dict[Any, str] = {}
+    if _NONE in types:
+        distinct.discard(None)
+        texts[None] = "null"
+    kinds = types - {_NONE}
+    if len(kinds) == 1:
+        texts.update(zip(distinct, map(_PLAIN[kinds.pop()], distinct)))
+    else:
+        texts.update({value: _PLAIN[type(value)](value) for value in distinct})
+    if len(texts) == 1:
+        return texts.popitem()[1]
+    return partial(_mapped, texts.__getitem__)
+
+
+def _verbatim(values: Sequence[str]) -> Sequence[str]:
+    """Texts that need no escape, as they are (their quotes are in the objects' text)."""
+    return values
+
+
+def _mapped(encode: Callable[[Any], str], values: Sequence[Any]) -> list[str]:
+    return list(map(encode, values))
+
+
+def _texts(values: Sequence[Any], newline: str) -> list[str]:
+    return [_text(value, newline) for value in values]
 
 
 def _list_text(items: list[str], newline: str) -> str:

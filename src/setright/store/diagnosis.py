@@ -16,13 +16,18 @@ returns decide what committed, exactly as the reaper would settle it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.store.audit import audit_row, current_state
+from setright.store.issue_fields import (  # noqa: F401 - MarkerReader: importers' name here
+    MarkerReader,
+    error_column,
+    partial_state_possible,
+    settled_by_markers,
+)
 from setright.store.issues import FLAMINGOCK_LOCK_TABLE, Verdict, find_issues, verdict_for
 from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
@@ -33,10 +38,6 @@ LEFT_BEHIND = "left behind in the target: "
 #: How an operation's error starts when the reaper could not tell from the target's
 #: catalog whether it took effect (it ran outside a transaction, or was DDL on MySQL).
 UNSETTLED = "unknown whether it took effect: "
-
-#: (target, apply_id, change_id) → the operation seqs whose marker is in the target, or
-#: None when the target cannot say (unknown target, unreadable file).
-MarkerReader = Callable[[str, str, str], Collection[int] | None]
 
 STATUS_MEANING = {
     ChangeState.STARTED: "execution began but never completed",
@@ -196,20 +197,6 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
     )
 
 
-def settled_by_markers(ops: list[tuple[int, str, str]],
-                        marks: Collection[int] | None) -> list[tuple[int, str, str]]:
-    """An in-flight task's operations as its target markers settle them (§5.2 step 1).
-
-    A marker exists exactly when its operation committed (a rollback script
-    removes its task's markers in its own transaction), so for a task nobody
-    has settled yet the markers, not the store rows, say what committed.
-    """
-    if marks is None:
-        return ops
-    return [(seq, "completed" if seq in marks else ("pending" if state == "completed" else state),
-             stmt) for seq, state, stmt in ops]
-
-
 def _started_at(conn: Connection, audit_table: str, change_id: str,
                 execution_id: str | None) -> str | None:
     """When the execution that wrote the current row began (its STARTED row)."""
@@ -222,21 +209,6 @@ def _started_at(conn: Connection, audit_table: str, change_id: str,
         f" AND {same_execution} ORDER BY id DESC LIMIT 1", params).fetchone()
     ms = row[0] if row else None
     return iso_from_ms(int(ms)) if ms is not None else None
-
-
-_ALWAYS_PARTIAL = frozenset({ChangeState.STARTED.value, ChangeState.ROLLBACK_FAILED.value})
-_FAILED = ChangeState.FAILED.value   # plain strings: a member's lookup costs (10,000 rows)
-
-
-def partial_state_possible(state: str, transactional: bool | None, completed: int | None) -> bool:
-    """Non-transactional with a committed operation, STARTED, ROLLBACK_FAILED, or unknown."""
-    if state in _ALWAYS_PARTIAL:
-        return True
-    if state == _FAILED:
-        if transactional:
-            return False
-        return completed is None or completed > 0
-    return False
 
 
 def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int,
@@ -270,22 +242,6 @@ def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int
         return RedriveHint(False, why_not=f"change {rollback_failed[0]} is ROLLBACK_FAILED: "
                            "its rollback's own partial state needs a human")
     return RedriveHint(True, until=until)
-
-
-#: The reasons whose Error column `error_column` takes from the apply (others: as stored).
-APPLY_SUMMARIES = frozenset({"started-never-completed", "retry-budget-exhausted"})
-
-
-def error_column(reason: str, stored: str | None, apply: dict[str, Any]) -> str | None:
-    """The Error column: why the runner was lost, or the spent budget, or the stored error."""
-    if reason == "started-never-completed":
-        if apply.get("error"):
-            return str(apply["error"]).splitlines()[0]
-        return "started, never completed (no live lease or lock)"
-    if reason == "retry-budget-exhausted":
-        return (f"retry budget exhausted ({apply.get('attempt')} of {apply.get('max_attempts')}): "
-                f"{stored or apply.get('error') or 'no error recorded'}")
-    return stored
 
 
 def diagnose_issues(conn: Connection, audit_table: str, *, now_ms: int,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from operator import attrgetter
-from typing import Any, TypeVar
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple, TypeVar
 
 from setright.db import Connection
 from setright.db.impl import impl_of
@@ -70,8 +70,9 @@ class IssueFacts:
                 and self.apply_attempt >= self.apply_max_attempts)
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
+    """One row of the table (a tuple: cheaper to define than a dataclass, on every start)."""
+
     name: str
     is_issue: bool
     meaning: str
@@ -123,8 +124,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     facts: IssueFacts
     rule: Rule
 
@@ -171,17 +171,36 @@ def filled(cls: type[_T], names: tuple[str, ...], values: Iterable[Any]) -> _T:
     return made
 
 
-_FACTS_SQL = """
-SELECT cs.change_id, cs.state, cs.target_system_id, cs.tx_strategy, cs.recovery_strategy,
-       cs.execution_id, ap.state, ap.lease_expires_at, lt.state, la.state,
-       ap.attempt, ap.max_attempts, ap.lease_owner{extra}
-FROM setright_change_state cs
+#: A change's facts, `FACT_WIDTH` columns: its own, then those read through the apply that
+#: wrote its current row (`ap.`) and through its latest task (`lt.`, in the apply `la.`).
+OWN_FACTS = ("cs.change_id", "cs.state", "cs.target_system_id", "cs.tx_strategy",
+             "cs.recovery_strategy", "cs.execution_id")
+JOINED_FACTS = ("ap.state", "ap.lease_expires_at", "lt.state", "la.state", "ap.attempt",
+                "ap.max_attempts", "ap.lease_owner")
+FACT_WIDTH = len(OWN_FACTS) + len(JOINED_FACTS)
+#: True exactly where a column read through the joins may be non-null: a change no
+#: setright apply touched has a null in every one of them.
+JOINED_EXIST = "(ap.id IS NOT NULL OR lt.change_id IS NOT NULL)"
+_JOINS = """
 LEFT JOIN setright_applies ap ON ap.id = cs.execution_id
 LEFT JOIN setright_tasks lt ON lt.change_id = cs.change_id AND lt.apply_id = (
     SELECT t.apply_id FROM setright_tasks t JOIN setright_applies a ON a.id = t.apply_id
     WHERE t.change_id = cs.change_id ORDER BY {newest} LIMIT 1)
 LEFT JOIN setright_applies la ON la.id = lt.apply_id
 """
+#: The columns every rule input is made of (`lease_live`: the apply's state and lease; the
+#: Flamingock lock is one fact for the whole read): rows alike in these are decided alike.
+#: The change's own three come first, the joined six after them.
+RULE_COLUMNS = (1, 3, 4, 6, 7, 8, 9, 10, 11)
+#: The joined part of `rule_key` of a change no setright apply touched.
+NOT_JOINED = (None,) * 6
+rule_key = itemgetter(*RULE_COLUMNS)
+
+
+def facts_source(conn: Connection) -> str:
+    """`FROM` the change state and its joins, for a query of the facts' columns."""
+    return "FROM setright_change_state cs" + _JOINS.format(
+        newest=creation_order(conn, "a", descending=True))
 
 
 def unsettled_filter() -> tuple[str, list[str]]:
@@ -192,6 +211,74 @@ def unsettled_filter() -> tuple[str, list[str]]:
     sql = " OR ".join(["cs.state < ?", *ranges, "cs.state > ?"])
     params = [never[0], *(v for pair in zip(never, never[1:]) for v in pair), never[-1]]
     return f"({sql})", params
+
+
+class Facts:
+    """What facts rows say at one moment (`now`, the live Flamingock lock): the facts, and
+    the deciding rule of each combination of `RULE_COLUMNS`, decided once. A caller that
+    lists 10,000 changes decides them by those columns alone, and builds facts only for
+    the few it explains."""
+
+    __slots__ = ("now_iso", "lock", "_rules", "_unjoined")
+
+    def __init__(self, now_ms: int, lock: tuple[str, str] | None) -> None:
+        self.now_iso = iso_from_ms(now_ms)
+        self.lock = lock                 # the live Flamingock lock's (owner, until)
+        self._rules = _RuleCache(self)
+        self._unjoined = _UnjoinedCache(self._rules)
+
+    def of(self, row: Sequence[Any]) -> IssueFacts:
+        """The facts of a row of `FACT_WIDTH` columns (`OWN_FACTS`, `JOINED_FACTS`)."""
+        # a terminal apply holds nothing, whatever its lease time says
+        lease_live = (bool(row[7]) and row[7] > self.now_iso
+                      and row[6] in NON_TERMINAL_APPLY_STATES)
+        owner, until = (row[12], row[7]) if lease_live else self.lock or (None, None)
+        return filled(IssueFacts, _FACT_NAMES, (
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
+            self.lock is not None, row[10], row[11], owner, until))
+
+    def rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
+        """The deciding rule of each `rule_key`."""
+        return list(map(self._rules.__getitem__, keys))
+
+    def decided(self) -> list[Rule]:
+        """Every rule `rules` and `unjoined_rules` gave so far, once each."""
+        return list({id(rule): rule for rule in self._rules.values()}.values())
+
+    def unjoined_rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
+        """The deciding rule of each change no setright apply touched, by the first three
+        of its `rule_key` (its own columns; the joined ones are `NOT_JOINED`)."""
+        return list(map(self._unjoined.__getitem__, keys))
+
+
+def facts_at(conn: Connection, now_ms: int, lock_table: str = FLAMINGOCK_LOCK_TABLE) -> Facts:
+    return Facts(now_ms, flamingock_lock_holder(conn, now_ms, lock_table))
+
+
+class _RuleCache(dict[tuple[Any, ...], Rule]):
+    """Rule by a row's `RULE_COLUMNS`: a miss decides a row made of those columns alone
+    (a rule reads nothing else; tests/store/test_issue_rules.py keeps it so)."""
+
+    def __init__(self, facts: Facts) -> None:
+        super().__init__()
+        self._facts = facts
+
+    def __missing__(self, key: tuple[Any, ...]) -> Rule:
+        row: list[Any] = [None] * FACT_WIDTH
+        for column, value in zip(RULE_COLUMNS, key, strict=True):
+            row[column] = value
+        rule = self[key] = decide(self._facts.of(row))
+        return rule
+
+
+class _UnjoinedCache(dict[tuple[Any, ...], Rule]):
+    def __init__(self, rules: _RuleCache) -> None:
+        super().__init__()
+        self._rules = rules
+
+    def __missing__(self, key: tuple[Any, ...]) -> Rule:
+        rule = self[key] = self._rules[key + NOT_JOINED]
+        return rule
 
 
 def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
@@ -215,21 +302,12 @@ def facts_rows(conn: Connection, now_ms: int, *, change_id: str | None = None,
     if target is not None:
         where.append("cs.target_system_id = ?")
         params.append(target)
-    sql = (_FACTS_SQL.format(newest=creation_order(conn, "a", descending=True),
-                             extra=", " + extra_columns if extra_columns else "")
+    sql = (f"SELECT {', '.join(OWN_FACTS + JOINED_FACTS)}"
+           + (", " + extra_columns if extra_columns else "") + " " + facts_source(conn)
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY cs.audit_id")
-    now_iso = iso_from_ms(now_ms)
-    flamingock = flamingock_lock_holder(conn, now_ms, lock_table)
-    lock_live = flamingock is not None
-    owner, until = flamingock if flamingock is not None else (None, None)
-    names = _FACT_NAMES
+    facts = facts_at(conn, now_ms, lock_table)
     for row in conn.execute(sql, params):
-        # a terminal apply holds nothing, whatever its lease time says
-        lease_live = bool(row[7]) and row[7] > now_iso and row[6] in NON_TERMINAL_APPLY_STATES
-        facts = filled(IssueFacts, names, (
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
-            lock_live, row[10], row[11], *((row[12], row[7]) if lease_live else (owner, until))))
-        yield facts, row[13:]
+        yield facts.of(row), tuple(row[FACT_WIDTH:])
 
 
 _FACT_NAMES = tuple(f.name for f in fields(IssueFacts))
@@ -249,16 +327,6 @@ def gather_facts(conn: Connection, now_ms: int, *, change_id: str | None = None,
     return [facts for facts, _ in facts_rows(conn, now_ms, change_id=change_id, target=target,
                                               unsettled_only=unsettled_only,
                                               lock_table=lock_table)]
-
-
-def classified(conn: Connection, now_ms: int, *, extra_columns: str = "",
-               lock_table: str = FLAMINGOCK_LOCK_TABLE
-               ) -> Iterator[tuple[IssueFacts, Rule, tuple[Any, ...]]]:
-    """(facts, deciding rule, `extra_columns`) of every change that may be an issue, in
-    Flamingock's order: one read for the callers that list issues and running changes."""
-    for facts, extra in facts_rows(conn, now_ms, lock_table=lock_table,
-                                    extra_columns=extra_columns):
-        yield facts, decide(facts), extra
 
 
 def flamingock_lock_holder(conn: Connection, now_ms: int,
