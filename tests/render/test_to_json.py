@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from enum import Enum, IntEnum
 from pathlib import Path
 
@@ -32,11 +33,32 @@ CASES = [
      {"a%s": True, "g": {"f": Path("p"), "d": {"s": [[]]}}, "m": ["x"], "e": [], "n": {}}],
     [[1, 2], ["a", None], [{"k": 1}, {"k": [2]}]], [[1], [2, 3], []], [[], []],
     [{"a": 1, "b": 2}, {"b": 2, "a": 1}, {}], [{"x": 1}, {"y": 2}], [{1: "a"}, {1: "b"}],
+    # a column the same all the way down is written into the template once
+    [{"p": "%s %%", "q": None}] * 3, [{"v": 1}, {"v": True}, {"v": 1.0}, {"v": "1"}],
 ]
 
 
 @pytest.mark.parametrize("data", CASES, ids=[str(n) for n in range(len(CASES))])
 def test_to_json_matches_the_standard_library(data: object) -> None:
+    assert to_json(data) == json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def _random_value(rng: random.Random, depth: int) -> object:
+    """Lists of alike objects, lists of lists, mixed scalars: what the column writer groups."""
+    scalars = ["%s", "ü\n\"", "", 0, 1, True, False, None, 2.5, Colour.RED, Level.HIGH]
+    if depth == 0 or rng.random() < 0.3:
+        return rng.choice(scalars)
+    if rng.random() < 0.5:
+        keys = rng.sample(["a", "b", "%d", "é", 1], rng.randint(0, 3))
+        shape = [rng.random() < 0.5 for _ in keys]
+        return [{k: (rng.choice(scalars) if flat else _random_value(rng, depth - 1))
+                 for k, flat in zip(keys, shape)} for _ in range(rng.randint(0, 4))]
+    return [_random_value(rng, depth - 1) for _ in range(rng.randint(0, 4))]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_to_json_matches_the_standard_library_on_generated_data(seed: int) -> None:
+    data = _random_value(random.Random(seed), 4)
     assert to_json(data) == json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -110,44 +110,8 @@ _PLAIN: dict[type, Any] = {str: _encode_string, int: int.__repr__, bool: lambda 
 
 
 _STR = frozenset({str})
-_DICT = frozenset({dict})
-_FLAT = frozenset(_PLAIN)
-_flat_encoders: dict[str, Any] = {}
 
 
-def _flat_encoder(inner: str) -> Any:
-    """The C encoder (`json`'s own, as `json.dumps` uses it) for an object of scalars whose
-    items start with `inner`: without an indent it writes no newlines of its own."""
-    encoder = _flat_encoders.get(inner)
-    if encoder is None:
-        make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
-        encoder = (make(None, str, _encode_string, None, ": ", "," + inner, False, False, True)
-                   if make is not None else
-                   lambda value, _: [json.dumps(value, ensure_ascii=False,
-                                                separators=("," + inner, ": "))])
-        _flat_encoders[inner] = encoder
-    return encoder
-
-
-def _flat_objects(items: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether every item is a non-empty dict of str keys and scalar values (checked in C)."""
-    return (_DICT.issuperset(map(type, items)) and all(items)
-            and _STR.issuperset(map(type, chain.from_iterable(items)))
-            and _FLAT.issuperset(map(type, chain.from_iterable(map(dict.values, items)))))
-
-
-def _encode_flat_objects(items: list[Any] | tuple[Any, ...], newline: str) -> str:
-    """A list of flat objects (an issue list's rows) in one C call: its items are written
-    with the objects' own separator, then the seams between objects and at both ends are
-    re-indented. `},` + newline + `{` occurs nowhere else: no string holds a raw newline."""
-    inner = newline + "  "
-    fields = inner + "  "
-    text = "".join(_flat_encoder(fields)(items, 0))
-    text = text.replace("}," + fields + "{", inner + "}," + inner + "{" + fields)
-    return "[" + inner + "{" + fields + text[2:-2] + inner + "}" + newline + "]"
-
-
-_LIST = frozenset({list, tuple})
 #: scalars a column may encode once per distinct value (not int and bool together: 1 == True)
 _MEMO = frozenset({str, int, bool, type(None)})
 _INT_AND_BOOL = frozenset({int, bool})
@@ -265,39 +229,112 @@ def _list_text(items: list[str], newline: str) -> str:
     return "[" + inner + ("," + inner).join(items) + newline + "]"
 
 
-def _encode_each(values: list[Any] | tuple[Any, ...], newline: str) -> list[str]:
+#: how a value no column rule covers is written at a depth (`_text` by default)
+Fallback = Callable[[Any, str], str]
+
+
+def column_texts(values: Sequence[Any], newline: str, fallback: Fallback | None = None
+                 ) -> list[str]:
     """Every value's text, each as `_encode` writes it at `newline`: column by column.
 
-    A list's items are mostly alike (a plan's actions): when they are all scalars, or
-    all objects with the same str keys in the same order, or all lists, each field (or
-    all their items) is encoded as one column, and the objects are filled in from one
-    template; the loop per value and key then runs in C. Any other mix, one by one.
+    A list's items are mostly alike (a plan's actions, a table's rows): values of one
+    type are encoded together, strings and numbers in one C call; objects with the same
+    str keys in the same order share one template, filled from one column per key (a
+    column that is the same all the way down is written into it once); all the items of
+    lists form one column. Anything else is written by `fallback` (default: `_encode`).
     """
-    types = set(map(type, values))
-    if len(types) == 1 and _FLAT.issuperset(types):
-        return list(map(_PLAIN[types.pop()], values))
-    if _FLAT.issuperset(types):
-        return [_PLAIN[type(v)](v) for v in values]
-    if types == _DICT:
-        keys = list(values[0])
-        if keys and _STR.issuperset(map(type, keys)) and all(list(v) == keys for v in values):
-            inner = newline + "  "
-            template = "{" + inner + ("," + inner).join(
-                _encode_string(k).replace("%", "%%") + ": %s" for k in keys) + newline + "}"
-            columns = [_encode_each(list(map(itemgetter(k), values)), inner) for k in keys]
-            return [template % cells for cells in zip(*columns)]
-    elif _LIST.issuperset(types):
-        inner = newline + "  "
-        items = iter(_encode_each(list(chain.from_iterable(values)), inner))
-        lengths = set(map(len, values))
-        if len(lengths) == 1:   # lists of one length: a template too, filled n items at a time
-            size = lengths.pop()
-            if not size:
-                return ["[]"] * len(values)
-            template = "[" + inner + ("," + inner).join(["%s"] * size) + newline + "]"
-            return [template % cells for cells in zip(*[items] * size)]
-        return [_list_text([next(items) for _ in v], newline) for v in values]
-    return [_text(v, newline) for v in values]
+    fallback = fallback or _text
+    kinds = set(map(type, values))
+    if len(kinds) > 1:
+        return _mixed(values, newline, fallback)
+    kind = kinds.pop() if kinds else str
+    if kind is str:
+        return list(map(_encode_string, values))
+    if kind is _NONE:
+        return ["null"] * len(values)
+    if kind is int:
+        return list(map(int.__repr__, values))
+    if kind is list:
+        return _lists(values, newline, fallback)
+    if kind is dict:
+        return _objects(values, newline, fallback)
+    return [fallback(v, newline) for v in values]
+
+
+def _mixed(values: Sequence[Any], newline: str, fallback: Fallback) -> list[str]:
+    """`column_texts` of values of several types: each type's values as one column."""
+    where: dict[type, list[int]] = {}
+    for at, value in enumerate(values):
+        where.setdefault(type(value), []).append(at)
+    out = [""] * len(values)
+    for places in where.values():
+        texts = column_texts([values[i] for i in places], newline, fallback)
+        for at, text in zip(places, texts, strict=True):
+            out[at] = text
+    return out
+
+
+def _lists(values: Sequence[list[Any]], newline: str, fallback: Fallback) -> list[str]:
+    """Lists, their items one a line: every item of every list as one column."""
+    inner = newline + "  "
+    glue = "," + inner
+    texts = iter(column_texts(list(chain.from_iterable(values)), inner, fallback))
+    sizes = set(map(len, values))
+    if len(sizes) == 1:   # lists of one length (a message each): one template
+        size = sizes.pop()
+        if not size:
+            return ["[]"] * len(values)
+        template = "[" + inner + glue.join(["%s"] * size) + newline + "]"
+        return [template % cells for cells in zip(*[texts] * size)]
+    return ["[" + inner + glue.join(islice(texts, len(v))) + newline + "]" if v else "[]"
+            for v in values]
+
+
+def _objects(values: Sequence[dict[Any, Any]], newline: str, fallback: Fallback) -> list[str]:
+    """Mappings: those with the same str keys in the same order share a template, filled
+    from one column per key."""
+    inner = newline + "  "
+    out = [""] * len(values)
+    shapes = list(map(tuple, values))
+    alike: dict[tuple[Any, ...], list[int]] = {}
+    if shapes.count(shapes[0]) == len(shapes):   # all alike (checked in C)
+        alike[shapes[0]] = list(range(len(values)))
+    else:
+        for at, keys in enumerate(shapes):
+            alike.setdefault(keys, []).append(at)
+    for keys, where in alike.items():
+        if not keys or not _STR.issuperset(map(type, keys)):
+            for at in where:
+                out[at] = fallback(values[at], newline)
+            continue
+        members = values if len(where) == len(values) else [values[at] for at in where]
+        columns = [column_texts(list(map(itemgetter(k), members)), inner, fallback)
+                   for k in keys]
+        texts = filled_texts("{" + inner, "," + inner, newline + "}",
+                             [_encode_string(k) + ": " for k in keys], columns)
+        if len(where) == len(values):
+            return texts
+        for at, text in zip(where, texts, strict=True):
+            out[at] = text
+    return out
+
+
+def filled_texts(start: str, glue: str, end: str, heads: list[str],
+                 columns: list[list[str]]) -> list[str]:
+    """`start + glue.join(head + cell ...) + end` for each row of `columns`: one template,
+    in which a column that is the same all the way down (`null`, a shared state) is
+    written once instead of filled in for every row."""
+    parts, varying = [], []
+    for head, column in zip(heads, columns, strict=True):
+        if column.count(column[0]) == len(column):
+            parts.append((head + column[0]).replace("%", "%%"))
+        else:
+            parts.append(head.replace("%", "%%") + "%s")
+            varying.append(column)
+    template = start + glue.join(parts) + end
+    if not varying:
+        return [template % ()] * len(columns[0])
+    return [template % cells for cells in zip(*varying)]
 
 
 def _text(value: Any, newline: str) -> str:
@@ -324,20 +361,12 @@ def _encode(value: Any, out: list[str], newline: str) -> None:
         if not value:
             out.append("[]")
             return
-        if _flat_objects(value):
-            out.append(_encode_flat_objects(value, newline))
-            return
-        out.append(_list_text(_encode_each(value, newline + "  "), newline))
+        out.append(_list_text(column_texts(value, newline + "  "), newline))
     elif isinstance(value, dict):
         if not value:
             out.append("{}")
             return
         inner = newline + "  "
-        if _STR.issuperset(map(type, value)) and _FLAT.issuperset(map(type, value.values())):
-            # a flat object (an issue-list row): one C call, its items on their own lines
-            text = "".join(_flat_encoder(inner)(value, 0))
-            out.append("{" + inner + text[1:-1] + newline + "}")
-            return
         separator = "{" + inner
         for key, item in value.items():
             head = separator + _encode_string(key if type(key) is str else _key(key)) + ": "
