@@ -36,6 +36,7 @@ from setright.store.states import (
     TxStrategy,
 )
 from setright.store.transitions import (
+    EventBatch,
     Provenance,
     move_apply,
     move_operation,
@@ -179,21 +180,22 @@ class ApplyRecorder:
             self.lease.fence(tx)
             self.own_rows.catch_up(tx)
             rows: list[_AuditEntry] = []
-            begun = self._begin_task(tx, task, change, rows)
+            begun = self._begin_task(tx, task, change, rows, self.store.now_iso())
             self._append(tx, rows)
             return begun
 
     def _begin_task(self, tx: Connection, task: TaskRow, change: Change,
-                    rows: list[_AuditEntry]) -> Begun:
+                    rows: list[_AuditEntry], at: str, events: EventBatch | None = None
+                    ) -> Begun:
         """In a transaction whose change-state cache was just caught up; the STARTED row
-        goes to `rows`, which the caller appends (with its own rows, folded once)."""
-        at = self.store.now_iso()
+        goes to `rows`, which the caller appends (with its own rows, folded once), and the
+        event to `events` when the caller batches them."""
         reason = self._moved_since_planned(tx, change.id)
         if reason is not None:
             move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
                       TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
                       fields={"completed_at": at, "error": reason}, event={"reason": reason},
-                      change_id=task.change_id)
+                      change_id=task.change_id, events=events)
             return Begun(task.position, reason)
         # the state read when the attempt began (the lease keeps it), else the refusal says why
         startable = [TaskState.PENDING, TaskState.FAILED_RETRYABLE]
@@ -201,7 +203,7 @@ class ApplyRecorder:
         move_task(tx, self.apply_id, task.position, expected, TaskState.RUNNING,
                   self.prov, at=at, lease_token=self.lease.token,
                   fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
-                          "completed_at": None}, change_id=task.change_id)
+                          "completed_at": None}, change_id=task.change_id, events=events)
         rows.append(self._audit_entry(change, ChangeState.STARTED))
         return Begun(task.position, None)
 
@@ -222,23 +224,24 @@ class ApplyRecorder:
     def operations_completed(self, change_id: str, seqs: Mapping[int, str | None]) -> None:
         with self.store.write() as tx:
             self.lease.fence(tx)
-            self._complete_operations(tx, change_id, seqs)
+            self._complete_operations(tx, change_id, seqs, self.store.now_iso())
 
     def _complete_operations(self, tx: Connection, change_id: str,
-                             seqs: Mapping[int, str | None]) -> None:
+                             seqs: Mapping[int, str | None], at: str,
+                             events: EventBatch | None = None) -> None:
         """`seqs`: seq → its state when the attempt began (the lease kept it so); a state
         that could not be completed is left to the guard, which refuses it and says why."""
-        at = self.store.now_iso()
         fields = {"completed_at": at, "error": None}
         known = {seq: OperationState(state) for seq, state in seqs.items()
                  if state in _COMPLETABLE}
         if known:
             move_operations(tx, self.apply_id, change_id, known, OperationState.COMPLETED,
-                            self.prov, at=at, lease_token=self.lease.token, fields=fields)
-        for seq in seqs.keys() - known.keys():
+                            self.prov, at=at, lease_token=self.lease.token, fields=fields,
+                            events=events)
+        for seq in sorted(seqs.keys() - known.keys()):
             move_operation(tx, self.apply_id, change_id, seq, _COMPLETABLE,
                            OperationState.COMPLETED, self.prov, at=at,
-                           lease_token=self.lease.token, fields=fields)
+                           lease_token=self.lease.token, fields=fields, events=events)
 
     def task_completed(self, task: TaskRow, change: Change, seqs: Mapping[int, str | None],
                        millis: int, next_task: tuple[TaskRow, Change] | None = None
@@ -252,15 +255,17 @@ class ApplyRecorder:
         with self.store.write() as tx:
             self.lease.fence(tx)
             self.own_rows.catch_up(tx)
-            self._complete_operations(tx, change.id, seqs)
-            at = self.store.now_iso()
+            at = self.store.now_iso()  # one moment for the transaction's rows
+            events = EventBatch()      # its three events in one statement
+            self._complete_operations(tx, change.id, seqs, at, events)
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
                       self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at},
-                      change_id=task.change_id)
+                      change_id=task.change_id, events=events)
             rows = [self._audit_entry(change, ChangeState.APPLIED, millis=millis)]
             begun = None
             if next_task is not None:
-                begun = self._begin_task(tx, *next_task, rows)
+                begun = self._begin_task(tx, *next_task, rows, at, events)
+            events.flush(tx)
             self._append(tx, rows)  # APPLIED, then the next change's STARTED
             return begun
 

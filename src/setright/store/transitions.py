@@ -51,6 +51,28 @@ def record_event(
                                          new_state, extra))
 
 
+class EventBatch:
+    """The event rows of one transaction's moves, inserted together by `flush` (one
+    `executemany`, not a statement per move): the same rows, in the same order. The caller
+    flushes inside the transaction, before it commits; rows not flushed roll back with it."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+
+    def flush(self, tx: Connection) -> None:
+        if self.rows:
+            tx.executemany(_EVENT_INSERT, self.rows)
+            self.rows = []
+
+
+def _record(tx: Connection, events: EventBatch | None, row: tuple[Any, ...]) -> None:
+    """An event row: into `events` when the caller batches them, else inserted now."""
+    if events is None:
+        tx.execute(_EVENT_INSERT, row)
+    else:
+        events.rows.append(row)
+
+
 _EVENT_INSERT = (
     "INSERT INTO setright_events (at, apply_id, change_id, kind, old_state, new_state, actor,"
     " source, reason, ticket, resolution, plan_id, metadata)"
@@ -63,7 +85,11 @@ def _event_values(at: str, kind: str, prov: Provenance, apply_id: str | None,
     metadata = {**prov.metadata, **(extra or {})}
     return (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
             prov.reason, prov.ticket, prov.resolution, prov.plan_id,
-            json.dumps(metadata, sort_keys=True) if metadata else None)
+            _METADATA_JSON.encode(metadata) if metadata else None)
+
+
+#: `json.dumps(metadata, sort_keys=True)` without building an encoder per event
+_METADATA_JSON = json.JSONEncoder(sort_keys=True)
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
@@ -127,6 +153,7 @@ def move_apply(
     tx: Connection, apply_id: str, expected: Iterable[ApplyState], new: ApplyState,
     prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
+    events: EventBatch | None = None,
 ) -> str:
     olds = _check_legal("apply", APPLY_TRANSITIONS, expected, new)
     old = _guarded_update(
@@ -134,8 +161,7 @@ def move_apply(
         expected=olds, new=str(new), fields={"updated_at": at, **(fields or {})},
         lease_token=lease_token, apply_id=apply_id, describe=f"apply {apply_id}",
     )
-    record_event(tx, at=at, kind="apply", prov=prov, apply_id=apply_id,
-                 old_state=old, new_state=str(new), extra=event)
+    _record(tx, events, _event_values(at, "apply", prov, apply_id, None, old, str(new), event))
     return old
 
 
@@ -143,9 +169,10 @@ def move_task(
     tx: Connection, apply_id: str, position: int, expected: Iterable[TaskState],
     new: TaskState, prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
-    change_id: str | None = None,
+    change_id: str | None = None, events: EventBatch | None = None,
 ) -> str:
-    """`change_id`: the task's change, when the caller knows it (else it is read)."""
+    """`change_id`: the task's change, when the caller knows it (else it is read).
+    `events`: the transaction's batch of event rows (else the event is inserted now)."""
     olds = _check_legal("task", TASK_TRANSITIONS, expected, new)
     if change_id is None:
         row = tx.execute("SELECT change_id FROM setright_tasks WHERE apply_id = ?"
@@ -157,9 +184,8 @@ def move_task(
         lease_token=lease_token, apply_id=apply_id,
         describe=f"task {position} of apply {apply_id}",
     )
-    record_event(tx, at=at, kind="task", prov=prov, apply_id=apply_id,
-                 change_id=change_id, old_state=old, new_state=str(new),
-                 extra={"position": position, **(event or {})})
+    _record(tx, events, _event_values(at, "task", prov, apply_id, change_id, old, str(new),
+                                      {"position": position, **(event or {})}))
     return old
 
 
@@ -167,7 +193,7 @@ def move_operation(
     tx: Connection, apply_id: str, change_id: str, seq: int,
     expected: Iterable[OperationState], new: OperationState, prov: Provenance, *, at: str,
     lease_token: str | None = None, fields: Mapping[str, Any] | None = None,
-    event: Mapping[str, Any] | None = None,
+    event: Mapping[str, Any] | None = None, events: EventBatch | None = None,
 ) -> str:
     olds = _check_legal("operation", OPERATION_TRANSITIONS, expected, new)
     old = _guarded_update(
@@ -176,16 +202,15 @@ def move_operation(
         expected=olds, new=str(new), fields=fields or {}, lease_token=lease_token,
         apply_id=apply_id, describe=f"operation {seq} of change {change_id} in apply {apply_id}",
     )
-    record_event(tx, at=at, kind="operation", prov=prov, apply_id=apply_id,
-                 change_id=change_id, old_state=old, new_state=str(new),
-                 extra={"seq": seq, **(event or {})})
+    _record(tx, events, _event_values(at, "operation", prov, apply_id, change_id, old,
+                                      str(new), {"seq": seq, **(event or {})}))
     return old
 
 
 def move_operations(
     tx: Connection, apply_id: str, change_id: str, olds: Mapping[int, OperationState],
     new: OperationState, prov: Provenance, *, at: str, lease_token: str | None = None,
-    fields: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None, events: EventBatch | None = None,
 ) -> None:
     """`move_operation` for many operations of one change whose states are known (seq →
     state): one guarded UPDATE per state and batch, the events in one `executemany`, so
@@ -211,9 +236,12 @@ def move_operations(
                 f" AND seq IN ({marks}) AND state = ?{fence}", params).rowcount
             if moved != len(moving):
                 _refuse_any(tx, apply_id, change_id, moving, str(old), str(new), lease_token)
-    tx.executemany(_EVENT_INSERT, [
+    batch = events if events is not None else EventBatch()
+    batch.rows.extend(
         _event_values(at, "operation", prov, apply_id, change_id, str(olds[seq]), str(new),
-                      {"seq": seq}) for seq in seqs])
+                      {"seq": seq}) for seq in seqs)
+    if events is None:
+        batch.flush(tx)
 
 
 #: operations per guarded UPDATE (SQLite's default limit on bound parameters is 999)
