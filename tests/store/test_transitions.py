@@ -155,3 +155,17 @@ def test_apply_machine_matches_the_design() -> None:
     assert ApplyState.RUNNING in APPLY_TRANSITIONS[ApplyState.FAILED_RETRYABLE]
     assert ApplyState.FAILED in APPLY_TRANSITIONS[ApplyState.FAILED_RETRYABLE]
     assert ApplyState.FAILED in APPLY_TRANSITIONS[ApplyState.PENDING]  # reaped before running
+
+
+def test_a_remembered_legal_move_never_lets_an_illegal_one_through() -> None:
+    from setright.store.states import TASK_TRANSITIONS
+    from setright.store.transitions import _check_legal
+
+    for _ in range(2):  # the second round is answered from what the first remembered
+        assert _check_legal("task", TASK_TRANSITIONS, [TaskState.RUNNING],
+                            TaskState.COMPLETED) == ["running"]
+        with pytest.raises(TransitionRefused, match="illegal task transition completed"):
+            _check_legal("task", TASK_TRANSITIONS, [TaskState.COMPLETED], TaskState.RUNNING)
+        with pytest.raises(TransitionRefused):
+            _check_legal("task", TASK_TRANSITIONS, [TaskState.RUNNING, TaskState.COMPLETED],
+                         TaskState.COMPLETED)

@@ -121,6 +121,7 @@ class ApplyRecorder:
         self.root = root
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
+        self._provenance = provenance_metadata(self.prov)  # the same for every audit row
         self.high_water = audit_high_water(apply)
         self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
         #: this apply's audit rows, folded into the change-state cache when an attempt ends
@@ -351,7 +352,7 @@ class ApplyRecorder:
         row = audit_fields(change, apply_id=self.apply_id, state=state, source_file=source,
                            hostname=self.hostname, millis=millis, error_trace=error_trace,
                            method=method)
-        provenance = {**provenance_metadata(self.prov), "attempt": self.apply.attempt,
+        provenance = {**self._provenance, "attempt": self.apply.attempt,
                       "checksum": change.checksum}
         return row, provenance
 

@@ -94,11 +94,23 @@ _METADATA_JSON = json.JSONEncoder(sort_keys=True)
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
                  new: StrEnum) -> list[str]:
+    """The expected states as text, once every move from them to `new` is legal. A legal
+    combination is remembered (the runner asks the same few thousands of times); the
+    caller must not change the list returned."""
     olds = [str(s) for s in expected]
+    key = (kind, type(new), str(new), *olds)
+    known = _LEGAL.get(key)
+    if known is not None:
+        return known
     for old in olds:
         if new not in table[type(new)(old)]:
             raise TransitionRefused(f"illegal {kind} transition {old} → {new}")
+    _LEGAL[key] = olds
     return olds
+
+
+#: (kind, state type, new, *expected) → expected as text, for the legal moves seen so far
+_LEGAL: dict[tuple[Any, ...], list[str]] = {}
 
 
 def _guarded_update(
