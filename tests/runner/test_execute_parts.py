@@ -179,3 +179,44 @@ def test_sqlite_errors_never_escape_as_tracebacks(tmp_path: Path) -> None:
     holder.execute("ROLLBACK")
     holder.close()
     target.close()
+
+
+class TickingClock:
+    """Moves one millisecond every time it is read: rows stamped from separate reads differ."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.ms = start_ms
+
+    def now_ms(self) -> int:
+        self.ms += 1
+        return self.ms
+
+
+def test_a_changes_store_commit_stamps_its_rows_with_one_moment(tmp_path: Path) -> None:
+    """Task done, its operation, the next task begun and both audit rows: one transaction,
+    one time (the lease's fence read it), however the clock moves in between."""
+    from runhelp import Project
+    from setright.timeutil import ms_from_any
+    from storehelp import T0
+
+    project = Project(tmp_path / "p")
+    project.change("_0001__one", apply="CREATE TABLE t (id INTEGER);")
+    project.change("_0002__two", apply="INSERT INTO t VALUES (1);")
+    store = project.open_store(TickingClock(T0))
+    [outcome] = project.run(store)
+    assert outcome.status == "completed"
+    conn = store.conn
+    done = conn.execute("SELECT completed_at FROM setright_tasks WHERE position = 1").fetchone()[0]
+    begun = conn.execute("SELECT started_at FROM setright_tasks WHERE position = 2").fetchone()[0]
+    op = conn.execute("SELECT completed_at FROM setright_operations WHERE change_id = 'one'"
+                      ).fetchone()[0]
+    events = {row[0] for row in conn.execute(
+        "SELECT at FROM setright_events WHERE (kind = 'task' AND change_id = 'one'"
+        " AND new_state = 'completed') OR (kind = 'operation' AND change_id = 'one')"
+        " OR (kind = 'task' AND change_id = 'two' AND new_state = 'running')")}
+    audit = {row[0] for row in conn.execute(
+        f"SELECT created_at FROM {store.audit_table} WHERE (change_id = 'one'"
+        " AND state = 'APPLIED') OR (change_id = 'two' AND state = 'STARTED')")}
+    assert done == begun == op and events == {done}
+    assert audit == {ms_from_any(done)}
+    store.close()

@@ -71,8 +71,9 @@ class Lease:
         """From now on renewals also push out this apply's `lease_expires_at`."""
         self.apply_id = apply_id
 
-    def check(self) -> None:
-        """Raise `LeaseLost` unless the lock is still ours and live; renew when due."""
+    def check(self) -> int:
+        """Raise `LeaseLost` unless the lock is still ours and live; renew when due.
+        Returns the time (epoch ms) it was judged at: a caller needing "now" asks no more."""
         if self.lost:
             raise LeaseLost(self.lost, ["this runner stops before its next statement"])
         expires_at, now = self._verify(self.store.conn)
@@ -84,12 +85,14 @@ class Lease:
                 self.renew()
             except StoreError:
                 pass
+        return now
 
-    def fence(self, tx: Connection) -> None:
-        """Inside a store write: refuse it unless the lease is still ours and live."""
+    def fence(self, tx: Connection) -> int:
+        """Inside a store write: refuse it unless the lease is still ours and live. Returns
+        the time (epoch ms) it was judged at, the moment of the write's rows."""
         if self.lost:
             raise LeaseLost(self.lost, ["nothing was written"])
-        self._verify(tx)
+        return self._verify(tx)[1]
 
     def renew(self) -> None:
         """Renew from this thread's store connection; `LeaseLost` once the row is gone or expired."""

@@ -43,6 +43,7 @@ from setright.store.transitions import (
     move_operations,
     move_task,
 )
+from setright.timeutil import iso_from_ms, ms_from_any
 
 #: an audit row and its provenance, as `append_audit_rows` takes them
 _AuditEntry = tuple[dict[str, Any], dict[str, Any]]
@@ -254,9 +255,9 @@ class ApplyRecorder:
         of two, and never a state in between that a crash could expose.
         """
         with self.store.write() as tx:
-            self.lease.fence(tx)
+            now = self.lease.fence(tx)  # one moment for the transaction's rows
             self.own_rows.catch_up(tx)
-            at = self.store.now_iso()  # one moment for the transaction's rows
+            at = iso_from_ms(now)
             events = EventBatch()      # its three events in one statement
             self._complete_operations(tx, change.id, seqs, at, events)
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
@@ -267,7 +268,7 @@ class ApplyRecorder:
             if next_task is not None:
                 begun = self._begin_task(tx, *next_task, rows, at, events)
             events.flush(tx)
-            self._append(tx, rows)  # APPLIED, then the next change's STARTED
+            self._append(tx, rows, now)  # APPLIED, then the next change's STARTED
             return begun
 
     def operation_failed(self, task: TaskRow, change: Change, seq: int, error: str,
@@ -339,9 +340,12 @@ class ApplyRecorder:
         return self._append(tx, [self._audit_entry(change, state, millis=millis,
                                                    error_trace=error_trace, method=method)])[0]
 
-    def _append(self, tx: Connection, rows: list[_AuditEntry]) -> list[int]:
-        """In a transaction that began with `own_rows.catch_up`."""
-        return self.own_rows.append(tx, rows, now_ms=self.store.now_ms())
+    def _append(self, tx: Connection, rows: list[_AuditEntry],
+                now_ms: int | None = None) -> list[int]:
+        """In a transaction that began with `own_rows.catch_up`; `now_ms`: the
+        transaction's moment, when the caller has it."""
+        return self.own_rows.append(tx, rows,
+                                    now_ms=self.store.now_ms() if now_ms is None else now_ms)
 
     def _audit_entry(self, change: Change, state: ChangeState, *, millis: int | None = None,
                      error_trace: str | None = None, method: str = "apply") -> _AuditEntry:
@@ -381,6 +385,4 @@ def is_retryable(change: Change, *, rolled_back: bool) -> bool:
 
 
 def _ms(iso: str) -> int:
-    from setright.timeutil import ms_from_any
-
     return ms_from_any(iso) or 0
