@@ -35,6 +35,32 @@ def test_target_is_durable_and_has_markers(target) -> None:  # type: ignore[no-u
     assert target.markers("ap-1", "other") == set()
 
 
+def test_markers_live_in_their_key_and_an_older_table_still_works(tmp_path: Path) -> None:
+    """A new target's markers are WITHOUT ROWID (one b-tree: one page per marker commit);
+    a target whose markers table predates that keeps it and is written the same way."""
+    new = SqliteTarget.open("app", tmp_path / "new.db", create=True)
+    [(sql,)] = new.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'setright_markers'").fetchall()
+    assert sql.endswith("WITHOUT ROWID")
+    assert new.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                            " AND tbl_name = 'setright_markers'").fetchone() == (0,)
+    new.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE setright_markers (apply_id TEXT NOT NULL, change_id TEXT NOT NULL,"
+                " seq INTEGER NOT NULL, committed_at TEXT NOT NULL,"
+                " PRIMARY KEY (apply_id, change_id, seq))")
+    old.commit()
+    old.close()
+    target = SqliteTarget.open("app", tmp_path / "old.db", create=True)
+    target.claim("me", "me@host:1", "now")
+    with target.transaction("me") as tx:
+        tx.add_marker("ap-1", "c", 1, "2026-11-22T12:00:00.000Z")
+    with pytest.raises(StatementFailed, match="already exists"), target.transaction("me") as tx:
+        tx.add_marker("ap-1", "c", 1, "2026-11-22T12:00:00.000Z")
+    assert target.markers("ap-1", "c") == {1}
+    target.close()
+
+
 def test_a_step_may_hold_several_statements(target) -> None:  # type: ignore[no-untyped-def]
     with target.transaction("me") as tx:
         tx.execute("CREATE TABLE t (v TEXT);\nINSERT INTO t VALUES ('a;b');\n"
