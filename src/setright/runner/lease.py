@@ -52,7 +52,7 @@ class Lease:
         self.apply_id: str | None = None
         self.lost: str | None = None
         self._mutex = threading.Lock()
-        #: the last expiry read from the lock row and its epoch ms (`_expiry_ms`)
+        #: the last expiry read from the lock row and its epoch ms (`_compare`)
         self._expiry: tuple[str, int | None] = ("", None)
 
     @property
