@@ -211,6 +211,7 @@ class ApplyRecorder:
 
     def _moved_since_planned(self, tx: Connection, change_id: str) -> str | None:
         current = current_state(tx, change_id)
+        self.own_rows.seen(change_id, current)  # its STARTED row is timed from this read
         if current is None or current.execution_id == self.apply_id:
             return None
         if self.high_water is not None:
