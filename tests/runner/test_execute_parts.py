@@ -246,3 +246,31 @@ def test_a_changes_store_commit_stamps_its_rows_with_one_moment(tmp_path: Path) 
     assert done == begun == op and events == {done}
     assert audit == {ms_from_any(done)}
     store.close()
+
+
+def test_a_started_row_follows_a_later_row_the_cache_already_holds(tmp_path: Path) -> None:
+    """The next change's STARTED row is timed from the cache row its transaction read
+    (not read again): a row of that change stamped after "now" (another host's clock)
+    still comes before it, so the fold ends at APPLIED, not at the older FAILED."""
+    from runhelp import Project
+    from setright.timeutil import FixedClock, ms_from_any
+    from storehelp import T0, audit
+
+    project = Project(tmp_path / "p")
+    project.change("_0001__one", apply="CREATE TABLE t (id INTEGER);")
+    project.change("_0002__two", apply="INSERT INTO t VALUES (1);")
+    store = project.open_store(FixedClock(T0))
+    ahead = T0 + 3_600_000
+    audit(store, "two", "FAILED", at_ms=ahead, target="app", execution_id="elsewhere",
+          recovery="ALWAYS_RETRY")
+    store.conn.commit()
+    [outcome] = project.run(store)
+    assert outcome.status == "completed"
+    rows = [(state, ms_from_any(at)) for state, at in store.conn.execute(
+        f"SELECT state, created_at FROM {store.audit_table} WHERE change_id = 'two'"
+        " ORDER BY id")]
+    assert rows == [("FAILED", ahead), ("STARTED", ahead + 1), ("APPLIED", ahead + 2)]
+    store.refresh()
+    assert store.conn.execute("SELECT state FROM setright_change_state WHERE change_id = 'two'"
+                              ).fetchone()[0] == "APPLIED"
+    store.close()
