@@ -224,43 +224,32 @@ def _insert_rows(tx: Connection, audit_table: str,
     impl = impl_of(tx)
     table = impl.quote(audit_table)
     step = impl.created_at_step_ms(tx, audit_table)
-    ids = []
+    cached, ids = cached or {}, []
     for row, provenance in rows:
         change_id = str(row["change_id"])
         values = {name: row.get(name) for name in _WRITTEN_COLUMNS}
         earlier = unfolded.get(change_id)
-        if earlier is None and cached is not None and change_id in cached:
-            earlier = cached[change_id]
-            created_ms = (now_ms - now_ms % step if earlier is None
-                          else max(now_ms - now_ms % step, earlier + step))
-        elif earlier is None:
+        if earlier is None and change_id not in cached:
             created_ms = next_created_ms(tx, change_id, now_ms, step)
         else:
-            created_ms = max(now_ms - now_ms % step, earlier + step)
+            earlier = cached[change_id] if earlier is None else earlier
+            now = now_ms - now_ms % step
+            created_ms = now if earlier is None else max(now, earlier + step)
         unfolded[change_id] = created_ms
         if provenance is not None:
             values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
         values = impl.audit_write_values(tx, audit_table, values, created_ms)
-        ids.append(impl.insert_returning_id(
-            tx, _insert_sql(table, tuple(values)), list(values.values())))
+        columns = tuple(values)
+        sql = _INSERT_SQL.get((table, columns)) or _INSERT_SQL.setdefault(
+            (table, columns), f"INSERT INTO {table} ({', '.join(columns)})"
+                              f" VALUES ({', '.join('?' for _ in columns)})")
+        ids.append(impl.insert_returning_id(tx, sql, list(values.values())))
     return ids
 
 
-#: the audit columns a new row is written with (its `id` is the database's)
+#: the audit columns a new row is written with (its `id` is the database's), and the
+#: INSERT per table and column list, built once (a runner inserts two rows per change)
 _WRITTEN_COLUMNS = tuple(name for name in AUDIT_COLUMN_NAMES if name != "id")
-
-
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    """The INSERT of one audit row, built once per table and column list (a runner
-    inserts two rows per change, always with the same columns)."""
-    key = (table, columns)
-    sql = _INSERT_SQL.get(key)
-    if sql is None:
-        sql = _INSERT_SQL[key] = (f"INSERT INTO {table} ({', '.join(columns)})"
-                                  f" VALUES ({', '.join('?' for _ in columns)})")
-    return sql
-
-
 _INSERT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 
 

@@ -127,17 +127,33 @@ def _guarded_update(
         current = tx.execute(f"SELECT state FROM {table} WHERE {where}", key).fetchone()
         if current is None:
             raise UnknownId(f"no {describe} in the audit store")
-    sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
-    marks = ", ".join("?" for _ in expected)
-    sql = f"UPDATE {table} SET {sets} WHERE {where} AND state IN ({marks})"
+    sql = _update_sql(table, where, tuple(fields), len(expected), lease_token is not None)
     params: list[Any] = [new, *fields.values(), *key, *expected]
     if lease_token is not None:
-        sql += " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
         params += [apply_id, lease_token]
     if tx.execute(sql, params).rowcount == 1:
         return str(current[0]) if current is not None else expected[0]
     _refuse(tx, table=table, where=where, key=key, expected=expected, lease_token=lease_token,
             apply_id=apply_id, describe=describe)
+
+
+def _update_sql(table: str, where: str, fields: tuple[str, ...], expected: int,
+                fenced: bool) -> str:
+    """The guarded UPDATE's text, built once per shape (a runner moves thousands of rows
+    with the same few)."""
+    shape = (table, where, fields, expected, fenced)
+    sql = _UPDATES.get(shape)
+    if sql is None:
+        sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
+        marks = ", ".join("?" for _ in range(expected))
+        sql = f"UPDATE {table} SET {sets} WHERE {where} AND state IN ({marks})"
+        if fenced:
+            sql += " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
+        _UPDATES[shape] = sql
+    return sql
+
+
+_UPDATES: dict[tuple[Any, ...], str] = {}
 
 
 def _refuse(tx: Connection, *, table: str, where: str, key: tuple[Any, ...],
