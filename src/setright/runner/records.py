@@ -24,6 +24,7 @@ from setright.store.audit import (
     OwnAuditRows,
     current_state,
     provenance_metadata,
+    setright_metadata,
 )
 from setright.store.connection import Store
 from setright.store.snapshots import record_snapshot
@@ -45,8 +46,9 @@ from setright.store.transitions import (
 )
 from setright.timeutil import iso_from_ms, ms_from_any
 
-#: an audit row and its provenance, as `append_audit_rows` takes them
-_AuditEntry = tuple[dict[str, Any], dict[str, Any]]
+#: an audit row and its provenance, as `append_audit_rows` takes them (the recorder's rows
+#: carry it in `metadata` already, provenance None)
+_AuditEntry = tuple[dict[str, Any], dict[str, Any] | None]
 
 #: what an operation may complete from
 _COMPLETABLE = [OperationState.PENDING, OperationState.FAILED_RETRYABLE]
@@ -123,6 +125,8 @@ class ApplyRecorder:
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
         self._provenance = provenance_metadata(self.prov)  # the same for every audit row
+        #: (attempt, checksum) → the audit rows' metadata text, for the last change
+        self._metadata: tuple[tuple[int, str] | None, str] = (None, "")
         self.high_water = audit_high_water(apply)
         self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
         #: this apply's audit rows, folded into the change-state cache when an attempt ends
@@ -357,9 +361,12 @@ class ApplyRecorder:
         row = audit_fields(change, apply_id=self.apply_id, state=state, source_file=source,
                            hostname=self.hostname, millis=millis, error_trace=error_trace,
                            method=method)
-        provenance = {**self._provenance, "attempt": self.apply.attempt,
-                      "checksum": change.checksum}
-        return row, provenance
+        key = (self.apply.attempt, change.checksum)
+        if self._metadata[0] != key:  # a change's two rows (STARTED, its outcome) share it
+            provenance = {**self._provenance, "attempt": key[0], "checksum": key[1]}
+            self._metadata = (key, setright_metadata(None, provenance))
+        row["metadata"] = self._metadata[1]  # what `append_audit_rows` writes for provenance
+        return row, None
 
 
 def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_file: str,

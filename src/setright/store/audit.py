@@ -237,7 +237,7 @@ def _insert_rows(tx: Connection, audit_table: str,
             created_ms = now if earlier is None else max(now, earlier + step)
         unfolded[change_id] = created_ms
         if provenance is not None:
-            values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
+            values["metadata"] = setright_metadata(row.get("metadata"), provenance)
         values = impl.audit_write_values(tx, audit_table, values, created_ms)
         columns = tuple(values)
         sql = _INSERT_SQL.get((table, columns)) or _INSERT_SQL.setdefault(
@@ -335,7 +335,8 @@ def provenance_metadata(prov: Provenance) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def _with_setright_metadata(existing: object, provenance: Mapping[str, Any]) -> str:
+def setright_metadata(existing: object, provenance: Mapping[str, Any]) -> str:
+    """A row's `metadata` text with setright's provenance under the key "setright"."""
     try:
         data = json.loads(existing) if isinstance(existing, str) and existing else {}
     except json.JSONDecodeError:
