@@ -76,7 +76,7 @@ class Lease:
         Returns the time (epoch ms) it was judged at: a caller needing "now" asks no more."""
         if self.lost:
             raise LeaseLost(self.lost, ["this runner stops before its next statement"])
-        expires_at, now = self._verify(self.store.conn)
+        expires_at, now, _ = self._verify(self.store.conn)
         if self._compare(expires_at, now + self.ttl_ms * 2 // 3) < 0:
             # A third of the ttl has passed since the last renewal. A busy store is no
             # verdict: the row was live a moment ago, and the keeper and the next check
@@ -90,9 +90,15 @@ class Lease:
     def fence(self, tx: Connection) -> int:
         """Inside a store write: refuse it unless the lease is still ours and live. Returns
         the time (epoch ms) it was judged at, the moment of the write's rows."""
+        return self.fence_reading(tx)[0]
+
+    def fence_reading(self, tx: Connection, scalar: str = "NULL") -> tuple[int, object]:
+        """`fence`, also reading the scalar subquery `scalar` in the same statement (the
+        write's other first read, without a round trip of its own): (moment, its value)."""
         if self.lost:
             raise LeaseLost(self.lost, ["nothing was written"])
-        return self._verify(tx)[1]
+        _, now, value = self._verify(tx, scalar)
+        return now, value
 
     def renew(self) -> None:
         """Renew from this thread's store connection; `LeaseLost` once the row is gone or expired."""
@@ -109,18 +115,18 @@ class Lease:
             if expires_at > self.lock.expires_at:
                 self.lock = LockInfo(**{**self.lock.as_dict(), "expires_at": expires_at})
 
-    def _verify(self, conn: Connection) -> tuple[str, int]:
-        """The lock's expiry, and the time it was judged at, when it is still ours and live;
-        else `LeaseLost`."""
-        row = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
-                           (self.lock.name,)).fetchone()
+    def _verify(self, conn: Connection, scalar: str = "NULL") -> tuple[str, int, object]:
+        """The lock's expiry, the time it was judged at and the value of `scalar` (a scalar
+        subquery read along), when the lock is still ours and live; else `LeaseLost`."""
+        row = conn.execute("SELECT lock_id, owner, expires_at, " + scalar +
+                           " FROM setright_locks WHERE name = ?", (self.lock.name,)).fetchone()
         now = self.store.now_ms()
         if row is None or row[0] != self.token:
             who = f" by {row[1]}" if row else ""
             self.lost = f"lease on {self.lock.name} was taken over{who}"
         elif self._compare(str(row[2]), now) > 0:
             self.adopt(str(row[2]))
-            return str(row[2]), now
+            return str(row[2]), now, row[3]
         else:
             self.lost = f"lease on {self.lock.name} expired at {row[2]}"
         raise LeaseLost(self.lost, ["this runner stops before its next statement"])

@@ -183,8 +183,7 @@ class ApplyRecorder:
     def begin_task(self, task: TaskRow, change: Change) -> Begun:
         """task → running with audit STARTED; or → cancelled if the change moved since planning."""
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
+            self._fence(tx)
             rows: list[_AuditEntry] = []
             begun = self._begin_task(tx, task, change, rows, self.store.now_iso())
             self._append(tx, rows)
@@ -260,8 +259,7 @@ class ApplyRecorder:
         of two, and never a state in between that a crash could expose.
         """
         with self.store.write() as tx:
-            now = self.lease.fence(tx)  # one moment for the transaction's rows
-            self.own_rows.catch_up(tx)
+            now = self._fence(tx)  # one moment for the transaction's rows
             at = iso_from_ms(now)
             events = EventBatch()      # its three events in one statement
             self._complete_operations(tx, change.id, seqs, at, events)
@@ -284,8 +282,7 @@ class ApplyRecorder:
         until `rollback_finished` records how the rollback went.
         """
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
+            self._fence(tx)
             at = self.store.now_iso()
             move_operation(tx, self.apply_id, change.id, seq,
                            [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
@@ -304,8 +301,7 @@ class ApplyRecorder:
                           millis: int) -> None:
         """ROLLED_BACK (operations back to pending) or ROLLBACK_FAILED, then task and apply."""
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
+            self._fence(tx)
             at = self.store.now_iso()
             if error is None:
                 for op in tx.execute(
@@ -339,6 +335,13 @@ class ApplyRecorder:
 
     # -- the audit log --------------------------------------------------------
 
+    def _fence(self, tx: Connection) -> int:
+        """The lease's fence and the audit log's catch-up, from one read of the lock row and
+        the log's highest id; returns the fence's moment."""
+        now, top = self.lease.fence_reading(tx, self.own_rows.top_sql(tx))
+        self.own_rows.catch_up(tx, top)
+        return now
+
     def _audit(self, tx: Connection, change: Change, state: ChangeState, *,
                millis: int | None = None, error_trace: str | None = None,
                method: str = "apply") -> int:
@@ -347,7 +350,7 @@ class ApplyRecorder:
 
     def _append(self, tx: Connection, rows: list[_AuditEntry],
                 now_ms: int | None = None) -> list[int]:
-        """In a transaction that began with `own_rows.catch_up`; `now_ms`: the
+        """In a transaction that began with `_fence` (its catch-up); `now_ms`: the
         transaction's moment, when the caller has it."""
         return self.own_rows.append(tx, rows,
                                     now_ms=self.store.now_ms() if now_ms is None else now_ms)

@@ -184,10 +184,8 @@ def append_audit_row(
     provenance: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert one audit row (inside a write transaction) and fold it; return its id.
-
     `created_at` is always chosen here, never by the caller; setright's provenance
-    goes into `metadata` under the key "setright" so Flamingock keeps reading it.
-    """
+    goes into `metadata` under the key "setright" so Flamingock keeps reading it."""
     return append_audit_rows(tx, audit_table, [(row, provenance)], now_ms=now_ms)[0]
 
 
@@ -247,10 +245,11 @@ def _insert_rows(tx: Connection, audit_table: str,
     return ids
 
 
-#: the audit columns a new row is written with (its `id` is the database's), and the
-#: INSERT per table and column list, built once (a runner inserts two rows per change)
+#: the audit columns a new row is written with (its `id` is the database's); the INSERT
+#: per table and column list, built once (a runner inserts two rows per change)
 _WRITTEN_COLUMNS = tuple(name for name in AUDIT_COLUMN_NAMES if name != "id")
 _INSERT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+_UNREAD = object()  # `catch_up` reads the highest id itself
 
 
 class OwnAuditRows:
@@ -274,11 +273,17 @@ class OwnAuditRows:
         #: change id → its `created_ms` in the cache (None: no row), read in this transaction
         self._cached: dict[str, int | None] = {}
 
-    def catch_up(self, tx: Connection) -> None:
-        """Fold what others wrote since our last row (and ours with it), if anything."""
+    def catch_up(self, tx: Connection, top: Any = _UNREAD) -> None:
+        """Fold what others wrote since our last row (and ours with it), if anything.
+        `top`: the log's highest id (`top_sql`) as the transaction already read it."""
         self._cached.clear()  # read in an earlier transaction: another writer may have moved it
-        if self._top is None or _ids(tx, self.audit_table)[1] != self._top:
+        top = _ids(tx, self.audit_table)[1] if top is _UNREAD and self._top is not None else top
+        if self._top is None or (int(top) if top is not None else None) != self._top:
             self.fold(tx)
+
+    def top_sql(self, tx: Connection) -> str:
+        """A scalar subquery of the log's highest id, for a caller's first read of a write."""
+        return f"(SELECT max(id) FROM {impl_of(tx).quote(self.audit_table)})"
 
     def seen(self, change_id: str, current: CurrentState | None) -> None:
         """The cache's row of a change (None: none), read after `catch_up` in the transaction
