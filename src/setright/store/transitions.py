@@ -85,11 +85,23 @@ def _event_values(at: str, kind: str, prov: Provenance, apply_id: str | None,
     metadata = {**prov.metadata, **(extra or {})}
     return (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
             prov.reason, prov.ticket, prov.resolution, prov.plan_id,
-            _METADATA_JSON.encode(metadata) if metadata else None)
+            metadata_text(metadata) if metadata else None)
 
 
-#: `json.dumps(metadata, sort_keys=True)` without building an encoder per event
+def metadata_text(metadata: Mapping[str, Any]) -> str:
+    """`json.dumps(metadata, sort_keys=True)`. A runner's events carry only a position or a
+    seq (three per change): that text is written directly, without the JSON encoder."""
+    if len(metadata) == 1:
+        [(key, value)] = metadata.items()
+        if key in _PLAIN_KEYS and type(value) is int:  # not a bool, which JSON spells true
+            return f'{{"{key}": {value}}}'
+    return _METADATA_JSON.encode(metadata)
+
+
+#: `json.dumps(metadata, sort_keys=True)` without building an encoder per event, and the
+#: keys whose JSON text is the key itself in quotes
 _METADATA_JSON = json.JSONEncoder(sort_keys=True)
+_PLAIN_KEYS = frozenset({"position", "seq"})
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
@@ -246,22 +258,19 @@ def move_operations(
     for old in set(olds.values()):
         _check_legal("operation", OPERATION_TRANSITIONS, [old], new)
     fields = fields or {}
-    sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
-    fence = (" AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
-             if lease_token is not None else "")
     seqs = sorted(olds)
     for start in range(0, len(seqs), _BATCH):
         batch = seqs[start:start + _BATCH]
         for old in sorted({olds[seq] for seq in batch}):
             moving = [seq for seq in batch if olds[seq] == old]
-            marks = ", ".join("?" for _ in moving)
             params: list[Any] = [str(new), *fields.values(), apply_id, change_id, *moving,
                                  str(old)]
             if lease_token is not None:
                 params += [apply_id, lease_token]
-            moved = tx.execute(
-                f"UPDATE setright_operations SET {sets} WHERE apply_id = ? AND change_id = ?"
-                f" AND seq IN ({marks}) AND state = ?{fence}", params).rowcount
+            sql = _update_sql("setright_operations", "apply_id = ? AND change_id = ? AND seq IN"
+                              f" ({', '.join('?' for _ in moving)})", tuple(fields), 1,
+                              lease_token is not None)
+            moved = tx.execute(sql, params).rowcount
             if moved != len(moving):
                 _refuse_any(tx, apply_id, change_id, moving, str(old), str(new), lease_token)
     batch = events if events is not None else EventBatch()
