@@ -155,3 +155,47 @@ def test_the_keeper_renews_while_the_runner_holds_a_store_write(tmp_path: Path) 
     finally:
         keeper.stop()
         store.close()
+
+
+def lease_at(tmp_path: Path, clock: FixedClock) -> tuple[object, Locker]:
+    from setright.runner.lease import Lease
+
+    store = Project(tmp_path / "p").open_store(clock)
+    locker = Locker(store, ttl=60)
+    lock, _ = locker.acquire("target:app", "run")
+    return Lease(store, locker, lock), locker
+
+
+def test_a_lease_is_lost_at_its_expiry_millisecond_not_after(tmp_path: Path) -> None:
+    """The check compares the row's expiry in ms (parsed once per value): live one ms
+    before it, lost exactly at it, as the ISO text comparison it replaces decided."""
+    clock = FixedClock(T0)
+    lease, _ = lease_at(tmp_path, clock)
+    clock.ms = T0 + 60_000 - 1
+    lease.fence(lease.store.conn)  # type: ignore[attr-defined]
+    clock.ms = T0 + 60_000
+    with pytest.raises(LeaseLost, match="expired at 2026-11-22T12:01:00.000Z"):
+        lease.fence(lease.store.conn)  # type: ignore[attr-defined]
+
+
+def test_check_renews_once_a_third_of_the_ttl_has_passed(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    lease, _ = lease_at(tmp_path, clock)
+    clock.ms = T0 + 20_000                    # expiry is exactly now + 2/3 ttl: not due
+    lease.check()  # type: ignore[attr-defined]
+    assert lease.expires_at == "2026-11-22T12:01:00.000Z"  # type: ignore[attr-defined]
+    clock.ms = T0 + 20_001
+    lease.check()  # type: ignore[attr-defined]
+    assert lease.expires_at == "2026-11-22T12:01:20.001Z"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("expires_at", ["2026-11-22T12:01:00.000Z", "2026-11-22 12:01:00",
+                                        "2026-11-22T12:01:00Z", "soon"])
+def test_the_expiry_compares_as_its_iso_text_would(tmp_path: Path, expires_at: str) -> None:
+    from setright.timeutil import iso_from_ms
+
+    lease, _ = lease_at(tmp_path, FixedClock(T0))
+    for ms in (T0 + 59_999, T0 + 60_000, T0 + 60_001, T0 - 10**9, T0 + 10**9):
+        other = iso_from_ms(ms)
+        wanted = (expires_at > other) - (expires_at < other)
+        assert lease._compare(expires_at, ms) == wanted, (expires_at, ms)  # type: ignore[attr-defined]

@@ -35,6 +35,32 @@ def test_target_is_durable_and_has_markers(target) -> None:  # type: ignore[no-u
     assert target.markers("ap-1", "other") == set()
 
 
+def test_markers_live_in_their_key_and_an_older_table_still_works(tmp_path: Path) -> None:
+    """A new target's markers are WITHOUT ROWID (one b-tree: one page per marker commit);
+    a target whose markers table predates that keeps it and is written the same way."""
+    new = SqliteTarget.open("app", tmp_path / "new.db", create=True)
+    [(sql,)] = new.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'setright_markers'").fetchall()
+    assert sql.endswith("WITHOUT ROWID")
+    assert new.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                            " AND tbl_name = 'setright_markers'").fetchone() == (0,)
+    new.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE setright_markers (apply_id TEXT NOT NULL, change_id TEXT NOT NULL,"
+                " seq INTEGER NOT NULL, committed_at TEXT NOT NULL,"
+                " PRIMARY KEY (apply_id, change_id, seq))")
+    old.commit()
+    old.close()
+    target = SqliteTarget.open("app", tmp_path / "old.db", create=True)
+    target.claim("me", "me@host:1", "now")
+    with target.transaction("me") as tx:
+        tx.add_marker("ap-1", "c", 1, "2026-11-22T12:00:00.000Z")
+    with pytest.raises(StatementFailed, match="already exists"), target.transaction("me") as tx:
+        tx.add_marker("ap-1", "c", 1, "2026-11-22T12:00:00.000Z")
+    assert target.markers("ap-1", "c") == {1}
+    target.close()
+
+
 def test_a_step_may_hold_several_statements(target) -> None:  # type: ignore[no-untyped-def]
     with target.transaction("me") as tx:
         tx.execute("CREATE TABLE t (v TEXT);\nINSERT INTO t VALUES ('a;b');\n"
@@ -179,3 +205,72 @@ def test_sqlite_errors_never_escape_as_tracebacks(tmp_path: Path) -> None:
     holder.execute("ROLLBACK")
     holder.close()
     target.close()
+
+
+class TickingClock:
+    """Moves one millisecond every time it is read: rows stamped from separate reads differ."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.ms = start_ms
+
+    def now_ms(self) -> int:
+        self.ms += 1
+        return self.ms
+
+
+def test_a_changes_store_commit_stamps_its_rows_with_one_moment(tmp_path: Path) -> None:
+    """Task done, its operation, the next task begun and both audit rows: one transaction,
+    one time (the lease's fence read it), however the clock moves in between."""
+    from runhelp import Project
+    from setright.timeutil import ms_from_any
+    from storehelp import T0
+
+    project = Project(tmp_path / "p")
+    project.change("_0001__one", apply="CREATE TABLE t (id INTEGER);")
+    project.change("_0002__two", apply="INSERT INTO t VALUES (1);")
+    store = project.open_store(TickingClock(T0))
+    [outcome] = project.run(store)
+    assert outcome.status == "completed"
+    conn = store.conn
+    done = conn.execute("SELECT completed_at FROM setright_tasks WHERE position = 1").fetchone()[0]
+    begun = conn.execute("SELECT started_at FROM setright_tasks WHERE position = 2").fetchone()[0]
+    op = conn.execute("SELECT completed_at FROM setright_operations WHERE change_id = 'one'"
+                      ).fetchone()[0]
+    events = {row[0] for row in conn.execute(
+        "SELECT at FROM setright_events WHERE (kind = 'task' AND change_id = 'one'"
+        " AND new_state = 'completed') OR (kind = 'operation' AND change_id = 'one')"
+        " OR (kind = 'task' AND change_id = 'two' AND new_state = 'running')")}
+    audit = {row[0] for row in conn.execute(
+        f"SELECT created_at FROM {store.audit_table} WHERE (change_id = 'one'"
+        " AND state = 'APPLIED') OR (change_id = 'two' AND state = 'STARTED')")}
+    assert done == begun == op and events == {done}
+    assert audit == {ms_from_any(done)}
+    store.close()
+
+
+def test_a_started_row_follows_a_later_row_the_cache_already_holds(tmp_path: Path) -> None:
+    """The next change's STARTED row is timed from the cache row its transaction read
+    (not read again): a row of that change stamped after "now" (another host's clock)
+    still comes before it, so the fold ends at APPLIED, not at the older FAILED."""
+    from runhelp import Project
+    from setright.timeutil import FixedClock, ms_from_any
+    from storehelp import T0, audit
+
+    project = Project(tmp_path / "p")
+    project.change("_0001__one", apply="CREATE TABLE t (id INTEGER);")
+    project.change("_0002__two", apply="INSERT INTO t VALUES (1);")
+    store = project.open_store(FixedClock(T0))
+    ahead = T0 + 3_600_000
+    audit(store, "two", "FAILED", at_ms=ahead, target="app", execution_id="elsewhere",
+          recovery="ALWAYS_RETRY")
+    store.conn.commit()
+    [outcome] = project.run(store)
+    assert outcome.status == "completed"
+    rows = [(state, ms_from_any(at)) for state, at in store.conn.execute(
+        f"SELECT state, created_at FROM {store.audit_table} WHERE change_id = 'two'"
+        " ORDER BY id")]
+    assert rows == [("FAILED", ahead), ("STARTED", ahead + 1), ("APPLIED", ahead + 2)]
+    store.refresh()
+    assert store.conn.execute("SELECT state FROM setright_change_state WHERE change_id = 'two'"
+                              ).fetchone()[0] == "APPLIED"
+    store.close()

@@ -12,7 +12,8 @@ from setright.store.states import (
     OperationState,
     TaskState,
 )
-from setright.store.transitions import Provenance, move_apply, move_operation, move_task
+from setright.store.transitions import (EventBatch, Provenance, move_apply, move_operation,
+                                        move_operations, move_task)
 from storehelp import apply_row, op_row, state_tables, task_row
 
 RUNNER = Provenance(actor="runner@host:1", source="runner")
@@ -50,6 +51,52 @@ def test_guarded_moves_write_one_event_each(seeded: Store) -> None:
     assert seeded.conn.execute(
         "SELECT state, completed_at, updated_at FROM setright_applies").fetchone() == (
         "completed", AT, AT)
+
+
+def all_events(store: Store) -> list[tuple]:
+    return store.conn.execute("SELECT * FROM setright_events ORDER BY id").fetchall()
+
+
+def moves(tx, batch: EventBatch | None) -> None:  # type: ignore[no-untyped-def]
+    move_operations(tx, "ap-1", "c1", {1: OperationState.PENDING}, OperationState.COMPLETED,
+                    RUNNER, at=AT, lease_token="tok-1", fields={"completed_at": AT},
+                    events=batch)
+    move_task(tx, "ap-1", 1, [TaskState.RUNNING], TaskState.COMPLETED, RUNNER, at=AT,
+              lease_token="tok-1", events=batch)
+    move_apply(tx, "ap-1", [ApplyState.RUNNING], ApplyState.COMPLETED, RUNNER, at=AT,
+               lease_token="tok-1", event={"why": "done"}, events=batch)
+
+
+def test_batched_events_are_the_same_rows_inserted_at_flush(seeded: Store,
+                                                              tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = Store.open(tmp_path / "other.db")
+    with other.write() as tx:
+        apply_row(tx, "ap-1", "user-db", "running", lease_token="tok-1")
+        task_row(tx, "ap-1", 1, "c1", "running")
+        op_row(tx, "ap-1", "c1", 1, "pending")
+    with other.write() as tx:
+        moves(tx, None)
+    with seeded.write() as tx:
+        batch = EventBatch()
+        moves(tx, batch)
+        assert len(batch.rows) == 3
+        assert tx.execute("SELECT count(*) FROM setright_events").fetchone()[0] == 0
+        batch.flush(tx)
+        assert batch.rows == []
+    assert all_events(seeded) == all_events(other) and len(all_events(seeded)) == 3
+    assert state_tables(seeded) == state_tables(other)
+    other.close()
+
+
+def test_a_refused_move_rolls_back_the_batched_events(seeded: Store) -> None:
+    with pytest.raises(TransitionRefused), seeded.write() as tx:
+        batch = EventBatch()
+        move_task(tx, "ap-1", 1, [TaskState.RUNNING], TaskState.COMPLETED, RUNNER, at=AT,
+                  lease_token="tok-1", events=batch)
+        batch.flush(tx)
+        move_task(tx, "ap-1", 1, [TaskState.RUNNING], TaskState.COMPLETED, RUNNER, at=AT,
+                  lease_token="tok-1", events=batch)
+    assert all_events(seeded) == []
 
 
 @pytest.mark.parametrize("kind", ["apply", "task", "operation"])
@@ -108,3 +155,31 @@ def test_apply_machine_matches_the_design() -> None:
     assert ApplyState.RUNNING in APPLY_TRANSITIONS[ApplyState.FAILED_RETRYABLE]
     assert ApplyState.FAILED in APPLY_TRANSITIONS[ApplyState.FAILED_RETRYABLE]
     assert ApplyState.FAILED in APPLY_TRANSITIONS[ApplyState.PENDING]  # reaped before running
+
+
+def test_a_remembered_legal_move_never_lets_an_illegal_one_through() -> None:
+    from setright.store.states import TASK_TRANSITIONS
+    from setright.store.transitions import _check_legal
+
+    for _ in range(2):  # the second round is answered from what the first remembered
+        assert _check_legal("task", TASK_TRANSITIONS, [TaskState.RUNNING],
+                            TaskState.COMPLETED) == ["running"]
+        with pytest.raises(TransitionRefused, match="illegal task transition completed"):
+            _check_legal("task", TASK_TRANSITIONS, [TaskState.COMPLETED], TaskState.RUNNING)
+        with pytest.raises(TransitionRefused):
+            _check_legal("task", TASK_TRANSITIONS, [TaskState.RUNNING, TaskState.COMPLETED],
+                         TaskState.COMPLETED)
+
+
+@pytest.mark.parametrize("metadata", [
+    {"position": 0}, {"position": 7}, {"seq": -3}, {"seq": 10**20}, {"seq": True},
+    {"position": 1.5}, {"position": "7"}, {"position": None}, {"reason": "x"},
+    {"position": 2, "reason": "moved"}, {"seq": 1, "position": 2}, {'po"s': 1},
+])
+def test_event_metadata_text_is_the_json_of_its_data(metadata: dict) -> None:
+    """The runner's one-key events skip the JSON encoder: the text must be json.dumps'."""
+    import json
+
+    from setright.store.transitions import metadata_text
+
+    assert metadata_text(metadata) == json.dumps(metadata, sort_keys=True)

@@ -216,6 +216,21 @@ class DefaultImpl:
                      *, unique: bool = False) -> None:
         raise NotImplementedError
 
+    #: whether `create_partial_index` leaves the rows outside its WHERE out of the index
+    partial_indexes = True
+
+    def create_partial_index(self, conn: Connection, name: str, table: str,
+                             columns: Sequence[str], where: str) -> None:
+        """An index on `columns` over the rows where `where` holds, so writing any other
+        row costs it nothing. Where the database has no partial indexes, a plain one."""
+        cols = ", ".join(self.quote(c) for c in columns)
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {self.quote(name)} ON {self.quote(table)}"
+                     f" ({cols}) WHERE {where}")
+
+    def drop_index(self, conn: Connection, name: str, table: str) -> None:
+        """DROP INDEX IF EXISTS (`table` for the databases that name an index by it)."""
+        conn.execute(f"DROP INDEX IF EXISTS {self.quote(name)}")
+
     def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
                                 state_column: str, states: Sequence[str]) -> None:
         """A unique index on `column` over the rows whose `state_column` is in `states`."""

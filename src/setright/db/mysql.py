@@ -264,6 +264,19 @@ class MysqlImpl(DefaultImpl):
             if not (self.is_error(exc) and exc.args and exc.args[0] == 1061):
                 raise  # 1061: another process created it a moment ago
 
+    #: InnoDB indexes every row, NULL keys too: `create_partial_index` makes a plain index
+    partial_indexes = False
+
+    def create_partial_index(self, conn: Connection, name: str, table: str,
+                             columns: Sequence[str], where: str) -> None:
+        """No partial indexes in MySQL/MariaDB (and a generated column would index its NULLs
+        all the same): the plain index, which answers the same queries."""
+        self.create_index(conn, name, table, columns)
+
+    def drop_index(self, conn: Connection, name: str, table: str) -> None:
+        if self.index_exists(conn, table, name):
+            conn.execute(f"DROP INDEX {self.quote(name)} ON {self.quote(table)}")
+
     def create_one_active_index(self, conn: Connection, name: str, table: str, column: str,
                                 state_column: str, states: Sequence[str]) -> None:
         """No partial indexes in MySQL: a stored generated column `active_<column>` holds

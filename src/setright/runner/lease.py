@@ -36,7 +36,7 @@ from setright.db import DbUrl
 from setright.errors import LeaseLost, SetrightError, StoreError
 from setright.store.connection import Store
 from setright.store.locks import Locker, LockInfo
-from setright.timeutil import Clock, iso_from_ms
+from setright.timeutil import Clock, iso_from_ms, ms_from_any
 
 #: how soon the keeper tries again after a renewal found the store busy
 _BUSY_RETRY_S = 0.02
@@ -52,6 +52,8 @@ class Lease:
         self.apply_id: str | None = None
         self.lost: str | None = None
         self._mutex = threading.Lock()
+        #: the last expiry read from the lock row and its epoch ms (`_compare`)
+        self._expiry: tuple[str, int | None] = ("", None)
 
     @property
     def token(self) -> str:
@@ -69,12 +71,13 @@ class Lease:
         """From now on renewals also push out this apply's `lease_expires_at`."""
         self.apply_id = apply_id
 
-    def check(self) -> None:
-        """Raise `LeaseLost` unless the lock is still ours and live; renew when due."""
+    def check(self) -> int:
+        """Raise `LeaseLost` unless the lock is still ours and live; renew when due.
+        Returns the time (epoch ms) it was judged at: a caller needing "now" asks no more."""
         if self.lost:
             raise LeaseLost(self.lost, ["this runner stops before its next statement"])
-        expires_at = self._verify(self.store.conn)
-        if expires_at < iso_from_ms(self.store.now_ms() + self.ttl_ms * 2 // 3):
+        expires_at, now, _ = self._verify(self.store.conn)
+        if self._compare(expires_at, now + self.ttl_ms * 2 // 3) < 0:
             # A third of the ttl has passed since the last renewal. A busy store is no
             # verdict: the row was live a moment ago, and the keeper and the next check
             # renew again; only the row itself can say the lease is gone.
@@ -82,12 +85,20 @@ class Lease:
                 self.renew()
             except StoreError:
                 pass
+        return now
 
-    def fence(self, tx: Connection) -> None:
-        """Inside a store write: refuse it unless the lease is still ours and live."""
+    def fence(self, tx: Connection) -> int:
+        """Inside a store write: refuse it unless the lease is still ours and live. Returns
+        the time (epoch ms) it was judged at, the moment of the write's rows."""
+        return self.fence_reading(tx)[0]
+
+    def fence_reading(self, tx: Connection, scalar: str = "NULL") -> tuple[int, object]:
+        """`fence`, also reading the scalar subquery `scalar` in the same statement (the
+        write's other first read, without a round trip of its own): (moment, its value)."""
         if self.lost:
             raise LeaseLost(self.lost, ["nothing was written"])
-        self._verify(tx)
+        _, now, value = self._verify(tx, scalar)
+        return now, value
 
     def renew(self) -> None:
         """Renew from this thread's store connection; `LeaseLost` once the row is gone or expired."""
@@ -104,20 +115,35 @@ class Lease:
             if expires_at > self.lock.expires_at:
                 self.lock = LockInfo(**{**self.lock.as_dict(), "expires_at": expires_at})
 
-    def _verify(self, conn: Connection) -> str:
-        """The lock's expiry when it is still ours and live; else `LeaseLost`."""
-        row = conn.execute("SELECT lock_id, owner, expires_at FROM setright_locks WHERE name = ?",
-                           (self.lock.name,)).fetchone()
+    def _verify(self, conn: Connection, scalar: str = "NULL") -> tuple[str, int, object]:
+        """The lock's expiry, the time it was judged at and the value of `scalar` (a scalar
+        subquery read along), when the lock is still ours and live; else `LeaseLost`."""
+        row = conn.execute("SELECT lock_id, owner, expires_at, " + scalar +
+                           " FROM setright_locks WHERE name = ?", (self.lock.name,)).fetchone()
         now = self.store.now_ms()
         if row is None or row[0] != self.token:
             who = f" by {row[1]}" if row else ""
             self.lost = f"lease on {self.lock.name} was taken over{who}"
-        elif row[2] <= iso_from_ms(now):
-            self.lost = f"lease on {self.lock.name} expired at {row[2]}"
-        else:
+        elif self._compare(str(row[2]), now) > 0:
             self.adopt(str(row[2]))
-            return str(row[2])
+            return str(row[2]), now, row[3]
+        else:
+            self.lost = f"lease on {self.lock.name} expired at {row[2]}"
         raise LeaseLost(self.lost, ["this runner stops before its next statement"])
+
+    def _compare(self, expires_at: str, ms: int) -> int:
+        """-1, 0 or 1 as `expires_at` is before, at or after `iso_from_ms(ms)`, without
+        formatting a time per check: the lock row's expiry is parsed once per value it
+        takes. An expiry not in the form `iso_from_ms` writes is compared as text."""
+        text, parsed = self._expiry
+        if text != expires_at:
+            value = ms_from_any(expires_at)
+            parsed = value if value is not None and iso_from_ms(value) == expires_at else None
+            self._expiry = (expires_at, parsed)
+        if parsed is not None:
+            return (parsed > ms) - (parsed < ms)
+        other = iso_from_ms(ms)
+        return (expires_at > other) - (expires_at < other)
 
 
 class LeaseKeeper:

@@ -24,6 +24,7 @@ from setright.store.audit import (
     OwnAuditRows,
     current_state,
     provenance_metadata,
+    setright_metadata,
 )
 from setright.store.connection import Store
 from setright.store.snapshots import record_snapshot
@@ -36,15 +37,18 @@ from setright.store.states import (
     TxStrategy,
 )
 from setright.store.transitions import (
+    EventBatch,
     Provenance,
     move_apply,
     move_operation,
     move_operations,
     move_task,
 )
+from setright.timeutil import iso_from_ms, ms_from_any
 
-#: an audit row and its provenance, as `append_audit_rows` takes them
-_AuditEntry = tuple[dict[str, Any], dict[str, Any]]
+#: an audit row and its provenance, as `append_audit_rows` takes them (the recorder's rows
+#: carry it in `metadata` already, provenance None)
+_AuditEntry = tuple[dict[str, Any], dict[str, Any] | None]
 
 #: what an operation may complete from
 _COMPLETABLE = [OperationState.PENDING, OperationState.FAILED_RETRYABLE]
@@ -120,6 +124,9 @@ class ApplyRecorder:
         self.root = root
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
+        self._provenance = provenance_metadata(self.prov)  # the same for every audit row
+        #: (attempt, checksum) → the audit rows' metadata text, for the last change
+        self._metadata: tuple[tuple[int, str] | None, str] = (None, "")
         self.high_water = audit_high_water(apply)
         self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
         #: this apply's audit rows, folded into the change-state cache when an attempt ends
@@ -176,24 +183,24 @@ class ApplyRecorder:
     def begin_task(self, task: TaskRow, change: Change) -> Begun:
         """task → running with audit STARTED; or → cancelled if the change moved since planning."""
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
+            self._fence(tx)
             rows: list[_AuditEntry] = []
-            begun = self._begin_task(tx, task, change, rows)
+            begun = self._begin_task(tx, task, change, rows, self.store.now_iso())
             self._append(tx, rows)
             return begun
 
     def _begin_task(self, tx: Connection, task: TaskRow, change: Change,
-                    rows: list[_AuditEntry]) -> Begun:
+                    rows: list[_AuditEntry], at: str, events: EventBatch | None = None
+                    ) -> Begun:
         """In a transaction whose change-state cache was just caught up; the STARTED row
-        goes to `rows`, which the caller appends (with its own rows, folded once)."""
-        at = self.store.now_iso()
+        goes to `rows`, which the caller appends (with its own rows, folded once), and the
+        event to `events` when the caller batches them."""
         reason = self._moved_since_planned(tx, change.id)
         if reason is not None:
             move_task(tx, self.apply_id, task.position, [TaskState(task.state)],
                       TaskState.CANCELLED, self.prov, at=at, lease_token=self.lease.token,
                       fields={"completed_at": at, "error": reason}, event={"reason": reason},
-                      change_id=task.change_id)
+                      change_id=task.change_id, events=events)
             return Begun(task.position, reason)
         # the state read when the attempt began (the lease keeps it), else the refusal says why
         startable = [TaskState.PENDING, TaskState.FAILED_RETRYABLE]
@@ -201,12 +208,13 @@ class ApplyRecorder:
         move_task(tx, self.apply_id, task.position, expected, TaskState.RUNNING,
                   self.prov, at=at, lease_token=self.lease.token,
                   fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
-                          "completed_at": None}, change_id=task.change_id)
+                          "completed_at": None}, change_id=task.change_id, events=events)
         rows.append(self._audit_entry(change, ChangeState.STARTED))
         return Begun(task.position, None)
 
     def _moved_since_planned(self, tx: Connection, change_id: str) -> str | None:
         current = current_state(tx, change_id)
+        self.own_rows.seen(change_id, current)  # its STARTED row is timed from this read
         if current is None or current.execution_id == self.apply_id:
             return None
         if self.high_water is not None:
@@ -222,23 +230,24 @@ class ApplyRecorder:
     def operations_completed(self, change_id: str, seqs: Mapping[int, str | None]) -> None:
         with self.store.write() as tx:
             self.lease.fence(tx)
-            self._complete_operations(tx, change_id, seqs)
+            self._complete_operations(tx, change_id, seqs, self.store.now_iso())
 
     def _complete_operations(self, tx: Connection, change_id: str,
-                             seqs: Mapping[int, str | None]) -> None:
+                             seqs: Mapping[int, str | None], at: str,
+                             events: EventBatch | None = None) -> None:
         """`seqs`: seq → its state when the attempt began (the lease kept it so); a state
         that could not be completed is left to the guard, which refuses it and says why."""
-        at = self.store.now_iso()
         fields = {"completed_at": at, "error": None}
         known = {seq: OperationState(state) for seq, state in seqs.items()
                  if state in _COMPLETABLE}
         if known:
             move_operations(tx, self.apply_id, change_id, known, OperationState.COMPLETED,
-                            self.prov, at=at, lease_token=self.lease.token, fields=fields)
-        for seq in seqs.keys() - known.keys():
+                            self.prov, at=at, lease_token=self.lease.token, fields=fields,
+                            events=events)
+        for seq in sorted(seqs.keys() - known.keys()):
             move_operation(tx, self.apply_id, change_id, seq, _COMPLETABLE,
                            OperationState.COMPLETED, self.prov, at=at,
-                           lease_token=self.lease.token, fields=fields)
+                           lease_token=self.lease.token, fields=fields, events=events)
 
     def task_completed(self, task: TaskRow, change: Change, seqs: Mapping[int, str | None],
                        millis: int, next_task: tuple[TaskRow, Change] | None = None
@@ -250,18 +259,19 @@ class ApplyRecorder:
         of two, and never a state in between that a crash could expose.
         """
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
-            self._complete_operations(tx, change.id, seqs)
-            at = self.store.now_iso()
+            now = self._fence(tx)  # one moment for the transaction's rows
+            at = iso_from_ms(now)
+            events = EventBatch()      # its three events in one statement
+            self._complete_operations(tx, change.id, seqs, at, events)
             move_task(tx, self.apply_id, task.position, [TaskState.RUNNING], TaskState.COMPLETED,
                       self.prov, at=at, lease_token=self.lease.token, fields={"completed_at": at},
-                      change_id=task.change_id)
+                      change_id=task.change_id, events=events)
             rows = [self._audit_entry(change, ChangeState.APPLIED, millis=millis)]
             begun = None
             if next_task is not None:
-                begun = self._begin_task(tx, *next_task, rows)
-            self._append(tx, rows)  # APPLIED, then the next change's STARTED
+                begun = self._begin_task(tx, *next_task, rows, at, events)
+            events.flush(tx)
+            self._append(tx, rows, now)  # APPLIED, then the next change's STARTED
             return begun
 
     def operation_failed(self, task: TaskRow, change: Change, seq: int, error: str,
@@ -272,8 +282,7 @@ class ApplyRecorder:
         until `rollback_finished` records how the rollback went.
         """
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
+            self._fence(tx)
             at = self.store.now_iso()
             move_operation(tx, self.apply_id, change.id, seq,
                            [OperationState.PENDING, OperationState.FAILED_RETRYABLE],
@@ -292,8 +301,7 @@ class ApplyRecorder:
                           millis: int) -> None:
         """ROLLED_BACK (operations back to pending) or ROLLBACK_FAILED, then task and apply."""
         with self.store.write() as tx:
-            self.lease.fence(tx)
-            self.own_rows.catch_up(tx)
+            self._fence(tx)
             at = self.store.now_iso()
             if error is None:
                 for op in tx.execute(
@@ -327,15 +335,25 @@ class ApplyRecorder:
 
     # -- the audit log --------------------------------------------------------
 
+    def _fence(self, tx: Connection) -> int:
+        """The lease's fence and the audit log's catch-up, from one read of the lock row and
+        the log's highest id; returns the fence's moment."""
+        now, top = self.lease.fence_reading(tx, self.own_rows.top_sql(tx))
+        self.own_rows.catch_up(tx, top)
+        return now
+
     def _audit(self, tx: Connection, change: Change, state: ChangeState, *,
                millis: int | None = None, error_trace: str | None = None,
                method: str = "apply") -> int:
         return self._append(tx, [self._audit_entry(change, state, millis=millis,
                                                    error_trace=error_trace, method=method)])[0]
 
-    def _append(self, tx: Connection, rows: list[_AuditEntry]) -> list[int]:
-        """In a transaction that began with `own_rows.catch_up`."""
-        return self.own_rows.append(tx, rows, now_ms=self.store.now_ms())
+    def _append(self, tx: Connection, rows: list[_AuditEntry],
+                now_ms: int | None = None) -> list[int]:
+        """In a transaction that began with `_fence` (its catch-up); `now_ms`: the
+        transaction's moment, when the caller has it."""
+        return self.own_rows.append(tx, rows,
+                                    now_ms=self.store.now_ms() if now_ms is None else now_ms)
 
     def _audit_entry(self, change: Change, state: ChangeState, *, millis: int | None = None,
                      error_trace: str | None = None, method: str = "apply") -> _AuditEntry:
@@ -346,9 +364,12 @@ class ApplyRecorder:
         row = audit_fields(change, apply_id=self.apply_id, state=state, source_file=source,
                            hostname=self.hostname, millis=millis, error_trace=error_trace,
                            method=method)
-        provenance = {**provenance_metadata(self.prov), "attempt": self.apply.attempt,
-                      "checksum": change.checksum}
-        return row, provenance
+        key = (self.apply.attempt, change.checksum)
+        if self._metadata[0] != key:  # a change's two rows (STARTED, its outcome) share it
+            provenance = {**self._provenance, "attempt": key[0], "checksum": key[1]}
+            self._metadata = (key, setright_metadata(None, provenance))
+        row["metadata"] = self._metadata[1]  # what `append_audit_rows` writes for provenance
+        return row, None
 
 
 def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_file: str,
@@ -375,6 +396,4 @@ def is_retryable(change: Change, *, rolled_back: bool) -> bool:
 
 
 def _ms(iso: str) -> int:
-    from setright.timeutil import ms_from_any
-
     return ms_from_any(iso) or 0

@@ -107,10 +107,9 @@ class TaskRunner:
 
     def _transactional(self, task: TaskRow, change: Change, todo: Sequence[Operation],
                        states: Mapping[int, str]) -> bool:
-        started = self.store.now_ms()
+        started = self.lease.check()  # the time the lease was judged at: the start
         failing = todo[0] if todo else None
         try:
-            self.lease.check()
             with self.target.transaction(self.lease.token) as ttx:
                 for index, op in enumerate(todo):
                     failing = op

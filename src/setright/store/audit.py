@@ -187,10 +187,8 @@ def append_audit_row(
     provenance: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert one audit row (inside a write transaction) and fold it; return its id.
-
     `created_at` is always chosen here, never by the caller; setright's provenance
-    goes into `metadata` under the key "setright" so Flamingock keeps reading it.
-    """
+    goes into `metadata` under the key "setright" so Flamingock keeps reading it."""
     return append_audit_rows(tx, audit_table, [(row, provenance)], now_ms=now_ms)[0]
 
 
@@ -218,28 +216,43 @@ def append_audit_rows(
 
 def _insert_rows(tx: Connection, audit_table: str,
                  rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
-                 now_ms: int, unfolded: dict[str, int]) -> list[int]:
+                 now_ms: int, unfolded: dict[str, int],
+                 cached: Mapping[str, int | None] | None = None) -> list[int]:
     """Insert `rows`; `unfolded` maps a change to the `created_ms` of its newest row the
-    cache lacks (a new row comes one step after it) and is kept up to date here."""
+    cache lacks (a new row comes one step after it) and is kept up to date here.
+    `cached`: a change's `created_ms` in the cache (None: no row) as this transaction
+    already read it, so it is not read again."""
     impl = impl_of(tx)
     table = impl.quote(audit_table)
     step = impl.created_at_step_ms(tx, audit_table)
-    ids = []
+    cached, ids = cached or {}, []
     for row, provenance in rows:
         change_id = str(row["change_id"])
-        values = {name: row.get(name) for name in AUDIT_COLUMN_NAMES if name != "id"}
+        values = {name: row.get(name) for name in _WRITTEN_COLUMNS}
         earlier = unfolded.get(change_id)
-        created_ms = (next_created_ms(tx, change_id, now_ms, step) if earlier is None
-                      else max(now_ms - now_ms % step, earlier + step))
+        if earlier is None and change_id not in cached:
+            created_ms = next_created_ms(tx, change_id, now_ms, step)
+        else:
+            earlier = cached[change_id] if earlier is None else earlier
+            now = now_ms - now_ms % step
+            created_ms = now if earlier is None else max(now, earlier + step)
         unfolded[change_id] = created_ms
         if provenance is not None:
-            values["metadata"] = _with_setright_metadata(row.get("metadata"), provenance)
+            values["metadata"] = setright_metadata(row.get("metadata"), provenance)
         values = impl.audit_write_values(tx, audit_table, values, created_ms)
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        ids.append(impl.insert_returning_id(
-            tx, f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(values.values())))
+        columns = tuple(values)
+        sql = _INSERT_SQL.get((table, columns)) or _INSERT_SQL.setdefault(
+            (table, columns), f"INSERT INTO {table} ({', '.join(columns)})"
+                              f" VALUES ({', '.join('?' for _ in columns)})")
+        ids.append(impl.insert_returning_id(tx, sql, list(values.values())))
     return ids
+
+
+#: the audit columns a new row is written with (its `id` is the database's); the INSERT
+#: per table and column list, built once (a runner inserts two rows per change)
+_WRITTEN_COLUMNS = tuple(name for name in AUDIT_COLUMN_NAMES if name != "id")
+_INSERT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
+_UNREAD = object()  # `catch_up` reads the highest id itself
 
 
 class OwnAuditRows:
@@ -260,17 +273,31 @@ class OwnAuditRows:
         self.audit_table = audit_table
         self._top: int | None = None          # every row up to this id is folded, or ours
         self._unfolded: dict[str, int] = {}   # change id → created_ms of its newest own row
+        #: change id → its `created_ms` in the cache (None: no row), read in this transaction
+        self._cached: dict[str, int | None] = {}
 
-    def catch_up(self, tx: Connection) -> None:
-        """Fold what others wrote since our last row (and ours with it), if anything."""
-        if self._top is None or _ids(tx, self.audit_table)[1] != self._top:
+    def catch_up(self, tx: Connection, top: Any = _UNREAD) -> None:
+        """Fold what others wrote since our last row (and ours with it), if anything.
+        `top`: the log's highest id (`top_sql`) as the transaction already read it."""
+        self._cached.clear()  # read in an earlier transaction: another writer may have moved it
+        top = _ids(tx, self.audit_table)[1] if top is _UNREAD and self._top is not None else top
+        if self._top is None or (int(top) if top is not None else None) != self._top:
             self.fold(tx)
+
+    def top_sql(self, tx: Connection) -> str:
+        """A scalar subquery of the log's highest id, for a caller's first read of a write."""
+        return f"(SELECT max(id) FROM {impl_of(tx).quote(self.audit_table)})"
+
+    def seen(self, change_id: str, current: CurrentState | None) -> None:
+        """The cache's row of a change (None: none), read after `catch_up` in the transaction
+        that appends: its next row's `created_at` follows it without reading it again."""
+        self._cached[change_id] = current.created_ms if current is not None else None
 
     def append(self, tx: Connection,
                rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]], *,
                now_ms: int) -> list[int]:
         """Insert rows after `catch_up` in the same transaction; they stay unfolded."""
-        ids = _insert_rows(tx, self.audit_table, rows, now_ms, self._unfolded)
+        ids = _insert_rows(tx, self.audit_table, rows, now_ms, self._unfolded, self._cached)
         for audit_id in ids:
             follows = self._top is not None and audit_id == self._top + 1
             self._top = audit_id if follows else None   # a gap: someone else's id, fold
@@ -280,6 +307,7 @@ class OwnAuditRows:
         """Fold every row written so far, ours included."""
         self._top = _refresh(tx, self.audit_table)[1]
         self._unfolded.clear()
+        self._cached.clear()
 
 
 def mark_change(
@@ -315,7 +343,8 @@ def provenance_metadata(prov: Provenance) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def _with_setright_metadata(existing: object, provenance: Mapping[str, Any]) -> str:
+def setright_metadata(existing: object, provenance: Mapping[str, Any]) -> str:
+    """A row's `metadata` text with setright's provenance under the key "setright"."""
     try:
         data = json.loads(existing) if isinstance(existing, str) and existing else {}
     except json.JSONDecodeError:

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from setright.db import Connection
 from setright.db.impl import DefaultImpl, impl_of
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: The oldest schema a read command reads as is (v2 only added an index, v3 a nullable
 #: ledger column that readers tolerate, v4 a table that a reader of an older store sees as
-#: an empty stand-in); readers never upgrade, so an older store needs a writer first.
+#: an empty stand-in, v5 made two indexes partial); readers never upgrade, so an older store
+#: needs a writer first.
 READABLE_FROM = 1
 
 #: Flamingock's audit log columns, in its order.
@@ -162,8 +163,30 @@ def _v3_to_v4(conn: Connection, audit_table: str) -> None:
     impl_of(conn).create_table(conn, SNAPSHOT_TABLE, columns, pk, not_null)
 
 
+#: The events indexes only a plan's events need: (name, columns, the rows they index).
+#: The runner writes three events per change, none with a plan id; as partial indexes these
+#: cost its commits nothing, and every query of them says `plan_id` is not NULL (`plan_id IN
+#: (…)`, `plan_id IS NOT NULL`), so the database still answers it from the index.
+PLAN_EVENT_INDEXES = (
+    ("setright_events_plan_idx", ("plan_id",), "plan_id IS NOT NULL"),
+    ("setright_events_source_idx", ("source", "plan_id"), "plan_id IS NOT NULL"),
+)
+
+
+def _v4_to_v5(conn: Connection, audit_table: str) -> None:
+    """The two plan indexes of the events leave out the rows without a plan (the runner's):
+    dropped and made again, partial, in the upgrade's one transaction (SQLite and PostgreSQL
+    DDL is transactional). MySQL/MariaDB has no partial index: its plain ones stay."""
+    impl = impl_of(conn)
+    if not impl.partial_indexes:
+        return
+    for name, columns, where in PLAN_EVENT_INDEXES:
+        impl.drop_index(conn, name, "setright_events")
+        impl.create_partial_index(conn, name, "setright_events", columns, where)
+
+
 MIGRATIONS: dict[int, Callable[[Connection, str], None]] = {
-    0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+    0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def build_all(conn: Connection, audit_table: str) -> None:

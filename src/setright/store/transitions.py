@@ -51,6 +51,28 @@ def record_event(
                                          new_state, extra))
 
 
+class EventBatch:
+    """The event rows of one transaction's moves, inserted together by `flush` (one
+    `executemany`, not a statement per move): the same rows, in the same order. The caller
+    flushes inside the transaction, before it commits; rows not flushed roll back with it."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+
+    def flush(self, tx: Connection) -> None:
+        if self.rows:
+            tx.executemany(_EVENT_INSERT, self.rows)
+            self.rows = []
+
+
+def _record(tx: Connection, events: EventBatch | None, row: tuple[Any, ...]) -> None:
+    """An event row: into `events` when the caller batches them, else inserted now."""
+    if events is None:
+        tx.execute(_EVENT_INSERT, row)
+    else:
+        events.rows.append(row)
+
+
 _EVENT_INSERT = (
     "INSERT INTO setright_events (at, apply_id, change_id, kind, old_state, new_state, actor,"
     " source, reason, ticket, resolution, plan_id, metadata)"
@@ -63,16 +85,44 @@ def _event_values(at: str, kind: str, prov: Provenance, apply_id: str | None,
     metadata = {**prov.metadata, **(extra or {})}
     return (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
             prov.reason, prov.ticket, prov.resolution, prov.plan_id,
-            json.dumps(metadata, sort_keys=True) if metadata else None)
+            metadata_text(metadata) if metadata else None)
+
+
+def metadata_text(metadata: Mapping[str, Any]) -> str:
+    """`json.dumps(metadata, sort_keys=True)`. A runner's events carry only a position or a
+    seq (three per change): that text is written directly, without the JSON encoder."""
+    if len(metadata) == 1:
+        [(key, value)] = metadata.items()
+        if key in _PLAIN_KEYS and type(value) is int:  # not a bool, which JSON spells true
+            return f'{{"{key}": {value}}}'
+    return _METADATA_JSON.encode(metadata)
+
+
+#: `json.dumps(metadata, sort_keys=True)` without building an encoder per event, and the
+#: keys whose JSON text is the key itself in quotes
+_METADATA_JSON = json.JSONEncoder(sort_keys=True)
+_PLAIN_KEYS = frozenset({"position", "seq"})
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
                  new: StrEnum) -> list[str]:
+    """The expected states as text, once every move from them to `new` is legal. A legal
+    combination is remembered (the runner asks the same few thousands of times); the
+    caller must not change the list returned."""
     olds = [str(s) for s in expected]
+    key = (kind, type(new), str(new), *olds)
+    known = _LEGAL.get(key)
+    if known is not None:
+        return known
     for old in olds:
         if new not in table[type(new)(old)]:
             raise TransitionRefused(f"illegal {kind} transition {old} → {new}")
+    _LEGAL[key] = olds
     return olds
+
+
+#: (kind, state type, new, *expected) → expected as text, for the legal moves seen so far
+_LEGAL: dict[tuple[Any, ...], list[str]] = {}
 
 
 def _guarded_update(
@@ -89,17 +139,33 @@ def _guarded_update(
         current = tx.execute(f"SELECT state FROM {table} WHERE {where}", key).fetchone()
         if current is None:
             raise UnknownId(f"no {describe} in the audit store")
-    sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
-    marks = ", ".join("?" for _ in expected)
-    sql = f"UPDATE {table} SET {sets} WHERE {where} AND state IN ({marks})"
+    sql = _update_sql(table, where, tuple(fields), len(expected), lease_token is not None)
     params: list[Any] = [new, *fields.values(), *key, *expected]
     if lease_token is not None:
-        sql += " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
         params += [apply_id, lease_token]
     if tx.execute(sql, params).rowcount == 1:
         return str(current[0]) if current is not None else expected[0]
     _refuse(tx, table=table, where=where, key=key, expected=expected, lease_token=lease_token,
             apply_id=apply_id, describe=describe)
+
+
+def _update_sql(table: str, where: str, fields: tuple[str, ...], expected: int,
+                fenced: bool) -> str:
+    """The guarded UPDATE's text, built once per shape (a runner moves thousands of rows
+    with the same few)."""
+    shape = (table, where, fields, expected, fenced)
+    sql = _UPDATES.get(shape)
+    if sql is None:
+        sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
+        marks = ", ".join("?" for _ in range(expected))
+        sql = f"UPDATE {table} SET {sets} WHERE {where} AND state IN ({marks})"
+        if fenced:
+            sql += " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
+        _UPDATES[shape] = sql
+    return sql
+
+
+_UPDATES: dict[tuple[Any, ...], str] = {}
 
 
 def _refuse(tx: Connection, *, table: str, where: str, key: tuple[Any, ...],
@@ -127,6 +193,7 @@ def move_apply(
     tx: Connection, apply_id: str, expected: Iterable[ApplyState], new: ApplyState,
     prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
+    events: EventBatch | None = None,
 ) -> str:
     olds = _check_legal("apply", APPLY_TRANSITIONS, expected, new)
     old = _guarded_update(
@@ -134,8 +201,7 @@ def move_apply(
         expected=olds, new=str(new), fields={"updated_at": at, **(fields or {})},
         lease_token=lease_token, apply_id=apply_id, describe=f"apply {apply_id}",
     )
-    record_event(tx, at=at, kind="apply", prov=prov, apply_id=apply_id,
-                 old_state=old, new_state=str(new), extra=event)
+    _record(tx, events, _event_values(at, "apply", prov, apply_id, None, old, str(new), event))
     return old
 
 
@@ -143,9 +209,10 @@ def move_task(
     tx: Connection, apply_id: str, position: int, expected: Iterable[TaskState],
     new: TaskState, prov: Provenance, *, at: str, lease_token: str | None = None,
     fields: Mapping[str, Any] | None = None, event: Mapping[str, Any] | None = None,
-    change_id: str | None = None,
+    change_id: str | None = None, events: EventBatch | None = None,
 ) -> str:
-    """`change_id`: the task's change, when the caller knows it (else it is read)."""
+    """`change_id`: the task's change, when the caller knows it (else it is read).
+    `events`: the transaction's batch of event rows (else the event is inserted now)."""
     olds = _check_legal("task", TASK_TRANSITIONS, expected, new)
     if change_id is None:
         row = tx.execute("SELECT change_id FROM setright_tasks WHERE apply_id = ?"
@@ -157,9 +224,8 @@ def move_task(
         lease_token=lease_token, apply_id=apply_id,
         describe=f"task {position} of apply {apply_id}",
     )
-    record_event(tx, at=at, kind="task", prov=prov, apply_id=apply_id,
-                 change_id=change_id, old_state=old, new_state=str(new),
-                 extra={"position": position, **(event or {})})
+    _record(tx, events, _event_values(at, "task", prov, apply_id, change_id, old, str(new),
+                                      {"position": position, **(event or {})}))
     return old
 
 
@@ -167,7 +233,7 @@ def move_operation(
     tx: Connection, apply_id: str, change_id: str, seq: int,
     expected: Iterable[OperationState], new: OperationState, prov: Provenance, *, at: str,
     lease_token: str | None = None, fields: Mapping[str, Any] | None = None,
-    event: Mapping[str, Any] | None = None,
+    event: Mapping[str, Any] | None = None, events: EventBatch | None = None,
 ) -> str:
     olds = _check_legal("operation", OPERATION_TRANSITIONS, expected, new)
     old = _guarded_update(
@@ -176,16 +242,15 @@ def move_operation(
         expected=olds, new=str(new), fields=fields or {}, lease_token=lease_token,
         apply_id=apply_id, describe=f"operation {seq} of change {change_id} in apply {apply_id}",
     )
-    record_event(tx, at=at, kind="operation", prov=prov, apply_id=apply_id,
-                 change_id=change_id, old_state=old, new_state=str(new),
-                 extra={"seq": seq, **(event or {})})
+    _record(tx, events, _event_values(at, "operation", prov, apply_id, change_id, old,
+                                      str(new), {"seq": seq, **(event or {})}))
     return old
 
 
 def move_operations(
     tx: Connection, apply_id: str, change_id: str, olds: Mapping[int, OperationState],
     new: OperationState, prov: Provenance, *, at: str, lease_token: str | None = None,
-    fields: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None, events: EventBatch | None = None,
 ) -> None:
     """`move_operation` for many operations of one change whose states are known (seq →
     state): one guarded UPDATE per state and batch, the events in one `executemany`, so
@@ -193,27 +258,27 @@ def move_operations(
     for old in set(olds.values()):
         _check_legal("operation", OPERATION_TRANSITIONS, [old], new)
     fields = fields or {}
-    sets = ", ".join(["state = ?", *(f"{column} = ?" for column in fields)])
-    fence = (" AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
-             if lease_token is not None else "")
     seqs = sorted(olds)
     for start in range(0, len(seqs), _BATCH):
         batch = seqs[start:start + _BATCH]
         for old in sorted({olds[seq] for seq in batch}):
             moving = [seq for seq in batch if olds[seq] == old]
-            marks = ", ".join("?" for _ in moving)
             params: list[Any] = [str(new), *fields.values(), apply_id, change_id, *moving,
                                  str(old)]
             if lease_token is not None:
                 params += [apply_id, lease_token]
-            moved = tx.execute(
-                f"UPDATE setright_operations SET {sets} WHERE apply_id = ? AND change_id = ?"
-                f" AND seq IN ({marks}) AND state = ?{fence}", params).rowcount
+            sql = _update_sql("setright_operations", "apply_id = ? AND change_id = ? AND seq IN"
+                              f" ({', '.join('?' for _ in moving)})", tuple(fields), 1,
+                              lease_token is not None)
+            moved = tx.execute(sql, params).rowcount
             if moved != len(moving):
                 _refuse_any(tx, apply_id, change_id, moving, str(old), str(new), lease_token)
-    tx.executemany(_EVENT_INSERT, [
+    batch = events if events is not None else EventBatch()
+    batch.rows.extend(
         _event_values(at, "operation", prov, apply_id, change_id, str(olds[seq]), str(new),
-                      {"seq": seq}) for seq in seqs])
+                      {"seq": seq}) for seq in seqs)
+    if events is None:
+        batch.flush(tx)
 
 
 #: operations per guarded UPDATE (SQLite's default limit on bound parameters is 999)
