@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,7 +121,13 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     override = store_override or os.environ.get("SETRIGHT_STORE")
     store_url = override or store.get("url", DEFAULT_STORE_URL)
     # An override has no place in the file: its parse error is raised as it is.
-    store_db = parse_url(store_url, root) if override or "url" not in store else urls[("store",)]
+    if override:
+        store_db = replace(parse_url(store_url, root), origin=_override_origin(store_override))
+    elif "url" in store:
+        store_db = replace(urls[("store",)],
+                           origin=doc.problem(("store", "url"), "").location())
+    else:
+        store_db = parse_url(store_url, root)
     targets = {}
     for name, spec in (data.get("targets") or {}).items():
         changes = spec.get("changes")
@@ -246,10 +252,15 @@ def _duration_problems(doc: YamlDocument) -> list[Problem]:
     return problems
 
 
-def store_only_config(store_url: str, cwd: Path) -> Config:
+def _override_origin(store_override: str | None) -> str:
+    """Where a store URL given outside the file came from: --store wins over the variable."""
+    return "--store" if store_override else "SETRIGHT_STORE"
+
+
+def store_only_config(store_url: str, cwd: Path, store_override: str | None = None) -> Config:
     """Defaults for a project with no setright.yaml, given only a store URL."""
     cwd = cwd.resolve()
-    store = parse_url(store_url, cwd)
+    store = replace(parse_url(store_url, cwd), origin=_override_origin(store_override))
     return Config(root=cwd, path=None, store_url=store_url, store_path=store.path,
                   resolutions=cwd / "resolutions", store=store)
 
@@ -265,7 +276,7 @@ def resolve_config(config_path: Path | None, store_override: str | None, cwd: Pa
         return load_config(found, store_override=store_override)
     store_url = store_override or os.environ.get("SETRIGHT_STORE")
     if store_url:
-        return store_only_config(store_url, cwd)
+        return store_only_config(store_url, cwd, store_override)
     raise ConfigError(
         f"no {CONFIG_NAME} in {cwd.resolve()} or its parents",
         ["run 'setright init' to create one, or pass --store URL"],

@@ -93,10 +93,25 @@ def test_every_reader_refuses_a_missing_store_and_creates_nothing(
     result = invoke(root, *args, store=store)
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines()[0] == f"Error: no audit store at {shown}"
+    # it sends the operator back to where the URL was given
+    origin = "SETRIGHT_STORE" if store else "store.url at setright.yaml:3:8,"
+    assert f"read commands never create one: check {origin}" in result.stderr.splitlines()[1]
     assert result.stdout == ""
     assert listing(root) == before  # no file, no folder, no -wal/-shm
     if how == "never created":
         assert not (root / ".setright").exists()
+
+
+def test_a_missing_store_named_by_store_names_the_option(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    write_config(root)
+    with chdir(root):
+        result = CliRunner().invoke(cli, ["--store", MISTYPED, "issue", "list"],
+                                    env={"SETRIGHT_STORE": "sqlite:///also-missing.db"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[:2] == [
+        f"Error: no audit store at {MISTYPED}",
+        "  read commands never create one: check --store,"]
 
 
 def test_validate_needs_no_store_and_creates_none(tmp_path: Path) -> None:

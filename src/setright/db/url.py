@@ -48,6 +48,9 @@ class DbUrl:
     port: int | None = None
     database: str | None = None
     query: tuple[tuple[str, str], ...] = ()
+    #: where the URL was given (`setright.yaml:3:9`, `SETRIGHT_STORE`, `--store`), for
+    #: messages that send the reader back to it; None when not known
+    origin: str | None = field(default=None, compare=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,10 +100,17 @@ def mask_password(text: str) -> str:
 _USERINFO = re.compile(r"//[^/@]*@")
 
 
+#: the origins of a store URL given outside the config file
+_OVERRIDES = ("--store", "SETRIGHT_STORE")
+
+
 def no_store(url: DbUrl) -> StoreError:
     """A reader found nothing at `url`: it never creates a store, so say how to make one."""
+    check = (f"check {url.origin}" if url.origin in _OVERRIDES else
+             f"check store.url at {url.origin}" if url.origin else
+             "check store.url, SETRIGHT_STORE or --store")
     return StoreError(f"no audit store at {url.shown}", [
-        "read commands never create one: check store.url, SETRIGHT_STORE or --store,",
+        f"read commands never create one: {check},",
         "or create it with 'setright init' (any writer, such as 'setright run', does too)",
     ])
 
