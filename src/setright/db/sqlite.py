@@ -8,6 +8,7 @@ two guarded updates can never interleave), in WAL mode with
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,40 @@ BUSY_TIMEOUT_MS = 5000
 _YEAR_10000_MS = 253_402_300_800_000
 
 
+def open_writer(path: Path, *, require_wal: bool = False) -> sqlite3.Connection:
+    """A writing connection to the file at `path` (created if missing): it waits up to
+    `BUSY_TIMEOUT_MS` for another writer's lock, in WAL mode with `synchronous=FULL`.
+    `require_wal`: refuse a file that cannot switch to WAL (a read-only medium).
+    check_same_thread=False: a keeper thread may interrupt or renew."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = _switch_to_wal(conn)
+        if require_wal and str(mode).lower() != "wal":  # pragma: no cover - read-only medium
+            raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """`PRAGMA journal_mode = WAL`, waited for like any lock. SQLite takes the switch's lock
+    without calling the busy handler: processes opening a new file at once (runners
+    starting together on a fresh store) would otherwise see "database is locked"."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if (getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY
+                    or time.monotonic() >= deadline):
+                raise
+            time.sleep(0.005)
+
+
 @register
 class SqliteImpl(DefaultImpl):
     name = "sqlite"
@@ -46,17 +81,10 @@ class SqliteImpl(DefaultImpl):
         try:
             if read_only:
                 conn = open_readonly(path)
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                # check_same_thread=False: a keeper thread may interrupt or renew.
-                conn = sqlite3.connect(path, isolation_level=None,
-                                       timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not read_only:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
-                    raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
-                conn.execute("PRAGMA synchronous = FULL")
+                conn = open_writer(path, require_wal=True)
         except (sqlite3.Error, OSError) as exc:
             if conn is not None:
                 conn.close()

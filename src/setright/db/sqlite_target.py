@@ -17,7 +17,7 @@ from typing import Any
 
 from setright.db import sqlite_lexer
 from setright.db.settled import ATOMIC, Settled
-from setright.db.sqlite import BUSY_TIMEOUT_MS
+from setright.db.sqlite import BUSY_TIMEOUT_MS, open_writer
 from setright.errors import LeaseLost, StatementFailed, TargetError
 
 #: WITHOUT ROWID: the rows live in their primary key's b-tree, so a marker costs its
@@ -139,12 +139,7 @@ class SqliteTarget:
             raise TargetError(f"target {name}: database {path} does not exist")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # check_same_thread=False: the lease keeper calls interrupt() from its thread.
-            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn = open_writer(path)   # the lease keeper calls interrupt() from its thread
             conn.execute(MARKERS_DDL)
             conn.execute(FENCE_DDL)
         except (sqlite3.Error, OSError) as exc:
