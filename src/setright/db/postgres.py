@@ -101,6 +101,9 @@ class PgConnection:
         self.raw = raw
         #: How zone-less audit timestamps read (`store.timezone`, set by `prepare_store`).
         self.audit_timezone = "UTC"
+        #: A reader's audit table column types, as `reader_catalog` read them: (table,
+        #: column) → (`format_type` without modifier, pg_type name, typmod).
+        self.known_columns: dict[tuple[str, str], tuple[str, str, int]] = {}
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgCursor:
         if parameters:
@@ -404,7 +407,7 @@ class PostgresImpl(DefaultImpl):
                      ) -> tuple[str, str, int] | None:
         """(type without modifier, e.g. `timestamp without time zone`; pg_type name; typmod).
         A reader's audit table answers from what `reader_catalog` read."""
-        known = conn.__dict__.get(_KNOWN_COLUMNS, {}).get((fold(table), fold(column)))
+        known = getattr(conn, "known_columns", {}).get((fold(table), fold(column)))
         if known is not None:
             return known  # type: ignore[no-any-return]
         row = conn.execute(
@@ -416,7 +419,7 @@ class PostgresImpl(DefaultImpl):
     def reader_catalog(self, conn: Connection, audit_table: str) -> ReaderCatalog:
         """One query; the audit table's column types are kept for `_column_info`."""
         tables, columns, known = postgres_store.reader_catalog(conn, fold(audit_table))
-        conn.__dict__[_KNOWN_COLUMNS] = known
+        conn.known_columns = known  # type: ignore[attr-defined]
         return ReaderCatalog(tables, columns)
 
     def schema_snapshot(self, conn: Connection, *, exclude_prefix: str = "setright_"
@@ -435,9 +438,6 @@ class PostgresImpl(DefaultImpl):
 
 
 # -- helpers ----------------------------------------------------------------------
-
-#: Where a reader's connection keeps the audit table's column types (`reader_catalog`).
-_KNOWN_COLUMNS = "_known_columns"
 
 #: `format_type` names → `column_kinds` kinds (anything else takes its values as given).
 _PG_KINDS = {
