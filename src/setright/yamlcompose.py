@@ -60,6 +60,8 @@ MAX_DEPTH = 100
 SHOWN_LIMIT = 40
 
 _CORE = "tag:yaml.org,2002:"
+#: the tag of a merge key (`<<`), which the limited composer lets SafeConstructor flatten
+MERGE_TAG = _CORE + "merge"
 CORE_TAGS = frozenset(_CORE + name for name in ("str", "int", "float", "bool", "null", "seq", "map"))
 _NULL_TAG = _CORE + "null"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
@@ -359,6 +361,10 @@ class _LimitedComposer(Composer):
             value = self.compose_node(node, key)
             node.value.append((key, value))
         self._close_collection(node)
+        if any(key.tag == MERGE_TAG for key, _ in node.value):
+            # Constructing flattens the merges into `value`; the duplicate-key check reads
+            # the mapping's own pairs (a key given here overrides a merged one, as in YAML)
+            node.own_pairs = list(node.value)  # type: ignore[attr-defined]
         return node
 
 

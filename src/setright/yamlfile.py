@@ -25,7 +25,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from setright.errors import InvalidInput, Problem
-from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, SHOWN_LIMIT, compose
+from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, MERGE_TAG, SHOWN_LIMIT, compose
 
 __all__ = ["ALIAS_BUDGET", "MAX_DEPTH", "SHOWN_LIMIT", "YamlDocument", "json_path",
            "load_yaml", "parse_yaml", "shape", "shown"]
@@ -135,8 +135,8 @@ def _key_of(key_node: Node) -> Any:
 def _child(node: Node | None, part: str | int) -> tuple[Node | None, Node] | None:
     """(key node or None, child node) of `node` at `part`, or None when it has none."""
     if isinstance(node, MappingNode):
-        for key_node, value_node in node.value:
-            if _key_of(key_node) == part:
+        for key_node, value_node in reversed(node.value):   # the last wins, as in the data
+            if _key_of(key_node) == part:                    # (a key given over a merged one)
                 return key_node, value_node
     elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         return None, node.value[part]
@@ -148,10 +148,15 @@ def _mark(node: Node) -> tuple[int, int]:
 
 
 def _duplicate_keys(source: str, node: Node, path: PathKey, problems: list[Problem]) -> None:
-    """A problem for every key repeated in its mapping, in document order."""
+    """A problem for every key repeated in its mapping, in document order. A mapping with
+    merge keys is read as written (`own_pairs`): a key given there may override a merged
+    one, as YAML's merge rule says; the merged mappings are checked where they are."""
     if isinstance(node, MappingNode):
         seen: set[Any] = set()
-        for key_node, value_node in node.value:
+        for key_node, value_node in getattr(node, "own_pairs", node.value):
+            if key_node.tag == MERGE_TAG:
+                _duplicate_keys(source, value_node, path, problems)
+                continue
             key = _key_of(key_node)
             if key in seen:
                 line, column = _mark(key_node)

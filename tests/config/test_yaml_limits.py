@@ -47,6 +47,25 @@ def test_merge_keys_of_a_small_anchor_still_work() -> None:
     assert doc.data["t1"] == {"x": 1, "y": 2} and doc.data["t2"] == {"x": 1}
 
 
+def test_a_key_given_beside_a_merge_overrides_the_merged_one() -> None:
+    """YAML's merge rule (and PyYAML's): the mapping's own key wins, and is what errors name."""
+    text = ("resolutions:\n  - &d {change: a, resolution: APPLIED, note: n}\n"
+            "  - <<: *d\n    change: b\n    resolution: ROLLED_BACK\n")
+    doc = parse_yaml(text, "f.yaml")
+    assert doc.data["resolutions"][1] == {"change": "b", "resolution": "ROLLED_BACK", "note": "n"}
+    assert doc.locate(("resolutions", 1, "resolution")) == (5, 17)
+    assert doc.locate(("resolutions", 1, "note")) == (2, 47)   # merged: where it was written
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x: &b {k: 1}\ny: {<<: *b, k: 2, k: 3}", "f.yaml:2:19: $.y.k: duplicate key 'k'"),
+    ("y:\n  <<: {k: 1, k: 2}\n  z: 3", "f.yaml:2:14: $.y.k: duplicate key 'k'"),
+])
+def test_keys_repeated_in_a_mapping_with_merges_are_still_refused(text: str,
+                                                                  message: str) -> None:
+    assert refusal(text) == message
+
+
 @pytest.mark.parametrize("text,where", [
     ("resolutions: &a [*a]", "1:18"),
     ("x: &m {y: *m}", "1:11"),
