@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from setright.errors import InvalidInput
+from setright.frozen import made
 from setright.resolutions.files import (
     EntryKind,
     RedriveEntry,
@@ -17,7 +18,6 @@ from setright.resolutions.files import (
     find_resolution_files,
     load_resolution_file,
     load_resolution_files,
-    made,
     read_resolution_file,
     split_entry_key,
 )

@@ -7,6 +7,7 @@ import operator
 
 import pytest
 
+from setright import frozen
 from setright.store.issues import (
     FACT_WIDTH,
     NEVER_ISSUES,
@@ -18,7 +19,6 @@ from setright.store.issues import (
     Facts,
     IssueFacts,
     classify,
-    filled,
     rule_key,
     unsettled_filter,
 )
@@ -156,10 +156,9 @@ def test_the_unsettled_filter_needs_one_order_in_every_collation() -> None:
     assert sql.count("?") == len(params) == 2 * len(never)
 
 
-def test_filled_is_what_the_generated_init_makes() -> None:
+def test_made_facts_are_what_the_generated_init_makes() -> None:
     names = tuple(field.name for field in dataclasses.fields(IssueFacts))
-    values = [getattr(BASE, name) for name in names]
-    made = filled(IssueFacts, names, values)
+    made = frozen.made(IssueFacts, {name: getattr(BASE, name) for name in names})
     assert made == BASE and hash(made) == hash(BASE) and repr(made) == repr(BASE)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.state = "APPLIED"  # type: ignore[misc]

@@ -17,7 +17,8 @@ from setright.planner.entries import PlanEntry
 from setright.planner.model import Action, ActionKind, Outcome, Plan, ResolutionFileRef
 from setright.planner.context import RedriveContext
 from setright.planner.resolve import evaluate_resolution, resolution_guards
-from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile, made
+from setright.frozen import made
+from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
 from setright.timeutil import iso_from_ms
 
 

@@ -14,12 +14,12 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from setright.errors import InvalidInput, Problem
+from setright.frozen import made
 from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -342,49 +342,25 @@ def _repeats(data: dict[str, Any]) -> bool:
 
 
 def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | RedriveEntry]:
-    """Typed entries of a schema-valid document, in file order (resolutions, then redrives):
-    the items `_subjects` yields."""
-    for (list_name, subject_key), kind in zip(_LISTS, EntryKind, strict=True):
-        items = doc.data.get(list_name)
-        if not isinstance(items, list):
-            continue
-        marks = doc.locate_items((list_name,))
-        for index, item in enumerate(items):
-            if not (isinstance(item, dict) and isinstance(item.get(subject_key), str)):
-                continue
-            line, column = marks[index]
-            if kind is EntryKind.RESOLUTION:
-                expect = item.get("expect", ())
-                yield made(ResolutionEntry, {
-                    "subject": item[subject_key], "file": name, "index": index,
-                    "line": line, "column": column, "note": item.get("note"),
-                    "resolution": item["resolution"],
-                    "expect": (expect,) if isinstance(expect, str) else tuple(expect),
-                    "target": item.get("target")})
-            else:
-                yield made(RedriveEntry, {
-                    "subject": item[subject_key], "file": name, "index": index,
-                    "line": line, "column": column, "note": item.get("note"),
-                    "force": bool(item.get("force", False)),
-                    "accept_drift": bool(item.get("accept_drift", False))})
+    """Typed entries of a schema-valid document, in file order (resolutions, then redrives)."""
+    marks: dict[str, list[tuple[int, int]]] = {}
+    for kind, index, _, subject in _subjects(doc):
+        list_name = _list_name(kind)
+        if list_name not in marks:
+            marks[list_name] = doc.locate_items((list_name,))
+        item = doc.data[list_name][index]
+        line, column = marks[list_name][index]
+        common = {"subject": subject, "file": name, "index": index, "line": line,
+                  "column": column, "note": item.get("note")}
+        if kind is EntryKind.RESOLUTION:
+            expect = item.get("expect", ())
+            yield made(ResolutionEntry, {
+                **common, "resolution": item["resolution"],
+                "expect": (expect,) if isinstance(expect, str) else tuple(expect),
+                "target": item.get("target")})
+        else:
+            yield made(RedriveEntry, {
+                **common, "force": bool(item.get("force", False)),
+                "accept_drift": bool(item.get("accept_drift", False))})
 
 
-_T = TypeVar("_T")
-
-
-def made(cls: type[_T], fields: dict[str, Any]) -> _T:
-    """`cls(**fields)` of a frozen dataclass given every one of its fields, as its generated
-    `__init__` (no `__post_init__`, no default factory) leaves it, at a third of the cost:
-    that `__init__` sets each field through `object.__setattr__`, and a plan makes 10,000
-    entries. Asking for a field `cls` does not have, or leaving one out, is a `TypeError`."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclass_fields(cls))
-    if fields.keys() != names:
-        raise TypeError(f"{cls.__name__} takes {sorted(names)}, not {sorted(fields)}")
-    instance = object.__new__(cls)
-    instance.__dict__.update(fields)
-    return instance
-
-
-_FIELD_NAMES: dict[type, frozenset[str]] = {}

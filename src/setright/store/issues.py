@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from setright.db import Connection
 from setright.db.impl import impl_of
+from setright.frozen import made
 from setright.store.schema import NON_TERMINAL_APPLY_STATES, creation_order
 from setright.store.states import (
     DONE_STATES,
@@ -31,7 +32,6 @@ from setright.store.states import (
 from setright.timeutil import iso_from_ms
 
 FLAMINGOCK_LOCK_TABLE = "flamingockLock"
-_T = TypeVar("_T")
 #: Current states no row of the table can make an issue.
 NEVER_ISSUES = SETTLED_STATES - {ChangeState.ROLLED_BACK}
 _RELEASED_LOCK_STATUSES = ("RELEASED", "UNLOCKED", "FREE")
@@ -162,15 +162,6 @@ def classify(facts: IssueFacts) -> Verdict:
     return Verdict(facts, decide(facts))
 
 
-def filled(cls: type[_T], names: tuple[str, ...], values: Iterable[Any]) -> _T:
-    """An instance of the frozen dataclass `cls` (no `__post_init__`, no default factory) with
-    `names` set to `values`, as its generated `__init__` leaves it, at a third of the cost:
-    the issue list builds two per unsettled change."""
-    made = object.__new__(cls)
-    made.__dict__.update(zip(names, values))
-    return made
-
-
 #: A change's facts, `FACT_WIDTH` columns: its own, then those read through the apply that
 #: wrote its current row (`ap.`) and through its latest task (`lt.`, in the apply `la.`).
 OWN_FACTS = ("cs.change_id", "cs.state", "cs.target_system_id", "cs.tx_strategy",
@@ -233,9 +224,9 @@ class Facts:
         lease_live = (bool(row[7]) and row[7] > self.now_iso
                       and row[6] in NON_TERMINAL_APPLY_STATES)
         owner, until = (row[12], row[7]) if lease_live else self.lock or (None, None)
-        return filled(IssueFacts, _FACT_NAMES, (
+        return made(IssueFacts, dict(zip(_FACT_NAMES, (
             row[0], row[1], row[2], row[3], row[4], row[5], row[6], lease_live, row[8], row[9],
-            self.lock is not None, row[10], row[11], owner, until))
+            self.lock is not None, row[10], row[11], owner, until), strict=True)))
 
     def rules(self, keys: Iterable[tuple[Any, ...]]) -> list[Rule]:
         """The deciding rule of each `rule_key`."""
