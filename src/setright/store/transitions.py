@@ -89,19 +89,11 @@ def _event_values(at: str, kind: str, prov: Provenance, apply_id: str | None,
 
 
 def metadata_text(metadata: Mapping[str, Any]) -> str:
-    """`json.dumps(metadata, sort_keys=True)`. A runner's events carry only a position or a
-    seq (three per change): that text is written directly, without the JSON encoder."""
-    if len(metadata) == 1:
-        [(key, value)] = metadata.items()
-        if key in _PLAIN_KEYS and type(value) is int:  # not a bool, which JSON spells true
-            return f'{{"{key}": {value}}}'
+    """`json.dumps(metadata, sort_keys=True)`, without building an encoder per event."""
     return _METADATA_JSON.encode(metadata)
 
 
-#: `json.dumps(metadata, sort_keys=True)` without building an encoder per event, and the
-#: keys whose JSON text is the key itself in quotes
 _METADATA_JSON = json.JSONEncoder(sort_keys=True)
-_PLAIN_KEYS = frozenset({"position", "seq"})
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
