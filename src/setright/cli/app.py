@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,3 +136,13 @@ def no_cyclic_gc() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def echo_json_parts(parts: Iterable[str]) -> None:
+    """Write JSON text made in parts as each is made (megabytes: never one string and its
+    copies). `color=True` skips click's ANSI strip, a regex over all of it: JSON escapes
+    every control character, so there is nothing to strip."""
+    import click
+
+    for part in parts:
+        click.echo(part, nl=False, color=True)

@@ -16,7 +16,7 @@ def issue() -> None:
 @click.pass_obj
 def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-untyped-def]
     """The changes that need a human: Change ID, State, Error, Target."""
-    from setright.cli.app import no_cyclic_gc
+    from setright.cli.app import echo_json_parts, no_cyclic_gc
     from setright.render.issues import issue_list as render_list
     from setright.render.issues import issue_list_json_parts
     from setright.store.issue_list import issue_overview
@@ -27,10 +27,8 @@ def issue_list(app, as_json: bool, exit_code: bool) -> int:  # type: ignore[no-u
                                          redrive_max_age=config.redrive_max_age,
                                          markers=_markers(config),
                                          lock_table=config.flamingock_lock_table)
-        if as_json:   # 5 MB for 10,000 issues: written part by part, never copied whole
-            for part in issue_list_json_parts(issues, running):
-                # JSON escapes every control character: no ANSI code to look for
-                click.echo(part, nl=False, color=True)
+        if as_json:   # 5 MB for 10,000 issues
+            echo_json_parts(issue_list_json_parts(issues, running))
         else:
             click.echo(render_list(issues, app.style, running))
     return 3 if exit_code and issues else 0   # running changes are not issues

@@ -26,11 +26,10 @@ def echo_rendered(plan, fmt: str, style) -> None:  # type: ignore[no-untyped-def
     if fmt != "json":
         click.echo(render(plan, fmt, style))
         return
+    from setright.cli.app import echo_json_parts
     from setright.render.plan_json import plan_json_pieces
 
-    for piece in plan_json_pieces(plan):
-        # color=True: nothing to strip (JSON escapes ESC), so no regex over 11 MB
-        click.echo(piece, nl=False, color=True)
+    echo_json_parts(plan_json_pieces(plan))
     click.echo()
 
 
