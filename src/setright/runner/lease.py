@@ -125,7 +125,8 @@ class Lease:
             who = f" by {row[1]}" if row else ""
             self.lost = f"lease on {self.lock.name} was taken over{who}"
         elif self._compare(str(row[2]), now) > 0:
-            self.adopt(str(row[2]))
+            if row[2] != self.lock.expires_at:
+                self.adopt(str(row[2]))
             return str(row[2]), now, row[3]
         else:
             self.lost = f"lease on {self.lock.name} expired at {row[2]}"

@@ -125,10 +125,10 @@ class ApplyRecorder:
         self.hostname = socket.gethostname()
         self.prov = Provenance(actor=actor, source="runner")
         self._provenance = provenance_metadata(self.prov)  # the same for every audit row
-        #: (attempt, checksum) → the audit rows' metadata text, for the last change
-        self._metadata: tuple[tuple[int, str] | None, str] = (None, "")
+        #: (change id, attempt, checksum) → its audit rows' common fields, for the last change:
+        #: a change's two rows (STARTED, then its outcome) differ only in a few
+        self._common: tuple[tuple[str, int, str] | None, dict[str, Any]] = (None, {})
         self.high_water = audit_high_water(apply)
-        self._sources: dict[str, str] = {}  # change id → its file as the audit log names it
         #: this apply's audit rows, folded into the change-state cache when an attempt ends
         self.own_rows = OwnAuditRows(store.audit_table)
 
@@ -358,18 +358,17 @@ class ApplyRecorder:
     def _audit_entry(self, change: Change, state: ChangeState, *, millis: int | None = None,
                      error_trace: str | None = None, method: str = "apply") -> _AuditEntry:
         """An audit row of this apply and its provenance, ready for `append_audit_rows`."""
-        source = self._sources.get(change.id)
-        if source is None:  # a change's two rows (STARTED, then its outcome) share it
-            source = self._sources[change.id] = shown_path(change.source_file, self.root)
-        row = audit_fields(change, apply_id=self.apply_id, state=state, source_file=source,
-                           hostname=self.hostname, millis=millis, error_trace=error_trace,
-                           method=method)
-        key = (self.apply.attempt, change.checksum)
-        if self._metadata[0] != key:  # a change's two rows (STARTED, its outcome) share it
-            provenance = {**self._provenance, "attempt": key[0], "checksum": key[1]}
-            self._metadata = (key, setright_metadata(None, provenance))
-        row["metadata"] = self._metadata[1]  # what `append_audit_rows` writes for provenance
-        return row, None
+        key = (change.id, self.apply.attempt, change.checksum)
+        if self._common[0] != key:
+            row = audit_fields(change, apply_id=self.apply_id, state=state,
+                               source_file=shown_path(change.source_file, self.root),
+                               hostname=self.hostname)
+            # the metadata text `append_audit_rows` would write for this provenance
+            provenance = {**self._provenance, "attempt": key[1], "checksum": key[2]}
+            row["metadata"] = setright_metadata(None, provenance)
+            self._common = (key, row)
+        return {**self._common[1], "state": state.value, "execution_millis": millis,
+                "error_trace": error_trace, "invoked_method": method}, None
 
 
 def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_file: str,

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NoReturn
 
 from setright.db import Connection
@@ -259,9 +260,8 @@ def move_operations(
                                  str(old)]
             if lease_token is not None:
                 params += [apply_id, lease_token]
-            sql = _update_sql("setright_operations", "apply_id = ? AND change_id = ? AND seq IN"
-                              f" ({', '.join('?' for _ in moving)})", tuple(fields), 1,
-                              lease_token is not None)
+            sql = _update_sql("setright_operations", _seqs_where(len(moving)), tuple(fields),
+                              1, lease_token is not None)
             moved = tx.execute(sql, params).rowcount
             if moved != len(moving):
                 _refuse_any(tx, apply_id, change_id, moving, str(old), str(new), lease_token)
@@ -275,6 +275,12 @@ def move_operations(
 
 #: operations per guarded UPDATE (SQLite's default limit on bound parameters is 999)
 _BATCH = 500
+
+
+@lru_cache(maxsize=16)
+def _seqs_where(count: int) -> str:
+    """The WHERE of a batch of `count` operations of one change (most batches are 1 or 500)."""
+    return f"apply_id = ? AND change_id = ? AND seq IN ({', '.join('?' * count)})"
 
 
 def _refuse_any(tx: Connection, apply_id: str, change_id: str, seqs: list[int], old: str,
