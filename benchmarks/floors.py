@@ -14,6 +14,13 @@ it as a whole process beside setright. Run: `python floors.py NAME ARGS…`.
   operation rows read and compared.
 * `run ROOT OUT`: every change file parsed; per change one target commit (the row
   and its marker) and one store commit (an audit row), WAL, `synchronous=FULL`.
+* `bookkeeping ROOT EMPTY OUT`: `run`, but each commit holds the statements the store's
+  rules require of a runner per change (docs/architecture.md, "What one change
+  costs"): the lease read, the fenced target transaction, and one store
+  transaction with the guarded updates of the operation and of the task ending and
+  the next one starting, their three events, the APPLIED and next STARTED audit
+  rows and the serial; into copies (in OUT) of the store and target that setright
+  created in the project EMPTY, which has no changes.
 
 STORE is a SQLite file path or a `postgresql://` / `mysql://` URL.
 """
@@ -143,7 +150,157 @@ def run(root: str, out: str) -> None:
     print(json.dumps({"applied": target.execute("SELECT count(*) FROM items").fetchone()[0]}))
 
 
-FLOORS = {"fold": fold, "plan": plan, "redrive": redrive, "run": run}
+def bookkeeping(root: str, empty: str, out: str) -> None:
+    import shutil
+
+    import yaml
+
+    folder = Path(out)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shutil.copyfile(Path(empty) / ".setright" / "audit.db", folder / "audit.db")
+    shutil.copyfile(Path(empty) / "data" / "bench.db", folder / "bench.db")
+    target, store = _durable(folder / "bench.db"), _durable(folder / "audit.db")
+    docs = [(path, yaml.load(path.read_text(), Loader=yaml.CSafeLoader))
+            for path in sorted((Path(root) / "changes" / "bench").glob("*.yaml"))]
+    apply_id, token, actor, lock = "ap-" + "0" * 26, "f" * 16, "floor@bench.example", "target:bench"
+    checksums = ["c1:" + hashlib.sha256(path.read_bytes()).hexdigest() for path, _ in docs]
+    metadata = [json.dumps({"setright": {"actor": actor, "attempt": 1, "checksum": c,
+                                         "source": "runner"}}, sort_keys=True) for c in checksums]
+    fenced = " AND EXISTS (SELECT 1 FROM setright_applies WHERE id = ? AND lease_token = ?)"
+    event = ("INSERT INTO setright_events (at, apply_id, change_id, kind, old_state, new_state,"
+             " actor, source, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, 'runner', ?)")
+    serial = "UPDATE setright_meta SET value = CAST(value AS INTEGER) + 1 WHERE \"key\" = 'serial'"
+    at = _iso(time.time_ns() // 1_000_000)
+    store.execute("BEGIN IMMEDIATE")  # the lock, then the apply with its tasks and operations
+    store.execute("INSERT INTO setright_locks (name, lock_id, owner, operation, acquired_at,"
+                  " expires_at) VALUES (?, ?, ?, 'run', ?, ?)", (lock, token, actor, at, "9" * 4))
+    store.execute("INSERT INTO setright_applies (id, target, state, attempt, max_attempts,"
+                  " plan_json, created_at, updated_at) VALUES (?, 'bench', 'pending', 0, 3, '{}',"
+                  " ?, ?)", (apply_id, at, at))
+    store.executemany("INSERT INTO setright_tasks (apply_id, position, change_id, checksum,"
+                      " transactional, recovery_strategy, state, attempt) VALUES (?, ?, ?, ?, 1,"
+                      " 'MANUAL_INTERVENTION', 'pending', 0)",
+                      [(apply_id, n, doc["id"], checksums[n - 1])
+                       for n, (_, doc) in enumerate(docs, 1)])
+    store.executemany("INSERT INTO setright_operations (apply_id, change_id, seq, statement, hash,"
+                      " state) VALUES (?, ?, 1, ?, ?, 'pending')",
+                      [(apply_id, doc["id"], doc["apply"],
+                        "h1:" + hashlib.sha256(doc["apply"].encode()).hexdigest())
+                       for _, doc in docs])
+    store.execute(event, (at, apply_id, None, "apply", None, "pending", actor, None))
+    store.execute(serial)
+    store.execute("COMMIT")
+    store.execute("BEGIN IMMEDIATE")  # the apply starts under the lease
+    store.execute("UPDATE setright_applies SET state = ?, attempt = 1, started_at = ?,"
+                  " updated_at = ?, lease_owner = ?, lease_token = ?, lease_expires_at = ?"
+                  " WHERE id = ? AND state IN (?)", ("running", at, at, actor, token, "9" * 4,
+                                                     apply_id, "pending"))
+    store.execute(event, (at, apply_id, None, "apply", "pending", "running", actor,
+                          json.dumps({"attempt": 1})))
+    store.execute(serial)
+    store.execute("COMMIT")
+    target.execute("INSERT INTO setright_runner_fence (id, lock_id, owner, claimed_at)"
+                   " VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET lock_id = excluded.lock_id",
+                   (token, actor, at))
+    audit = ('INSERT INTO "setright_audit_log" (execution_id, change_id, author, created_at,'
+             " state, invoked_method, source_file, metadata, execution_millis,"
+             " execution_hostname, type, tx_strategy, target_system_id, change_order,"
+             " recovery_strategy, transaction_flag, system_change) VALUES (?, ?, ?, ?, ?,"
+             " 'apply', ?, ?, ?, 'floor', 'STANDARD_TEMPLATE', 'TX_SEPARATE_WITH_MARKER',"
+             " 'bench', ?, 'MANUAL_INTERVENTION', 1, 0)")
+
+    def audit_row(n: int, state: str, ms: int, millis: int | None) -> tuple[Any, ...]:
+        path, doc = docs[n - 1]
+        return (apply_id, doc["id"], doc["author"], ms, state,
+                f"changes/bench/{path.name}", metadata[n - 1], millis, path.name)
+
+    def begin_task(n: int, at: str, events: list[tuple[Any, ...]]) -> None:
+        store.execute("SELECT change_id, audit_id, state, created_at, created_ms,"
+                      " target_system_id, tx_strategy, recovery_strategy, execution_id,"
+                      " error_summary FROM setright_change_state WHERE change_id = ?",
+                      (docs[n - 1][1]["id"],)).fetchone()
+        store.execute("UPDATE setright_tasks SET state = ?, attempt = ?, started_at = ?,"
+                      " error = ?, completed_at = ? WHERE apply_id = ? AND position = ?"
+                      " AND state IN (?)" + fenced,
+                      ("running", 1, at, None, None, apply_id, n, "pending", apply_id, token))
+        events.append((at, apply_id, docs[n - 1][1]["id"], "task", "pending", "running", actor,
+                       json.dumps({"position": n})))
+
+    def store_write(body: Any) -> None:
+        store.execute("BEGIN IMMEDIATE")
+        now = time.time_ns() // 1_000_000
+        store.execute('SELECT lock_id, owner, expires_at, (SELECT max(id) FROM'
+                      ' "setright_audit_log") FROM setright_locks WHERE name = ?',
+                      (lock,)).fetchone()
+        events: list[tuple[Any, ...]] = []
+        rows = body(now, _iso(now), events)
+        store.executemany(event, events)
+        store.executemany(audit, rows)
+        store.execute(serial)
+        store.execute("COMMIT")
+
+    def first(now: int, at: str, events: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        begin_task(1, at, events)
+        return [audit_row(1, "STARTED", now, None)]
+
+    store_write(first)
+    for n, (_, doc) in enumerate(docs, 1):
+        started = time.time_ns() // 1_000_000
+        store.execute("SELECT lock_id, owner, expires_at, NULL FROM setright_locks"
+                      " WHERE name = ?", (lock,)).fetchone()
+        target.execute("BEGIN IMMEDIATE")
+        target.execute("SELECT lock_id FROM setright_runner_fence WHERE id = 1").fetchone()
+        target.execute(doc["apply"])
+        target.execute("INSERT INTO setright_markers (apply_id, change_id, seq, committed_at)"
+                       " VALUES (?, ?, 1, ?)", (apply_id, doc["id"], _iso(started)))
+        target.execute("COMMIT")
+
+        def completed(now: int, at: str, events: list[tuple[Any, ...]],
+                      n: int = n, change: str = doc["id"], started: int = started
+                      ) -> list[tuple[Any, ...]]:
+            store.execute("UPDATE setright_operations SET state = ?, completed_at = ?, error = ?"
+                          " WHERE apply_id = ? AND change_id = ? AND seq IN (?) AND state IN (?)"
+                          + fenced, ("completed", at, None, apply_id, change, 1, "pending",
+                                     apply_id, token))
+            store.execute("UPDATE setright_tasks SET state = ?, completed_at = ? WHERE"
+                          " apply_id = ? AND position = ? AND state IN (?)" + fenced,
+                          ("completed", at, apply_id, n, "running", apply_id, token))
+            events += [(at, apply_id, change, "operation", "pending", "completed", actor,
+                        json.dumps({"seq": 1})),
+                       (at, apply_id, change, "task", "running", "completed", actor,
+                        json.dumps({"position": n}))]
+            rows = [audit_row(n, "APPLIED", now, now - started)]
+            if n < len(docs):
+                begin_task(n + 1, at, events)
+                rows.append(audit_row(n + 1, "STARTED", now, None))
+            return rows
+
+        store_write(completed)
+    at = _iso(time.time_ns() // 1_000_000)
+    store.execute("BEGIN IMMEDIATE")
+    store.execute("UPDATE setright_applies SET state = ?, updated_at = ?, completed_at = ?,"
+                  " lease_expires_at = ? WHERE id = ? AND state IN (?) AND lease_token = ?",
+                  ("completed", at, at, at, apply_id, "running", token))
+    store.execute(event, (at, apply_id, None, "apply", "running", "completed", actor, None))
+    store.execute("INSERT INTO setright_change_state (change_id, audit_id, state, priority,"
+                  " created_at, created_ms, target_system_id, tx_strategy, recovery_strategy,"
+                  " execution_id) SELECT change_id, max(id), 'APPLIED', 2, '', max(created_at),"
+                  ' target_system_id, tx_strategy, recovery_strategy, execution_id FROM'
+                  ' "setright_audit_log" GROUP BY change_id')
+    store.execute("UPDATE setright_meta SET value = (SELECT max(id) FROM \"setright_audit_log\")"
+                  " WHERE \"key\" = 'folded_audit_id'")
+    store.execute(serial)
+    store.execute("COMMIT")
+    store.execute("DELETE FROM setright_locks WHERE name = ?", (lock,))
+    print(json.dumps({"applied": target.execute("SELECT count(*) FROM items").fetchone()[0]}))
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+FLOORS = {"fold": fold, "plan": plan, "redrive": redrive, "run": run, "bookkeeping": bookkeeping}
 
 if __name__ == "__main__":
     FLOORS[sys.argv[1]](*sys.argv[2:])

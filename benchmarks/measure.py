@@ -121,14 +121,15 @@ def interleave(ours: Command, floor: Command, repeat: int, *,
 
 @dataclass(frozen=True)
 class Goal:
-    """What setright's median must be, relative to the floor's: ours <= factor * floor + extra."""
+    """What setright's median must be, relative to the floor's: ours <= factor * floor + extra.
+    Without a factor the row only explains another (its "met" is None)."""
 
     text: str
-    factor: float
+    factor: float | None
     extra: float = 0.0
 
-    def met(self, ours: float, floor: float) -> bool:
-        return ours <= self.factor * floor + self.extra
+    def met(self, ours: float, floor: float) -> bool | None:
+        return None if self.factor is None else ours <= self.factor * floor + self.extra
 
 
 @dataclass(frozen=True)

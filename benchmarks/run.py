@@ -22,6 +22,8 @@ import argparse
 import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -35,7 +37,7 @@ sys.path.insert(0, str(HERE))
 import build  # noqa: E402
 import servers  # noqa: E402
 from measure import Command, Goal, MemoryGoal, Pair, Sample, interleave  # noqa: E402
-from measure import ratio_text, seconds_text  # noqa: E402
+from measure import ratio_text, run_process, seconds_text  # noqa: E402
 
 SETRIGHT = [sys.executable, "-m", "setright"]
 FLOOR = [sys.executable, str(HERE / "floors.py")]
@@ -73,6 +75,9 @@ class Case:
     floor: Command
     prepare: Callable[[], None] | None = None
     check: Callable[[Sample, Sample], None] | None = None
+    #: a part of the work that both sides pay, timed alone after the pair (its label, its
+    #: command): what no program answering the row's question can go below
+    part: tuple[str, Command] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class Result:
     pair: Pair | None = None
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)
+    part: tuple[str, float] | None = None   # `Case.part`'s label and median
 
 
 # -- the rows' set-ups ------------------------------------------------------------------
@@ -128,12 +134,20 @@ def _issue_store(root: Path, sizes: Sizes, stack: ExitStack, dialect: str, issue
     return str(root / ".setright" / "audit.db") if dialect == "sqlite" else url
 
 
+#: what a command reading a store of each dialect imports before its first query
+IMPORTS = {"sqlite": "click, yaml", "postgresql": "click, yaml, psycopg",
+           "mysql": "click, yaml, pymysql"}
+
+
 def issue_list_case(dialect: str) -> Callable[[Path, Sizes, ExitStack], Case]:
     def setup(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
         store = _issue_store(root, sizes, stack, dialect, sizes.issues)
+        imports = IMPORTS[dialect]
         return Case(Command([*SETRIGHT, "issue", "list", "--json"], root),
                     Command([*FLOOR, "fold", store, "setright_audit_log"], root),
-                    check=_same_issues)
+                    check=_same_issues,
+                    part=(f"of which `python -c 'import {imports}'` alone",
+                          Command([sys.executable, "-c", f"import {imports}"], root)))
     return setup
 
 
@@ -216,6 +230,55 @@ def run_inserts(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
                 prepare=fresh_project, check=check)
 
 
+def run_bookkeeping(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
+    """`run` into a store and target setright created empty, beside the floor that makes
+    the same store writes per change with no logic around them."""
+    empty = root.parent / "empty"
+    build.build_insert_project(empty, 0)
+    subprocess.run([*SETRIGHT, "run"], cwd=empty, check=True, capture_output=True)
+    out = root.parent / "floor-out"
+
+    def fresh_project() -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        build.build_insert_project(root, sizes.run_changes)
+        for folder in (".setright", "data"):
+            shutil.copytree(empty / folder, root / folder, dirs_exist_ok=True)
+
+    def check(ours: Sample, floor: Sample) -> None:
+        if json.loads(floor.stdout)["applied"] != sizes.run_changes:
+            raise SystemExit("the bookkeeping floor applied the wrong number of changes")
+        written = (_rows_written(root / ".setright" / "audit.db", root / "data" / "bench.db"),
+                   _rows_written(out / "audit.db", out / "bench.db"))
+        if written[0] != written[1]:
+            raise SystemExit(f"the bookkeeping floor wrote other rows than setright: {written}")
+
+    return Case(Command([*SETRIGHT, "run"], root),
+                Command([*FLOOR, "bookkeeping", str(root), str(empty), str(out)], root.parent),
+                prepare=fresh_project, check=check)
+
+
+def _rows_written(store: Path, target: Path) -> dict[str, object]:
+    """What a run left, table by table (the floor must write what setright writes)."""
+    import sqlite3
+
+    counts: dict[str, object] = {}
+    for path, queries in ((store, {
+            "audit": 'SELECT state, count(*) FROM "setright_audit_log" GROUP BY 1 ORDER BY 1',
+            "events": "SELECT kind, new_state, count(*) FROM setright_events GROUP BY 1, 2"
+                      " ORDER BY 1, 2",
+            "tasks": "SELECT state, count(*) FROM setright_tasks GROUP BY 1",
+            "operations": "SELECT state, count(*) FROM setright_operations GROUP BY 1",
+            "change_state": "SELECT state, count(*) FROM setright_change_state GROUP BY 1",
+            "serial": "SELECT value FROM setright_meta WHERE key = 'serial'"}),
+            (target, {"markers": "SELECT count(*) FROM setright_markers"})):
+        conn = sqlite3.connect(path)
+        try:
+            counts.update({name: conn.execute(sql).fetchall() for name, sql in queries.items()})
+        finally:
+            conn.close()
+    return counts
+
+
 def small_project(root: Path) -> None:
     build.write_config(root)
     build.build_issue_store(root, 100, 3)
@@ -250,6 +313,9 @@ def _rows() -> list[Row]:
             at_most("≤ 2× floor + 0.5 s", 2.0, 0.5), redrive_refused),
         Row("run", "`run`, {run_changes:,} one-row INSERT changes",
             "sqlite3: 2 commits per change, WAL, FULL", at_most("≤ 1.5×", 1.5), run_inserts),
+        Row("run-bookkeeping", "the same `run`, into a store setright created",
+            "sqlite3: the same store writes per change", Goal("— (explains `run`)", None),
+            run_bookkeeping),
         Row("help", "`setright --help`", "python -c 'import click'", at_most("≤ 1.5×", 1.5),
             help_case),
         Row("issue-list-small", "`issue list`, small project", "python -c 'import click, yaml'",
@@ -281,8 +347,13 @@ def run_row(row: Row, sizes: Sizes, tmp: Path, repeat: int, warmup: bool) -> Res
             return Result(row, skipped=str(exc))
         pair = interleave(case.ours, case.floor, repeat, prepare=case.prepare, check=case.check,
                           warmup=warmup)
+        part = None
+        if case.part is not None:
+            label, command = case.part
+            part = (label, statistics.median(run_process(command).seconds
+                                             for _ in range(repeat)))
     shutil.rmtree(root.parent, ignore_errors=True)
-    return Result(row, pair)
+    return Result(row, pair, part=part)
 
 
 def table(results: list[Result], sizes: Sizes) -> str:
@@ -295,9 +366,13 @@ def table(results: list[Result], sizes: Sizes) -> str:
                          f"skipped: {r.skipped} |")
             continue
         ours, floor = r.pair.ours_median, r.pair.floor_median
-        met = "yes" if r.row.goal.met(ours, floor) else "no"
+        met = {True: "yes", False: "no", None: "—"}[r.row.goal.met(ours, floor)]
         lines.append(f"| {label} | {seconds_text(ours)} | {seconds_text(floor)} | {r.row.floor}"
                      f" | {ratio_text(ours, floor)} | {r.row.goal.text} | {met} |")
+        if r.part is not None:
+            label, seconds = r.part
+            lines.append(f"| {label} | {seconds_text(seconds)} | | | "
+                         f"{ratio_text(seconds, floor)} | | |")
         if r.row.memory is not None:
             rss = r.pair.rss_median
             lines.append(f"| peak RSS of the row above | {rss / 2**20:.0f} MiB | | | | "

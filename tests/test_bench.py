@@ -92,11 +92,16 @@ def test_make_bench_runs_every_row_at_a_tiny_scale(tmp_path: Path) -> None:
     assert [ln for ln in written.splitlines() if ln.startswith("| ")] == [
         ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
     table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
-    measured = [ln for ln in table[1:] if not ln.startswith("| peak RSS")]
+    measured = [ln for ln in table[1:] if not ln.startswith(("| peak RSS", "| of which "))]
     assert len(measured) == len(bench_run.ROWS)
     for line in measured:
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[-1] in ("yes", "no") or cells[-1].startswith("skipped: "), line
+        assert cells[-1] in ("yes", "no", "—") or cells[-1].startswith("skipped: "), line
+        assert (cells[-1] == "—") == cells[-2].startswith("— "), line  # a row that explains
         if not cells[-1].startswith("skipped: "):
             assert cells[1].endswith(("ms", " s")) and cells[2].endswith(("ms", " s")), line
     assert any(ln.startswith("| peak RSS of the row above | ") for ln in table)
+    parts = [ln for ln in table if ln.startswith("| of which ")]
+    assert len(parts) == sum(row.key.startswith("issue-list@") or row.key == "issue-list"
+                             for row in bench_run.ROWS)
+    assert all(ln.split("|")[2].strip().endswith(("ms", " s")) for ln in parts), parts
