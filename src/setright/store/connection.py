@@ -60,6 +60,9 @@ class Store:
         self.stamped_lineage = False
         self._reading = False
         self._memory_fold: Any = None  # a reader's in-memory fold (store/reader.py)
+        #: the `serial` bump every state write ends with, in this database's SQL
+        self._bump_serial = (f"UPDATE setright_meta SET value = {impl.integer_sql('value')} + 1"
+                             f" WHERE {impl.quote('key')} = 'serial'")
 
     @property
     def path(self) -> Path:
@@ -167,9 +170,7 @@ class Store:
         try:
             yield conn
             if state:
-                key = impl.quote("key")
-                conn.execute(f"UPDATE setright_meta SET value = {impl.integer_sql('value')} + 1"
-                             f" WHERE {key} = 'serial'")
+                conn.execute(self._bump_serial)
             impl.commit(conn)
         except BaseException as exc:
             if impl.in_transaction(conn):

@@ -102,11 +102,12 @@ def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Itera
     """The expected states as text, once every move from them to `new` is legal. A legal
     combination is remembered (the runner asks the same few thousands of times); the
     caller must not change the list returned."""
-    olds = [str(s) for s in expected]
-    key = (kind, type(new), str(new), *olds)
+    expected = tuple(expected)
+    key = (kind, type(new), new, *expected)  # a state hashes and compares as its text
     known = _LEGAL.get(key)
     if known is not None:
         return known
+    olds = [str(s) for s in expected]
     for old in olds:
         if new not in table[type(new)(old)]:
             raise TransitionRefused(f"illegal {kind} transition {old} → {new}")
