@@ -177,16 +177,23 @@ def audit_table_ddl(quoted_table: str) -> str:
 
 def create_table(conn: Any, name: str, columns: dict[str, type], pk: Sequence[str],
                  not_null: Sequence[str] = ()) -> None:
-    import sqlite_utils
-
     key: str | tuple[str, ...] = pk[0] if len(pk) == 1 else tuple(pk)
-    sqlite_utils.Database(conn)[name].create(  # type: ignore[union-attr]
+    _database(conn)[name].create(  # type: ignore[union-attr]
         columns, pk=key, not_null=set(not_null) or None, if_not_exists=True)
 
 
 def create_index(conn: Any, name: str, table: str, columns: Sequence[str], *,
                  unique: bool = False) -> None:
+    _database(conn)[table].create_index(  # type: ignore[union-attr]
+        list(columns), index_name=name, unique=unique, if_not_exists=True)
+
+
+def _database(conn: Any) -> Any:
+    """sqlite-utils on the store's connection, for setright's own DDL. Without running
+    sqlite-utils plugins: their `prepare_connection` hooks are for databases a user works
+    on, not setright's store (an already created store is never opened through them), and
+    finding them means importing `importlib.metadata` and reading every installed
+    package's entry points, each time a store is created."""
     import sqlite_utils
 
-    sqlite_utils.Database(conn)[table].create_index(  # type: ignore[union-attr]
-        list(columns), index_name=name, unique=unique, if_not_exists=True)
+    return sqlite_utils.Database(conn, execute_plugins=False)
