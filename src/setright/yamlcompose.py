@@ -227,8 +227,9 @@ _C_LEVELS = 2_000
 
 
 def _few_levels(text: str) -> bool:
-    """Whether `text` cannot nest `_C_LEVELS` deep: every level opens with one of `[{-:?`."""
-    return sum(text.count(c) for c in "[{-:?") < _C_LEVELS
+    """Whether `text` cannot nest `_C_LEVELS` deep: every level opens with one of `[{-:?`
+    (a text shorter than that has fewer of them, uncounted)."""
+    return len(text) < _C_LEVELS or sum(text.count(c) for c in "[{-:?") < _C_LEVELS
 
 
 @cache

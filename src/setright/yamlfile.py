@@ -236,10 +236,16 @@ def relative_text(path: str, root: Path) -> str | None:
     when it is inside it by text; None otherwise (then ask pathlib, which also knows a
     case-insensitive file system). Names thousands of files a run: `relative_to` costs
     more than reading a small file."""
-    prefix = os.path.join(str(root), "")
-    if root.is_absolute() and path.startswith(prefix) and len(path) > len(prefix):
+    prefix = _prefix(root)
+    if prefix is not None and path.startswith(prefix) and len(path) > len(prefix):
         return path[len(prefix):].replace(os.sep, "/")
     return None
+
+
+@lru_cache(maxsize=64)
+def _prefix(root: Path) -> str | None:
+    """What the paths inside the absolute `root` start with (None: `root` is relative)."""
+    return os.path.join(str(root), "") if root.is_absolute() else None
 
 
 def _within(path: str, folder: str) -> bool:
@@ -272,9 +278,18 @@ def load_yaml(path: Path, source: str | None = None, *, root: Path | None = None
         raise InvalidInput("refused file", [Problem(
             name, None, None, "", "is a symbolic link to a file outside the project; refused")])
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
     except UnicodeDecodeError as exc:
         raise InvalidInput("unreadable file", [Problem(name, None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise InvalidInput("unreadable file", [Problem(name, None, None, "", exc.strerror or str(exc))]) from None
     return parse_yaml(text, name)
+
+
+def _read_text(path: Path) -> str:
+    """`path.read_text(encoding="utf-8")`, read as bytes and decoded at once (a text
+    stream's decoder costs more than reading a small file), its line ends translated the
+    same way: `\r\n` and a lone `\r` read as `\n`."""
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
