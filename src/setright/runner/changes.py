@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,24 +58,8 @@ def change_checksum(
         "operations": [op.hash for op in operations],
         "rollbacks": [rollback_hash, *(op.rollback_hash for op in operations)],
     }
-    canonical = "".join(_CHECKSUM_JSON(payload, 0))
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return CHECKSUM_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _checksum_encoder() -> Any:
-    """`json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` as a
-    function made once: `dumps` makes this C encoder for every call (most of a checksum's
-    cost, 2,000 a run). The payload is texts, booleans and lists made just above, never
-    circular; without the C encoder, `dumps` itself."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython has it
-        return lambda payload, _: [json.dumps(payload, sort_keys=True, separators=(",", ":"),
-                                              ensure_ascii=False)]
-    return make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None,
-                ":", ",", True, False, True)
-
-
-_CHECKSUM_JSON = _checksum_encoder()
 
 
 def change_files(folder: Path, target: str, *, root: Path | None = None,
@@ -224,9 +209,7 @@ def _load(path: Path, default_target: str, root: Path | None, impl: DefaultImpl 
     source = _shown(path, root)
     doc = load_yaml(path, source, root=root if linked else None)
     data = _text_keys(doc.data)
-    problems = schema_problems(doc if data is doc.data else YamlDocument(
-        source=doc.source, data=data, root=doc.root, text=doc.text,
-        text_digest=doc.text_digest), "change")
+    problems = schema_problems(doc if data is doc.data else replace(doc, data=data), "change")
     splitter = ScriptSplitter(impl)  # each SQL text is split once, for every check below
     if isinstance(doc.data, dict):
         problems = _reword_schema_messages(doc, problems)
