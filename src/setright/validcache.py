@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import os
 import secrets
-from functools import lru_cache
 from pathlib import Path
 
 DISABLE_ENV = "SETRIGHT_VALIDATION_CACHE"
@@ -41,8 +40,7 @@ def cache_dir() -> Path | None:
     """
     environ = os.environ
     disabled, xdg_cache = environ.get(DISABLE_ENV), environ.get("XDG_CACHE_HOME")
-    # HOME: what `~` expands to, asked only when it is what decides
-    where = (disabled, xdg_cache, None if xdg_cache else environ.get("HOME"))
+    where = (disabled, xdg_cache, environ.get("HOME"))  # HOME: what `~` expands to
     if where not in _dirs:
         _dirs[where] = _cache_dir(disabled, xdg_cache)
     return _dirs[where]
@@ -100,12 +98,7 @@ def _create_secret(folder: Path, path: Path) -> bytes:
 def _entry(folder: Path, secret: bytes, key: str) -> str:
     """The entry's path, named by the key's seal (text, not a `Path`: one per file checked)."""
     seal = hmac.digest(secret, key.encode(), "sha256").hex()
-    return f"{_folder_text(folder)}{seal[:2]}{os.sep}{seal}"
-
-
-@lru_cache(maxsize=16)
-def _folder_text(folder: Path) -> str:
-    return os.fspath(folder) + os.sep
+    return f"{os.fspath(folder)}{os.sep}{seal[:2]}{os.sep}{seal}"
 
 
 def passed(key: str) -> bool:
