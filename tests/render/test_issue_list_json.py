@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from setright.render.issues import issue_list_json, issue_list_json_text
+from setright.render.issues import issue_list_json, issue_list_json_parts
 from setright.store.diagnosis import Diagnosis
 from setright.store.issue_list import IssueSummary
 
@@ -50,4 +50,4 @@ def test_issue_list_json_text_is_the_standard_librarys(name: str, runs: int) -> 
     issues, live = LISTS[name], [running(n) for n in range(runs)]
     expected = json.dumps(issue_list_json(issues, live), indent=2, ensure_ascii=False,
                           default=str)
-    assert issue_list_json_text(issues, live) == expected + "\n"
+    assert "".join(issue_list_json_parts(issues, live)) == expected + "\n"

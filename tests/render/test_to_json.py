@@ -6,6 +6,7 @@ import json
 import random
 from enum import Enum, IntEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,6 +104,12 @@ COLUMNS = {
 }
 
 
+def objects_json(*args: Any, **kwargs: Any) -> str:
+    from setright.render.style import objects_json_parts
+
+    return "".join(objects_json_parts(*args, **kwargs))
+
+
 @pytest.mark.parametrize("names", [
     list(COLUMNS), ["one text"], ["nulls", "one text"], ["unique"], ["texts", "one text"],
     ["one text", "unique", "one text"[::-1]], ["int and bool", "floats"], ["nested", "ints"],
@@ -114,7 +121,7 @@ COLUMNS = {
 ], ids=str)
 @pytest.mark.parametrize("rows", [6, 1])
 def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> None:
-    from setright.render.style import objects_json, objects_json_parts
+    from setright.render.style import objects_json_parts
 
     columns = [COLUMNS.get(n, COLUMNS["unique"])[:rows] for n in names]
     keys = [n if n in COLUMNS else "reversed" for n in names]
@@ -130,8 +137,6 @@ def test_objects_json_is_to_json_of_the_objects(names: list[str], rows: int) -> 
 
 
 def test_objects_json_of_no_objects_and_unequal_columns() -> None:
-    from setright.render.style import objects_json
-
     assert objects_json(["a"], [[]]) == objects_json([], []) == "[]"
     assert objects_json(["a"], [[]], before="(", after=")") == "([])"
     with pytest.raises(ValueError):

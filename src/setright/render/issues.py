@@ -66,21 +66,15 @@ def _running_json(running: list[Diagnosis]) -> list[dict[str, Any]]:
 
 def issue_list_json(issues: Sequence[IssueSummary],
                     running: list[Diagnosis] | None = None) -> dict[str, Any]:
-    """What `issue list --json` writes (`issue_list_json_text` writes it without building it)."""
+    """What `issue list --json` writes (`issue_list_json_parts` writes it without building it)."""
     return {"issues": [{key: getattr(d, key) for key in ISSUE_KEYS} for d in issues],
             "running": _running_json(running or [])}
 
 
-def issue_list_json_text(issues: Sequence[IssueSummary],
-                         running: list[Diagnosis] | None = None) -> str:
-    """`to_json(issue_list_json(issues, running))` and a newline."""
-    return "".join(issue_list_json_parts(issues, running))
-
-
 def issue_list_json_parts(issues: Sequence[IssueSummary],
                           running: list[Diagnosis] | None = None) -> Iterator[str]:
-    """`issue_list_json_text` in parts of a megabyte at most, the issues written column by
-    column."""
+    """`to_json(issue_list_json(issues, running))` and a newline, in parts of a megabyte at
+    most, the issues written column by column."""
     columns = issue_columns(issues)
     # no JSON text holds a raw newline: its lines are re-indented by one level as they are
     running_text = to_json(_running_json(running or [])).replace("\n", "\n  ")

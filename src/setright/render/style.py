@@ -119,19 +119,14 @@ _NONE = type(None)
 _TEXT_OR_NULL = frozenset({str, _NONE})
 
 
-def objects_json(keys: Sequence[str], columns: Sequence[Sequence[Any]],
-                 newline: str = "\n", *, before: str = "", after: str = "") -> str:
-    """`to_json` of the list of objects `{key: value}` given column by column (`columns[i]`
-    holds every object's value of `keys[i]`), its lines starting at `newline`; `before`
-    and `after` it, text of the caller's."""
-    return "".join(objects_json_parts(keys, columns, newline, before=before, after=after))
-
-
 def objects_json_parts(keys: Sequence[str], columns: Sequence[Sequence[Any]],
                        newline: str = "\n", *, before: str = "", after: str = "",
                        per_part: int = 1000) -> Iterator[str]:
-    """`objects_json` in parts of `per_part` objects: the 5 MB of 10,000 issues are written
-    part by part, in memory each part reuses (fresh memory costs a page fault a page).
+    """`to_json` of the list of objects `{key: value}` given column by column (`columns[i]`
+    holds every object's value of `keys[i]`), its lines starting at `newline`, `before`
+    and `after` it text of the caller's; in parts of `per_part` objects: the 5 MB of
+    10,000 issues are written part by part, in memory each part reuses (fresh memory
+    costs a page fault a page).
 
     No object is built. Each column's scalars are encoded once per distinct value, a
     column with one value becomes part of the text between the others, and each part is
