@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from setright.db import Connection
-from setright.fingerprint import fingerprint
+from setright.fingerprint import compact_fingerprints
 from setright.runner.model import Change
 from setright.store.applies import OperationSpec, TaskSpec, applied_checksums
 from setright.store.states import DONE_STATES
@@ -61,7 +61,10 @@ class FreshPlan:
         return {"target": self.target, "changes": [c.canonical() for c in self.changes]}
 
     def fingerprint(self) -> str:
-        return fingerprint(self.canonical())
+        """DeepHash over compact data (DESIGN §9.5): the canonical JSON text is one leaf,
+        where the dicts of 2,000 changes are 8,000 nodes; any changed id, checksum or
+        count still changes the print."""
+        return compact_fingerprints([self.canonical()])[0]
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "fingerprint": self.fingerprint(),
