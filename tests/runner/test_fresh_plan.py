@@ -84,6 +84,20 @@ def test_fingerprint_changes_with_an_edited_operation(project: Project) -> None:
     assert before.changes[1].operations[1] != after.changes[1].operations[1]
 
 
+def test_fingerprint_changes_with_the_order_the_operations_and_what_is_planned(
+        project: Project) -> None:
+    store = project.open_store(FixedClock(T0))
+    prints = {plan_of(project, store).fingerprint()}
+    (project.root / "changes" / "app" / "_0001__a.yaml").unlink()
+    project.change("_0004__a", apply="CREATE TABLE a (id INTEGER)")  # a runs last now
+    prints.add(plan_of(project, store).fingerprint())
+    project.change("_0002__b", apply="CREATE TABLE b (id INTEGER)")  # one operation, not two
+    prints.add(plan_of(project, store).fingerprint())
+    audit(store, "c", "APPLIED", target="app")                       # c is planned no more
+    prints.add(plan_of(project, store).fingerprint())
+    assert len(prints) == 4 and all(p.startswith("dh1:") for p in prints)
+
+
 def test_other_targets_changes_are_ignored(tmp_path: Path) -> None:
     project = Project(tmp_path / "p", targets=("app", "other"))
     project.change("_0001__a", apply="CREATE TABLE a (id INTEGER)")
