@@ -17,8 +17,8 @@ from deepdiff import DeepDiff
 from serverhelp import (pg_module_url, pg_schema_url, pg_url,  # noqa: F401 - fixtures
                         with_database)
 from setright.db import DatabaseUnavailable, impl_for, parse_url
-from setright.db.postgres import (PgConnection, PostgresImpl, connect_cause, flamingock_audit_ddl,
-                                  fold)
+from setright.db.postgres import PostgresImpl, connect_cause, flamingock_audit_ddl, fold
+from setright.db.postgres_conn import PgConnection
 from setright.db.postgres_lexer import (first_keyword, is_transaction_control, needs_autocommit,
                                         split_statements, translate_placeholders)
 from setright.db.postgres_target import PostgresTarget

@@ -51,7 +51,7 @@ def _folded_store(url_text: str) -> Store:
 def test_a_reader_checks_a_folded_store_in_three_queries_before_its_snapshot() -> None:
     """Catalog (tables, audit columns and their types), every meta value with the log's
     highest id, and the look-back window: not one query per question."""
-    from setright.db.postgres import PgConnection
+    from setright.db.postgres_conn import PgConnection
 
     with store_database("postgresql") as url_text:
         _folded_store(url_text).close()

@@ -22,11 +22,12 @@ readers (`begin(write=False)`: `REPEATABLE READ READ ONLY`, one snapshot) never 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from setright.db import postgres_lexer as lexer
 from setright.db import postgres_store
+from setright.db.postgres_conn import PgConnection, driver
 from setright.db.postgres_store import connect_cause, flamingock_audit_ddl  # noqa: F401
 from setright.db.session_tables import TempBuilder
 from setright.db.impl import (
@@ -38,7 +39,6 @@ from setright.db.impl import (
     register,
 )
 from setright.db.url import DbUrl
-from setright.errors import SetrightError
 
 #: Bound on waiting for another writer of the same store (SQLite waits 5 s too).
 WRITE_LOCK_TIMEOUT_MS = 5000
@@ -47,101 +47,7 @@ WRITE_LOCK_TIMEOUT_MS = 5000
 STORE_LOCK_CLASS = 0x5E7_0001
 SESSION_LOCK_CLASS = 0x5E7_0002
 
-_INSTALL = "pip install 'setright[postgres]'"
-
-
-def _driver() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise SetrightError(
-            f"PostgreSQL URLs need the psycopg driver, which is not installed: {_INSTALL}"
-        ) from None
-    return psycopg
-
-
 # -- the connection -----------------------------------------------------------
-
-
-class PgCursor:
-    """A psycopg cursor with sqlite3's leniency: fetching from a statement without rows
-    gives None / [] instead of raising."""
-
-    lastrowid: int | None = None
-
-    def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
-
-    @property
-    def rowcount(self) -> int:
-        return int(self._cursor.rowcount)
-
-    @property
-    def description(self) -> Any:
-        return self._cursor.description
-
-    def fetchone(self) -> Any:
-        return self._cursor.fetchone() if self._cursor.description is not None else None
-
-    def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall() if self._cursor.description is not None else []
-
-    def __iter__(self) -> Any:
-        return iter(self.fetchall())
-
-
-class PgConnection:
-    """The `Connection` protocol over one psycopg connection (in autocommit mode).
-
-    SQL is written with `?` placeholders (translated to `%s`, see
-    `postgres_lexer.translate_placeholders`); SQL without parameters is sent as is.
-    """
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        #: How zone-less audit timestamps read (`store.timezone`, set by `prepare_store`).
-        self.audit_timezone = "UTC"
-        #: A reader's audit table column types, as `reader_catalog` read them: (table,
-        #: column) → (`format_type` without modifier, pg_type name, typmod).
-        self.known_columns: dict[tuple[str, str], tuple[str, str, int]] = {}
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgCursor:
-        if parameters:
-            text, count = lexer.translate_placeholders(sql)
-            if count != len(parameters):
-                raise ValueError(f"{count} placeholders, {len(parameters)} parameters: {sql}")
-            return PgCursor(self.raw.execute(text, tuple(parameters)))
-        return PgCursor(self.raw.execute(sql))
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> PgCursor:
-        text, _count = lexer.translate_placeholders(sql)
-        cursor = self.raw.cursor()
-        cursor.executemany(text, [tuple(p) for p in parameters])
-        return PgCursor(cursor)
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != _driver().pq.TransactionStatus.IDLE
-
-    @property
-    def backend_pid(self) -> int:
-        return int(self.raw.info.backend_pid)
-
-    def commit(self) -> None:
-        if self.in_transaction:
-            self.raw.execute("COMMIT")
-
-    def rollback(self) -> None:
-        if self.in_transaction:
-            self.raw.execute("ROLLBACK")
-
-    def cancel(self) -> None:
-        """Abort the statement running now, from any thread (psycopg's cancel request)."""
-        cancel = getattr(self.raw, "cancel_safe", None) or self.raw.cancel
-        cancel()
-
-    def close(self) -> None:
-        self.raw.close()
 
 
 class PgTempBuilder(TempBuilder, PgConnection):
@@ -169,7 +75,7 @@ class PostgresImpl(DefaultImpl):
         """Connect within `url.connect_timeout` (default 10 s); query parameters (`sslmode`…)
         are passed on. `create` does not apply: setright never creates a server database,
         and a store "exists" when `table_exists` finds its tables (the caller checks)."""
-        psycopg = _driver()
+        psycopg = driver()
         params: dict[str, Any] = {"application_name": "setright", **url.params()}
         params.update(host=url.host, port=url.port, dbname=url.database,
                       connect_timeout=max(2, math.ceil(url.connect_timeout)))
@@ -216,28 +122,28 @@ class PostgresImpl(DefaultImpl):
         return bool(getattr(conn, "in_transaction", False))
 
     def is_busy(self, exc: BaseException) -> bool:
-        errors = _driver().errors
+        errors = driver().errors
         return isinstance(exc, (errors.SerializationFailure, errors.DeadlockDetected,
                                 errors.LockNotAvailable))
 
     def is_integrity_error(self, exc: BaseException) -> bool:
-        return isinstance(exc, _driver().IntegrityError)
+        return isinstance(exc, driver().IntegrityError)
 
     def is_read_only_error(self, exc: BaseException) -> bool:
-        errors = _driver().errors
+        errors = driver().errors
         return isinstance(exc, (errors.InsufficientPrivilege, errors.ReadOnlySqlTransaction))
 
     def is_error(self, exc: BaseException) -> bool:
-        return isinstance(exc, _driver().Error)
+        return isinstance(exc, driver().Error)
 
     def driver_errors(self) -> type[Exception]:
         """The driver's base exception class, for `except impl.driver_errors():`."""
-        return _driver().Error  # type: ignore[no-any-return]
+        return driver().Error  # type: ignore[no-any-return]
 
     @property
     def errors(self) -> Any:
         """psycopg's module of SQLSTATE exception classes (`errors.UndefinedTable`…)."""
-        return _driver().errors
+        return driver().errors
 
     # -- SQL that differs ----------------------------------------------------
 

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from setright.db.postgres import SESSION_LOCK_CLASS, PgConnection, PostgresImpl, fold
+from setright.db.postgres import SESSION_LOCK_CLASS, PostgresImpl, fold
+from setright.db.postgres_conn import PgConnection
 from setright.db.postgres_lexer import concurrent_index
 from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
