@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from setright.db.sqlite import SORTER_THREADS
 from setright.errors import StoreError
 from setright.store import Store
 from setright.store.schema import SCHEMA_VERSION
@@ -30,6 +31,7 @@ def test_new_store_has_every_table_wal_and_full_sync(tmp_path: Path) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    assert store.conn.execute("PRAGMA threads").fetchone()[0] == SORTER_THREADS
     assert store.meta("schema_version") == str(SCHEMA_VERSION)
     assert len(store.lineage) == 36
     assert store.serial == 0
