@@ -27,7 +27,6 @@ def driver() -> Any:
     return psycopg
 
 
-
 class PgCursor:
     """A psycopg cursor with sqlite3's leniency: fetching from a statement without rows
     gives None / [] instead of raising."""
