@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from setright.fingerprint import canonical_json, compact_fingerprints, fingerprint, fingerprints
+from setright.fingerprint import compact_fingerprints, fingerprint, fingerprints
+from setright.jsontext import canonical_json
 
 
 def test_a_batch_has_the_fingerprints_of_its_items_alone() -> None:

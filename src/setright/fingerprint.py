@@ -7,10 +7,10 @@ hashed with; under another major version, guards are compared by their data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
+
+from setright.jsontext import canonical_json
 
 PREFIX = "dh1:"
 
@@ -43,32 +43,7 @@ def compact_fingerprints(items: Sequence[Any]) -> list[str]:
     one `DeepHash`. A text is one leaf to DeepHash where a guard dict is a dozen nodes,
     so 10,000 guards hash in a fifth of the time; equal data still gives an equal print,
     and any changed value a different one. None (nothing read) stays None."""
-    encode = _canonical_encoder() or (lambda item, _: [canonical_json(item)])
-    return fingerprints([None if item is None else "".join(encode(item, 0)) for item in items])
-
-
-def canonical_json(data: Any) -> str:
-    """JSON text of `data` that depends only on its content: keys sorted, no whitespace."""
-    return _CANONICAL.encode(data)
-
-
-#: `json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-#: default=str)` builds this encoder on every call; a plan encodes 10,000 guards
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              default=str)
-
-
-@cache
-def _canonical_encoder() -> Any:
-    """The C encoder `_CANONICAL.encode` makes on every call (half of its time for a small
-    guard), made once; None where `json` has no C encoder. It keeps no record of the
-    containers it is in (`check_circular`): a guard is read from the store, never circular,
-    and a record shared between calls could outlive a failed one."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    return make(None, _CANONICAL.default, json.encoder.encode_basestring, None, ":", ",",
-                True, False, True)
+    return fingerprints([None if item is None else canonical_json(item) for item in items])
 
 
 def deepdiff_version() -> str:

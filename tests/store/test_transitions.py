@@ -169,17 +169,3 @@ def test_a_remembered_legal_move_never_lets_an_illegal_one_through() -> None:
         with pytest.raises(TransitionRefused):
             _check_legal("task", TASK_TRANSITIONS, [TaskState.RUNNING, TaskState.COMPLETED],
                          TaskState.COMPLETED)
-
-
-@pytest.mark.parametrize("metadata", [
-    {"position": 0}, {"position": 7}, {"seq": -3}, {"seq": 10**20}, {"seq": True},
-    {"position": 1.5}, {"position": "7"}, {"position": None}, {"reason": "x"},
-    {"position": 2, "reason": "moved"}, {"seq": 1, "position": 2}, {'po"s': 1},
-])
-def test_event_metadata_text_is_the_json_of_its_data(metadata: dict) -> None:
-    """The runner's one-key events skip the JSON encoder: the text must be json.dumps'."""
-    import json
-
-    from setright.store.transitions import metadata_text
-
-    assert metadata_text(metadata) == json.dumps(metadata, sort_keys=True)

@@ -245,7 +245,7 @@ class DefaultImpl:
         and MySQL."""
         raise NotImplementedError
 
-    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+    def audit_write_values(self, conn: Connection, table: str, values: Mapping[str, Any],
                            created_ms: int) -> dict[str, Any]:
         """An audit row to insert, in the table's own column types: `created_at` is epoch ms
         `created_ms` (a zone-less timestamp holds it as `store.timezone`'s wall-clock time),

@@ -32,7 +32,7 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from setright.db import mysql_lex, mysql_store
@@ -324,7 +324,7 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
     def error_summary_sql(self, expression: str) -> str:
         return mysql_store.error_summary_sql(expression)
 
-    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+    def audit_write_values(self, conn: Connection, table: str, values: Mapping[str, Any],
                            created_ms: int) -> dict[str, Any]:
         return mysql_store.audit_write_values(mysql_store.column_types(conn, table), values,
                                               created_ms, getattr(conn, "audit_timezone", "UTC"))

@@ -21,7 +21,7 @@ session tables for readers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,7 +63,7 @@ def error_summary_sql(expression: str) -> str:
             f" ELSE COALESCE({cut}, '') END)")
 
 
-def audit_write_values(types: dict[str, tuple[str, int]], values: dict[str, Any],
+def audit_write_values(types: dict[str, tuple[str, int]], values: Mapping[str, Any],
                        created_ms: int, timezone: str) -> dict[str, Any]:
     """`created_at` in the column's type: a zone-less time in `timezone`, cut to its
     fractional digits; integer ms; or ms digits in a text column."""

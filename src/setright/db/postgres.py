@@ -22,7 +22,7 @@ readers (`begin(write=False)`: `REPEATABLE READ READ ONLY`, one snapshot) never 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from setright.db import postgres_lexer as lexer
@@ -217,7 +217,7 @@ class PostgresImpl(DefaultImpl):
     def error_summary_sql(self, expression: str) -> str:
         return postgres_store.error_summary_sql(expression)
 
-    def audit_write_values(self, conn: Connection, table: str, values: dict[str, Any],
+    def audit_write_values(self, conn: Connection, table: str, values: Mapping[str, Any],
                            created_ms: int) -> dict[str, Any]:
         types = postgres_store.column_types(conn, table, self._column_types)
         return postgres_store.audit_write_values(types, values, created_ms,

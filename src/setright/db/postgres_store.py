@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,7 +89,7 @@ def column_types(conn: Any, table: str, lookup: Any) -> dict[str, str]:
     return cache[table]  # type: ignore[no-any-return]
 
 
-def audit_write_values(types: dict[str, str], values: dict[str, Any], created_ms: int,
+def audit_write_values(types: dict[str, str], values: Mapping[str, Any], created_ms: int,
                        timezone: str) -> dict[str, Any]:
     """`values` in the column types: the time as the column keeps it, BOOLEAN flags as
     booleans, integer columns from the digits a copied row may hold."""

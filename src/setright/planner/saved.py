@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from setright.errors import InvalidInput, Problem, SetrightError
+from setright.jsontext import canonical_json
 from setright.planner.model import FORMAT_VERSION, Plan
 
 #: Deeper than any plan setright writes (guards nest four levels); refusing more keeps
@@ -27,10 +28,6 @@ MAX_PROBLEMS = 10
 def _short(message: str) -> str:
     """Schema messages quote the offending value: keep a hostile one from flooding the screen."""
     return message if len(message) <= 160 else message[:159] + "…"
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def plan_digest(data: dict[str, Any]) -> str:

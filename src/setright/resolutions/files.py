@@ -10,7 +10,6 @@ name is what the ledger records (`setright_ledger.resolution_file`).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, ClassVar
 
 from setright.errors import InvalidInput, Problem
 from setright.frozen import made
+from setright.jsontext import canonical_json
 from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -151,14 +151,8 @@ def canonical_digest(data: Any) -> str:
     Keys sorted, no whitespace, non-ASCII escaped: comments, quoting, key order
     and block-versus-flow style do not change the digest; any value does.
     """
-    text = _CANONICAL.encode(data)
+    text = canonical_json(data, ascii=True)
     return DIGEST_PREFIX + hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
-#: what `json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-#: default=str)` builds on every call (a plan digests 2,000 files)
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                              default=str)
 
 
 def relative_name(path: Path, root: Path) -> str:

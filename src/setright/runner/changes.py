@@ -11,7 +11,6 @@ covers exactly what changes the effect of a change and nothing cosmetic.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,6 +21,7 @@ from setright.config import Config, TargetConfig
 from setright.db import DefaultImpl
 from setright.errors import ConfigError, InvalidInput, Problem, TargetError
 from setright.frozen import made
+from setright.jsontext import canonical_json
 from setright.runner.change_sql import ScriptSplitter, outside_transaction, sql_problems
 from setright.runner.model import Change, Operation
 from setright.runner.sql import statement_hash
@@ -58,8 +58,7 @@ def change_checksum(
         "operations": [op.hash for op in operations],
         "rollbacks": [rollback_hash, *(op.rollback_hash for op in operations)],
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return CHECKSUM_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return CHECKSUM_PREFIX + hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 def change_files(folder: Path, target: str, *, root: Path | None = None,
@@ -235,6 +234,11 @@ def _text_keys(value: Any) -> Any:
     `foo:`; text keys also match the positions `yamlfile` records.
     """
     if isinstance(value, dict):
+        for key, item in value.items():   # the common file: text keys, no nesting
+            if type(key) is not str or isinstance(item, (dict, list)):
+                break
+        else:
+            return value
         same = True
         keyed = {}
         for k, v in value.items():

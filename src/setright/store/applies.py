@@ -17,6 +17,7 @@ from typing import Any
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.errors import TransitionRefused, UnknownId
+from setright.frozen import made_from
 from setright.store.connection import Store
 from setright.store.locks import Locker
 from setright.store.schema import NON_TERMINAL_APPLY_STATES, creation_order
@@ -119,8 +120,8 @@ def _apply(row: Sequence[Any]) -> ApplyRow:
 
 
 def _task(row: Sequence[Any]) -> TaskRow:
-    return TaskRow(row[0], int(row[1]), row[2], row[3], bool(row[4]), row[5], row[6],
-                   int(row[7] or 0), *row[8:])
+    return made_from(TaskRow, (row[0], int(row[1]), row[2], row[3], bool(row[4]), row[5],
+                               row[6], int(row[7] or 0), *row[8:]))
 
 
 # -- writing ---------------------------------------------------------------

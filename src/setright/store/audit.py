@@ -18,6 +18,8 @@ from typing import Any
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.errors import UnknownId
+from setright.frozen import made_from
+from setright.jsontext import sorted_json
 from setright.store.schema import AUDIT_COLUMN_NAMES, set_meta
 from setright.store.states import MANUAL_MARK, ChangeState, priority_of
 from setright.store.transitions import Provenance
@@ -159,7 +161,7 @@ def current_state(conn: Connection, change_id: str) -> CurrentState | None:
     row = conn.execute(
         f"SELECT {_CURRENT_COLUMNS} FROM setright_change_state WHERE change_id = ?", (change_id,)
     ).fetchone()
-    return CurrentState(*row) if row else None
+    return made_from(CurrentState, row) if row else None
 
 
 def audit_row(conn: Connection, audit_table: str, audit_id: int) -> dict[str, Any]:
@@ -228,7 +230,9 @@ def _insert_rows(tx: Connection, audit_table: str,
     cached, ids = cached or {}, []
     for row, provenance in rows:
         change_id = str(row["change_id"])
-        values = {name: row.get(name) for name in _WRITTEN_COLUMNS}
+        # a row of exactly the written columns (the runner's) is taken as it is
+        values = row if row.keys() == _GIVEN_COLUMNS else {
+            name: row.get(name) for name in _WRITTEN_COLUMNS}
         earlier = unfolded.get(change_id)
         if earlier is None and change_id not in cached:
             created_ms = next_created_ms(tx, change_id, now_ms, step)
@@ -238,7 +242,7 @@ def _insert_rows(tx: Connection, audit_table: str,
             created_ms = now if earlier is None else max(now, earlier + step)
         unfolded[change_id] = created_ms
         if provenance is not None:
-            values["metadata"] = setright_metadata(row.get("metadata"), provenance)
+            values = {**values, "metadata": setright_metadata(row.get("metadata"), provenance)}
         values = impl.audit_write_values(tx, audit_table, values, created_ms)
         columns = tuple(values)
         sql = _INSERT_SQL.get((table, columns)) or _INSERT_SQL.setdefault(
@@ -251,6 +255,7 @@ def _insert_rows(tx: Connection, audit_table: str,
 #: the audit columns a new row is written with (its `id` is the database's); the INSERT
 #: per table and column list, built once (a runner inserts two rows per change)
 _WRITTEN_COLUMNS = tuple(name for name in AUDIT_COLUMN_NAMES if name != "id")
+_GIVEN_COLUMNS = frozenset(_WRITTEN_COLUMNS) - {"created_at"}   # what a caller may give
 _INSERT_SQL: dict[tuple[str, tuple[str, ...]], str] = {}
 _UNREAD = object()  # `catch_up` reads the highest id itself
 
@@ -352,7 +357,7 @@ def setright_metadata(existing: object, provenance: Mapping[str, Any]) -> str:
     if not isinstance(data, dict):
         data = {"original": data}
     data["setright"] = dict(provenance)
-    return json.dumps(data, sort_keys=True)
+    return sorted_json(data)
 
 
 # -- reading ---------------------------------------------------------------

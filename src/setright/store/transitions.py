@@ -8,7 +8,6 @@ Callers run these inside `Store.write()`, so a refusal rolls everything back.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +17,7 @@ from typing import Any, NoReturn
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.errors import LeaseLost, TransitionRefused, UnknownId
+from setright.jsontext import sorted_json
 from setright.store.states import (
     APPLY_TRANSITIONS,
     OPERATION_TRANSITIONS,
@@ -86,15 +86,7 @@ def _event_values(at: str, kind: str, prov: Provenance, apply_id: str | None,
     metadata = {**prov.metadata, **(extra or {})}
     return (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
             prov.reason, prov.ticket, prov.resolution, prov.plan_id,
-            metadata_text(metadata) if metadata else None)
-
-
-def metadata_text(metadata: Mapping[str, Any]) -> str:
-    """`json.dumps(metadata, sort_keys=True)`, without building an encoder per event."""
-    return _METADATA_JSON.encode(metadata)
-
-
-_METADATA_JSON = json.JSONEncoder(sort_keys=True)
+            sorted_json(metadata) if metadata else None)
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
