@@ -236,16 +236,17 @@ def relative_text(path: str, root: Path) -> str | None:
     when it is inside it by text; None otherwise (then ask pathlib, which also knows a
     case-insensitive file system). Names thousands of files a run: `relative_to` costs
     more than reading a small file."""
-    prefix = _prefix(root)
+    prefix = _prefix(os.fspath(root))
     if prefix is not None and path.startswith(prefix) and len(path) > len(prefix):
         return path[len(prefix):].replace(os.sep, "/")
     return None
 
 
 @lru_cache(maxsize=64)
-def _prefix(root: Path) -> str | None:
-    """What the paths inside the absolute `root` start with (None: `root` is relative)."""
-    return os.path.join(str(root), "") if root.is_absolute() else None
+def _prefix(root: str) -> str | None:
+    """What the paths inside the absolute `root` start with (None: `root` is relative).
+    Keyed by text: a `Path` key is hashed and compared part by part on every call."""
+    return os.path.join(root, "") if os.path.isabs(root) else None
 
 
 def _within(path: str, folder: str) -> bool:

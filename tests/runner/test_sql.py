@@ -226,3 +226,21 @@ def test_spans_give_each_statement_its_offset() -> None:
 def test_a_commit_after_a_dollar_body_is_still_found() -> None:
     script = "DO $$ BEGIN PERFORM 1; END $$;\nCOMMIT;"
     assert transaction_control(script) == [(script.index("COMMIT"), "COMMIT")]
+
+
+@pytest.mark.parametrize("script,expected", [
+    ("INSERT INTO a VALUES (1);", [(0, "INSERT INTO a VALUES (1);")]),
+    ("\n  INSERT INTO a VALUES (1);  \n\n", [(3, "INSERT INTO a VALUES (1);")]),
+    ("-- why\nINSERT INTO a VALUES (1);\n", [(0, "-- why\nINSERT INTO a VALUES (1);")]),
+    ("SELECT 'a;", [(0, "SELECT 'a;")]),              # incomplete: kept whole for SQLite
+    ("-- only a comment;", []),
+    ("/* nothing */ ;\n", []),
+    (" ;", []),
+])
+def test_a_script_with_its_only_semicolon_at_the_end_is_one_piece(
+        script: str, expected: list[tuple[int, str]]) -> None:
+    """The short way for one trailing `;` gives what the statement-by-statement walk gives:
+    the same text with a blank line and a lone `;` after it walks the long way."""
+    assert statement_spans(script) == expected
+    if not script.startswith("SELECT '"):   # an open literal would swallow the suffix
+        assert statement_spans(script + "\n;") == expected

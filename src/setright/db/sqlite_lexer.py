@@ -29,6 +29,11 @@ def split_statements(script: str) -> list[str]:
 def statement_spans(script: str) -> list[tuple[int, str]]:
     """`split_statements`, each statement with the offset in `script` where it starts."""
     statements: list[tuple[int, str]] = []
+    if script.count(";") == 1 and script.rstrip().endswith(";"):
+        # one `;`, at the end (most change scripts, every operation run): whether or
+        # not SQLite calls the text complete there, the whole text is its one piece
+        _keep(statements, script, 0)
+        return statements
     start = 0
     probe = 0
     length = len(script)
