@@ -8,8 +8,8 @@ they are made here at a third of that cost, as that `__init__` leaves them.
 
 from __future__ import annotations
 
-from dataclasses import fields as dataclass_fields
 from collections.abc import Sequence
+from dataclasses import fields as dataclass_fields
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 from setright.store import Store
-from setright.store.audit import current_state, list_current, mark_change
+from setright.store.audit import current_state, mark_change
+from setright.store.audit_listing import list_current
 from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
 from storehelp import audit

@@ -12,7 +12,7 @@ from setright.config import TargetConfig
 from setright.errors import StoreError
 from setright.runner.targets import TargetError, open_target
 from setright.store import Store
-from setright.store.audit import list_current
+from setright.store.audit_listing import list_current
 from setright.timeutil import FixedClock
 from storehelp import T0, audit, make_flamingock_db, read_only
 

@@ -16,7 +16,8 @@ from setright.db import DbUrl, impl_for, impl_of, mask_password
 from setright.db.url import no_store, sqlite_url
 from setright.errors import InvalidInput, StoreError
 from setright.store import Store
-from setright.store.audit import append_audit_row, list_history
+from setright.store.audit import append_audit_row
+from setright.store.audit_listing import list_history
 from setright.store.schema import MIGRATIONS
 
 SERVERS = """\

@@ -14,7 +14,8 @@ from serverhelp import server_store_url, store_database  # noqa: F401
 from setright.db import parse_url
 from setright.errors import StoreError
 from setright.store import Store
-from setright.store.audit import current_state, list_current
+from setright.store.audit import current_state
+from setright.store.audit_listing import list_current
 from setright.timeutil import FixedClock
 from storehelp import T0, audit
 

@@ -75,7 +75,7 @@ def audit_list(app, history: bool, since: str | None, change_id: str | None,  # 
     """Current state per change (Change ID, State, Author, Target, Time)."""
     from setright.render.audit import current_table, history_table
     from setright.render.style import to_json
-    from setright.store.audit import list_current, list_history
+    from setright.store.audit_listing import list_current, list_history
     from setright.timeutil import ms_from_any
 
     since_ms = None
