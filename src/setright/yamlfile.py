@@ -290,7 +290,8 @@ def load_yaml(path: Path, source: str | None = None, *, root: Path | None = None
 def _read_text(path: Path) -> str:
     """`path.read_text(encoding="utf-8")`, read as bytes and decoded at once (a text
     stream's decoder costs more than reading a small file), its line ends translated the
-    same way: `\r\n` and a lone `\r` read as `\n`."""
-    with open(path, "rb") as handle:
+    same way: `\r\n` and a lone `\r` read as `\n`. Unbuffered: the whole file is one
+    read, without a buffer object or the terminal probe a buffered open makes."""
+    with open(path, "rb", buffering=0) as handle:
         text = handle.read().decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

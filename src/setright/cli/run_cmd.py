@@ -33,6 +33,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     import os
     import sys
 
+    from setright.cli.app import no_cyclic_gc
     from setright.errors import ConfigError
     from setright.render.run import run_summary
     from setright.runner.changes import load_all
@@ -50,7 +51,8 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
         raise ConfigError("no targets in setright.yaml", ["add one under 'targets:'"])
     fault = Fault.from_env(os.environ)
     warnings: list[Any] = []
-    changes = load_all(config, warnings)
+    with no_cyclic_gc():   # thousands of acyclic changes, operations and documents
+        changes = load_all(config, warnings)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
     store = app.writer()
@@ -181,7 +183,7 @@ class ProgressPrinter:
     def _line(self, text: str) -> None:
         with self.lock:
             self._clear()
-            click.echo(text)
+            click.echo(text, color=True)  # coloured only if the style is (a line per change)
             if self.running is not None and self.terminal:
                 self._draw()
 
