@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
 from pathlib import Path
 
 DISABLE_ENV = "SETRIGHT_VALIDATION_CACHE"
@@ -79,6 +78,8 @@ def _secret(folder: Path, *, create: bool) -> bytes | None:
 
 def _create_secret(folder: Path, path: Path) -> bytes:
     """Write a new secret whole, or read the one a concurrent process linked first."""
+    import secrets
+
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = folder / f"secret.{secrets.token_hex(8)}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -114,6 +115,8 @@ def passed(key: str) -> bool:
 
 def record_pass(key: str) -> None:
     """Remember that a file with this key passed; silently nothing when the cache is unwritable."""
+    import secrets  # only a writer needs it: a lookup is an HMAC and a stat
+
     folder = cache_dir()
     if folder is None:
         return

@@ -56,7 +56,9 @@ def test_every_command_is_checked() -> None:
 
     def paths(group: click.Group, prefix: str = "") -> list[str]:
         out = []
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
             out.append(f"{prefix}{name}")
             if isinstance(command, click.Group):
                 out += paths(command, f"{prefix}{name} ")
@@ -67,10 +69,45 @@ def test_every_command_is_checked() -> None:
 
 
 def _command(path: str):  # type: ignore[no-untyped-def]
+    import click
+
     command = cli
     for word in path.split():
-        command = command.commands[word]  # type: ignore[attr-defined]
+        command = command.get_command(click.Context(command), word)  # type: ignore[attr-defined]
+        assert command is not None, path
     return command
+
+
+def test_each_command_module_is_imported_only_when_its_command_is_named() -> None:
+    """`setright issue list` does not build the other commands' options (a few ms of
+    every small command); `--help` lists every command of `COMMANDS` all the same."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from setright.cli import COMMANDS, cli; import click;"
+            " before = sorted(m for m in sys.modules if m.endswith('_cmd'));"
+            " cli.get_command(click.Context(cli), 'issue');"
+            " after = sorted(m for m in sys.modules if m.endswith('_cmd'));"
+            " print(before, after)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[] ['setright.cli.issue_cmd']"
+
+
+def test_the_command_table_names_each_command_as_it_names_itself() -> None:
+    from setright.cli import COMMANDS
+
+    for name in COMMANDS:
+        assert _command(name).name == name
+    assert cli.get_command(None, "no-such-command") is None  # type: ignore[arg-type]
+
+
+def test_every_completer_is_attached_once_its_command_is_loaded() -> None:
+    from setright.cli.completion import COMPLETERS
+
+    for (path, parameter), completer in COMPLETERS.items():
+        params = [p for p in _command(path).params if p.name == parameter]
+        assert [p._custom_shell_complete for p in params] == [completer], path
 
 
 def test_fix_is_not_called_apply() -> None:

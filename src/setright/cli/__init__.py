@@ -2,6 +2,8 @@
 
 Commands only parse and dispatch; they import core modules inside their
 functions so `setright --help` never loads deepdiff, jsonschema or SQLite code.
+A command's own module is imported when the command is named (`COMMANDS`), so
+`setright issue list` does not build the options of fourteen other commands.
 Every expected failure prints one `Error:` line (plus indented detail) and
 exits 1; usage errors exit 1 too, so only `--detailed-exitcode` ever exits 2.
 """
@@ -21,8 +23,44 @@ from setright.cli.app import App
 _VERBOSE = False
 
 
+#: every top-level command: its name → "module:attribute" in `setright.cli`
+COMMANDS = {
+    "applies": "applies_cmd:applies",
+    "apply": "apply_cmd:apply",
+    "audit": "audit_cmd:audit",
+    "history": "apply_cmd:history",
+    "init": "init_cmd:init",
+    "issue": "issue_cmd:issue",
+    "lock": "lock_cmd:lock",
+    "plan": "plan_cmd:plan",
+    "redrive": "apply_cmd:redrive",
+    "run": "run_cmd:run",
+    "schema": "schema_cmd:schema",
+    "show": "plan_cmd:show",
+    "status": "status_cmd:status",
+    "store": "store_cmd:store",
+    "validate": "validate_cmd:validate",
+}
+
+
 class SetrightGroup(click.Group):
-    """A click group that maps every failure to setright's exit codes."""
+    """A click group that maps every failure to setright's exit codes and loads each
+    command from `COMMANDS` when it is first asked for (help lists them all)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            from setright.cli.completion import attach
+
+            module, attribute = COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f"setright.cli.{module}"), attribute)
+            attach(command, cmd_name)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -110,35 +148,6 @@ def terminal_width(stream: Any) -> int | None:
 
         return shutil.get_terminal_size().columns
     return None
-
-
-def _register() -> None:
-    from setright.cli import audit_cmd, init_cmd, issue_cmd, lock_cmd
-    from setright.cli import schema_cmd, validate_cmd
-    from setright.cli import applies_cmd, run_cmd, status_cmd
-    from setright.cli import apply_cmd, plan_cmd, store_cmd
-
-    cli.add_command(init_cmd.init)
-    cli.add_command(audit_cmd.audit)
-    cli.add_command(lock_cmd.lock)
-    cli.add_command(validate_cmd.validate)
-    cli.add_command(schema_cmd.schema)
-    cli.add_command(issue_cmd.issue)
-    cli.add_command(run_cmd.run)
-    cli.add_command(applies_cmd.applies)
-    cli.add_command(status_cmd.status)
-    cli.add_command(plan_cmd.plan)
-    cli.add_command(plan_cmd.show)
-    cli.add_command(apply_cmd.apply)
-    cli.add_command(apply_cmd.redrive)
-    cli.add_command(apply_cmd.history)
-    cli.add_command(store_cmd.store)
-    from setright.cli.completion import attach
-
-    attach(cli)
-
-
-_register()
 
 
 def main() -> None:

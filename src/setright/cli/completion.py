@@ -104,20 +104,23 @@ COMPLETERS = {
 }
 
 
-def attach(group: click.Group) -> None:
-    """Give the parameters in `COMPLETERS` their completer.
+def attach(command: click.Command, name: str) -> None:
+    """Give the parameters in `COMPLETERS` under the top-level command `name` their
+    completer, as the command is loaded.
 
     Done here, in one table, rather than with `shell_complete=` on each option, so
     the command modules stay about parsing (click keeps the callback in
     `_custom_shell_complete`, which its own `shell_complete=` argument sets).
     """
-    for (path, name), completer in COMPLETERS.items():
-        command: click.Command = group
-        for word in path.split():
-            assert isinstance(command, click.Group), path
-            found = command.commands.get(word)
-            assert found is not None, f"no command {path!r}"
-            command = found
-        params = [p for p in command.params if p.name == name]
-        assert params, f"no parameter {name!r} on {path!r}"
+    for (path, parameter), completer in COMPLETERS.items():
+        first, *rest = path.split()
+        if first != name:
+            continue
+        found: click.Command | None = command
+        for word in rest:
+            assert isinstance(found, click.Group), path
+            found = found.commands.get(word)
+        assert found is not None, f"no command {path!r}"
+        params = [p for p in found.params if p.name == parameter]
+        assert params, f"no parameter {parameter!r} on {path!r}"
         params[0]._custom_shell_complete = completer
