@@ -84,7 +84,7 @@ def test_each_command_module_is_imported_only_when_its_command_is_named() -> Non
     import subprocess
     import sys
 
-    code = ("import sys; from setright.cli import COMMANDS, cli; import click;"
+    code = ("import sys; from setright.cli import cli; import click;"
             " before = sorted(m for m in sys.modules if m.endswith('_cmd'));"
             " cli.get_command(click.Context(cli), 'issue');"
             " after = sorted(m for m in sys.modules if m.endswith('_cmd'));"

@@ -183,7 +183,7 @@ class ProgressPrinter:
     def _line(self, text: str) -> None:
         with self.lock:
             self._clear()
-            click.echo(text, color=True)  # coloured only if the style is (a line per change)
+            click.echo(text, color=True)  # the style chose colour: no tty probe per line
             if self.running is not None and self.terminal:
                 self._draw()
 
