@@ -246,9 +246,7 @@ def bookkeeping(root: str, empty: str, out: str) -> None:
 
     store_write(first)
     for n, (_, doc) in enumerate(docs, 1):
-        started = time.time_ns() // 1_000_000
-        store.execute("SELECT lock_id, owner, expires_at, NULL FROM setright_locks"
-                      " WHERE name = ?", (lock,)).fetchone()
+        started = time.time_ns() // 1_000_000   # the lease: as the store write read it
         target.execute("BEGIN IMMEDIATE")
         target.execute("SELECT lock_id FROM setright_runner_fence WHERE id = 1").fetchone()
         target.execute(doc["apply"])

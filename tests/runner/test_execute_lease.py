@@ -199,3 +199,53 @@ def test_the_expiry_compares_as_its_iso_text_would(tmp_path: Path, expires_at: s
         other = iso_from_ms(ms)
         wanted = (expires_at > other) - (expires_at < other)
         assert lease._compare(expires_at, ms) == wanted, (expires_at, ms)  # type: ignore[attr-defined]
+
+
+def lock_reads(lease: object) -> list[str]:
+    """The statements that read the lock row, from now on."""
+    seen: list[str] = []
+    lease.store.conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: seen.append(sql) if "FROM setright_locks" in sql else None)
+    return seen
+
+
+def test_the_check_after_a_store_write_takes_the_fence_s_read_as_its_verdict(
+        tmp_path: Path) -> None:
+    """A store write's fence read the lock row; the first check after it (no target
+    statement in between) judges by that read, every later check reads the row again."""
+    clock = FixedClock(T0)
+    lease, _ = lease_at(tmp_path, clock)
+    reads = lock_reads(lease)
+    with lease.store.write() as tx:  # type: ignore[attr-defined]
+        lease.fence(tx)  # type: ignore[attr-defined]
+    assert len(reads) == 1
+    clock.ms = T0 + 5_000
+    assert lease.check() == T0 + 5_000  # type: ignore[attr-defined]
+    assert len(reads) == 1
+    lease.store.conn.execute(  # type: ignore[attr-defined]
+        "UPDATE setright_locks SET lock_id = 'someone-else' WHERE name = 'target:app'")
+    with pytest.raises(LeaseLost, match="taken over"):
+        lease.check()  # type: ignore[attr-defined]
+    assert len(reads) == 2
+
+
+def test_a_fence_s_verdict_due_for_renewal_is_read_again_and_renewed(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    lease, _ = lease_at(tmp_path, clock)
+    reads = lock_reads(lease)
+    with lease.store.write() as tx:  # type: ignore[attr-defined]
+        lease.fence(tx)  # type: ignore[attr-defined]
+    clock.ms = T0 + 20_001                   # a third of the ttl has passed since
+    lease.check()  # type: ignore[attr-defined]
+    assert len(reads) >= 2                   # read again (and the renewal's own reads)
+    assert lease.expires_at == "2026-11-22T12:01:20.001Z"  # type: ignore[attr-defined]
+
+
+def test_a_fence_s_verdict_past_the_expiry_is_read_again_and_lost(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    lease, _ = lease_at(tmp_path, clock)
+    with lease.store.write() as tx:  # type: ignore[attr-defined]
+        lease.fence(tx)  # type: ignore[attr-defined]
+    clock.ms = T0 + 60_000
+    with pytest.raises(LeaseLost, match="expired at 2026-11-22T12:01:00.000Z"):
+        lease.check()  # type: ignore[attr-defined]

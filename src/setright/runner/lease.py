@@ -9,7 +9,10 @@ read from the lock row, never from a local guess.
 * `Lease.check()` runs before every statement sent to the target and at the
   start of every store write (`Lease.fence`). It reads the lock row: taken
   over or expired means `LeaseLost`, so the runner stops before its next
-  statement. It renews when a third of the ttl has passed.
+  statement. It renews when a third of the ttl has passed. A store write's
+  fence reads the same row: the first check after it, with no target
+  statement in between, takes that verdict (a row read a moment before)
+  instead of reading the row again, unless its expiry is due for renewal.
 * `LeaseKeeper`, a daemon thread with its own store connection, renews every
   ttl/3 while a long statement runs, retrying a busy store until it gets
   through (or the row has expired). It writes nothing but the lock's expiry
@@ -54,6 +57,8 @@ class Lease:
         self._mutex = threading.Lock()
         #: the last expiry read from the lock row and its epoch ms (`_compare`)
         self._expiry: tuple[str, int | None] = ("", None)
+        #: the expiry a store write's fence read since the last check (`check` takes it)
+        self._fenced: str | None = None
 
     @property
     def token(self) -> str:
@@ -76,6 +81,11 @@ class Lease:
         Returns the time (epoch ms) it was judged at: a caller needing "now" asks no more."""
         if self.lost:
             raise LeaseLost(self.lost, ["this runner stops before its next statement"])
+        fenced, self._fenced = self._fenced, None
+        if fenced is not None:   # the row as the store write just before read it
+            now = self.store.now_ms()
+            if self._compare(fenced, now + self.ttl_ms * 2 // 3) >= 0:
+                return now
         expires_at, now, _ = self._verify(self.store.conn)
         if self._compare(expires_at, now + self.ttl_ms * 2 // 3) < 0:
             # A third of the ttl has passed since the last renewal. A busy store is no
@@ -97,7 +107,9 @@ class Lease:
         write's other first read, without a round trip of its own): (moment, its value)."""
         if self.lost:
             raise LeaseLost(self.lost, ["nothing was written"])
-        _, now, value = self._verify(tx, scalar)
+        self._fenced = None
+        expires_at, now, value = self._verify(tx, scalar)
+        self._fenced = expires_at
         return now, value
 
     def renew(self) -> None:
