@@ -79,13 +79,40 @@ def test_batched_events_are_the_same_rows_inserted_at_flush(seeded: Store,
     with seeded.write() as tx:
         batch = EventBatch()
         moves(tx, batch)
-        assert len(batch.rows) == 3
+        assert len(batch.events) == 3
         assert tx.execute("SELECT count(*) FROM setright_events").fetchone()[0] == 0
         batch.flush(tx)
-        assert batch.rows == []
+        assert batch.events == []
     assert all_events(seeded) == all_events(other) and len(all_events(seeded)) == 3
     assert state_tables(seeded) == state_tables(other)
     other.close()
+
+
+def test_an_event_holds_every_provenance_field_given_and_null_for_the_rest(
+        seeded: Store) -> None:
+    """Each provenance's events leave out the columns it does not give; a batch of events
+    of two provenances, interleaved, is inserted in its order with each one's own fields."""
+    operator = Provenance(actor="ops@host:2", source="apply", reason="it's \"done\" ✓",
+                          ticket="OPS-1", plan_id="pl-1", metadata={"by": "hand"})
+    with seeded.write() as tx:
+        batch = EventBatch()
+        move_operations(tx, "ap-1", "c1", {1: OperationState.PENDING},
+                        OperationState.COMPLETED, RUNNER, at=AT, lease_token="tok-1",
+                        events=batch)
+        move_task(tx, "ap-1", 1, [TaskState.RUNNING], TaskState.COMPLETED, operator, at=AT,
+                  events=batch)
+        move_apply(tx, "ap-1", [ApplyState.RUNNING], ApplyState.COMPLETED, RUNNER, at=AT,
+                   events=batch)
+        batch.flush(tx)
+    rows = seeded.conn.execute(
+        "SELECT kind, actor, source, reason, ticket, resolution, plan_id, metadata"
+        " FROM setright_events ORDER BY id").fetchall()
+    assert rows == [
+        ("operation", "runner@host:1", "runner", None, None, None, None, '{"seq": 1}'),
+        ("task", "ops@host:2", "apply", 'it\'s "done" ✓', "OPS-1", None, "pl-1",
+         '{"by": "hand", "position": 1}'),
+        ("apply", "runner@host:1", "runner", None, None, None, None, None),
+    ]
 
 
 def test_a_refused_move_rolls_back_the_batched_events(seeded: Store) -> None:

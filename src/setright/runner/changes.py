@@ -298,8 +298,8 @@ def _build(data: dict[str, Any], default_target: str, path: Path,
     another database is not an edit of it)."""
     spec = data.get("targetSystem")
     target = (spec["id"] if isinstance(spec, dict) else spec) or default_target
-    strategy = data.get("recovery", Recovery.MANUAL_INTERVENTION.value)
-    recovery = Recovery(strategy["strategy"] if isinstance(strategy, dict) else strategy).value
+    strategy = data.get("recovery", _DEFAULT_RECOVERY)
+    recovery = _RECOVERIES[strategy["strategy"] if isinstance(strategy, dict) else strategy]
     declared = bool(data.get("transactional", True))
     transactional = declared and one_transaction
     rollback: str | None = None
@@ -332,6 +332,11 @@ def _build(data: dict[str, Any], default_target: str, path: Path,
         "source_file": path,
         "order": path.name,
     })
+
+
+#: each `Recovery` as written → its value (the schema allows no other; a lookup per file)
+_RECOVERIES = {str(recovery): str(recovery) for recovery in Recovery}
+_DEFAULT_RECOVERY = str(Recovery.MANUAL_INTERVENTION)
 
 
 def _step(seq: int, step: dict[str, Any]) -> Operation:

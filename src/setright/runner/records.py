@@ -52,6 +52,11 @@ _AuditEntry = tuple[dict[str, Any], dict[str, Any] | None]
 
 #: what an operation may complete from
 _COMPLETABLE = [OperationState.PENDING, OperationState.FAILED_RETRYABLE]
+#: a state as stored → its member, for the states a task or an operation starts from (a
+#: lookup per change, where `TaskState(text)` runs the enum's Python machinery)
+_COMPLETABLE_BY_TEXT = {str(state): state for state in _COMPLETABLE}
+_STARTABLE = [TaskState.PENDING, TaskState.FAILED_RETRYABLE]
+_STARTABLE_BY_TEXT = {str(state): state for state in _STARTABLE}
 
 #: Flamingock's ChangeType for changes defined by a template (our YAML change files).
 AUDIT_TYPE = "STANDARD_TEMPLATE"
@@ -203,8 +208,8 @@ class ApplyRecorder:
                       change_id=task.change_id, events=events)
             return Begun(task.position, reason)
         # the state read when the attempt began (the lease keeps it), else the refusal says why
-        startable = [TaskState.PENDING, TaskState.FAILED_RETRYABLE]
-        expected = [TaskState(task.state)] if task.state in startable else startable
+        known = _STARTABLE_BY_TEXT.get(task.state)
+        expected = [known] if known is not None else _STARTABLE
         move_task(tx, self.apply_id, task.position, expected, TaskState.RUNNING,
                   self.prov, at=at, lease_token=self.lease.token,
                   fields={"attempt": task.attempt + 1, "started_at": at, "error": None,
@@ -238,8 +243,8 @@ class ApplyRecorder:
         """`seqs`: seq → its state when the attempt began (the lease kept it so); a state
         that could not be completed is left to the guard, which refuses it and says why."""
         fields = {"completed_at": at, "error": None}
-        known = {seq: OperationState(state) for seq, state in seqs.items()
-                 if state in _COMPLETABLE}
+        known = {seq: _COMPLETABLE_BY_TEXT[state] for seq, state in seqs.items()
+                 if state in _COMPLETABLE_BY_TEXT}
         if known:
             move_operations(tx, self.apply_id, change_id, known, OperationState.COMPLETED,
                             self.prov, at=at, lease_token=self.lease.token, fields=fields,
@@ -367,7 +372,7 @@ class ApplyRecorder:
             provenance = {**self._provenance, "attempt": key[1], "checksum": key[2]}
             row["metadata"] = setright_metadata(None, provenance)
             self._common = (key, row)
-        return {**self._common[1], "state": state.value, "execution_millis": millis,
+        return {**self._common[1], "state": str(state), "execution_millis": millis,
                 "error_trace": error_trace, "invoked_method": method}, None
 
 
@@ -378,11 +383,11 @@ def audit_fields(change: Change, *, apply_id: str, state: ChangeState, source_fi
     `source_file` as `shown_path` names the change's file."""
     return {
         "execution_id": apply_id, "stage_id": None, "change_id": change.id,
-        "author": change.author, "state": state.value, "invoked_class": None,
+        "author": change.author, "state": str(state), "invoked_class": None,
         "invoked_method": method, "source_file": source_file,
         "metadata": None, "execution_millis": millis, "execution_hostname": hostname,
         "error_trace": error_trace, "type": AUDIT_TYPE,
-        "tx_strategy": tx_strategy_for(change.transactional).value,
+        "tx_strategy": str(tx_strategy_for(change.transactional)),
         "target_system_id": change.target, "change_order": change.order,
         "recovery_strategy": change.recovery, "transaction_flag": int(change.transactional),
         "system_change": 0,

@@ -240,7 +240,7 @@ class TaskRunner:
 
     def _finished(self, task: TaskRow, change: Change, state: TaskState,
                   audit_state: ChangeState, detail: str | None) -> None:
-        self.observer.task_finished(task.position, change.id, state.value, audit_state.value,
+        self.observer.task_finished(task.position, change.id, str(state), str(audit_state),
                                     detail)
 
     def _millis(self, started: int) -> int:

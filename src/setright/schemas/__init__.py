@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from setright import validcache
 from setright.errors import Problem
 from setright.yamlfile import SHOWN_LIMIT, YamlDocument, shape, shown
 
@@ -58,8 +59,6 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
         return [doc.problem((), "the file is empty; expected a YAML mapping")]
     if not isinstance(doc.data, dict):  # say what it is, never what it says
         return [doc.problem((), f"expected a mapping, got {shape(doc.data)}")]
-    from setright import validcache
-
     key = (validcache.validation_key(name, schema_digest(name), doc.text_digest)
            if doc.text_digest else None)
     if key is not None and validcache.passed(key):

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from setright.db import Connection
@@ -40,6 +42,16 @@ class Provenance:
     plan_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def event_shape(self) -> tuple[str, tuple[str, ...]]:
+        """The INSERT of this provenance's events and the optional values it gives (its
+        reason, ticket, resolution and plan, those it has), worked out once per provenance."""
+        given = [(name, value) for name, value in (
+            ("reason", self.reason), ("ticket", self.ticket), ("resolution", self.resolution),
+            ("plan_id", self.plan_id)) if value is not None]
+        return (_event_insert(tuple(name for name, _ in given)),
+                tuple(value for _, value in given))
+
 
 def record_event(
     tx: Connection, *, at: str, kind: str, prov: Provenance,
@@ -47,46 +59,60 @@ def record_event(
     old_state: str | None = None, new_state: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> int:
-    return impl_of(tx).insert_returning_id(
-        tx, _EVENT_INSERT, _event_values(at, kind, prov, apply_id, change_id, old_state,
-                                         new_state, extra))
+    sql, values = _event_values(at, kind, prov, apply_id, change_id, old_state, new_state,
+                                extra)
+    return impl_of(tx).insert_returning_id(tx, sql, values)
+
+
+_Event = tuple[str, tuple[Any, ...]]   # an event's INSERT and its values
 
 
 class EventBatch:
     """The event rows of one transaction's moves, inserted together by `flush` (one
-    `executemany`, not a statement per move): the same rows, in the same order. The caller
-    flushes inside the transaction, before it commits; rows not flushed roll back with it."""
+    `executemany` per run of rows with the same columns, not a statement per move): the
+    same rows, in the same order. The caller flushes inside the transaction, before it
+    commits; rows not flushed roll back with it."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
+        self.events: list[_Event] = []
 
     def flush(self, tx: Connection) -> None:
-        if self.rows:
-            tx.executemany(_EVENT_INSERT, self.rows)
-            self.rows = []
+        for sql, run in groupby(self.events, key=itemgetter(0)):
+            tx.executemany(sql, [values for _, values in run])
+        self.events = []
 
 
-def _record(tx: Connection, events: EventBatch | None, row: tuple[Any, ...]) -> None:
+def _record(tx: Connection, events: EventBatch | None, event: _Event) -> None:
     """An event row: into `events` when the caller batches them, else inserted now."""
     if events is None:
-        tx.execute(_EVENT_INSERT, row)
+        tx.execute(*event)
     else:
-        events.rows.append(row)
+        events.events.append(event)
 
 
-_EVENT_INSERT = (
-    "INSERT INTO setright_events (at, apply_id, change_id, kind, old_state, new_state, actor,"
-    " source, reason, ticket, resolution, plan_id, metadata)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_EVENT_COLUMNS = ("at", "apply_id", "change_id", "kind", "old_state", "new_state", "actor",
+                  "source")
+
+
+@lru_cache(maxsize=32)
+def _event_insert(given: tuple[str, ...]) -> str:
+    """The INSERT of an event whose provenance gives the columns `given` (one text per
+    shape, so a batch of one provenance's events is one statement)."""
+    columns = (*_EVENT_COLUMNS, *given, "metadata")
+    return (f"INSERT INTO setright_events ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})")
 
 
 def _event_values(at: str, kind: str, prov: Provenance, apply_id: str | None,
                   change_id: str | None, old_state: str | None, new_state: str | None,
-                  extra: Mapping[str, Any] | None) -> tuple[Any, ...]:
+                  extra: Mapping[str, Any] | None) -> _Event:
+    """The event's INSERT and values. Provenance a move does not give (a runner gives no
+    reason, ticket, resolution or plan) is left out of the statement, so it is NULL
+    without a NULL bound for each: the runner writes three events per change."""
     metadata = {**prov.metadata, **(extra or {})}
-    return (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
-            prov.reason, prov.ticket, prov.resolution, prov.plan_id,
-            sorted_json(metadata) if metadata else None)
+    sql, given = prov.event_shape
+    return sql, (at, apply_id, change_id, kind, old_state, new_state, prov.actor, prov.source,
+                 *given, sorted_json(metadata) if metadata else None)
 
 
 def _check_legal(kind: str, table: Mapping[Any, frozenset[Any]], expected: Iterable[StrEnum],
@@ -259,7 +285,7 @@ def move_operations(
             if moved != len(moving):
                 _refuse_any(tx, apply_id, change_id, moving, str(old), str(new), lease_token)
     batch = events if events is not None else EventBatch()
-    batch.rows.extend(
+    batch.events.extend(
         _event_values(at, "operation", prov, apply_id, change_id, str(olds[seq]), str(new),
                       {"seq": seq}) for seq in seqs)
     if events is None:
