@@ -159,9 +159,7 @@ def evaluate_redrive(conn: Connection, entry: PlanEntry, ctx: RedriveContext) ->
     completed = [{"position": t["position"], "change_id": t["change_id"]}
                  for t in data["tasks"] if t["state"] == "completed"]
     fresh = ctx.fresh_plan(apply.target)
-    fresh_summary = {"fingerprint": fresh.fingerprint(), "target": fresh.target,
-                     "changes": [{"change_id": c.change_id, "checksum": c.checksum,
-                                  "operations": len(c.operations)} for c in fresh.changes]}
+    fresh_summary = {"fingerprint": fresh.fingerprint(), **fresh.canonical()}
     mismatch = explain_mismatch(conn, apply, [task_rows[t["position"]] for t in remaining],
                                 fresh, ctx.changes)
     if mismatch:

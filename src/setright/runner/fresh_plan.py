@@ -26,29 +26,44 @@ _BATCH = 500  # SQLite's default limit on bound parameters is 999
 
 @dataclass(frozen=True)
 class PlannedChange:
-    """One pending change as a new apply would run it."""
+    """One pending change as a new apply would run it: its loaded change and its current
+    state (what the plan says of the change is read from the change when asked: a run
+    plans 2,000 changes and asks only for their fingerprint)."""
 
-    change_id: str
-    checksum: str
-    transactional: bool
-    recovery_strategy: str
-    order: str
-    source_file: str
-    operations: tuple[tuple[int, str], ...]      # (seq, hash)
+    change: Change
+    root: Path | None                              # what `source_file` is relative to
     current_state: str | None                      # None: never run
     current_audit_id: int | None
+
+    @property
+    def change_id(self) -> str:
+        return self.change.id
+
+    @property
+    def checksum(self) -> str:
+        return self.change.checksum
+
+    @property
+    def operations(self) -> tuple[tuple[int, str], ...]:
+        """(seq, hash) of each operation."""
+        return tuple([(op.seq, op.hash) for op in self.change.operations])
+
+    @property
+    def source_file(self) -> str:
+        return shown_path(self.change.source_file, self.root)
 
     def canonical(self) -> dict[str, Any]:
         """What identifies the work, compactly: the checksum covers every operation's hash,
         so the fingerprint hashes their count, not 10,000 hashes."""
-        return {"change_id": self.change_id, "checksum": self.checksum,
-                "operations": len(self.operations)}
+        return {"change_id": self.change.id, "checksum": self.change.checksum,
+                "operations": len(self.change.operations)}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"change_id": self.change_id, "checksum": self.checksum,
+        change = self.change
+        return {"change_id": change.id, "checksum": change.checksum,
                 "operations": [[seq, digest] for seq, digest in self.operations],
-                "transactional": self.transactional,
-                "recovery_strategy": self.recovery_strategy, "order": self.order,
+                "transactional": change.transactional,
+                "recovery_strategy": change.recovery, "order": change.order,
                 "source_file": self.source_file, "current_state": self.current_state,
                 "current_audit_id": self.current_audit_id}
 
@@ -86,12 +101,8 @@ def fresh_plan(conn: Connection, changes: Sequence[Change], target: str, *,
         state, audit_id = states.get(change.id, (None, None))
         if state in DONE_STATES:
             continue
-        planned.append(made(PlannedChange, {  # PlannedChange(...) at a third of the cost
-            "change_id": change.id, "checksum": change.checksum,
-            "transactional": change.transactional, "recovery_strategy": change.recovery,
-            "order": change.order, "source_file": shown_path(change.source_file, root),
-            "operations": tuple([(op.seq, op.hash) for op in change.operations]),
-            "current_state": state, "current_audit_id": audit_id,
+        planned.append(made(PlannedChange, {  # PlannedChange(...) at half the cost
+            "change": change, "root": root, "current_state": state, "current_audit_id": audit_id,
         }))
     return FreshPlan(target, tuple(planned))
 
@@ -101,7 +112,7 @@ def task_specs(plan: FreshPlan, changes: Iterable[Change]) -> list[TaskSpec]:
     by_id = {c.id: c for c in changes}
     specs = []
     for planned in plan.changes:
-        change = by_id[planned.change_id]
+        change = by_id[planned.change.id]
         specs.append(made(TaskSpec, {
             "change_id": change.id, "checksum": change.checksum,
             "transactional": change.transactional, "recovery_strategy": change.recovery,
