@@ -131,3 +131,19 @@ def test_a_config_with_a_problem_is_still_refused_after_a_valid_one(tmp_path: Pa
     path.write_text("version: 1\nstore: {}\ntargets: {}\nbogus: 1\n")
     with pytest.raises(InvalidInput, match="unknown key 'bogus'"):
         load_config(path)
+
+
+def test_one_folder_settles_the_cache_folder_for_its_block(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of files looks in one folder, however the environment changes inside the
+    block; outside it every lookup reads the environment again."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a"))
+    with validcache.one_folder():
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "b"))
+        assert validcache.cache_dir() == tmp_path / "a" / "setright" / "validated"
+        monkeypatch.setenv(validcache.DISABLE_ENV, "off")
+        with validcache.one_folder():
+            assert validcache.cache_dir() == tmp_path / "a" / "setright" / "validated"
+    assert validcache.cache_dir() is None
+    monkeypatch.delenv(validcache.DISABLE_ENV)
+    assert validcache.cache_dir() == tmp_path / "b" / "setright" / "validated"

@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DISABLE_ENV = "SETRIGHT_VALIDATION_CACHE"
@@ -35,14 +37,32 @@ _dirs: dict[tuple[str | None, str | None, str | None], Path | None] = {}
 def cache_dir() -> Path | None:
     """The cache's folder, or None when it is turned off.
 
-    Worked out once per environment (asked once per file, 100,000 times a run).
+    Worked out once per environment (asked once per file, 100,000 times a run), and
+    not even read from the environment again inside `one_folder()`.
     """
+    if _pinned:
+        return _pinned[-1]
     environ = os.environ
     disabled, xdg_cache = environ.get(DISABLE_ENV), environ.get("XDG_CACHE_HOME")
     where = (disabled, xdg_cache, environ.get("HOME"))  # HOME: what `~` expands to
     if where not in _dirs:
         _dirs[where] = _cache_dir(disabled, xdg_cache)
     return _dirs[where]
+
+
+#: the folders `one_folder()` blocks settled on, innermost last
+_pinned: list[Path | None] = []
+
+
+@contextmanager
+def one_folder() -> Iterator[None]:
+    """Inside: the cache's folder as it is on entry, without reading the environment per
+    file (a command loading thousands of files does not change its environment)."""
+    _pinned.append(cache_dir())
+    try:
+        yield
+    finally:
+        _pinned.pop()
 
 
 def _cache_dir(disabled: str | None, xdg_cache: str | None) -> Path | None:

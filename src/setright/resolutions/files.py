@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
+from setright import validcache
 from setright.errors import InvalidInput, Problem
 from setright.frozen import made
 from setright.jsontext import canonical_json
@@ -216,11 +217,12 @@ def read_resolution_files(sources: Path | Iterable[Path], root: Path) -> LoadedF
     """
     named, problems = expand_sources(sources, root)
     files: list[ResolutionFile] = []
-    for name, path in named.items():
-        loaded, found = read_resolution_file(path, root, name=name)
-        problems.extend(found)
-        if loaded is not None:
-            files.append(loaded)
+    with validcache.one_folder():
+        for name, path in named.items():
+            loaded, found = read_resolution_file(path, root, name=name)
+            problems.extend(found)
+            if loaded is not None:
+                files.append(loaded)
     return LoadedFiles(files=files, problems=problems, names=list(named))
 
 

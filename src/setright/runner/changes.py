@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from setright import validcache
 from setright.config import Config, TargetConfig
 from setright.db import DefaultImpl
 from setright.errors import ConfigError, InvalidInput, Problem, TargetError
@@ -167,16 +168,17 @@ class _Loader:
     def folder(self, folder: Path, target: str, impl: DefaultImpl | None = None,
                written_at: str | None = None) -> list[Change]:
         changes: list[Change] = []
-        for path, link in _change_entries(folder, target, self.root, written_at):
-            try:
-                # In a resolved folder only a link can lead out of the project.
-                change, site, warnings = _load(path, target, self.root, impl, linked=link)
-            except InvalidInput as exc:
-                self.failures.append(exc)
-                continue
-            self.warnings.extend(warnings)
-            self._check_unique(change.id, site)
-            changes.append(change)
+        with validcache.one_folder():
+            for path, link in _change_entries(folder, target, self.root, written_at):
+                try:
+                    # In a resolved folder only a link can lead out of the project.
+                    change, site, warnings = _load(path, target, self.root, impl, linked=link)
+                except InvalidInput as exc:
+                    self.failures.append(exc)
+                    continue
+                self.warnings.extend(warnings)
+                self._check_unique(change.id, site)
+                changes.append(change)
         return changes
 
     def _check_unique(self, change_id: str, site: _Site) -> None:
