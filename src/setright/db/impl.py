@@ -267,9 +267,13 @@ class DefaultImpl:
         Flamingock's column types in this dialect."""
         raise NotImplementedError
 
+    #: Whether `now_ms` asks the database (a server: one clock for every runner).
+    has_clock = False
+
     def now_ms(self, conn: Connection) -> int | None:
         """The database server's clock in epoch ms (one clock for every runner), or None
-        where the database has no clock of its own (SQLite: the host's clock is used)."""
+        where the database has no clock of its own (SQLite: the host's clock is used).
+        A database that has one overrides this and sets `has_clock`."""
         return None
 
     #: The smallest step of the audit log's `created_at` in ms (Flamingock's MySQL TIMESTAMP

@@ -361,6 +361,8 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
             return f"COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01', {col}) * 1000, -1)"
         return text_ms_sql(col)
 
+    has_clock = True
+
     def now_ms(self, conn: Connection) -> int | None:
         """The server's clock (the session is at +00:00, so no zone enters)."""
         return int(conn.execute("SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)"

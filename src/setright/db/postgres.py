@@ -261,6 +261,8 @@ class PostgresImpl(DefaultImpl):
                 f" WHEN {zoned} THEN {_epoch_ms(f'({text})::timestamptz')}"
                 f" ELSE {_epoch_ms(f'(({text})::timestamp AT TIME ZONE {tz})')} END)")
 
+    has_clock = True
+
     def now_ms(self, conn: Connection) -> int:
         row = conn.execute(
             "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint").fetchone()

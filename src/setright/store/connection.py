@@ -53,6 +53,8 @@ class Store:
         self.impl = impl
         self.audit_table = audit_table
         self.clock = clock
+        #: whether "now" is the server's (a system clock on a database that has one)
+        self._server_clock = isinstance(clock, SystemClock) and impl.has_clock
         self.readonly = readonly
         #: How zone-less audit timestamps (Flamingock on a server: the JVM's local time) read.
         self.timezone = timezone
@@ -265,10 +267,10 @@ class Store:
         server's clock (one clock for every runner, whatever the hosts' clocks say), shifted
         by the test clock hook like the host's; an injected clock (a test's FixedClock) and
         SQLite use `clock`."""
-        if isinstance(self.clock, SystemClock):
+        if self._server_clock:
             server = self.impl.now_ms(self.conn)
             if server is not None:
-                return server + self.clock.offset_ms
+                return server + self.clock.offset_ms  # type: ignore[attr-defined]
         return self.clock.now_ms()
 
     def now_iso(self) -> str:
