@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from setright.db import Connection
+from setright.jsontext import sorted_json
 from setright.runner.fresh_plan import shown_path
 from setright.runner.lease import Lease
 from setright.runner.model import Change
@@ -102,9 +103,9 @@ def plan_summary(target: str, fingerprint: str, audit_high_water: int, tasks: in
     apply was planned: a later row for one of its changes, not written by the
     apply itself, means someone moved that change since (§5.2 step 4).
     """
-    return json.dumps({"format": 1, "target": target, "fingerprint": fingerprint,
-                       "audit_high_water": audit_high_water, "tasks": tasks,
-                       "operations": operations}, sort_keys=True)
+    return sorted_json({"format": 1, "target": target, "fingerprint": fingerprint,
+                        "audit_high_water": audit_high_water, "tasks": tasks,
+                        "operations": operations})
 
 
 def audit_high_water(apply: ApplyRow) -> int | None:

@@ -18,6 +18,7 @@ from typing import Any
 from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.fingerprint import fingerprint
+from setright.jsontext import canonical_json
 from setright.store.schema import SNAPSHOT_TABLE
 
 _COLUMNS = ("apply_id", "taken_at", "fingerprint", "snapshot")
@@ -34,7 +35,7 @@ class SchemaSnapshot:
 
 
 def canonical_text(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
+    return canonical_json(schema, ascii=True)
 
 
 def schema_fingerprint(schema: dict[str, Any]) -> str:
