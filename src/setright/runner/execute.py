@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from setright.config import Config
 from setright.errors import LeaseLost, SetrightError
@@ -20,7 +21,6 @@ from setright.runner.lease import Lease, LeaseKeeper
 from setright.runner.model import Change
 from setright.runner.options import RunOptions
 from setright.runner.reap import reap_lost_applies, settle_apply
-from setright.runner.snapshots import failure_time_snapshot
 from setright.runner.records import ApplyRecorder, plan_summary
 from setright.runner.report import NullObserver, ReapReport, RunObserver, TargetOutcome
 from setright.runner.targets import Target, TargetBusy, open_target, target_exists, target_url
@@ -233,7 +233,7 @@ class _TargetRun:
         target = self.target
         recorder = ApplyRecorder(self.store, self.lease, apply, actor=self.actor,
                                  root=self.config.root,
-                                 snapshot=lambda: failure_time_snapshot(target))
+                                 snapshot=lambda: _failure_time_snapshot(target))
         tasks = TaskRunner(self.store, self.target, self.lease, recorder, self.options,
                            self.observer)
         conn = self.store.conn
@@ -318,3 +318,10 @@ class _TargetRun:
         if result.error is None and apply.state != ApplyState.COMPLETED:
             result.error = apply.error
         return result
+
+
+def _failure_time_snapshot(target: Target) -> dict[str, Any] | None:
+    """The target's schema when its apply fails; the snapshot code loads only then."""
+    from setright.runner.snapshots import failure_time_snapshot
+
+    return failure_time_snapshot(target)

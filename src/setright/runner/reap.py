@@ -37,14 +37,12 @@ from setright.db import Connection
 from setright.runner.lease import Lease
 from setright.runner.report import ReapReport
 from setright.db.settled import ATOMIC, Settled
-from setright.runner.snapshots import failure_time_snapshot
 from setright.runner.targets import Target, TargetError, read_markers
 from setright.store.applies import ApplyRow, TaskRow, find_apply, operations_of, tasks_of
 from setright.store.audit import append_audit_row, audit_row, current_state, refresh_change_state
 from setright.store.connection import Store
-from setright.store.diagnosis import LEFT_BEHIND, UNSETTLED, MarkerReader
+from setright.store.issue_fields import LEFT_BEHIND, UNSETTLED, MarkerReader
 from setright.store.schema import quote
-from setright.store.snapshots import record_snapshot
 from setright.store.states import ApplyState, ChangeState, OperationState, TaskState
 from setright.store.transitions import Provenance, move_apply, move_operation, move_task
 
@@ -90,6 +88,8 @@ def reap_lost_applies(store: Store, target: Target, lease: Lease, *, actor: str,
 def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *, actor: str,
                  reason: str) -> ReapReport:
     """Move `apply` to failed and settle its running task from the markers; one transaction."""
+    from setright.runner.snapshots import failure_time_snapshot  # only a lost apply's:
+    from setright.store.snapshots import record_snapshot         # a run reaps none, mostly
     inflight = [t for t in tasks_of(store.conn, apply.id) if t.state == TaskState.RUNNING]
     markers = {t.change_id: target.markers(apply.id, t.change_id) for t in inflight}
     catalog = {t.change_id: _settle_unmarked(store, target, apply, t, markers[t.change_id])

@@ -28,7 +28,6 @@ from setright.store.audit import (
     setright_metadata,
 )
 from setright.store.connection import Store
-from setright.store.snapshots import record_snapshot
 from setright.store.states import (
     ApplyState,
     ChangeState,
@@ -181,6 +180,7 @@ class ApplyRecorder:
             # in its transaction, so a failed apply never lacks it for a race.
             schema = self.snapshot()
             if schema is not None:
+                from setright.store.snapshots import record_snapshot  # only a failed apply's
                 record_snapshot(tx, self.apply_id, schema, at=at)
         self.apply = get_apply(tx, self.apply_id)
 

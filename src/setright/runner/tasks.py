@@ -27,7 +27,7 @@ from setright.runner.report import RunObserver
 from setright.runner.targets import StatementFailed, Target
 from setright.store.applies import TaskRow, operation_states, operations_of
 from setright.store.connection import Store
-from setright.store.diagnosis import LEFT_BEHIND
+from setright.store.issue_fields import LEFT_BEHIND
 from setright.store.states import ChangeState, OperationState, TaskState
 
 

@@ -23,6 +23,8 @@ from setright.db import Connection
 from setright.db.impl import impl_of
 from setright.store.audit import audit_row, current_state
 from setright.store.issue_fields import (  # noqa: F401 - MarkerReader: importers' name here
+    LEFT_BEHIND,
+    UNSETTLED,
     MarkerReader,
     error_column,
     partial_state_possible,
@@ -32,12 +34,6 @@ from setright.store.issues import FLAMINGOCK_LOCK_TABLE, Verdict, find_issues, v
 from setright.store.states import ChangeState, TaskState
 from setright.timeutil import iso_from_ms, ms_from_any
 
-#: How a runner's error trace starts the line naming what a failed statement that ran
-#: outside a transaction left in the target (an invalid index): partial state, certain.
-LEFT_BEHIND = "left behind in the target: "
-#: How an operation's error starts when the reaper could not tell from the target's
-#: catalog whether it took effect (it ran outside a transaction, or was DDL on MySQL).
-UNSETTLED = "unknown whether it took effect: "
 
 STATUS_MEANING = {
     ChangeState.STARTED: "execution began but never completed",

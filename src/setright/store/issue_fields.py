@@ -1,7 +1,8 @@
 """What the issue list and the full diagnosis both say of an issue, computed alike.
 
 Kept apart from store/diagnosis.py, which `issue list` imports only to diagnose a
-running change: the list shows these for 10,000 issues.
+running change: the list shows these for 10,000 issues. The runner writes the error
+prefixes the diagnosis reads, from here too: a run never imports the diagnosis.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from setright.store.states import ChangeState
 #: (target, apply_id, change_id) → the operation seqs whose marker is in the target, or
 #: None when the target cannot say (unknown target, unreadable file).
 MarkerReader = Callable[[str, str, str], Collection[int] | None]
+
+#: How a runner's error trace starts the line naming what a failed statement that ran
+#: outside a transaction left in the target (an invalid index): partial state, certain.
+LEFT_BEHIND = "left behind in the target: "
+#: How an operation's error starts when the reaper could not tell from the target's
+#: catalog whether it took effect (it ran outside a transaction, or was DDL on MySQL).
+UNSETTLED = "unknown whether it took effect: "
 
 
 def settled_by_markers(ops: list[tuple[int, str, str]],
