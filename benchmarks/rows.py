@@ -60,8 +60,9 @@ class Case:
     floor: Command
     prepare: Callable[[], None] | None = None
     check: Callable[[Sample, Sample], None] | None = None
-    #: a part of the work that both sides pay, timed alone after the pair (its label, its
-    #: command): what no program answering the row's question can go below
+    #: a part of setright's work timed alone after the pair (its label, its command): the
+    #: imports a command needs before its first query, which a floor pays too or (for `run`,
+    #: whose floor imports no dependency of setright) shows what the dependencies cost
     part: tuple[str, Command] | None = None
 
 
@@ -191,6 +192,11 @@ def redrive_refused(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
     return _redrive_commands(root, apply_id, "conflict", (0, 1), sizes.ops)
 
 
+#: what `run` into a new store imports: the CLI, YAML, sqlite-utils for the store's tables
+#: and deepdiff for the apply's `dh1:` plan fingerprint (the floor imports only yaml)
+RUN_IMPORTS = "click, yaml, sqlite_utils, deepdiff"
+
+
 def run_inserts(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
     def fresh_project() -> None:
         shutil.rmtree(root, ignore_errors=True)
@@ -203,7 +209,9 @@ def run_inserts(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
     fresh_project()
     return Case(Command([*SETRIGHT, "run"], root),
                 Command([*FLOOR, "run", str(root), str(root.parent / "floor-out")], root.parent),
-                prepare=fresh_project, check=check)
+                prepare=fresh_project, check=check,
+                part=(f"of which `python -c 'import {RUN_IMPORTS}'` alone",
+                      Command([sys.executable, "-c", f"import {RUN_IMPORTS}"], root)))
 
 
 def run_bookkeeping(root: Path, sizes: Sizes, stack: ExitStack) -> Case:
