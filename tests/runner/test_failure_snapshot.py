@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,32 @@ def test_an_unchanged_target_has_the_failure_time_fingerprint(project: Project,
     live = live_snapshot(project.config().targets["app"], "app")
     assert live.schema == recorded.schema
     assert schema_fingerprint(live.schema) == recorded.fingerprint
+
+
+_LOADED_ON_FAILURE = ("setright.runner.snapshots", "setright.store.snapshots",
+                      "setright.store.diagnosis")
+_RUN_AND_LIST = ("import sys\nfrom setright.cli import main\nsys.argv = ['setright', 'run']\n"
+                 "try:\n    main()\nexcept SystemExit:\n    pass\n"
+                 f"print('LOADED', sorted(m for m in {_LOADED_ON_FAILURE!r} if m in sys.modules))")
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["applied", "failed"])
+def test_the_snapshot_code_loads_only_when_an_apply_fails(project: Project,
+                                                          broken: bool) -> None:
+    """A run that fails nothing never imports the snapshot code or the diagnosis; a failed
+    apply still records its snapshot, through the imports made then."""
+    if broken:
+        project.change("_0002__broken", apply="INSERT INTO missing VALUES (1);")
+    out = subprocess.run([sys.executable, "-c", _RUN_AND_LIST], cwd=project.root,
+                         capture_output=True, text=True, check=True)
+    loaded = out.stdout.strip().splitlines()[-1]
+    if broken:
+        assert loaded == "LOADED ['setright.runner.snapshots', 'setright.store.snapshots']"
+        assert one_snapshot_count(project) == 1
+    else:
+        assert loaded == "LOADED []"
+        assert one_snapshot_count(project) == 0
+
+
+def one_snapshot_count(project: Project) -> int:
+    return int(project.store_rows("SELECT count(*) FROM setright_schema_snapshots")[0][0])

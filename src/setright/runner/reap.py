@@ -88,8 +88,10 @@ def reap_lost_applies(store: Store, target: Target, lease: Lease, *, actor: str,
 def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *, actor: str,
                  reason: str) -> ReapReport:
     """Move `apply` to failed and settle its running task from the markers; one transaction."""
-    from setright.runner.snapshots import failure_time_snapshot  # only a lost apply's:
-    from setright.store.snapshots import record_snapshot         # a run reaps none, mostly
+    # the snapshot code loads only for a lost apply: most runs reap none
+    from setright.runner.snapshots import failure_time_snapshot
+    from setright.store.snapshots import record_snapshot
+
     inflight = [t for t in tasks_of(store.conn, apply.id) if t.state == TaskState.RUNNING]
     markers = {t.change_id: target.markers(apply.id, t.change_id) for t in inflight}
     catalog = {t.change_id: _settle_unmarked(store, target, apply, t, markers[t.change_id])
