@@ -202,6 +202,8 @@ def _plain_data(node: Node, level: int, seen: set[int] | None, construct: Any) -
             keys.add(key.value)
             item = _plain_data(key, level + 1, seen, construct)
             data[item] = _plain_data(value, level + 1, seen, construct)
+        if len(data) != len(node.value):   # distinct texts, one key: `1` and `0x1`, `~` and `null`
+            raise _NotPlain
         return data
     raise _NotPlain
 

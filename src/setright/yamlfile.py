@@ -30,15 +30,17 @@ from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, MERGE_TAG, SHOWN_LIMIT
 __all__ = ["ALIAS_BUDGET", "MAX_DEPTH", "SHOWN_LIMIT", "YamlDocument", "json_path",
            "load_yaml", "parse_yaml", "shape", "shown"]
 
-PathKey = tuple[str | int, ...]
+PathKey = tuple[Any, ...]   # list indexes and mapping keys (YAML keys may be null, numbers…)
 
 
 def json_path(path: PathKey) -> str:
+    """`$.entries[0].change`; a key that is not a plain name is shown in brackets (`shown`):
+    `$['a b']`, and a YAML key that is no text at all, `$[None]`, `$[1.5]`, `$[True]`."""
     out = "$"
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif part.replace("_", "").replace("-", "").isalnum():
+        elif isinstance(part, str) and part.replace("_", "").replace("-", "").isalnum():
             out += f".{part}"
         else:
             out += f"[{shown(part)}]"
@@ -128,8 +130,16 @@ class YamlDocument:
 
 
 def _key_of(key_node: Node) -> Any:
-    """What a mapping key is called in paths: its text (a collection key: a name of its own)."""
-    return key_node.value if isinstance(key_node, ScalarNode) else str(id(key_node))
+    """What a mapping key is called in paths: the key as the data has it (its text, or the
+    null, number or boolean a plain scalar resolves to); a collection key: a name of its own."""
+    if not isinstance(key_node, ScalarNode):
+        return str(id(key_node))
+    if key_node.tag == _STR_TAG:
+        return key_node.value
+    return yaml.constructor.SafeConstructor().construct_object(key_node)
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _child(node: Node | None, part: str | int) -> tuple[Node | None, Node] | None:

@@ -66,6 +66,28 @@ def test_keys_repeated_in_a_mapping_with_merges_are_still_refused(text: str,
     assert refusal(text) == message
 
 
+@pytest.mark.parametrize("text,message", [
+    ("1: a\n0x1: b\n", "f.yaml:2:1: $[1]: duplicate key 1"),
+    ("x: {null: a, ~: b}\n", "f.yaml:1:14: $.x[None]: duplicate key None"),
+    ("- {true: a, True: b}\n", "f.yaml:1:13: $[0][True]: duplicate key True"),
+    ("1.0: a\n1: b\n", "f.yaml:2:1: $[1]: duplicate key 1"),
+])
+def test_keys_written_apart_that_are_one_key_in_the_data_are_refused(text: str,
+                                                                     message: str) -> None:
+    """Distinct texts, one key once resolved: the data would silently keep the last."""
+    assert refusal(text) == message
+
+
+def test_a_key_that_is_no_text_is_located_and_named() -> None:
+    doc = parse_yaml("a: 1\n~: 2\nx: {7: 3, 1.5: 4, false: 5}\n", "f.yaml")
+    assert doc.data == {"a": 1, None: 2, "x": {7: 3, 1.5: 4, False: 5}}
+    assert doc.problem((None,), "m", key=True).location() == "f.yaml:2:1"
+    assert [doc.problem(("x", k), "m", key=True).location() for k in (7, 1.5, False)] == [
+        "f.yaml:3:5", "f.yaml:3:11", "f.yaml:3:19"]
+    assert [doc.problem(path, "m").path for path in [(None,), ("x", 1.5), ("x", False)]] == [
+        "$[None]", "$.x[1.5]", "$.x[False]"]
+
+
 @pytest.mark.parametrize("text,where", [
     ("resolutions: &a [*a]", "1:18"),
     ("x: &m {y: *m}", "1:11"),

@@ -66,6 +66,15 @@ RESOLUTION_CASES: list[Case] = [
     Case("unknown-top-key", GOOD + "extra: 1\n", line=11),
     Case("unknown-entry-key", GOOD + "    extra: 1\n", line=11),
     Case("long-unknown-key", GOOD + "k" * 5000 + ": 1\n", line=11, secret=True),
+    # keys that are no text: null (also an anchored empty key), numbers, booleans
+    Case("anchored-null-key-alone", "&resolutions:", line=1),
+    *(Case(f"non-text-top-key-{i}", GOOD + f"{key}: 1\n", line=11)
+      for i, key in enumerate(["~", "null", "7", "1.5", "true", "? "])),
+    *(Case(f"non-text-entry-key-{i}", GOOD + f"    {key}: x\n", line=11)
+      for i, key in enumerate(["~", "7", "1.5", "false"])),
+    # two texts, one key in the data: a duplicate, named at the second
+    *(Case(f"equal-keys-{i}", GOOD + f"{a}: 1\n{b}: 2\n", line=12)
+      for i, (a, b) in enumerate([("1", "0x1"), ("null", "~"), ("true", "True"), ("1.0", "1")])),
     Case("change-trailing-newline", replace_line(GOOD, 6, '  - change: "x\\n"'), line=6),
     Case("expect-trailing-newline", replace_line(GOOD, 8, '    expect: "FAILED\\n"'), line=8),
     Case("expect-item-newline", replace_line(GOOD, 8, '    expect: ["FAILED\\n"]'), line=8),
@@ -271,7 +280,10 @@ CONFIG_CASES: list[Case] = [
     Case("cfg-table-newline", replace_line(CONFIG, 2, 'store: {audit_table: "t\\n"}'), line=2),
     Case("cfg-target-newline", CONFIG.replace("  app:", '  "app\\n":'), line=4),
     Case("cfg-target-name", CONFIG.replace("  app:", "  'a b':"), line=4),
-    Case("cfg-target-int-name", CONFIG.replace("  app:", "  1:"), bad=False),
+    # a target name is text: a YAML key that resolves to a number, null or boolean is refused
+    *(Case(f"cfg-target-name-{i}", CONFIG.replace("  app:", f"  {key}:"), line=4)
+      for i, key in enumerate(["1", "~", "null", "true", "1.5", "? "])),
+    Case("cfg-non-text-top-key", CONFIG + "~: 1\n", line=9),
     Case("cfg-resolutions-int", CONFIG + "resolutions: 7\n", line=9),
     Case("cfg-resolutions-empty", CONFIG + "resolutions: ''\n", line=9),
     Case("cfg-unknown", CONFIG + "extra: 1\n", line=9),

@@ -288,12 +288,17 @@ def test_unknown_key(tmp_path: Path) -> None:
 
 
 def test_keys_that_are_not_text(tmp_path: Path) -> None:
-    """Mixed key types once made the schema check crash with a TypeError."""
+    """Mixed key types once made the schema check crash with a TypeError, and a null key
+    the path: each is named as the data has it, at its own line and column."""
     with pytest.raises(InvalidInput) as err:
-        load_text(tmp_path, "id: a\napply: SELECT 1\n1: one\nfoo: two\nrecovery: {2: x}\n")
+        load_text(tmp_path, "id: a\napply: SELECT 1\n1: one\nfoo: two\nrecovery: {2: x}\n"
+                            "~: three\n1.5: four\n")
     assert [(p.line, p.column, p.path) for p in err.value.problems] == [
-        (3, 1, "$.1"), (4, 1, "$.foo"), (5, 11, "$.recovery"), (5, 12, "$.recovery.2"),
+        (3, 1, "$[1]"), (4, 1, "$.foo"), (5, 11, "$.recovery"), (5, 12, "$.recovery[2]"),
+        (6, 1, "$[None]"), (7, 1, "$[1.5]"),
     ]
+    assert [p.message.split(" (")[0] for p in err.value.problems if p.line in (6, 7)] == [
+        "unknown key None", "unknown key 1.5"]
 
 
 @pytest.mark.parametrize("target_system", ["orders-db", "{id: orders-db}"])

@@ -128,6 +128,9 @@ CHANGE_CASES: list[Case] = [
     Case("step-no-apply", "id: hostile\nsteps: [{rollback: x}]\n", line=2),
     Case("step-apply-int", "id: hostile\nsteps:\n  - apply: 7\n", line=3),
     Case("unknown-key", GOOD + "extra: 1\n", line=11),
+    *(Case(f"non-text-key-{i}", GOOD + f"{key}: 1\n", line=11)
+      for i, key in enumerate(["~", "7", "1.5", "true", "? "])),
+    Case("anchored-null-key-alone", "&id:", line=1),
     Case("dup-key", GOOD + "id: again\n", line=11),
     Case("dup-id-other-file", GOOD.replace("id: hostile", "id: seed"), line=1),
     # tags and aliases

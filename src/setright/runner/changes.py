@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +208,7 @@ def _load(path: Path, default_target: str, root: Path | None, impl: DefaultImpl 
     Returns the change, where its id is, and its warnings."""
     source = _shown(path, root)
     doc = load_yaml(path, source, root=root if linked else None)
-    data = _text_keys(doc.data)
-    problems = schema_problems(doc if data is doc.data else replace(doc, data=data), "change")
+    problems = schema_problems(doc, "change")
     splitter = ScriptSplitter(impl)  # each SQL text is split once, for every check below
     if isinstance(doc.data, dict):
         problems = _reword_schema_messages(doc, problems)
@@ -226,32 +224,6 @@ def _load(path: Path, default_target: str, root: Path | None, impl: DefaultImpl 
         warnings.append(alone)
     return (_build(doc.data, default_target, path, splitter, alone is None),
             (source, line, column), warnings)
-
-
-def _text_keys(value: Any) -> Any:
-    """`value` with every mapping key turned into text, for validation only: `value`
-    itself when its keys are all text already (as in nearly every file).
-
-    `schema_problems` sorts unknown keys and fails on a mix like `1:` and
-    `foo:`; text keys also match the positions `yamlfile` records.
-    """
-    if isinstance(value, dict):
-        for key, item in value.items():   # the common file: text keys, no nesting
-            if type(key) is not str or isinstance(item, (dict, list)):
-                break
-        else:
-            return value
-        same = True
-        keyed = {}
-        for k, v in value.items():
-            text, inner = (k if type(k) is str else str(k)), _text_keys(v)
-            same = same and text is k and inner is v
-            keyed[text] = inner
-        return value if same and len(keyed) == len(value) else keyed
-    if isinstance(value, list):
-        items = [_text_keys(item) for item in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
-    return value
 
 
 def _reword_schema_messages(doc: YamlDocument, problems: list[Problem]) -> list[Problem]:

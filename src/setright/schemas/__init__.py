@@ -81,6 +81,9 @@ def _validate(doc: YamlDocument, name: str) -> list[Problem]:
                       for k in extra]
             if extra:
                 continue
+        if "propertyNames" in error.schema_path:   # a key the mapping may not have: at it
+            found.append(doc.problem((*path, error.instance), _message(error), key=True))
+            continue
         found.append(doc.problem(path, _message(error)))
     found.sort(key=lambda p: (p.line or 0, p.column or 0))
     return found
