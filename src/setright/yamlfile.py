@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,13 +35,15 @@ PathKey = tuple[Any, ...]   # list indexes and mapping keys (YAML keys may be nu
 
 
 def json_path(path: PathKey) -> str:
-    """`$.entries[0].change`; a key that is not a plain name is shown in brackets (`shown`):
-    `$['a b']`, and a YAML key that is no text at all, `$[None]`, `$[1.5]`, `$[True]`."""
+    """`$.entries[0].change`; a key that is not a short plain name is shown in brackets
+    (`shown`): `$['a b']`, `$[a string of 5,000 characters]`, and a YAML key that is no
+    text at all, `$[None]`, `$[1.5]`, `$[True]`."""
     out = "$"
     for part in path:
         if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif isinstance(part, str) and part.replace("_", "").replace("-", "").isalnum():
+        elif isinstance(part, str) and part.replace("_", "").replace("-", "").isalnum() \
+                and len(part) <= SHOWN_LIMIT and not looks_secret(part):
             out += f".{part}"
         else:
             out += f"[{shown(part)}]"
@@ -49,17 +52,35 @@ def json_path(path: PathKey) -> str:
 
 def shown(value: Any) -> str:
     """How a message may mention `value`: short one-line text and numbers quoted, the rest
-    described by shape ('a string of 5,000 characters', 'a mapping'), never echoed."""
+    described by shape ('a string of 5,000 characters', 'a mapping'), never echoed. Text
+    that looks like a credential is described however short: a token pasted into the wrong
+    field must not reach a CI log or a pull request comment."""
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, (int, float)):
         text = repr(value)
         return text if len(text) <= SHOWN_LIMIT else f"a number of {len(text):,} digits"
     if isinstance(value, str):
-        if len(value) <= SHOWN_LIMIT and value.isprintable():
+        if len(value) <= SHOWN_LIMIT and value.isprintable() and not looks_secret(value):
             return repr(value)
         return f"a string of {len(value):,} characters"
     return shape(value)
+
+
+#: What issued tokens start with (GitHub, GitLab, Slack, Stripe, AWS access keys, JWTs)
+_TOKEN_MARKS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-",
+                "xoxb-", "xoxp-", "xoxr-", "xoxs-", "sk_live_", "rk_live_", "AKIA", "eyJ")
+#: A run of letters and digits (and base64's `+/=`), at least 20 long, with a digit, a
+#: lowercase and an uppercase letter: a random secret. Ids (`ap-` + a ULID, hex digests) and
+#: words lack one of the three; `-` and `_` end a run, as they separate an id's parts.
+_RANDOM_RUN = re.compile(r"(?=[A-Za-z0-9+/=]*[0-9])(?=[A-Za-z0-9+/=]*[a-z])"
+                         r"(?=[A-Za-z0-9+/=]*[A-Z])[A-Za-z0-9+/=]{20,}")
+
+
+def looks_secret(text: str) -> bool:
+    """Whether `text` holds what looks like a credential: an issued token's prefix, or a
+    long random-looking run of letters and digits."""
+    return any(mark in text for mark in _TOKEN_MARKS) or _RANDOM_RUN.search(text) is not None
 
 
 def shape(value: Any) -> str:

@@ -169,6 +169,20 @@ def test_duplicate_long_keys_are_described_not_echoed() -> None:
     (["ghp_x"], "a list"),
     ({"a": 1}, "a mapping"),
     (None, "None"),
+    # what looks like a credential is described however short: issued tokens' prefixes…
+    ("ghp_S3cr3tT0k3n", "a string of 15 characters"),
+    ("ghp_" + "a" * 36, "a string of 40 characters"),   # a GitHub token is 40 long
+    ("AKIAIOSFODNN7EXAMPLE", "a string of 20 characters"),
+    ("glpat-xxxxxxxxxxxx", "a string of 18 characters"),
+    ("eyJhbGciOiJIUzI1NiJ9", "a string of 20 characters"),
+    # …and a long random run with digits, lower and upper case letters
+    ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "a string of 40 characters"),
+    # what only resembles one is still quoted: ids, digests, words, sentences
+    ("01JD3Q7ZP4", "'01JD3Q7ZP4'"),
+    ("ap-01JD3Q7ZP4K5M6N7P8Q9R0S1T2", "'ap-01JD3Q7ZP4K5M6N7P8Q9R0S1T2'"),
+    ("c1:" + "ab12" * 9, "'c1:" + "ab12" * 9 + "'"),
+    ("user-data-sync-v2", "'user-data-sync-v2'"),
+    ("Five Minutes And 30 Seconds", "'Five Minutes And 30 Seconds'"),
 ])
 def test_shown_quotes_only_short_one_line_values(value: object, text: str) -> None:
     assert shown(value) == text

@@ -150,6 +150,12 @@ RESOLUTION_CASES: list[Case] = [
          secret=True),
     Case("secret-as-version", replace_line(GOOD, 1, f"version: {SECRET}"), line=1, secret=True),
     Case("secret-as-expect", replace_line(GOOD, 8, f"    expect: {SECRET}"), line=8, secret=True),
+    # a token shorter than a quotable value is not quoted either (a fuzzer's find)
+    Case("short-secret-as-resolution", replace_line(GOOD, 7, f"    resolution: {SECRET[:15]}"),
+         line=7, secret=True),
+    Case("short-secret-as-expect", replace_line(GOOD, 8, f"    expect: {SECRET[:20]}"),
+         line=8, secret=True),
+    Case("short-secret-as-key", GOOD + f"{SECRET[:16]}: 1\n", line=11, secret=True),
     Case("secret-as-resolution", replace_line(GOOD, 7, f"    resolution: {SECRET}"), line=7,
          secret=True),
     Case("secret-as-target", replace_line(GOOD, 9, f"    target: '{SECRET} x'"), line=9,
