@@ -69,7 +69,7 @@ def error_first(stderr: str) -> bool:
 
 def _has_lines(content: bytes) -> bool:
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")   # a byte order mark alone is no content
     except UnicodeDecodeError:
         return False
     meaningful = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]

@@ -42,6 +42,8 @@ class TargetConfig:
     db_url: DbUrl = field(default=None, compare=False)  # type: ignore[assignment]
     #: where `changes` is written (file:line:column), for errors about that folder
     changes_at: str | None = field(default=None, compare=False)
+    #: where `url` is written, for errors about what it names
+    url_at: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.db_url is None:
@@ -140,6 +142,7 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
             db_url=db_url,
             changes_at=doc.problem(("targets", name, "changes"), "").location()
             if changes else None,
+            url_at=doc.problem(("targets", name, "url"), "").location(),
         )
     return Config(
         root=root,

@@ -348,6 +348,8 @@ def test_missing_target_database_is_not_recreated_when_changes_were_applied(
     [refused] = project.run(store)
     assert refused.status == "error"
     assert "does not exist, but 1 change(s) are recorded as applied" in refused.error
+    [check] = refused.details   # where the URL is written
+    assert check.startswith("check targets.app.url at ") and check.endswith("setright.yaml:6:10")
     assert not (project.root / "data" / "app.db").exists()
 
 

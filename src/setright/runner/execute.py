@@ -166,10 +166,11 @@ class _TargetRun:
                 f" AND state IN ({', '.join('?' for _ in DONE_STATES)})",
                 (self.name, *sorted(DONE_STATES))).fetchone()[0]
             if applied:
+                written = f"at {spec.url_at}" if spec.url_at else "in setright.yaml"
                 raise TargetRefused("error", f"target {self.name}: database {where} does "
                                     f"not exist, but {applied} change(s) are recorded as "
-                                    "applied to it", ["check targets."
-                                                      f"{self.name}.url in setright.yaml"])
+                                    "applied to it",
+                                    [f"check targets.{self.name}.url {written}"])
         if self.options.keep_lease_alive:
             # from before connecting: reaching a server target may take a while
             self.keeper = LeaseKeeper(self.lease, self.store.url, self.store.audit_table,
