@@ -6,10 +6,12 @@ tags), each refusal naming `file:line:column`; the nodes are kept with the
 document, so the position of any value is looked up when a message or an
 entry needs it instead of being recorded for every value.
 
-Duplicate keys, which PyYAML would silently collapse, are reported as problems.
-Messages describe shapes, never quote a file's raw content (it may be a token
-reached through a symbolic link); `shown()` is the one place that decides how
-much of a value a message may show.
+Duplicate keys, which PyYAML would silently collapse, are reported as problems;
+keys are compared, located and named as the data has them (`1` and `0x1` are one
+key, `~` is None). Messages describe shapes, never quote a file's raw content (it
+may be a token reached through a symbolic link); `shown()` is the one place that
+decides how much of a value a message may show, and it never quotes what looks
+like a credential.
 """
 
 from __future__ import annotations
