@@ -157,12 +157,9 @@ def _key_of(key_node: Node) -> Any:
     null, number or boolean a plain scalar resolves to); a collection key: a name of its own."""
     if not isinstance(key_node, ScalarNode):
         return str(id(key_node))
-    if key_node.tag == _STR_TAG:
+    if key_node.tag == yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG:   # !!str
         return key_node.value
     return yaml.constructor.SafeConstructor().construct_object(key_node)
-
-
-_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _child(node: Node | None, part: str | int) -> tuple[Node | None, Node] | None:
