@@ -8,7 +8,7 @@ entry needs it instead of being recorded for every value.
 
 Duplicate keys, which PyYAML would silently collapse, are reported as problems;
 keys are compared, located and named as the data has them (`1` and `0x1` are one
-key, `~` is None). Messages describe shapes, never quote a file's raw content (it
+key, `~` is null). Messages describe shapes, never quote a file's raw content (it
 may be a token reached through a symbolic link); `shown()` is the one place that
 decides how much of a value a message may show, and it never quotes what looks
 like a credential.
@@ -39,7 +39,7 @@ PathKey = tuple[Any, ...]   # list indexes and mapping keys (YAML keys may be nu
 def json_path(path: PathKey) -> str:
     """`$.entries[0].change`; a key that is not a short plain name is shown in brackets
     (`shown`): `$['a b']`, `$[a string of 5,000 characters]`, and a YAML key that is no
-    text at all, `$[None]`, `$[1.5]`, `$[True]`."""
+    text at all, `$[null]`, `$[1.5]`, `$[true]`."""
     out = "$"
     for part in path:
         if isinstance(part, int) and not isinstance(part, bool):
@@ -57,8 +57,10 @@ def shown(value: Any) -> str:
     described by shape ('a string of 5,000 characters', 'a mapping'), never echoed. Text
     that looks like a credential is described however short: a token pasted into the wrong
     field must not reach a CI log or a pull request comment."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
+    if value is None:
+        return "null"        # as YAML writes them, not as Python does
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (int, float)):
         text = repr(value)
         return text if len(text) <= SHOWN_LIMIT else f"a number of {len(text):,} digits"

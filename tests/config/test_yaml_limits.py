@@ -68,8 +68,8 @@ def test_keys_repeated_in_a_mapping_with_merges_are_still_refused(text: str,
 
 @pytest.mark.parametrize("text,message", [
     ("1: a\n0x1: b\n", "f.yaml:2:1: $[1]: duplicate key 1"),
-    ("x: {null: a, ~: b}\n", "f.yaml:1:14: $.x[None]: duplicate key None"),
-    ("- {true: a, True: b}\n", "f.yaml:1:13: $[0][True]: duplicate key True"),
+    ("x: {null: a, ~: b}\n", "f.yaml:1:14: $.x[null]: duplicate key null"),
+    ("- {true: a, True: b}\n", "f.yaml:1:13: $[0][true]: duplicate key true"),
     ("1.0: a\n1: b\n", "f.yaml:2:1: $[1]: duplicate key 1"),
 ])
 def test_keys_written_apart_that_are_one_key_in_the_data_are_refused(text: str,
@@ -85,7 +85,7 @@ def test_a_key_that_is_no_text_is_located_and_named() -> None:
     assert [doc.problem(("x", k), "m", key=True).location() for k in (7, 1.5, False)] == [
         "f.yaml:3:5", "f.yaml:3:11", "f.yaml:3:19"]
     assert [doc.problem(path, "m").path for path in [(None,), ("x", 1.5), ("x", False)]] == [
-        "$[None]", "$.x[1.5]", "$.x[False]"]
+        "$[null]", "$.x[1.5]", "$.x[false]"]
 
 
 @pytest.mark.parametrize("text,where", [
@@ -168,7 +168,8 @@ def test_duplicate_long_keys_are_described_not_echoed() -> None:
     (10 ** 50, "a number of 51 digits"),
     (["ghp_x"], "a list"),
     ({"a": 1}, "a mapping"),
-    (None, "None"),
+    (None, "null"),   # as YAML writes them
+    (True, "true"),
     # what looks like a credential is described however short: issued tokens' prefixes…
     ("ghp_S3cr3tT0k3n", "a string of 15 characters"),
     ("ghp_" + "a" * 36, "a string of 40 characters"),   # a GitHub token is 40 long

@@ -295,10 +295,10 @@ def test_keys_that_are_not_text(tmp_path: Path) -> None:
                             "~: three\n1.5: four\n")
     assert [(p.line, p.column, p.path) for p in err.value.problems] == [
         (3, 1, "$[1]"), (4, 1, "$.foo"), (5, 11, "$.recovery"), (5, 12, "$.recovery[2]"),
-        (6, 1, "$[None]"), (7, 1, "$[1.5]"),
+        (6, 1, "$[null]"), (7, 1, "$[1.5]"),
     ]
     assert [p.message.split(" (")[0] for p in err.value.problems if p.line in (6, 7)] == [
-        "unknown key None", "unknown key 1.5"]
+        "unknown key null", "unknown key 1.5"]
 
 
 @pytest.mark.parametrize("target_system", ["orders-db", "{id: orders-db}"])
