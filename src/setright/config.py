@@ -122,9 +122,8 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     store = data.get("store") or {}
     override = store_override or os.environ.get("SETRIGHT_STORE")
     store_url = override or store.get("url", DEFAULT_STORE_URL)
-    # An override has no place in the file: its parse error is raised as it is.
     if override:
-        store_db = replace(parse_url(store_url, root), origin=_override_origin(store_override))
+        store_db = _parse_override(override, root, store_override)
     elif "url" in store:
         store_db = replace(urls[("store",)],
                            origin=doc.problem(("store", "url"), "").location())
@@ -260,10 +259,19 @@ def _override_origin(store_override: str | None) -> str:
     return "--store" if store_override else "SETRIGHT_STORE"
 
 
+def _parse_override(store_url: str, root: Path, store_override: str | None) -> DbUrl:
+    """A store URL given outside the file, whose errors name where it was given."""
+    origin = _override_origin(store_override)
+    try:
+        return replace(parse_url(store_url, root), origin=origin)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc.message}", exc.details) from None
+
+
 def store_only_config(store_url: str, cwd: Path, store_override: str | None = None) -> Config:
     """Defaults for a project with no setright.yaml, given only a store URL."""
     cwd = cwd.resolve()
-    store = replace(parse_url(store_url, cwd), origin=_override_origin(store_override))
+    store = _parse_override(store_url, cwd, store_override)
     return Config(root=cwd, path=None, store_url=store_url, store_path=store.path,
                   resolutions=cwd / "resolutions", store=store)
 

@@ -57,6 +57,18 @@ def test_store_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_config(path, store_override="sqlite:///cli.db").store_path == tmp_path / "cli.db"
 
 
+def test_a_bad_override_names_where_it_was_given(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, GOOD)
+    monkeypatch.setenv("SETRIGHT_STORE", "mysql://u@h/db?read_timeout=soon")
+    with pytest.raises(ConfigError, match=r"^SETRIGHT_STORE: URL .*read_timeout must be"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^--store: unsupported database URL 'x'"):
+        load_config(path, store_override="x")
+    with pytest.raises(ConfigError, match=r"^--store: URL .*unknown parameter 'tls'"):
+        resolve_config(None, "mysql://u@h/db?tls=1", tmp_path / "elsewhere")
+
+
 def test_no_config_without_store_is_an_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("SETRIGHT_STORE", raising=False)
     with pytest.raises(ConfigError, match="no setright.yaml in"):
@@ -79,6 +91,13 @@ lock: {ttl: five minutes}
     "duplicate-key": "version: 1\nstore: {}\ntargets: {}\nstore: {}\n",
     "not-a-mapping": "- just\n- a list\n",
     "empty": "",
+    "url-parameters": """\
+version: 1
+store: {url: "mysql://ops@db/audit?ssl_verify_cert=ture&read_timeout=30"}
+targets:
+  app: {url: "postgresql://app@db/app?connect_timeout=nan", changes: changes}
+  shop: {url: "mariadb://app@db/shop?charset=latin1", changes: changes}
+""",
 }
 
 

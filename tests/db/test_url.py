@@ -37,6 +37,19 @@ def test_query_parameters_are_passed_on() -> None:
     assert parse_url("postgresql://u@h/db", ROOT, {}).connect_timeout == 10.0
 
 
+def test_mysql_parameters_reach_the_driver_typed() -> None:
+    url = parse_url("mysql://u@h/db?read_timeout=2.5&ssl_verify_cert=No&ssl_ca=/ca.pem"
+                    "&ssl_verify_identity=TRUE&connect_timeout=4", ROOT, {})
+    assert url.params() == {"read_timeout": 2.5, "ssl_verify_cert": False, "ssl_ca": "/ca.pem",
+                            "ssl_verify_identity": True}
+    assert url.connect_timeout == 4.0
+
+
+def test_postgresql_passes_unknown_parameters_to_libpq_as_written() -> None:
+    url = parse_url("postgresql://u@h/db?sslmode=verify-full&options=-c%20x%3D1", ROOT, {})
+    assert url.params() == {"sslmode": "verify-full", "options": "-c x=1"}
+
+
 def test_password_from_the_environment_is_encoded_and_never_shown() -> None:
     env = {"PGPASS": "p@ss:w/rd#1", "PGUSER": "ops team"}
     url = parse_url("postgresql://${PGUSER}:${PGPASS}@h:5432/db", ROOT, env)
@@ -62,6 +75,14 @@ def test_literal_password_is_masked() -> None:
     ("postgresql://u@h", "names no database"),
     ("postgresql://u@h:port/db", "invalid database URL"),
     ("postgresql://u@h/db?connect_timeout=soon", "connect_timeout must be"),
+    ("postgresql://u@h/db?connect_timeout=nan", "connect_timeout must be a positive number"),
+    ("postgresql://u@h/db?connect_timeout=inf", "connect_timeout must be a positive number"),
+    ("mysql://u@h/db?connect_timeout=1e400", "connect_timeout must be a positive number"),
+    ("mysql://u@h/db?read_timeout=-1", "read_timeout must be a positive number of seconds"),
+    ("mysql://u@h/db?write_timeout=", "write_timeout must be a positive number of seconds"),
+    ("mysql://u@h/db?ssl_verify_cert=maybe", "ssl_verify_cert must be true or false"),
+    ("mysql://u@h/db?charset=latin1", "unknown parameter 'charset' for MySQL (it takes "
+                                      "connect_timeout, read_timeout, ssl_ca,"),
     ("/just/a/path.db", "unsupported database URL"),
 ])
 def test_bad_urls_name_themselves(text: str, message: str) -> None:

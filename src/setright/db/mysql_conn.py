@@ -16,15 +16,6 @@ from setright.db.url import DbUrl
 from setright.errors import SetrightError
 
 
-def _flag(value: str) -> bool:
-    return value.lower() in ("1", "true", "yes")
-
-
-#: URL query parameters passed on to PyMySQL (anything else is refused by name).
-URL_OPTIONS = {"read_timeout": float, "write_timeout": float, "ssl_ca": str, "ssl_cert": str,
-               "ssl_key": str, "ssl_verify_cert": _flag, "ssl_verify_identity": _flag}
-
-
 def driver() -> Any:
     """PyMySQL, imported on first use so SQLite users never need it."""
     try:
@@ -106,12 +97,7 @@ def connect_raw(url: DbUrl, *, database: str | None, read_timeout: float | None)
     pymysql = driver()
     from pymysql.constants import CLIENT
 
-    options: dict[str, Any] = {}
-    for key, value in url.params().items():
-        if key not in URL_OPTIONS:
-            raise SetrightError(f"{url.shown}: unknown URL parameter {key!r} for MySQL",
-                                [f"known: connect_timeout, {', '.join(sorted(URL_OPTIONS))}"])
-        options[key] = URL_OPTIONS[key](value)
+    options = url.params()  # the URL's own, checked and typed by parse_url
     options.setdefault("read_timeout", read_timeout)
     options.setdefault("write_timeout", read_timeout)
     return pymysql.connect(

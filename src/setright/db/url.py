@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from setright.errors import ConfigError, StoreError
@@ -33,6 +34,52 @@ DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: the longest timeout a URL may ask for, a year (PyMySQL's own limit)
+_LONGEST_WAIT = 365 * 24 * 3600
+
+
+def seconds(value: str) -> float:
+    """A timeout parameter: a finite number of seconds above 0, at most a year."""
+    number = float(value)
+    if not 0 < number <= _LONGEST_WAIT:  # also false for nan
+        raise ValueError(value)
+    return number
+
+
+def flag(value: str) -> bool:
+    """A yes/no parameter, spelled 1/0, true/false or yes/no; anything else is refused,
+    so a mistyped `ssl_verify_cert` never turns verification off."""
+    spelled = value.lower()
+    if spelled in ("1", "true", "yes"):
+        return True
+    if spelled in ("0", "false", "no"):
+        return False
+    raise ValueError(value)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A URL query parameter setright reads before the driver sees it."""
+
+    read: Callable[[str], Any]
+    expected: str  # what a refused value should have been, for the message
+
+
+_SECONDS = Parameter(seconds, "a positive number of seconds")
+_FLAG = Parameter(flag, "true or false")
+_TEXT = Parameter(str, "text")
+
+#: the query parameters each server dialect's URLs may carry. MySQL's are all of them
+#: (PyMySQL takes keywords, so an unknown one is refused here, where it is written);
+#: a PostgreSQL URL passes any other parameter to libpq, which checks its own.
+PARAMETERS: dict[str, dict[str, Parameter]] = {
+    "postgresql": {"connect_timeout": _SECONDS},
+    "mysql": {"connect_timeout": _SECONDS, "read_timeout": _SECONDS, "write_timeout": _SECONDS,
+              "ssl_ca": _TEXT, "ssl_cert": _TEXT, "ssl_key": _TEXT,
+              "ssl_verify_cert": _FLAG, "ssl_verify_identity": _FLAG},
+}
+#: dialects whose URLs may carry only the parameters of their table
+_CLOSED = {"mysql": "MySQL"}
 
 
 @dataclass(frozen=True)
@@ -71,14 +118,14 @@ class DbUrl:
     @property
     def connect_timeout(self) -> float:
         value = dict(self.query).get("connect_timeout")
-        try:
-            return float(value) if value is not None else DEFAULT_CONNECT_TIMEOUT
-        except ValueError:
-            return DEFAULT_CONNECT_TIMEOUT
+        return seconds(value) if value is not None else DEFAULT_CONNECT_TIMEOUT
 
-    def params(self) -> dict[str, str]:
-        """Query parameters other than the ones setright itself interprets."""
-        return {k: v for k, v in self.query if k != "connect_timeout"}
+    def params(self) -> dict[str, Any]:
+        """Query parameters other than `connect_timeout`, for the driver: the ones this
+        dialect's table knows read into their types (`parse_url` checked them)."""
+        known = PARAMETERS.get(self.dialect, {})
+        return {k: known[k].read(v) if k in known else v
+                for k, v in self.query if k != "connect_timeout"}
 
 
 def sqlite_url(path: Path, text: str | None = None) -> DbUrl:
@@ -162,6 +209,23 @@ def _parse_sqlite(text: str, root: Path, environ: Mapping[str, str]) -> DbUrl:
     return DbUrl("sqlite", text, path=path if path.is_absolute() else root / path)
 
 
+def _check_parameters(query: tuple[tuple[str, str], ...], dialect: str, shown: str) -> None:
+    """Refuse, where the URL is written, a parameter the dialect does not take or a value
+    its reader refuses (a driver would only fail later, on connecting, or not at all)."""
+    known = PARAMETERS[dialect]
+    for key, value in query:
+        parameter = known.get(key)
+        if parameter is None:
+            if dialect in _CLOSED:
+                raise ConfigError(f"URL {shown!r}: unknown parameter {key!r} for "
+                                  f"{_CLOSED[dialect]} (it takes {', '.join(sorted(known))})")
+            continue
+        try:
+            parameter.read(value)
+        except ValueError:
+            raise ConfigError(f"URL {shown!r}: {key} must be {parameter.expected}") from None
+
+
 def _parse_server(text: str, dialect: str, environ: Mapping[str, str]) -> DbUrl:
     shown = mask_password(text)
     scheme, _, rest = text.partition("://")
@@ -187,14 +251,7 @@ def _parse_server(text: str, dialect: str, environ: Mapping[str, str]) -> DbUrl:
         raise ConfigError(f"URL {shown!r} names no database",
                           [f"write it as {scheme}://user@host/DATABASE"])
     query = tuple(parse_qsl(parts.query, keep_blank_values=True))
-    timeout = dict(query).get("connect_timeout")
-    if timeout is not None:
-        try:
-            if float(timeout) <= 0:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"URL {shown!r}: connect_timeout must be a positive number "
-                              "of seconds") from None
+    _check_parameters(query, dialect, shown)
     return DbUrl(
         dialect, text,
         user=unquote(parts.username) if parts.username else None,
