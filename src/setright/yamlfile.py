@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from setright.errors import InvalidInput, Problem
+from setright.redact import looks_secret, mask_password
 from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, MERGE_TAG, SHOWN_LIMIT, compose
 
 __all__ = ["ALIAS_BUDGET", "MAX_DEPTH", "SHOWN_LIMIT", "YamlDocument", "json_path",
@@ -56,7 +56,7 @@ def shown(value: Any) -> str:
     """How a message may mention `value`: short one-line text and numbers quoted, the rest
     described by shape ('a string of 5,000 characters', 'a mapping'), never echoed. Text
     that looks like a credential is described however short: a token pasted into the wrong
-    field must not reach a CI log or a pull request comment."""
+    field must not reach a CI log or a pull request comment, nor a URL's password."""
     if value is None:
         return "null"        # as YAML writes them, not as Python does
     if isinstance(value, bool):
@@ -65,26 +65,12 @@ def shown(value: Any) -> str:
         text = repr(value)
         return text if len(text) <= SHOWN_LIMIT else f"a number of {len(text):,} digits"
     if isinstance(value, str):
+        if "://" in value:
+            value = mask_password(value)  # a URL, even a refused one, loses its password
         if len(value) <= SHOWN_LIMIT and value.isprintable() and not looks_secret(value):
             return repr(value)
         return f"a string of {len(value):,} characters"
     return shape(value)
-
-
-#: What issued tokens start with (GitHub, GitLab, Slack, Stripe, AWS access keys, JWTs)
-_TOKEN_MARKS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxa-",
-                "xoxb-", "xoxp-", "xoxr-", "xoxs-", "sk_live_", "rk_live_", "AKIA", "eyJ")
-#: A run of letters and digits (and base64's `+/=`), at least 20 long, with a digit, a
-#: lowercase and an uppercase letter: a random secret. Ids (`ap-` + a ULID, hex digests) and
-#: words lack one of the three; `-` and `_` end a run, as they separate an id's parts.
-_RANDOM_RUN = re.compile(r"(?=[A-Za-z0-9+/=]*[0-9])(?=[A-Za-z0-9+/=]*[a-z])"
-                         r"(?=[A-Za-z0-9+/=]*[A-Z])[A-Za-z0-9+/=]{20,}")
-
-
-def looks_secret(text: str) -> bool:
-    """Whether `text` holds what looks like a credential: an issued token's prefix, or a
-    long random-looking run of letters and digits."""
-    return any(mark in text for mark in _TOKEN_MARKS) or _RANDOM_RUN.search(text) is not None
 
 
 def shape(value: Any) -> str:

@@ -69,6 +69,16 @@ def test_a_bad_override_names_where_it_was_given(tmp_path: Path,
         resolve_config(None, "mysql://u@h/db?tls=1", tmp_path / "elsewhere")
 
 
+def test_a_refused_url_never_shows_its_password(tmp_path: Path) -> None:
+    path = write(tmp_path, "version: 1\nstore: {url: 'mysql+x://ops:hunter2@db/a'}\n"
+                           "targets:\n  app: {url: 'oracle://u@h/d?password=hunter2', "
+                           "changes: changes}\n")
+    with pytest.raises(InvalidInput) as err:
+        load_config(path)
+    text = "\n".join(map(str, err.value.problems))
+    assert "hunter2" not in text and text.count("***") == 2, text
+
+
 def test_no_config_without_store_is_an_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("SETRIGHT_STORE", raising=False)
     with pytest.raises(ConfigError, match="no setright.yaml in"):

@@ -91,6 +91,22 @@ def test_bad_urls_name_themselves(text: str, message: str) -> None:
     assert message in caught.value.message
 
 
+@pytest.mark.parametrize("text, shown", [
+    ("postgresql://u@h/db?password=hunter2&sslmode=require",
+     "postgresql://u@h/db?password=***&sslmode=require"),
+    ("postgresql://u@h/db?SSLPassword=x", "postgresql://u@h/db?SSLPassword=***"),
+    (f"postgresql://u@h/db?options={'ghp_' + 'x' * 36}", "postgresql://u@h/db?options=***"),
+    (f"mysql://u@h/db?{'glpat-' + 'y' * 20}=1&ssl_ca=/ca.pem", "mysql://u@h/db?***&ssl_ca=/ca.pem"),
+    ("mysql://ghp_0123456789abcdefGHIJ@h/db", "mysql://***@h/db"),
+    ("mysql://ghp_0123456789abcdefGHIJ:pw@h/db", "mysql://***:***@h/db"),
+    ("postgresql://u:pa?ss@h/db", "postgresql://u:***@h/db"),
+    ("sqlite:///a.db?password=x", "sqlite:///a.db?password=***"),
+    ("postgresql://app@h/db?sslmode=require", "postgresql://app@h/db?sslmode=require"),
+])
+def test_credentials_in_the_query_and_user_are_masked(text: str, shown: str) -> None:
+    assert mask_password(text) == shown
+
+
 def test_error_for_a_bad_url_never_carries_its_password() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_url("postgresql://u:s3cret@h:99999/db", ROOT, {})

@@ -290,6 +290,14 @@ CONFIG_CASES: list[Case] = [
     *(Case(f"cfg-target-name-{i}", CONFIG.replace("  app:", f"  {key}:"), line=4)
       for i, key in enumerate(["1", "~", "null", "true", "1.5", "? "])),
     Case("cfg-non-text-top-key", CONFIG + "~: 1\n", line=9),
+    # a parameter setright reads is checked where it is written, before any connection
+    *(Case(f"cfg-url-parameter-{i}", replace_line(CONFIG, 2, f'store: {{url: "{url}"}}'),
+           line=2)
+      for i, url in enumerate([
+          "mysql://u@127.0.0.1:1/db?read_timeout=abc", "mysql://u@127.0.0.1:1/db?ssl_verify_cert=ture",
+          "mariadb://u@127.0.0.1:1/db?charset=latin1", "postgresql://u@127.0.0.1:1/db?connect_timeout=nan",
+          "postgresql://u@127.0.0.1:1/db?connect_timeout=1e999", f"mysql://u@127.0.0.1:1/db?{SECRET}=1",
+          f"oracle://u:{SECRET}@h/db", f"mysql+x://u@h/db?password={SECRET}"])),
     Case("cfg-resolutions-int", CONFIG + "resolutions: 7\n", line=9),
     Case("cfg-resolutions-empty", CONFIG + "resolutions: ''\n", line=9),
     Case("cfg-unknown", CONFIG + "extra: 1\n", line=9),

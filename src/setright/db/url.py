@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from setright.errors import ConfigError, StoreError
+from setright.redact import looks_secret, mask_password
 
 #: URL scheme → dialect name (the key of the implementation registry, `db.impl`).
 SCHEMES = {
@@ -94,7 +95,7 @@ class DbUrl:
     host: str | None = None
     port: int | None = None
     database: str | None = None
-    query: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold a password
     #: where the URL was given (`setright.yaml:3:9`, `SETRIGHT_STORE`, `--store`), for
     #: messages that send the reader back to it; None when not known
     origin: str | None = field(default=None, compare=False)
@@ -131,20 +132,6 @@ class DbUrl:
 def sqlite_url(path: Path, text: str | None = None) -> DbUrl:
     """The DbUrl of a SQLite file given as a path (`text`: how messages name it)."""
     return DbUrl("sqlite", text or str(path), path=path)
-
-
-def mask_password(text: str) -> str:
-    """A URL fit to print, as configured: `scheme://user:***@host/...`.
-
-    The one masking function: a server URL keeps its user (the role a message is
-    about) and loses its password; a SQLite URL has no user, so any `user:pw@`
-    written into one is dropped whole."""
-    if text[:7].lower() == "sqlite:":
-        return _USERINFO.sub("//", text)
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", text, flags=re.I)
-
-
-_USERINFO = re.compile(r"//[^/@]*@")
 
 
 #: the origins of a store URL given outside the config file
@@ -217,7 +204,8 @@ def _check_parameters(query: tuple[tuple[str, str], ...], dialect: str, shown: s
         parameter = known.get(key)
         if parameter is None:
             if dialect in _CLOSED:
-                raise ConfigError(f"URL {shown!r}: unknown parameter {key!r} for "
+                name = "***" if looks_secret(key) else repr(key)
+                raise ConfigError(f"URL {shown!r}: unknown parameter {name} for "
                                   f"{_CLOSED[dialect]} (it takes {', '.join(sorted(known))})")
             continue
         try:
