@@ -20,6 +20,7 @@ from setright.planner.resolve import evaluate_resolution, resolution_guards
 from setright.frozen import made
 from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
 from setright.timeutil import iso_from_ms
+from setright.redact import mask_password
 
 
 def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -> PlanEntry:
@@ -97,13 +98,6 @@ def _cross_conflicts(actions: list[Action]) -> None:
                           f"change: {_where(redrive)}")
 
 
-def public_url(url: str) -> str:
-    """A store URL fit to print: its password masked (`setright.db.url.mask_password`)."""
-    from setright.db.url import mask_password
-
-    return mask_password(url)
-
-
 def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],
                files: Sequence[ResolutionFile], ctx: RedriveContext, store_url: str,
                lineage: str | None, serial: int, warnings: Sequence[str] = (),
@@ -118,7 +112,7 @@ def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],
         created_at=iso_from_ms(ctx.now_ms),
         setright_version=__version__,
         deepdiff_version=deepdiff_version(),
-        store={"url": public_url(store_url), "lineage": lineage, "serial": serial},
+        store={"url": mask_password(store_url), "lineage": lineage, "serial": serial},
         resolution_files=[ResolutionFileRef(f.path, f.digest, f.reason, f.ticket, f.author)
                           for f in files],
         actions=actions,

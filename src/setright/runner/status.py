@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from setright.config import Config, TargetConfig
-from setright.db.url import mask_password
+from setright.redact import mask_password
 from setright.runner.fresh_plan import find_drift, fresh_plan
 from setright.runner.model import Change
 from setright.store.applies import latest_apply

@@ -37,8 +37,8 @@ from setright.config import TargetConfig
 from setright.db import DbUrl, DefaultImpl, impl_for, sqlite_target
 from setright.db.settled import Settled
 from setright.db.sqlite_target import SqliteTarget
-from setright.db.url import mask_password
 from setright.errors import StatementFailed, TargetBusy, TargetError
+from setright.redact import mask_password
 
 # Re-exported: callers catch these from here; they live in errors.py so db/ needs no runner/.
 __all__ = ["Settled", "SqliteTarget", "StatementFailed", "Target", "TargetBusy", "TargetError",
