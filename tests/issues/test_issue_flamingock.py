@@ -91,6 +91,17 @@ def test_unknown_change(runner: CliRunner, project: Path, change_id: str) -> Non
     assert result.stderr == f"Error: no change {change_id!r} in the audit store\n"
 
 
+def test_write_into_an_unwritable_folder_is_one_error_line(runner: CliRunner,
+                                                           project: Path) -> None:
+    import shutil
+
+    shutil.rmtree(project / "resolutions", ignore_errors=True)
+    (project / "resolutions").write_text("")               # the folder's name is a file
+    result = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot create the folder {project / 'resolutions'}: File exists\n"
+
+
 def test_write_never_overwrites_and_names_the_file_it_wrote(runner: CliRunner, project: Path,
                                                              snapshot) -> None:
     result = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")

@@ -41,6 +41,31 @@ def test_terraform_out_spellings_save_to_the_named_file(project, clock, args) ->
     assert project.cli("apply", str(project.root / "plan.tfplan"), clock=clock).exit_code == 0
 
 
+def test_an_unwritable_out_path_is_one_error_line(project, clock) -> None:
+    (project.root / "a-file").write_text("")
+    out = project.root / "a-file" / "plan.json"         # its folder is a file
+    result = project.cli("plan", "-o", str(out), clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-2:] == [
+        f"Error: cannot write the plan file {out}: File exists",
+        "  nothing was saved; choose another path with -o"]
+
+
+def test_saving_follows_no_planted_link_and_leaves_no_temporary_file(project, clock) -> None:
+    victim = project.root / "victim.txt"
+    victim.write_text("keep me")
+    (project.root / "plan.json.tmp").symlink_to(victim)  # where a fixed temporary name was
+    before = files_in(project.root)
+    assert project.cli("plan", "-o", str(project.root / "plan.json"), clock=clock).exit_code == 0
+    assert victim.read_text() == "keep me"
+    assert files_in(project.root) - before == {"plan.json"}
+    first = (project.root / "plan.json").read_text()
+    assert project.cli("plan", "-o", str(project.root / "plan.json"), clock=clock).exit_code == 0
+    assert files_in(project.root) - before == {"plan.json"}  # replaced, nothing beside it
+    assert json.loads(first)["actions"] == json.loads(
+        (project.root / "plan.json").read_text())["actions"]
+
+
 def test_two_out_options_that_disagree_are_refused(project, clock) -> None:
     result = project.cli("plan", "-o", str(project.root / "a.json"), "-out",
                          str(project.root / "b.json"), clock=clock)

@@ -82,12 +82,18 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
                           lambda n: (config.resolutions / n).exists())
     if write:
         path = config.resolutions / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a file in its place: refused
+        except OSError as exc:
+            raise SetrightError(f"cannot create the folder {path.parent}: "
+                                f"{exc.strerror or exc}") from None
         try:
             with path.open("x", encoding="utf-8") as out:  # never overwrite, even in a race
                 out.write(text)
         except FileExistsError:
             raise SetrightError(f"{path} already exists; not overwriting it") from None
+        except OSError as exc:
+            raise SetrightError(f"cannot write {path}: {exc.strerror or exc}") from None
     following = next_issue(issues, chosen.change_id)
     if as_json:
         click.echo(to_json(issue_json(chosen, text, name, len(others), following, drift)))

@@ -10,8 +10,11 @@ these checks only keep a malformed file from reaching the code that reads it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +39,29 @@ def plan_digest(data: dict[str, Any]) -> str:
 
 
 def save_plan(plan: Plan, path: Path) -> str:
-    """Write the plan atomically (temp file + rename); return its digest."""
+    """Write the plan whole or not at all; return its digest.
+
+    A new file beside `path` (a fresh name, never one that already exists, so no
+    link planted there is followed) is on disk before it is renamed over `path`:
+    a crash leaves the old plan or the new one, never half of one."""
     data = plan.as_dict()
     data["digest"] = plan_digest(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise SetrightError(f"cannot write the plan file {path}: {exc.strerror or exc}",
+                            ["nothing was saved; choose another path with -o"]) from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
     return str(data["digest"])
 
 
