@@ -39,7 +39,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LONGEST_WAIT = 365 * 24 * 3600
 
 
-def seconds(value: str) -> float:
+def _read_seconds(value: str) -> float:
     """A timeout parameter: a finite number of seconds above 0, at most a year."""
     number = float(value)
     if not 0 < number <= _LONGEST_WAIT:  # also false for nan
@@ -47,7 +47,7 @@ def seconds(value: str) -> float:
     return number
 
 
-def flag(value: str) -> bool:
+def _read_flag(value: str) -> bool:
     """A yes/no parameter, spelled 1/0, true/false or yes/no; anything else is refused,
     so a mistyped `ssl_verify_cert` never turns verification off."""
     spelled = value.lower()
@@ -66,8 +66,8 @@ class Parameter:
     expected: str  # what a refused value should have been, for the message
 
 
-_SECONDS = Parameter(seconds, "a positive number of seconds")
-_FLAG = Parameter(flag, "true or false")
+_SECONDS = Parameter(_read_seconds, "a positive number of seconds")
+_FLAG = Parameter(_read_flag, "true or false")
 _TEXT = Parameter(str, "text")
 
 #: the query parameters each server dialect's URLs may carry. MySQL's are all of them
@@ -119,7 +119,7 @@ class DbUrl:
     @property
     def connect_timeout(self) -> float:
         value = dict(self.query).get("connect_timeout")
-        return seconds(value) if value is not None else DEFAULT_CONNECT_TIMEOUT
+        return _read_seconds(value) if value is not None else DEFAULT_CONNECT_TIMEOUT
 
     def params(self) -> dict[str, Any]:
         """Query parameters other than `connect_timeout`, for the driver: the ones this
