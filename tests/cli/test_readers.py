@@ -114,6 +114,21 @@ def test_a_missing_store_named_by_store_names_the_option(tmp_path: Path) -> None
         "  read commands never create one: check --store,"]
 
 
+@pytest.mark.parametrize("args", [("issue", "list"), ("run",)], ids=["reader", "writer"])
+def test_an_unreachable_store_says_where_its_url_was_written(
+        tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Nothing listens on port 1: the error names the server and sends the operator back to
+    the line of setright.yaml that gave the URL."""
+    root = tmp_path / "p"
+    write_config(root, store={"url": "postgresql://nobody@127.0.0.1:1/none"})
+    result = invoke(root, *args)
+    assert result.exit_code == 1, result.output
+    first, second = result.stderr.splitlines()[:2]
+    assert first.startswith("Error: cannot ") and "127.0.0.1:1" in first
+    assert second == "  check store.url at setright.yaml:3:8"
+    assert "Traceback" not in result.stderr
+
+
 def test_validate_needs_no_store_and_creates_none(tmp_path: Path) -> None:
     root = tmp_path / "p"
     write_config(root)

@@ -138,13 +138,17 @@ def sqlite_url(path: Path, text: str | None = None) -> DbUrl:
 _OVERRIDES = ("--store", "SETRIGHT_STORE")
 
 
+def check_store_url(url: DbUrl) -> str:
+    """Where to fix a store URL: `check store.url at setright.yaml:2:14`, or the override."""
+    return (f"check {url.origin}" if url.origin in _OVERRIDES else
+            f"check store.url at {url.origin}" if url.origin else
+            "check store.url, SETRIGHT_STORE or --store")
+
+
 def no_store(url: DbUrl) -> StoreError:
     """A reader found nothing at `url`: it never creates a store, so say how to make one."""
-    check = (f"check {url.origin}" if url.origin in _OVERRIDES else
-             f"check store.url at {url.origin}" if url.origin else
-             "check store.url, SETRIGHT_STORE or --store")
     return StoreError(f"no audit store at {url.shown}", [
-        f"read commands never create one: {check},",
+        f"read commands never create one: {check_store_url(url)},",
         "or create it with 'setright init' (any writer, such as 'setright run', does too)",
     ])
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from setright.db import Connection, DbUrl
 from setright.db.impl import DatabaseUnavailable, DefaultImpl, impl_for
-from setright.db.url import sqlite_url
+from setright.db.url import check_store_url, sqlite_url
 from setright.errors import StoreError
 from setright.store import schema
 from setright.store.audit import SQL_FUNCTIONS
@@ -93,7 +93,8 @@ class Store:
             # creates its tables in it), so a mistyped database name is an error, not a store.
             conn = impl.connect(url, create=url.is_sqlite)
         except DatabaseUnavailable as exc:
-            raise StoreError(f"cannot open the audit store {url.where}: {exc.cause}") from None
+            raise StoreError(f"cannot open the audit store {url.where}: {exc.cause}",
+                             [check_store_url(url)]) from None
         store = cls(conn, url, audit_table, clock or SystemClock(), impl=impl, timezone=timezone)
         try:
             impl.prepare_store(conn, read_only=False, functions=SQL_FUNCTIONS, timezone=timezone)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from setright.db import Connection, DbUrl
 from setright.db.impl import DatabaseUnavailable, DefaultImpl, impl_for
-from setright.db.url import needs_upgrade, no_store
+from setright.db.url import check_store_url, needs_upgrade, no_store
 from setright.errors import StoreError
 from setright.store import schema
 from setright.store.audit import beats_the_cache, fold_audit_rows
@@ -41,7 +41,8 @@ def connect(url: DbUrl) -> tuple[DefaultImpl, Connection]:
     except DatabaseUnavailable as exc:
         if exc.missing:
             raise no_store(url) from None
-        raise StoreError(f"cannot read the audit store {url.shown}: {exc.cause}") from None
+        raise StoreError(f"cannot read the audit store {url.shown}: {exc.cause}",
+                         [check_store_url(url)]) from None
 
 
 def build_schema(audit_table: str) -> Callable[[Connection], None]:
