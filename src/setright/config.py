@@ -280,7 +280,8 @@ def resolve_config(config_path: Path | None, store_override: str | None, cwd: Pa
     """The config the CLI runs with: --config, else the nearest setright.yaml, else --store alone."""
     if config_path is not None:
         if not config_path.is_file():
-            raise ConfigError(f"config file {config_path} does not exist")
+            raise ConfigError(f"config file {config_path} " + (
+                "is not a regular file" if config_path.exists() else "does not exist"))
         return load_config(config_path, store_override=store_override)
     found = find_config(cwd)
     if found is not None:

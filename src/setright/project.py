@@ -7,6 +7,7 @@ from typing import Any
 
 from setright.config import CONFIG_NAME
 from setright.errors import SetrightError
+from setright.textfile import read_text
 
 CONFIG_TEMPLATE = """\
 # setright.yaml: configuration for setright (format version 1).
@@ -67,7 +68,7 @@ def ignore_target_files(root: Path) -> Path | None:
 
     Lines already there are kept and not repeated, so running it twice is harmless."""
     path = root / ".gitignore"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = read_text(path) if path.exists() else ""
     have = {line.strip() for line in text.splitlines()}
     missing = [p for p in TARGET_IGNORES if p not in have]
     if not missing:

@@ -28,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from setright.errors import InvalidInput, Problem
 from setright.redact import looks_secret, mask_password
+from setright.textfile import read_text
 from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, MERGE_TAG, SHOWN_LIMIT, compose
 
 __all__ = ["ALIAS_BUDGET", "MAX_DEPTH", "SHOWN_LIMIT", "YamlDocument", "json_path",
@@ -297,19 +298,9 @@ def load_yaml(path: Path, source: str | None = None, *, root: Path | None = None
         raise InvalidInput("refused file", [Problem(
             name, None, None, "", "is a symbolic link to a file outside the project; refused")])
     try:
-        text = _read_text(path)
+        text = read_text(path)
     except UnicodeDecodeError as exc:
         raise InvalidInput("unreadable file", [Problem(name, None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise InvalidInput("unreadable file", [Problem(name, None, None, "", exc.strerror or str(exc))]) from None
     return parse_yaml(text, name)
-
-
-def _read_text(path: Path) -> str:
-    """`path.read_text(encoding="utf-8")`, read as bytes and decoded at once (a text
-    stream's decoder costs more than reading a small file), its line ends translated the
-    same way: `\r\n` and a lone `\r` read as `\n`. Unbuffered: the whole file is one
-    read, without a buffer object or the terminal probe a buffered open makes."""
-    with open(path, "rb", buffering=0) as handle:
-        text = handle.read().decode("utf-8")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

@@ -21,6 +21,7 @@ from typing import Any
 from setright.errors import InvalidInput, Problem, SetrightError
 from setright.jsontext import canonical_json
 from setright.planner.model import FORMAT_VERSION, Plan
+from setright.textfile import read_text
 
 #: Deeper than any plan setright writes (guards nest four levels); refusing more keeps
 #: recursive readers (schema, digest, views) away from a hostile file.
@@ -103,9 +104,12 @@ def load_plan(path: Path, shown: str | None = None) -> tuple[Plan, str]:
 
     name = shown or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SetrightError(f"cannot read plan file {name}: {exc}") from None
+        text = read_text(path)
+    except UnicodeDecodeError as exc:
+        raise SetrightError(f"cannot read plan file {name}: not UTF-8 text ({exc.reason})") \
+            from None
+    except OSError as exc:
+        raise SetrightError(f"cannot read plan file {name}: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from setright.errors import SetrightError
+from setright.textfile import read_text
 
 PR_ENV = "SETRIGHT_PR"
 
@@ -54,7 +54,7 @@ def _number_from_event(path: str | None) -> int | None:
     if not path:
         return None
     try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
+        event = json.loads(read_text(path))
     except (OSError, ValueError):
         return None
     pull = event.get("pull_request") if isinstance(event, dict) else None

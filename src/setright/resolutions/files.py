@@ -237,9 +237,10 @@ def expand_sources(sources: Path | Iterable[Path], root: Path
             candidates = find_resolution_files(item)
         elif item.is_file() or item.is_symlink() or (item.suffix and not is_yaml_name(item.name)):
             candidates = [item] if is_yaml_name(item.name) else []
-        else:  # a missing YAML file or folder: most likely a typo
+        else:  # a missing YAML file or folder (most likely a typo), or a device
             problems.append(Problem(relative_name(item, root), None, None, "",
-                                    "no such file or folder"))
+                                    "not a regular file or folder" if item.exists()
+                                    else "no such file or folder"))
             continue
         for path in candidates:
             found.setdefault(relative_name(path, root), path)
