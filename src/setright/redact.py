@@ -8,6 +8,7 @@ every database URL a message or an output names).
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import unquote
 
@@ -25,6 +26,14 @@ def looks_secret(text: str) -> bool:
     """Whether `text` holds what looks like a credential: an issued token's prefix, or a
     long random-looking run of letters and digits."""
     return any(mark in text for mark in _TOKEN_MARKS) or _RANDOM_RUN.search(text) is not None
+
+
+def escaped_name(name: str) -> str:
+    """A file name as a message may print it: bytes that are not UTF-8 as `\\xff`, a
+    newline, an escape or any other character that is not printable as `\\n`, `\\x1b`…,
+    so a name can neither forge a line of output nor drive the terminal."""
+    raw = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
 
 
 def mask_password(text: str) -> str:

@@ -27,7 +27,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from setright.errors import InvalidInput, Problem
-from setright.redact import looks_secret, mask_password
+from setright.redact import escaped_name, looks_secret, mask_password
 from setright.textfile import read_text
 from setright.yamlcompose import ALIAS_BUDGET, MAX_DEPTH, MERGE_TAG, SHOWN_LIMIT, compose
 
@@ -294,6 +294,10 @@ def load_yaml(path: Path, source: str | None = None, *, root: Path | None = None
     something outside the project is refused by name, unread.
     """
     name = source or str(path)
+    if not path.name.isprintable():  # git allows any byte but NUL and `/` in a name
+        raise InvalidInput("refused file", [Problem(
+            escaped_name(name), None, None, "", "its name holds a control character or bytes "
+            "that are not UTF-8, which no message could show as they are; rename the file")])
     if root is not None and outside_link(path, root):
         raise InvalidInput("refused file", [Problem(
             name, None, None, "", "is a symbolic link to a file outside the project; refused")])

@@ -7,6 +7,7 @@ no secret echoed, quickly, and with the store and the target untouched.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,39 @@ def test_symlink_inside_the_project_is_read(template: Path, tmp_path: Path) -> N
     (project.root / RES).symlink_to(project.root / "drafts" / "real.yaml")
     outcome = invoke(project, "validate")
     assert outcome.exit_code == 0, outcome.output
+
+
+# -- file names ------------------------------------------------------------------------------
+
+#: names git can hold that no message could print as they are: a forged line, a terminal
+#: escape, bytes that are not UTF-8 (the plan used to fail saving them: internal error)
+NAMES = {"forged-line": ("a\nError: forged.yaml", "a\\nError: forged.yaml"),
+         "escape": ("c\x1b[31mred.yaml", "c\\x1b[31mred.yaml"),
+         "not-utf8": (os.fsdecode(b"bad\xff.yaml"), "bad\\xff.yaml")}
+
+
+@pytest.mark.parametrize("kind", sorted(NAMES))
+@pytest.mark.parametrize("folder", ["resolutions", "changes/app"])
+def test_a_file_name_no_message_could_show_is_refused_escaped(
+        template: Path, tmp_path: Path, folder: str, kind: str) -> None:
+    name, shown = NAMES[kind]
+    project = fresh(template, tmp_path / "p")
+    body = GOOD if folder == "resolutions" else "id: odd\napply: SELECT 1;\n"
+    (project.root / folder / name).write_text(body)
+    before = state(project)
+    refusal = (f"{folder}/{shown}: its name holds a control character or bytes that are not "
+               "UTF-8, which no message could show as they are; rename the file")
+    commands = (("validate",), ("plan", "-o", "saved.json"), ("apply", "--auto-approve")) \
+        if folder == "resolutions" else (("status",), ("run",))
+    for command in commands:
+        outcome = invoke(project, *command)
+        assert outcome.exit_code == 1, outcome.output
+        assert refusal in outcome.output, outcome.output
+        assert "internal error" not in outcome.output and "Traceback" not in outcome.output
+        assert all(line.isprintable() for line in outcome.output.splitlines()), outcome.output
+        assert "\nError: forged" not in outcome.output
+    assert not (project.root / "saved.json").exists()
+    assert state(project) == before
 
 
 # -- setright.yaml ---------------------------------------------------------------------------
