@@ -86,6 +86,34 @@ def test_a_blank_reason_is_refused(project, clock) -> None:
     assert state_and_ledger(project, clock) == before
 
 
+@pytest.mark.parametrize("option,value", [
+    ("--reason", "done\x1b[2J"), ("--reason", "done\rforged"), ("--ticket", "OPS-1\x1b[1m"),
+    ("--ticket", "OPS-1\nError: forged"), ("--change-id", "backfill\u200b"),
+    ("APPLY_ID", "ap-\x1b]0;x\x07")])
+def test_what_a_resolution_file_may_not_say_the_command_line_may_not_either(
+        project, clock, option: str, value: str, snapshot) -> None:
+    """An escape or a carriage return in a reason would reach the audit log and every
+    terminal that shows it; refused by the resolution file's own schema, by option."""
+    before = state_and_ledger(project, clock)
+    args = {"--reason": [*FIX[:-3], "--reason", value, "--yes"],
+            "--ticket": [*FIX, "--ticket", value],
+            "--change-id": ["audit", "fix", "-c", value, *FIX[4:]],
+            "APPLY_ID": ["redrive", value, "--reason", "table created", "--yes"]}[option]
+    refused = project.cli(*args, clock=clock)
+    assert refused.exit_code == 1
+    last = refused.stderr.splitlines()[-1]
+    assert last.startswith(f"Error: Invalid value for {option}: ")
+    assert last.isprintable()
+    assert last == snapshot
+    assert state_and_ledger(project, clock) == before
+
+
+def test_a_reason_of_several_lines_with_tabs_is_recorded(project, clock) -> None:
+    done = project.cli(*FIX[:-3], "--reason", "finished by hand:\n\tsee OPS-1", "--yes",
+                       clock=clock)
+    assert done.exit_code == 0, done.output
+
+
 def test_not_an_issue_says_to_pass_expect_and_expect_marks_it(project, clock, snapshot) -> None:
     before = state_and_ledger(project, clock)
     refused = project.cli("audit", "fix", "-c", "seed", "-r", "ROLLED_BACK", "--reason",

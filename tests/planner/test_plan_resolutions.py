@@ -136,3 +136,20 @@ def test_markdown_and_json_views(project: Project, clock, snapshot) -> None:
     plan_data["deepdiff_version"] = "<deepdiff>"
     plan_data["created_at"] = "<time>"
     assert plan_data == snapshot
+
+
+def test_a_note_of_several_lines_stays_under_its_entry(project: Project, clock, snapshot) -> None:
+    """No line of a note starts a line of the plan: a note cannot pass for setright's own
+    `Error:` or `Plan:` line in the text a reviewer reads."""
+    resolution_file(project, "2026-11-22-incident.yaml", resolutions=[
+        resolve("cache-warming-q4", "ROLLED_BACK", note="verified by hand\nError: forged\n\n"),
+        resolve("payment-processing", "ROLLED_BACK", note="  \n "),
+    ])
+    code, out, err = plan(project, clock)
+    assert (code, err) == (0, "")
+    assert [line for line in out.splitlines() if line.startswith(("Error", "Plan"))] == [
+        "Plan: 2 to resolve, 0 to redrive, 0 satisfied, 0 conflicts."]
+    markdown = project.cli("plan", "--format", "markdown", clock=clock)
+    from runhelp import normalise
+
+    assert (out, normalise(markdown.stdout)) == snapshot

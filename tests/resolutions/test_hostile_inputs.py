@@ -77,6 +77,14 @@ RESOLUTION_CASES: list[Case] = [
     *(Case(f"equal-keys-{i}", GOOD + f"{a}: 1\n{b}: 2\n", line=12)
       for i, (a, b) in enumerate([("1", "0x1"), ("null", "~"), ("true", "True"), ("1.0", "1")])),
     Case("change-trailing-newline", replace_line(GOOD, 6, '  - change: "x\\n"'), line=6),
+    # what a terminal acts on, in any text a plan, a table or the ledger shows
+    Case("reason-escape", replace_line(GOOD, 2, 'reason: "ok\\e[2J"'), line=2),
+    Case("reason-carriage-return", replace_line(GOOD, 2, 'reason: "ok\\rforged"'), line=2),
+    Case("ticket-escape", replace_line(GOOD, 3, 'ticket: "OPS-1\\e[1m"'), line=3),
+    Case("author-bidi", replace_line(GOOD, 4, 'author: "jane\\u202emoc.elpmaxe"'), line=4),
+    Case("author-newline", replace_line(GOOD, 4, 'author: "jane\\nError: forged"'), line=4),
+    Case("change-zero-width", replace_line(GOOD, 6, '  - change: "fails\\u200bagain"'), line=6),
+    Case("note-escape", replace_line(GOOD, 10, '    note: "\\e]0;title\\a"'), line=10),
     Case("expect-trailing-newline", replace_line(GOOD, 8, '    expect: "FAILED\\n"'), line=8),
     Case("expect-item-newline", replace_line(GOOD, 8, '    expect: ["FAILED\\n"]'), line=8),
     Case("target-trailing-newline", replace_line(GOOD, 9, '    target: "app\\n"'), line=9),

@@ -103,8 +103,9 @@ LISTS = ["[a, b]", "{a: 1}"]
 CHANGE_CASES: list[Case] = [
     *TX_CASES,
     *wrong_types(GOOD, {
-        "id": (1, "id", [*LISTS, "7", "~", "true", '""', '" x"', '"a\\nb"', f'"{SECRET}\\n"']),
-        "author": (2, "author", [*LISTS, "7", "true"]),
+        "id": (1, "id", [*LISTS, "7", "~", "true", '""', '" x"', '"a\\nb"', f'"{SECRET}\\n"',
+                         '"a\\e[2Jb"', '"a\\rb"', '"a\\u202eb"', '"a\\u200bb"', '"a\\x85b"']),
+        "author": (2, "author", [*LISTS, "7", "true", '"a\\e[1mb"', '"a\\nError: b"']),
         "targetSystem": (3, "targetSystem", ["other", "{id: other}", "{id: 7}", "{}", "7", "[app]",
                                              "{id: app, x: 1}", '""']),
         "transactional": (4, "transactional", ["maybe", "7", "[true]", "!!bool maybe", '"true"']),

@@ -35,6 +35,26 @@ def _done(entry: PlanEntry, after: str | None, target: str | None) -> str:
 LOCK_WAIT_S = 10.0
 
 
+#: where a resolution file's field comes from on the command line
+_OPTIONS = {"$.reason": "--reason", "$.ticket": "--ticket",
+            "$.resolutions[0].change": "--change-id", "$.redrives[0].apply": "APPLY_ID"}
+
+
+def _check_as_a_file(entry: PlanEntry) -> None:
+    """The entry, written as a resolution file, must pass that file's schema: a reason or a
+    ticket with an escape or a carriage return is refused here as it is there."""
+    from setright.schemas import data_problems
+
+    if not (entry.reason or "").strip():  # a resolution file's reason must not be empty either
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    item = ({"change": entry.subject, "resolution": entry.resolution}
+            if entry.kind == "resolution" else {"apply": entry.subject})
+    data = {"version": 1, "reason": entry.reason, f"{entry.kind}s": [item],
+            **({"ticket": entry.ticket} if (entry.ticket or "").strip() else {})}  # blank: policy
+    for path, message in data_problems(data, "resolution"):
+        raise click.BadParameter(message, param_hint=_OPTIONS.get(path, path))
+
+
 def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[no-untyped-def]
     import os
 
@@ -50,8 +70,7 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
     from setright.store.locks import default_owner
 
     what = "Fix" if entry.kind == "resolution" else "Redrive"
-    if not (entry.reason or "").strip():  # a resolution file's reason must not be empty either
-        raise click.BadParameter("must not be empty", param_hint="--reason")
+    _check_as_a_file(entry)
     config = app.config()
     missing = missing_ticket(config, entry.ticket)
     if missing:

@@ -108,8 +108,9 @@ def action_details(action: Action, style: Style) -> list[str]:
     arrow = _arrow(style)
     lines = [f"file: {_where(action)}" + (f"   ticket: {action.entry['ticket']}"
                                            if action.entry.get("ticket") else "")]
-    if action.entry.get("note"):
-        lines.append(f"note: {action.entry['note']}")
+    note = (action.entry.get("note") or "").strip()
+    if note:  # one detail, however many lines (each view says how they continue)
+        lines.append(f"note: {note}")
     if action.kind == ActionKind.REDRIVE and action.remaining_work is not None:
         would = "would " if action.outcome == Outcome.CONFLICT else ""
         reopen = _ranges(action.remaining_work, arrow)
@@ -141,8 +142,9 @@ def action_lines(action: Action, style: Style) -> list[str]:
     """One action: its coloured header line, then its details indented."""
     color = {Outcome.CHANGE: "yellow", Outcome.SATISFIED: "green",
              Outcome.CONFLICT: "red"}[action.outcome]
-    return ["  " + style.paint(_header(action, style), color),
-            *(f"      {line}" for line in action_details(action, style))]
+    details = (line.replace("\n", "\n            ") for line in action_details(action, style))
+    # a detail's further lines (a note's) sit under its text: none starts a line of the plan
+    return ["  " + style.paint(_header(action, style), color), *(f"      {d}" for d in details)]
 
 
 def plan_text(plan: Plan, style: Style) -> str:

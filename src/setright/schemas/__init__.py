@@ -69,6 +69,13 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
     return found
 
 
+def data_problems(data: Any, name: str) -> list[tuple[str, str]]:
+    """(JSON path, message) of every violation of data that has no file (what `audit fix`
+    and `redrive` were given), so the command line obeys the rules a file does."""
+    found = validator_for(name).iter_errors(data)
+    return sorted((e.json_path, _message(e)) for e in found)
+
+
 def _validate(doc: YamlDocument, name: str) -> list[Problem]:
     found: list[Problem] = []
     for error in validator_for(name).iter_errors(doc.data):
