@@ -83,7 +83,6 @@ RESOLUTION_CASES: list[Case] = [
     Case("ticket-escape", replace_line(GOOD, 3, 'ticket: "OPS-1\\e[1m"'), line=3),
     Case("author-bidi", replace_line(GOOD, 4, 'author: "jane\\u202emoc.elpmaxe"'), line=4),
     Case("author-newline", replace_line(GOOD, 4, 'author: "jane\\nError: forged"'), line=4),
-    Case("change-zero-width", replace_line(GOOD, 6, '  - change: "fails\\u200bagain"'), line=6),
     Case("note-escape", replace_line(GOOD, 10, '    note: "\\e]0;title\\a"'), line=10),
     Case("expect-trailing-newline", replace_line(GOOD, 8, '    expect: "FAILED\\n"'), line=8),
     Case("expect-item-newline", replace_line(GOOD, 8, '    expect: ["FAILED\\n"]'), line=8),

@@ -64,6 +64,12 @@ class SetrightGroup(click.Group):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        from setright.cli.printable import printable_output
+
+        with printable_output():
+            self._main(args, prog_name, complete_var, **extra)
+
+    def _main(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> None:
         global _VERBOSE
         _VERBOSE = False
         try:
@@ -137,6 +143,9 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
         width=terminal_width(stream),
     )
     ctx.obj = app
+    # click never strips ANSI codes itself: `printable_output` escapes every one but
+    # setright's colours, so a value's escape is shown as one, not silently dropped
+    ctx.color = True
     ctx.call_on_close(app.close)
 
 

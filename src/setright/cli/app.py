@@ -140,9 +140,15 @@ def no_cyclic_gc() -> Iterator[None]:
 
 def echo_json_parts(parts: Iterable[str]) -> None:
     """Write JSON text made in parts as each is made (megabytes: never one string and its
-    copies). `color=True` skips click's ANSI strip, a regex over all of it: JSON escapes
-    every control character, so there is nothing to strip."""
+    copies). `color=True` skips click's ANSI strip, a regex over all of it, and the
+    stream under `PrintableStream` skips its check: JSON escapes every C0 control character,
+    so there is nothing to strip."""
+    import sys
+
     import click
 
+    from setright.cli.printable import unfiltered
+
+    out = unfiltered(sys.stdout)
     for part in parts:
-        click.echo(part, nl=False, color=True)
+        click.echo(part, file=out, nl=False, color=True)
