@@ -238,6 +238,27 @@ def test_a_deleted_applied_file_is_a_warning(runner: CliRunner, project: Path,
     assert "warning: applied resolution file was deleted (2 entries" in result.stdout
 
 
+def test_a_name_from_the_ledger_is_shown_escaped(runner: CliRunner, project: Path) -> None:
+    """A ledger row an older setright wrote may name a file with a line break in it; the
+    warning about it cannot forge a line of the report."""
+    import sqlite3
+
+    create_store(project)
+    write(project, "a.yaml", SYNC)
+    apply_file(project, "a.yaml")
+    (project / "resolutions" / "a.yaml").unlink()
+    conn = sqlite3.connect(project / ".setright" / "audit.db")
+    conn.execute("UPDATE setright_ledger SET resolution_file = ?",
+                 ("resolutions/a\nError: forged.yaml",))
+    conn.commit()
+    conn.close()
+    result = validate(runner)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith(
+        "resolutions/a\\nError: forged.yaml: warning: applied resolution file was deleted")
+    assert not any(line.startswith("Error") for line in result.stdout.splitlines())
+
+
 def test_ids_with_quotes_unicode_and_control_characters(runner: CliRunner, project: Path,
                                                         snapshot) -> None:
     odd = ["it's \\\"quoted\\\" ✓", "ünïcødé:ĉhânge", "\\e[31mred"]

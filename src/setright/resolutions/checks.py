@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from setright.errors import Problem
+from setright.redact import escaped_name
 from setright.resolutions.files import (
     Entry,
     EntryKind,
@@ -146,7 +147,7 @@ def _check_history(files: Sequence[ResolutionFile], ledger: AppliedLedger, root:
         if gone:
             result.notes.append(Problem(
                 file.path, 1, 1, "$",
-                f"renamed from {source} ({applied}): its entries count as applied"))
+                f"renamed from {escaped_name(source)} ({applied}): its entries count as applied"))
         else:
             result.warnings.append(Problem(
                 file.path, 1, 1, "$",
@@ -201,8 +202,8 @@ def _check_missing(files: Sequence[ResolutionFile], ledger: AppliedLedger, root:
             continue  # renamed: reported on the new path
         when = max((r.applied_at or "" for r in rows.values()), default="")
         count = len(rows)
-        result.warnings.append(Problem(
-            path, None, None, "",
+        result.warnings.append(Problem(  # a name from the ledger: an old one may hold anything
+            escaped_name(path), None, None, "",
             f"applied resolution file was deleted ({count} {'entry' if count == 1 else 'entries'}"
             f"{', applied ' + when if when else ''}); the ledger keeps the record, but the "
             f"reviewed file is gone"))
