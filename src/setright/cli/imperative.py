@@ -51,7 +51,9 @@ def _check_as_a_file(entry: PlanEntry) -> None:
             if entry.kind == "resolution" else {"apply": entry.subject})
     data = {"version": 1, "reason": entry.reason, f"{entry.kind}s": [item],
             **({"ticket": entry.ticket} if (entry.ticket or "").strip() else {})}  # blank: policy
-    for path, message in data_problems(data, "resolution"):
+    problems = data_problems(data, "resolution")
+    if problems:  # the first, as click names one bad option
+        path, message = problems[0]
         raise click.BadParameter(message, param_hint=_OPTIONS.get(path, path))
 
 
