@@ -15,6 +15,8 @@ from click.testing import CliRunner
 
 from setright.cli import cli
 from setright.cli.printable import PrintableStream, printable, unfiltered
+from setright.render.style import Style
+from setright.render.terminal import CLEAR_LINE, SEAL, coloured
 from setright.timeutil import FixedClock
 from storehelp import T0, make_flamingock_db
 
@@ -26,12 +28,20 @@ EVIL_TRACE = "boom\x1b]0;pwned\x07\nline two\rOVER\x9b"
     ("plain\ttext\nlines ✓", "plain\ttext\nlines ✓"),
     ("\x1b[2J", "\\u001b[2J"), ("a\rb", "a\\u000db"), ("\x00\x7f\x9b", "\\u0000\\u007f\\u009b"),
     ("\u202eevil\u2066", "\\u202eevil\\u2066"),
-    # setright's own colours (Style.paint) pass, nothing else that starts the same way
-    ("\x1b[33mwarn\x1b[0m", "\x1b[33mwarn\x1b[0m"), ("\x1b[1mb\x1b[92m", "\x1b[1mb\x1b[92m"),
-    ("\x1b[8m", "\\u001b[8m"), ("\x1b[33;1m", "\\u001b[33;1m"), ("\x1b[2K", "\\u001b[2K"),
+    # a colour or a line clearing that is not setright's own (sealed) is a value's
+    ("\x1b[33mwarn\x1b[0m", "\\u001b[33mwarn\\u001b[0m"), ("\x1b[8m", "\\u001b[8m"),
+    ("\r\x1b[K", "\\u000d\\u001b[K"), ("\x1b" + "0" * 16 + "[31m", "\\u001b" + "0" * 16 + "[31m"),
 ])
 def test_what_a_terminal_acts_on_is_escaped(text: str, shown: str) -> None:
     assert printable(text) == shown
+
+
+def test_only_setright_s_own_sealed_codes_reach_the_terminal() -> None:
+    assert printable(Style(color=True).paint("OK", "green")) == "\x1b[32mOK\x1b[0m"
+    assert printable(CLEAR_LINE + "live") == "\r\x1b[Klive"
+    # a value inside setright's colour stays escaped; the seal is not in what it prints
+    shown = printable(coloured("id \x1b[8mhidden", "red"))
+    assert shown == "\x1b[31mid \\u001b[8mhidden\x1b[0m" and SEAL not in shown
 
 
 def test_an_escape_is_json_so_json_keeps_its_meaning() -> None:

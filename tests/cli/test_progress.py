@@ -3,7 +3,11 @@ otherwise; and `status` calls the change in flight "running", not "pending"."""
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import click
 from click.testing import CliRunner
 
 from runhelp import Project, wait_for
+from setright.cli.printable import printable_output
 from setright.cli.run_cmd import ProgressPrinter
 from setright.render.run import elapsed, live_line
 from setright.render.style import Style
@@ -58,6 +63,45 @@ def test_a_slow_statement_reports_itself_and_status_says_running(tmp_path: Path,
     assert "\r" not in out and "\033" not in out  # plain lines, not a live line
 
 
+def on_a_terminal(project: Project, *args: str) -> tuple[int, str]:
+    """`setright ARGS` with a pseudo-terminal for its output (colour on): its exit code and
+    what it drew."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    proc = subprocess.Popen([sys.executable, "-m", "setright", *args], cwd=project.root,
+                            env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    try:
+        while chunk := _read(leader):
+            drawn += chunk
+    finally:
+        os.close(leader)
+    return proc.wait(timeout=60), drawn.decode()
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:   # EIO: the process closed its terminal
+        return b""
+
+
+def test_on_a_terminal_the_live_line_and_colours_are_real_codes(tmp_path: Path) -> None:
+    """The codes setright writes itself reach a terminal as codes; a value's stay escaped."""
+    p = Project(tmp_path / "p")
+    p.change("_0001__create-t", apply="CREATE TABLE t (n INTEGER);")
+    p.change("_0002__fill", apply=f"{SLOW};")
+    p.change("_0003__odd", apply='INSERT INTO "a\x1b[8mb" VALUES (1);')   # no such table
+    code, drawn = on_a_terminal(p, "run", "--max-attempts", "1")
+    assert code == 1, drawn
+    assert "\r\x1b[K  app  fill  operation 1 of 1  running 0:00" in drawn, drawn
+    assert "\x1b[32m✓\x1b[0m [2] fill: APPLIED" in drawn
+    assert "\\u000d" not in drawn and "\\u001b[K" not in drawn
+    # the database's error names the table: its code is shown, never obeyed
+    assert "no such table: a\\u001b[8mb" in drawn and "\x1b[8m" not in drawn
+
+
 def test_fast_runs_print_no_progress_lines(tmp_path: Path) -> None:
     p = Project(tmp_path / "p")
     p.change("_0001__quick", apply="CREATE TABLE t (n INTEGER);")
@@ -82,15 +126,16 @@ def test_the_live_line_on_a_terminal_redraws_with_the_elapsed_time() -> None:
 
     @click.command()
     def fake() -> None:
-        printer = ProgressPrinter(Style(), terminal=True, clock=lambda: now[0])
-        printer.target_started("user-db")
-        printer.apply_started("ap-1", 1, 3, 4, 10, False)
-        printer.operation_started("backfill-x", 2, 5)
-        now[0] += 12.4
-        time.sleep(1.5)  # the ticker redraws about once a second
-        printer.operations_committed("backfill-x", 1)
-        printer.task_finished(1, "backfill-x", "completed", "APPLIED", None)
-        printer.close()
+        with printable_output():  # as setright prints: its codes unsealed
+            printer = ProgressPrinter(Style(), terminal=True, clock=lambda: now[0])
+            printer.target_started("user-db")
+            printer.apply_started("ap-1", 1, 3, 4, 10, False)
+            printer.operation_started("backfill-x", 2, 5)
+            now[0] += 12.4
+            time.sleep(1.5)  # the ticker redraws about once a second
+            printer.operations_committed("backfill-x", 1)
+            printer.task_finished(1, "backfill-x", "completed", "APPLIED", None)
+            printer.close()
 
     out.append(CliRunner().invoke(fake).output)
     text = out[0]
@@ -121,11 +166,12 @@ def test_status_of_an_unknown_target_is_one_error(tmp_path: Path) -> None:
 def test_the_live_line_never_wraps() -> None:
     @click.command()
     def fake() -> None:
-        printer = ProgressPrinter(Style(width=30), terminal=True, clock=lambda: 0.0)
-        printer.target_started("user-db")
-        printer.apply_started("ap-1", 1, 3, 0, 10, False)
-        printer.operation_started("a-change-with-a-long-name", 1, 5)
-        printer.close()
+        with printable_output():  # as setright prints: its codes unsealed
+            printer = ProgressPrinter(Style(width=30), terminal=True, clock=lambda: 0.0)
+            printer.target_started("user-db")
+            printer.apply_started("ap-1", 1, 3, 0, 10, False)
+            printer.operation_started("a-change-with-a-long-name", 1, 5)
+            printer.close()
 
     text = CliRunner().invoke(fake).output
     drawn = [part for part in text.split("\r\033[K") if "a-change" in part]

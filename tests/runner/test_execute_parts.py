@@ -171,19 +171,21 @@ def test_rollback_choice() -> None:
 def test_progress_on_a_terminal_draws_a_bar_and_task_lines(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
+    from setright.cli.printable import printable_output
     from setright.cli.run_cmd import ProgressPrinter
 
     @click.command()
     def fake() -> None:
-        printer = ProgressPrinter(Style(), terminal=True)
-        printer.target_started("app")
-        printer.apply_started("ap-1", 1, 3, 0, 3, False)
-        printer.operations_committed("a", 1)
-        printer.task_finished(1, "a", "completed", "APPLIED", None)
-        printer.operations_committed("b", 2)
-        printer.task_finished(2, "b", "failed", "FAILED", "operation 2: boom")
-        printer.apply_finished("ap-1", "failed", "boom")
-        printer.close()
+        with printable_output():  # as setright prints: its codes unsealed
+            printer = ProgressPrinter(Style(), terminal=True)
+            printer.target_started("app")
+            printer.apply_started("ap-1", 1, 3, 0, 3, False)
+            printer.operations_committed("a", 1)
+            printer.task_finished(1, "a", "completed", "APPLIED", None)
+            printer.operations_committed("b", 2)
+            printer.task_finished(2, "b", "failed", "FAILED", "operation 2: boom")
+            printer.apply_finished("ap-1", "failed", "boom")
+            printer.close()
 
     monkeypatch.setattr("click._termui_impl.isatty", lambda stream: True)
     output = CliRunner().invoke(fake).output

@@ -6,10 +6,11 @@ messages, rows an older version wrote. Whatever reaches the terminal goes
 through `PrintableStream`, which writes every control character (other than a
 line break and a tab), DEL, C1 and bidirectional override as a `\\u001b`-style
 escape, so a value can neither clear the screen, retitle the window, move the
-cursor nor reorder what a reviewer reads. setright's own colours (the few SGR
-codes `click.style` writes for `Style.paint`) pass. The escape is JSON's own,
-so JSON output keeps its meaning; the bulk JSON writers skip the check
-(`unfiltered`): their encoder escapes every C0 control already.
+cursor, colour or hide text nor reorder what a reviewer reads. Only setright's
+own codes become real ones: its colours and the live line's clearing, which
+`render/terminal.py` writes sealed with a secret of the process. The escape is
+JSON's own, so JSON output keeps its meaning; the bulk JSON writers skip the
+check (`unfiltered`): their encoder escapes every C0 control already.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from setright.render.terminal import SEAL
+
 _UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 _FOUND = re.compile(f"[{_UNSAFE}]")
-#: setright's colour codes (foreground, bold, reset), kept; any other unsafe character escaped
-_TOKEN = re.compile(rf"(\x1b\[(?:0|1|3[0-7]|9[0-7])m)|[{_UNSAFE}]")
+#: a sealed code of setright's (a colour, a return, a line clearing), made real; any other
+#: unsafe character escaped
+_TOKEN = re.compile(rf"\x1b{SEAL}(\[[0-9]{{1,2}}m|\[K|\r)|[{_UNSAFE}]")
 
 
 def _escaped(match: re.Match[str]) -> str:
-    return match.group(1) or f"\\u{ord(match.group()):04x}"
+    code = match.group(1)
+    if code is None:
+        return f"\\u{ord(match.group()):04x}"
+    return code if code == "\r" else "\x1b" + code
 
 
 def printable(text: str) -> str:

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from setright.render.terminal import CLEAR_LINE
+
 
 @click.command()
 @click.option("-t", "--target", "targets", multiple=True, metavar="TARGET",
@@ -199,12 +201,12 @@ class ProgressPrinter:
         width = getattr(self.style, "width", None)
         if width:  # a wrapped line could not be cleared with one carriage return
             line = line[: max(width - 1, 1)]
-        click.echo("\r\033[K" + line, nl=False, color=True)  # keep the clearing escape
+        click.echo(CLEAR_LINE + line, nl=False, color=True)
         self.shown = True
 
     def _clear(self) -> None:
         if self.shown:
-            click.echo("\r\033[K", nl=False, color=True)
+            click.echo(CLEAR_LINE, nl=False, color=True)
             self.shown = False
 
     def _tick(self) -> None:

@@ -30,12 +30,13 @@ class Style(NamedTuple):
         return max(minimum, self.width - sum(others) - borders)
 
     def paint(self, text: str, color: str) -> str:
-        """Colour `text` when colour is on (`click.style` colour names)."""
+        """Colour `text` when colour is on (red, green, yellow, cyan); the codes are
+        sealed (`render/terminal.py`): only the output filter makes them real."""
         if not self.color:
             return text
-        import click
+        from setright.render.terminal import coloured
 
-        return click.style(text, fg=color)
+        return coloured(text, color)
 
 
 _BOX = {"tl": "┌", "tm": "┬", "tr": "┐", "ml": "├", "mm": "┼", "mr": "┤",
