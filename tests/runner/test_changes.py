@@ -189,6 +189,27 @@ def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     )
 
 
+def test_a_changes_folder_linked_out_of_the_project_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, "1.yaml", "id: planted\napply: CREATE TABLE planted (x)\n")
+    root = tmp_path / "p"
+    (root / "changes").mkdir(parents=True)
+    (root / "changes" / "user-db").symlink_to(outside, target_is_directory=True)
+    for folder in (root / "changes" / "user-db", root / "changes" / "user-db" / "."):
+        with pytest.raises(ConfigError) as err:
+            load_changes(folder, TARGET, root=root)
+        assert err.value.message.startswith("the changes folder changes/user-db")
+        assert err.value.message.endswith(" of target 'user-db' is a symbolic link to a "
+                                          "folder outside the project; refused")
+    # a link that stays inside the project, or a folder named outside it, is the operator's
+    (root / "real").mkdir()
+    write(root / "real", "1.yaml", "id: inside\napply: SELECT 1\n")
+    (root / "changes" / "inside").symlink_to(root / "real", target_is_directory=True)
+    assert [c.id for c in load_changes(root / "changes" / "inside", TARGET, root=root)] == [
+        "inside"]
+    assert [c.id for c in load_changes(outside, TARGET, root=root)] == ["planted"]
+
+
 def test_load_all_over_the_config_targets(tmp_path: Path) -> None:
     write(tmp_path / "changes" / "a", "1.yaml", "id: one\napply: SELECT 1\n")
     write(tmp_path / "changes" / "b", "1.yaml", "id: two\ntargetSystem: b\napply: SELECT 2\n")

@@ -28,7 +28,8 @@ from setright.runner.sql import statement_hash
 from setright.runner.targets import target_impl
 from setright.schemas import schema_problems
 from setright.store.states import Recovery
-from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text, shown
+from setright.yamlfile import (YamlDocument, json_path, load_yaml, outside_link,
+                                relative_text, shown)
 
 CHECKSUM_PREFIX = "c1:"
 CHANGE_FILE_SUFFIXES = (".yaml", ".yml")
@@ -75,13 +76,22 @@ def change_files(folder: Path, target: str, *, root: Path | None = None,
 def _change_entries(folder: Path, target: str, root: Path | None,
                     written_at: str | None) -> list[tuple[Path, bool]]:
     """`change_files`, each with whether it is a symbolic link (read from the directory
-    listing itself, not with a system call per file)."""
+    listing itself, not with a system call per file). A folder inside the project that
+    is a symbolic link leading out of it is refused, as a linked file is: the changes
+    that run must be the ones the project's history holds."""
+    real_root = root.resolve() if root is not None else None
+    place = f"{written_at}: targets.{target}.changes: " if written_at else ""
+    if root is not None and outside_link(folder, root):
+        raise ConfigError(
+            f"{place}the changes folder {_shown(folder, root)} of target {target!r} is a "
+            "symbolic link to a folder outside the project; refused",
+            ["move the changes into the project, or name their real folder in "
+             f"targets.{target}.changes"])
     folder = folder.resolve()
     if not folder.is_dir():
-        shown = _shown(folder, root.resolve() if root is not None else None)
-        place = f"{written_at}: targets.{target}.changes: " if written_at else ""
         raise ConfigError(
-            f"{place}the changes folder {shown} of target {target!r} does not exist",
+            f"{place}the changes folder {_shown(folder, real_root)} of target {target!r} "
+            "does not exist",
             [f"create it, or fix targets.{target}.changes in the configuration"],
         )
     found = []
