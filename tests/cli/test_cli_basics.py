@@ -144,3 +144,15 @@ def test_init_gitignores_the_store_and_the_sqlite_targets(runner: CliRunner, tmp
     assert result.exit_code == 0 and ".gitignore" not in result.output.replace(
         ".setright/.gitignore", "")
     assert (tmp_path / ".gitignore").read_text() == text
+
+
+def test_a_deleted_working_folder_is_one_error(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = ("import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]);"
+              " sys.argv = ['setright', 'status']; from setright.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", script, str(gone)], capture_output=True,
+                            text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == ("Error: the current folder no longer exists (it was deleted or "
+                             "moved)\n  change to the project's folder again\n")

@@ -21,6 +21,8 @@ from setright import __version__
 from setright.cli.app import App
 
 _VERBOSE = False
+#: the running command's context, which an interrupt's message asks what it wrote
+_APP: App | None = None
 
 
 #: every top-level command: its name → "module:attribute" in `setright.cli`
@@ -80,8 +82,14 @@ class SetrightGroup(click.Group):
         except click.exceptions.UsageError as exc:
             exc.show()
             sys.exit(1)
-        except click.exceptions.Abort:
-            click.echo("Error: aborted; nothing was written.", err=True)
+        except click.exceptions.Abort:   # Ctrl-C, or the end of input at a question
+            if _APP is not None and _APP.wrote:
+                click.echo("Error: interrupted; what the command did before is recorded in "
+                           "the audit store", err=True)
+                click.echo("  run 'setright status' and 'setright issue list' to see where "
+                           "it stopped", err=True)
+            else:
+                click.echo("Error: aborted; nothing was written.", err=True)
             sys.exit(1)
         except click.ClickException as exc:
             exc.show()
@@ -126,7 +134,7 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
     Find what needs a human (issue list), commit a resolution file, review
     the plan, apply it: guarded, all or nothing, recorded in a ledger.
     """
-    global _VERBOSE
+    global _VERBOSE, _APP
     _VERBOSE = verbose
     preset = ctx.obj if isinstance(ctx.obj, dict) else {}
     stream = sys.stdout
@@ -138,15 +146,25 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
         ascii_only=ascii_only or encoding not in ("utf8", "utf_8"),
         color=color,
         verbose=verbose,
-        cwd=Path.cwd(),
+        cwd=_working_folder(),
         clock=preset.get("clock"),
         width=terminal_width(stream),
     )
-    ctx.obj = app
+    ctx.obj = _APP = app
     # click never strips ANSI codes itself: `printable_output` escapes every one but
-    # setright's colours, so a value's escape is shown as one, not silently dropped
+    # setright's own (sealed), so a value's escape is shown as one, not silently dropped
     ctx.color = True
     ctx.call_on_close(app.close)
+
+
+def _working_folder() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        from setright.errors import ConfigError
+
+        raise ConfigError("the current folder no longer exists (it was deleted or moved)",
+                          ["change to the project's folder again"]) from None
 
 
 def terminal_width(stream: Any) -> int | None:

@@ -39,6 +39,8 @@ class App:
         self._config: Any = None
         self._store: Any = None
         self._snapshot = ExitStack()
+        #: whether the command recorded anything in the store (kept after `close`)
+        self.wrote = False
 
     @property
     def style(self) -> Style:
@@ -115,6 +117,7 @@ class App:
 
     def close(self) -> None:
         """End the read snapshot (if any) and close the store."""
+        self.wrote = self.wrote or bool(self._store is not None and self._store.state_writes)
         self._store = None
         self._snapshot.close()
 

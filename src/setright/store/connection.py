@@ -60,6 +60,8 @@ class Store:
         self.timezone = timezone
         #: True when this open created the store's lineage (it had none before).
         self.stamped_lineage = False
+        #: state-writing transactions this process committed (an interrupt's message says)
+        self.state_writes = 0
         self._reading = False
         self._memory_fold: Any = None  # a reader's in-memory fold (store/reader.py)
         #: the `serial` bump every state write ends with, in this database's SQL
@@ -175,6 +177,7 @@ class Store:
             if state:
                 conn.execute(self._bump_serial)
             impl.commit(conn)
+            self.state_writes += state
         except BaseException as exc:
             if impl.in_transaction(conn):
                 impl.rollback(conn)
