@@ -102,6 +102,21 @@ def test_cancel_needs_a_terminal_or_yes(failed, snapshot) -> None:
     assert state_rows(store) == before
 
 
+@pytest.mark.parametrize("args,option", [
+    (["--reason", "bad\x1b[2Jreason"], "--reason"), (["--reason", " "], "--reason"),
+    (["--reason", "line\rover"], "--reason")])
+def test_cancel_checks_its_reason_as_redrive_does(failed, args, option) -> None:
+    project, apply_id = failed
+    store = project.open_store(FixedClock(T0))
+    before = state_rows(store)
+    result = project.cli("applies", "cancel", apply_id, *args, "--yes")
+    assert result.exit_code == 1
+    last = result.stderr.splitlines()[-1]   # after click's usage lines, as for redrive
+    assert last.startswith(f"Error: Invalid value for {option}: "), result.stderr
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert state_rows(store) == before
+
+
 def test_cancel_unblocks_a_transactional_failure(failed, snapshot) -> None:
     project, apply_id = failed
     status = project.cli("status", clock=FixedClock(T0 + 2000))

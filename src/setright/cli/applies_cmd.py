@@ -72,8 +72,9 @@ def applies_cancel(app, apply_id: str, reason: str, yes: bool) -> None:  # type:
     from setright.store.issues import blocking_issues
     from setright.store.transitions import Provenance
 
-    if not reason.strip():
-        raise click.BadParameter("must not be empty", param_hint="--reason")
+    from setright.cli.imperative import check_like_a_file
+
+    check_like_a_file("redrive", {"apply": apply_id}, reason)  # what a redrive's are checked by
     store = app.writer()
     apply = get_apply(store.conn, apply_id)
     if not yes:

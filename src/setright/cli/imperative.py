@@ -41,16 +41,22 @@ _OPTIONS = {"$.reason": "--reason", "$.ticket": "--ticket",
 
 
 def _check_as_a_file(entry: PlanEntry) -> None:
-    """The entry, written as a resolution file, must pass that file's schema: a reason or a
-    ticket with an escape or a carriage return is refused here as it is there."""
-    from setright.schemas import data_problems
-
-    if not (entry.reason or "").strip():  # a resolution file's reason must not be empty either
-        raise click.BadParameter("must not be empty", param_hint="--reason")
     item = ({"change": entry.subject, "resolution": entry.resolution}
             if entry.kind == "resolution" else {"apply": entry.subject})
-    data = {"version": 1, "reason": entry.reason, f"{entry.kind}s": [item],
-            **({"ticket": entry.ticket} if (entry.ticket or "").strip() else {})}  # blank: policy
+    check_like_a_file(entry.kind, item, entry.reason, entry.ticket)
+
+
+def check_like_a_file(kind: str, item: dict[str, str], reason: str | None,
+                      ticket: str | None = None) -> None:
+    """The options, written as a resolution file with this one entry, must pass that file's
+    schema: a reason or a ticket with an escape or a carriage return is refused here as it
+    is there (`kind`: resolution or redrive; `item`: the entry's subject)."""
+    from setright.schemas import data_problems
+
+    if not (reason or "").strip():  # a resolution file's reason must not be empty either
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    data = {"version": 1, "reason": reason, f"{kind}s": [item],
+            **({"ticket": ticket} if (ticket or "").strip() else {})}  # blank: the policy's
     problems = data_problems(data, "resolution")
     if problems:  # the first, as click names one bad option
         path, message = problems[0]
