@@ -47,8 +47,7 @@ def mask_password(text: str) -> str:
     if text[:7].lower() == "sqlite:":
         text = _USERINFO.sub("//", text)
     else:  # the userinfo first, so a literal password holding `?` is masked whole
-        text = _PASSWORD.sub(r"\1:***@", text)
-        text = _USER.sub(lambda m: m[1] + ("***" if looks_secret(m[2]) else m[2]), text)
+        text = _masked_userinfo(text)
     base, mark, query = text.partition("?")
     if not mark:
         return text
@@ -56,8 +55,37 @@ def mask_password(text: str) -> str:
 
 
 _USERINFO = re.compile(r"//[^/@]*@")
-_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", re.I)
-_USER = re.compile(r"^([a-z][a-z0-9+.-]*://)([^:/@]*)(?=[:@])", re.I)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def userinfo_end(rest: str) -> int:
+    """Where the userinfo of a server URL's `rest` (after `scheme://`) ends: the index of
+    its `@`, or -1.
+
+    A password written without percent-encoding may hold `@`, `/` or `?`. The
+    URL parser takes the userinfo up to the last `@` before the path. A later `@`
+    ends it instead unless a query parameter (`name=value`) comes first, so a
+    password with `/` or `?` in it counts whole, and `?application_name=me@ci` is
+    not taken for one (`db.url` refuses the first: it cannot be read as meant)."""
+    slash = rest.find("/")
+    at, last = rest.rfind("@", 0, slash if slash >= 0 else len(rest)), rest.rfind("@")
+    if last > at and "=" not in rest[max(at, 0):last]:
+        return last
+    return at
+
+
+def _masked_userinfo(text: str) -> str:
+    """`scheme://user:***@host…`: the password masked whole, whatever it holds."""
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return text
+    head, rest = text[:scheme.end()], text[scheme.end():]
+    at = userinfo_end(rest)
+    if at < 0:
+        return text
+    user, colon, _ = rest[:at].partition(":")
+    user = "***" if looks_secret(user) else user
+    return head + user + (":***" if colon else "") + rest[at:]
 #: query parameters that carry a credential (libpq's); their values are never shown
 _CREDENTIAL_PARAMETERS = frozenset({"password", "sslpassword"})
 

@@ -58,6 +58,17 @@ def test_password_from_the_environment_is_encoded_and_never_shown() -> None:
     assert url.shown == "postgresql://${PGUSER}:***@h:5432/db"
 
 
+@pytest.mark.parametrize("text", ["mysql://bob:p@ss:/w %#?x@h:3307/db",
+                                  "postgresql://u:p/a?ss@h/db?x=1", "postgresql://u:a/b@h/db"])
+def test_a_password_with_a_raw_slash_is_refused_masked(text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_url(text, ROOT)
+    assert err.value.message.endswith(": its user or password holds a '/' or '?' that is not"
+                                      " percent-encoded, so it cannot be told from the host")
+    assert ":***@h" in err.value.message
+    assert not any(part in err.value.message for part in ("p@ss", "/w", "a?ss", "a/b"))
+
+
 def test_literal_password_is_masked() -> None:
     url = parse_url("mysql://root:hunter2@h/db", ROOT, {})
     assert url.password == "hunter2"
@@ -100,6 +111,14 @@ def test_bad_urls_name_themselves(text: str, message: str) -> None:
     ("mysql://ghp_0123456789abcdefGHIJ@h/db", "mysql://***@h/db"),
     ("mysql://ghp_0123456789abcdefGHIJ:pw@h/db", "mysql://***:***@h/db"),
     ("postgresql://u:pa?ss@h/db", "postgresql://u:***@h/db"),
+    # a password written raw with `@`, `/` or `?` is masked whole, as the parser reads it
+    ("postgresql://bob:hunter2@secret@h:5433/db", "postgresql://bob:***@h:5433/db"),
+    ("mysql://bob:p@ss:/w %#?x@h:3307/db", "mysql://bob:***@h:3307/db"),
+    ("mysql://u:p/a?ss@h/db?x=1", "mysql://u:***@h/db?x=1"),
+    # an `@` in a query value is not a password's end
+    ("postgresql://u:pw@h/db?options=a@b", "postgresql://u:***@h/db?options=a@b"),
+    ("postgresql://u@h/db?application_name=me@ci", "postgresql://u@h/db?application_name=me@ci"),
+    ("postgresql://h/db?application_name=me@ci", "postgresql://h/db?application_name=me@ci"),
     ("sqlite:///a.db?password=x", "sqlite:///a.db?password=***"),
     ("postgresql://app@h/db?sslmode=require", "postgresql://app@h/db?sslmode=require"),
 ])

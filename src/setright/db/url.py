@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from setright.errors import ConfigError, StoreError
-from setright.redact import looks_secret, mask_password
+from setright.redact import looks_secret, mask_password, userinfo_end
 
 #: URL scheme → dialect name (the key of the implementation registry, `db.impl`).
 SCHEMES = {
@@ -223,6 +223,11 @@ def _parse_server(text: str, dialect: str, environ: Mapping[str, str]) -> DbUrl:
     scheme, _, rest = text.partition("://")
     # User and password are percent-encoded when substituted, so any character works there.
     authority, slash, tail = rest.partition("/")
+    if userinfo_end(rest) > len(authority):   # a password's own `/` would start the path
+        raise ConfigError(f"URL {shown!r}: its user or password holds a '/' or '?' that is "
+                          "not percent-encoded, so it cannot be told from the host",
+                          ["write '/' as %2F, '?' as %3F and '@' as %40 in them, or pass the "
+                           "password as ${VARIABLE}"])
     userinfo, at, hostport = authority.rpartition("@")
     if at:
         user, colon, password = userinfo.partition(":")
