@@ -6,9 +6,9 @@ import pytest
 
 from setright.db.mysql_lex import (
     DdlEffect,
+    commits_implicitly,
     ddl_effect,
     first_keyword,
-    is_ddl,
     split_statements,
     translate_placeholders,
 )
@@ -89,7 +89,7 @@ def test_translate_placeholders(sql: str, expected: str) -> None:
     assert translate_placeholders(sql) == expected
 
 
-@pytest.mark.parametrize("statement, keyword, ddl", [
+@pytest.mark.parametrize("statement, keyword, commits", [
     ("  -- note\n/* x */ create table t (a int)", "CREATE", True),
     ("# c\nALTER TABLE t ADD c INT", "ALTER", True),
     ("drop index i on t", "DROP", True),
@@ -100,10 +100,19 @@ def test_translate_placeholders(sql: str, expected: str) -> None:
     ("UPDATE t SET a = 'CREATE'", "UPDATE", False),
     ("(SELECT 1)", "SELECT", False),
     ("-- only a comment", "", False),
+    # not DDL, but committed implicitly all the same (MariaDB does not always say so)
+    ("ANALYZE TABLE t", "ANALYZE", True), ("grant select on t to u", "GRANT", True),
+    ("REVOKE SELECT ON t FROM u", "REVOKE", True), ("OPTIMIZE TABLE t", "OPTIMIZE", True),
+    ("REPAIR TABLE t", "REPAIR", True), ("CHECK TABLE t", "CHECK", True),
+    ("FLUSH PRIVILEGES", "FLUSH", True), ("SET PASSWORD FOR u = PASSWORD('x')", "SET", True),
+    ("LOAD INDEX INTO CACHE t", "LOAD", True), ("CACHE INDEX t IN c", "CACHE", True),
+    ("SET @a = 1", "SET", False), ("LOAD DATA INFILE 'x' INTO TABLE t", "LOAD", False),
+    ("CHECKSUM TABLE t", "CHECKSUM", False),
 ])
-def test_first_keyword_and_is_ddl(statement: str, keyword: str, ddl: bool) -> None:
+def test_first_keyword_and_commits_implicitly(statement: str, keyword: str,
+                                              commits: bool) -> None:
     assert first_keyword(statement) == keyword
-    assert is_ddl(statement) is ddl
+    assert commits_implicitly(statement) is commits
 
 
 @pytest.mark.parametrize("statement, effect", [

@@ -387,12 +387,8 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
     def first_keyword(statement: str) -> str:
         return mysql_lex.first_keyword(statement)
 
-    @staticmethod
-    def is_ddl(statement: str) -> bool:
-        return mysql_lex.is_ddl(statement)
-
     def commits_implicitly(self, statement: str) -> bool:
-        return mysql_lex.is_ddl(statement)
+        return mysql_lex.commits_implicitly(statement)
 
     @staticmethod
     def ddl_effect(statement: str) -> mysql_lex.DdlEffect | None:

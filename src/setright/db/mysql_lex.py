@@ -33,6 +33,16 @@ _BLANK = " \t\r\n\f\v"
 _ROUTINES = {"PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"}
 _QUALIFIED_END = {"IF", "LOOP", "WHILE", "REPEAT", "FOR"}
 DDL_KEYWORDS = {"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"}
+#: statements MySQL and MariaDB commit the open transaction for (their manuals' "statements
+#: that cause an implicit commit"), by their first word: DDL, account management and table
+#: maintenance; transaction control and `LOCK TABLES` are refused before they run
+_COMMITTING_WORDS = DDL_KEYWORDS | {"GRANT", "REVOKE", "ANALYZE", "OPTIMIZE", "REPAIR", "FLUSH",
+                                    "INSTALL", "UNINSTALL", "RESET"}
+#: … and by their first two words
+_COMMITTING_PAIRS = {("CHECK", "TABLE"), ("CHECK", "TABLES"), ("CACHE", "INDEX"),
+                     ("LOAD", "INDEX"), ("SET", "PASSWORD"), ("CHANGE", "MASTER"),
+                     ("CHANGE", "REPLICATION"), ("START", "SLAVE"), ("START", "REPLICA"),
+                     ("STOP", "SLAVE"), ("STOP", "REPLICA")}
 
 
 def _dash_comment(text: str, i: int) -> bool:
@@ -135,9 +145,15 @@ def first_keyword(statement: str) -> str:
     return next(_words(statement), "")
 
 
-def is_ddl(statement: str) -> bool:
-    """CREATE/ALTER/DROP/RENAME/TRUNCATE: statements MySQL commits implicitly."""
-    return first_keyword(statement) in DDL_KEYWORDS
+def commits_implicitly(statement: str) -> bool:
+    """Whether MySQL commits the open transaction when it runs `statement`: DDL
+    (CREATE/ALTER/DROP/RENAME/TRUNCATE), GRANT and REVOKE, ANALYZE/OPTIMIZE/REPAIR/CHECK
+    TABLE, FLUSH and the rest of `_COMMITTING_WORDS` and `_COMMITTING_PAIRS`. The server
+    does not always say so afterwards (MariaDB's ANALYZE TABLE leaves its in-transaction
+    flag set), so the runner must know before it runs one."""
+    words = _words(statement)
+    first = next(words, "")
+    return first in _COMMITTING_WORDS or (first, next(words, "")) in _COMMITTING_PAIRS
 
 
 _CREATE_KINDS = _ROUTINES | {"TABLE", "VIEW", "INDEX", "DATABASE", "SCHEMA", "USER", "ROLE",

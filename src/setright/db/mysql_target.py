@@ -4,14 +4,15 @@ The same two tables as on SQLite (`setright_markers`, `setright_runner_fence`)
 live in the target database. What MySQL changes:
 
 * **DDL commits implicitly** — before and after the statement, taking every
-  earlier statement of the transaction with it; no ROLLBACK undoes it. The
-  transaction therefore notices (the server's in-transaction flag drops),
-  records `implicit_commits`, and reopens a transaction with the fence
-  re-checked, so the marker that follows is still fenced and atomic with any
-  later statements. A non-DDL statement that commits (e.g. `LOCK TABLES`) is
-  refused after the fact with a message that says its work is committed. The
-  runner must treat a change containing DDL (`is_ddl`) as non-transactional:
-  one statement, one marker, one commit at a time.
+  earlier statement of the transaction with it; no ROLLBACK undoes it. So do
+  GRANT, ANALYZE TABLE and the rest of `commits_implicitly`. The transaction
+  notices where the server says so (its in-transaction flag drops), records
+  `implicit_commits`, and reopens a transaction with the fence re-checked, so
+  the marker that follows is still fenced and atomic with any later
+  statements. Another statement that commits is refused after the fact with a
+  message that says its work is committed. The runner treats a change holding
+  any such statement as non-transactional (`commits_implicitly`, warned at
+  load): one statement, one marker, one commit at a time.
 * **The fence cannot be atomic with DDL**, so the runner also holds a session
   lock (`session_lock`, `GET_LOCK`) for the whole apply; a second runner waits
   up to its timeout and is then refused.
@@ -30,7 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw
-from setright.db.mysql_lex import DdlEffect, ddl_effect, is_ddl, split_statements
+from setright.db.mysql_lex import DdlEffect, commits_implicitly, ddl_effect, split_statements
 from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
 from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetBusy, TargetError
@@ -88,14 +89,14 @@ class MysqlTransaction:
                 if not self.target.impl.is_error(exc):
                     raise
                 failed = _failed(exc)
-                if self.implicit_commits:  # the DDL before it committed: say so, never "undone"
+                if self.implicit_commits:  # what came before committed: say so, never "undone"
                     failed = StatementFailed(
                         f"{failed.message} (the DDL before it in this operation committed "
                         "implicitly and stays)")
                 raise failed from None
             if not self.conn.in_transaction:
                 self.implicit_commits += 1
-                if not is_ddl(statement):
+                if not commits_implicitly(statement):
                     raise StatementFailed(
                         "the statement ended the runner's transaction (an implicit commit):"
                         " it and every statement before it are committed")
@@ -241,11 +242,6 @@ class MysqlTarget:
 
     # -- DDL and crashes ----------------------------------------------------------
 
-    @staticmethod
-    def is_ddl(sql: str) -> bool:
-        """Whether an operation holds a statement MySQL commits implicitly."""
-        return any(is_ddl(statement) for statement in split_statements(sql))
-
     def settle_ddl(self, effect: DdlEffect | None) -> bool | None:
         """Is `effect` in the catalog now? True/False, or None when it cannot be told."""
         if effect is None:
@@ -295,7 +291,7 @@ class MysqlTarget:
         marker or not at all; one DDL statement is settled from information_schema when
         `ddl_effect` knows it; anything else is unknown."""
         statements = split_statements(sql)
-        if not any(is_ddl(s) for s in statements):
+        if not any(commits_implicitly(s) for s in statements):
             return ATOMIC
         effect = ddl_effect(statements[0]) if len(statements) == 1 else None
         found = self.settle_ddl(effect)

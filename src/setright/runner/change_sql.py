@@ -99,7 +99,7 @@ def outside_transaction(doc: YamlDocument, splitter: ScriptSplitter) -> Problem 
             if impl.needs_autocommit(statement):
                 why = "cannot run inside a transaction"
             elif impl.commits_implicitly(statement):
-                why = "is DDL, which this database commits implicitly"
+                why = "commits implicitly on this database"
             else:
                 continue
             skip, head = statement_head(statement)
