@@ -261,9 +261,14 @@ def _override_origin(store_override: str | None) -> str:
 
 def _parse_override(store_url: str, root: Path, store_override: str | None) -> DbUrl:
     """A store URL given outside the file, whose errors name where it was given."""
-    origin = _override_origin(store_override)
+    return parse_given_url(store_url, root, _override_origin(store_override))
+
+
+def parse_given_url(text: str, root: Path, origin: str) -> DbUrl:
+    """A URL given on the command line or in the environment (`origin`: `--store`,
+    `SETRIGHT_STORE`, `--to`): its errors, and those of connecting to it, name `origin`."""
     try:
-        return replace(parse_url(store_url, root), origin=origin)
+        return replace(parse_url(text, root), origin=origin)
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc.message}", exc.details) from None
 

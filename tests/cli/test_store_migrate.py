@@ -75,6 +75,28 @@ def test_a_password_in_the_destination_is_never_printed(tmp_path: Path,
     assert result.stderr.startswith("Error: ") and "Traceback" not in result.output
     assert "s3cret-pw" not in result.output
     assert "127.0.0.1" in result.stderr
+    assert result.stderr.endswith("\n  check --to\n")   # not the healthy store.url
+
+
+@pytest.mark.parametrize("url,first", [
+    ("postgress://x/y", "Error: --to: unsupported database URL 'postgress://x/y'"),
+    ("mysql://root@h/x?foo=1", "Error: --to: URL 'mysql://root@h/x?foo=1': unknown parameter"
+                               " 'foo' for MySQL"),
+])
+def test_a_bad_destination_url_names_to(tmp_path: Path, clock: FixedClock, url: str,
+                                        first: str) -> None:
+    project = filled_project(tmp_path, clock)
+    result = project.cli("store", "migrate", "--to", url, clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(first), result.stderr
+
+
+def test_a_destination_that_is_no_database_names_to(tmp_path: Path, clock: FixedClock) -> None:
+    project = filled_project(tmp_path, clock)
+    (project.root / "junk.db").write_text("junk")
+    result = project.cli("store", "migrate", "--to", "sqlite:///junk.db", clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.endswith("file is not a database\n  check --to\n"), result.stderr
 
 
 def test_to_is_required(tmp_path: Path, clock: FixedClock) -> None:

@@ -28,13 +28,13 @@ def migrate(app, to_url: str, as_json: bool) -> None:  # type: ignore[no-untyped
     holds rows is refused. Afterwards point store.url (or SETRIGHT_STORE) at
     the new store and stop using the old one.
     """
-    from setright.db import parse_url
+    from setright.config import parse_given_url
     from setright.render.migrate import migration_summary
     from setright.render.style import to_json
     from setright.store.migrate import BATCH_ROWS, migrate_store
 
     config = app.config()
-    destination = parse_url(to_url, config.root)
+    destination = parse_given_url(to_url, config.root, "--to")
     source = app.writer()
 
     def progress(table: str, done: int, total: int) -> None:

@@ -134,8 +134,9 @@ def sqlite_url(path: Path, text: str | None = None) -> DbUrl:
     return DbUrl("sqlite", text or str(path), path=path)
 
 
-#: the origins of a store URL given outside the config file
-_OVERRIDES = ("--store", "SETRIGHT_STORE")
+#: the origins of a store URL given outside the config file (`--to`: a migration's
+#: destination)
+_OVERRIDES = ("--store", "SETRIGHT_STORE", "--to")
 
 
 def check_store_url(url: DbUrl) -> str:
