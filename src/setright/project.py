@@ -33,6 +33,38 @@ policy: {require_ticket: false, require_committed: true}
 """
 
 
+def init_all(root: Path, store_override: str | None, clock: Any) -> list[Path]:
+    """`setright init`: the starter layout, the audit store and the .gitignore lines; what
+    it created. A store that cannot be made (a mistyped URL, a server that is down) leaves
+    nothing behind, so `init` simply runs again once that is fixed."""
+    made = [folder for folder in (root / ".setright", root, *root.parents)  # innermost first
+            if not folder.exists()]
+    created = init_project(root)
+    try:
+        created += init_store(root, store_override, clock)
+    except BaseException:
+        _remove(created, made)
+        raise
+    ignore = ignore_target_files(root)
+    return created if ignore is None else [*created, ignore]
+
+
+def _remove(created: list[Path], made: list[Path]) -> None:
+    """Undo `init_project`: the files and folders it listed, then the folders it made if
+    nothing else is in them now."""
+    for path in reversed(created):
+        if path.is_dir():
+            (path / ".gitkeep").unlink(missing_ok=True)
+            path.rmdir()
+        else:
+            path.unlink(missing_ok=True)
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def init_project(root: Path) -> list[Path]:
     """Write the starter layout into `root`; refuse to overwrite an existing config."""
     config = root / CONFIG_NAME

@@ -87,6 +87,22 @@ def test_init_creates_the_layout_and_refuses_to_overwrite(runner: CliRunner, tmp
     assert (listed.exit_code, listed.output) == (0, "No changes in the audit store.\n")
 
 
+@pytest.mark.parametrize("into", [None, "new/project"])
+def test_an_init_whose_store_fails_leaves_nothing_and_runs_again(runner: CliRunner, tmp_path,
+                                                                 monkeypatch, into) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    args = [into] if into else []
+    failed = runner.invoke(cli, ["--store", "postgresql://ops@127.0.0.1:1/audit"
+                                 "?connect_timeout=2", "init", *args])
+    assert failed.exit_code == 1 and failed.stderr.startswith("Error: cannot open"), failed.output
+    assert "Created" not in failed.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]   # as it was
+    again = runner.invoke(cli, ["init", *args])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / (into or ".") / ".setright" / "audit.db").exists()
+
+
 def test_locked_store_is_one_error_and_untouched(runner: CliRunner, tmp_path, monkeypatch) -> None:
     import sqlite3
 

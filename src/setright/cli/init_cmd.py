@@ -16,14 +16,8 @@ def init(app, directory: Path | None) -> None:  # type: ignore[no-untyped-def]
     The audit store (.setright/) and the SQLite target files under data/ are
     git-ignored; resolution and change files are meant to be committed.
     """
-    from setright.project import ignore_target_files, init_project, init_store
+    from setright.project import init_all
 
-    root = (directory or app.cwd).resolve()
-    created = init_project(root)
-    created += init_store(root, app.store_url, app.get_clock())
-    ignore = ignore_target_files(root)
-    if ignore is not None:
-        created.append(ignore)
-    for path in created:
+    for path in init_all((directory or app.cwd).resolve(), app.store_url, app.get_clock()):
         click.echo(f"Created {path}")
     click.echo("setright is ready: add targets to setright.yaml, then run 'setright run'.")
