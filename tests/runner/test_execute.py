@@ -416,5 +416,12 @@ def test_a_retryable_apply_does_not_resume_over_an_edited_file(project: Project,
     [refused] = project.run(store)
     assert refused.status == "drift"
     assert refused.error == f"apply {first.apply_id} cannot resume: its changes differ from the files"
-    assert refused.details[0].startswith("_0001__bad.yaml: change bad was planned with checksum c1:")
+    assert refused.details[0].startswith(
+        "changes/app/_0001__bad.yaml: change bad was planned with checksum c1:")
     assert state_rows(store) == before
+    # status says so before a run is refused: the same check, and the target is blocked
+    status = project.cli("status")
+    assert status.exit_code == 0 and status.output.endswith("Blocked: app.\n"), status.output
+    assert (f"  drift: changes/app/_0001__bad.yaml: change bad planned in apply "
+            f"{first.apply_id} with c1:") in status.output
+    assert "1 file(s)" in status.output

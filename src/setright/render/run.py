@@ -108,6 +108,11 @@ def run_summary(outcomes: list[dict[str, Any]], style: Style) -> str:
     return "\n".join(out)
 
 
+def _drifted(status: dict[str, Any]) -> int:
+    """Files that keep `run` from going on: applied ones edited, or an unfinished apply's."""
+    return len(status["drift"]) + len(status.get("resume_drift", []))
+
+
 def status_view(statuses: list[dict[str, Any]], now_iso: str, style: Style) -> str:
     """`setright status`: a table of targets, then what blocks or drifted, per target."""
     if not statuses:
@@ -120,7 +125,7 @@ def status_view(statuses: list[dict[str, Any]], now_iso: str, style: Style) -> s
             s["target"], s["pending"],
             f"{last['id']} {last['state']}" if last else "none",
             len(s["issues"]), f"held by {lock['owner']}" if lock else "free",
-            f"{len(s['drift'])} file(s)" if s["drift"] else "none",
+            f"{_drifted(s)} file(s)" if _drifted(s) else "none",
         ])
     out = [table(["Target", "Pending", "Last apply", "Issues", "Lock", "Drift"], rows, style)]
     for s in statuses:
@@ -143,9 +148,14 @@ def status_view(statuses: list[dict[str, Any]], now_iso: str, style: Style) -> s
                          f"expires {lock['expires_at']}")
         lines += [f"drift: {d['source_file']}: change {d['change_id']} applied with "
                   f"{d['applied_checksum']}, file now {d['file_checksum']}" for d in s["drift"]]
+        lines += [f"drift: {d['source_file']}: change {d['change_id']} planned in apply "
+                  f"{d['apply_id']} with {d['planned_checksum']}, file now {d['file_checksum']}"
+                  if d["source_file"] else f"drift: change {d['change_id']} planned in apply "
+                  f"{d['apply_id']}: its change file is gone"
+                  for d in s.get("resume_drift", [])]
         if lines:
             out += ["", f"{s['target']}:"] + [f"  {line}" for line in lines]
-    blocked = [s["target"] for s in statuses if s["issues"] or s["drift"]]
+    blocked = [s["target"] for s in statuses if s["issues"] or _drifted(s)]
     out.append("")
     out.append(f"Blocked: {', '.join(blocked)}." if blocked
                else "No target is blocked.")

@@ -16,7 +16,8 @@ from typing import Any
 from setright.config import Config
 from setright.errors import LeaseLost, SetrightError
 from setright.ids import new_id
-from setright.runner.fresh_plan import FreshPlan, find_drift, fresh_plan, task_specs
+from setright.runner.fresh_plan import (FreshPlan, find_drift, fresh_plan, resume_drift,
+                                        task_specs)
 from setright.runner.lease import Lease, LeaseKeeper
 from setright.runner.model import Change
 from setright.runner.options import RunOptions
@@ -192,20 +193,12 @@ class _TargetRun:
 
     def _check_resumable(self, apply: ApplyRow) -> None:
         """A resumed apply runs what was planned: every unfinished task's file must be unchanged."""
-        problems = []
-        for task in tasks_of(self.store.conn, apply.id):
-            if task.state in (TaskState.COMPLETED, TaskState.CANCELLED):
-                continue
-            change = self.by_id.get(task.change_id)
-            if change is None:
-                problems.append(f"change {task.change_id}: its change file is gone")
-            elif change.checksum != task.checksum:
-                problems.append(f"{change.source_file.name}: change {change.id} was planned with "
-                                f"checksum {task.checksum}, the file now has {change.checksum}")
-        if problems:
+        drift = resume_drift(self.store.conn, apply.id, self.changes, root=self.config.root)
+        if drift:
             raise TargetRefused("drift", f"apply {apply.id} cannot resume: its changes differ "
-                                "from the files", [*problems, "restore the files, or cancel the "
-                                                   "apply with 'setright applies cancel'"])
+                                "from the files", [*(d.describe() for d in drift),
+                                                   "restore the files, or cancel the apply "
+                                                   "with 'setright applies cancel'"])
 
     def _create_apply(self, plan: FreshPlan) -> ApplyRow:
         apply_id = new_id("ap", self.store.now_ms())

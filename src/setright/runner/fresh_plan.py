@@ -17,8 +17,8 @@ from setright.db import Connection
 from setright.fingerprint import compact_fingerprints
 from setright.frozen import made, made_from
 from setright.runner.model import Change
-from setright.store.applies import OperationSpec, TaskSpec, applied_checksums
-from setright.store.states import DONE_STATES
+from setright.store.applies import OperationSpec, TaskSpec, applied_checksums, tasks_of
+from setright.store.states import DONE_STATES, TaskState
 from setright.yamlfile import relative_text
 
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
@@ -158,6 +158,48 @@ def find_drift(conn: Connection, changes: Sequence[Change], target: str, *,
         if applied and state in DONE_STATES and applied != change.checksum:
             drift.append(Drift(change.id, shown_path(change.source_file, root), applied,
                                change.checksum))
+    return drift
+
+
+@dataclass(frozen=True)
+class ResumeDrift:
+    """An unfinished task of a failed_retryable apply whose change file changed since the
+    apply was planned, or is gone: `run` refuses to resume the apply."""
+
+    apply_id: str
+    change_id: str
+    source_file: str | None          # None: the change file is gone
+    planned_checksum: str
+    file_checksum: str | None
+
+    def describe(self) -> str:
+        if self.source_file is None:
+            return f"change {self.change_id}: its change file is gone"
+        return (f"{self.source_file}: change {self.change_id} was planned with checksum "
+                f"{self.planned_checksum}, the file now has {self.file_checksum}")
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"apply_id": self.apply_id, "change_id": self.change_id,
+                "source_file": self.source_file, "planned_checksum": self.planned_checksum,
+                "file_checksum": self.file_checksum}
+
+
+def resume_drift(conn: Connection, apply_id: str, changes: Sequence[Change], *,
+                 root: Path | None = None) -> list[ResumeDrift]:
+    """What keeps apply `apply_id` from resuming: a resumed apply runs what was planned, so
+    every unfinished task's file must be as it was (pure, like `find_drift`)."""
+    by_id = {c.id: c for c in changes}
+    drift = []
+    for task in tasks_of(conn, apply_id):
+        if task.state in (TaskState.COMPLETED, TaskState.CANCELLED):
+            continue
+        change = by_id.get(task.change_id)
+        if change is None:
+            drift.append(ResumeDrift(apply_id, task.change_id, None, task.checksum, None))
+        elif change.checksum != task.checksum:
+            drift.append(ResumeDrift(apply_id, change.id,
+                                     shown_path(change.source_file, root), task.checksum,
+                                     change.checksum))
     return drift
 
 

@@ -13,12 +13,13 @@ from typing import Any
 
 from setright.config import Config, TargetConfig
 from setright.redact import mask_password
-from setright.runner.fresh_plan import find_drift, fresh_plan
+from setright.runner.fresh_plan import find_drift, fresh_plan, resume_drift
 from setright.runner.model import Change
 from setright.store.applies import latest_apply
 from setright.store.connection import Store
 from setright.store.issues import blocking_issues
 from setright.store.locks import Locker
+from setright.store.states import ApplyState
 
 
 @dataclass
@@ -32,6 +33,9 @@ class TargetStatus:
     issues: list[dict[str, Any]] = field(default_factory=list)
     lock: dict[str, Any] | None = None
     drift: list[dict[str, str]] = field(default_factory=list)
+    #: the unfinished tasks of a failed_retryable apply whose files changed since it was
+    #: planned: `run` refuses to resume it
+    resume_drift: list[dict[str, str | None]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +52,7 @@ def target_statuses(store: Store, config: Config, changes: dict[str, list[Change
         mine = changes.get(name, [])
         plan = fresh_plan(conn, mine, name, root=config.root)
         apply = latest_apply(conn, name)
+        resumable = apply is not None and apply.state == ApplyState.FAILED_RETRYABLE
         holder = locker.holder(f"target:{name}")
         issues = blocking_issues(conn, now, name, lock_table=config.flamingock_lock_table)
         # STARTED and not an issue = in flight under a live lease; STARTED and an issue is
@@ -73,6 +78,9 @@ def target_statuses(store: Store, config: Config, changes: dict[str, list[Change
                 "operation": holder.operation, "acquired_at": holder.acquired_at,
                 "expires_at": holder.expires_at},
             drift=[d.as_dict() for d in find_drift(conn, mine, name, root=config.root)],
+            resume_drift=[d.as_dict() for d in resume_drift(conn, apply.id, mine,
+                                                           root=config.root)]
+            if apply is not None and resumable else [],
         ))
     return out
 
