@@ -90,4 +90,14 @@ def test_since_filters(runner: CliRunner, project: Path) -> None:
 @pytest.mark.parametrize("change_id", ["nope", "it's", "ünïcødé-✓", 'a"b'])
 def test_unknown_or_odd_ids_are_just_empty(runner: CliRunner, project: Path, change_id) -> None:
     result = invoke(runner, "audit", "list", "-c", change_id)
-    assert (result.exit_code, result.output) == (0, "No changes in the audit store.\n")
+    assert (result.exit_code, result.output) == (0, "No changes match the filter.\n")
+
+
+def test_a_filter_that_matches_nothing_is_not_an_empty_store(runner: CliRunner,
+                                                             project: Path) -> None:
+    for args, said in ((["--since", "2099-01-01"], "No changes match the filter.\n"),
+                       (["--history", "-c", "nope"], "No audit rows match the filter.\n")):
+        result = invoke(runner, "audit", "list", *args)
+        assert (result.exit_code, result.output) == (0, said)
+    result = invoke(runner, "applies", "list", "--state", "cancelled")
+    assert (result.exit_code, result.output) == (0, "No applies match the filter.\n")

@@ -64,7 +64,7 @@ def test_applies_list(failed, snapshot) -> None:
     assert result.exit_code == 0
     assert mask(result.output) == snapshot
     assert project.cli("applies", "list", "--state", "completed").output.strip() == (
-        "No applies in the audit store.")
+        "No applies match the filter.")
     data = json.loads(project.cli("applies", "list", "--json").output)
     [row] = data["applies"]
     assert (row["state"], row["attempt"], row["tasks_completed"], row["tasks_total"]) == (

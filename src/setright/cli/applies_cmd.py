@@ -28,17 +28,15 @@ def applies_list(app, state: str | None, as_json: bool) -> None:  # type: ignore
     """Every apply, newest first: state, attempts, tasks done, error."""
     from setright.render.applies import applies_table
     from setright.render.style import to_json
-    from setright.store.applies import list_applies
+    from setright.store.applies import list_applies, task_progress
 
     conn = app.reader().conn
-    rows = []
-    for apply in list_applies(conn, state=state):
-        done, total = conn.execute(
-            "SELECT coalesce(sum(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0), count(*)"
-            " FROM setright_tasks"
-            " WHERE apply_id = ?", (apply.id,)).fetchone()
-        rows.append({**apply.as_dict(), "tasks_completed": int(done), "tasks_total": int(total)})
-    click.echo(to_json({"applies": rows}) if as_json else applies_table(rows, app.style))
+    progress = task_progress(conn, state)
+    rows = [{**apply.as_dict(), "tasks_completed": progress.get(apply.id, (0, 0))[0],
+             "tasks_total": progress.get(apply.id, (0, 0))[1]}
+            for apply in list_applies(conn, state=state)]
+    click.echo(to_json({"applies": rows}) if as_json
+               else applies_table(rows, app.style, filtered=state is not None))
 
 
 @applies.command("show")

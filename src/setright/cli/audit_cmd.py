@@ -85,9 +85,12 @@ def audit_list(app, history: bool, since: str | None, change_id: str | None,  # 
             raise click.BadParameter(f"{since!r} is not a date (use e.g. 2026-11-01)",
                                      param_hint="--since")
     store = app.reader()
+    filtered = change_id is not None or since_ms is not None
     if history:
         rows = list_history(store.conn, store.audit_table, change_id=change_id, since_ms=since_ms)
-        click.echo(to_json({"rows": rows}) if as_json else history_table(rows, app.style))
+        click.echo(to_json({"rows": rows}) if as_json
+                   else history_table(rows, app.style, filtered=filtered))
     else:
         rows = list_current(store.conn, store.audit_table, change_id=change_id, since_ms=since_ms)
-        click.echo(to_json({"changes": rows}) if as_json else current_table(rows, app.style))
+        click.echo(to_json({"changes": rows}) if as_json
+                   else current_table(rows, app.style, filtered=filtered))

@@ -18,9 +18,10 @@ def _short(text: str | None, width: int) -> str:
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
-def applies_table(applies: list[dict[str, Any]], style: Style) -> str:
+def applies_table(applies: list[dict[str, Any]], style: Style, *, filtered: bool = False) -> str:
+    """`filtered`: only some applies were asked for, so none is not an empty store."""
     if not applies:
-        return "No applies in the audit store."
+        return "No applies match the filter." if filtered else "No applies in the audit store."
     headers = ["Apply", "Target", "State", "Attempt", "Tasks done", "Created", "Error"]
     body = [[a["id"], a["target"], a["state"], f"{a['attempt']}/{a['max_attempts']}",
              f"{a['tasks_completed']}/{a['tasks_total']}", a["created_at"], a["error"]]

@@ -235,6 +235,15 @@ def list_applies(conn: Connection, *, state: str | None = None,
     return [_apply(row) for row in conn.execute(sql, params)]
 
 
+def task_progress(conn: Connection, state: str | None = None) -> dict[str, tuple[int, int]]:
+    """apply id → (tasks completed, tasks) for every apply (in `state`), in one query."""
+    where, params = ("", ()) if state is None else (
+        " WHERE apply_id IN (SELECT id FROM setright_applies WHERE state = ?)", (state,))
+    return {apply_id: (int(done), int(total)) for apply_id, done, total in conn.execute(
+        "SELECT apply_id, coalesce(sum(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0),"
+        f" count(*) FROM setright_tasks{where} GROUP BY apply_id", params)}
+
+
 def active_apply(conn: Connection, target: str) -> ApplyRow | None:
     """The target's one non-terminal apply (pending, running or failed_retryable), if any."""
     marks = ", ".join("?" for _ in NON_TERMINAL_APPLY_STATES)
