@@ -119,7 +119,11 @@ def _committed_line(d: Diagnosis) -> str | None:
     shown = [f"operation {seq}: {_cell(statement, 70)}"
              for seq, statement in d.committed_operations[:SHOWN_COMMITTED]]
     more = len(d.committed_operations) - SHOWN_COMMITTED
-    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+    if more > 0:
+        shown.append(f"and {more} more")
+    # a statement that ends with its own `;` (SQLite keeps it) is not given a second one
+    return "".join(part + ("" if n == len(shown) - 1 else " " if part.endswith(";") else "; ")
+                   for n, part in enumerate(shown))
 
 
 def diagnostics(d: Diagnosis) -> list[str]:
