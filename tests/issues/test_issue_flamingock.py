@@ -177,3 +177,14 @@ def test_an_issue_table_gives_rows_and_columns_alike() -> None:
     assert issue_columns(rows) == by_columns.columns == by_rows.columns
     assert by_rows.columns["partial_state_possible"] == (True, False, True)
     assert issue_columns([])["change_id"] == () and len(IssueTable(rows=[])) == 0
+
+
+def test_write_names_the_folder_the_config_names(runner: CliRunner, project: Path) -> None:
+    config = project / "setright.yaml"
+    config.write_text(config.read_text() + "resolutions: ops/decisions\n")
+    result = invoke(runner, "issue", "get", "-c", "cache-warming-q4", "--write")
+    assert result.exit_code == 0, result.output
+    assert (project / "ops" / "decisions" / "2026-11-22-cache-warming-q4.yaml").is_file()
+    assert "Commit ops/decisions/2026-11-22-cache-warming-q4.yaml (or run" in result.output
+    assert "Wrote ops/decisions/2026-11-22-cache-warming-q4.yaml:" in result.output
+    assert "resolutions/" not in result.output

@@ -55,6 +55,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.render.style import to_json
     from setright.resolutions.template import free_file_name, resolution_file_name
     from setright.resolutions.template import resolution_yaml
+    from setright.runner.fresh_plan import shown_path
     from setright.store.diagnosis import diagnose_change
     from setright.store.issue_list import list_issues
 
@@ -98,9 +99,10 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     if as_json:
         click.echo(to_json(issue_json(chosen, text, name, len(others), following, drift)))
     else:
-        click.echo(render_get(chosen, text, name, len(others), following, drift))
+        folder = shown_path(config.resolutions, config.root)
+        click.echo(render_get(chosen, text, name, len(others), following, drift, folder))
         if write:
-            click.echo(f"\nWrote resolutions/{name}: fill in its reason, then "
+            click.echo(f"\nWrote {folder}/{name}: fill in its reason, then "
                        "'setright validate' and 'setright plan'.")
 
 

@@ -247,13 +247,14 @@ def guidance(d: Diagnosis) -> list[str]:
     return ["RESOLUTION GUIDANCE", *(f"  {i}. {s}" for i, s in enumerate(steps, 1))]
 
 
-def resolve_with(d: Diagnosis, yaml_text: str, file_name: str) -> list[str]:
+def resolve_with(d: Diagnosis, yaml_text: str, file_name: str,
+                 folder: str = "resolutions") -> list[str]:
     import shlex
 
     from setright.resolutions.template import suggested_resolution
 
     lines = ["RESOLVE WITH",
-             f"  Commit resolutions/{file_name} (or run 'setright issue get -c "
+             f"  Commit {folder}/{file_name} (or run 'setright issue get -c "
              f"{shlex.quote(d.change_id)} --write'):", ""]
     lines += ["    " + ln for ln in yaml_text.splitlines()]
     lines += ["", "  Or imperatively:"]
@@ -288,14 +289,16 @@ def drift_section(d: Diagnosis, report: DriftReport) -> list[str]:
 
 
 def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
-              following: str | None = None, drift: DriftReport | None = None) -> str:
+              following: str | None = None, drift: DriftReport | None = None,
+              folder: str = "resolutions") -> str:
+    """`folder`: the resolution files' folder as the project names it (`resolutions:`)."""
     header = [f"ISSUE: {d.change_id}", *_kv([
         ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
         ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
         ("Error", _cell(d.error_summary, 100) or "none recorded"),
     ])]
     parts = [header, diagnostics(d), *([drift_section(d, drift)] if drift else []),
-             guidance(d), resolve_with(d, yaml_text, file_name)]
+             guidance(d), resolve_with(d, yaml_text, file_name, folder)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
         import shlex
