@@ -152,10 +152,12 @@ def test_cancel_does_not_resolve_partial_state(tmp_path: Path, snapshot) -> None
     assert project.cli("run", clock=FixedClock(T0)).exit_code == 1
 
 
-@pytest.mark.parametrize("answer, code, state", [("y\n", 0, "cancelled"), ("n\n", 1, "failed")])
+@pytest.mark.parametrize("answer, code, state", [("yes\n", 0, "cancelled"), ("y\n", 1, "failed"),
+                                                ("n\n", 1, "failed")])
 def test_cancel_asks_on_a_terminal(failed, monkeypatch, answer, code, state) -> None:
+    """Only 'yes' cancels, as for every command that asks before it writes."""
     project, apply_id = failed
-    monkeypatch.setattr("setright.cli.applies_cmd.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("setright.cli.confirm.stdin_is_terminal", lambda: True)
     result = project.cli("applies", "cancel", apply_id, "--reason", "r", input=answer)
     assert result.exit_code == code
     assert f"Cancel apply {apply_id} on target app (failed)?" in result.output

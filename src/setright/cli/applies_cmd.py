@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 _STATES = ("pending", "running", "completed", "failed_retryable", "failed", "cancelled")
-
-
-def stdin_is_terminal() -> bool:
-    """Whether someone can answer a confirmation prompt (tests replace this)."""
-    return sys.stdin.isatty()
 
 
 @click.group()
@@ -64,23 +58,19 @@ def applies_cancel(app, apply_id: str, reason: str, yes: bool) -> None:  # type:
     It does not resolve partial state: the audit log is untouched, so a change
     that failed without a transaction is still an issue afterwards.
     """
-    from setright.errors import SetrightError
     from setright.render.applies import cancelled
     from setright.store.applies import cancel_apply, get_apply
     from setright.store.issues import blocking_issues
     from setright.store.transitions import Provenance
 
+    from setright.cli.confirm import confirm
     from setright.cli.imperative import check_like_a_file
 
     check_like_a_file("redrive", {"apply": apply_id}, reason)  # what a redrive's are checked by
     store = app.writer()
     apply = get_apply(store.conn, apply_id)
-    if not yes:
-        if not stdin_is_terminal():
-            raise SetrightError("refusing to cancel without confirmation",
-                                ["no terminal to ask on: pass --yes to cancel non-interactively"])
-        click.confirm(f"Cancel apply {apply.id} on target {apply.target} ({apply.state})?",
-                      abort=True)
+    confirm(f"Cancel apply {apply.id} on target {apply.target} ({apply.state})?",
+            assume_yes=yes, flag="--yes", cancelled="apply not cancelled; nothing was written")
     prov = Provenance(actor=app.actor(), source="cli", reason=reason)
     previous, after, count = cancel_apply(store, apply_id, prov, lock_ttl=app.config().lock_ttl)
     issues = [{"change_id": v.facts.change_id, "state": v.facts.state, "meaning": v.rule.meaning}
