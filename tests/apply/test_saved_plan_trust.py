@@ -8,6 +8,7 @@ only catches accidents, the re-derivation is what protects the store.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -287,6 +288,19 @@ def test_a_100000_level_nested_plan_is_a_normal_error(project, clock) -> None:
         "not a plan setright wrote")
     plan.write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)
     assert "nested deeper than 24 levels" in refused(project, clock, plan)
+
+
+def test_a_number_too_long_to_read_is_a_normal_error(project, clock) -> None:
+    plan = save(project, clock)
+    text = plan.read_text()
+    forged = re.sub(r'(": )\d+', lambda m: m[1] + "9" * 5000, text, count=1)
+    assert forged != text
+    plan.write_text(forged)
+    assert refused(project, clock, plan) == (
+        "Error: invalid plan file: <root>/plan.json: holds a number too long to read; "
+        "not a plan setright wrote")
+    shown = project.cli("show", str(plan), clock=clock)
+    assert shown.exit_code == 1 and "internal error" not in shown.output
 
 
 # -- show reports what apply would refuse, in the same words --------------------------

@@ -188,3 +188,10 @@ def test_write_names_the_folder_the_config_names(runner: CliRunner, project: Pat
     assert "Commit ops/decisions/2026-11-22-cache-warming-q4.yaml (or run" in result.output
     assert "Wrote ops/decisions/2026-11-22-cache-warming-q4.yaml:" in result.output
     assert "resolutions/" not in result.output
+
+
+def test_an_empty_change_id_is_refused_not_read_as_none(runner: CliRunner, project: Path) -> None:
+    result = invoke(runner, "issue", "get", "-c", "", "--write")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "Error: Invalid value for --change-id: must not be empty"
+    assert not (project / "resolutions").exists() or not any((project / "resolutions").iterdir())

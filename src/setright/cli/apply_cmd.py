@@ -110,7 +110,7 @@ def _since(_ctx: object, _param: object, value: str | None) -> str | None:
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0, max=10**9), default=50, show_default=True,
               metavar="N", help="Show the newest N entries (0: all).")
 @click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
               help="Only entries that marked this change or redrove an apply with it.")

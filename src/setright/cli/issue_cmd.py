@@ -60,6 +60,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.store.issue_list import list_issues
 
     del guidance  # accepted for Flamingock's users: the report always carries the guidance
+    if change_id == "":   # an unset shell variable: never another change in its place
+        raise click.BadParameter("must not be empty", param_hint="--change-id")
     store, config = app.reader(), app.config()
     now = store.now_ms()
     markers = _markers(config)
@@ -68,7 +70,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     if change_id is None and not issues:
         click.echo("No issues found.")
         return
-    chosen = diagnose_change(store.conn, store.audit_table, change_id or issues[0].change_id,
+    chosen = diagnose_change(store.conn, store.audit_table, issues[0].change_id if change_id is None else change_id,
                              now_ms=now, redrive_max_age=config.redrive_max_age, markers=markers,
                              lock_table=config.flamingock_lock_table)
     if chosen is None:

@@ -118,6 +118,9 @@ def load_plan(path: Path, shown: str | None = None) -> tuple[Plan, str]:
     except RecursionError:
         raise _invalid(name, "$", f"nested deeper than {MAX_DEPTH} levels; "
                        "not a plan setright wrote") from None
+    except ValueError:   # an integer of more digits than Python converts (4,300)
+        raise _invalid(name, "$", "holds a number too long to read; "
+                       "not a plan setright wrote") from None
     deep = _too_deep(data, MAX_DEPTH)
     if deep is not None:
         raise _invalid(name, deep, f"nested deeper than {MAX_DEPTH} levels; "
