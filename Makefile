@@ -1,5 +1,5 @@
-# The entry points of the README: `make demo`, `make test` and `make bench`.
-# Both build a private virtual environment on first use, so a fresh machine
+# The entry points of the README: `make demo`, `make test`, `make bench` and `make stress`.
+# Each builds a private virtual environment on first use, so a fresh machine
 # needs only Python >= 3.11 and make.
 PYTHON ?= python3
 VENV   ?= .venv

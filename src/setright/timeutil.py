@@ -105,7 +105,6 @@ def _dt_ms(dt: datetime) -> int:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"
 
 
 def parse_duration(value: object) -> float:
@@ -116,10 +115,3 @@ def parse_duration(value: object) -> float:
     if not match:
         raise ValueError(f"not a duration: {value!r} (use e.g. 60s, 5m, 1h, 1d)")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"

@@ -81,12 +81,22 @@ class App:
             raise RuntimeError("this command already opened the store for writing")
         return self._store
 
-    def writer(self) -> Store:
-        """The store for a write command: created and upgraded if needed, the audit log folded."""
+    def writer(self, *, create: bool = False) -> Store:
+        """The store for a write command: upgraded if needed, the audit log folded. Only a
+        command that starts a store's history (`run`) creates a missing SQLite one: any
+        other writer has nothing to act on there, so a mistyped `--store` path is
+        `Error: no audit store at URL`, not a new empty store left behind."""
         if self._store is None:
             from setright.store import Store
 
             config = self.config()
+            if not create and config.store.path is not None and not config.store.path.exists():
+                from setright.db.url import check_store_url
+                from setright.errors import StoreError
+
+                raise StoreError(f"no audit store at {config.store.shown}", [
+                    f"{check_store_url(config.store)},",
+                    "or create it with 'setright init' (or 'setright run')"])
             store = Store.open(config.store, config.audit_table, self.get_clock(),
                                timezone=config.timezone)
             self._snapshot.callback(store.close)

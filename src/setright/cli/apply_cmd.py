@@ -110,7 +110,7 @@ def _since(_ctx: object, _param: object, value: str | None) -> str | None:
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(min=0, max=10**9), default=50, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               metavar="N", help="Show the newest N entries (0: all).")
 @click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
               help="Only entries that marked this change or redrove an apply with it.")
@@ -126,8 +126,9 @@ def history(app, limit: int, change_id: str | None, since: str | None,  # type: 
     from setright.render.style import to_json
     from setright.store.history import ledger_history
 
-    page = ledger_history(app.reader().conn, limit=limit or None, change_id=change_id,
-                          since=since)
+    # past any count a store holds, and within SQL's 64-bit integers
+    page = ledger_history(app.reader().conn, limit=min(limit, 2**62) or None,
+                          change_id=change_id, since=since)
     if as_json:
         click.echo(to_json({"history": page.rows, "more": page.more}))
     else:

@@ -59,7 +59,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
         changes = load_all(config, warnings)
         for warning in warnings:
             click.echo(f"Warning: {warning}", err=True)
-        store = app.writer()
+        store = app.writer(create=True)
         printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty(),
                                   interval=plain_interval(os.environ))
         try:

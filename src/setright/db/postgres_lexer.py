@@ -26,7 +26,6 @@ from dataclasses import dataclass
 #: Token kinds. Strings, dollar bodies and quoted identifiers are opaque to every caller.
 SPACE, COMMENT, STRING, QUOTED, WORD, SEMI, OTHER = (
     "space", "comment", "string", "quoted", "word", "semi", "other")
-OPAQUE = (STRING, QUOTED)
 
 
 @dataclass(frozen=True)
