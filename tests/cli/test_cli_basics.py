@@ -172,3 +172,19 @@ def test_a_deleted_working_folder_is_one_error(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == ("Error: the current folder no longer exists (it was deleted or "
                              "moved)\n  change to the project's folder again\n")
+
+
+@pytest.mark.parametrize("args", [
+    ["apply", "--auto-approve"], ["audit", "fix", "-c", "x", "-r", "APPLIED", "--reason", "r",
+                                  "--yes"],
+    ["redrive", "ap-x", "--reason", "r", "--yes"], ["lock", "release", "x"],
+    ["applies", "cancel", "ap-x", "--reason", "r", "--yes"],
+    ["store", "migrate", "--to", "sqlite:///moved.db"]])
+def test_a_mistyped_store_path_is_an_error_never_a_new_store(runner: CliRunner, tmp_path,
+                                                              monkeypatch, args) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    result = runner.invoke(cli, ["--store", "sqlite:///.setrigth/audit.db", *args])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "Error: no audit store at sqlite:///.setrigth/audit.db"
+    assert not (tmp_path / ".setrigth").exists() and not (tmp_path / "moved.db").exists()
