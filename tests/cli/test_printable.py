@@ -136,3 +136,46 @@ def test_such_an_id_can_still_be_resolved_by_a_file(project: Path) -> None:
     code, out, _ = invoke(project, "audit", "list", "--json")
     states = {r["change_id"]: r["state"] for r in json.loads(out)["changes"]}
     assert states[EVIL_ID] == "MANUAL_MARKED_AS_APPLIED"
+
+
+@pytest.mark.parametrize("odd_id", ["fix-\nusers", "  padded ", "drop-\u202eelbat", "a\u2028b"])
+def test_any_id_a_store_holds_can_be_resolved_and_is_written_escaped(project: Path,
+                                                                     odd_id: str) -> None:
+    conn = sqlite3.connect(project / "flamingock.db")
+    conn.execute("INSERT INTO flamingockAuditLog (execution_id, stage_id, change_id, author,"
+                 " created_at, state, tx_strategy, target_system_id, recovery_strategy,"
+                 " error_trace, metadata) VALUES ('exec-3', 'stage', ?, 'flamingock', ?,"
+                 " 'FAILED', 'NON_TX', 'user-db', 'MANUAL_INTERVENTION', 'boom', '{}')",
+                 (odd_id, T0 - 500))
+    conn.commit()
+    conn.close()
+    (project / "resolutions").mkdir()
+    code, out, err = invoke(project, "issue", "get", "-c", odd_id, "--write")
+    assert code == 0, out + err
+    [path] = (project / "resolutions").iterdir()
+    text = path.read_text()
+    assert all(c.isprintable() or c == "\n" for c in text)   # escaped, never the raw id
+    path.write_text(text.replace('reason: ""', 'reason: "checked by hand"'))
+    code, out, err = invoke(project, "validate")
+    assert code == 0, out + err
+    code, out, err = invoke(project, "apply", "--auto-approve", "--allow-dirty")
+    assert code == 0, out + err
+    code, out, _ = invoke(project, "audit", "list", "--json")
+    states = {r["change_id"]: r["state"] for r in json.loads(out)["changes"]}
+    assert states[odd_id].startswith("MANUAL_MARKED_AS_")
+
+
+def test_a_line_break_in_a_store_id_never_starts_a_line_of_its_own(project: Path) -> None:
+    conn = sqlite3.connect(project / "flamingock.db")
+    conn.execute("INSERT INTO flamingockAuditLog (execution_id, stage_id, change_id, author,"
+                 " created_at, state, tx_strategy, target_system_id, recovery_strategy,"
+                 " error_trace, metadata) VALUES ('exec-3', 'stage', 'fix-\nusers', 'f', ?,"
+                 " 'FAILED', 'NON_TX', 'user-db', 'MANUAL_INTERVENTION', 'boom', '{}')",
+                 (T0 - 500,))
+    conn.commit()
+    conn.close()
+    for args in (("issue", "list"), ("audit", "list"), ("issue", "get", "-c", "fix-\nusers")):
+        _code, out, _ = invoke(project, *args)
+        lines = out.splitlines()
+        assert not any(line.startswith("users") for line in lines), out
+        assert any("fix-\\nusers" in line for line in lines), out

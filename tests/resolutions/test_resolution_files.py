@@ -190,8 +190,8 @@ redrives:
         "r.yaml:3:9: $.ticket: expected a string, got int 1234",
         "r.yaml:4:1: $.colour: unknown key 'colour' (allowed: author, reason, redrives, "
         "resolutions, ticket, version)",
-        "r.yaml:6:13: $.resolutions[0].change: 42 is not valid: expected a change id on one "
-        "line, without surrounding spaces (quote ids that look like numbers)",
+        "r.yaml:6:13: $.resolutions[0].change: 42 is not valid: expected a change id, as the "
+        "audit store holds it (quote ids that look like numbers)",
         "r.yaml:7:17: $.resolutions[0].resolution: 'APPLY' is not valid: expected APPLIED or "
         "ROLLED_BACK",
         "r.yaml:8:13: $.resolutions[0].expect: 'STARTD' is not valid: expected a change state: "

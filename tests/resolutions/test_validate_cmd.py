@@ -134,9 +134,9 @@ redrives:
     assert result.exit_code == 1
     assert result.stdout == snapshot
     problems = [line for line in result.stdout.splitlines() if line.startswith("resolutions/")]
-    assert len(problems) == 10
+    assert len(problems) == 9   # a padded id is an id (a store may hold one): not an error
     assert all(re.match(r"resolutions/bad\.yaml:\d+:\d+: \$\.[a-z]", line) for line in problems)
-    assert result.stdout.splitlines()[-1] == "2 files, 1 entry: 10 errors, 0 warnings"
+    assert result.stdout.splitlines()[-1] == "2 files, 1 entry: 9 errors, 0 warnings"
 
 
 @pytest.mark.parametrize("reason", ['""  # required: what you verified, and how', "", "'  '"])

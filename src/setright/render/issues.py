@@ -247,20 +247,33 @@ def guidance(d: Diagnosis) -> list[str]:
     return ["RESOLUTION GUIDANCE", *(f"  {i}. {s}" for i, s in enumerate(steps, 1))]
 
 
-def resolve_with(d: Diagnosis, yaml_text: str, file_name: str,
-                 folder: str = "resolutions") -> list[str]:
+def shell_word(text: str) -> str:
+    """`text` as one shell word to copy: `shlex.quote`, or for text with a line break or
+    another unprintable character, bash's `$'…'` with each such character escaped, so a
+    suggested command stays on its line and names the id exactly."""
     import shlex
 
+    if text.isprintable():
+        return shlex.quote(text)
+    escaped = "".join(
+        "\\" + c if c in "\\'" else c if c.isprintable()
+        else "\\n" if c == "\n" else f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF
+        else f"\\U{ord(c):08x}" for c in text)
+    return f"$'{escaped}'"
+
+
+def resolve_with(d: Diagnosis, yaml_text: str, file_name: str,
+                 folder: str = "resolutions") -> list[str]:
     from setright.resolutions.template import suggested_resolution
 
     lines = ["RESOLVE WITH",
              f"  Commit {folder}/{file_name} (or run 'setright issue get -c "
-             f"{shlex.quote(d.change_id)} --write'):", ""]
+             f"{shell_word(d.change_id)} --write'):", ""]
     lines += ["    " + ln for ln in yaml_text.splitlines()]
     lines += ["", "  Or imperatively:"]
     if d.redrive.possible and d.apply_id:
         lines.append(f"    setright redrive {d.apply_id} --reason \"…\"")
-    lines.append(f"    setright audit fix -c {shlex.quote(d.change_id)} -r "
+    lines.append(f"    setright audit fix -c {shell_word(d.change_id)} -r "
                  f"{suggested_resolution(d)} --reason \"…\"")
     return lines
 
@@ -292,7 +305,7 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
               following: str | None = None, drift: DriftReport | None = None,
               folder: str = "resolutions") -> str:
     """`folder`: the resolution files' folder as the project names it (`resolutions:`)."""
-    header = [f"ISSUE: {d.change_id}", *_kv([
+    header = [f"ISSUE: {d.change_id}".replace("\n", "\\n"), *_kv([  # one line, whatever the id
         ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
         ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
         ("Error", _cell(d.error_summary, 100) or "none recorded"),
@@ -301,9 +314,7 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
              guidance(d), resolve_with(d, yaml_text, file_name, folder)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
-        import shlex
-
-        out += (f"\n\nNext: setright issue get -c {shlex.quote(following)}   "
+        out += (f"\n\nNext: setright issue get -c {shell_word(following)}   "
                 f"({remaining} more issue{'s' * (remaining > 1)})")
     return out
 

@@ -46,9 +46,10 @@ _ASCII = {"tl": "+", "tm": "+", "tr": "+", "ml": "+", "mm": "+", "mr": "+",
 
 
 def table(headers: list[str], rows: list[list[Any]], style: Style) -> str:
-    """A bordered table; cells are shown with `str()`, `None` as empty."""
+    """A bordered table; cells are shown with `str()`, `None` as empty, a line break in one
+    as `\\n` (a value from the store may hold one: it must not start a row of its own)."""
     chars = _ASCII if style.ascii else _BOX
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    cells = [[("" if c is None else str(c).replace("\n", "\\n")) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def rule(left: str, mid: str, right: str) -> str:

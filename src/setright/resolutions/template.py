@@ -2,11 +2,15 @@
 
 Rendered as text rather than dumped, so it can carry the comments that tell
 an operator what to fill in; every scalar is quoted by PyYAML, so ids with
-quotes or unicode stay valid YAML.
+quotes or unicode stay valid YAML. A value holding anything `str.isprintable`
+refuses (a line break, an escape, a bidirectional override, a zero-width
+space) is written as a JSON string, which YAML reads as the same double-quoted
+text: on one line, every such character escaped, in the file as on screen.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +23,8 @@ from setright.store.diagnosis import Diagnosis
 def yaml_scalar(value: str) -> str:
     if value == "":
         return '""'
+    if not value.isprintable():
+        return json.dumps(value)
     text = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000)
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
