@@ -3,6 +3,9 @@ the README's command reference is exactly what `--help` prints (it cannot drift)
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,6 +127,18 @@ def test_readme_command_reference_is_the_real_help() -> None:
     assert replace_block(text, reference()) == text, (
         "README.md's command reference is stale: run "
         "'.venv/bin/python -m setright.cli.docs --readme README.md'")
+
+
+@pytest.mark.parametrize("columns", ["200", "80"])
+def test_the_reference_is_what_help_prints_on_a_terminal(columns: str) -> None:
+    """Word for word and line for line: `--help` wraps at 78 columns on any terminal as
+    wide as 80 or wider, and so does the reference."""
+    text = README.read_text(encoding="utf-8")
+    env = {**os.environ, "COLUMNS": columns}
+    for path in ("", "redrive", "issue get", "store migrate"):  # a real process: CliRunner
+        shown = subprocess.run([sys.executable, "-m", "setright", *path.split(), "--help"],
+                               capture_output=True, text=True, env=env, check=True)
+        assert shown.stdout.strip() in text, path                # forces 80 columns
 
 
 def test_reference_has_every_command_once() -> None:
