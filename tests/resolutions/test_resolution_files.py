@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from setright.resolutions.files import (
     load_resolution_file,
     load_resolution_files,
     read_resolution_file,
+    read_resolution_files,
     split_entry_key,
 )
 from setright.schemas import load_schema
@@ -373,3 +375,23 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     from jsonschema import Draft202012Validator
 
     Draft202012Validator.check_schema(load_schema("resolution"))
+
+
+def test_a_file_the_folder_would_never_read_is_an_error(tmp_path: Path) -> None:
+    """A decision committed in a subfolder must fail CI, not be silently never applied."""
+    folder = tmp_path / "resolutions"
+    (folder / "2026-12").mkdir(parents=True)
+    (folder / ".hidden").mkdir()
+    body = "version: 1\nreason: ok\nresolutions:\n  - change: x\n    resolution: ROLLED_BACK\n"
+    (folder / "2026-12" / "incident.yaml").write_text(body)
+    (folder / ".hidden" / "skip.yaml").write_text(body)
+    (folder / "2026-12" / "notes.txt").write_text("not YAML")
+    (folder / "top.yaml").write_text(body)
+    os.mkfifo(folder / "pipe.yaml")
+    loaded = read_resolution_files(folder, tmp_path)
+    assert [f.path for f in loaded.files] == ["resolutions/top.yaml"]
+    assert [(p.source, p.message.split(";")[0]) for p in loaded.problems] == [
+        ("resolutions/pipe.yaml", "not a regular file"),
+        ("resolutions/2026-12/incident.yaml", "a resolution file in a subfolder is never read:"
+                                              " setright reads only the files directly in"
+                                              " resolutions/")]

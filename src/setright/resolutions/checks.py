@@ -219,8 +219,8 @@ def validate_resolutions(config: Config, paths: Sequence[Path] | None = None, *,
     folder = config.resolutions
     whole_folder = paths is None or any(
         Path(p).resolve() == folder.resolve() for p in paths)
-    loaded = read_resolution_files(find_resolution_files(folder) if paths is None
-                                   else list(paths), config.root)
+    sources = list(paths) if paths is not None else [folder] if folder.is_dir() else []
+    loaded = read_resolution_files(sources, config.root)
     named = set(loaded.names)
     context_paths = [p for p in find_resolution_files(folder)
                      if relative_name(p, config.root) not in named]

@@ -235,6 +235,7 @@ def expand_sources(sources: Path | Iterable[Path], root: Path
     for item in items:
         if item.is_dir():
             candidates = find_resolution_files(item)
+            problems.extend(_never_read(item, root))
         elif item.is_file() or item.is_symlink() or (item.suffix and not is_yaml_name(item.name)):
             candidates = [item] if is_yaml_name(item.name) else []
         else:  # a missing YAML file or folder (most likely a typo), or a device
@@ -245,6 +246,28 @@ def expand_sources(sources: Path | Iterable[Path], root: Path
         for path in candidates:
             found.setdefault(relative_name(path, root), path)
     return {name: found[name] for name in sorted(found)}, problems
+
+
+def _never_read(folder: Path, root: Path) -> list[Problem]:
+    """YAML files a folder holds that would never be read: in a subfolder (setright reads
+    only the files directly in it), or not a file at all (a pipe, a device). Each is an
+    error, so a decision committed in the wrong place fails CI instead of never applying."""
+    problems = []
+    with os.scandir(folder) as listing:
+        odd = sorted(e.name for e in listing if is_yaml_name(e.name) and not e.is_dir()
+                     and not (e.is_file() or e.is_symlink()))
+    problems += [Problem(relative_name(folder / name, root), None, None, "",
+                         "not a regular file; setright reads only files") for name in odd]
+    for parent, folders, names in os.walk(folder):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        if parent == os.fspath(folder):
+            continue
+        problems += [Problem(relative_name(Path(parent, name), root), None, None, "",
+                             "a resolution file in a subfolder is never read: setright reads "
+                             f"only the files directly in {relative_name(folder, root)}/; "
+                             "move it there")
+                     for name in sorted(names) if is_yaml_name(name)]
+    return problems
 
 
 def read_resolution_file(path: Path, root: Path, *, name: str | None = None
