@@ -153,3 +153,13 @@ def test_a_note_of_several_lines_stays_under_its_entry(project: Project, clock, 
     from runhelp import normalise
 
     assert (out, normalise(markdown.stdout)) == snapshot
+
+
+def test_markdown_renders_hostile_text_as_text() -> None:
+    """A note or an id cannot close the fold, end a code span early or make a link."""
+    from setright.render.plan import _md_code, _md_escape
+
+    assert _md_escape("verified </details> see [me](http://x) | `y`") == (
+        "verified \\</details\\> see \\[me\\](http://x) \\| \\`y\\`")
+    assert _md_code('resolution.change["add-`idx`"]') == '``resolution.change["add-`idx`"]``'
+    assert _md_code("`x", cell=True) == "`` `x ``" and _md_code("a|b", cell=True) == "`a\\|b`"

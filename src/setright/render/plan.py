@@ -5,6 +5,7 @@ Plain functions of the `Plan` model; none of them reads the store.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from setright.planner.model import SYMBOLS, Action, ActionKind, Outcome, Plan
@@ -166,8 +167,26 @@ def plan_text(plan: Plan, style: Style) -> str:
     return "\n".join(out + (_cannot_apply(plan) if plan.errored else []))
 
 
+#: what Markdown (GitHub's) builds structure from: HTML (`</details>` would close the
+#: fold), code spans, links and table cells; emphasis is left alone
+_MD_STRUCTURE = re.compile(r"[\\`<>\[\]|]")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from a file or the store as Markdown prose that renders as that text: on one
+    line, each structural character backslash-escaped."""
+    return _MD_STRUCTURE.sub(lambda m: "\\" + m[0], text).replace("\n", " ")
+
+
+def _md_code(text: str, *, cell: bool = False) -> str:
+    """`text` as one code span, however many backticks it holds (the fence is longer than
+    its longest run); in a table `cell`, its `|` escaped, as GitHub's tables need."""
+    text = text.replace("\n", " ")
+    if cell:
+        text = text.replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -190,22 +209,24 @@ def plan_markdown(plan: Plan) -> str:
     if conflicts:
         sections.append(["#### Conflicts", ""])
         for a in conflicts:
-            sections.append([f"- `{a.address}` ({_where(a)}): " + _md_escape(a.messages[0]
-                                                                             if a.messages else "")]
+            first = a.messages[0] if a.messages else ""
+            sections.append([f"- {_md_code(a.address)} ({_md_escape(_where(a))}): "
+                             + _md_escape(first)]
                             + [f"  - {_md_escape(m)}" for m in a.messages[1:]])
     drifted = [a for a in plan.actions if a.drift]
     if drifted:   # the target's schema since the failure: a reviewer must see it
         sections.append(["", "#### Schema drift since the apply failed", ""])
         for a in drifted:
-            sections.append([f"- `{a.address}`:"] + [f"  - {_md_escape(d)}" for d in a.drift])
+            sections.append([f"- {_md_code(a.address)}:"]
+                            + [f"  - {_md_escape(d)}" for d in a.drift])
     if plan.actions:
         sections.append(["", "| | Address | Change | File |", "|---|---|---|---|"])
     for a in plan.actions:
-        sections.append([f"| {_symbol(a, style)} | `{_md_escape(a.address)}` | "
+        sections.append([f"| {_symbol(a, style)} | {_md_code(a.address, cell=True)} | "
                          f"{_md_escape(_change(a, style))} | {_md_escape(_where(a))} |"])
     details = []
     for a in plan.actions:
-        details.append("\n".join([f"**`{a.address}`**", "",
+        details.append("\n".join([f"**{_md_code(a.address)}**", "",
                                   *(f"- {_md_escape(ln)}" for ln in action_details(a, style)),
                                   ""]))
     if not plan.actions:
