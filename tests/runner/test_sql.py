@@ -186,6 +186,9 @@ from setright.runner.sql import statement_spans, transaction_control  # noqa: E4
     ("LOCK TABLES a WRITE;", [(0, "LOCK TABLES")]),
     ("-- first\n/* then */ COMMIT;", [(20, "COMMIT")]),
     ("SELECT 1; -- ok\n  COMMIT", [(18, "COMMIT")]),
+    # MariaDB's compound statement (its DO block; MariaDB's splitter keeps it whole)
+    ("BEGIN NOT ATOMIC SELECT 1", []), ("begin  not atomic\n  SELECT 2", []),
+    ("BEGIN NOT;", [(0, "BEGIN")]),
 ])
 def test_transaction_control_is_found_by_the_first_keyword(
         script: str, expected: list[tuple[int, str]]) -> None:

@@ -77,6 +77,16 @@ def test_a_ddl_change_runs_statement_by_statement_with_a_load_warning(
     assert code == 0 and out == snapshot(name="status")
 
 
+def test_a_begin_not_atomic_block_runs(project: Project, mysql_url: str) -> None:  # noqa: F811
+    """MariaDB's compound statement is its `DO` block: a body, not transaction control."""
+    write_change(project, "_0001__block", "id: block\napply: |\n"
+                 "  CREATE TABLE t2 (n INT);\n  BEGIN NOT ATOMIC\n    DECLARE x INT DEFAULT 7;\n"
+                 "    INSERT INTO t2 VALUES (x);\n  END;\n")
+    code, out = cli(project, mysql_url, "run")
+    assert code == 0, out
+    assert mysql_rows(mysql_url, "SELECT n FROM t2") == [(7,)]
+
+
 def test_a_statement_committed_implicitly_though_not_ddl_is_never_called_rolled_back(
         project: Project, mysql_url: str) -> None:  # noqa: F811
     """MariaDB commits ANALYZE TABLE's transaction but keeps its in-transaction flag set: the

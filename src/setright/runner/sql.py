@@ -85,6 +85,8 @@ def _first_keyword_control(statement: str) -> tuple[int, str] | None:
         return None
     first = words[0][1].upper()
     following = [w.upper().lstrip("@") for _, w in words[1:]]
+    if first == "BEGIN" and following[:2] == ["NOT", "ATOMIC"]:
+        return None   # MariaDB's compound statement (its `DO` block), not a transaction
     if first in TX_KEYWORDS:
         return words[0][0], first
     if first == "START" and following[:1] == ["TRANSACTION"]:
