@@ -395,3 +395,12 @@ def test_a_file_the_folder_would_never_read_is_an_error(tmp_path: Path) -> None:
         ("resolutions/2026-12/incident.yaml", "a resolution file in a subfolder is never read:"
                                               " setright reads only the files directly in"
                                               " resolutions/")]
+
+
+def test_a_value_that_breaks_two_rules_of_a_field_is_one_problem(tmp_path: Path) -> None:
+    path = tmp_path / "resolutions" / "t.yaml"
+    path.parent.mkdir()
+    path.write_text('version: 1\nreason: ok\nticket: "OPS-1\\nOPS-2"\nresolutions:\n'
+                    "  - change: x\n    resolution: ROLLED_BACK\n")
+    _, problems = read_resolution_file(path, tmp_path)
+    assert [(p.line, p.path) for p in problems] == [(3, "$.ticket")]

@@ -72,13 +72,29 @@ def schema_problems(doc: YamlDocument, name: str) -> list[Problem]:
 def data_problems(data: Any, name: str) -> list[tuple[str, str]]:
     """(JSON path, message) of every violation of data that has no file (what `audit fix`
     and `redrive` were given), so the command line obeys the rules a file does."""
-    found = validator_for(name).iter_errors(data)
+    found = _one_per_rule(validator_for(name).iter_errors(data))
     return sorted((e.json_path, _message(e)) for e in found)
+
+
+def _one_per_rule(errors: Any) -> list[Any]:
+    """The errors, but of the `allOf` parts one value fails, only the first: a ticket with a
+    line break breaks both of its rules, and is one problem, said once."""
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for error in errors:
+        where = list(error.schema_path)
+        if "allOf" in where:
+            rule = (tuple(error.absolute_path), tuple(where[:where.index("allOf")]))
+            if rule in seen:
+                continue
+            seen.add(rule)
+        kept.append(error)
+    return kept
 
 
 def _validate(doc: YamlDocument, name: str) -> list[Problem]:
     found: list[Problem] = []
-    for error in validator_for(name).iter_errors(doc.data):
+    for error in _one_per_rule(validator_for(name).iter_errors(doc.data)):
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = set(error.schema.get("properties", {}))
