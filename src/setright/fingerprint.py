@@ -39,7 +39,7 @@ def fingerprints(items: Sequence[Any]) -> list[str]:
 
 def compact_fingerprints(items: Sequence[Any]) -> list[str]:
     """Fingerprints of many small JSON-shaped values (a plan's guards), DeepHashed over
-    compact data (DESIGN §9.5): each value's canonical JSON text (keys sorted), all in
+    compact data: each value's canonical JSON text (keys sorted), all in
     one `DeepHash`. A text is one leaf to DeepHash where a guard dict is a dozen nodes,
     so 10,000 guards hash in a fifth of the time; equal data still gives an equal print,
     and any changed value a different one. None (nothing read) stays None."""

@@ -127,7 +127,8 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
                files: Sequence[ResolutionFile] | None = None, source: str = "file",
                commits: dict[str, str] | None = None, lock_timeout: float = 0.0,
                pull_request: str | None = None) -> ApplyResult:
-    """Steps 3–6: locks, re-evaluation and writes in one transaction, locks released.
+    """Carry out a checked plan: locks, re-evaluation and writes in one transaction, then
+    the locks released.
 
     `files`: the resolution files the plan names (`load_reviewed_files`); every action is
     re-derived from them and the store, and what is written is the re-derived actions.

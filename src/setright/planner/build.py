@@ -41,7 +41,7 @@ def to_plan_entry(entry: ResolutionEntry | RedriveEntry, file: ResolutionFile) -
 
 def evaluate_entries(conn: Connection, entries: Sequence[PlanEntry],
                      ctx: RedriveContext) -> list[Action]:
-    """The outcome table of §6.2 for every entry, including conflicts between entries."""
+    """The outcome of every entry, including conflicts between entries."""
     marks = [e for e in entries if e.kind == "resolution"]
     guards = dict(zip((id(e) for e in marks),
                       resolution_guards(conn, [e.subject for e in marks], now_ms=ctx.now_ms,

@@ -199,7 +199,7 @@ def _schema_drift(conn: Connection, apply: ApplyRow, entry: PlanEntry, ctx: Redr
 
 def _refusals(conn: Connection, apply: ApplyRow, data: dict[str, Any],
               entry: PlanEntry, ctx: RedriveContext) -> list[str]:
-    """Every §6.2 condition that fails, each as one line."""
+    """Every redrive condition that fails, each as one line."""
     out = []
     if apply.state != "failed":
         out.append(f"apply {apply.id} is {apply.state}; only a failed apply can be redriven")

@@ -89,7 +89,7 @@ def _outcome(entry: PlanEntry, data: dict[str, Any] | None, facts: IssueFacts | 
                 state)
     is_issue = verdict.is_issue
     if state in _SATISFIED_BY[entry.resolution] and not is_issue:
-        # An issue is never satisfied: a ROLLED_BACK whose retry budget is spent (§9.9)
+        # An issue is never satisfied: a ROLLED_BACK whose retry budget is spent
         # marked ROLLED_BACK is a new decision, and it unblocks the target.
         return Outcome.SATISFIED, f"change {entry.subject!r} is already {state}", state
     if is_issue:

@@ -1,4 +1,4 @@
-"""The writes an applied action makes, inside the caller's one write transaction (§6.3 step 5).
+"""The writes an applied action makes, inside the caller's one write transaction.
 
 Every write is a guarded transition or an append; any refusal raises and the
 caller's transaction rolls everything back. Shared by `apply`, `audit fix`

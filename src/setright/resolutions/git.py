@@ -196,7 +196,7 @@ def last_commit(path: Path) -> CommitInfo | None:
 
 
 def adding_commit(path: Path) -> CommitInfo | None:
-    """(sha, author email) of the commit that added `path` (the default `author`, §6.1)."""
+    """(sha, author email) of the commit that added `path` (what a default `author` would be; not used yet)."""
     for root, items in _grouped([path]).items():
         if root is None:
             return None

@@ -1,4 +1,4 @@
-"""What a new apply would run now, and checksum drift (§5.1).
+"""What a new apply would run now, and checksum drift.
 
 `fresh_plan` is pure: it reads the folded audit state and the loaded change
 files and writes nothing, so the runner plans with it and a redrive is checked
@@ -77,7 +77,7 @@ class FreshPlan:
         return {"target": self.target, "changes": [c.canonical() for c in self.changes]}
 
     def fingerprint(self) -> str:
-        """DeepHash over compact data (DESIGN §9.5): the canonical JSON text is one leaf,
+        """DeepHash over compact data: the canonical JSON text is one leaf,
         where the dicts of 2,000 changes are 8,000 nodes; any changed id, checksum or
         count still changes the print."""
         return compact_fingerprints([self.canonical()])[0]

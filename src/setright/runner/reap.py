@@ -1,4 +1,5 @@
-"""Reaping lost applies and settling their in-flight task from the target markers (§5.2 step 1).
+"""Reaping lost applies and settling their in-flight task from the target markers (a
+run's first step).
 
 A runner that dies between a target COMMIT and the store write recording it
 leaves the store behind the target. The markers, written in the same target

@@ -70,7 +70,7 @@ def tx_strategy_for(transactional: bool) -> TxStrategy:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a failed task leaves its apply (§5.2 step 5)."""
+    """How a failed task leaves its apply (retried or stopped)."""
 
     task: TaskState
     apply: ApplyState
@@ -100,7 +100,7 @@ def plan_summary(target: str, fingerprint: str, audit_high_water: int, tasks: in
     large text column before `lease_token` would make each read walk its
     overflow pages. `audit_high_water` is the audit log's highest id when the
     apply was planned: a later row for one of its changes, not written by the
-    apply itself, means someone moved that change since (§5.2 step 4).
+    apply itself, means someone moved that change since.
     """
     return sorted_json({"format": 1, "target": target, "fingerprint": fingerprint,
                         "audit_high_water": audit_high_water, "tasks": tasks,

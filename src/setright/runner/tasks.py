@@ -1,4 +1,4 @@
-"""Executing one task against the target, with its markers (§5.2 step 4).
+"""Executing one task against the target, with its markers.
 
 * transactional: every operation and its marker in one target transaction;
   COMMIT → APPLIED, an error → ROLLBACK → FAILED (TX_SEPARATE_WITH_MARKER).

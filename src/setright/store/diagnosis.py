@@ -59,7 +59,7 @@ class Diagnosis:
     state: str
     meaning: str
     is_issue: bool
-    reason: str                      # the §4.4 row that decided
+    reason: str                      # the issue rule that decided (store/issues.py)
     reason_text: str
     target: str | None
     author: str | None
@@ -209,7 +209,7 @@ def _started_at(conn: Connection, audit_table: str, change_id: str,
 
 def _redrive_hint(conn: Connection, apply: dict[str, Any] | None, *, now_ms: int,
                   max_age: float) -> RedriveHint:
-    """The store-side redrive conditions of §6.2 (the fresh-plan match is `plan`'s to check)."""
+    """The store-side redrive conditions (the fresh-plan match is `plan`'s to check)."""
     if apply is None:
         return RedriveHint(False, why_not="no setright apply recorded this change")
     if apply["state"] != "failed":

@@ -26,7 +26,7 @@ UNSETTLED = "unknown whether it took effect: "
 
 def settled_by_markers(ops: list[tuple[int, str, str]],
                         marks: Collection[int] | None) -> list[tuple[int, str, str]]:
-    """An in-flight task's operations as its target markers settle them (§5.2 step 1).
+    """An in-flight task's operations as its target markers settle them.
 
     A marker exists exactly when its operation committed (a rollback script
     removes its task's markers in its own transaction), so for a task nobody

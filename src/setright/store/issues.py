@@ -3,8 +3,8 @@
 Rows are read top to bottom and the first match decides, exactly like the
 table in the design; `reason` on a verdict is the name of the deciding row.
 Facts are gathered with indexed lookups from the folded state, never by
-reading the whole audit log. The retry-budget row sits right after "done"
-(§9.9): it also catches a runner-written ROLLED_BACK whose apply spent its
+reading the whole audit log. The retry-budget row sits right after "done":
+it also catches a runner-written ROLLED_BACK whose apply spent its
 budget, which would otherwise re-run in a new apply on every `run`.
 """
 
@@ -64,7 +64,7 @@ class IssueFacts:
 
     @property
     def budget_spent(self) -> bool:
-        """The apply that wrote the current row is `failed` with every attempt used (§9.9)."""
+        """The apply that wrote the current row is `failed` with every attempt used."""
         return (self.apply_state == ApplyState.FAILED and self.apply_attempt is not None
                 and self.apply_max_attempts is not None
                 and self.apply_attempt >= self.apply_max_attempts)
@@ -85,7 +85,7 @@ def _queued(f: IssueFacts) -> bool:
 
 
 def _retry_budget_exhausted(f: IssueFacts) -> bool:
-    """Every attempt of a `failed` apply failed and was undone (§9.9), unless ALWAYS_RETRY.
+    """Every attempt of a `failed` apply failed and was undone, unless ALWAYS_RETRY.
 
     Undone by the database (transactional FAILED: the apply only fails once the
     budget is spent) or by the change's rollback script (a runner-written
