@@ -62,11 +62,6 @@ def _conflict(action: Action, message: str) -> None:
         action.messages.insert(0, message)  # the reason it cannot be applied comes first
 
 
-def _where(action: Action) -> str:
-    line = action.entry.get("line")
-    return f"{action.file}:{line}" if line else action.file
-
-
 def _cross_conflicts(actions: list[Action]) -> None:
     """Two entries for one change, two redrives for one target, a redrive and a mark of its change."""
     if all(a.kind == ActionKind.RESOLVE for a in actions):
@@ -82,20 +77,20 @@ def _cross_conflicts(actions: list[Action]) -> None:
             by_target[a.target].append(a)
     for group in by_change.values():
         for a in group if len(group) > 1 else ():
-            others = ", ".join(_where(o) for o in group if o is not a)
+            others = ", ".join(o.place for o in group if o is not a)
             _conflict(a, f"another entry in the plan touches change {a.subject!r}: {others}")
     for target, group in by_target.items():
         for a in group if len(group) > 1 else ():
-            others = ", ".join(_where(o) for o in group if o is not a)
+            others = ", ".join(o.place for o in group if o is not a)
             _conflict(a, f"another redrive in the plan is for target {target!r}: {others}")
     for redrive in (a for a in actions if a.kind == ActionKind.REDRIVE):
         touched = {w["change_id"] for w in redrive.remaining_work or []}
         for change_id in sorted(touched & set(by_change)):
             for mark in by_change[change_id]:
                 _conflict(redrive, f"a resolution in the plan marks its change {change_id!r}: "
-                          f"{_where(mark)}")
+                          f"{mark.place}")
                 _conflict(mark, f"redrive of apply {redrive.subject} in the plan re-runs this "
-                          f"change: {_where(redrive)}")
+                          f"change: {redrive.place}")
 
 
 def build_plan(conn: Connection, *, entries: Sequence[PlanEntry],

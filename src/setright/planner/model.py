@@ -113,6 +113,12 @@ class Action:
         """The change id or apply id the action is about."""
         return self.entry_key.split(":", 1)[1]
 
+    @property
+    def place(self) -> str:
+        """Where the entry is written: `file:line` (the file alone when its line is unknown)."""
+        line = self.entry.get("line")
+        return f"{self.file}:{line}" if line else self.file
+
     def as_dict(self) -> dict[str, Any]:
         """`plain(self)` with the enums as text, written out: a plan has one per entry."""
         return {

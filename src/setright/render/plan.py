@@ -45,7 +45,7 @@ def blockers(plan: Plan) -> list[str]:
         out.append(f"{count(len(plan.errors), 'error')} (listed above)")
     conflicts = [a for a in plan.actions if a.outcome == Outcome.CONFLICT]
     if conflicts:
-        named = ", ".join(f"{a.address} ({_where(a)})" for a in conflicts[:LISTED])
+        named = ", ".join(f"{a.address} ({a.place})" for a in conflicts[:LISTED])
         more = f", and {len(conflicts) - LISTED} more" if len(conflicts) > LISTED else ""
         out.append(f"{count(len(conflicts), 'conflict')}: {named}{more}")
     return out
@@ -83,11 +83,6 @@ def _arrow(style: Style) -> str:
     return "->" if style.ascii else "→"
 
 
-def _where(action: Action) -> str:
-    line = action.entry.get("line")
-    return f"{action.file}:{line}" if line else action.file
-
-
 def _ranges(work: list[dict[str, Any]], arrow: str) -> list[str]:
     out = []
     for w in work:
@@ -107,7 +102,7 @@ def _ranges(work: list[dict[str, Any]], arrow: str) -> list[str]:
 def action_details(action: Action, style: Style) -> list[str]:
     """The lines under an action's header: file, ticket, redrive work, messages."""
     arrow = _arrow(style)
-    lines = [f"file: {_where(action)}" + (f"   ticket: {action.entry['ticket']}"
+    lines = [f"file: {action.place}" + (f"   ticket: {action.entry['ticket']}"
                                            if action.entry.get("ticket") else "")]
     note = (action.entry.get("note") or "").strip()
     if note:  # one detail, however many lines (each view says how they continue)
@@ -210,7 +205,7 @@ def plan_markdown(plan: Plan) -> str:
         sections.append(["#### Conflicts", ""])
         for a in conflicts:
             first = a.messages[0] if a.messages else ""
-            sections.append([f"- {_md_code(a.address)} ({_md_escape(_where(a))}): "
+            sections.append([f"- {_md_code(a.address)} ({_md_escape(a.place)}): "
                              + _md_escape(first)]
                             + [f"  - {_md_escape(m)}" for m in a.messages[1:]])
     drifted = [a for a in plan.actions if a.drift]
@@ -223,7 +218,7 @@ def plan_markdown(plan: Plan) -> str:
         sections.append(["", "| | Address | Change | File |", "|---|---|---|---|"])
     for a in plan.actions:
         sections.append([f"| {_symbol(a, style)} | {_md_code(a.address, cell=True)} | "
-                         f"{_md_escape(_change(a, style))} | {_md_escape(_where(a))} |"])
+                         f"{_md_escape(_change(a, style))} | {_md_escape(a.place)} |"])
     details = []
     for a in plan.actions:
         details.append("\n".join([f"**{_md_code(a.address)}**", "",
