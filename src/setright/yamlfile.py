@@ -209,8 +209,28 @@ def _reader_position(text: str, exc: yaml.reader.ReaderError) -> tuple[int | Non
     return None, None
 
 
+#: characters YAML reads as a line break and editors, grep and git do not
+_HIDDEN_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _hidden_break(text: str, source: str) -> Problem | None:
+    """A raw NEL, line or paragraph separator: YAML would count a line there that no editor
+    shows, and every line number after it would be off by one."""
+    found = [at for at in (text.find(c) for c in _HIDDEN_BREAKS) if at >= 0]
+    if not found:
+        return None
+    at = min(found)
+    line, column = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+    return Problem(source, line, column, "", f"U+{ord(text[at]):04X} (a line separator) "
+                   "here: YAML reads it as a line break, editors and git do not; remove it, "
+                   f"or write it as \\u{ord(text[at]):04x} in a double-quoted string")
+
+
 def parse_yaml(text: str, source: str) -> YamlDocument:
     """Parse one YAML document; raise `InvalidInput` naming file:line:column on bad syntax."""
+    hidden = _hidden_break(text, source)
+    if hidden is not None:
+        raise InvalidInput("invalid YAML", [hidden])
     try:
         node, data, keys_distinct = compose(text)
     except yaml.MarkedYAMLError as exc:

@@ -193,3 +193,16 @@ def test_literal_blocks_remember_where_their_text_starts() -> None:
     doc = parse_yaml("id: x\napply: |\n\n    SELECT 1;\n    COMMIT;\n", "f.yaml")
     assert doc.locate_text(("apply",), 2, 0) == (5, 5)
     assert doc.locate_text(("id",), 0, 0) == (1, 5)
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"])
+def test_a_line_break_only_yaml_sees_is_refused_where_editors_see_it(separator: str) -> None:
+    """YAML counts a line at U+2028 (and NEL, U+2029); editors and git do not, so every
+    line number after one would be off by one. Escaped in a quoted string, it is fine."""
+    text = f"version: 1\n# pasted{separator}\nreason: ok\n"
+    with pytest.raises(InvalidInput) as err:
+        parse_yaml(text, "r.yaml")
+    [problem] = err.value.problems
+    assert (problem.line, problem.column) == (2, 9)
+    assert problem.message.startswith(f"U+{ord(separator):04X} (a line separator) here")
+    assert parse_yaml('reason: "a\\u2028b"\n', "r.yaml").data == {"reason": "a\u2028b"}
