@@ -91,12 +91,9 @@ class App:
 
             config = self.config()
             if not create and config.store.path is not None and not config.store.path.exists():
-                from setright.db.url import check_store_url
-                from setright.errors import StoreError
+                from setright.db.url import no_store
 
-                raise StoreError(f"no audit store at {config.store.shown}", [
-                    f"{check_store_url(config.store)},",
-                    "or create it with 'setright init' (or 'setright run')"])
+                raise no_store(config.store, reader=False)
             store = Store.open(config.store, config.audit_table, self.get_clock(),
                                timezone=config.timezone)
             self._snapshot.callback(store.close)

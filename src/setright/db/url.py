@@ -146,11 +146,13 @@ def check_store_url(url: DbUrl) -> str:
             "check store.url, SETRIGHT_STORE or --store")
 
 
-def no_store(url: DbUrl) -> StoreError:
-    """A reader found nothing at `url`: it never creates a store, so say how to make one."""
+def no_store(url: DbUrl, *, reader: bool = True) -> StoreError:
+    """Nothing at `url`, for a command that never creates a store (a reader, or a writer
+    other than `run`): say where the URL came from and how to make one."""
+    who = "read commands never create one" if reader else "only 'setright run' creates one"
     return StoreError(f"no audit store at {url.shown}", [
-        f"read commands never create one: {check_store_url(url)},",
-        "or create it with 'setright init' (any writer, such as 'setright run', does too)",
+        f"{who}: {check_store_url(url)},",
+        "or create it with 'setright init' (or 'setright run')",
     ])
 
 
