@@ -101,3 +101,16 @@ def test_a_filter_that_matches_nothing_is_not_an_empty_store(runner: CliRunner,
         assert (result.exit_code, result.output) == (0, said)
     result = invoke(runner, "applies", "list", "--state", "cancelled")
     assert (result.exit_code, result.output) == (0, "No applies match the filter.\n")
+
+
+@pytest.mark.parametrize("command", [["audit", "list"], ["history"]])
+def test_since_is_read_alike_by_every_command(runner: CliRunner, project: Path,
+                                              command: list[str]) -> None:
+    for bad in ("1", "yesterday", "2026-13-01"):
+        result = invoke(runner, *command, "--since", bad)
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: Invalid value for '--since': {bad!r} is not an ISO-8601 date or date-time"
+            " (use e.g. 2026-11-01 or 2026-11-01T09:30:00Z)")
+    for good in ("2026-11-22", "2026-11-22 11:59:05", "2026-11-22T12:59:05+01:00"):
+        assert invoke(runner, *command, "--since", good).exit_code == 0

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from setright.cli.dates import read_since
+
 
 def _duration(_ctx: object, _param: object, value: str) -> float:
     from setright.timeutil import parse_duration
@@ -91,44 +93,28 @@ def redrive(app, apply_id: str, force: bool, accept_drift: bool, reason: str,  #
                   yes=yes)
 
 
-def _since(_ctx: object, _param: object, value: str | None) -> str | None:
-    """An ISO-8601 date or date-time (UTC unless it names a zone) → the store's time text."""
-    from datetime import UTC, datetime
-
-    from setright.timeutil import iso_from_ms
-
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time "
-                                 "(use e.g. 2026-11-01 or 2026-11-01T09:30:00Z)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return iso_from_ms(int(when.timestamp() * 1000))
-
-
 @click.command()
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               metavar="N", help="Show the newest N entries (0: all).")
 @click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
               help="Only entries that marked this change or redrove an apply with it.")
-@click.option("--since", callback=_since, metavar="DATE",
+@click.option("--since", callback=read_since, metavar="DATE",
               help="Only entries at or after DATE (ISO-8601 date or date-time; UTC by default).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def history(app, limit: int, change_id: str | None, since: str | None,  # type: ignore[no-untyped-def]
+def history(app, limit: int, change_id: str | None, since: int | None,  # type: ignore[no-untyped-def]
             as_json: bool) -> None:
     """What was applied, newest first: resolution-file entries (the ledger) and every
     `audit fix` and `redrive`, with who, why, ticket, file, commit and pull request."""
     from setright.render.history import history_text
     from setright.render.style import to_json
     from setright.store.history import ledger_history
+    from setright.timeutil import iso_from_ms
 
     # past any count a store holds, and within SQL's 64-bit integers
     page = ledger_history(app.reader().conn, limit=min(limit, 2**62) or None,
-                          change_id=change_id, since=since)
+                          change_id=change_id,
+                          since=None if since is None else iso_from_ms(since))
     if as_json:
         click.echo(to_json({"history": page.rows, "more": page.more}))
     else:

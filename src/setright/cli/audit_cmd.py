@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from setright.cli.dates import read_since
+
 
 @click.group()
 def audit() -> None:
@@ -65,25 +67,18 @@ def audit_fix(app, change_id: str, resolution: str, expect: tuple[str, ...],  # 
 
 @audit.command("list")
 @click.option("--history", is_flag=True, help="Every audit row, not only the current state.")
-@click.option("--since", metavar="DATE", help="Only rows at or after DATE (ISO-8601).")
+@click.option("--since", "since_ms", callback=read_since, metavar="DATE",
+              help="Only rows at or after DATE (ISO-8601 date or date-time; UTC by default).")
 @click.option("-c", "--change-id", "--change", "change_id", metavar="CHANGE_ID",
               help="Only this change.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def audit_list(app, history: bool, since: str | None, change_id: str | None,  # type: ignore[no-untyped-def]
+def audit_list(app, history: bool, since_ms: int | None, change_id: str | None,  # type: ignore[no-untyped-def]
                as_json: bool) -> None:
     """Current state per change (Change ID, State, Author, Target, Time)."""
     from setright.render.audit import current_table, history_table
     from setright.render.style import to_json
     from setright.store.audit_listing import list_current, list_history
-    from setright.timeutil import ms_from_any
-
-    since_ms = None
-    if since is not None:
-        since_ms = ms_from_any(since)
-        if since_ms is None:
-            raise click.BadParameter(f"{since!r} is not a date (use e.g. 2026-11-01)",
-                                     param_hint="--since")
     store = app.reader()
     filtered = change_id is not None or since_ms is not None
     if history:
