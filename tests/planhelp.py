@@ -26,10 +26,13 @@ def crash_after(change_id: str, seq: int):  # type: ignore[no-untyped-def]
 
 def resolution_file(project: Project, name: str, *, reason: str = "verified by hand",
                     ticket: str | None = None, resolutions: list[dict[str, Any]] | None = None,
-                    redrives: list[dict[str, Any]] | None = None) -> Path:
+                    redrives: list[dict[str, Any]] | None = None,
+                    author: str | None = None) -> Path:
     data: dict[str, Any] = {"version": 1, "reason": reason}
     if ticket:
         data["ticket"] = ticket
+    if author:
+        data["author"] = author
     if resolutions:
         data["resolutions"] = resolutions
     if redrives:

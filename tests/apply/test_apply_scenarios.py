@@ -56,6 +56,25 @@ def saved_plan(project: Project, clock: FixedClock) -> Path:
     return out
 
 
+def test_the_file_s_author_is_recorded_with_what_it_wrote(project, clock) -> None:
+    assert run(project, clock).status == "blocked"
+    resolution_file(project, "2026-11-22-backfill.yaml", author="jane@example.com",
+                    resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 0, result.output
+    store = store_of(project, clock)
+    try:
+        [meta] = [json.loads(m) for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
+        events = [json.loads(m or "{}") for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_events WHERE source = 'file'")]
+    finally:
+        store.close()
+    assert meta["setright"]["author"] == "jane@example.com"
+    assert meta["setright"]["actor"] == "tester@example.com"   # who applied it: still the actor
+    assert events and all(e.get("author") == "jane@example.com" for e in events)
+
+
 def test_resolve_applied_unblocks_the_target_and_run_skips_it(project, clock, snapshot) -> None:
     assert run(project, clock).status == "blocked"
     resolution_file(project, "2026-11-22-backfill.yaml", ticket="OPS-7",

@@ -208,13 +208,15 @@ def _transaction(plan: Plan, store: Store, config: Config,
             raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN], now=found.actions)
         now_ms = store.now_ms()
         digests = {f.path: f.digest for f in files or ()}  # one lookup per entry
+        authors = {f.path: f.author for f in files or () if f.author}
         for action in found.actions:    # what the files and the store give, never the plan
             prov = Provenance(
                 actor=actor, source=source, reason=action.entry.get("reason"),
                 ticket=action.entry.get("ticket"),
                 resolution=None if action.file == CLI_FILE else f"{action.file}#{action.entry_key}",
                 plan_id=plan.plan_id,
-                metadata={**({"commit": commits[action.file]} if action.file in commits else {}),
+                metadata={**({"author": authors[action.file]} if action.file in authors else {}),
+                          **({"commit": commits[action.file]} if action.file in commits else {}),
                           **({"pull_request": pull_request} if pull_request else {})})
             if action.outcome == Outcome.SATISFIED:
                 result.lines.append(describe(action))

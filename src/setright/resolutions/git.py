@@ -196,7 +196,8 @@ def last_commit(path: Path) -> CommitInfo | None:
 
 
 def adding_commit(path: Path) -> CommitInfo | None:
-    """(sha, author email) of the commit that added `path` (what a default `author` would be; not used yet)."""
+    """(sha, author email) of the commit that added `path`: what a default `author` would
+    be (not built yet: a file's author is recorded only when it names one)."""
     for root, items in _grouped([path]).items():
         if root is None:
             return None
