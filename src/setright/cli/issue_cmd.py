@@ -55,7 +55,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     from setright.render.style import to_json
     from setright.resolutions.template import free_file_name, resolution_file_name
     from setright.resolutions.template import resolution_yaml
-    from setright.runner.fresh_plan import shown_path
+    from setright.resolutions.files import relative_name
     from setright.store.diagnosis import diagnose_change
     from setright.store.issue_list import list_issues
 
@@ -70,7 +70,8 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     if change_id is None and not issues:
         click.echo("No issues found.")
         return
-    chosen = diagnose_change(store.conn, store.audit_table, issues[0].change_id if change_id is None else change_id,
+    chosen = diagnose_change(store.conn, store.audit_table,
+                             issues[0].change_id if change_id is None else change_id,
                              now_ms=now, redrive_max_age=config.redrive_max_age, markers=markers,
                              lock_table=config.flamingock_lock_table)
     if chosen is None:
@@ -101,7 +102,7 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     if as_json:
         click.echo(to_json(issue_json(chosen, text, name, len(others), following, drift)))
     else:
-        folder = shown_path(config.resolutions, config.root)
+        folder = relative_name(config.resolutions, config.root)
         click.echo(render_get(chosen, text, name, len(others), following, drift, folder))
         if write:
             click.echo(f"\nWrote {folder}/{name}: fill in its reason, then "

@@ -121,9 +121,8 @@ def _committed_line(d: Diagnosis) -> str | None:
     more = len(d.committed_operations) - SHOWN_COMMITTED
     if more > 0:
         shown.append(f"and {more} more")
-    # a statement that ends with its own `;` (SQLite keeps it) is not given a second one
-    return "".join(part + ("" if n == len(shown) - 1 else " " if part.endswith(";") else "; ")
-                   for n, part in enumerate(shown))
+    # each but the last ends with one `;`: a statement's own (SQLite keeps it), else one added
+    return " ".join([p if p.endswith(";") else p + ";" for p in shown[:-1]] + shown[-1:])
 
 
 def diagnostics(d: Diagnosis) -> list[str]:
