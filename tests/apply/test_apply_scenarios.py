@@ -248,9 +248,39 @@ def test_forced_redrive_takes_the_lock_over_and_claims_the_target(project, clock
     assert fence_after != fence_before
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.email=dev@example.com", "-c", "user.name=Dev",
-                           *args], cwd=root, check=True, capture_output=True, text=True).stdout
+def git(root: Path, *args: str, email: str = "dev@example.com") -> str:
+    return subprocess.run(["git", "-c", f"user.email={email}", "-c", "user.name=Dev",
+                           "-c", "commit.gpgsign=false", *args],
+                          cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize(("named", "recorded"), [(None, "jane@example.com"),
+                                                 ("ops@example.com", "ops@example.com")])
+def test_a_file_s_default_author_is_who_committed_it_first(project, clock, named,
+                                                           recorded) -> None:
+    """Without an `author`, the file's is who added it: not who edited it last, nor the
+    actor applying it. One it names itself wins."""
+    git(project.root, "init", "-q")
+    assert run(project, clock).status == "blocked"
+    resolution_file(project, "a.yaml", author=named, resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    git(project.root, "add", "resolutions/a.yaml")
+    git(project.root, "commit", "-q", "-m", "resolve", email="jane@example.com")
+    resolution_file(project, "a.yaml", author=named, reason="reworded after review",
+                    resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
+    git(project.root, "commit", "-q", "-am", "reword", email="bob@example.com")
+    assert project.cli("apply", "--auto-approve", clock=clock).exit_code == 0
+    store = store_of(project, clock)
+    try:
+        [meta] = [json.loads(m) for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
+        events = [json.loads(m or "{}") for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_events WHERE source = 'file'")]
+    finally:
+        store.close()
+    assert meta["setright"]["author"] == recorded
+    assert meta["setright"]["actor"] == "tester@example.com"
+    assert events and all(e.get("author") == recorded for e in events)
 
 
 def test_uncommitted_files_are_refused_inside_git(project, clock, snapshot) -> None:

@@ -16,6 +16,7 @@ from setright.resolutions.git import (
     FileStatus,
     GitError,
     adding_commit,
+    adding_commits,
     file_status,
     file_statuses,
     in_work_tree,
@@ -92,6 +93,10 @@ def test_status_through_a_file_s_life(repo: Path) -> None:
     assert adding_commit(path) == CommitInfo(sha, "jane@example.com")
     path.unlink()
     assert file_status(path) is FileStatus.MODIFIED  # deleted but tracked
+    commit(repo, "drop a", "resolutions/a.yaml")
+    path.write_text("version: 1\n")
+    again = commit(repo, "a again", "resolutions/a.yaml", email="kim@example.com")
+    assert adding_commit(path) == CommitInfo(again, "kim@example.com")  # its latest addition
 
 
 def test_ignored_and_outside_files(repo: Path, tmp_path: Path) -> None:
@@ -142,6 +147,10 @@ def test_many_files_in_few_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     commits = last_commits(paths)
     assert commits[repo / "resolutions" / "r007.yaml"] == CommitInfo(second, "bob@example.com")
     assert commits[repo / "resolutions" / "r000.yaml"] == CommitInfo(first, "jane@example.com")
+    calls.clear()
+    added = adding_commits(paths)
+    assert calls == ["rev-parse", "log", "log", "log"]  # one work tree, three chunks
+    assert set(added.values()) == {CommitInfo(first, "jane@example.com")}
 
 
 def test_no_git_binary_means_not_in_git(repo: Path, monkeypatch: pytest.MonkeyPatch,

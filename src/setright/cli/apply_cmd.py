@@ -35,7 +35,7 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
         apply_plan,
         check_applyable,
         check_unchanged,
-        file_commits,
+        file_origins,
         load_reviewed_files,
     )
     from setright.planner.project import plan_project
@@ -59,14 +59,14 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
         check_unchanged(plan, store, config, files, owner=owner)
         click.echo("No changes. Nothing to apply.")
         return
-    commits, warnings = file_commits(plan, config, allow_dirty=allow_dirty)
-    for warning in warnings:
+    origins = file_origins(plan, config, allow_dirty=allow_dirty)
+    for warning in origins.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if planfile is None:
         confirm("Do you want to perform these actions?", assume_yes=auto_approve,
                 flag="--auto-approve")
     result = apply_plan(plan, store, config, actor=app.actor(), owner=owner, files=files,
-                        commits=commits, lock_timeout=lock_timeout, pull_request=pull_request)
+                        origins=origins, lock_timeout=lock_timeout, pull_request=pull_request)
     for line in result.lines:
         click.echo(line)
     click.echo(result.summary())

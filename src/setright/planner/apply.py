@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from setright.config import Config
 from setright.errors import SetrightError
@@ -98,16 +99,32 @@ def check_unchanged(plan: Plan, store: Store, config: Config, files: Sequence[Re
         raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN])
 
 
-def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict[str, str], list[str]]:
-    """policy.require_committed: the files must be committed and clean; return their commits."""
-    from setright.resolutions.git import FileStatus, file_statuses, in_work_tree, last_commits
+class FileOrigins(NamedTuple):
+    """What git says about the resolution files a plan uses, recorded with what they write."""
+
+    commits: dict[str, str]       # file -> sha of its newest commit (committed files only)
+    authors: dict[str, str]       # file -> author email of the commit that added it
+    warnings: list[str]
+
+
+def file_origins(plan: Plan, config: Config, *, allow_dirty: bool) -> FileOrigins:
+    """policy.require_committed: the files must be committed and clean; return their
+    commits, and the git author a file that names no `author` is recorded with."""
+    from setright.resolutions.git import (
+        FileStatus,
+        adding_commits,
+        file_statuses,
+        in_work_tree,
+        last_commits,
+    )
 
     used = sorted({a.file for a in plan.actions if a.file != CLI_FILE})
     paths = {name: config.root / name for name in used}
     if not paths:
-        return {}, []
+        return FileOrigins({}, {}, [])
     if not in_work_tree(config.root):
-        return {}, ["resolution files are not in a git work tree: no commit is recorded"]
+        return FileOrigins({}, {}, ["resolution files are not in a git work tree: no commit "
+                                    "is recorded"])
     warnings = []
     statuses = file_statuses(paths.values())
     dirty = [f"{name}: {statuses[path]}" for name, path in paths.items()
@@ -119,13 +136,17 @@ def file_commits(plan: Plan, config: Config, *, allow_dirty: bool) -> tuple[dict
     if dirty:
         warnings.append("applying uncommitted resolution files: " + ", ".join(dirty))
     commits = last_commits(p for name, p in paths.items() if statuses[p] == FileStatus.COMMITTED)
-    return {name: info.sha for name, p in paths.items()
-            if (info := commits.get(p)) is not None}, warnings
+    added = adding_commits(p for name, p in paths.items() if statuses[p] != FileStatus.UNTRACKED)
+    return FileOrigins(
+        commits={name: info.sha for name, p in paths.items() if (info := commits.get(p))},
+        authors={name: info.author_email for name, p in paths.items()
+                 if (info := added.get(p)) and info.author_email},
+        warnings=warnings)
 
 
 def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
                files: Sequence[ResolutionFile] | None = None, source: str = "file",
-               commits: dict[str, str] | None = None, lock_timeout: float = 0.0,
+               origins: FileOrigins | None = None, lock_timeout: float = 0.0,
                pull_request: str | None = None) -> ApplyResult:
     """Carry out a checked plan: locks, re-evaluation and writes in one transaction, then
     the locks released.
@@ -144,7 +165,7 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
         held.append(lock)
         holders_before = _lock_targets(plan, locker, held, lock_timeout, config)
         return _transaction(plan, store, config, files, actor=actor, owner=owner,
-                            source=source, commits=commits or {}, held=held,
+                            source=source, origins=origins or FileOrigins({}, {}, []), held=held,
                             holders_before=holders_before, pull_request=pull_request)
     finally:
         for lock in reversed(held):
@@ -185,7 +206,7 @@ def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:
 
 def _transaction(plan: Plan, store: Store, config: Config,
                  files: Sequence[ResolutionFile] | None, *, actor: str, owner: str, source: str,
-                 commits: dict[str, str], held: Sequence[LockInfo],
+                 origins: FileOrigins, held: Sequence[LockInfo],
                  holders_before: dict[str, str | None],
                  pull_request: str | None = None) -> ApplyResult:
     result = ApplyResult()
@@ -208,7 +229,9 @@ def _transaction(plan: Plan, store: Store, config: Config,
             raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN], now=found.actions)
         now_ms = store.now_ms()
         digests = {f.path: f.digest for f in files or ()}  # one lookup per entry
-        authors = {f.path: f.author for f in files or () if f.author}
+        # the file's own `author`, else the author of the commit that added it
+        authors = {**origins.authors, **{f.path: f.author for f in files or () if f.author}}
+        commits = origins.commits
         for action in found.actions:    # what the files and the store give, never the plan
             prov = Provenance(
                 actor=actor, source=source, reason=action.entry.get("reason"),

@@ -1,6 +1,7 @@
 """Git provenance of resolution files, through the `git` command (no Git library).
 
-`setright apply` records the commit of each file it applies and, under
+`setright apply` records the commit of each file it applies and the author of
+the commit that added it (a file's default `author`) and, under
 `policy.require_committed`, refuses files that are not committed and clean.
 The answers come from the repository that holds the file (git runs in the
 file's folder, with repository-locating variables such as GIT_DIR removed).
@@ -164,6 +165,27 @@ def last_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
 
     One `git log` per work tree and chunk of files, not one per file.
     """
+    return _newest_commits(paths, [])
+
+
+def adding_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
+    """The commit that added each file (its latest addition, if it was deleted and added
+    again) and that commit's author email: a resolution file's default `author`."""
+    return _newest_commits(paths, ["--diff-filter=A"])
+
+
+def last_commit(path: Path) -> CommitInfo | None:
+    """(sha, author email) of the newest commit touching `path`; None if never committed."""
+    return last_commits([path])[path]
+
+
+def adding_commit(path: Path) -> CommitInfo | None:
+    """(sha, author email) of the commit that added `path`; None if never committed."""
+    return adding_commits([path])[path]
+
+
+def _newest_commits(paths: Iterable[Path], log_filter: list[str]) -> dict[Path, CommitInfo | None]:
+    """Per file, the newest commit `git log <log_filter>` lists for it."""
     result: dict[Path, CommitInfo | None] = {}
     for root, items in _grouped(paths).items():
         result.update({path: None for path, _ in items})
@@ -171,8 +193,8 @@ def last_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
             continue
         for chunk in _chunks(items):
             wanted = {name: path for path, name in chunk}
-            done = _git(["log", "--no-renames", "--format=%x01%H%x02%ae", "--name-only", "-z",
-                         "--", *wanted], root)
+            done = _git(["log", "--no-renames", *log_filter, "--format=%x01%H%x02%ae",
+                         "--name-only", "-z", "--", *wanted], root)
             if done is None or done.returncode:
                 continue  # e.g. no commit yet: nothing was ever committed
             current: CommitInfo | None = None
@@ -188,23 +210,3 @@ def last_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
                     if not wanted:
                         break
     return result
-
-
-def last_commit(path: Path) -> CommitInfo | None:
-    """(sha, author email) of the newest commit touching `path`; None if never committed."""
-    return last_commits([path])[path]
-
-
-def adding_commit(path: Path) -> CommitInfo | None:
-    """(sha, author email) of the commit that added `path`: what a default `author` would
-    be (not built yet: a file's author is recorded only when it names one)."""
-    for root, items in _grouped([path]).items():
-        if root is None:
-            return None
-        done = _git(["log", "--no-renames", "--diff-filter=A", "-1", "--format=%H%x02%ae",
-                     "--", items[0][1]], root)
-        if done is None or done.returncode or not done.stdout.strip():
-            return None
-        sha, _, email = done.stdout.decode("utf-8", "surrogateescape").strip().partition("\x02")
-        return CommitInfo(sha, email)
-    return None
