@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from runhelp import Project, wait_for
 from setright.cli.printable import printable_output
-from setright.cli.run_cmd import ProgressPrinter
+from setright.cli.progress import ProgressPrinter
 from setright.render.run import elapsed, live_line
 from setright.render.style import Style
 

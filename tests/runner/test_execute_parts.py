@@ -172,7 +172,7 @@ def test_progress_on_a_terminal_draws_a_bar_and_task_lines(monkeypatch) -> None:
     from click.testing import CliRunner
 
     from setright.cli.printable import printable_output
-    from setright.cli.run_cmd import ProgressPrinter
+    from setright.cli.progress import ProgressPrinter
 
     @click.command()
     def fake() -> None:
