@@ -19,7 +19,7 @@ from serverhelp import (pg_module_url, pg_schema_url, pg_url,  # noqa: F401 - fi
 from setright.db import DatabaseUnavailable, impl_for, parse_url
 from setright.db.postgres import PostgresImpl, connect_cause, flamingock_audit_ddl, fold
 from setright.db.postgres_conn import PgConnection
-from setright.db.postgres_lexer import (first_keyword, is_transaction_control, needs_autocommit,
+from setright.db.postgres_lexer import (first_keyword, needs_autocommit,
                                         split_statements, translate_placeholders)
 from setright.db.postgres_target import PostgresTarget
 from setright.errors import LeaseLost, SetrightError
@@ -635,18 +635,6 @@ def test_split_statements_run_on_the_server(conn: PgConnection) -> None:
 ])
 def test_first_keyword(statement: str, keyword: str) -> None:
     assert first_keyword(statement) == keyword
-
-
-@pytest.mark.parametrize("statement, control", [
-    ("BEGIN", True), ("start transaction", True), ("COMMIT;", True), ("end", True),
-    ("ROLLBACK TO SAVEPOINT s", True), ("abort", True), ("SAVEPOINT s", True),
-    ("release s", True), ("PREPARE TRANSACTION 'x'", True), ("/* x */ Commit", True),
-    ("DO $$ BEGIN PERFORM 1; END $$", False), ("PREPARE p AS SELECT 1", False),
-    ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END", False),
-    ("SELECT 'BEGIN'", False),
-])
-def test_transaction_control(statement: str, control: bool) -> None:
-    assert is_transaction_control(statement) is control
 
 
 @pytest.mark.parametrize("statement, autocommit", [

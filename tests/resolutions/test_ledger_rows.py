@@ -1,4 +1,4 @@
-"""The ledger's read helpers, its in-memory index, read-only reading, and recording."""
+"""The ledger's in-memory index, read-only reading, and recording."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ from setright.store import Store
 from setright.store.ledger import (
     LedgerIndex,
     LedgerRow,
-    ledger_row,
-    ledger_rows,
-    ledger_rows_for_digest,
-    ledger_rows_for_file,
     read_ledger,
     read_ledger_at,
     record_ledger_entry,
@@ -37,17 +33,6 @@ def filled(store: Store) -> Store:
         for row in ROWS:
             record_ledger_entry(tx, row)
     return store
-
-
-def test_point_lookups(filled: Store) -> None:
-    conn = filled.conn
-    assert ledger_row(conn, "resolutions/a.yaml", "resolution:x") == ROWS[0]
-    assert ledger_row(conn, "resolutions/a.yaml", "resolution:y") is None
-    assert ledger_row(conn, "resolutions/b.yaml", "resolution:it's \"ü\"") == ROWS[2]
-    assert ledger_rows_for_file(conn, "resolutions/a.yaml") == [ROWS[1], ROWS[0]]  # by key
-    assert ledger_rows_for_file(conn, "resolutions/zzz.yaml") == []
-    assert ledger_rows_for_digest(conn, "sha256:aa") == [ROWS[1], ROWS[0]]
-    assert ledger_rows(conn) == [ROWS[2], ROWS[1], ROWS[0]]  # newest first
 
 
 def test_the_digest_lookup_uses_its_index(filled: Store) -> None:
@@ -73,7 +58,7 @@ def test_recording_an_entry_twice_is_refused(filled: Store) -> None:
     with pytest.raises(TransitionRefused, match="already records entry 'resolution:x'"):
         with filled.write() as tx:
             record_ledger_entry(tx, ROWS[0])
-    assert len(ledger_rows(filled.conn)) == 3
+    assert len(read_ledger(filled.conn)) == 3
 
 
 def test_read_ledger_at_reads_without_writing(filled: Store, tmp_path: Path) -> None:

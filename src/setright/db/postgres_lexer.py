@@ -239,21 +239,6 @@ def first_keyword(statement: str) -> str:
     return ""
 
 
-TRANSACTION_CONTROL = frozenset(
-    {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"})
-
-
-def is_transaction_control(statement: str) -> bool:
-    """Whether the statement starts, ends or nests a transaction.
-
-    `DO $$ BEGIN … END $$` and routine bodies are not: their BEGIN is inside a body.
-    """
-    head = words(statement)[:2]
-    if not head:
-        return False
-    return head[0] in TRANSACTION_CONTROL or head == ["PREPARE", "TRANSACTION"]
-
-
 def needs_autocommit(statement: str) -> bool:
     """Whether PostgreSQL refuses to run the statement inside a transaction block.
 

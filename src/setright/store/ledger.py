@@ -1,10 +1,9 @@
 """The ledger: which resolution-file entries were applied, when, by whom.
 
 One row per applied entry, keyed by (resolution_file, entry_key), carrying the
-file's canonical digest at apply time. Reading is split in two: point lookups
-for a transaction that must re-check one file, and `LedgerIndex`, one pass over
-the table that `validate` and `plan` consult for every loaded file (cheaper
-than a query per file when there are thousands).
+file's canonical digest at apply time. It is read whole, in one pass, into a
+`LedgerIndex` that `validate`, `plan` and `apply` consult for every loaded file
+(cheaper than a query per file when there are thousands).
 """
 
 from __future__ import annotations
@@ -53,31 +52,6 @@ def _rows(cursor: Iterable[tuple[object, ...]]) -> list[LedgerRow]:
 
 
 # -- point lookups (indexed) ------------------------------------------------
-
-
-def ledger_row(conn: Connection, resolution_file: str, entry_key: str) -> LedgerRow | None:
-    """The row of one applied entry, or None (primary-key lookup)."""
-    rows = _rows(conn.execute(f"{_select(conn)} WHERE resolution_file = ? AND entry_key = ?",
-                              (resolution_file, entry_key)))
-    return rows[0] if rows else None
-
-
-def ledger_rows_for_file(conn: Connection, resolution_file: str) -> list[LedgerRow]:
-    """Applied entries recorded under one file path, by entry key (primary-key prefix)."""
-    return _rows(conn.execute(f"{_select(conn)} WHERE resolution_file = ? ORDER BY entry_key",
-                              (resolution_file,)))
-
-
-def ledger_rows_for_digest(conn: Connection, file_digest: str) -> list[LedgerRow]:
-    """Applied entries of any file that had this digest (uses the digest index): renames."""
-    return _rows(conn.execute(
-        f"{_select(conn)} WHERE file_digest = ? ORDER BY resolution_file, entry_key", (file_digest,)))
-
-
-def ledger_rows(conn: Connection) -> list[LedgerRow]:
-    """Every row, newest first (what `history` shows)."""
-    return _rows(conn.execute(
-        f"{_select(conn)} ORDER BY applied_at DESC, resolution_file, entry_key"))
 
 
 # -- the whole ledger, indexed in memory -------------------------------------
