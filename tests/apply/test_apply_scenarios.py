@@ -283,6 +283,28 @@ def test_a_file_s_default_author_is_who_committed_it_first(project, clock, named
     assert events and all(e.get("author") == recorded for e in events)
 
 
+def test_a_git_author_no_file_could_name_is_not_recorded(project, clock) -> None:
+    """git takes almost any email; one with a bidirectional override would reach the audit
+    log's readers."""
+    git(project.root, "init", "-q")
+    assert run(project, clock).status == "blocked"
+    resolution_file(project, "a.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    git(project.root, "add", "resolutions/a.yaml")
+    git(project.root, "commit", "-q", "-m", "resolve", email="jane\u202e@example.com")
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 0, result.output
+    assert "Warning: resolutions/a.yaml: the author of the commit that added it is not " \
+           "recorded: " in result.stderr
+    store = store_of(project, clock)
+    try:
+        [meta] = [json.loads(m) for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
+    finally:
+        store.close()
+    assert "author" not in meta["setright"]
+
+
 def test_uncommitted_files_are_refused_inside_git(project, clock, snapshot) -> None:
     git(project.root, "init", "-q")
     resolution_file(project, "r.yaml", resolutions=[

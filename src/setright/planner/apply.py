@@ -137,11 +137,25 @@ def file_origins(plan: Plan, config: Config, *, allow_dirty: bool) -> FileOrigin
         warnings.append("applying uncommitted resolution files: " + ", ".join(dirty))
     commits = last_commits(p for name, p in paths.items() if statuses[p] == FileStatus.COMMITTED)
     added = adding_commits(p for name, p in paths.items() if statuses[p] != FileStatus.UNTRACKED)
+    authors = {name: info.author_email for name, p in paths.items()
+               if (info := added.get(p)) and info.author_email}
+    for name, problem in _unfit_authors(authors).items():
+        warnings.append(f"{name}: the author of the commit that added it is not recorded: "
+                        f"{problem}")
+        del authors[name]
     return FileOrigins(
         commits={name: info.sha for name, p in paths.items() if (info := commits.get(p))},
-        authors={name: info.author_email for name, p in paths.items()
-                 if (info := added.get(p)) and info.author_email},
-        warnings=warnings)
+        authors=authors, warnings=warnings)
+
+
+def _unfit_authors(authors: dict[str, str]) -> dict[str, str]:
+    """The git authors a file could not name as its `author` (an escape, a line break), by
+    file: git takes any email, and the audit log's readers are terminals too."""
+    from setright.schemas import data_problems
+
+    verdicts = {email: data_problems({"version": 1, "reason": "-", "author": email},
+                                     "resolution") for email in set(authors.values())}
+    return {name: verdicts[email][0][1] for name, email in authors.items() if verdicts[email]}
 
 
 def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: str,
