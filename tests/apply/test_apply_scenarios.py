@@ -305,6 +305,29 @@ def test_a_git_author_no_file_could_name_is_not_recorded(project, clock) -> None
     assert "author" not in meta["setright"]
 
 
+def test_a_stale_plan_with_a_forced_redrive_never_takes_a_lock_over(project, clock) -> None:
+    """Re-applying an applied plan while a runner holds the target: refused before any
+    target lock is taken, so the runner keeps its lock and the target its fence."""
+    apply_id = the_apply_id(project, clock)
+    resolution_file(project, "r.yaml", redrives=[{"apply": apply_id, "force": True}])
+    plan = saved_plan(project, clock)
+    assert project.cli("apply", str(plan), clock=clock).exit_code == 0
+    store = store_of(project, clock)
+    lock, _ = Locker(store, owner="runner@build-7:4242").acquire("target:app", "run")
+    store.close()
+    fence_before = project.query("SELECT lock_id, owner FROM setright_runner_fence")
+    before = state_and_ledger(project, clock)
+    again = project.cli("apply", str(plan), clock=clock)
+    assert again.exit_code == 1
+    assert "nothing was written" in again.stderr
+    store = store_of(project, clock)
+    assert [(x.lock_id, x.owner) for x in Locker(store).list()] == [
+        (lock.lock_id, "runner@build-7:4242")]
+    store.close()
+    assert project.query("SELECT lock_id, owner FROM setright_runner_fence") == fence_before
+    assert state_and_ledger(project, clock) == before
+
+
 def test_uncommitted_files_are_refused_inside_git(project, clock, snapshot) -> None:
     git(project.root, "init", "-q")
     resolution_file(project, "r.yaml", resolutions=[

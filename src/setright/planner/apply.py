@@ -2,7 +2,8 @@
 
 1. the plan's store lineage and every resolution file's digest must match;
 2. policy.require_committed: files committed and clean inside git (commit recorded);
-3. take `setright:apply` and every touched `target:` lock;
+3. take `setright:apply`, re-derive the actions (a stale plan stops here), and take the
+   `target:` locks the re-derived actions touch (a forced redrive's takeover included);
 4. in ONE write transaction, re-derive every action from the files the plan
    names, the ledger and the store (planner/stale.py), and refuse unless the
    result equals the saved plan action for action; then
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from setright.config import Config
+from setright.db import Connection
 from setright.errors import SetrightError
 from setright.fingerprint import deepdiff_version, same_major
 from setright.planner.build import evaluate_entries
+from setright.planner.context import RedriveContext
 from setright.planner.entries import entry_from_action
 from setright.planner.model import Action, ActionKind, Outcome, Plan
 from setright.planner.project import redrive_context
@@ -177,7 +180,15 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
     try:
         lock, _ = locker.acquire("setright:apply", "apply", info=plan.plan_id, timeout=lock_timeout)
         held.append(lock)
-        holders_before = _lock_targets(plan, locker, held, lock_timeout, config)
+        # Which targets to lock, and whether to take one over, come from the files and the
+        # store, never from the plan file: a stale or forged plan touches no target lock.
+        store.refresh()
+        now = _rederive(plan, store.conn, store, config, files, redrive_context(
+            store, config, owner=owner, own_lock_ids={lock.lock_id}))
+        if now.lines:
+            raise StalePlan(now.heading, [*now.lines, NOTHING_WRITTEN], now=now.actions)
+        holders_before = _lock_targets(now.actions, plan.plan_id, locker, held, lock_timeout,
+                                       config)
         return _transaction(plan, store, config, files, actor=actor, owner=owner,
                             source=source, origins=origins or FileOrigins({}, {}, []), held=held,
                             holders_before=holders_before, pull_request=pull_request)
@@ -186,16 +197,16 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
             locker.release_quietly(lock)
 
 
-def _lock_targets(plan: Plan, locker: Locker, held: list[LockInfo], timeout: float,
-                  config: Config) -> dict[str, str | None]:
+def _lock_targets(actions: Sequence[Action], plan_id: str, locker: Locker,
+                  held: list[LockInfo], timeout: float, config: Config) -> dict[str, str | None]:
     """Take every touched target's lock; a forced redrive takes a held one over and claims
     the target's fence, so the process it took the lock from cannot commit there any more."""
     holders: dict[str, str | None] = {}
-    changing = [a for a in plan.actions if a.outcome == Outcome.CHANGE and a.target]
+    changing = [a for a in actions if a.outcome == Outcome.CHANGE and a.target]
     for target in sorted({a.target for a in changing if a.target}):
         force = any(a.kind == ActionKind.REDRIVE and a.entry.get("force")
                     for a in changing if a.target == target)
-        lock, previous = locker.acquire(f"target:{target}", "apply", info=plan.plan_id,
+        lock, previous = locker.acquire(f"target:{target}", "apply", info=plan_id,
                                         take_over=force, timeout=timeout)
         held.append(lock)
         live = previous is not None and previous.expires_at > iso_from_ms(locker.store.now_ms())
@@ -218,27 +229,31 @@ def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:
         handle.close()
 
 
+def _rederive(plan: Plan, conn: Connection, store: Store, config: Config,
+              files: Sequence[ResolutionFile] | None, ctx: RedriveContext) -> Findings:
+    """The plan's actions as the files (or, for `audit fix` / `redrive`, the command line's
+    entry) and the store give them through `conn` now, and how they differ from the plan."""
+    compare_hashes = same_major(plan.deepdiff_version, deepdiff_version())
+    if files is None:
+        return compare_actions(plan.actions, evaluate_entries(
+            conn, [entry_from_action(a) for a in plan.actions], ctx),
+            compare_hashes=compare_hashes)
+    return evaluate(plan, conn, config, ctx, lineage=store.lineage,
+                    lineage_matches=store.lineage_matches(plan.store.get("lineage")),
+                    files=files, compare_hashes=compare_hashes)
+
+
 def _transaction(plan: Plan, store: Store, config: Config,
                  files: Sequence[ResolutionFile] | None, *, actor: str, owner: str, source: str,
                  origins: FileOrigins, held: Sequence[LockInfo],
                  holders_before: dict[str, str | None],
                  pull_request: str | None = None) -> ApplyResult:
     result = ApplyResult()
-    compare_hashes = same_major(plan.deepdiff_version, deepdiff_version())
     with store.write() as tx:
         refresh_change_state(tx, store.audit_table)
-        ctx = redrive_context(store, config, owner=owner, own_lock_ids={h.lock_id for h in held},
-                              holders_before=holders_before)
-        found: Findings
-        if files is None:   # `audit fix` / `redrive`: the entry came from the command line
-            found = compare_actions(plan.actions, evaluate_entries(
-                tx, [entry_from_action(a) for a in plan.actions], ctx),
-                compare_hashes=compare_hashes)
-        else:
-            found = evaluate(plan, tx, config, ctx, lineage=store.lineage,
-                             lineage_matches=store.lineage_matches(plan.store.get("lineage")),
-                             files=files,
-                             compare_hashes=compare_hashes)
+        found = _rederive(plan, tx, store, config, files, redrive_context(
+            store, config, owner=owner, own_lock_ids={h.lock_id for h in held},
+            holders_before=holders_before))
         if found.lines:
             raise StalePlan(found.heading, [*found.lines, NOTHING_WRITTEN], now=found.actions)
         now_ms = store.now_ms()
