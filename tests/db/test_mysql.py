@@ -83,7 +83,7 @@ def test_create_makes_a_missing_database_readers_never(mysql_url: str) -> None:
     c = _open(missing, create=True)
     try:
         assert c.execute("SELECT DATABASE(), @@collation_database").fetchone() == (
-            parse_url(missing, ROOT).database, "utf8mb4_bin")
+            parse_url(missing, ROOT).database, c.exact_collation)
     finally:
         c.execute(f"DROP DATABASE {parse_url(missing, ROOT).database}")
         c.close()
@@ -304,20 +304,24 @@ def test_create_table_types_and_idempotence(conn: MysqlConnection, impl: MysqlIm
     ).fetchall()
     types = {name: (kind.split("(")[0] if kind.startswith("bigint") else kind, null, coll)
              for name, kind, null, coll in rows}
+    exact = conn.exact_collation
+    assert exact in ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
     assert types == {
-        "apply_id": ("varchar(255)", "NO", "utf8mb4_bin"),
-        "change_id": ("varchar(255)", "NO", "utf8mb4_bin"),
+        "apply_id": ("varchar(255)", "NO", exact),
+        "change_id": ("varchar(255)", "NO", exact),
         "seq": ("bigint", "NO", None),
-        "statement": ("longtext", "NO", "utf8mb4_bin"),
+        "statement": ("longtext", "NO", exact),
         "ratio": ("double", "YES", None),
     }
     engine = conn.execute("SELECT ENGINE FROM information_schema.TABLES WHERE"
                           " TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'ops'").fetchone()[0]
     assert engine == "InnoDB"
-    # utf8mb4_bin: ids compare exactly (no case folding, no trailing-space games)
-    conn.execute("INSERT INTO ops (apply_id, change_id, seq, statement) VALUES ('a', 'X', 1, '')")
-    conn.execute("INSERT INTO ops (apply_id, change_id, seq, statement) VALUES ('a', 'x', 1, '')")
+    # ids compare exactly: no case folding, and (NO PAD) a trailing space counts
+    for change_id in ("X", "x", "x "):
+        conn.execute("INSERT INTO ops (apply_id, change_id, seq, statement)"
+                     " VALUES ('a', ?, 1, '')", (change_id,))
     assert conn.execute("SELECT COUNT(*) FROM ops WHERE change_id = 'x'").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM ops WHERE change_id = 'x '").fetchone()[0] == 1
 
 
 def test_create_index_checks_the_catalog_first(conn: MysqlConnection, impl: MysqlImpl) -> None:

@@ -167,3 +167,30 @@ def test_the_whole_loop(tmp_path: Path, new_database: Callable[[], str]) -> None
     assert project.sql("billing", "SELECT count(*) FROM invoices") == [(2,)]
     history = json.loads(project.setright("history", "--json"))["history"]
     assert len(history) == 2, history
+
+
+def test_ids_differing_only_in_case_are_two_changes_on_mysql(tmp_path: Path,
+                                                             mysql_admin: Any) -> None:
+    """In a database made with the server's default collation (which folds case), as a
+    team's DBA makes one: `foo` and `Foo` are two changes, each run once, as on SQLite."""
+    names = []
+    for _ in range(2):
+        name = f"setright_t_{secrets.token_hex(6)}"
+        mysql_admin.execute(f"CREATE DATABASE {name}")
+        names.append(name)
+    try:
+        store, target = (with_database(mysql_server(), n) for n in names)
+        project = ServerProject(tmp_path / "p", store, {"app": target})
+        project.change("app", "_0001__seed", apply="CREATE TABLE counter (v INTEGER);")
+        project.change("app", "_0002__foo", apply="INSERT INTO counter (v) VALUES (1);")
+        project.change("app", "_0003__Foo", apply="INSERT INTO counter (v) VALUES (2);")
+        for _ in range(2):
+            project.setright("run")
+        assert sorted(project.sql("app", "SELECT v FROM counter")) == [(1,), (2,)]
+        listed = json.loads(project.setright("audit", "list", "--json"))
+        rows = listed if isinstance(listed, list) else listed["changes"]
+        assert sorted((r["change_id"], r["state"]) for r in rows) == [
+            ("Foo", "APPLIED"), ("foo", "APPLIED"), ("seed", "APPLIED")]
+    finally:
+        for name in names:
+            mysql_admin.execute(f"DROP DATABASE IF EXISTS {name}")

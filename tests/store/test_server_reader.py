@@ -110,7 +110,7 @@ def test_a_server_store_for_another_audit_table_is_refused(
         with pytest.raises(StoreError, match="folds audit table 'setright_audit_log'"):
             Store.open_reader(_url(server_store_url), "other_audit_log")
         with store.write(state=False) as tx:
-            tx.execute(store.impl.audit_table_ddl("other_audit_log"))
+            tx.execute(store.impl.audit_table_ddl("other_audit_log", tx))
     finally:
         store.close()
     with pytest.raises(StoreError, match="folds audit table 'setright_audit_log'"):

@@ -262,9 +262,9 @@ class DefaultImpl:
         160 characters with "…" (`store.audit.error_summary`), NULL for an empty trace."""
         raise NotImplementedError
 
-    def audit_table_ddl(self, table: str) -> str:
+    def audit_table_ddl(self, table: str, conn: Connection) -> str:
         """`CREATE TABLE IF NOT EXISTS` of a Flamingock-layout audit log named `table`, with
-        Flamingock's column types in this dialect."""
+        Flamingock's column types in this dialect (`conn`: the server it is for)."""
         raise NotImplementedError
 
     #: Whether `now_ms` asks the database (a server: one clock for every runner).

@@ -15,7 +15,12 @@ Decisions:
   SNAPSHOT, READ ONLY`: one snapshot, no locks.
 * **Row counts** are rows *matched* (CLIENT_FOUND_ROWS), as on SQLite and
   PostgreSQL: a guarded update that writes the value already there counts 1.
-* **Sessions**: utf8mb4 with `utf8mb4_bin` (ids compare exactly), `time_zone
+* **Exact ids**: setright's tables (and the audit log and target tables it
+  creates) use a binary NO PAD collation, `utf8mb4_nopad_bin` on MariaDB and
+  `utf8mb4_0900_bin` on MySQL: `Foo` is not `foo`, and `id ` is not `id`, as
+  on SQLite and PostgreSQL (`utf8mb4_bin` ignores trailing spaces; a server's
+  default collation ignores case too).
+* **Sessions**: utf8mb4 with `utf8mb4_bin`, `time_zone
   '+00:00'`, and for the store `sql_mode` = `STORE_SQL_MODE` (strict, plus
   `ANSI_QUOTES` and `PIPES_AS_CONCAT` so portable SQL with "quoted" names and
   `||` means what it means on SQLite/PostgreSQL). Targets keep the server's
@@ -57,6 +62,17 @@ WRITE_LOCK_TIMEOUT_S = 10
 LOCK_WAIT_TIMEOUT_S = 10
 STORE_READ_TIMEOUT_S = 300
 KEY_TYPE = "VARCHAR(255)"
+
+
+def exact_collation(raw: Any) -> str:
+    """The binary NO PAD collation of this server (a PyMySQL connection): every character
+    counts, trailing spaces included."""
+    return "utf8mb4_nopad_bin" if "mariadb" in raw.get_server_info().lower() else "utf8mb4_0900_bin"
+
+
+def table_options(collation: str) -> str:
+    """What every table setright creates on MySQL/MariaDB ends with."""
+    return f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation} ROW_FORMAT=DYNAMIC"
 #: Denied (1142 command, 1143 column, 1044 database, 1227 privilege), read-only transaction
 #: (1792) or server (1290).
 READ_ONLY_CODES = {1142, 1143, 1044, 1227, 1792, 1290}
@@ -84,7 +100,7 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
 
     def connect(self, url: DbUrl, *, read_only: bool = False, create: bool = False,
                 target: bool = False) -> MysqlConnection:
-        """Open the database; `create` makes a missing database (utf8mb4_bin), readers never.
+        """Open the database; `create` makes a missing database (exact collation), readers never.
 
         `target`: a change target (the server's sql_mode, no read timeout)."""
         pymysql = driver()
@@ -97,8 +113,9 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
                     raise
                 bare = connect_raw(url, database=None, read_timeout=timeout)
                 try:
-                    bare.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {self.quote(url.database or '')}"
-                                          " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+                    bare.cursor().execute(
+                        f"CREATE DATABASE IF NOT EXISTS {self.quote(url.database or '')}"
+                        f" CHARACTER SET utf8mb4 COLLATE {exact_collation(bare)}")
                 finally:
                     bare.close()
                 raw = connect_raw(url, database=url.database, read_timeout=timeout)
@@ -237,8 +254,7 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
             parts.append(sql + (" NOT NULL" if column in not_null or column in pk else ""))
         parts.append(f"PRIMARY KEY ({', '.join(self.quote(c) for c in pk)})")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {self.quote(name)} ({', '.join(parts)})"
-                     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-                     " ROW_FORMAT=DYNAMIC")
+                     + table_options(conn.exact_collation))
 
     def create_index(self, conn: Connection, name: str, table: str, columns: Sequence[str],
                      *, unique: bool = False) -> None:
@@ -313,10 +329,12 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
 
     # -- the audit log's clock -------------------------------------------------
 
-    def audit_table_ddl(self, table: str) -> str:
+    def audit_table_ddl(self, table: str, conn: Connection) -> str:
         """Flamingock's MySQL layout, with `created_at` keeping milliseconds (DATETIME(3),
-        which a Flamingock runner writes just as well) for setright's own audit log."""
-        return flamingock_audit_ddl(table, created_at="DATETIME(3)")
+        which a Flamingock runner writes just as well) for setright's own audit log, and
+        ids that compare exactly."""
+        return (flamingock_audit_ddl(table, created_at="DATETIME(3)")
+                + table_options(conn.exact_collation))
 
     def iso_from_ms_sql(self, expression: str) -> str:
         return mysql_store.iso_from_ms_sql(expression)

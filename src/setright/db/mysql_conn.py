@@ -60,6 +60,13 @@ class MysqlConnection:
 
         return bool(self.raw.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
 
+    @property
+    def exact_collation(self) -> str:
+        """The collation of setright's tables on this server (`mysql.exact_collation`)."""
+        from setright.db.mysql import exact_collation
+
+        return exact_collation(self.raw)
+
     def thread_id(self) -> int:
         return int(self.raw.thread_id())
 

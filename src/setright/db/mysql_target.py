@@ -30,22 +30,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw
+from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw, table_options
 from setright.db.mysql_lex import DdlEffect, commits_implicitly, ddl_effect, split_statements
 from setright.db.settled import ATOMIC, Settled, session_lock_info
 from setright.db.url import DbUrl
 from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetBusy, TargetError
 
-_TABLE_OPTIONS = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin ROW_FORMAT=DYNAMIC"
+#: completed with `mysql.table_options` (the server's exact collation)
 MARKERS_DDL = (
     "CREATE TABLE IF NOT EXISTS setright_markers ("
     " apply_id VARCHAR(255) NOT NULL, change_id VARCHAR(255) NOT NULL, seq BIGINT NOT NULL,"
-    " committed_at VARCHAR(64) NOT NULL, PRIMARY KEY (apply_id, change_id, seq))" + _TABLE_OPTIONS
+    " committed_at VARCHAR(64) NOT NULL, PRIMARY KEY (apply_id, change_id, seq))"
 )
 FENCE_DDL = (
     "CREATE TABLE IF NOT EXISTS setright_runner_fence ("
     " id INT NOT NULL PRIMARY KEY CHECK (id = 1), lock_id VARCHAR(255) NOT NULL,"
-    " owner VARCHAR(255), claimed_at VARCHAR(64))" + _TABLE_OPTIONS
+    " owner VARCHAR(255), claimed_at VARCHAR(64))"
 )
 
 
@@ -144,8 +144,9 @@ class MysqlTarget:
             raise TargetError(f"target {name}: {exc.message}") from None
         if not read_only:
             try:
-                conn.execute(MARKERS_DDL)
-                conn.execute(FENCE_DDL)
+                options = table_options(conn.exact_collation)
+                conn.execute(MARKERS_DDL + options)
+                conn.execute(FENCE_DDL + options)
             except Exception as exc:
                 conn.close()
                 if not impl.is_error(exc):

@@ -207,7 +207,7 @@ class PostgresImpl(DefaultImpl):
                      f"ON {self.quote(table)} ({self.quote(column)}) "
                      f"WHERE {self.quote(state_column)} IN ({values})")
 
-    def audit_table_ddl(self, table: str) -> str:
+    def audit_table_ddl(self, table: str, conn: Connection) -> str:
         """Flamingock's own PostgreSQL DDL, so a Flamingock runner can share the table."""
         return flamingock_audit_ddl(table)
 

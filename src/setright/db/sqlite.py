@@ -160,7 +160,7 @@ class SqliteImpl(DefaultImpl):
 
     # -- DDL for setright's own tables (through sqlite-utils) ------------------
 
-    def audit_table_ddl(self, table: str) -> str:
+    def audit_table_ddl(self, table: str, conn: Connection) -> str:
         return sqlite_store.audit_table_ddl(self.quote(table))
 
     def create_table(self, conn: Connection, name: str, columns: dict[str, type],

@@ -41,7 +41,7 @@ quote = DefaultImpl.quote
 
 def create_audit_table(conn: Connection, table: str) -> None:
     impl = impl_of(conn)
-    conn.execute(impl.audit_table_ddl(table))
+    conn.execute(impl.audit_table_ddl(table, conn))
     impl.create_index(conn, "setright_audit_change_idx", table, ["change_id", "id"])
 
 
