@@ -12,6 +12,7 @@ from setright.config import TargetConfig
 from setright.errors import StoreError
 from setright.runner.targets import TargetError, open_target
 from setright.store import Store
+from setright.store.schema import SCHEMA_VERSION
 from setright.store.audit_listing import list_current
 from setright.timeutil import FixedClock
 from storehelp import T0, audit, make_flamingock_db, read_only
@@ -196,6 +197,26 @@ def test_a_schema_too_old_to_read_needs_a_writer(tmp_path: Path, clock: FixedClo
         "(setright run / apply) or setright init")
     Store.open(path, clock=clock).close()  # a writer upgrades it
     Store.open_reader(path, clock=clock).close()
+
+
+def test_a_schema_newer_than_this_setright_is_neither_read_nor_written(
+        tmp_path: Path, clock: FixedClock) -> None:
+    """Its tables may mean what this version cannot know (a migrate would drop them)."""
+    path = tmp_path / "audit.db"
+    Store.open(path, clock=clock).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE setright_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    image = path.read_bytes()
+    for opening in (Store.open_reader, Store.open):
+        with pytest.raises(StoreError) as caught:
+            opening(path, clock=clock)
+        assert caught.value.message.endswith(
+            "was written by a newer setright; upgrade setright to use it")
+        assert caught.value.details == [
+            f"its schema version is 99; this setright knows versions up to {SCHEMA_VERSION}"]
+    assert path.read_bytes() == image
 
 
 def test_a_read_only_folder_and_file(tmp_path: Path, clock: FixedClock) -> None:

@@ -164,6 +164,14 @@ def needs_upgrade(url: DbUrl, version: int, current: int) -> StoreError:
         [f"its schema version is {version}; this setright reads {current}"])
 
 
+def too_new(shown: str, version: int, current: int) -> StoreError:
+    """A store written by a newer setright: its tables may mean what this one cannot know,
+    so it is neither read nor written (a migrate would drop what it does not know)."""
+    return StoreError(
+        f"the audit store {shown} was written by a newer setright; upgrade setright to use it",
+        [f"its schema version is {version}; this setright knows versions up to {current}"])
+
+
 def substitute(text: str, environ: Mapping[str, str], *, encode: bool) -> str:
     """Replace `${VAR}`; an unset variable is an error. `encode` percent-encodes the value."""
 

@@ -138,7 +138,12 @@ class Store:
         return store
 
     def _upgrade(self) -> None:
-        if schema.current_version(self.conn) >= schema.SCHEMA_VERSION:
+        version = schema.current_version(self.conn)
+        if version > schema.SCHEMA_VERSION:
+            from setright.db.url import too_new
+
+            raise too_new(self.where, version, schema.SCHEMA_VERSION)
+        if version == schema.SCHEMA_VERSION:
             self._check_audit_table()
             return
         with self.write(state=False):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from setright.db import Connection, DbUrl
 from setright.db.impl import DatabaseUnavailable, DefaultImpl, impl_for
-from setright.db.url import check_store_url, needs_upgrade, no_store
+from setright.db.url import check_store_url, needs_upgrade, no_store, too_new
 from setright.errors import StoreError
 from setright.store import schema
 from setright.store.audit import beats_the_cache, fold_audit_rows
@@ -67,6 +67,8 @@ def prepare(conn: Connection, impl: DefaultImpl, audit_table: str, url: DbUrl) -
     meta = StoredMeta.read(conn, impl, has_meta, audit_table if asks_top else None)
     if has_meta and meta.version < schema.READABLE_FROM:
         raise needs_upgrade(url, meta.version, schema.SCHEMA_VERSION)
+    if has_meta and meta.version > schema.SCHEMA_VERSION:
+        raise too_new(url.where, meta.version, schema.SCHEMA_VERSION)
     missing = [name for name in schema.TABLES if name not in tables]
     if not has_audit:
         missing.append(audit_table)
