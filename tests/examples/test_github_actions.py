@@ -500,6 +500,7 @@ def test_pull_request_then_merge_applies_exactly_its_files(scenario: dict[str, A
 
     pr = pull_request_run(scenario, scenario["base"], head).run()
     assert pr["changed"].outputs == {"count": "2"}
+    assert "changed: resolutions/fix\\ app.yaml\n" in pr["changed"].stdout  # shell-quoted
     assert pr["validate"].outputs == {"exitcode": "0"}
     assert pr["plan"].outputs == {"exitcode": "2"}  # changes present
     assert all(r.returncode == 0 for r in pr.values()), {k: r.stderr for k, r in pr.items()}
@@ -536,6 +537,20 @@ def test_pull_request_then_merge_applies_exactly_its_files(scenario: dict[str, A
     assert all(r.returncode == 0 for r in again.values())
     assert "No changes. Nothing to apply." in again["Apply"].stdout
     assert len(setright_json(scenario, "history", "--json")["history"]) == 2
+
+
+@needs_tools
+def test_a_file_name_cannot_write_a_workflow_command_into_the_log(
+        scenario: dict[str, Any]) -> None:
+    """A line break in a name must not start a log line GitHub would obey (`::notice`)."""
+    repo = scenario["repo"]
+    name = "a\n::notice title=setright::reviewed, safe to merge\nx.yaml"
+    write_resolution(repo, name, "cache-warm", "APPLIED")
+    head = commit_all(repo, "a hostile name")
+    pr = pull_request_run(scenario, scenario["base"], head).run()
+    assert pr["changed"].outputs == {"count": "1"}
+    logged = [line for step in pr.values() for line in step.stdout.splitlines()]
+    assert not [line for line in logged if line.startswith("::notice")], logged
 
 
 @needs_tools
