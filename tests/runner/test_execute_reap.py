@@ -120,3 +120,15 @@ def test_reaps_a_pending_apply_whose_runner_vanished(project: Project) -> None:
     assert get_apply(store.conn, "ap-LOST").state == "failed"
     # nothing in flight was lost: the change runs in a new apply and the run succeeds
     assert outcome.status == "completed" and outcome.apply_id != "ap-LOST"
+
+
+def test_a_lock_taken_before_its_lease_expired_is_not_called_an_expiry() -> None:
+    from setright.runner.reap import lost_reason
+
+    now = "2026-11-22T12:00:00.000Z"
+    assert lost_reason("2026-11-22T11:59:00.000Z", now) == (
+        "runner lost: lease expired at 2026-11-22T11:59:00.000Z")
+    assert lost_reason("2026-11-22T12:01:00.000Z", now) == (
+        "runner lost: its target lock was released before its lease expired "
+        "(at 2026-11-22T12:01:00.000Z)")
+    assert lost_reason(None, now) == "runner lost: lease expired at an unknown time"

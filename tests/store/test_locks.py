@@ -95,6 +95,27 @@ def test_release_own_refuses_another_owners_live_lock(store: Store, clock: Fixed
     assert Locker(store).list() == []
 
 
+def test_release_own_refuses_a_live_lock_of_a_process_still_running_here(
+        store: Store) -> None:
+    """On a shared host every operator may be deploy@bastion: a running runner's lock is
+    not 'mine' because the user@host matches; a finished one's is."""
+    import socket
+    import subprocess
+    import sys
+
+    me = f"deploy@{socket.gethostname()}"
+    runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock, _ = Locker(store, owner=f"{me}:{runner.pid}").acquire("target:user-db", "run")
+        with pytest.raises(SetrightError, match="not by you"):
+            Locker(store, owner=f"{me}:1").release_own(lock.lock_id)
+    finally:
+        runner.kill()
+        runner.wait()
+    Locker(store, owner=f"{me}:1").release_own(lock.lock_id)   # its process is gone
+    assert Locker(store).list() == []
+
+
 def test_force_release_is_an_event(store: Store) -> None:
     lock, _ = Locker(store, owner="alice@h1:1").acquire("target:user-db", "run")
     serial = store.serial

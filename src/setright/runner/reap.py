@@ -77,13 +77,23 @@ def reap_lost_applies(store: Store, target: Target, lease: Lease, *, actor: str,
                       on_reaped: Callable[[ReapReport], None] | None = None) -> list[ReapReport]:
     reports = []
     for apply in lost_applies(store, target.name, lease):
-        expiry = apply.lease_expires_at or "an unknown time"
         report = settle_apply(store, target, lease, apply, actor=actor,
-                              reason=f"runner lost: lease expired at {expiry}")
+                              reason=lost_reason(apply.lease_expires_at, store.now_iso()))
         reports.append(report)
         if on_reaped is not None:
             on_reaped(report)
     return reports
+
+
+def lost_reason(lease_expires_at: str | None, now: str) -> str:
+    """Why an apply is taken from its runner: a lease that ran out, or (before its expiry:
+    someone ran `lock release`) a lock taken from it, never a lease expiry yet to come."""
+    if lease_expires_at is None:
+        return "runner lost: lease expired at an unknown time"
+    if lease_expires_at > now:
+        return (f"runner lost: its target lock was released before its lease expired "
+                f"(at {lease_expires_at})")
+    return f"runner lost: lease expired at {lease_expires_at}"
 
 
 def settle_apply(store: Store, target: Target, lease: Lease, apply: ApplyRow, *, actor: str,

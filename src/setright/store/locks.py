@@ -54,6 +54,22 @@ def lock_info_lines(lock: LockInfo) -> list[str]:
     ]
 
 
+def _running_here(owner: str) -> bool:
+    """Whether `owner` (user@host:pid) names a process still running on this host."""
+    import socket
+
+    who, _, pid = owner.rpartition(":")
+    if who.rpartition("@")[2] != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True   # it exists (another user's), or the answer is unknown: keep the lock
+    return True
+
+
 def default_owner() -> str:
     import getpass
     import socket
@@ -155,13 +171,16 @@ class Locker:
         return lock
 
     def release_own(self, lock_id: str) -> LockInfo:
-        """`lock release ID`: only an expired lock, or one held from this user@host.
+        """`lock release ID`: only an expired lock, or one held from this user@host by a
+        process that is gone (a crashed run of mine).
 
-        A live lock of another owner needs `--force`, which is recorded as an event.
+        A live lock of another owner, or of a process of this user@host still running
+        here, needs `--force`, which is recorded as an event.
         """
         with self.store.write(state=False) as tx:
             lock = self._by_id(tx, lock_id)
-            mine = lock.owner.rsplit(":", 1)[0] == self.owner.rsplit(":", 1)[0]
+            mine = (lock.owner.rsplit(":", 1)[0] == self.owner.rsplit(":", 1)[0]
+                    and not _running_here(lock.owner))
             if not mine and lock.expires_at > self.store.now_iso():
                 raise SetrightError(
                     f"lock {lock_id} is held by {lock.owner}, not by you",
