@@ -194,3 +194,23 @@ def test_ids_differing_only_in_case_are_two_changes_on_mysql(tmp_path: Path,
     finally:
         for name in names:
             mysql_admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_a_writer_other_than_run_creates_no_store_in_an_empty_database(
+        tmp_path: Path, new_database: Callable[[], str]) -> None:
+    """A mistyped store database must not gain setright's tables from a refused command."""
+    store = new_database()
+    project = ServerProject(tmp_path / "p", store, {})
+    for args in (["lock", "release", "abc"], ["applies", "cancel", "ap-x", "--reason", "r",
+                                              "--yes"], ["store", "migrate", "--to",
+                                                         "sqlite:///copy.db"]):
+        result = CliRunner().invoke(cli, ["--config", str(project.root / "setright.yaml"),
+                                          *args], env={"SETRIGHT_STORE": None})
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith("Error: no audit store at "), result.stderr
+    url = parse_url(store, project.root)
+    conn = impl_for(url).connect(url)
+    try:
+        assert impl_for(url).table_names(conn) == set()
+    finally:
+        conn.close()

@@ -83,9 +83,10 @@ class App:
 
     def writer(self, *, create: bool = False) -> Store:
         """The store for a write command: upgraded if needed, the audit log folded. Only a
-        command that starts a store's history (`run`) creates a missing SQLite one: any
-        other writer has nothing to act on there, so a mistyped `--store` path is
-        `Error: no audit store at URL`, not a new empty store left behind."""
+        command that starts a store's history (`run`, `init`) creates a missing one (a
+        SQLite file, or setright's tables in a server database): any other writer has
+        nothing to act on there, so a mistyped `--store` is `Error: no audit store at
+        URL`, not a new empty store left behind."""
         if self._store is None:
             from setright.store import Store
 
@@ -95,7 +96,7 @@ class App:
 
                 raise no_store(config.store, reader=False)
             store = Store.open(config.store, config.audit_table, self.get_clock(),
-                               timezone=config.timezone)
+                               timezone=config.timezone, create=create)
             self._snapshot.callback(store.close)
             store.refresh()
             self._store = store

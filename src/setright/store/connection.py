@@ -84,10 +84,15 @@ class Store:
 
     @classmethod
     def open(cls, location: DbUrl | Path, audit_table: str = "setright_audit_log",
-             clock: Clock | None = None, *, timezone: str = "UTC") -> Store:
+             clock: Clock | None = None, *, timezone: str = "UTC",
+             create: bool = True) -> Store:
         """Open (creating if needed) the store at `location` (a URL, or a SQLite file's
         path); safe when processes race to create it. On a server the database must exist;
-        setright's tables are created in it (in the connection's current schema)."""
+        setright's tables are created in it (in the connection's current schema).
+
+        `create=False`: a server database that holds neither setright's tables nor the
+        audit table is `Error: no audit store at URL`, left as it was (the caller checks
+        a SQLite file before: opening one creates it)."""
         url = as_url(location)
         impl = impl_for(url)
         try:
@@ -100,6 +105,11 @@ class Store:
         store = cls(conn, url, audit_table, clock or SystemClock(), impl=impl, timezone=timezone)
         try:
             impl.prepare_store(conn, read_only=False, functions=SQL_FUNCTIONS, timezone=timezone)
+            if not (create or store.table_exists("setright_meta")
+                    or store.table_exists(audit_table)):
+                from setright.db.url import no_store
+
+                raise no_store(url, reader=False)
             store._upgrade()
         except BaseException as exc:
             conn.close()
