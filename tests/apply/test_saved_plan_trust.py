@@ -375,3 +375,119 @@ def test_a_forged_plan_id_is_refused(project, clock) -> None:
     forge(plan, lambda d: d.update(plan_id="failed"))
     text = refused(project, clock, plan)
     assert "plan_id" in text, text
+
+
+# -- which files a plan may name: only the resolutions folder's ---------------------------
+
+
+def _outside(project: Project, tmp_path: Path, name: str = "b.yaml") -> Path:
+    """A valid resolution file in another repository (a sibling of the project)."""
+    other = tmp_path / "other-repo" / "resolutions"
+    other.mkdir(parents=True)
+    (other / name).write_text(mark_backfill(project).read_text())
+    (project.root / "resolutions" / "r.yaml").unlink()
+    return other / name
+
+
+def _in_project(project: Project, where: str) -> Path:
+    """A valid resolution file at `where` in the project, and none in the folder."""
+    path = project.root / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(mark_backfill(project).read_text())
+    (project.root / "resolutions" / "r.yaml").unlink()
+    return path
+
+
+NOT_IN_FOLDER = {  # what `plan PATH` is given → the file it names
+    "another-repository": lambda p, tmp: _outside(p, tmp),
+    "the-project-root": lambda p, tmp: _in_project(p, "r.yaml"),
+    "a-subfolder": lambda p, tmp: _in_project(p, "resolutions/old/r.yaml"),
+    "another-case": lambda p, tmp: _in_project(p, "Resolutions/r.yaml"),
+    "dot-dot-out": lambda p, tmp: Path(str(_outside(p, tmp)).replace(
+        str(tmp), f"{p.root}/resolutions/../..")),
+    "not-yaml": lambda p, tmp: _in_project(p, "resolutions/r.txt"),
+    "hidden": lambda p, tmp: _in_project(p, "resolutions/.r.yaml"),
+    "a-subfolder-itself": lambda p, tmp: _in_project(p, "resolutions/old/r.yaml").parent,
+    "a-missing-file-elsewhere": lambda p, tmp: tmp / "nowhere" / "r.yaml",
+}
+
+
+@pytest.mark.parametrize("where", NOT_IN_FOLDER)
+def test_plan_refuses_a_path_that_is_not_in_the_resolutions_folder(
+        project, clock, tmp_path: Path, where: str, snapshot) -> None:
+    """Found by review: `plan resolutions/a.yaml /tmp/other-repo/b.yaml -o plan.json`
+    saved both, and `apply` recorded another repository's file by its absolute path."""
+    path = NOT_IN_FOLDER[where](project, tmp_path)
+    if where == "another-case" and (project.root / "resolutions").samefile(path.parent):
+        pytest.skip("a case-insensitive file system: Resolutions/ is resolutions/")
+    before = state_and_ledger(project, clock)
+    result = project.cli("plan", str(path), "-o", str(project.root / "plan.json"), clock=clock)
+    assert result.exit_code == 1, result.output
+    text = errors(project, result.stderr.replace(str(tmp_path), "<tmp>"))
+    assert text.count("\n") == 0 and text.startswith("Error: ") and "resolutions/" in text
+    assert str(path).replace(str(tmp_path), "<tmp>").replace(str(project.root), "<root>") \
+        in text
+    assert not (project.root / "plan.json").exists()
+    assert state_and_ledger(project, clock) == before
+    if where == "another-repository":
+        assert text == snapshot
+
+
+def test_plan_refuses_the_outside_file_among_good_ones(project, clock, tmp_path: Path) -> None:
+    outside = _outside(project, tmp_path)
+    mark_backfill(project)
+    result = project.cli("plan", str(project.root / "resolutions" / "r.yaml"), str(outside),
+                         "-o", str(project.root / "plan.json"), clock=clock)
+    assert result.exit_code == 1 and not (project.root / "plan.json").exists()
+    assert f"Error: {outside}: " in result.stderr
+
+
+@pytest.mark.parametrize("spelling", [
+    "resolutions/r.yaml", "./resolutions/r.yaml", "{root}/resolutions/r.yaml",
+    "{link}/resolutions/r.yaml", "resolutions/../resolutions/r.yaml", "resolutions",
+    "{root}/resolutions/", "resolutions/.", "{link}/resolutions",
+])
+def test_plan_takes_any_spelling_of_the_folder_and_its_files(
+        project, clock, tmp_path: Path, monkeypatch, spelling: str) -> None:
+    """However a file of the folder is typed, it is planned, and applied, by one name."""
+    mark_backfill(project)
+    (tmp_path / "link").symlink_to(project.root)
+    monkeypatch.chdir(project.root)
+    path = spelling.format(root=project.root, link=tmp_path / "link")
+    plan = save(project, clock, path)
+    assert [f["path"] for f in json.loads(plan.read_text())["resolution_files"]] == \
+        ["resolutions/r.yaml"]
+    assert project.cli("apply", str(plan), clock=clock).exit_code == 0
+    ledger = state_and_ledger(project, clock)["ledger"]
+    assert [row[0] for row in ledger] == ["resolutions/r.yaml"]
+
+
+def _forge_name(name: str) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        data["resolution_files"][0]["path"] = name
+        data["actions"][0]["file"] = name
+    return edit
+
+
+@pytest.mark.parametrize("where", ["absolute", "dot-dot", "other-folder", "dot", "doubled-slash"])
+def test_a_saved_plan_naming_a_file_outside_the_folder_is_refused(
+        project, clock, tmp_path: Path, where: str, snapshot) -> None:
+    """A plan file is only JSON: one naming a file elsewhere (made by an older setright, or
+    by hand) is refused by `apply` and `show`, never read and recorded under that name."""
+    mark_backfill(project)
+    plan = save(project, clock)
+    outside = _outside(project, tmp_path)
+    inside = _in_project(project, "other/r.yaml")
+    mark_backfill(project)
+    name = {"absolute": str(outside), "dot-dot": "../other-repo/resolutions/b.yaml",
+            "other-folder": "other/r.yaml", "dot": "resolutions/./r.yaml",
+            "doubled-slash": "resolutions//r.yaml"}[where]
+    assert inside.exists()
+    forge(plan, _forge_name(name))
+    text = refused(project, clock, plan).replace(str(tmp_path), "<tmp>")
+    assert text.count("\n") == 0 and "resolution_files[0].path" in text, text
+    shown = project.cli("show", str(plan), clock=clock)
+    assert shown.exit_code == 1 and "internal error" not in shown.output
+    assert errors(project, shown.stderr).replace(str(tmp_path), "<tmp>") == text
+    assert text == snapshot
+

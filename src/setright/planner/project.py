@@ -94,7 +94,7 @@ def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = No
     from setright.resolutions.files import read_resolution_files
 
     if paths:
-        loaded = read_resolution_files(list(paths), config.root)
+        loaded = read_resolution_files(list(paths), config.root, folder=config.resolutions)
     elif config.resolutions.is_dir():
         loaded = read_resolution_files(config.resolutions, config.root)
     else:  # no folder yet: nothing to plan, not an error

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import secrets
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from setright.errors import InvalidInput, Problem, SetrightError
@@ -80,6 +80,16 @@ def _too_deep(data: Any, limit: int) -> str | None:
     return None
 
 
+def _bad_name(path: str) -> str | None:
+    """Why a plan's resolution file name is not one `plan` writes (a root-relative POSIX
+    name), or None: `apply` reads the file by it and the ledger records it."""
+    if path.startswith("/") or PureWindowsPath(path).anchor:
+        return "is absolute"
+    if ".." in path.split("/"):
+        return "leads out of its folder (..)"
+    return None
+
+
 def _invalid(name: str, path: str, message: str) -> InvalidInput:
     return InvalidInput("invalid plan file", [Problem(name, None, None, path, message)])
 
@@ -91,6 +101,12 @@ def _consistency(plan: Plan, data: dict[str, Any], name: str) -> None:
         if data[key] != value:
             raise _invalid(name, f"$.{key}", f"is {json.dumps(data[key])}, but the plan's actions "
                            f"and errors make it {json.dumps(value)}; make a new plan")
+    for index, ref in enumerate(plan.resolution_files):
+        why = _bad_name(ref.path)
+        if why:
+            raise _invalid(name, f"$.resolution_files[{index}].path",
+                           f"{ref.path!r} {why}; a plan names its files inside the project, "
+                           "directly in the resolutions folder; make a new plan")
     named = {f.path for f in plan.resolution_files}
     for index, action in enumerate(plan.actions):
         if action.file not in named:

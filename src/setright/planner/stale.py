@@ -52,6 +52,8 @@ def reviewed_files(plan: Plan, config: Config) -> tuple[list[ResolutionFile], li
     from setright.resolutions.files import read_resolution_files
 
     wanted = {ref.path: ref.digest for ref in plan.resolution_files}
+    for index, name in enumerate(wanted):
+        _check_name(name, index, config)
     paths = [config.root / name for name in wanted if (config.root / name).is_file()]
     loaded = {f.path: f for f in read_resolution_files(paths, config.root).files
               if f.path in wanted}
@@ -63,6 +65,23 @@ def reviewed_files(plan: Plan, config: Config) -> tuple[list[ResolutionFile], li
         elif found.digest != digest:
             lines.append(f"{name}: changed since the plan was made")
     return [loaded[name] for name in sorted(loaded)], lines
+
+
+def _check_name(name: str, index: int, config: Config) -> None:
+    """A plan names its files as `plan` does: directly in the resolutions folder, by their
+    name in the project. Any other name (absolute, `..`, another folder) is refused, as
+    `plan` refuses such a PATH: `apply` would read, and record, a file nobody planned."""
+    from setright.errors import SetrightError
+    from setright.redact import escaped_name
+    from setright.resolutions.files import is_yaml_name, relative_name
+
+    base = name.rpartition("/")[2]
+    if is_yaml_name(base) and name == relative_name(config.resolutions / base, config.root):
+        return
+    folder = escaped_name(relative_name(config.resolutions, config.root))
+    raise SetrightError(f"the plan's resolution_files[{index}].path {name!r} is "
+                        f"not a resolution file of this project: setright reads only the "
+                        f"*.yaml and *.yml files directly in {folder}/; make a new plan")
 
 
 def evaluate(plan: Plan, conn: Connection, config: Config, ctx: RedriveContext, *,

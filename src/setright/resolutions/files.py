@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from setright import validcache
-from setright.errors import InvalidInput, Problem
+from setright.errors import InvalidInput, Problem, SetrightError
 from setright.frozen import made
 from setright.jsontext import canonical_json
+from setright.redact import escaped_name
 from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -208,14 +209,17 @@ def load_resolution_files(sources: Path | Iterable[Path], root: Path) -> list[Re
     return loaded.files
 
 
-def read_resolution_files(sources: Path | Iterable[Path], root: Path) -> LoadedFiles:
+def read_resolution_files(sources: Path | Iterable[Path], root: Path, *,
+                          folder: Path | None = None) -> LoadedFiles:
     """Like `load_resolution_files` but returns problems instead of raising (for `validate`).
 
     Folders contribute their `*.yaml`/`*.yml` files; other files are ignored
     (so a pre-commit hook may pass every changed path); a YAML file or a
-    folder that does not exist is a problem (most likely a typo).
+    folder that does not exist is a problem (most likely a typo). With `folder`
+    (the resolutions folder: `plan` and `apply`), each source must be that folder
+    or a YAML file directly in it, else `SetrightError` (see `expand_sources`).
     """
-    named, problems = expand_sources(sources, root)
+    named, problems = expand_sources(sources, root, folder=folder)
     files: list[ResolutionFile] = []
     with validcache.one_folder():
         for name, path in named.items():
@@ -226,10 +230,19 @@ def read_resolution_files(sources: Path | Iterable[Path], root: Path) -> LoadedF
     return LoadedFiles(files=files, problems=problems, names=list(named))
 
 
-def expand_sources(sources: Path | Iterable[Path], root: Path
+def expand_sources(sources: Path | Iterable[Path], root: Path, *, folder: Path | None = None
                    ) -> tuple[dict[str, Path], list[Problem]]:
-    """YAML files named by `sources` (folders expanded) by root-relative name, sorted."""
+    """YAML files named by `sources` (folders expanded) by root-relative name, sorted.
+
+    With `folder`, a source that is neither that folder nor a YAML file directly in it
+    raises `SetrightError`: what is applied is recorded by its name in the project (the
+    ledger's, and its git commit's), so a file from elsewhere, another repository
+    say, must never be planned. Accepted sources are spelled as the folder's listing
+    spells them, so a file has one ledger name however its path was typed."""
     items = [sources] if isinstance(sources, Path) else list(sources)
+    if folder is not None:
+        real: dict[str, str] = {}   # one walk per folder spelled, not per file
+        items = [in_folder(item, folder, root, real) for item in items]
     found: dict[str, Path] = {}
     problems: list[Problem] = []
     for item in items:
@@ -246,6 +259,31 @@ def expand_sources(sources: Path | Iterable[Path], root: Path
         for path in candidates:
             found.setdefault(relative_name(path, root), path)
     return {name: found[name] for name in sorted(found)}, problems
+
+
+def in_folder(item: Path, folder: Path, root: Path, real: dict[str, str] | None = None
+              ) -> Path:
+    """`item` as `folder` or `folder / name` when it is that folder or a YAML file directly
+    in it, by real path (links resolved, so another spelling of the project is the
+    project; a name that differs only in case is another folder); else raise naming both.
+    `real`: realpaths already found, by the text they were found for."""
+    real = {} if real is None else real
+
+    def resolved(text: str) -> str:
+        if text not in real:
+            real[text] = os.path.realpath(text)
+        return real[text]
+
+    text = os.fspath(item)
+    parent, name = os.path.split(text)
+    if is_yaml_name(name) and resolved(parent or os.curdir) == resolved(os.fspath(folder)) \
+            and not os.path.isdir(text):
+        return folder / name
+    if os.path.realpath(text) == resolved(os.fspath(folder)):
+        return folder
+    raise SetrightError(f"{escaped_name(text)}: not a resolution file of this project: "
+                        f"setright reads only the *.yaml and *.yml files directly in "
+                        f"{escaped_name(relative_name(folder, root))}/ (or that folder)")
 
 
 def _never_read(folder: Path, root: Path) -> list[Problem]:
