@@ -491,3 +491,24 @@ def test_a_saved_plan_naming_a_file_outside_the_folder_is_refused(
     assert errors(project, shown.stderr).replace(str(tmp_path), "<tmp>") == text
     assert text == snapshot
 
+
+def test_a_lone_surrogate_in_a_saved_plan_is_a_normal_error(project, clock, snapshot) -> None:
+    """Found by review: `"checked by \\ud800hand"` in a plan (valid JSON, digest recomputed
+    or not) was `internal error: UnicodeEncodeError` from `show` and `apply`."""
+    mark_backfill(project)
+    plan = save(project, clock)
+    text = plan.read_text()
+    assert text.count('"verified by hand"') == 2
+    plan.write_text(text.replace('"verified by hand"', '"verified by \\ud800hand"', 1))
+    refusal = refused(project, clock, plan)
+    assert refusal.count("\n") == 0 and "lone surrogate (\\ud800)" in refusal
+    assert "$.resolution_files[0].reason" in refusal
+    shown = project.cli("show", str(plan), clock=clock)
+    assert shown.exit_code == 1 and "internal error" not in shown.output
+    assert errors(project, shown.stderr) == refusal
+    assert refusal == snapshot
+    plan.write_text(text.replace('"ticket": "OPS-7"', '"ticket\\udfff": "OPS-7"', 1))
+    assert "$.resolution_files[0].ticket\\udfff: holds a lone surrogate (\\udfff)" in \
+        refused(project, clock, plan)
+    plan.write_text(text.replace('"verified by hand"', '"verified by \\ud83d\\ude00"', 1))
+    assert "surrogate" not in refused(project, clock, plan)   # a pair is one character

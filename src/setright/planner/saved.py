@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -80,6 +81,47 @@ def _too_deep(data: Any, limit: int) -> str | None:
     return None
 
 
+#: `\uD800`–`\uDFFF` as JSON writes them: strictly decoded UTF-8 holds no surrogate, so a
+#: text without this holds none after parsing either (a valid pair parses to one character)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _shown_key(key: str) -> str:
+    """A key as a JSON path may print it, a lone surrogate as `\\ud800`."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _lone_surrogate(data: Any) -> tuple[str, str] | None:
+    """(JSON path, surrogate) of the first string (key or value) holding a lone surrogate.
+
+    JSON may escape one (`"\\ud800"`), and it parses, but it is no character: it cannot
+    be encoded as UTF-8, so the digest, the terminal and the store would each fail on it."""
+    stack: list[tuple[Any, str]] = [(data, "$")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                found = _surrogate_in(key)
+                if found:
+                    return f"{path}.{_shown_key(key)}", found
+                stack.append((item, f"{path}.{key}"))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, str):
+            found = _surrogate_in(value)
+            if found:
+                return path, found
+    return None
+
+
+def _surrogate_in(text: str) -> str:
+    """The first surrogate in `text`, escaped (`\\ud800`), or ''."""
+    for char in text:
+        if "\ud800" <= char <= "\udfff":
+            return f"\\u{ord(char):04x}"
+    return ""
+
+
 def _bad_name(path: str) -> str | None:
     """Why a plan's resolution file name is not one `plan` writes (a root-relative POSIX
     name), or None: `apply` reads the file by it and the ledger records it."""
@@ -137,6 +179,11 @@ def load_plan(path: Path, shown: str | None = None) -> tuple[Plan, str]:
     except ValueError:   # an integer of more digits than Python converts (4,300)
         raise _invalid(name, "$", "holds a number too long to read; "
                        "not a plan setright wrote") from None
+    if _SURROGATE_ESCAPE.search(text):
+        lone = _lone_surrogate(data)
+        if lone is not None:
+            raise _invalid(name, lone[0], f"holds a lone surrogate ({lone[1]}), which is not "
+                           "text; not a plan setright wrote")
     deep = _too_deep(data, MAX_DEPTH)
     if deep is not None:
         raise _invalid(name, deep, f"nested deeper than {MAX_DEPTH} levels; "
