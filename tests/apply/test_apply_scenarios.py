@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -344,6 +345,38 @@ def test_uncommitted_files_are_refused_inside_git(project, clock, snapshot) -> N
     store = store_of(project, clock)
     assert store.conn.execute("SELECT commit_sha FROM setright_ledger").fetchone() == (sha,)
     store.close()
+
+
+@pytest.fixture
+def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No user or system git config (signing, hooks, templates) and no inherited repository."""
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("isolated_git")
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_an_edit_hidden_from_git_status_is_refused(project, clock, flag) -> None:
+    """`git status` does not look at such a file: its commit would be recorded for bytes it
+    does not hold."""
+    git(project.root, "init", "-q")
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    git(project.root, "add", "resolutions/r.yaml")
+    git(project.root, "commit", "-q", "-m", "resolve backfill")
+    git(project.root, "update-index", flag, "resolutions/r.yaml")
+    resolution_file(project, "r.yaml", reason="not what was committed", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    assert git(project.root, "status", "--porcelain", "resolutions") == ""
+    before = state_and_ledger(project, clock)
+    refused = project.cli("apply", "--auto-approve", clock=clock)
+    assert refused.exit_code == 1
+    assert "resolution files must be committed and clean before apply" in refused.stderr
+    assert "resolutions/r.yaml: modified" in refused.stderr
+    assert state_and_ledger(project, clock) == before
 
 
 def test_allow_dirty_applies_with_a_warning(project, clock) -> None:

@@ -134,9 +134,9 @@ def test_many_files_in_few_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     calls: list[str] = []
     real = git._git
 
-    def counting(args: list[str], cwd: Path):  # type: ignore[no-untyped-def]
+    def counting(args: list[str], cwd: Path, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args[0])
-        return real(args, cwd)
+        return real(args, cwd, **kwargs)
 
     monkeypatch.setattr(git, "_git", counting)
     paths = sorted((repo / "resolutions").glob("*.yaml"))
@@ -147,10 +147,48 @@ def test_many_files_in_few_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     commits = last_commits(paths)
     assert commits[repo / "resolutions" / "r007.yaml"] == CommitInfo(second, "bob@example.com")
     assert commits[repo / "resolutions" / "r000.yaml"] == CommitInfo(first, "jane@example.com")
+    assert calls.count("ls-tree") == calls.count("hash-object") == 3  # the check of the bytes
     calls.clear()
     added = adding_commits(paths)
     assert calls == ["rev-parse", "log", "log", "log"]  # one work tree, three chunks
     assert set(added.values()) == {CommitInfo(first, "jane@example.com")}
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_an_edit_git_status_is_told_to_ignore_is_still_modified(repo: Path, flag: str) -> None:
+    """Both flags make `git status` skip the file: what apply would record as its commit
+    would not hold what it applied."""
+    names = ["a.yaml", "[ab].yaml", "*.yaml", '"quoted".yaml', "line\nbreak.yaml",
+             "cr\r.yaml", "back\\slash.yaml", "é.yaml"]
+    for name in [*names, "kept.yaml", "gone.yaml"]:
+        (repo / "resolutions" / name).write_text(f"version: 1  # {name!r}\n")
+    commit(repo, "add", "resolutions")
+    run_git(repo, "update-index", flag, "--", *(f"resolutions/{n}" for n in
+                                                 [*names, "kept.yaml", "gone.yaml"]))
+    for name in names:
+        (repo / "resolutions" / name).write_text("version: 1\nreason: edited unseen\n")
+    (repo / "resolutions" / "gone.yaml").unlink()
+    (repo / "resolutions" / "b.yaml").write_text("untracked; `[ab].yaml` must not match it")
+    assert run_git(repo, "status", "--porcelain", "--untracked-files=no") == ""  # fooled
+    paths = [repo / "resolutions" / n for n in [*names, "kept.yaml", "gone.yaml"]]
+    statuses = file_statuses(paths)
+    assert {p.name: statuses[p] for p in paths} == {
+        **{n: FileStatus.MODIFIED for n in names}, "kept.yaml": FileStatus.COMMITTED,
+        "gone.yaml": FileStatus.MODIFIED}
+
+
+def test_odd_names_that_are_clean_stay_committed(repo: Path) -> None:
+    """The names hash-object's stdin would misread (a quote first, a line break, a carriage
+    return last) are still checked, not refused."""
+    names = ['"quoted".yaml', 'resolutions/"q".yaml', "resolutions/line\nbreak.yaml",
+             "resolutions/cr.yaml\r", "resolutions/tab\t.yaml", "resolutions/a.yaml"]
+    for name in names:
+        (repo / name).write_text(name)
+    (repo / "quoted.yaml").write_text("what '\"quoted\".yaml' is not")
+    (repo / "resolutions" / "cr.yaml").write_text("what 'cr.yaml\\r' is not")
+    commit(repo, "odd names", ".")
+    paths = [repo / n for n in names]
+    assert file_statuses(paths) == {p: FileStatus.COMMITTED for p in paths}
 
 
 def test_no_git_binary_means_not_in_git(repo: Path, monkeypatch: pytest.MonkeyPatch,

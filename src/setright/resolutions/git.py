@@ -47,21 +47,24 @@ class CommitInfo(NamedTuple):
     author_email: str
 
 
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes] | None:
-    """Run git; None when git is not installed (or `cwd` is not a folder)."""
+def _git(args: list[str], cwd: Path,
+         stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+    """Run git (`stdin`: bytes fed to it); None when git is not installed (or `cwd` is not
+    a folder)."""
     env = {k: v for k, v in os.environ.items() if k not in _REPO_VARIABLES}
     env["GIT_OPTIONAL_LOCKS"] = "0"  # `status` must not take index.lock from a concurrent git
     env["LC_ALL"] = "C"
     command = ["git", "--literal-pathspecs", "--no-pager", *args]
     try:
         # its own process group, so a timeout also ends whatever git started
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(command, cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=os.name == "posix")
     except OSError:
         return None
     try:
-        out, err = proc.communicate(timeout=GIT_TIMEOUT_S)
+        out, err = proc.communicate(stdin, timeout=GIT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         if os.name == "posix":
             os.killpg(proc.pid, signal.SIGKILL)
@@ -144,15 +147,67 @@ def file_statuses(paths: Iterable[Path]) -> dict[Path, FileStatus]:
                 continue
             codes = {entry[3:]: entry[:2] for entry in _z_fields(status.stdout)}
             known = set(_z_fields(tracked.stdout))
+            clean = [name for _, name in chunk if name in known and name not in codes]
+            unlike = _unlike_head(root, clean)
             for path, name in chunk:
                 code = codes.get(name)
                 if code in ("??", "!!") or (code is None and name not in known):
                     result[path] = FileStatus.UNTRACKED
-                elif code is not None:
+                elif code is not None or name in unlike:
                     result[path] = FileStatus.MODIFIED
                 else:
                     result[path] = FileStatus.COMMITTED
     return result
+
+
+def _unlike_head(root: Path, names: list[str]) -> set[str]:
+    """The names (of one chunk) whose file on disk is not the blob HEAD holds for them.
+
+    `git status` trusts the index: after `update-index --assume-unchanged` or
+    `--skip-worktree` it never looks at the file, so an edited file passes as clean and
+    apply would record a commit that does not hold what it applied. Hashing the files as
+    git would store them, against HEAD's blob ids, cannot be switched off that way. Two
+    git calls per chunk; a name git cannot answer for counts as unlike.
+    """
+    if not names:
+        return set()
+    tree = _git(["ls-tree", "-z", "HEAD", "--", *names], root)
+    if tree is None or tree.returncode:
+        return set(names)
+    at_head: dict[str, str] = {}
+    for entry in _z_fields(tree.stdout):
+        meta, _, name = entry.partition("\t")
+        mode_type_id = meta.split(" ")
+        if len(mode_type_id) == 3 and mode_type_id[1] == "blob":
+            at_head[name] = mode_type_id[2]
+    on_disk = [name for name in names if name in at_head and (root / name).is_file()]
+    if not on_disk:
+        return set(names)
+    hashed = _git(["hash-object", "--stdin-paths"], root,
+                  stdin=b"".join(_stdin_path(name) + b"\n" for name in on_disk))
+    ids = hashed.stdout.decode("ascii", "replace").split() if hashed is not None else []
+    if hashed is None or hashed.returncode or len(ids) != len(on_disk):
+        return set(names)
+    same = {name for name, oid in zip(on_disk, ids, strict=True) if oid == at_head[name]}
+    return set(names) - same
+
+
+def _stdin_path(name: str) -> bytes:
+    """`name` as one line of `git hash-object --stdin-paths`, which reads a line opening
+    with a double quote as C-quoted (and drops a carriage return before the line feed):
+    such names, and names with a line break or other control character, are C-quoted."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if not raw.startswith(b'"') and not any(b < 0x20 or b == 0x7F for b in raw):
+        return raw
+    quoted = bytearray(b'"')
+    for byte in raw:
+        if byte in b'"\\':
+            quoted += b"\\" + bytes([byte])
+        elif byte < 0x20 or byte == 0x7F:
+            quoted += b"\\%03o" % byte
+        else:
+            quoted.append(byte)
+    return bytes(quoted + b'"')
 
 
 def file_status(path: Path) -> FileStatus:
