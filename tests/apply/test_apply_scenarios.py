@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -357,6 +358,17 @@ def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def the_file_s_author(project: Project, clock: FixedClock) -> str | None:
+    store = store_of(project, clock)
+    try:
+        [meta] = [json.loads(m) for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
+    finally:
+        store.close()
+    author: str | None = meta["setright"].get("author")
+    return author
+
+
 @pytest.mark.usefixtures("isolated_git")
 @pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
 def test_an_edit_hidden_from_git_status_is_refused(project, clock, flag) -> None:
@@ -377,6 +389,39 @@ def test_an_edit_hidden_from_git_status_is_refused(project, clock, flag) -> None
     assert "resolution files must be committed and clean before apply" in refused.stderr
     assert "resolutions/r.yaml: modified" in refused.stderr
     assert state_and_ledger(project, clock) == before
+
+
+@pytest.mark.usefixtures("isolated_git")
+def test_a_shallow_clone_records_no_git_author_and_says_why(project, clock,
+                                                            tmp_path: Path) -> None:
+    """A `--depth 1` checkout (CI's default) shows its tip adding every file: the tip's
+    author is not who added the file."""
+    git(project.root, "init", "-q")
+    assert run(project, clock).status == "blocked"
+    resolution_file(project, "a.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    git(project.root, "add", "resolutions/a.yaml")
+    git(project.root, "commit", "-q", "-m", "resolve", email="jane@example.com")
+    resolution_file(project, "a.yaml", reason="reworded after review",
+                    resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
+    git(project.root, "commit", "-q", "-am", "reword", email="bob@example.com")
+    tip = git(project.root, "rev-parse", "HEAD").strip()
+    # the project becomes a work tree of a shallow clone of itself, as a CI checkout is
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{project.root}", "ci")
+    shutil.rmtree(project.root / ".git")
+    shutil.move(tmp_path / "ci" / ".git", project.root / ".git")
+    assert git(project.root, "rev-parse", "--is-shallow-repository").strip() == "true"
+    result = project.cli("apply", "--auto-approve", clock=clock)
+    assert result.exit_code == 0, result.output
+    warnings = [ln for ln in result.stderr.splitlines() if "shallow" in ln]
+    assert len(warnings) == 1 and warnings[0].startswith("Warning: ")
+    assert "fetch-depth: 0" in warnings[0] and "git fetch --unshallow" in warnings[0]
+    assert the_file_s_author(project, clock) is None   # not bob, who only reworded it
+    store = store_of(project, clock)
+    try:
+        assert store.conn.execute("SELECT commit_sha FROM setright_ledger").fetchone() == (tip,)
+    finally:
+        store.close()
 
 
 def test_allow_dirty_applies_with_a_warning(project, clock) -> None:

@@ -22,6 +22,7 @@ from setright.resolutions.git import (
     in_work_tree,
     last_commit,
     last_commits,
+    shallow_work_trees,
     work_tree_root,
 )
 
@@ -150,7 +151,8 @@ def test_many_files_in_few_calls(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert calls.count("ls-tree") == calls.count("hash-object") == 3  # the check of the bytes
     calls.clear()
     added = adding_commits(paths)
-    assert calls == ["rev-parse", "log", "log", "log"]  # one work tree, three chunks
+    # one work tree (found, then asked whether it is shallow), three chunks
+    assert calls == ["rev-parse", "rev-parse", "log", "log", "log"]
     assert set(added.values()) == {CommitInfo(first, "jane@example.com")}
 
 
@@ -189,6 +191,25 @@ def test_odd_names_that_are_clean_stay_committed(repo: Path) -> None:
     commit(repo, "odd names", ".")
     paths = [repo / n for n in names]
     assert file_statuses(paths) == {p: FileStatus.COMMITTED for p in paths}
+
+
+def test_a_shallow_clone_tells_no_adding_commit(repo: Path, tmp_path: Path) -> None:
+    """In a `--depth 1` clone git log shows the tip adding every file, whoever added it."""
+    path = repo / "resolutions" / "a.yaml"
+    path.write_text("version: 1\n")
+    first = commit(repo, "add a", "resolutions/a.yaml")
+    path.write_text("version: 1\nreason: reworded\n")
+    tip = commit(repo, "edit a", "resolutions/a.yaml", email="bob@example.com")
+    ci = tmp_path / "ci"
+    run_git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(ci))
+    cloned = ci / "resolutions" / "a.yaml"
+    assert file_status(cloned) is FileStatus.COMMITTED
+    assert last_commit(cloned) == CommitInfo(tip, "bob@example.com")
+    assert adding_commits([cloned]) == {cloned: None}  # not bob, who only edited it
+    assert shallow_work_trees([cloned, tmp_path / "outside.yaml"]) == {ci.resolve()}
+    # the full history still answers
+    assert shallow_work_trees([path]) == set()
+    assert adding_commit(path) == CommitInfo(first, "jane@example.com")
 
 
 def test_no_git_binary_means_not_in_git(repo: Path, monkeypatch: pytest.MonkeyPatch,

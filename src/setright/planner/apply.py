@@ -119,6 +119,7 @@ def file_origins(plan: Plan, config: Config, *, allow_dirty: bool) -> FileOrigin
         file_statuses,
         in_work_tree,
         last_commits,
+        shallow_work_trees,
     )
 
     used = sorted({a.file for a in plan.actions if a.file != CLI_FILE})
@@ -139,7 +140,13 @@ def file_origins(plan: Plan, config: Config, *, allow_dirty: bool) -> FileOrigin
     if dirty:
         warnings.append("applying uncommitted resolution files: " + ", ".join(dirty))
     commits = last_commits(p for name, p in paths.items() if statuses[p] == FileStatus.COMMITTED)
-    added = adding_commits(p for name, p in paths.items() if statuses[p] != FileStatus.UNTRACKED)
+    tracked = [p for p in paths.values() if statuses[p] != FileStatus.UNTRACKED]
+    added = adding_commits(tracked)
+    if shallow_work_trees(tracked):
+        warnings.append("a resolution file that names no `author` is recorded without one: "
+                        "this is a shallow git clone, where git cannot tell who added a file; "
+                        "fetch the whole history (actions/checkout `fetch-depth: 0`, or "
+                        "`git fetch --unshallow`)")
     authors = {name: info.author_email for name, p in paths.items()
                if (info := added.get(p)) and info.author_email}
     for name, problem in _unfit_authors(authors).items():

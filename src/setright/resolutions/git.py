@@ -225,8 +225,23 @@ def last_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
 
 def adding_commits(paths: Iterable[Path]) -> dict[Path, CommitInfo | None]:
     """The commit that added each file (its latest addition, if it was deleted and added
-    again) and that commit's author email: a resolution file's default `author`."""
-    return _newest_commits(paths, ["--diff-filter=A"])
+    again) and that commit's author email: a resolution file's default `author`.
+
+    None for every file of a shallow clone (`shallow_work_trees`): there `git log` shows
+    the boundary commit adding every file, and its author is not who added them.
+    """
+    return _newest_commits(paths, ["--diff-filter=A"], skip_shallow=True)
+
+
+def shallow_work_trees(paths: Iterable[Path]) -> set[Path]:
+    """The tops of the shallow clones (`git clone --depth`, CI's default checkout) that
+    hold any of `paths`: their files' adding commits cannot be told."""
+    return {root for root in _grouped(paths) if root is not None and _is_shallow(root)}
+
+
+def _is_shallow(root: Path) -> bool:
+    done = _git(["rev-parse", "--is-shallow-repository"], root)
+    return done is not None and done.returncode == 0 and done.stdout.strip() == b"true"
 
 
 def last_commit(path: Path) -> CommitInfo | None:
@@ -239,12 +254,14 @@ def adding_commit(path: Path) -> CommitInfo | None:
     return adding_commits([path])[path]
 
 
-def _newest_commits(paths: Iterable[Path], log_filter: list[str]) -> dict[Path, CommitInfo | None]:
-    """Per file, the newest commit `git log <log_filter>` lists for it."""
+def _newest_commits(paths: Iterable[Path], log_filter: list[str], *,
+                    skip_shallow: bool = False) -> dict[Path, CommitInfo | None]:
+    """Per file, the newest commit `git log <log_filter>` lists for it (`skip_shallow`:
+    None for the files of shallow clones, without asking)."""
     result: dict[Path, CommitInfo | None] = {}
     for root, items in _grouped(paths).items():
         result.update({path: None for path, _ in items})
-        if root is None:
+        if root is None or (skip_shallow and _is_shallow(root)):
             continue
         for chunk in _chunks(items):
             wanted = {name: path for path, name in chunk}
