@@ -7,6 +7,7 @@ import hmac
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,20 @@ print(len(problems), "jsonschema" in sys.modules)
 """
 
 
+def _limit_memory() -> None:
+    """A runaway read (of /dev/zero, say) fails fast instead of eating the host's memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
 def load(path: Path) -> tuple[int, bool]:
-    out = subprocess.run([sys.executable, "-c", LOAD_TWICE, str(path)], check=True,
-                         capture_output=True, text=True, env=os.environ.copy()).stdout.split()
+    """Load in a fresh process: no verdict carried over, and a hang or crash fails the test."""
+    done = subprocess.run([sys.executable, "-c", LOAD_TWICE, str(path)], check=True,
+                          capture_output=True, text=True, env=os.environ.copy(), timeout=60,
+                          preexec_fn=_limit_memory if os.name == "posix" else None)
+    assert done.stderr == ""
+    out = done.stdout.split()
     return int(out[0]), out[1] == "True"
 
 
@@ -147,3 +159,135 @@ def test_one_folder_settles_the_cache_folder_for_its_block(tmp_path: Path,
     assert validcache.cache_dir() is None
     monkeypatch.delenv(validcache.DISABLE_ENV)
     assert validcache.cache_dir() == tmp_path / "b" / "setright" / "validated"
+
+
+def key_of(text: str) -> str:
+    return validcache.validation_key("resolution", schema_digest("resolution"),
+                                     hashlib.sha256(text.encode()).hexdigest())
+
+
+def plant(folder: Path, secret: bytes, text: str) -> None:
+    """What someone who knows the secret can do: name the entry of any text."""
+    seal = hmac.digest(secret, key_of(text).encode(), "sha256").hex()
+    (folder / seal[:2]).mkdir(exist_ok=True)
+    (folder / seal[:2] / seal).write_bytes(b"")
+
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="owners and modes are POSIX's")
+as_root = pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
+                             reason="only root can give a file to another user")
+NOBODY = 65534
+
+
+def _symlinked_secret(folder: Path) -> None:
+    elsewhere = folder.parent / "elsewhere"
+    (folder / "secret").rename(elsewhere)       # still ours, mode 0600: only the link is wrong
+    (folder / "secret").symlink_to(elsewhere)
+
+
+def _symlinked_folder(folder: Path) -> None:
+    real = folder.with_name("real")
+    folder.rename(real)
+    folder.symlink_to(real, target_is_directory=True)
+
+
+NOT_OURS: dict[str, Callable[[Path], None]] = {
+    "folder of another user": lambda f: os.chown(f, NOBODY, -1),
+    "secret of another user": lambda f: os.chown(f / "secret", NOBODY, -1),
+    "folder others may enter": lambda f: f.chmod(0o755),
+    "folder the group may write": lambda f: f.chmod(0o770),
+    "secret the group may read": lambda f: (f / "secret").chmod(0o640),
+    "secret anyone may read": lambda f: (f / "secret").chmod(0o604),
+    "secret a symlink": _symlinked_secret,
+    "folder a symlink": _symlinked_folder,
+}
+
+
+@posix_only
+@pytest.mark.parametrize("how", [
+    pytest.param(how, marks=[as_root] if "another user" in how else [], id=how)
+    for how in NOT_OURS])
+def test_a_cache_not_ours_alone_is_not_trusted(tmp_path: Path, how: str) -> None:
+    """Whoever can read the secret or write the folder can name entries, so such a cache
+    means validating every time: an entry planted for an invalid file counts for nothing."""
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(VALID)
+    bad.write_text(INVALID)
+    expected = problems_of(bad)
+    assert expected and problems_of(good) == []
+    folder = validcache.cache_dir()
+    secret = (folder / "secret").read_bytes()
+    NOT_OURS[how](folder)
+    plant(folder, secret, INVALID)
+    validcache._secrets.clear()                     # a new process
+    assert problems_of(bad) == expected
+    assert not validcache.passed(key_of(VALID))
+    assert problems_of(good) == []
+    assert len(entries(folder)) == 2                 # the good file's and the planted one
+
+
+@posix_only
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo"])
+def test_a_secret_that_is_no_file_is_neither_read_nor_waited_for(tmp_path: Path,
+                                                                  kind: str) -> None:
+    """A symlink to /dev/zero never ends and a FIFO never answers: validate, silently."""
+    good = tmp_path / "good.yaml"
+    good.write_text(VALID)
+    assert load(good) == (0, True)
+    secret = validcache.cache_dir() / "secret"
+    secret.unlink()
+    if kind == "fifo":
+        os.mkfifo(secret, 0o600)
+    else:
+        secret.symlink_to(kind)
+    assert load(good) == (0, True)
+    assert load(good) == (0, True)
+
+
+@posix_only
+def test_the_cache_is_checked_once_per_process(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan looks up 2,000 files: the folder and secret are checked once, not per lookup."""
+    checks: list[Path] = []
+    check = validcache._read_secret
+    monkeypatch.setattr(validcache, "_read_secret",
+                        lambda folder: checks.append(folder) or check(folder))
+
+    def lookups() -> int:
+        checks.clear()
+        assert not any(validcache.passed(key_of(f"{INVALID}#{n}")) for n in range(100))
+        return len(checks)
+
+    assert lookups() == 1                            # no cache yet
+    good = tmp_path / "good.yaml"
+    good.write_text(VALID)
+    assert problems_of(good) == []
+    assert lookups() == 0                            # the secret it wrote is known
+    validcache._secrets.clear()
+    assert lookups() == 1
+    (validcache.cache_dir() / "secret").chmod(0o644)
+    validcache._secrets.clear()
+    assert lookups() == 1                            # not trusted, and not asked again
+
+
+@posix_only
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The XDG spec: a relative path is ignored (it would put the cache in the work tree);
+    a home that is no absolute path turns the cache off."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", ".cache")
+    folder = home / ".cache" / "setright" / "validated"
+    assert validcache.cache_dir() == folder
+    path = project / "ok.yaml"
+    path.write_text(VALID)
+    assert problems_of(path) == []
+    assert [p.name for p in project.iterdir()] == ["ok.yaml"]
+    assert validcache.passed(key_of(VALID)) and len(entries(folder)) == 1
+    monkeypatch.setenv("HOME", "relative-home")
+    assert validcache.cache_dir() is None
+    assert problems_of(path) == [] and [p.name for p in project.iterdir()] == ["ok.yaml"]

@@ -17,6 +17,16 @@ entry up is one `stat` (a plan looks up 2,000; opening and reading each cost
 more). Every write is atomic (a temporary file, then a rename or a link) and
 best-effort: a read-only or full disk only means validating every time, and
 processes racing to write the same entry write the same (empty) file.
+
+Trusted only when it is ours: on POSIX the folder must be a real directory (not
+a symlink) owned by this user with no group or other permission bits, and the
+secret a regular file of exactly 32 bytes, likewise ours and private, opened
+without following a symlink or blocking on a FIFO. A folder or secret anyone
+else could read or write would let them name entries, so anything else means no
+cache: every file is validated, silently. The verdict is reached once per
+process. A relative `XDG_CACHE_HOME` is ignored, as the XDG Base Directory spec
+says (it would put the cache in the work tree); a home that does not expand to
+an absolute path turns the cache off.
 """
 
 from __future__ import annotations
@@ -24,13 +34,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 DISABLE_ENV = "SETRIGHT_VALIDATION_CACHE"
 _SECRET_BYTES = 32
-_secrets: dict[Path, bytes | None] = {}
+#: per folder: its secret, or why there is none (`_MISSING` may be created later,
+#: `_UNTRUSTED` never is): the checks run once per process, not once per lookup
+_secrets: dict[Path, bytes | str] = {}
+_MISSING, _UNTRUSTED = "missing", "untrusted"
 _dirs: dict[tuple[str | None, str | None, str | None], Path | None] = {}
 
 
@@ -68,7 +82,13 @@ def one_folder() -> Iterator[None]:
 def _cache_dir(disabled: str | None, xdg_cache: str | None) -> Path | None:
     if (disabled or "").lower() in ("off", "0", "no", "false"):
         return None
-    base = xdg_cache or os.path.join(os.path.expanduser("~"), ".cache")
+    if xdg_cache and os.path.isabs(xdg_cache):
+        base = xdg_cache
+    else:  # unset, empty or relative: the spec says to ignore a relative path
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):  # no HOME and no passwd entry, or a relative HOME
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "setright" / "validated"
 
 
@@ -79,28 +99,87 @@ def validation_key(schema_name: str, schema_digest: str, text_digest: str) -> st
 
 
 def _secret(folder: Path, *, create: bool) -> bytes | None:
-    """The cache's HMAC secret (created on first write; None when there is none)."""
+    """The cache's HMAC secret (created on first write; None when there is none or the
+    folder or secret is not ours alone)."""
     known = _secrets.get(folder)
-    if known is not None:
+    if isinstance(known, bytes):
         return known
-    path = folder / "secret"
-    try:
-        value = path.read_bytes()
-    except OSError:
-        if not create:
-            return None
-        value = _create_secret(folder, path)
-    if len(value) != _SECRET_BYTES:
-        return None          # not ours (or truncated): trust nothing in this cache
+    if known == _UNTRUSTED or (known == _MISSING and not create):
+        return None
+    value = _read_secret(folder)
+    if value == _MISSING and create:
+        try:
+            _create_secret(folder)
+        except OSError:
+            return None      # unwritable: not cached, a later write may succeed
+        value = _read_secret(folder)
     _secrets[folder] = value
-    return value
+    return value if isinstance(value, bytes) else None
 
 
-def _create_secret(folder: Path, path: Path) -> bytes:
-    """Write a new secret whole, or read the one a concurrent process linked first."""
+def _private(info: os.stat_result) -> bool:
+    """Owned by this user, and nobody else may read, write or enter it."""
+    return info.st_uid == os.geteuid() and info.st_mode & 0o077 == 0
+
+
+def _read_secret(folder: Path) -> bytes | str:
+    """The secret, if folder and secret are ours alone; else `_MISSING` or `_UNTRUSTED`.
+
+    The folder is opened without following a symlink and the secret read through it
+    (no path swapped in between), opened without following a symlink (to /dev/zero
+    reading never ends) or blocking (a FIFO never answers), and at most one byte past
+    its size is read.
+    """
+    if os.name != "posix":  # no owner or mode bits to check
+        try:
+            value = (folder / "secret").read_bytes()
+        except FileNotFoundError:
+            return _MISSING
+        except OSError:
+            return _UNTRUSTED
+        return value if len(value) == _SECRET_BYTES else _UNTRUSTED
+    try:
+        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return _MISSING
+    except OSError:      # a symlink (ELOOP), not a folder, not ours to enter
+        return _UNTRUSTED
+    try:
+        if not _private(os.fstat(directory)):
+            return _UNTRUSTED
+        try:
+            fd = os.open("secret", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         dir_fd=directory)
+        except FileNotFoundError:
+            return _MISSING
+        try:
+            info = os.fstat(fd)
+            if not (stat.S_ISREG(info.st_mode) and _private(info)
+                    and info.st_size == _SECRET_BYTES):
+                return _UNTRUSTED
+            value = b""
+            while len(value) <= _SECRET_BYTES:
+                chunk = os.read(fd, _SECRET_BYTES + 1 - len(value))
+                if not chunk:
+                    break
+                value += chunk
+        finally:
+            os.close(fd)
+    except OSError:
+        return _UNTRUSTED
+    finally:
+        os.close(directory)
+    return value if len(value) == _SECRET_BYTES else _UNTRUSTED
+
+
+def _create_secret(folder: Path) -> None:
+    """Write a new secret whole, unless one is there (a concurrent process linked first,
+    or it is not ours: then `_read_secret` refuses it)."""
     import secrets
 
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)   # umask only removes bits
+    if _read_secret(folder) != _MISSING:
+        return           # a folder not ours: write nothing into it
     temporary = folder / f"secret.{secrets.token_hex(8)}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -108,12 +187,11 @@ def _create_secret(folder: Path, path: Path) -> bytes:
     finally:
         os.close(fd)
     try:
-        os.link(temporary, path)           # fails if another process was first
+        os.link(temporary, folder / "secret")  # fails if another process was first
     except FileExistsError:
         pass
     finally:
         temporary.unlink(missing_ok=True)
-    return path.read_bytes()
 
 
 def _entry(folder: Path, secret: bytes, key: str) -> str:
