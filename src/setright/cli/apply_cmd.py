@@ -59,7 +59,8 @@ def apply(app, planfile: Path | None, auto_approve: bool, lock_timeout: float,  
         check_unchanged(plan, store, config, files, owner=owner)
         click.echo("No changes. Nothing to apply.")
         return
-    origins = file_origins(plan, config, allow_dirty=allow_dirty)
+    origins = file_origins(plan, config, allow_dirty=allow_dirty,
+                           named_authors={f.path for f in files if f.author})
     for warning in origins.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if planfile is None:

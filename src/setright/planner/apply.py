@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -110,9 +110,11 @@ class FileOrigins(NamedTuple):
     warnings: list[str]
 
 
-def file_origins(plan: Plan, config: Config, *, allow_dirty: bool) -> FileOrigins:
+def file_origins(plan: Plan, config: Config, *, allow_dirty: bool,
+                 named_authors: Collection[str] = ()) -> FileOrigins:
     """policy.require_committed: the files must be committed and clean; return their
-    commits, and the git author a file that names no `author` is recorded with."""
+    commits, and the git author a file that names no `author` is recorded with
+    (`named_authors`: the files that name one, whose git author is not asked)."""
     from setright.resolutions.git import (
         FileStatus,
         adding_commits,
@@ -140,9 +142,10 @@ def file_origins(plan: Plan, config: Config, *, allow_dirty: bool) -> FileOrigin
     if dirty:
         warnings.append("applying uncommitted resolution files: " + ", ".join(dirty))
     commits = last_commits(p for name, p in paths.items() if statuses[p] == FileStatus.COMMITTED)
-    tracked = [p for p in paths.values() if statuses[p] != FileStatus.UNTRACKED]
-    added = adding_commits(tracked)
-    if shallow_work_trees(tracked):
+    unnamed = [p for name, p in paths.items()
+               if statuses[p] != FileStatus.UNTRACKED and name not in named_authors]
+    added = adding_commits(unnamed)
+    if unnamed and shallow_work_trees(unnamed):
         warnings.append("a resolution file that names no `author` is recorded without one: "
                         "this is a shallow git clone, where git cannot tell who added a file; "
                         "fetch the whole history (actions/checkout `fetch-depth: 0`, or "
