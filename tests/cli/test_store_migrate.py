@@ -118,3 +118,16 @@ def test_summary_view(live_locks: int, snapshot) -> None:
                    {"table": "setright_ledger", "rows": 0, "digest": "ef" * 32}],
     }
     assert migration_summary(result, Style(ascii=True)) == snapshot
+
+
+def test_a_target_s_database_is_refused_as_the_destination(tmp_path: Path,
+                                                           clock: FixedClock) -> None:
+    """A store inside a target would be written by the very changes it records."""
+    project = filled_project(tmp_path, clock)
+    target = project.root / "data" / "app.db"
+    before = target.read_bytes()
+    result = project.cli("store", "migrate", "--to", "sqlite:///./data/app.db", clock=clock)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: the destination sqlite:///./data/app.db is the database of target 'app'")
+    assert target.read_bytes() == before

@@ -25,7 +25,7 @@ def migrate(app, to_url: str, as_json: bool) -> None:  # type: ignore[no-untyped
     Every table is copied with its ids, lineage and serial, from one consistent
     read of the store, in one transaction on the destination; each table's row
     count and digest are verified before it commits. A destination that already
-    holds rows is refused. Afterwards point store.url (or SETRIGHT_STORE) at
+    holds rows, or a target's database, is refused. Afterwards point store.url (or SETRIGHT_STORE) at
     the new store and stop using the old one.
     """
     from setright.config import parse_given_url
@@ -41,5 +41,6 @@ def migrate(app, to_url: str, as_json: bool) -> None:  # type: ignore[no-untyped
         if total > PROGRESS_EVERY and done % PROGRESS_EVERY < BATCH_ROWS <= done:
             click.echo(f"  {table}: {done} of {total} rows copied", err=True)
 
-    result = migrate_store(source, destination, progress=progress).as_dict()
+    result = migrate_store(source, destination, progress=progress,
+                           targets={n: t.db_url for n, t in config.targets.items()}).as_dict()
     click.echo(to_json(result) if as_json else migration_summary(result, app.style))

@@ -27,7 +27,7 @@ How:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,16 +93,25 @@ def store_tables(audit_table: str) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def migrate_store(source: Store, destination: DbUrl, *, batch_rows: int = BATCH_ROWS,
-                  progress: Progress | None = None) -> Migration:
+                  progress: Progress | None = None,
+                  targets: Mapping[str, DbUrl] | None = None) -> Migration:
     """Copy `source` (an opened, upgraded store) into the empty store at `destination`.
 
     Zone-less timestamps are read and written as wall-clock time in the source's
     `store.timezone` (`Store.timezone`), which the destination is opened with too.
-    Refuses a non-empty destination before writing anything."""
+    Refuses a non-empty destination, or the database of one of `targets` (the project's
+    change targets: a store there would be written by the changes it records), before
+    writing anything."""
     timezone = source.timezone
     if _same_database(source.url, destination):
         raise StoreError(f"the destination {destination.shown} is the store being migrated",
                          ["give --to the URL of another, empty database"])
+    for name, url in (targets or {}).items():
+        if (url.dialect, url.where) == (destination.dialect, destination.where):
+            raise StoreError(f"the destination {destination.shown} is the database of "
+                             f"target {name!r}",
+                             ["the store belongs in a database of its own: give --to "
+                              "the URL of another, empty database"])
     _check_empty_before_opening(destination, source.audit_table)
     target = Store.open(destination, source.audit_table, source.clock, timezone=timezone)
     try:
