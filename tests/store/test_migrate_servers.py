@@ -302,3 +302,25 @@ def test_a_mariadb_store_moves_to_postgresql_directly(source: Store, mysql_url: 
             v.facts.change_id for v in find_issues(source.conn, T0)]
     finally:
         pg.close()
+
+
+@pytest.mark.parametrize("server_url, column, value", [
+    ("pg_schema_url", "change_id", "c" * 300), ("pg_schema_url", "error_trace", "a\0b"),
+    ("mysql_url", "change_id", "c" * 300)])   # MariaDB's LONGTEXT holds a NUL
+def test_a_value_the_destination_cannot_hold_is_one_error(
+        source: Store, request: pytest.FixtureRequest, server_url: str, column: str,
+        value: str) -> None:
+    """Too long for VARCHAR(255), or a NUL PostgreSQL text refuses: named, never internal."""
+    destination = request.getfixturevalue(server_url)
+    with source.write() as tx:
+        tx.execute(f"UPDATE {AUDIT} SET {column} = ? WHERE id = (SELECT min(id) FROM {AUDIT})",
+                   (value,))
+    with pytest.raises(StoreError) as refused:
+        migrate_store(source, parse_url(destination, ROOT))
+    assert refused.value.message.startswith(f"cannot copy {AUDIT} into ")
+    assert refused.value.details == ["nothing was written; the store being migrated is unchanged"]
+    impl, conn = server(destination)
+    try:
+        assert occupied_tables(conn, impl, AUDIT) == []
+    finally:
+        conn.close()

@@ -144,8 +144,17 @@ def copy_store(src: Connection, src_impl: DefaultImpl, tx: Connection, dst_impl:
     copies = []
     for plan in plans:
         expected = _count(src, src_impl, plan.table)
-        digest = _copy(src, src_impl, tx, dst_impl, plan, expected, timezone, batch_rows,
-                       progress)
+        try:
+            digest = _copy(src, src_impl, tx, dst_impl, plan, expected, timezone, batch_rows,
+                           progress)
+        except Exception as exc:
+            if not dst_impl.is_error(exc):
+                raise
+            # a value the destination's column cannot hold (too long, a NUL byte…)
+            raise StoreError(f"cannot copy {plan.table} into {shown}: "
+                             f"{dst_impl.error_line(exc)}",
+                             ["nothing was written; the store being migrated is unchanged"]
+                             ) from None
         copies.append((plan, expected, digest))
     for table, column in [(audit_table, "id"), *schema.AUTOINCREMENT.items()]:
         dst_impl.advance_id_sequence(tx, table, column)
