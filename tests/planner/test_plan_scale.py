@@ -79,3 +79,18 @@ def test_redrive_builders_accept_the_exact_match_and_explain_one_edited_statemen
         f"  operation 28 of change {bench.REDRIVE_CHANGE} changed: "
         f"{bench.insert_statement(28)!r} → {new!r}",
     ]
+
+
+def test_markdown_of_thousands_of_bad_files_still_fits_a_pr_comment() -> None:
+    """Blockers, warnings and errors above the table are bounded too (3,000 files)."""
+    plan = bench.synthetic_plan(10, conflicts=0)
+    names = [f"resolutions/file-{n:05d}-with-a-long-name.yaml" for n in range(3_000)]
+    plan.unreadable_files = names
+    plan.errors = [f"{name}:1:1: not YAML" for name in names]
+    plan.warnings = [f"{name}: deleted after it was applied" for name in names]
+    md = plan_markdown(plan)
+    assert len(md) < PR_COMMENT_LIMIT
+    assert re.search(r"^> \*\*Error:\*\* _… \d+ more lines not shown", md, re.MULTILINE)
+    assert re.search(r"^> \*\*Warning:\*\* _… \d+ more lines not shown", md, re.MULTILINE)
+    blocker = next(ln for ln in md.splitlines() if "files could not be read" in ln)
+    assert len(blocker) < 1_200 and blocker.endswith("…")

@@ -6,6 +6,7 @@ Plain functions of the `Plan` model; none of them reads the store.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from setright.planner.model import SYMBOLS, Action, ActionKind, Outcome, Plan
@@ -190,15 +191,14 @@ def plan_markdown(plan: Plan) -> str:
     head = [f"### setright plan: {_summary(plan)}", ""]
     if plan.errored:
         head += ["**This plan cannot be applied:**", "",
-                 *(f"- {_md_escape(line)}" for line in blockers(plan)), "",
-                 _md_escape(way_out(plan))]
+                 *_capped(blockers(plan), "- {}"), "", *_capped([way_out(plan)], "{}")]
     elif plan.has_changes:
         head.append("Merging applies exactly these actions (`setright apply`).")
     else:
         head.append("Nothing to change.")
     head.append("")
-    head += [f"> **Warning:** {_md_escape(w)}" for w in plan.warnings]
-    head += [f"> **Error:** {_md_escape(e)}" for e in plan.errors]
+    head += _capped(plan.warnings, "> **Warning:** {}")
+    head += _capped(plan.errors, "> **Error:** {}")
     conflicts = [a for a in plan.actions if a.outcome == Outcome.CONFLICT]
     sections: list[list[str]] = []
     if conflicts:
@@ -228,6 +228,29 @@ def plan_markdown(plan: Plan) -> str:
         return "\n".join([*head, *("\n".join(b) for b in sections), "", summary_line(plan)]) + "\n"
     opening = f"\n<details><summary>Details of {count(len(plan.actions), 'action')}</summary>\n"
     return _fit("\n".join(head), sections, opening, details, summary_line(plan))
+
+
+#: what each list above the table (blockers, warnings, errors) may take of the budget
+HEAD_LIST_BUDGET = MARKDOWN_BUDGET // 8
+#: the longest line of such a list (3,000 unreadable files' names make one line)
+HEAD_LINE_LIMIT = 1_000
+
+
+def _capped(lines: Sequence[str], form: str) -> list[str]:
+    """`form` of each line, escaped, while the list fits its share of the budget: a long
+    line shortened (before escaping, so no escape is cut), then how many were left out."""
+    out, used = [], 0
+    for index, line in enumerate(lines):
+        if len(line) > HEAD_LINE_LIMIT:
+            line = line[:HEAD_LINE_LIMIT - 1] + "…"
+        text = form.format(_md_escape(line))
+        if used + len(text) + 1 > HEAD_LIST_BUDGET:
+            out.append(form.format(f"_… {count(len(lines) - index, 'more line')} not shown: "
+                                   "see `setright plan`._"))
+            break
+        out.append(text)
+        used += len(text) + 1
+    return out
 
 
 def _fit(head: str, sections: list[list[str]], opening: str, details: list[str],
