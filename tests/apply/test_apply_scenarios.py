@@ -58,22 +58,28 @@ def saved_plan(project: Project, clock: FixedClock) -> Path:
     return out
 
 
+def mark_provenance(project: Project, clock: FixedClock) -> tuple[dict, list[dict]]:
+    """The `setright` metadata of the one APPLIED mark, and of every event a file wrote."""
+    store = store_of(project, clock)
+    try:
+        [meta] = [json.loads(m)["setright"] for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
+        events = [json.loads(m or "{}") for (m,) in store.conn.execute(
+            "SELECT metadata FROM setright_events WHERE source = 'file'")]
+    finally:
+        store.close()
+    return meta, events
+
+
 def test_the_file_s_author_is_recorded_with_what_it_wrote(project, clock) -> None:
     assert run(project, clock).status == "blocked"
     resolution_file(project, "2026-11-22-backfill.yaml", author="jane@example.com",
                     resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
     result = project.cli("apply", "--auto-approve", clock=clock)
     assert result.exit_code == 0, result.output
-    store = store_of(project, clock)
-    try:
-        [meta] = [json.loads(m) for (m,) in store.conn.execute(
-            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
-        events = [json.loads(m or "{}") for (m,) in store.conn.execute(
-            "SELECT metadata FROM setright_events WHERE source = 'file'")]
-    finally:
-        store.close()
-    assert meta["setright"]["author"] == "jane@example.com"
-    assert meta["setright"]["actor"] == "tester@example.com"   # who applied it: still the actor
+    meta, events = mark_provenance(project, clock)
+    assert meta["author"] == "jane@example.com"
+    assert meta["actor"] == "tester@example.com"   # who applied it: still the actor
     assert events and all(e.get("author") == "jane@example.com" for e in events)
 
 
@@ -272,16 +278,9 @@ def test_a_file_s_default_author_is_who_committed_it_first(project, clock, named
                     resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
     git(project.root, "commit", "-q", "-am", "reword", email="bob@example.com")
     assert project.cli("apply", "--auto-approve", clock=clock).exit_code == 0
-    store = store_of(project, clock)
-    try:
-        [meta] = [json.loads(m) for (m,) in store.conn.execute(
-            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
-        events = [json.loads(m or "{}") for (m,) in store.conn.execute(
-            "SELECT metadata FROM setright_events WHERE source = 'file'")]
-    finally:
-        store.close()
-    assert meta["setright"]["author"] == recorded
-    assert meta["setright"]["actor"] == "tester@example.com"
+    meta, events = mark_provenance(project, clock)
+    assert meta["author"] == recorded
+    assert meta["actor"] == "tester@example.com"
     assert events and all(e.get("author") == recorded for e in events)
 
 
@@ -298,13 +297,7 @@ def test_a_git_author_no_file_could_name_is_not_recorded(project, clock) -> None
     assert result.exit_code == 0, result.output
     assert "Warning: resolutions/a.yaml: the author of the commit that added it is not " \
            "recorded: " in result.stderr
-    store = store_of(project, clock)
-    try:
-        [meta] = [json.loads(m) for (m,) in store.conn.execute(
-            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
-    finally:
-        store.close()
-    assert "author" not in meta["setright"]
+    assert the_file_s_author(project, clock) is None
 
 
 def test_a_stale_plan_with_a_forced_redrive_never_takes_a_lock_over(project, clock) -> None:
@@ -359,13 +352,7 @@ def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def the_file_s_author(project: Project, clock: FixedClock) -> str | None:
-    store = store_of(project, clock)
-    try:
-        [meta] = [json.loads(m) for (m,) in store.conn.execute(
-            "SELECT metadata FROM setright_audit_log WHERE state = 'MANUAL_MARKED_AS_APPLIED'")]
-    finally:
-        store.close()
-    author: str | None = meta["setright"].get("author")
+    author: str | None = mark_provenance(project, clock)[0].get("author")
     return author
 
 
