@@ -3,6 +3,7 @@ statement splitter and the target face — on a real server, one database per te
 
 from __future__ import annotations
 
+import random
 import sys
 import threading
 import time
@@ -479,6 +480,71 @@ def test_audit_time_as_epoch_ms_whatever_the_column_type(
 def test_summer_time_is_read_in_the_zone(times: PgConnection, impl: PostgresImpl) -> None:
     times.execute("UPDATE times SET ts = '2026-07-01 14:00:00.000'")
     assert set(values(times, impl, "ts", "Europe/Berlin")) == {ms("2026-07-01T12:00:00Z")}
+
+
+#: Texts a `created_at` may hold, readable or not: each must read as it reads on SQLite.
+ODD_TEXTS = [
+    "garbage", "", " ", "1767261600000", " 1767261600000 ", "+12", "--5", "-0", "00012",
+    "1767261600000.5", "1767261600000.9", "-1.5", "+.5", "5.", ".", "1e3", "1E+3", "1e400",
+    "1e-999", "0.99999999999999999999", "12345678901234567.5", "9223372036854775807",
+    "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "1" * 64, "1" * 65,
+    "0x10", "inf", "nan", "Infinity", "1_000", "e5", "1.5e", "\t42\n", "١٢",
+    "2026-01-01T10:00:00Z", "2026-01-01t10:00:00z", "2026-01-01T10:00", "2026-01-01 10:00:00.123",
+    "2026-01-01T10:00:00.123456789Z", "2026-01-01T10:00:00.9999999Z", "2026-01-01T10:00:00+01:00",
+    "2026-01-01T10:00:00-0130", "2026-01-01T10:00:00+01", "2026-01-01T10:00:00+23:59",
+    "2026-01-01T10:00:00+24:00", "2026-01-01T10:00:00+01:60", "2026-13-45T99:99:99Z",
+    "2026-02-29T00:00:00Z", "2024-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
+    "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T23:59:60Z", "0000-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00", "2026-01-01", "20260101T100000Z",
+    "2026-1-01T10:00:00Z", "2026-01-01T10:00:00.Z", "2026-01-01T10:00:00,5Z",
+    "2026-01-01T10:00:00 Z", "2026-01-01 10:00:00 Europe/Paris",
+]
+
+
+def odd_texts() -> list[str]:
+    """`ODD_TEXTS`, then seeded near-misses: digits and separators in any order, and
+    timestamps whose fields run past their ranges."""
+    rng = random.Random(20261203)
+    texts = list(ODD_TEXTS)
+    texts += ["".join(rng.choice("0123456789-:.TZ +e") for _ in range(rng.randrange(1, 30)))
+              for _ in range(1500)]
+    texts += [f"{rng.randrange(0, 10000):04d}-{rng.randrange(0, 16):02d}-{rng.randrange(0, 34):02d}"
+              f"T{rng.randrange(0, 26):02d}:{rng.randrange(0, 62):02d}:{rng.randrange(0, 62):02d}"
+              + rng.choice(["", ".5", ".123456", "Z", "+05:30", "-1200", "+23:59", ".9999999Z"])
+              for _ in range(1500)]
+    return texts
+
+
+def test_text_times_read_as_on_sqlite_and_none_raises(conn: PgConnection,
+                                                      impl: PostgresImpl) -> None:
+    """One unreadable text `created_at` failed every reader ("invalid input syntax for type
+    timestamp"): now it is NULL (the fold's -1), as SQLite's `setright_ms` says, and what is
+    readable reads the same to the ms (zone-less text in UTC on both)."""
+    import sqlite3
+
+    from setright.db.sqlite import SqliteImpl
+    from setright.store.audit import SQL_FUNCTIONS
+
+    texts = odd_texts()
+    conn.execute("CREATE TABLE odd (n int, created_at text)")
+    conn.executemany("INSERT INTO odd VALUES (?, ?)", list(enumerate(texts)))
+    on_pg = conn.execute(f"SELECT {impl.audit_ms_sql(conn, 'odd', 'created_at', 'UTC')}"
+                         " FROM odd ORDER BY n").fetchall()
+    lite = sqlite3.connect(":memory:")
+    for name, function in SQL_FUNCTIONS.items():
+        lite.create_function(name, 1, function, deterministic=True)
+    lite.execute("CREATE TABLE odd (n int, created_at DATETIME)")   # Flamingock's SQLite type
+    lite.executemany("INSERT INTO odd VALUES (?, ?)", list(enumerate(texts)))
+    on_sqlite = lite.execute(f"SELECT {SqliteImpl().audit_ms_sql(lite, 'odd')}"
+                             " FROM odd ORDER BY n").fetchall()
+    differ = [(text, a[0], b[0]) for text, a, b in zip(texts, on_pg, on_sqlite, strict=True)
+              if a[0] != b[0]]
+    assert differ == []
+    readable = dict(zip(texts, (row[0] for row in on_pg), strict=True))
+    assert readable["1767261600000.5"] == 1_767_261_600_000
+    assert readable["2026-01-01T10:00:00.9999999Z"] == 1_767_261_600_999
+    assert readable["garbage"] is None and readable["2026-13-45T99:99:99Z"] is None
+    assert sum(v is not None for v in readable.values()) > 900   # not all NULL
 
 
 def test_created_at_step_follows_the_column_precision(conn: PgConnection,
