@@ -141,6 +141,8 @@ def _truncated(number: float) -> int | None:
 
 
 def _days_in_month(year: int, month: int) -> int:
+    """`calendar.monthrange(year, month)[1]`, without importing `calendar` (and `locale`)
+    into every command."""
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     return 29 if month == 2 and leap else 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31
 
