@@ -131,3 +131,28 @@ def test_a_target_s_database_is_refused_as_the_destination(tmp_path: Path,
     assert result.stderr.splitlines()[0] == (
         "Error: the destination sqlite:///./data/app.db is the database of target 'app'")
     assert target.read_bytes() == before
+
+
+def test_a_plan_of_the_new_store_is_refused_by_the_old_one(tmp_path: Path,
+                                                           clock: FixedClock) -> None:
+    """Both copies share a lineage after a migrate; the old one, behind the new, refuses a
+    plan read from the new one (a store's serial only grows), so nothing is written twice."""
+    from planhelp import resolution_file, state_and_ledger
+
+    project = filled_project(tmp_path, clock)
+    assert project.cli("store", "migrate", "--to", "sqlite:///moved.db", clock=clock
+                       ).exit_code == 0
+    moved = Store.open(project.root / "moved.db", clock=clock)
+    with moved.write():   # the new store moves on: a state write
+        pass
+    moved.close()
+    resolution_file(project, "r.yaml", resolutions=[
+        {"change": "backfill", "resolution": "APPLIED"}])
+    made = project.cli("--store", "sqlite:///moved.db", "plan", "-o", "plan.json", clock=clock)
+    assert made.exit_code == 0, made.output
+    before = state_and_ledger(project, clock)
+    refused = project.cli("apply", "plan.json", clock=clock)
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines()[0] == (
+        "Error: this plan was made for another copy of this audit store")
+    assert state_and_ledger(project, clock) == before

@@ -83,6 +83,14 @@ def check_applyable(plan: Plan, store: Store) -> None:
         raise SetrightError("this plan was made for another audit store",
                             [f"plan lineage {plan.store.get('lineage')}, "
                              f"store lineage {store.lineage}"])
+    planned = plan.store.get("serial")
+    if isinstance(planned, int) and planned > store.serial:
+        # a store's serial only grows: the plan read a copy that is ahead of this one
+        raise SetrightError("this plan was made for another copy of this audit store",
+                            [f"the plan read it at serial {planned}; this store is at serial "
+                             f"{store.serial}, behind it",
+                             "after 'store migrate', apply to the new store and stop "
+                             "using the old one"])
 
 
 def load_reviewed_files(plan: Plan, config: Config) -> list[ResolutionFile]:
