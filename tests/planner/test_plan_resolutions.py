@@ -162,4 +162,7 @@ def test_markdown_renders_hostile_text_as_text() -> None:
     assert _md_escape("verified </details> see [me](http://x) | `y`") == (
         "verified \\</details\\> see \\[me\\](http://x) \\| \\`y\\`")
     assert _md_code('resolution.change["add-`idx`"]') == '``resolution.change["add-`idx`"]``'
+    # a mention or an issue reference in a note renders, but pings and links nobody
+    assert _md_escape("ask @db-team about #123; mail a@b.c, # 1") == (
+        "ask @<!-- -->db-team about #<!-- -->123; mail a@<!-- -->b.c, # 1")
     assert _md_code("`x", cell=True) == "`` `x ``" and _md_code("a|b", cell=True) == "`a\\|b`"

@@ -166,12 +166,16 @@ def plan_text(plan: Plan, style: Style) -> str:
 #: what Markdown (GitHub's) builds structure from: HTML (`</details>` would close the
 #: fold), code spans, links and table cells; emphasis is left alone
 _MD_STRUCTURE = re.compile(r"[\\`<>\[\]|]")
+#: `@someone` and `#123`, which GitHub turns into a notification or a cross-reference
+_MD_REFERENCE = re.compile(r"([@#])(?=\w)")
 
 
 def _md_escape(text: str) -> str:
     """Text from a file or the store as Markdown prose that renders as that text: on one
-    line, each structural character backslash-escaped."""
-    return _MD_STRUCTURE.sub(lambda m: "\\" + m[0], text).replace("\n", " ")
+    line, each structural character backslash-escaped, and a mention or issue reference
+    broken by an empty HTML comment (so a note's `@team` pings nobody on every push)."""
+    escaped = _MD_STRUCTURE.sub(lambda m: "\\" + m[0], text).replace("\n", " ")
+    return _MD_REFERENCE.sub(r"\1<!-- -->", escaped)
 
 
 def _md_code(text: str, *, cell: bool = False) -> str:
