@@ -61,7 +61,12 @@ def plan_file(out: Path | None, tf_out: Path | None) -> Path | None:
 @click.pass_obj
 def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  # type: ignore[no-untyped-def]
          fmt: str | None, as_json: bool, detailed_exitcode: bool) -> int:
-    """Show what the resolution files would change (all of them, or PATHS)."""
+    """Show what the resolution files would change (all of them, or PATHS).
+
+    PATHS are files directly in the resolutions folder (or that folder): a file
+    from anywhere else is refused, since what is applied is recorded by its name
+    in the project.
+    """
     from setright.cli.app import no_cyclic_gc
 
     fmt, out = output_format(fmt, as_json), plan_file(out, tf_out)
