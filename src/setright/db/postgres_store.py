@@ -52,11 +52,34 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+#: Milliseconds in 400 Gregorian years: the calendar (leap days included) repeats after them.
+CYCLE_MS = 146_097 * 86_400_000
+
+
 def iso_from_ms_sql(expression: str) -> str:
-    """Epoch ms as `2026-11-22T12:00:00.000Z` (UTC, milliseconds), NULL for NULL."""
-    instant = f"(timestamptz 'epoch' + ({expression}) * interval '1 millisecond')"
-    return (f"to_char({instant} AT TIME ZONE 'UTC',"
-            f" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+    """Epoch ms as `timeutil.iso_from_ms` writes them (`2026-11-22T12:00:00.000Z`, UTC), for
+    any bigint, NULL for NULL: one row's odd time must not fail every reader.
+
+    PostgreSQL's own `timestamp` stops at 4713 BC and 294276 AD ("interval out of range"
+    fails the statement) and `to_char` writes BC years unsigned. So the instant is moved
+    by whole 400-year cycles into 1970–2369 (integer arithmetic, floored, overflowing
+    nowhere for any bigint), where only the month and day are taken from a `date`; the
+    year is the cycle's year plus 400 per cycle, signed and zero-padded as ISO 8601's
+    astronomical years (1 BC is `0000`, 2 BC `-0001`, then as many digits as needed)."""
+    rest = f"((ms % {CYCLE_MS} + {CYCLE_MS}) % {CYCLE_MS})"
+    cycles = f"(ms / {CYCLE_MS} - (ms % {CYCLE_MS} < 0)::int)"
+    parts = (f"SELECT date '1970-01-01' + (rest / 86400000)::int AS day,"
+             f" rest % 86400000 AS clock, cycles"
+             f" FROM (SELECT {rest} AS rest, {cycles} AS cycles"
+             f" FROM (SELECT ({expression})::bigint AS ms) given) shifted")
+    year = "(extract(year FROM day)::bigint + 400 * cycles)"
+    digits = f"abs({year})::text"
+    shown = (f"CASE WHEN {year} < 0 THEN '-' ELSE '' END"
+             f" || lpad({digits}, greatest(4, length({digits})), '0')")
+    clock = " || ".join(f"'{sep}' || lpad(({term})::text, {width}, '0')" for sep, term, width in (
+        ("T", "clock / 3600000", 2), (":", "clock / 60000 % 60", 2),
+        (":", "clock / 1000 % 60", 2), (".", "clock % 1000", 3)))
+    return f"(SELECT {shown} || to_char(day, '-MM-DD') || {clock} || 'Z' FROM ({parts}) fields)"
 
 
 def error_summary_sql(expression: str) -> str:
