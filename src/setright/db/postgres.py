@@ -242,7 +242,8 @@ class PostgresImpl(DefaultImpl):
         """`column` as epoch ms, by the column's declared type; `column` may be qualified
         (`a.created_at`), the type is looked up by its last part in `table`.
 
-        Integers are ms already; a zone-less TIMESTAMP is the writer's wall clock in
+        Integers are ms already, numbers are cut towards zero as SQLite cuts a REAL
+        (`_number_ms`: NULL outside bigint); a zone-less TIMESTAMP is the writer's wall clock in
         `timezone`; TIMESTAMPTZ is absolute; text holds ms digits, ISO-8601 (with or
         without a zone) or `yyyy-MM-dd HH:mm:ss.SSS` (zone-less: read in `timezone`), by
         `ms_from_any`'s rules (`_text_ms`): other text is NULL, never an error.
@@ -251,8 +252,10 @@ class PostgresImpl(DefaultImpl):
         info = self._column_info(conn, table, column.rsplit(".", 1)[-1])
         kind = info[0] if info else None
         tz = literal(timezone or getattr(conn, "audit_timezone", "UTC"))
-        if kind in ("smallint", "integer", "bigint", "numeric"):
+        if kind in ("smallint", "integer", "bigint"):
             return f"({column})::bigint"
+        if kind in ("numeric", "real", "double precision"):
+            return _number_ms(column, kind)
         if kind == "timestamp without time zone":
             return _epoch_ms(f"(({column}) AT TIME ZONE {tz})")
         if kind == "timestamp with time zone":
@@ -365,6 +368,19 @@ literal = postgres_store.literal
 
 def _epoch_ms(timestamptz: str) -> str:
     return f"round(extract(epoch FROM date_trunc('milliseconds', {timestamptz})) * 1000)::bigint"
+
+
+def _number_ms(column: str, kind: str) -> str:
+    """A numeric or floating `created_at` as SQLite reads a REAL: cut towards zero (`::bigint`
+    rounds), NULL (the fold's -1) outside bigint, for NaN and for infinities, where
+    `::bigint` fails the statement. CASE, so no cast runs before its guard holds."""
+    big = 2 ** 63
+    if kind == "numeric":   # exact: NaN and ±Infinity compare above (or below) every bound
+        return (f"(CASE WHEN trunc({column}) BETWEEN {-big} AND {big - 1}"
+                f" THEN trunc({column})::bigint END)")
+    number = f"({column})::float8"
+    return (f"(CASE WHEN {number} >= '{-big}'::float8 AND {number} < '{big}'::float8"
+            f" THEN trunc({number})::bigint END)")
 
 
 #: `ms_from_any`'s white space, for `btrim` (E'' strings have no `\v`).
