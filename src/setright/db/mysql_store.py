@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from setright import timeutil
 from setright.db.impl import Connection, SchemaBuilder
 
 SUMMARY_LIMIT = 160
@@ -46,10 +47,31 @@ def upsert_select_sql(quote: Any, table: str, columns: Sequence[str], key: Seque
     return f"INSERT INTO {table} ({names}) {select} ON DUPLICATE KEY UPDATE {updates}"
 
 
+#: Milliseconds in 400 Gregorian years: the calendar (leap days included) repeats after them.
+CYCLE_MS = 146_097 * 86_400_000
+
+
 def iso_from_ms_sql(expression: str) -> str:
-    instant = (f"DATE_ADD(TIMESTAMP '1970-01-01 00:00:00',"
-               f" INTERVAL ({expression}) * 1000 MICROSECOND)")
-    return f"CONCAT(LEFT(DATE_FORMAT({instant}, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')"
+    """Epoch ms as `timeutil.iso_from_ms` writes them (`2026-11-22T12:00:00.000Z`, UTC), for
+    any BIGINT, NULL for NULL: one row's odd time must not fail every reader.
+
+    A DATETIME stops at 9999 (NULL beyond) and `ms * 1000` overflows a BIGINT (an error),
+    so the instant is moved by whole 400-year cycles into 1970–2369 (integer arithmetic,
+    floored, overflowing nowhere), where only the month and day are taken from a DATE;
+    the year is the cycle's year plus 400 per cycle, signed and zero-padded as ISO 8601's
+    astronomical years (1 BC is `0000`, 2 BC `-0001`, then as many digits as needed).
+    MySQL has no LATERAL before 8.0.14 and MariaDB none, so `expression` is repeated."""
+    ms = f"({expression})"
+    rest = f"(({ms} % {CYCLE_MS} + {CYCLE_MS}) % {CYCLE_MS})"
+    cycles = f"({ms} DIV {CYCLE_MS} - ({ms} % {CYCLE_MS} < 0))"
+    day = f"DATE_ADD(DATE '1970-01-01', INTERVAL {rest} DIV 86400000 DAY)"
+    year = f"(YEAR({day}) + 400 * {cycles})"
+    shown = (f"CONCAT(IF({year} < 0, '-', ''),"
+             f" LPAD(ABS({year}), GREATEST(4, CHAR_LENGTH(ABS({year}))), '0'))")
+    clock = ", ".join(f"'{sep}', LPAD({term}, {width}, '0')" for sep, term, width in (
+        ("T", f"{rest} DIV 3600000 % 24", 2), (":", f"{rest} DIV 60000 % 60", 2),
+        (":", f"{rest} DIV 1000 % 60", 2), (".", f"{rest} % 1000", 3)))
+    return f"CONCAT({shown}, DATE_FORMAT({day}, '-%m-%d'), {clock}, 'Z')"
 
 
 def error_summary_sql(expression: str) -> str:
@@ -135,24 +157,67 @@ def shadow_table(conn: Connection, name: str) -> None:
 
 # -- reading text times, and Flamingock's DDL -----------------------------------------
 
-_ISO = ("'^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?"
-        "(Z|[+-][0-9]{2}:?[0-9]{2})?$'")
+def _matches(text: str, pattern: str) -> str:
+    """`text` matches all of `pattern` (ASCII only: `text` is trimmed, so `$` cannot stop
+    before a final line break, where a regex's `$` may)."""
+    return f"{text} REGEXP '^{pattern}$'"
+
+
+def _int(text: str) -> str:
+    """Digits a pattern has admitted as a BIGINT (SIGNED: UNSIGNED arithmetic fails below 0)."""
+    return f"CAST({text} AS SIGNED)"
 
 
 def text_ms_sql(col: str) -> str:
-    trimmed = f"TRIM({col})"
-    # NULL without a zone: MariaDB's REGEXP_SUBSTR gives '' where MySQL's gives NULL
-    zone_part = f"NULLIF(REGEXP_SUBSTR({trimmed}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$'), '')"
-    local = (f"CAST(REPLACE(SUBSTRING({trimmed}, 1, CHAR_LENGTH({trimmed})"
-             f" - CHAR_LENGTH(COALESCE({zone_part}, ''))), 'T', ' ') AS DATETIME(6))")
-    offset = (f"CASE WHEN {zone_part} IS NULL OR {zone_part} = 'Z' THEN 0 ELSE"
-              f" (CASE WHEN LEFT({zone_part}, 1) = '-' THEN -1 ELSE 1 END)"
-              f" * (CAST(SUBSTRING({zone_part}, 2, 2) AS SIGNED) * 3600"
-              f" + CAST(RIGHT({zone_part}, 2) AS SIGNED) * 60) END")
-    return (f"CASE WHEN {trimmed} REGEXP '^-?[0-9]+$' THEN CAST({trimmed} AS SIGNED)"
-            f" WHEN {trimmed} REGEXP {_ISO} THEN"
-            f" TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {local}) DIV 1000"
-            f" - 1000 * ({offset}) ELSE -1 END")
+    """Text as epoch ms by `timeutil.ms_from_any`'s rules, so a text `created_at` folds as
+    on SQLite (zone-less text as UTC); -1 for anything else. The fold writes it with
+    INSERT … SELECT in strict mode, where a cast's warning is an error that fails every
+    reader, so each cast runs only on text a pattern (and a CASE, which alone orders the
+    checks) has admitted: integers within BIGINT; decimals cut towards zero, a 3-digit
+    exponent of 200 or more (where DOUBLE could overflow) read as out of range unless the
+    digits are all zero; times from their fields once each is in range, in integer
+    arithmetic (a DATETIME would round fractions and take other texts)."""
+    space = timeutil.SPACE
+    t = f"REGEXP_REPLACE({col}, '^[{space}]+|[{space}]+$', '')"
+    big = 2 ** 63
+    double = f"CAST({t} AS DOUBLE)"
+    decimal = (f"CASE WHEN {t} REGEXP '[eE][+]?[2-9][0-9]{{2}}$'"
+               f" THEN IF({t} REGEXP '^[^eE]*[1-9]', NULL, 0)"
+               f" WHEN {double} >= -9.223372036854775808e18 AND {double} < 9.223372036854775808e18"
+               f" THEN CAST(TRUNCATE({double}, 0) AS SIGNED) END")
+    in_range = (f"CASE WHEN {_matches(t, timeutil.INTEGER_TEXT)}"
+                f" THEN CAST({t} AS DECIMAL(65, 0)) BETWEEN {-big} AND {big - 1} END")
+    number = f"CASE WHEN {in_range} THEN {_int(t)} ELSE {decimal} END"
+    year, month, day, hour, minute = (_int(f"SUBSTRING({t}, {at}, {width})") for at, width in (
+        (1, 4), (6, 2), (9, 2), (12, 2), (15, 2)))
+    has_seconds = f"(SUBSTRING({t}, 17, 1) = ':')"
+    second = f"IF({has_seconds}, {_int(f'SUBSTRING({t}, 18, 2)')}, 0)"
+    fraction = (f"IF({has_seconds} AND SUBSTRING({t}, 20, 1) = '.',"
+                f" REGEXP_SUBSTR(SUBSTRING({t}, 21), '^[0-9]+'), '')")
+    millis = _int(f"RPAD(LEFT({fraction}, 3), 3, '0')")
+    zone = (f"SUBSTRING({t}, 17 + 3 * {has_seconds}"
+            f" + IF(CHAR_LENGTH({fraction}) > 0, 1 + CHAR_LENGTH({fraction}), 0))")
+    zoned = f"({zone} NOT IN ('', 'Z', 'z'))"
+    off_hour = f"IF({zoned}, {_int(f'SUBSTRING({zone}, 2, 2)')}, 0)"
+    off_minute = f"IF({zoned} AND CHAR_LENGTH({zone}) > 3, {_int(f'RIGHT({zone}, 2)')}, 0)"
+    sign = f"IF(LEFT({zone}, 1) = '-', -1, 1)"
+    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
+    month_days = (f"CASE WHEN {month} = 2 THEN IF({leap}, 29, 28)"
+                  f" WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END")
+    valid = (f"{year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND {month_days}"
+             f" AND {hour} <= 23 AND {minute} <= 59 AND {second} <= 59 AND {off_hour} <= 23"
+             f" AND {off_minute} <= 59")
+    # days from 1970-01-01 to year-month-day: Hinnant's days_from_civil, all terms >= 0
+    y = f"({year} - ({month} <= 2))"
+    era_year = f"({y} % 400)"
+    day_of_year = f"((153 * ({month} + IF({month} > 2, -3, 9)) + 2) DIV 5 + {day} - 1)"
+    days = (f"({y} DIV 400 * 146097 + {era_year} * 365 + {era_year} DIV 4"
+            f" - {era_year} DIV 100 + {day_of_year} - 719468)")
+    moment = (f"((({days} * 1440 + {hour} * 60 + {minute} - {sign} * ({off_hour} * 60"
+              f" + {off_minute})) * 60 + {second}) * 1000 + {millis})")
+    return (f"COALESCE(CASE WHEN CHAR_LENGTH({t}) <= {timeutil.NUMBER_CHARS}"
+            f" AND {_matches(t, timeutil.DECIMAL_TEXT)} THEN {number}"
+            f" WHEN {_matches(t, timeutil.MOMENT_TEXT)} THEN IF({valid}, {moment}, NULL) END, -1)")
 
 
 def flamingock_audit_ddl(table: str, *, created_at: str = "TIMESTAMP") -> str:
