@@ -170,7 +170,8 @@ def _int(text: str) -> str:
 
 def text_ms_sql(col: str) -> str:
     """Text as epoch ms by `timeutil.ms_from_any`'s rules, so a text `created_at` folds as
-    on SQLite (zone-less text as UTC); -1 for anything else. The fold writes it with
+    on SQLite (zone-less text as UTC); NULL for anything else, as on SQLite and PostgreSQL
+    (the fold reads it as -1; `audit list --history` shows no time). The fold writes it with
     INSERT … SELECT in strict mode, where a cast's warning is an error that fails every
     reader, so each cast runs only on text a pattern (and a CASE, which alone orders the
     checks) has admitted: integers within BIGINT; decimals cut towards zero, a 3-digit
@@ -215,9 +216,9 @@ def text_ms_sql(col: str) -> str:
             f" - {era_year} DIV 100 + {day_of_year} - 719468)")
     moment = (f"((({days} * 1440 + {hour} * 60 + {minute} - {sign} * ({off_hour} * 60"
               f" + {off_minute})) * 60 + {second}) * 1000 + {millis})")
-    return (f"COALESCE(CASE WHEN CHAR_LENGTH({t}) <= {timeutil.NUMBER_CHARS}"
+    return (f"(CASE WHEN CHAR_LENGTH({t}) <= {timeutil.NUMBER_CHARS}"
             f" AND {_matches(t, timeutil.DECIMAL_TEXT)} THEN {number}"
-            f" WHEN {_matches(t, timeutil.MOMENT_TEXT)} THEN IF({valid}, {moment}, NULL) END, -1)")
+            f" WHEN {_matches(t, timeutil.MOMENT_TEXT)} THEN IF({valid}, {moment}, NULL) END)")
 
 
 def flamingock_audit_ddl(table: str, *, created_at: str = "TIMESTAMP") -> str:
