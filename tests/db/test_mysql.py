@@ -413,6 +413,64 @@ def test_audit_ms_of_integer_and_text_columns(conn: MysqlConnection, impl: Mysql
     assert conn.execute("SELECT ms FROM folded WHERE id = 3").fetchone() == (t0 + 250,)
 
 
+def test_text_times_read_as_on_sqlite_and_none_raises(conn: MysqlConnection,
+                                                      impl: MysqlImpl) -> None:
+    """A text `created_at` reads as SQLite's `setright_ms` reads it (NULL, the fold's -1, for
+    what it cannot read), whatever the column's collation, and no text fails the fold's strict
+    INSERT … SELECT. Before: seconds were required, at most 6 fraction digits taken,
+    `1767261600000.5` was -1 and a BIGINT overflow failed the statement."""
+    import sqlite3
+
+    from setright.db.sqlite import SqliteImpl
+    from setright.store.audit import SQL_FUNCTIONS
+    from test_postgres import odd_texts
+
+    texts = odd_texts()
+    lite = sqlite3.connect(":memory:")
+    for name, function in SQL_FUNCTIONS.items():
+        lite.create_function(name, 1, function, deterministic=True)
+    lite.execute("CREATE TABLE odd (n int, created_at DATETIME)")   # Flamingock's SQLite type
+    lite.executemany("INSERT INTO odd VALUES (?, ?)", list(enumerate(texts)))
+    on_sqlite = [row[0] for row in lite.execute(
+        f"SELECT {SqliteImpl().audit_ms_sql(lite, 'odd')} FROM odd ORDER BY n")]
+    for kind in ("LONGTEXT", "VARCHAR(255) COLLATE utf8mb4_general_ci", "BLOB"):
+        conn.execute("DROP TABLE IF EXISTS odd")
+        conn.execute(f"CREATE TABLE odd (n INT PRIMARY KEY, created_at {kind})")
+        conn.executemany("INSERT INTO odd VALUES (?, ?)", list(enumerate(texts)))
+        ms = impl.audit_ms_sql(conn, "odd", "created_at", "UTC")
+        on_mysql = [row[0] for row in conn.execute(f"SELECT {ms} FROM odd ORDER BY n")]
+        differ = [(text, a, b) for text, a, b in zip(texts, on_mysql, on_sqlite, strict=True)
+                  if a != b]
+        assert differ == [], kind
+        conn.execute("CREATE TABLE IF NOT EXISTS folded (n INT PRIMARY KEY, ms BIGINT)")
+        conn.execute("DELETE FROM folded")
+        conn.execute(f"INSERT INTO folded SELECT n, coalesce({ms}, -1) FROM odd")   # the fold
+        assert conn.execute("SELECT count(*) FROM folded").fetchone() == (len(texts),)
+    readable = dict(zip(texts, on_mysql, strict=True))
+    assert readable["1767261600000.5"] == 1_767_261_600_000
+    assert readable["2026-01-01T10:00"] == 1_767_261_600_000
+    assert readable["2026-01-01T10:00:00.9999999Z"] == 1_767_261_600_999
+    assert readable["garbage"] is readable["2026-13-45T99:99:99Z"] is readable["1e400"] is None
+    assert sum(v is not None for v in readable.values()) > 900   # not all unreadable
+
+
+def test_iso_from_ms_sql_is_iso_from_ms_for_any_bigint(conn: MysqlConnection,
+                                                        impl: MysqlImpl) -> None:
+    """Before: a year past 9999 was NULL and a time past ±292 thousand years failed every
+    reader ("BIGINT value is out of range" from `ms * 1000`); years before 1 were wrong."""
+    from setright.timeutil import iso_from_ms
+    from test_postgres import odd_ms
+
+    values = odd_ms()
+    conn.execute("CREATE TABLE ms (n INT PRIMARY KEY, ms BIGINT)")
+    conn.executemany("INSERT INTO ms VALUES (?, ?)", [*enumerate(values), (len(values), None)])
+    got = conn.execute(f"SELECT {impl.iso_from_ms_sql('ms')} FROM ms ORDER BY n").fetchall()
+    differ = [(v, row[0]) for v, row in zip(values, got) if row[0] != iso_from_ms(v)]
+    assert differ == [] and got[-1] == (None,)
+    conn.execute("CREATE TABLE shown (n INT PRIMARY KEY, iso VARCHAR(40))")
+    conn.execute(f"INSERT INTO shown SELECT n, {impl.iso_from_ms_sql('ms')} FROM ms")  # strict
+
+
 def test_created_at_step_and_server_clock(conn: MysqlConnection, impl: MysqlImpl) -> None:
     conn.execute(flamingock_audit_ddl("flamingockAuditLog"))
     conn.execute("CREATE TABLE d3 (id INT PRIMARY KEY, created_at DATETIME(3))")

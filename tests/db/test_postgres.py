@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -545,6 +546,68 @@ def test_text_times_read_as_on_sqlite_and_none_raises(conn: PgConnection,
     assert readable["2026-01-01T10:00:00.9999999Z"] == 1_767_261_600_999
     assert readable["garbage"] is None and readable["2026-13-45T99:99:99Z"] is None
     assert sum(v is not None for v in readable.values()) > 900   # not all NULL
+
+
+def odd_ms() -> list[int]:
+    """Epoch ms at the edges (int64's ends, years 1 and 10000, PostgreSQL's timestamp range,
+    leap days), then seeded ones across all of int64 and across ±3000 years."""
+    day = 86_400_000
+    year_one, year_10000 = -62_135_596_800_000, 253_402_300_800_000
+    edges = [0, -1, 1, 999, -999, -1000, -1001, 2 ** 63 - 1, -(2 ** 63), 2 ** 63 - 1000,
+             -(2 ** 63) + 999, year_one, year_one - 1, year_one - 366 * day - 1, year_10000,
+             year_10000 - 1, -210_866_803_200_000, -210_866_803_200_001,   # 4713 BC, 4714 BC
+             9_224_318_016_000_000, 9_224_318_016_000_000 - 1,           # 294277 AD
+             951_782_400_000, 4_107_456_000_000, -2_203_891_200_000]       # 2000/2100/1900-02-29
+    rng = random.Random(20261204)
+    edges += [rng.randrange(-(2 ** 63), 2 ** 63) for _ in range(1500)]
+    edges += [rng.randrange(-95_000_000_000_000, 95_000_000_000_000) for _ in range(1500)]
+    return edges
+
+
+def test_iso_from_ms_sql_is_iso_from_ms_for_any_bigint(conn: PgConnection) -> None:
+    """Before: a time past PostgreSQL's timestamp range failed every reader ("interval out
+    of range"), and BC years were written unsigned."""
+    from setright.db.postgres_store import iso_from_ms_sql
+    from setright.timeutil import iso_from_ms
+
+    values = odd_ms()
+    conn.execute("CREATE TABLE ms (n int, ms bigint)")
+    conn.executemany("INSERT INTO ms VALUES (?, ?)", [*enumerate(values), (len(values), None)])
+    got = conn.execute(f"SELECT {iso_from_ms_sql('ms')} FROM ms ORDER BY n").fetchall()
+    differ = [(v, row[0]) for v, row in zip(values, got) if row[0] != iso_from_ms(v)]
+    assert differ == [] and got[-1] == (None,)
+    assert got[values.index(-(2 ** 63))] == ("-292275055-05-16T16:47:04.192Z",)
+
+
+def test_numbers_are_cut_towards_zero_and_none_raises(conn: PgConnection,
+                                                     impl: PostgresImpl) -> None:
+    """A numeric or float `created_at` is read as SQLite reads a REAL (`ms_from_any`): cut
+    towards zero, NULL outside bigint. Before: `::bigint` rounded, and failed every reader
+    for a value outside bigint, NaN or infinity."""
+    from setright.timeutil import ms_from_any
+
+    big = 2 ** 63
+    exact = ["1767261600000.5", "-1.5", "-0.5", "0.9", "12345678901234567.9", str(big - 1),
+             str(big - 1) + ".9", str(big), str(-big), str(-big) + ".9", str(-big - 1), "1e30",
+             "-1e30", "NaN", "Infinity", "-Infinity", None]
+    floats = [1767261600000.5, -1.5, -0.5, 0.99, 1e18, 9.2e18, float(big), -float(big),
+              -9.3e18, 1e300, float("nan"), float("inf"), float("-inf"), None]
+    singles = [-1.5, 0.5, 2.0 ** 62, float(big), -float(big), float("inf"), None]   # exact in real
+    conn.execute("CREATE TABLE nums (n int, created_at numeric)")
+    conn.execute("CREATE TABLE floats (n int, created_at double precision)")
+    conn.execute("CREATE TABLE reals (n int, created_at real)")
+    conn.executemany("INSERT INTO nums VALUES (?, ?::numeric)", list(enumerate(exact)))
+    conn.executemany("INSERT INTO floats VALUES (?, ?)", list(enumerate(floats)))
+    conn.executemany("INSERT INTO reals VALUES (?, ?)", list(enumerate(singles)))
+    read = {table: [row[0] for row in conn.execute(
+                f"SELECT {impl.audit_ms_sql(conn, table, 'created_at')} FROM {table} ORDER BY n")]
+            for table in ("nums", "floats", "reals")}
+    cut = [None if v is None or v in ("NaN", "Infinity", "-Infinity")
+           or not -big <= int(Decimal(v)) < big else int(Decimal(v)) for v in exact]
+    assert read["nums"] == cut
+    assert read["nums"][:4] == [1_767_261_600_000, -1, 0, 0]
+    assert read["floats"] == [ms_from_any(v) for v in floats]
+    assert read["reals"] == [ms_from_any(v) for v in singles]
 
 
 def test_created_at_step_follows_the_column_precision(conn: PgConnection,

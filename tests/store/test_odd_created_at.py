@@ -1,7 +1,8 @@
 """A Flamingock audit log with `created_at` values no runner should write (garbage, an
-impossible date, a year past 9999) is still read on every store: such a row folds as -1 ms
-or at its real time, the other issues are still listed, and SQLite and PostgreSQL (a text
-`created_at`) list the same thing, word for word. Nothing here reads the host's date or zone."""
+impossible date, a year past 9999 or before 1, int64's ends) is still read on every store:
+such a row folds as -1 ms or at its real time, the other issues are still listed, and SQLite,
+PostgreSQL and MariaDB/MySQL (a text `created_at`) list the same thing, word for word.
+Nothing here reads the host's date or zone."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from storehelp import FLAMINGOCK_DDL, T0
 YEAR_10000_MS = 253_402_300_800_000
 #: 10000-06-01T10:00:00.000Z (152 days into the leap year 10000, then ten hours).
 JUNE_10000_MS = YEAR_10000_MS + 152 * 86_400_000 + 10 * 3_600_000
+#: 0001-01-01T00:00:00.000Z, the first instant of year 1.
+YEAR_ONE_MS = -62_135_596_800_000
 #: -1 ms: what an unreadable `created_at` folds as.
 UNREADABLE = "1969-12-31T23:59:59.999Z"
 
@@ -45,6 +48,17 @@ ODD_ROWS: dict[str, tuple[str, str]] = {
     "year-10000": (str(YEAR_10000_MS), "10000-01-01T00:00:00.000Z"),
     "june-10000": (str(JUNE_10000_MS), "10000-06-01T10:00:00.000Z"),
     "offset-into-10000": ("9999-12-31T23:59:59-05:00", "10000-01-01T04:59:59.000Z"),
+    "no-seconds": ("2026-01-01T10:00", "2026-01-01T10:00:00.000Z"),
+    "lower-case": ("2026-01-01t10:00:00.5z", "2026-01-01T10:00:00.500Z"),
+    "tab-padded": ("\t2026-01-01 10:00:00+0130\n", "2026-01-01T08:30:00.000Z"),
+    # ISO 8601's astronomical years: year 0 is 1 BC, -0001 is 2 BC
+    "bc-1": (str(YEAR_ONE_MS - 1), "0000-12-31T23:59:59.999Z"),
+    "bc-2": (str(YEAR_ONE_MS - 366 * 86_400_000 - 1), "-0001-12-31T23:59:59.999Z"),
+    # past PostgreSQL's timestamp range (4713 BC to 294276 AD) and int64's ends
+    "bc-4714": (str(-210_866_803_200_001), "-4713-11-23T23:59:59.999Z"),
+    "ad-294277": (str(9_224_318_016_000_000), "294277-01-01T00:00:00.000Z"),
+    "int64-max": (str(2 ** 63 - 1), "292278994-08-17T07:12:55.807Z"),
+    "int64-min": (str(-(2 ** 63)), "-292275055-05-16T16:47:04.192Z"),
 }
 
 INSERT = ("INSERT INTO flamingockAuditLog (execution_id, change_id, author, created_at, state,"
@@ -75,7 +89,7 @@ def project_on(root: Path, store_url: str, **store: Any) -> Project:
 @contextmanager
 def flamingock_store(root: Path, backend: str) -> Iterator[str]:
     """A store URL whose Flamingock audit table holds `rows()`: on SQLite in Flamingock's own
-    DDL (`created_at DATETIME`), on PostgreSQL in its DDL with a text `created_at`."""
+    DDL (`created_at DATETIME`), on a server in its DDL with a text `created_at`."""
     with store_database(backend) as url:
         if backend == "sqlite":
             (root / ".setright").mkdir(parents=True)
@@ -85,15 +99,18 @@ def flamingock_store(root: Path, backend: str) -> Iterator[str]:
             conn.commit()
             conn.close()
         else:
-            from setright.db import impl_for, parse_url
-            from setright.db.postgres import flamingock_audit_ddl
+            from setright.db import impl_for, mysql, parse_url, postgres
 
             parsed = parse_url(url, root)
             server = impl_for(parsed).connect(parsed)
             try:
-                server.execute(flamingock_audit_ddl("flamingockAuditLog"))
-                server.execute("ALTER TABLE flamingockAuditLog ALTER COLUMN created_at"
-                               " TYPE text USING created_at::text")
+                if backend == "postgresql":
+                    server.execute(postgres.flamingock_audit_ddl("flamingockAuditLog"))
+                    server.execute("ALTER TABLE flamingockAuditLog ALTER COLUMN created_at"
+                                   " TYPE text USING created_at::text")
+                else:
+                    server.execute(mysql.flamingock_audit_ddl("flamingockAuditLog"))
+                    server.execute("ALTER TABLE flamingockAuditLog MODIFY created_at LONGTEXT")
                 server.executemany(INSERT, rows())
             finally:
                 server.close()
@@ -129,29 +146,15 @@ def test_odd_times_on_sqlite_fold_and_list(tmp_path: Path) -> None:
     assert history["year-10000"] == "10000-01-01T00:00:00.000Z"
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
-def test_odd_times_list_alike_on_sqlite_and_postgresql(tmp_path: Path, backend: str) -> None:
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_odd_times_list_alike_on_sqlite_and_servers(tmp_path: Path, backend: str) -> None:
     """Before: one unreadable text failed every reader on PostgreSQL ("invalid input syntax
-    for type timestamp"), and a fraction past ms was rounded, not cut."""
+    for type timestamp") and a fraction past ms was rounded, not cut; a time past
+    PostgreSQL's timestamp range failed every reader there ("interval out of range"), as
+    one past ±292 thousand years did on MySQL ("BIGINT value is out of range"), which also
+    read `1767261600000.5` and times without seconds as -1 and years past 9999 as NULL."""
     on_server = readings(tmp_path / backend, backend)
     assert on_server == readings(tmp_path / "sqlite", "sqlite")
     assert times(on_server)["garbage"] == UNREADABLE
     assert times(on_server)["june-10000"] == "10000-06-01T10:00:00.000Z"
-
-
-def test_before_year_one_is_written_with_a_sign_on_sqlite(tmp_path: Path) -> None:
-    """ISO 8601's astronomical years: 1 BC is year 0, 2 BC is -0001 (PostgreSQL's
-    `to_char` writes BC years unsigned, so this is not compared with it)."""
-    (tmp_path / ".setright").mkdir()
-    conn = sqlite3.connect(tmp_path / ".setright" / "audit.db")
-    conn.executescript(FLAMINGOCK_DDL)
-    year_one = -62_135_596_800_000
-    conn.executemany(INSERT, [("bc-1", year_one - 1, "FAILED", "boom"),
-                              ("bc-2", year_one - 366 * 86_400_000 - 1, "FAILED", "boom")])
-    conn.commit()
-    conn.close()
-    project = project_on(tmp_path, SQLITE_STORE, audit_table="flamingockAuditLog")
-    result = project.cli("issue", "list", "--json", clock=FixedClock(T0))
-    assert result.exit_code == 0, result.output
-    assert times({"issue list --json": json.loads(result.output)}) == {
-        "bc-1": "0000-12-31T23:59:59.999Z", "bc-2": "-0001-12-31T23:59:59.999Z"}
+    assert times(on_server)["bc-2"] == "-0001-12-31T23:59:59.999Z"
