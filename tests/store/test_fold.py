@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from setright.store import Store
-from setright.store.audit import current_state, mark_change
+from setright.store.audit import current_state, fold_audit_rows, mark_change
 from setright.store.audit_listing import list_current
 from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
@@ -128,3 +129,73 @@ def test_fold_ignores_rows_without_change_id(backend_store: Store) -> None:
                        ("APPLIED",))
     store.refresh()
     assert list_current(store.conn, store.audit_table) == []
+
+
+# -- the incremental fold gives a fresh fold's answer ---------------------------------------
+
+def _insert(store: Store, audit_id: int, change_id: str, state: str, at_ms: int,
+            error: str | None = None) -> None:
+    """An audit row with an explicit id, as a hand edit or a foreign runner writes it."""
+    impl = store.impl
+    row = impl.audit_write_values(store.conn, store.audit_table,
+                                  {"id": audit_id, "change_id": change_id, "state": state,
+                                   "error_trace": error, "author": "other"}, at_ms)
+    store.conn.execute(f"INSERT INTO {impl.quote(store.audit_table)} ({', '.join(row)})"
+                       f" VALUES ({', '.join('?' for _ in row)})", list(row.values()))
+    if impl.in_transaction(store.conn):
+        impl.commit(store.conn)
+
+
+def _cache(conn: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in conn.execute(
+        "SELECT change_id, audit_id, state, created_ms, error_summary"
+        " FROM setright_change_state ORDER BY change_id").fetchall()]
+
+
+def _fresh_fold(store: Store) -> list[tuple[Any, ...]]:
+    """The answer of a first fold of the whole log (in a transaction rolled back)."""
+    impl, conn = store.impl, store.conn
+    impl.begin(conn, write=True)
+    try:
+        conn.execute("DELETE FROM setright_change_state")
+        top = conn.execute(f"SELECT max(id) FROM {impl.quote(store.audit_table)}").fetchone()[0]
+        fold_audit_rows(conn, store.audit_table, 0, int(top or 0))
+        return _cache(conn)
+    finally:
+        impl.rollback(conn)
+
+
+def _reopened(store: Store) -> tuple[Store, Store]:
+    """(a writer, a reader) opened anew on `store`'s database, the writer refreshed."""
+    writer = Store.open(store.url, store.audit_table, clock=store.clock)
+    writer.refresh()
+    return writer, Store.open_reader(store.url, store.audit_table, clock=store.clock)
+
+
+def _agree(store: Store) -> list[tuple[Any, ...]]:
+    """A new writer's refreshed cache and a new reader's fold both equal a fresh fold
+    (which is returned)."""
+    writer, reader = _reopened(store)
+    try:
+        expected = _fresh_fold(writer)
+        with reader.read() as conn:
+            assert _cache(conn) == expected
+        assert _cache(writer.conn) == expected
+        return expected
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_an_exact_tie_folded_later_with_a_lower_id_wins(backend_store: Store) -> None:
+    """Two folds that see the rows of a tie in reverse id order (a late commit the look-back
+    window reads again): the lower id stays current, as in a fresh fold."""
+    store = backend_store
+    _insert(store, 20, "c1", "FAILED", T0, error="second")
+    _insert(store, 10, "c1", "FAILED", T0, error="first")
+    with store.write(state=False) as tx:
+        fold_audit_rows(tx, store.audit_table, 10, 20)
+        fold_audit_rows(tx, store.audit_table, 0, 20)
+    assert current_state(store.conn, "c1").audit_id == 10
+    assert _cache(store.conn) == _fresh_fold(store)
+

@@ -163,12 +163,16 @@ class DefaultImpl:
                           select: str, newer: Sequence[str]) -> str:
         """INSERT INTO `table` (`columns`) the rows of `select`; where a row with the same `key`
         exists, update its other columns only if the new row's `newer` columns compare
-        greater, as a row value, than the stored ones. `select` must name its columns as
-        `columns` and end with a WHERE clause (SQLite's parser needs it before ON CONFLICT)."""
+        greater, as a row value, than the stored ones; a name written `-name` compares the
+        other way round (the lower value wins: a tie-break such as the fold's earlier id).
+        `select` must name its columns as `columns` and end with a WHERE clause (SQLite's
+        parser needs it before ON CONFLICT)."""
         names = ", ".join(columns)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-        mine = ", ".join(f"excluded.{c}" for c in newer)
-        theirs = ", ".join(f"{table}.{c}" for c in newer)
+        mine = ", ".join(c[0] + "excluded." + c[1:] if c[0] == "-" else f"excluded.{c}"
+                         for c in newer)
+        theirs = ", ".join(c[0] + f"{table}." + c[1:] if c[0] == "-" else f"{table}.{c}"
+                           for c in newer)
         return (f"INSERT INTO {table} ({names}) {select} "
                 f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
                 f"WHERE ({mine}) > ({theirs})")

@@ -36,12 +36,16 @@ _TIME_TYPES = ("timestamp", "datetime")
 
 def upsert_select_sql(quote: Any, table: str, columns: Sequence[str], key: Sequence[str],
                       select: str, newer: Sequence[str]) -> str:
+    """`DefaultImpl.upsert_select_sql` (a `-name` in `newer`: the lower value wins) as
+    `IF`s, the `newer` columns assigned last and least significant first."""
     names = ", ".join(quote(c) for c in columns)
-    mine = ", ".join(f"VALUES({quote(c)})" for c in newer)
     stored = {c: f"{table}.{quote(c)}" for c in columns}   # the SELECT has the same names
-    theirs = ", ".join(stored[c] for c in newer)
+    compared = [c.lstrip("-") for c in newer]
+    signs = ["-" if c[0] == "-" else "" for c in newer]
+    mine = ", ".join(f"{s}VALUES({quote(c)})" for s, c in zip(signs, compared, strict=True))
+    theirs = ", ".join(f"{s}{stored[c]}" for s, c in zip(signs, compared, strict=True))
     condition = f"({mine}) > ({theirs})"
-    order = [c for c in columns if c not in key and c not in newer] + list(reversed(newer))
+    order = [c for c in columns if c not in key and c not in compared] + list(reversed(compared))
     updates = ", ".join(f"{stored[c]} = IF({condition}, VALUES({quote(c)}), {stored[c]})"
                         for c in order)
     return f"INSERT INTO {table} ({names}) {select} ON DUPLICATE KEY UPDATE {updates}"

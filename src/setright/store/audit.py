@@ -112,7 +112,7 @@ def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: 
         JOIN {table} a ON a.id = ranked.id
         WHERE ranked.rn = 1"""
     conn.execute(impl.upsert_select_sql("setright_change_state", _FOLD_COLUMNS, ("change_id",),
-                                        select, ("created_ms", "priority")),
+                                        select, ("created_ms", "priority", "-audit_id")),
                  (after_id, upto_id))
 
 
@@ -127,7 +127,8 @@ def beats_the_cache(conn: Connection, audit_table: str, after_id: int, upto_id: 
         f"SELECT 1 FROM {impl.quote(audit_table)} a"
         " LEFT JOIN setright_change_state cs ON cs.change_id = a.change_id"
         " WHERE a.id > ? AND a.id <= ? AND a.change_id IS NOT NULL AND (cs.change_id IS NULL"
-        f" OR {ms} > cs.created_ms OR ({ms} = cs.created_ms AND {prio} > cs.priority))"
+        f" OR {ms} > cs.created_ms OR ({ms} = cs.created_ms AND ({prio} > cs.priority"
+        f" OR ({prio} = cs.priority AND a.id < cs.audit_id))))"
         " LIMIT 1", (after_id, upto_id)).fetchone()
     return row is not None
 
