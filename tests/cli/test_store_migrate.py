@@ -148,10 +148,11 @@ def test_a_plan_of_the_new_store_is_refused_by_the_old_one(tmp_path: Path,
     moved.close()
     resolution_file(project, "r.yaml", resolutions=[
         {"change": "backfill", "resolution": "APPLIED"}])
-    made = project.cli("--store", "sqlite:///moved.db", "plan", "-o", "plan.json", clock=clock)
+    saved = str(project.root / "plan.json")   # never the working directory
+    made = project.cli("--store", "sqlite:///moved.db", "plan", "-o", saved, clock=clock)
     assert made.exit_code == 0, made.output
     before = state_and_ledger(project, clock)
-    refused = project.cli("apply", "plan.json", clock=clock)
+    refused = project.cli("apply", saved, clock=clock)
     assert refused.exit_code == 1
     assert refused.stderr.splitlines()[0] == (
         "Error: this plan was made for another copy of this audit store")
