@@ -204,7 +204,21 @@ def _folder_problems(doc: YamlDocument, root: Path) -> list[Problem]:
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             problems.append(doc.problem(where, f"this folder cannot be used: {reason}"))
+            continue
+        if where == ("resolutions",) and not _inside(root / folder, root):
+            # applied files are recorded by their name in the project (ledger, plan, git)
+            problems.append(doc.problem(where, "the resolutions folder must be inside the "
+                                               "project (the folder of setright.yaml)"))
     return problems
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path` (symbolic links resolved) lies in `root`."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _timezone_problems(doc: YamlDocument) -> list[Problem]:

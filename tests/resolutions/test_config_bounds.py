@@ -26,6 +26,8 @@ CASES = [
     ("resolutions-name-too-long", 8, "resolutions: " + "x" * 5000, "cannot be used"),
     ("changes-name-too-long", 4,
      '  app: {url: "sqlite:///data/app.db", changes: ' + "y" * 5000 + "}", "cannot be used"),
+    # applied files are recorded by their name in the project: a folder outside has none
+    ("resolutions-outside", 8, "resolutions: ../elsewhere", "must be inside the project"),
 ]
 
 
