@@ -262,12 +262,9 @@ def git(root: Path, *args: str, email: str = "dev@example.com") -> str:
                           cwd=root, check=True, capture_output=True, text=True).stdout
 
 
-@pytest.mark.parametrize(("named", "recorded"), [(None, "jane@example.com"),
-                                                 ("ops@example.com", "ops@example.com")])
-def test_a_file_s_default_author_is_who_committed_it_first(project, clock, named,
-                                                           recorded) -> None:
-    """Without an `author`, the file's is who added it: not who edited it last, nor the
-    actor applying it. One it names itself wins."""
+def added_by_jane_reworded_by_bob(project: Project, clock: FixedClock,
+                                  named: str | None) -> None:
+    """backfill failed; a.yaml resolving it, added by jane, then reworded by bob (git)."""
     git(project.root, "init", "-q")
     assert run(project, clock).status == "blocked"
     resolution_file(project, "a.yaml", author=named, resolutions=[
@@ -277,6 +274,15 @@ def test_a_file_s_default_author_is_who_committed_it_first(project, clock, named
     resolution_file(project, "a.yaml", author=named, reason="reworded after review",
                     resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
     git(project.root, "commit", "-q", "-am", "reword", email="bob@example.com")
+
+
+@pytest.mark.parametrize(("named", "recorded"), [(None, "jane@example.com"),
+                                                 ("ops@example.com", "ops@example.com")])
+def test_a_file_s_default_author_is_who_committed_it_first(project, clock, named,
+                                                           recorded) -> None:
+    """Without an `author`, the file's is who added it: not who edited it last, nor the
+    actor applying it. One it names itself wins."""
+    added_by_jane_reworded_by_bob(project, clock, named)
     assert project.cli("apply", "--auto-approve", clock=clock).exit_code == 0
     meta, events = mark_provenance(project, clock)
     assert meta["author"] == recorded
@@ -385,15 +391,7 @@ def test_a_shallow_clone_records_no_git_author_and_says_why(project, clock, tmp_
     """A `--depth 1` checkout (CI's default) shows its tip adding every file: the tip's
     author is not who added the file. A file that names its author needs no git, and
     no warning."""
-    git(project.root, "init", "-q")
-    assert run(project, clock).status == "blocked"
-    resolution_file(project, "a.yaml", author=named, resolutions=[
-        {"change": "backfill", "resolution": "APPLIED"}])
-    git(project.root, "add", "resolutions/a.yaml")
-    git(project.root, "commit", "-q", "-m", "resolve", email="jane@example.com")
-    resolution_file(project, "a.yaml", reason="reworded after review", author=named,
-                    resolutions=[{"change": "backfill", "resolution": "APPLIED"}])
-    git(project.root, "commit", "-q", "-am", "reword", email="bob@example.com")
+    added_by_jane_reworded_by_bob(project, clock, named)
     tip = git(project.root, "rev-parse", "HEAD").strip()
     # the project becomes a work tree of a shallow clone of itself, as a CI checkout is
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{project.root}", "ci")
