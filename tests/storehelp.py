@@ -23,9 +23,10 @@ T0 = 1_795_348_800_000  # the conftest clock's start
 def audit(store: Store, change_id: str, state: str, *, at_ms: int | None = None,
           target: str = "user-db", tx: str = "NON_TX", recovery: str = "MANUAL_INTERVENTION",
           execution_id: str | None = None, error: str | None = None,
-          raw_created_at: Any = None) -> int:
-    """Append an audit row. With `raw_created_at`, bypass setright's clock rule (another writer)."""
-    row = {"change_id": change_id, "state": state, "target_system_id": target,
+          raw_created_at: Any = None, audit_id: int | None = None) -> int:
+    """Append an audit row. With `raw_created_at`, bypass setright's clock rule (another writer);
+    `audit_id` (with `at_ms` or `raw_created_at`): the row's id, as a hand-made INSERT gives it."""
+    row = {**({"id": audit_id} if audit_id is not None else {}), "change_id": change_id, "state": state, "target_system_id": target,
            "tx_strategy": tx, "recovery_strategy": recovery, "execution_id": execution_id,
            "author": "tester", "error_trace": error, "metadata": json.dumps({"k": 1})}
     if raw_created_at is not None or at_ms is not None:

@@ -39,6 +39,7 @@ KEY_OPTIONS = {
     "lock list": ["--json"],
     "lock release": ["LOCK_ID", "--force"],
     "store migrate": ["--to", "--json", "empty", "lineage"],
+    "store refold": ["--json", "hand", "event"],
 }
 
 

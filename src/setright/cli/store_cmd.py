@@ -1,4 +1,4 @@
-"""`setright store migrate`."""
+"""`setright store migrate` and `setright store refold`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ PROGRESS_EVERY = 100_000
 
 @click.group()
 def store() -> None:
-    """Move the audit store to another database."""
+    """Maintain the audit store: move it to another database, or fold it again."""
 
 
 @store.command("migrate")
@@ -44,3 +44,24 @@ def migrate(app, to_url: str, as_json: bool) -> None:  # type: ignore[no-untyped
     result = migrate_store(source, destination, progress=progress,
                            targets={n: t.db_url for n, t in config.targets.items()}).as_dict()
     click.echo(to_json(result) if as_json else migration_summary(result, app.style))
+
+
+@store.command("refold")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def refold(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Fold the whole audit log again into setright's change-state cache.
+
+    setright folds only audit rows newer than the last one it folded, as the log
+    grows by appends. After the audit table was edited by hand (a row deleted, or
+    inserted with a lower id), run this: every row is folded again in one write
+    transaction, and each change whose current row moved is listed and recorded as
+    an event.
+    """
+    from setright.render.refold import refold_summary
+    from setright.render.style import to_json
+    from setright.store.refold import refold as refold_store
+    from setright.store.transitions import Provenance
+
+    result = refold_store(app.writer(), Provenance(actor=app.actor(), source="cli")).as_dict()
+    click.echo(to_json(result) if as_json else refold_summary(result, app.style))

@@ -171,7 +171,10 @@ def audit_row(conn: Connection, audit_table: str, audit_id: int) -> dict[str, An
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
     if row is None:
-        raise UnknownId(f"no audit row {audit_id}")
+        # the cache names it, so it was folded, then deleted by hand
+        raise UnknownId(f"audit row {audit_id} is no longer in the audit table {audit_table}",
+                        ["it was deleted outside setright after it was folded; run "
+                         "'setright store refold' to fold the audit log again"])
     return dict(zip(names, row, strict=True))
 
 

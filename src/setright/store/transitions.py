@@ -76,6 +76,13 @@ class EventBatch:
     def __init__(self) -> None:
         self.events: list[_Event] = []
 
+    def add(self, *, at: str, kind: str, prov: Provenance, apply_id: str | None = None,
+            change_id: str | None = None, old_state: str | None = None,
+            new_state: str | None = None, extra: Mapping[str, Any] | None = None) -> None:
+        """`record_event`'s row, inserted at the next `flush`."""
+        self.events.append(_event_values(at, kind, prov, apply_id, change_id, old_state,
+                                         new_state, extra))
+
     def flush(self, tx: Connection) -> None:
         for sql, run in groupby(self.events, key=itemgetter(0)):
             tx.executemany(sql, [values for _, values in run])
