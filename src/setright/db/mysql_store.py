@@ -80,12 +80,14 @@ def iso_from_ms_sql(expression: str) -> str:
 
 def error_summary_sql(expression: str) -> str:
     """As on PostgreSQL: the first non-blank line, stripped, cut to 160 characters with "…"."""
-    first = (f"REGEXP_SUBSTR({expression},"
-             f" CONCAT('[^', CHAR(13), CHAR(10), ']*[^[:space:]][^', CHAR(13), CHAR(10), ']*'))")
-    line = f"REGEXP_REPLACE({first}, '^[[:space:]]+|[[:space:]]+$', '')"
+    blank = "CHAR(32, 9, 13, 10, 12, 11 USING utf8mb4)"    # ASCII white space only
+    first = (f"REGEXP_SUBSTR({expression}, CONCAT('[^', CHAR(13, 10 USING utf8mb4), ']*[^',"
+             f" {blank}, '][^', CHAR(13, 10 USING utf8mb4), ']*'))")
+    line = f"REGEXP_REPLACE({first}, CONCAT('^[', {blank}, ']+|[', {blank}, ']+$'), '')"
     cut = (f"CASE WHEN CHAR_LENGTH({line}) <= {SUMMARY_LIMIT} THEN {line}"
            f" ELSE CONCAT(LEFT({line}, {SUMMARY_LIMIT - 1}), '…') END")
-    return (f"(CASE WHEN {expression} IS NULL OR {expression} = '' THEN NULL"
+    # CHAR_LENGTH, not = '': under a PAD SPACE collation ' ' = '' holds
+    return (f"(CASE WHEN {expression} IS NULL OR CHAR_LENGTH({expression}) = 0 THEN NULL"
             f" ELSE COALESCE({cut}, '') END)")
 
 

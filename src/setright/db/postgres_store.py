@@ -84,8 +84,10 @@ def iso_from_ms_sql(expression: str) -> str:
 
 def error_summary_sql(expression: str) -> str:
     """The first non-blank line of a trace, stripped, cut to 160 characters with "…";
-    NULL for a NULL or empty trace, '' for one that is only white space."""
-    line = f"btrim(substring({expression} from '[^\\r\\n]*[^\\s][^\\r\\n]*'), E' \\t\\r\\n\\f\\v')"
+    NULL for a NULL or empty trace, '' for one that is only white space (ASCII white
+    space and CR/LF line ends, as `store.audit.error_summary`)."""
+    line = (f"btrim(substring({expression} from '[^\\r\\n]*[^ \\t\\r\\n\\f\\v][^\\r\\n]*'),"
+            " E' \\t\\r\\n\\f\\x0b')")   # E'' strings know no \v: it would be 'v'
     cut = (f"CASE WHEN char_length({line}) <= {SUMMARY_LIMIT} THEN {line}"
            f" ELSE left({line}, {SUMMARY_LIMIT - 1}) || '…' END")
     return (f"(CASE WHEN {expression} IS NULL OR {expression} = '' THEN NULL"

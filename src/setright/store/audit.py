@@ -30,11 +30,18 @@ _PRIORITY_SQL = "CASE state " + " ".join(
 ) + " ELSE 0 END"
 
 
+#: what a summary strips and counts as blank: ASCII white space only, as every backend's
+#: SQL can say exactly (Unicode's wider set differs between Python and the servers)
+SUMMARY_BLANKS = " \t\r\n\f\v"
+
+
 def error_summary(trace: str | None, limit: int = 160) -> str | None:
-    """First non-empty line of an error trace, shortened for tables."""
+    """First non-blank line of an error trace (lines end at CR or LF), stripped of ASCII
+    white space, shortened for tables; '' for a trace of white space alone."""
     if not trace:
         return None
-    line = next((ln.strip() for ln in str(trace).splitlines() if ln.strip()), "")
+    lines = str(trace).replace("\r", "\n").split("\n")
+    line = next((kept for ln in lines if (kept := ln.strip(SUMMARY_BLANKS))), "")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
