@@ -483,6 +483,43 @@ def test_summer_time_is_read_in_the_zone(times: PgConnection, impl: PostgresImpl
     assert set(values(times, impl, "ts", "Europe/Berlin")) == {ms("2026-07-01T12:00:00Z")}
 
 
+def _around_changes(zone: str) -> list[datetime]:
+    """Wall-clock times every 10 minutes from 3 hours before to 3 hours after each of the
+    zone's 2026 clock changes, as the clock shows them (repeated and skipped ones included)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    tz, out = ZoneInfo(zone), []
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    while at.year == 2026:
+        step = at + timedelta(minutes=30)
+        if at.astimezone(tz).utcoffset() != step.astimezone(tz).utcoffset():
+            middle = step.astimezone(tz).replace(tzinfo=None)
+            out += [middle + timedelta(minutes=10 * k) for k in range(-18, 19)]
+        at = step
+    return out
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+                                  "Europe/Dublin"])
+def test_repeated_and_skipped_wall_clock_times_read_as_java_and_mysql_read_them(
+        conn: PgConnection, impl: PostgresImpl, zone: str) -> None:
+    """A fall-back repeats an hour (Lord Howe: half an hour): its times read as the earlier
+    instant, as `zonecase.local_to_utc_ms` (the MySQL store's reading, and Java's)."""
+    from setright.db.zonecase import local_to_utc_ms
+
+    local = _around_changes(zone)
+    assert len(local) == 2 * 37
+    conn.execute("CREATE TABLE walls (n int, ts timestamp, txt text)")
+    conn.executemany("INSERT INTO walls VALUES (?, ?, ?)",
+                     [(n, t, t.isoformat(sep=" ")) for n, t in enumerate(local)])
+    expected = [local_to_utc_ms(zone, t) for t in local]
+    for column in ("ts", "txt"):
+        got = [row[0] for row in conn.execute(
+            f"SELECT {impl.audit_ms_sql(conn, 'walls', column, zone)} FROM walls ORDER BY n")]
+        assert got == expected, column
+
+
 #: Texts a `created_at` may hold, readable or not: each must read as it reads on SQLite.
 ODD_TEXTS = [
     "garbage", "", " ", "1767261600000", " 1767261600000 ", "+12", "--5", "-0", "00012",

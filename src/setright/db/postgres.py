@@ -39,7 +39,6 @@ from setright.db.impl import (
     register,
 )
 from setright.db.url import DbUrl
-from setright import timeutil
 
 #: Bound on waiting for another writer of the same store (SQLite waits 5 s too).
 WRITE_LOCK_TIMEOUT_MS = 5000
@@ -243,10 +242,10 @@ class PostgresImpl(DefaultImpl):
         (`a.created_at`), the type is looked up by its last part in `table`.
 
         Integers are ms already, numbers are cut towards zero as SQLite cuts a REAL
-        (`_number_ms`: NULL outside bigint); a zone-less TIMESTAMP is the writer's wall clock in
+        (`number_ms_sql`: NULL outside bigint); a zone-less TIMESTAMP is the writer's wall clock in
         `timezone`; TIMESTAMPTZ is absolute; text holds ms digits, ISO-8601 (with or
         without a zone) or `yyyy-MM-dd HH:mm:ss.SSS` (zone-less: read in `timezone`), by
-        `ms_from_any`'s rules (`_text_ms`): other text is NULL, never an error.
+        `ms_from_any`'s rules (`text_ms_sql`): other text is NULL, never an error.
         Fractions beyond ms are cut, as Java's `toEpochMilli` does.
         """
         info = self._column_info(conn, table, column.rsplit(".", 1)[-1])
@@ -255,12 +254,12 @@ class PostgresImpl(DefaultImpl):
         if kind in ("smallint", "integer", "bigint"):
             return f"({column})::bigint"
         if kind in ("numeric", "real", "double precision"):
-            return _number_ms(column, kind)
+            return postgres_store.number_ms_sql(column, kind)
         if kind == "timestamp without time zone":
-            return _epoch_ms(f"(({column}) AT TIME ZONE {tz})")
+            return postgres_store.epoch_ms_sql(postgres_store.local_instant_sql(column, tz))
         if kind == "timestamp with time zone":
-            return _epoch_ms(f"({column})")
-        return _text_ms(column, tz)
+            return postgres_store.epoch_ms_sql(f"({column})")
+        return postgres_store.text_ms_sql(column, tz)
 
     has_clock = True
 
@@ -364,66 +363,3 @@ def fold(name: str) -> str:
 
 
 literal = postgres_store.literal
-
-
-def _epoch_ms(timestamptz: str) -> str:
-    return f"round(extract(epoch FROM date_trunc('milliseconds', {timestamptz})) * 1000)::bigint"
-
-
-def _number_ms(column: str, kind: str) -> str:
-    """A numeric or floating `created_at` as SQLite reads a REAL: cut towards zero (`::bigint`
-    rounds), NULL (the fold's -1) outside bigint, for NaN and for infinities, where
-    `::bigint` fails the statement. CASE, so no cast runs before its guard holds."""
-    big = 2 ** 63
-    if kind == "numeric":   # exact: NaN and ±Infinity compare above (or below) every bound
-        return (f"(CASE WHEN trunc({column}) BETWEEN {-big} AND {big - 1}"
-                f" THEN trunc({column})::bigint END)")
-    number = f"({column})::float8"
-    return (f"(CASE WHEN {number} >= '{-big}'::float8 AND {number} < '{big}'::float8"
-            f" THEN trunc({number})::bigint END)")
-
-
-#: `ms_from_any`'s white space, for `btrim` (E'' strings have no `\v`).
-_SPACE = " || ".join(f"chr({ord(c)})" for c in timeutil.SPACE)
-
-
-def _text_ms(column: str, tz: str) -> str:
-    """Text as epoch ms by `ms_from_any`'s rules, so a text `created_at` folds as on
-    SQLite: NULL (the fold's -1) for anything else, raising nothing. One unreadable row
-    must not fail every reader, so no cast runs on text a pattern has not admitted first
-    (PostgreSQL may evaluate AND's operands in any order; only CASE orders them).
-
-    Numbers (SQLite's NUMERIC affinity makes `1767261600000.5` a REAL, cut towards zero):
-    the pattern bounds length and exponent, so `::numeric` cannot fail, and `::float8` runs
-    only for magnitudes in [0.5, 1e19). Times are computed from the matched fields once
-    their ranges hold (`2026-13-45T99:99:99Z` does not), not by PostgreSQL's own input
-    rules, which accept other texts (`24:00`, leap seconds) and round fractions."""
-    t = "t"
-    big = 2 ** 63
-    number = (
-        f"CASE WHEN {t} ~ '^{timeutil.INTEGER_TEXT}$'"
-        f" AND {t}::numeric BETWEEN {-big} AND {big - 1} THEN {t}::bigint"
-        f" WHEN abs({t}::numeric) < 0.5 THEN 0"
-        f" WHEN abs({t}::numeric) >= 1e19 THEN NULL"
-        f" WHEN {t}::float8 >= '{-big}'::float8 AND {t}::float8 < '{big}'::float8"
-        f" THEN trunc({t}::float8)::bigint END")
-    y, mo, d, h, mi = (f"m[{i}]::int" for i in range(1, 6))
-    s, frac = "coalesce(m[7], '0')::int", "rpad(left(coalesce(m[9], ''), 3), 3, '0')::int"
-    off_h, off_m = "coalesce(m[12], '0')::int", "coalesce(m[14], '0')::int"
-    leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
-    month_days = (f"CASE WHEN {mo} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END"
-                  f" WHEN {mo} IN (4, 6, 9, 11) THEN 30 ELSE 31 END")
-    valid = (f"{y} >= 1 AND {mo} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {month_days}"
-             f" AND {h} <= 23 AND {mi} <= 59 AND {s} <= 59 AND {off_h} <= 23 AND {off_m} <= 59")
-    sign = "CASE WHEN m[11] = '-' THEN -1 ELSE 1 END"
-    days = f"(make_date({y}, {mo}, {d}) - date '1970-01-01')::bigint"
-    zoned = (f"((({days} * 1440 + {h} * 60 + {mi} - {sign} * ({off_h} * 60 + {off_m})) * 60"
-             f" + {s}) * 1000 + {frac})")
-    local = f"make_timestamp({y}, {mo}, {d}, {h}, {mi}, {s}) AT TIME ZONE {tz}"
-    zoneless = f"((extract(epoch FROM {local}) * 1000)::bigint + {frac})"
-    moment = (f"(SELECT CASE WHEN {valid} THEN CASE WHEN m[10] IS NULL THEN {zoneless}"
-              f" ELSE {zoned} END END"
-              f" FROM (SELECT regexp_match({t}, '^{timeutil.MOMENT_TEXT}$') AS m) parts)")
-    return (f"(SELECT CASE WHEN length({t}) <= {timeutil.NUMBER_CHARS}"
-            f" AND {t} ~ '^{timeutil.DECIMAL_TEXT}$' THEN {number} ELSE {moment} END"
-            f" FROM (SELECT btrim(({column})::text, {_SPACE}) AS {t}) trimmed)")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from setright import timeutil
 from setright.db.impl import Connection, SchemaBuilder
 from setright.db.url import DbUrl
 from setright.errors import SetrightError
@@ -255,3 +256,88 @@ def flamingock_audit_ddl(table: str) -> str:
         "transaction_flag BOOLEAN", "system_change BOOLEAN",
     ]
     return f"CREATE TABLE IF NOT EXISTS {quote_plain(table)} ({', '.join(columns)})"
+
+
+# -- audit times as SQL ----------------------------------------------------------------
+
+
+def local_instant_sql(local: str, tz: str) -> str:
+    """The instant of zone-less `local` (a timestamp expression) on the wall clock of zone
+    `tz` (a literal). In the hour a fall-back repeats, the earlier instant (the offset before
+    the change), as Java's `LocalDateTime.atZone`, Python's `zoneinfo` and the MySQL
+    store read it; PostgreSQL's own `AT TIME ZONE` takes the later one. A wall-clock time
+    a spring-forward skips reads with the offset before it on every one of them."""
+    plain = f"(({local}) AT TIME ZONE {tz})"
+    if tz == literal("UTC"):
+        return plain
+    # the offset a day earlier (no zone changes twice in a day) gives the earlier instant;
+    # it is that time's if it reads back as the same wall-clock time
+    before = f"({plain} - interval '1 day')"
+    offset = f"(({before} AT TIME ZONE {tz}) - ({before} AT TIME ZONE 'UTC'))"
+    earlier = f"((({local}) - {offset}) AT TIME ZONE 'UTC')"
+    return (f"(CASE WHEN ({local}) BETWEEN '0001-01-03' AND '9999-12-30'"
+            f" AND {earlier} < {plain} AND ({earlier} AT TIME ZONE {tz}) = ({local})"
+            f" THEN {earlier} ELSE {plain} END)")
+
+
+def epoch_ms_sql(timestamptz: str) -> str:
+    return f"round(extract(epoch FROM date_trunc('milliseconds', {timestamptz})) * 1000)::bigint"
+
+
+def number_ms_sql(column: str, kind: str) -> str:
+    """A numeric or floating `created_at` as SQLite reads a REAL: cut towards zero (`::bigint`
+    rounds), NULL (the fold's -1) outside bigint, for NaN and for infinities, where
+    `::bigint` fails the statement. CASE, so no cast runs before its guard holds."""
+    big = 2 ** 63
+    if kind == "numeric":   # exact: NaN and ±Infinity compare above (or below) every bound
+        return (f"(CASE WHEN trunc({column}) BETWEEN {-big} AND {big - 1}"
+                f" THEN trunc({column})::bigint END)")
+    number = f"({column})::float8"
+    return (f"(CASE WHEN {number} >= '{-big}'::float8 AND {number} < '{big}'::float8"
+            f" THEN trunc({number})::bigint END)")
+
+
+#: `ms_from_any`'s white space, for `btrim` (E'' strings have no `\v`).
+_SPACE = " || ".join(f"chr({ord(c)})" for c in timeutil.SPACE)
+
+
+def text_ms_sql(column: str, tz: str) -> str:
+    """Text as epoch ms by `ms_from_any`'s rules, so a text `created_at` folds as on
+    SQLite: NULL (the fold's -1) for anything else, raising nothing. One unreadable row
+    must not fail every reader, so no cast runs on text a pattern has not admitted first
+    (PostgreSQL may evaluate AND's operands in any order; only CASE orders them).
+
+    Numbers (SQLite's NUMERIC affinity makes `1767261600000.5` a REAL, cut towards zero):
+    the pattern bounds length and exponent, so `::numeric` cannot fail, and `::float8` runs
+    only for magnitudes in [0.5, 1e19). Times are computed from the matched fields once
+    their ranges hold (`2026-13-45T99:99:99Z` does not), not by PostgreSQL's own input
+    rules, which accept other texts (`24:00`, leap seconds) and round fractions."""
+    t = "t"
+    big = 2 ** 63
+    number = (
+        f"CASE WHEN {t} ~ '^{timeutil.INTEGER_TEXT}$'"
+        f" AND {t}::numeric BETWEEN {-big} AND {big - 1} THEN {t}::bigint"
+        f" WHEN abs({t}::numeric) < 0.5 THEN 0"
+        f" WHEN abs({t}::numeric) >= 1e19 THEN NULL"
+        f" WHEN {t}::float8 >= '{-big}'::float8 AND {t}::float8 < '{big}'::float8"
+        f" THEN trunc({t}::float8)::bigint END")
+    y, mo, d, h, mi = (f"m[{i}]::int" for i in range(1, 6))
+    s, frac = "coalesce(m[7], '0')::int", "rpad(left(coalesce(m[9], ''), 3), 3, '0')::int"
+    off_h, off_m = "coalesce(m[12], '0')::int", "coalesce(m[14], '0')::int"
+    leap = f"({y} % 4 = 0 AND ({y} % 100 <> 0 OR {y} % 400 = 0))"
+    month_days = (f"CASE WHEN {mo} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END"
+                  f" WHEN {mo} IN (4, 6, 9, 11) THEN 30 ELSE 31 END")
+    valid = (f"{y} >= 1 AND {mo} BETWEEN 1 AND 12 AND {d} BETWEEN 1 AND {month_days}"
+             f" AND {h} <= 23 AND {mi} <= 59 AND {s} <= 59 AND {off_h} <= 23 AND {off_m} <= 59")
+    sign = "CASE WHEN m[11] = '-' THEN -1 ELSE 1 END"
+    days = f"(make_date({y}, {mo}, {d}) - date '1970-01-01')::bigint"
+    zoned = (f"((({days} * 1440 + {h} * 60 + {mi} - {sign} * ({off_h} * 60 + {off_m})) * 60"
+             f" + {s}) * 1000 + {frac})")
+    local = local_instant_sql(f"make_timestamp({y}, {mo}, {d}, {h}, {mi}, {s})", tz)
+    zoneless = f"((extract(epoch FROM {local}) * 1000)::bigint + {frac})"
+    moment = (f"(SELECT CASE WHEN {valid} THEN CASE WHEN m[10] IS NULL THEN {zoneless}"
+              f" ELSE {zoned} END END"
+              f" FROM (SELECT regexp_match({t}, '^{timeutil.MOMENT_TEXT}$') AS m) parts)")
+    return (f"(SELECT CASE WHEN length({t}) <= {timeutil.NUMBER_CHARS}"
+            f" AND {t} ~ '^{timeutil.DECIMAL_TEXT}$' THEN {number} ELSE {moment} END"
+            f" FROM (SELECT btrim(({column})::text, {_SPACE}) AS {t}) trimmed)")
