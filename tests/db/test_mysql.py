@@ -413,6 +413,42 @@ def test_audit_ms_of_integer_and_text_columns(conn: MysqlConnection, impl: Mysql
     assert conn.execute("SELECT ms FROM folded WHERE id = 3").fetchone() == (t0 + 250,)
 
 
+def test_numbers_are_cut_towards_zero_and_none_raises(conn: MysqlConnection,
+                                                     impl: MysqlImpl) -> None:
+    """A DECIMAL or DOUBLE `created_at` reads as SQLite reads a REAL (`ms_from_any`): cut
+    towards zero, nothing outside BIGINT, as on PostgreSQL. Before: `CAST … AS SIGNED`
+    rounded (-1.5 read as -2, x.5 as x + 1)."""
+    from decimal import Decimal
+
+    from setright.timeutil import ms_from_any
+
+    big = 2 ** 63
+    exact = ["1767261600000.5", "-1.5", "-0.5", "0.9", "12345678901234567.9", str(big - 1),
+             str(big - 1) + ".9", str(big), str(-big), str(-big) + ".9", str(-big - 1),
+             "1e30", "-1e30", None]
+    floats = [1767261600000.5, -1.5, -0.5, 0.99, 1e18, 9.2e18, float(big), -float(big),
+              -9.3e18, 1e300, None]
+    conn.execute("CREATE TABLE nums (n INT, created_at DECIMAL(40, 3))")
+    conn.execute("CREATE TABLE doubles (n INT, created_at DOUBLE)")
+    conn.executemany("INSERT INTO nums VALUES (?, ?)",
+                     [(n, None if v is None else Decimal(v)) for n, v in enumerate(exact)])
+    conn.executemany("INSERT INTO doubles VALUES (?, ?)", list(enumerate(floats)))
+    read = {table: [row[0] for row in conn.execute(
+                f"SELECT {impl.audit_ms_sql(conn, table, 'created_at')} FROM {table} ORDER BY n")]
+            for table in ("nums", "doubles")}
+    cut = [-1 if v is None or not -big <= int(Decimal(v)) < big else int(Decimal(v))
+           for v in exact]
+    assert read["nums"] == cut
+    assert read["nums"][:4] == [1_767_261_600_000, -1, 0, 0]
+    assert read["doubles"] == [-1 if ms_from_any(v) is None else ms_from_any(v) for v in floats]
+    conn.execute("CREATE TABLE folded (n INT PRIMARY KEY, ms BIGINT)")   # as the fold writes
+    for table in ("nums", "doubles"):
+        conn.execute("DELETE FROM folded")
+        conn.execute(f"INSERT INTO folded SELECT n, {impl.audit_ms_sql(conn, table, 'created_at')}"
+                     f" FROM {table}")
+        assert [row[0] for row in conn.execute("SELECT ms FROM folded ORDER BY n")] == read[table]
+
+
 def test_text_times_read_as_on_sqlite_and_none_raises(conn: MysqlConnection,
                                                       impl: MysqlImpl) -> None:
     """A text `created_at` reads as SQLite's `setright_ms` reads it (NULL, the fold's -1, for

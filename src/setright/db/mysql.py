@@ -53,7 +53,6 @@ from setright.db.mysql_conn import (  # noqa: F401 - re-exported
     unavailable,
 )
 from setright.db.url import DbUrl
-from setright.db.zonecase import offset_seconds_sql, zone
 from setright.errors import SetrightError
 
 STORE_SQL_MODE = ("ANSI_QUOTES,PIPES_AS_CONCAT,STRICT_TRANS_TABLES,STRICT_ALL_TABLES,"
@@ -364,20 +363,9 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
         Text: integer ms, or ISO-8601/`yyyy-MM-dd HH:mm:ss[.SSS]` read as UTC unless it
         carries `Z`/±hh:mm — the same rule as the SQLite store's `ms_from_any`."""
         timezone = timezone or getattr(conn, "audit_timezone", "UTC")
-        zone(timezone)
         col = ".".join(self.quote(part) for part in column.split("."))
         data_type = self._column_types(conn, table).get(column.rsplit(".", 1)[-1].lower())
-        if data_type in ("tinyint", "smallint", "mediumint", "int", "bigint"):
-            return f"COALESCE({col}, -1)"
-        if data_type in ("decimal", "double", "float"):
-            return f"COALESCE(CAST({col} AS SIGNED), -1)"
-        if data_type in ("timestamp", "datetime"):
-            local = f"(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {col}) DIV 1000)"
-            offset = offset_seconds_sql(timezone, col)
-            return f"COALESCE({local} - 1000 * ({offset}), -1)"
-        if data_type in ("date",):
-            return f"COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01', {col}) * 1000, -1)"
-        return text_ms_sql(col)
+        return mysql_store.audit_ms_sql(col, data_type, timezone)
 
     has_clock = True
 

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from setright import timeutil
 from setright.db.impl import Connection, SchemaBuilder
+from setright.db.zonecase import offset_seconds_sql, zone
 
 SUMMARY_LIMIT = 160
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -172,6 +173,27 @@ def _matches(text: str, pattern: str) -> str:
 def _int(text: str) -> str:
     """Digits a pattern has admitted as a BIGINT (SIGNED: UNSIGNED arithmetic fails below 0)."""
     return f"CAST({text} AS SIGNED)"
+
+
+def audit_ms_sql(col: str, data_type: str | None, timezone: str) -> str:
+    """`MysqlImpl.audit_ms_sql` for the quoted column `col` of type `data_type`."""
+    zone(timezone)
+    if data_type in ("tinyint", "smallint", "mediumint", "int", "bigint"):
+        return f"COALESCE({col}, -1)"
+    if data_type in ("decimal", "double", "float"):
+        # as SQLite reads a REAL: cut towards zero (CAST rounds), nothing outside BIGINT
+        # (a DECIMAL compared exactly, once cut; a DOUBLE as a double)
+        fits = (f"TRUNCATE({col}, 0) BETWEEN {-2 ** 63} AND {2 ** 63 - 1}"
+                if data_type == "decimal" else
+                f"{col} >= -9.223372036854775808e18 AND {col} < 9.223372036854775808e18")
+        return f"COALESCE(CASE WHEN {fits} THEN CAST(TRUNCATE({col}, 0) AS SIGNED) END, -1)"
+    if data_type in ("timestamp", "datetime"):
+        local = f"(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {col}) DIV 1000)"
+        offset = offset_seconds_sql(timezone, col)
+        return f"COALESCE({local} - 1000 * ({offset}), -1)"
+    if data_type in ("date",):
+        return f"COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01', {col}) * 1000, -1)"
+    return text_ms_sql(col)
 
 
 def text_ms_sql(col: str) -> str:
