@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from setright.db import Connection
-from setright.store.audit import fold_audit_rows
+from setright.store.audit import fold_audit_rows, refresh_change_state
 from setright.store.connection import Store
 from setright.store.schema import set_meta
 from setright.store.transitions import EventBatch, Provenance
@@ -57,12 +57,15 @@ def refold(store: Store, prov: Provenance) -> RefoldResult:
     """Rebuild `setright_change_state` from the whole audit log, in one transaction."""
     table = store.impl.quote(store.audit_table)
     with store.write() as tx:
+        # First the incremental fold, in this transaction: rows a runner appended since are
+        # its progress, not a hand edit, and must not show as moved.
+        refresh_change_state(tx, store.audit_table)
         before = _current_rows(tx)
-        rows, top = tx.execute(f"SELECT count(*), max(id) FROM {table}").fetchone()
+        rows, low, top = tx.execute(f"SELECT count(*), min(id), max(id) FROM {table}").fetchone()
         tx.execute("DELETE FROM setright_change_state")
-        if top is not None:
-            fold_audit_rows(tx, store.audit_table, 0, int(top))
-        set_meta(tx, "folded_audit_id", str(int(top or 0)))
+        if top is not None:   # every id, a hand-written 0 or negative one included
+            fold_audit_rows(tx, store.audit_table, int(low) - 1, int(top))
+        set_meta(tx, "folded_audit_id", str(max(0, int(top or 0))))
         after = _current_rows(tx)
         moved = [CurrentMove(change_id, before.get(change_id), after.get(change_id))
                  for change_id in sorted(before.keys() | after.keys())
