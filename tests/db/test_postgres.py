@@ -483,6 +483,21 @@ def test_summer_time_is_read_in_the_zone(times: PgConnection, impl: PostgresImpl
     assert set(values(times, impl, "ts", "Europe/Berlin")) == {ms("2026-07-01T12:00:00Z")}
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_an_infinite_timestamp_reads_as_no_time(conn: PgConnection, impl: PostgresImpl,
+                                                zone: str) -> None:
+    """Before: `cannot convert infinity to bigint` failed every reader and writer."""
+    conn.execute("CREATE TABLE inf (n int, ts timestamp, tstz timestamptz)")
+    conn.executemany("INSERT INTO inf VALUES (?, ?::timestamp, ?::timestamptz)",
+                     [(1, "infinity", "infinity"), (2, "-infinity", "-infinity"),
+                      (3, "2026-11-22 12:00:00", "2026-11-22T12:00:00Z")])
+    for column in ("ts", "tstz"):
+        got = [row[0] for row in conn.execute(
+            f"SELECT {impl.audit_ms_sql(conn, 'inf', column, zone)} FROM inf ORDER BY n")]
+        assert got[:2] == [None, None], column
+    assert got[2] == ms("2026-11-22T12:00:00Z")
+
+
 def _around_changes(zone: str) -> list[datetime]:
     """Wall-clock times every 10 minutes from 3 hours before to 3 hours after each of the
     zone's 2026 clock changes, as the clock shows them (repeated and skipped ones included)."""

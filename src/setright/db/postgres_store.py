@@ -281,7 +281,10 @@ def local_instant_sql(local: str, tz: str) -> str:
 
 
 def epoch_ms_sql(timestamptz: str) -> str:
-    return f"round(extract(epoch FROM date_trunc('milliseconds', {timestamptz})) * 1000)::bigint"
+    """Epoch ms of a timestamp expression; NULL (the fold's -1) for ±infinity, which
+    `::bigint` cannot hold (it would fail every reader of the store)."""
+    return (f"(CASE WHEN isfinite({timestamptz}) THEN round(extract(epoch FROM"
+            f" date_trunc('milliseconds', {timestamptz})) * 1000)::bigint END)")
 
 
 def number_ms_sql(column: str, kind: str) -> str:
