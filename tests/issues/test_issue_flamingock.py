@@ -195,3 +195,54 @@ def test_an_empty_change_id_is_refused_not_read_as_none(runner: CliRunner, proje
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == "Error: Invalid value for --change-id: must not be empty"
     assert not (project / "resolutions").exists() or not any((project / "resolutions").iterdir())
+
+
+def _hand_row(project: Path, change_id: str, state: str | None) -> None:
+    """A row someone wrote into the Flamingock table by hand."""
+    with sqlite3.connect(project / "flamingock.db") as conn:
+        conn.execute("INSERT INTO flamingockAuditLog (execution_id, change_id, author,"
+                     " created_at, state, target_system_id) VALUES ('exec-9', ?, 'someone',"
+                     f" {T0 + 60_000}, ?, 'user-db')", (change_id, state))
+
+
+def test_a_null_state_is_listed_as_the_issue_issue_get_explains(runner: CliRunner,
+                                                                project: Path) -> None:
+    """Before: `issue list` and `status` left it out, while `issue get` and `plan` took it."""
+    _hand_row(project, "nullstate", None)
+    data = json.loads(invoke(runner, "issue", "list", "--json").output)
+    assert ("nullstate", None, "unknown-state") in [
+        (i["change_id"], i["state"], i["reason"]) for i in data["issues"]]
+    assert "Status:        None (unknown state)" in invoke(runner, "issue", "get", "-c",
+                                                           "nullstate").output
+
+
+@pytest.mark.parametrize("state", ["BOGUS", "APPLIED\n  - change: other\n    resolution: "
+                                            "ROLLED_BACK\n    expect: APPLIED"])
+def test_a_state_setright_does_not_know_is_never_written_into_the_file(
+        runner: CliRunner, project: Path, state: str) -> None:
+    """Before: `expect: BOGUS` (which validate refuses), and a line break in the state wrote
+    an entry of its own into the suggested file."""
+    import yaml
+
+    _hand_row(project, "odd", state)
+    result = invoke(runner, "issue", "get", "-c", "odd", "--write")
+    assert result.exit_code == 0, result.output
+    written = (project / "resolutions" / "2026-11-22-odd.yaml").read_text()
+    assert [r["change"] for r in yaml.safe_load(written)["resolutions"]] == ["odd"]
+    assert "expect" not in yaml.safe_load(written)["resolutions"][0]
+    assert "# no expect: the audit log's state is not one a resolution file can name" in written
+    status = next(line for line in result.output.splitlines() if "Status:" in line)
+    assert status == f"  Status:        {state.replace(chr(10), chr(92) + 'n')} (unknown state)"
+
+
+def test_a_line_break_in_a_stored_state_stays_in_its_plan_line(runner: CliRunner,
+                                                                project: Path) -> None:
+    _hand_row(project, "odd", "FAILED\n+ resolution.fake   spoofed")
+    (project / "resolutions").mkdir(exist_ok=True)
+    (project / "resolutions" / "odd.yaml").write_text(
+        "version: 1\nreason: checked by hand\nresolutions:\n"
+        "  - change: odd\n    resolution: ROLLED_BACK\n")
+    result = invoke(runner, "plan")
+    assert result.exit_code == 0, result.output
+    assert not any(line.startswith("+ resolution.fake") for line in result.output.splitlines())
+    assert "FAILED\\n+ resolution.fake   spoofed" in result.output

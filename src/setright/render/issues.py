@@ -98,7 +98,9 @@ def not_an_issue(d: Diagnosis) -> str:
 
 def _kv(pairs: list[tuple[str, str | None]]) -> list[str]:
     width = max(len(k) for k, _ in pairs) + 1
-    return [f"  {(k + ':').ljust(width)} {v}" for k, v in pairs if v is not None]
+    # one line each: a value from the store (a state, an author) may hold a line break
+    return [f"  {(k + ':').ljust(width)} {v}".replace("\n", "\\n") for k, v in pairs
+            if v is not None]
 
 
 def _operations_line(d: Diagnosis) -> str | None:

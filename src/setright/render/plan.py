@@ -132,7 +132,8 @@ def _change(action: Action, style: Style) -> str:
 
 def _header(action: Action, style: Style) -> str:
     target = f"   (target {action.target})" if action.target else ""
-    return f"{_symbol(action, style)} {action.address}   {_change(action, style)}{target}"
+    line = f"{_symbol(action, style)} {action.address}   {_change(action, style)}{target}"
+    return line.replace("\n", "\\n")   # one line: a state the store holds may hold a break
 
 
 def action_lines(action: Action, style: Style) -> list[str]:

@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 import yaml
 
 from setright.store.diagnosis import Diagnosis
+from setright.store.states import ChangeState
+
+_STATES = frozenset(s.value for s in ChangeState)
 
 
 def yaml_scalar(value: str) -> str:
@@ -67,7 +70,8 @@ def resolution_yaml(d: Diagnosis, *, reason: str = "", require_ticket: bool = Fa
     lines += ["resolutions:",
               f"  - change: {yaml_scalar(d.change_id)}",
               f"    resolution: {suggested_resolution(d)}  # or {other}",
-              f"    expect: {d.state}"]
+              f"    expect: {d.state}" if d.state in _STATES else
+              "    # no expect: the audit log's state is not one a resolution file can name"]
     if d.target:
         lines.append(f"    target: {yaml_scalar(d.target)}")
     return "\n".join(lines) + "\n"

@@ -196,10 +196,11 @@ def facts_source(conn: Connection) -> str:
 
 def unsettled_filter() -> tuple[str, list[str]]:
     """`cs.state NOT IN (NEVER_ISSUES)` as ranges around each value, which an index on state
-    answers (a `NOT IN` reads every change), the same on every database and collation."""
+    answers (a `NOT IN` reads every change), the same on every database and collation; and
+    a NULL state (a hand-written row), which no range holds and `issue get` explains."""
     never = sorted(NEVER_ISSUES)
     ranges = ["cs.state > ? AND cs.state < ?" for _ in never[1:]]
-    sql = " OR ".join(["cs.state < ?", *ranges, "cs.state > ?"])
+    sql = " OR ".join(["cs.state < ?", *ranges, "cs.state > ?", "cs.state IS NULL"])
     params = [never[0], *(v for pair in zip(never, never[1:]) for v in pair), never[-1]]
     return f"({sql})", params
 
