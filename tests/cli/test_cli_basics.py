@@ -188,3 +188,32 @@ def test_a_mistyped_store_path_is_an_error_never_a_new_store(runner: CliRunner, 
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == "Error: no audit store at sqlite:///.setrigth/audit.db"
     assert not (tmp_path / ".setrigth").exists() and not (tmp_path / "moved.db").exists()
+
+
+@pytest.mark.parametrize("args", [["issue", "get", "-c", "a\udcffb"],
+                                  ["audit", "list", "-c", "\udcff"],
+                                  ["lock", "release", "x\udce9"]])
+def test_an_argument_that_is_not_utf8_is_one_error(runner: CliRunner, tmp_path, monkeypatch,
+                                                   args: list[str]) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates; before, binding one to a
+    query was `internal error: UnicodeEncodeError`."""
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    before = (tmp_path / ".setright" / "audit.db").read_bytes()
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the argument '") and result.stderr.endswith(
+        "' is not valid UTF-8\n")
+    assert (tmp_path / ".setright" / "audit.db").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["issue", "list"], ["store", "refold"], ["run"]])
+def test_a_store_path_too_long_for_the_file_system_is_one_error(
+        runner: CliRunner, tmp_path, monkeypatch, command: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    result = runner.invoke(cli, ["--store", f"sqlite:///{'a' * 300}.db", *command])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "internal error" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".gitignore", ".setright", "changes", "resolutions", "setright.yaml"]

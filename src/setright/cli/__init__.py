@@ -74,6 +74,7 @@ class SetrightGroup(click.Group):
     def _main(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> None:
         global _VERBOSE
         _VERBOSE = False
+        _refuse_undecodable(sys.argv[1:] if args is None else args)
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -102,6 +103,15 @@ class SetrightGroup(click.Group):
             report_error(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _refuse_undecodable(args: Any) -> None:
+    """An argument that is not UTF-8 (Python keeps its bytes as lone surrogates) cannot be an
+    id, a URL or a name setright writes anywhere: one error naming it, before any command."""
+    for arg in args:
+        if isinstance(arg, str) and any("\ud800" <= c <= "\udfff" for c in arg):
+            click.echo(f"Error: the argument {ascii(arg)} is not valid UTF-8", err=True)
+            sys.exit(1)
 
 
 def report_error(exc: Exception) -> None:

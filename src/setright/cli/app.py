@@ -91,7 +91,7 @@ class App:
             from setright.store import Store
 
             config = self.config()
-            if not create and config.store.path is not None and not config.store.path.exists():
+            if not create and config.store.path is not None and not _exists(config.store.path):
                 from setright.db.url import no_store
 
                 raise no_store(config.store, reader=False)
@@ -128,6 +128,14 @@ class App:
         self.wrote = self.wrote or bool(self._store is not None and self._store.state_writes)
         self._store = None
         self._snapshot.close()
+
+
+def _exists(path: Path) -> bool:
+    """`path.exists()`, False for a path the system cannot even look up (too long, say)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 @contextmanager

@@ -80,7 +80,12 @@ class SqliteImpl(DefaultImpl):
         (`immutable=1` where no `-shm` can be made, see `open_readonly`) and never create."""
         assert url.path is not None
         path = url.path
-        if not path.is_file() and (read_only or not create):
+        try:
+            found = path.is_file()
+        except OSError as exc:   # a name too long for the file system, say
+            raise DatabaseUnavailable(f"cannot open {url.shown}: {exc.strerror}",
+                                      cause=str(exc.strerror)) from None
+        if not found and (read_only or not create):
             raise DatabaseUnavailable(f"no database at {url.shown}", missing=True)
         conn: sqlite3.Connection | None = None
         try:
