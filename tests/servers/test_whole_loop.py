@@ -196,6 +196,48 @@ def test_ids_differing_only_in_case_are_two_changes_on_mysql(tmp_path: Path,
             mysql_admin.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
+def test_a_case_folding_flamingock_table_keeps_foo_and_Foo_apart(tmp_path: Path,
+                                                                   mysql_admin: Any) -> None:
+    """A Flamingock table in the server's default collation (case-insensitive, PAD SPACE),
+    which setright does not change: `Foo` FAILED and `foo` APPLIED are two changes, as
+    Flamingock's own (Java) comparison makes them. Before, the fold took them for one:
+    `Foo` was no issue, `issue get -c Foo` found no change, and `foo`'s history showed
+    `Foo`'s rows."""
+    from setright.db.mysql import flamingock_audit_ddl
+
+    name = f"setright_t_{secrets.token_hex(6)}"
+    mysql_admin.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"
+                        " COLLATE utf8mb4_general_ci")
+    try:
+        url = with_database(mysql_server(), name)
+        conn = impl_for(parse_url(url, tmp_path)).connect(parse_url(url, tmp_path))
+        conn.execute(flamingock_audit_ddl("flamingockAuditLog")
+                     + " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        conn.executemany(
+            "INSERT INTO flamingockAuditLog (execution_id, change_id, author, created_at, state,"
+            " tx_strategy, target_system_id) VALUES (?, ?, 'flamingock', ?, ?, 'NON_TX', 'app')",
+            [("e1", "Foo", "2026-01-01 00:00:00", "STARTED"),
+             ("e1", "Foo", "2026-01-01 00:00:01", "FAILED"),
+             ("e2", "foo", "2026-01-01 00:00:02", "APPLIED"),
+             ("e3", "foo ", "2026-01-01 00:00:03", "FAILED")])
+        conn.close()
+        project = ServerProject(tmp_path / "p", url, {})
+        config = yaml.safe_load((project.root / "setright.yaml").read_text())
+        config["store"]["audit_table"] = "flamingockAuditLog"
+        (project.root / "setright.yaml").write_text(yaml.safe_dump(config))
+        issues = json.loads(project.setright("issue", "list", "--json"))["issues"]
+        assert sorted((i["change_id"], i["state"]) for i in issues) == [
+            ("Foo", "FAILED"), ("foo ", "FAILED")]
+        assert "Started:       2026-01-01T00:00:00.000Z" in project.setright(
+            "issue", "get", "-c", "Foo")
+        history = json.loads(project.setright("audit", "list", "--history", "-c", "foo",
+                                              "--json"))
+        rows = history if isinstance(history, list) else history["rows"]
+        assert [(r["change_id"], r["state"]) for r in rows] == [("foo", "APPLIED")]
+    finally:
+        mysql_admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
 def test_a_writer_other_than_run_creates_no_store_in_an_empty_database(
         tmp_path: Path, new_database: Callable[[], str]) -> None:
     """A mistyped store database must not gain setright's tables from a refused command."""

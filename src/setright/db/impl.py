@@ -181,6 +181,19 @@ class DefaultImpl:
         """`expression` (text holding digits) as an integer."""
         return f"CAST({expression} AS INTEGER)"
 
+    def exact_text_sql(self, expression: str) -> str:
+        """`expression` compared code unit for code unit (no case folding, no padding),
+        whatever the collation of a table setright did not create: itself by default."""
+        return expression
+
+    def exact_equals_sql(self, column: str) -> tuple[str, int]:
+        """`column = ?` compared exactly (see `exact_text_sql`) and the number of times the
+        value is bound: the plain test finds the rows by the column's index."""
+        exact = self.exact_text_sql(column)
+        if exact == column:
+            return f"{column} = ?", 1
+        return f"{column} = ? AND {exact} = {self.exact_text_sql('?')}", 2
+
     def row_order_sql(self, alias: str, key: str | None = None) -> str:
         """An expression that orders a table's rows as they were inserted, where the database
         keeps such an order (SQLite's rowid); elsewhere the key column `key` (None: 0, for a

@@ -221,6 +221,10 @@ class MysqlImpl(MysqlCatalog, DefaultImpl):
                           select: str, newer: Sequence[str]) -> str:
         return mysql_store.upsert_select_sql(self.quote, table, columns, key, select, newer)
 
+    def exact_text_sql(self, expression: str) -> str:
+        """As bytes: a foreign Flamingock table may fold case and ignore trailing spaces."""
+        return f"CAST({expression} AS BINARY)"
+
     def integer_sql(self, expression: str) -> str:
         return f"CAST({expression} AS SIGNED)"
 

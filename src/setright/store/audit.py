@@ -112,7 +112,8 @@ def fold_audit_rows(conn: Connection, audit_table: str, after_id: int, upto_id: 
                {impl.error_summary_sql('a.error_trace')} AS error_summary
         FROM (
             SELECT id, ms, prio, row_number() OVER (
-                       PARTITION BY change_id ORDER BY ms DESC, prio DESC, id ASC) AS rn
+                       PARTITION BY {impl.exact_text_sql('change_id')}
+                       ORDER BY ms DESC, prio DESC, id ASC) AS rn
             FROM (SELECT id, change_id, {ms} AS ms, {_PRIORITY_SQL} AS prio
                   FROM {table} WHERE id > ? AND id <= ? AND change_id IS NOT NULL) folded
         ) ranked

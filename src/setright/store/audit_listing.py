@@ -41,9 +41,10 @@ def list_history(conn: Connection, audit_table: str, *, change_id: str | None = 
     """Raw audit rows in id order (the whole log when unfiltered: not a hot path)."""
     impl = impl_of(conn)
     where, params = ["1 = 1"], []
-    if change_id is not None:
-        where.append("change_id = ?")
-        params.append(change_id)
+    if change_id is not None:   # exactly: `Foo`'s rows are not `foo`'s
+        test, bound = impl.exact_equals_sql("change_id")
+        where.append(test)
+        params += [change_id] * bound
     created_ms = impl.audit_ms_sql(conn, audit_table, "created_at")
     if since_ms is not None:
         where.append(f"{created_ms} >= ?")

@@ -197,11 +197,13 @@ def _started_at(conn: Connection, audit_table: str, change_id: str,
                 execution_id: str | None) -> str | None:
     """When the execution that wrote the current row began (its STARTED row)."""
     impl = impl_of(conn)
-    same_execution, params = (("execution_id IS NULL", (change_id,)) if execution_id is None
-                              else ("execution_id = ?", (change_id, execution_id)))
+    same_execution, params = (("execution_id IS NULL", ()) if execution_id is None
+                              else ("execution_id = ?", (execution_id,)))
+    exact, bound = impl.exact_equals_sql("change_id")   # `Foo`'s rows are not `foo`'s
+    params = (change_id,) * bound + params
     row = conn.execute(
         f"SELECT {impl.audit_ms_sql(conn, audit_table, 'created_at')}"
-        f" FROM {impl.quote(audit_table)} WHERE change_id = ? AND state = 'STARTED'"
+        f" FROM {impl.quote(audit_table)} WHERE {exact} AND state = 'STARTED'"
         f" AND {same_execution} ORDER BY id DESC LIMIT 1", params).fetchone()
     ms = row[0] if row else None
     return iso_from_ms(int(ms)) if ms is not None else None
