@@ -353,6 +353,27 @@ def test_missing_target_database_is_not_recreated_when_changes_were_applied(
     assert not (project.root / "data" / "app.db").exists()
 
 
+def test_a_target_run_from_another_store_is_refused(project: Project, clock) -> None:
+    """A mistyped store URL is a new, empty store; before, a run from it ran every change of
+    the target again (an INSERT twice), because nothing compared the target's markers."""
+    from setright.store import Store
+
+    project.change("_0001__create", apply="CREATE TABLE pay (v TEXT)")
+    project.change("_0002__pay", apply="INSERT INTO pay VALUES ('charge-customer-42')")
+    store = project.open_store(clock)
+    project.run(store)
+    other = Store.open(project.root / ".setright" / "audit.dbb", clock=clock)
+    [refused] = project.run(other)
+    assert refused.status == "error"
+    assert refused.error.startswith("target app was run from another audit store: its newest "
+                                    "marker is of apply ap-")
+    assert refused.details[0].startswith("check store.url (or SETRIGHT_STORE, --store)")
+    assert project.db().execute("SELECT v FROM pay").fetchall() == [("charge-customer-42",)]
+    assert other.conn.execute("SELECT count(*) FROM setright_applies").fetchone() == (0,)
+    [again] = project.run(store)       # the right store goes on as before
+    assert again.status == "up-to-date"
+
+
 def test_one_target_failing_does_not_stop_the_next(tmp_path: Path, clock) -> None:
     project = Project(tmp_path / "multi", targets=("a", "b"))
     project.change("_0001__bad", target="a", apply="INSERT INTO nope VALUES (1)")

@@ -179,6 +179,12 @@ class PostgresTarget:
                 f"target {self.name} was claimed by another runner",
                 ["this runner's lease is gone; it wrote nothing more to the target"])
 
+    def latest_apply_id(self) -> str | None:
+        """The apply of the newest marker (apply ids grow with time), once the target is open
+        for a run (its marker table made)."""
+        row = self.conn.execute("SELECT max(apply_id) FROM setright_markers").fetchone()
+        return row[0] if row else None
+
     def markers(self, apply_id: str, change_id: str) -> set[int]:
         try:
             rows = self.conn.execute(

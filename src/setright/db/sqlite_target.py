@@ -184,6 +184,12 @@ class SqliteTarget:
             self._rollback()
             raise
 
+    def latest_apply_id(self) -> str | None:
+        """The apply of the newest marker (apply ids grow with time), once the target is open
+        for a run (its marker table made)."""
+        row = self.conn.execute("SELECT max(apply_id) FROM setright_markers").fetchone()
+        return row[0] if row else None
+
     def markers(self, apply_id: str, change_id: str) -> set[int]:
         if self.readonly and not self.conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'setright_markers'").fetchone():

@@ -183,8 +183,24 @@ class _TargetRun:
             self.target.hold_session_lock(self.options.lock_timeout)
         except TargetBusy as exc:
             raise TargetRefused("locked", exc.message, exc.details) from None
+        self._check_same_store(self.target)
         self.target.claim(self.lease.token, self.lease.lock.owner, self.store.now_iso())
         return self.target
+
+    def _check_same_store(self, target: Target) -> None:
+        """Refuse a target whose newest marker is of an apply this store never recorded: it
+        was run from another store (a mistyped `store.url` is a new, empty one), and running
+        from this one would run every change there again."""
+        latest = target.latest_apply_id()
+        if latest is None or self.store.conn.execute(
+                "SELECT 1 FROM setright_applies WHERE id = ?", (latest,)).fetchone():
+            return
+        raise TargetRefused("error", f"target {self.name} was run from another audit store: "
+                            f"its newest marker is of apply {latest}, which {self.store.where}"
+                            " has never recorded", [
+                                "check store.url (or SETRIGHT_STORE, --store): a mistyped "
+                                "store is a new, empty one, and a run from it would run every "
+                                "change again"])
 
     def _interrupt(self) -> None:
         """The lease is lost: abort the statement running in the target, if any."""

@@ -70,6 +70,9 @@ class Target(Protocol):
 
     def markers(self, apply_id: str, change_id: str) -> set[int]: ...
 
+    def latest_apply_id(self) -> str | None:
+        """The apply that wrote the newest marker here, if any."""
+
     def hold_session_lock(self, timeout: float) -> None:
         """Keep every other runner out of this database until `close` (PostgreSQL's
         advisory lock, MySQL's `GET_LOCK`; nothing on SQLite); `TargetBusy` after
