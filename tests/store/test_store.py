@@ -144,3 +144,31 @@ def test_not_a_database(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         Store.open(tmp_path / "a.db")
     assert "cannot open the audit store" in err.value.message
+
+
+def test_a_rollback_that_fails_does_not_hide_what_failed(store, monkeypatch) -> None:
+    """A Ctrl-C mid-query on a server can leave the connection unable to roll back; before,
+    the rollback's own error (`InterfaceError (0, '')`) replaced the interrupt, and the
+    command ended in an internal error."""
+    import pytest
+
+    def broken(conn):   # what psycopg or PyMySQL do on a connection the interrupt broke
+        raise RuntimeError("another command is already in progress")
+
+    monkeypatch.setattr(store.impl, "rollback", broken)
+    with pytest.raises(KeyboardInterrupt):
+        with store.write():
+            raise KeyboardInterrupt
+
+
+def test_releasing_a_lock_quietly_never_raises(store, monkeypatch) -> None:
+    from setright.store.locks import Locker
+
+    locker = Locker(store, ttl=60, owner="ops@laptop:1")
+    lock, _ = locker.acquire("target:app", "run")
+
+    def unwritable(**_):
+        raise RuntimeError("nested store transaction")
+
+    monkeypatch.setattr(store, "write", unwritable)
+    locker.release_quietly(lock)    # left to expire after its ttl

@@ -186,16 +186,15 @@ class Store:
         impl, conn = self.impl, self.conn
         if impl.in_transaction(conn):
             raise RuntimeError("nested store transaction")
-        self._begin_write()
         try:
+            self._begin_write()   # inside: an interrupt right after BEGIN still rolls back
             yield conn
             if state:
                 conn.execute(self._bump_serial)
             impl.commit(conn)
             self.state_writes += state
         except BaseException as exc:
-            if impl.in_transaction(conn):
-                impl.rollback(conn)
+            self._rollback_quietly()
             if isinstance(exc, Exception) and impl.is_busy(exc):
                 # A deadlock or lock wait the database gave up on: nothing was written, and
                 # the body cannot be replayed from here — the command is simply run again.
@@ -207,6 +206,17 @@ class Store:
                                  "may only read; nothing was written",
                                  [impl.error_line(exc)]) from None
             raise
+
+    def _rollback_quietly(self) -> None:
+        """Roll back after an error. A connection the error (a Ctrl-C mid-query on a server)
+        left unusable cannot roll back, and needs not: its server ends the transaction when
+        it goes. Then the first error, not the rollback's, is what the command reports."""
+        impl, conn = self.impl, self.conn
+        try:
+            if impl.in_transaction(conn):
+                impl.rollback(conn)
+        except Exception:  # noqa: BLE001 - the error being handled says what happened
+            pass
 
     def _begin_write(self) -> None:
         """`impl.begin(write=True)`, tried again while another writer holds the store."""
