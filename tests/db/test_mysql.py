@@ -62,6 +62,36 @@ def test_unreachable_server_is_one_line_naming_where() -> None:
     assert "\n" not in message and "s3cret-pw" not in message
 
 
+@pytest.mark.parametrize("target", [False, True])
+def test_a_port_that_never_greets_is_refused_after_connect_timeout(target: bool) -> None:
+    """PostgreSQL's port typed for MySQL's accepts and never sends MySQL's greeting; before,
+    the handshake waited for the session's read timeout (a store's: 300 s; a target's: for
+    ever)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    try:
+        url = parse_url(f"mysql://root@127.0.0.1:{port}/x?connect_timeout=1", ROOT)
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable) as info:
+            MysqlImpl().connect(url, target=target)
+        assert time.monotonic() - started < 10
+        assert info.value.message.startswith(f"cannot connect to 127.0.0.1:{port}/x: ")
+    finally:
+        listener.close()
+
+
+def test_a_session_reads_for_longer_than_connect_timeout(mysql_url: str) -> None:
+    c = _open(f"{mysql_url}?connect_timeout=1")
+    try:
+        assert c.execute("SELECT SLEEP(1.5)").fetchone() == (0,)
+    finally:
+        c.close()
+
+
 def test_wrong_password_and_unknown_database(mysql_url: str) -> None:
     server = parse_url(mysql_url, ROOT)
     bad = f"mysql://nobody_here:s3cret-pw@{server.host}:{server.port}/{server.database}"

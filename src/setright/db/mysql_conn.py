@@ -107,7 +107,16 @@ def connect_raw(url: DbUrl, *, database: str | None, read_timeout: float | None)
     options = url.params()  # the URL's own, checked and typed by parse_url
     options.setdefault("read_timeout", read_timeout)
     options.setdefault("write_timeout", read_timeout)
-    return pymysql.connect(
+    session_timeout = options["read_timeout"]
+    # PyMySQL's connect_timeout bounds the TCP connect only: a port that accepts and never
+    # greets (PostgreSQL's 5432, typed for 3306) would hold the handshake for the whole
+    # read timeout (a store's is minutes; a target's, none). So the handshake reads with
+    # connect_timeout, and the session with its own.
+    options["read_timeout"] = (url.connect_timeout if session_timeout is None
+                               else min(session_timeout, url.connect_timeout))
+    conn = pymysql.connect(
         host=url.host, port=url.port, user=url.user or "", password=url.password or "",
         database=database, charset="utf8mb4", collation="utf8mb4_bin", autocommit=True,
         connect_timeout=url.connect_timeout, client_flag=CLIENT.FOUND_ROWS, **options)
+    conn._read_timeout = session_timeout   # PyMySQL applies it from the next read on
+    return conn
