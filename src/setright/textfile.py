@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 MAX_FILE_BYTES = 128 * 2**20
@@ -26,12 +27,25 @@ class FileTooLarge(OSError):
                                       "the most setright reads from one file")
 
 
-def read_bytes(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
+class NotRegular(OSError):
+    """A named pipe, socket or device where a file is expected (an OSError, as above)."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.EINVAL, "not a regular file (a named pipe, socket or device)")
+
+
+def read_bytes(path: Path | str, limit: int = MAX_FILE_BYTES, *,
+               regular: bool = False) -> bytes:
     """The file's bytes, or FileTooLarge past `limit`. A regular file is sized first and
     read in one call (refused unread if it is too large); a pipe or a device, whose size
-    says nothing, in chunks until its end or the limit."""
-    with open(path, "rb", buffering=0) as handle:
-        size = os.fstat(handle.fileno()).st_size
+    says nothing, in chunks until its end or the limit. `regular`: refuse anything but a
+    regular file (NotRegular), opened without waiting for a named pipe's writer."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_NONBLOCK if regular else 0)
+    with open(os.open(path, flags), "rb", buffering=0) as handle:
+        status = os.fstat(handle.fileno())
+        if regular and not stat.S_ISREG(status.st_mode):
+            raise NotRegular()
+        size = status.st_size
         if size > limit:
             raise FileTooLarge(limit)
         chunks, total = [], 0
@@ -45,9 +59,9 @@ def read_bytes(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
         return b"".join(chunks)
 
 
-def read_text(path: Path | str, limit: int = MAX_FILE_BYTES) -> str:
+def read_text(path: Path | str, limit: int = MAX_FILE_BYTES, *, regular: bool = False) -> str:
     """The file as UTF-8 text with its line ends translated as Python's text mode does
     (`\\r\\n` and a lone `\\r` read as `\\n`); decoded at once, which costs less than a
     text stream's decoder for the small files setright mostly reads."""
-    text = read_bytes(path, limit).decode("utf-8")
+    text = read_bytes(path, limit, regular=regular).decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text

@@ -322,7 +322,7 @@ def load_yaml(path: Path, source: str | None = None, *, root: Path | None = None
         raise InvalidInput("refused file", [Problem(
             name, None, None, "", "is a symbolic link to a file outside the project; refused")])
     try:
-        text = read_text(path)
+        text = read_text(path, regular=True)   # a FIFO among change files must not hang
     except UnicodeDecodeError as exc:
         raise InvalidInput("unreadable file", [Problem(name, None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:

@@ -176,6 +176,26 @@ def test_files_run_in_file_name_order(tmp_path: Path) -> None:
     assert [p.name for p in change_files(folder, TARGET)] == [c.order for c in changes]
 
 
+@pytest.mark.parametrize("linked", [False, True])
+def test_a_named_pipe_among_change_files_is_refused_by_name(tmp_path: Path,
+                                                            linked: bool) -> None:
+    """Before: a named pipe was skipped silently, and a link to one hung `run` for ever."""
+    import os
+
+    folder = tmp_path / "changes"
+    write(folder, "001_a.yaml", "id: a\napply: SELECT 1\n")
+    if linked:
+        os.mkfifo(tmp_path / "pipe")
+        (folder / "002_p.yaml").symlink_to(Path("..") / "pipe")
+    else:
+        os.mkfifo(folder / "002_p.yaml")
+    with pytest.raises(InvalidInput) as err:
+        load_changes(folder, TARGET, root=tmp_path)
+    [problem] = err.value.problems
+    assert (problem.source, problem.message) == (
+        "changes/002_p.yaml", "not a regular file (a named pipe, socket or device)")
+
+
 def test_an_empty_folder_has_no_changes(tmp_path: Path) -> None:
     (tmp_path / "changes").mkdir()
     assert load_changes(tmp_path / "changes", TARGET) == []

@@ -150,6 +150,8 @@ CHANGE_CASES: list[Case] = [
     Case("deep-150", replace_line(GOOD, 6, "template: " + nested(150)), line=6),
     # bytes and encodings
     Case("nul-in-sql", GOOD.replace("(11, 'y')", "(11, 'y\0')"), line=9),
+    # a NUL by escape, which YAML admits: refused at load, not at run time three times over
+    Case("nul-escape-in-sql", replace_line(GOOD, 10, 'rollback: "DELETE FROM t;\\0"'), line=10),
     Case("non-utf8", GOOD.encode().replace(b"'y'", b"'\xff'")),
     Case("empty", ""),
     Case("comments-only", "# nothing\n"),

@@ -56,12 +56,15 @@ def sql_texts(data: dict[str, Any]) -> Iterable[tuple[SqlPlace, Any]]:
 
 
 def sql_problems(doc: YamlDocument, splitter: ScriptSplitter) -> list[Problem]:
-    """SQL that is only comments, and SQL that takes transaction control (the runner owns
-    transactions: a `COMMIT` between two statements would commit behind its back, and no
-    marker would say so)."""
+    """SQL holding a NUL, SQL that is only comments, and SQL that takes transaction control
+    (the runner owns transactions: a `COMMIT` between two statements would commit behind
+    its back, and no marker would say so)."""
     problems: list[Problem] = []
     for where, text in sql_texts(doc.data):
-        if isinstance(text, str) and text.strip() and not has_sql(text):
+        if isinstance(text, str) and "\x00" in text:   # a "\0" escape in a quoted scalar
+            problems.append(doc.problem(where, "holds a NUL character, which no database "
+                                               "accepts in a statement"))
+        elif isinstance(text, str) and text.strip() and not has_sql(text):
             problems.append(doc.problem(where, "no SQL statement here, only comments"))
         elif isinstance(text, str):
             problems.extend(_transaction_problems(doc, where, text, splitter))

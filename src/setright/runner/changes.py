@@ -99,8 +99,9 @@ def _change_entries(folder: Path, target: str, root: Path | None,
         for entry in entries:
             name = entry.name
             if (name.endswith(CHANGE_FILE_SUFFIXES) and not name.startswith(".")
-                    # a link is refused by name if it leads out
-                    and (entry.is_file() or entry.is_symlink())):
+                    # a link is refused by name if it leads out; a named pipe or other
+                    # special file is listed, to be refused by name when it is read
+                    and (entry.is_symlink() or not entry.is_dir())):
                 found.append((name, entry.is_symlink()))
     found.sort()   # by name (names in one folder are distinct)
     return [(folder / name, link) for name, link in found]
