@@ -374,6 +374,35 @@ def test_a_target_run_from_another_store_is_refused(project: Project, clock) -> 
     assert again.status == "up-to-date"
 
 
+def test_a_change_moved_to_another_targets_folder_is_refused(tmp_path: Path, clock) -> None:
+    """Before: looked up by id alone, it counted as done there and never ran (exit 0)."""
+    project = Project(tmp_path / "proj", targets=("app", "jobs"))
+    first = project.change("_0001__add-accounts", "app",
+                           apply="CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+    store = project.open_store(clock)
+    project.run(store)
+    first.rename(project.root / "changes" / "jobs" / first.name)
+    [refused] = project.run(store, targets=["jobs"])
+    assert (refused.status, refused.error) == (
+        "drift", "target jobs: 1 change file(s) in its folder were run on another target")
+    assert refused.details[0] == ("changes/jobs/_0001__add-accounts.yaml: change add-accounts"
+                                  " is recorded on target app")
+
+
+def test_a_renamed_target_keeps_its_applied_changes(tmp_path: Path, clock) -> None:
+    """Renaming a target in the configuration is no move: the recorded name is gone."""
+    project = Project(tmp_path / "proj", targets=("app",))
+    project.change("_0001__add-accounts", "app", apply="CREATE TABLE accounts (id INTEGER)")
+    store = project.open_store(clock)
+    project.run(store)
+    text = project.config_path.read_text()
+    project.config_path.write_text(text.replace("  app:", "  main:").replace(
+        "changes/app", "changes/main"))
+    (project.root / "changes" / "app").rename(project.root / "changes" / "main")
+    [outcome] = project.run(store, targets=["main"])
+    assert outcome.status == "up-to-date", outcome.error
+
+
 def test_one_target_failing_does_not_stop_the_next(tmp_path: Path, clock) -> None:
     project = Project(tmp_path / "multi", targets=("a", "b"))
     project.change("_0001__bad", target="a", apply="INSERT INTO nope VALUES (1)")

@@ -16,8 +16,8 @@ from typing import Any
 from setright.config import Config
 from setright.errors import LeaseLost, SetrightError
 from setright.ids import new_id
-from setright.runner.fresh_plan import (FreshPlan, find_drift, fresh_plan, resume_drift,
-                                        task_specs)
+from setright.runner.fresh_plan import (FreshPlan, find_drift, fresh_plan, moved_changes,
+                                        resume_drift, shown_path, task_specs)
 from setright.runner.lease import Lease, LeaseKeeper
 from setright.runner.model import Change
 from setright.runner.options import RunOptions
@@ -129,6 +129,14 @@ class _TargetRun:
                                     *(d.describe() for d in drift),
                                     "restore the file: an applied change must not be edited; "
                                     "add a new change instead"])
+        moved = moved_changes(conn, self.changes, self.name, self.config.targets)
+        if moved:
+            raise TargetRefused("drift", f"target {self.name}: {len(moved)} change file(s) "
+                                "in its folder were run on another target", [
+                                    *(f"{shown_path(c.source_file, self.config.root)}: change "
+                                      f"{c.id} is recorded on target {t}" for c, t in moved),
+                                    "a change id runs on one target: move the file back, or "
+                                    "give the change a new id"])
         # 3. resume, refuse or plan
         active = active_apply(conn, self.name)
         if active is not None:

@@ -217,6 +217,26 @@ def current_states(conn: Connection,
     return found
 
 
+def moved_changes(conn: Connection, changes: Sequence[Change], target: str,
+                  targets: Iterable[str]) -> list[tuple[Change, str]]:
+    """This target's changes whose audit rows say another configured target ran them: a
+    file moved into this target's folder, which a lookup by id alone takes for done here.
+    (A target renamed in the configuration is not another target: its old name is gone.)"""
+    others = set(targets) - {target}
+    mine = {c.id: c for c in changes if c.target == target}
+    ids = list(mine)
+    moved = []
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start:start + _BATCH]
+        marks = ", ".join("?" for _ in batch)
+        for change_id, recorded in conn.execute(
+                "SELECT change_id, target_system_id FROM setright_change_state"
+                f" WHERE change_id IN ({marks}) AND target_system_id <> ?", [*batch, target]):
+            if recorded in others:
+                moved.append((mine[change_id], recorded))
+    return moved
+
+
 def shown_path(path: Path, root: Path | None) -> str:
     """A change file as recorded and shown: relative to the project root when inside it."""
     if root is not None:
