@@ -200,8 +200,7 @@ class _TargetRun:
         was run from another store (a mistyped `store.url` is a new, empty one), and running
         from this one would run every change there again."""
         latest = target.latest_apply_id()
-        if latest is None or self.store.conn.execute(
-                "SELECT 1 FROM setright_applies WHERE id = ?", (latest,)).fetchone():
+        if latest is None or find_apply(self.store.conn, latest) is not None:
             return
         raise TargetRefused("error", f"target {self.name} was run from another audit store: "
                             f"its newest marker is of apply {latest}, which {self.store.where}"
