@@ -49,11 +49,11 @@ def mysql_rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-_SESSION = re.compile(r"(backend|connection) \d+")
+_SESSION = re.compile(r"(backend|connection|KILL)([ (])\d+")
 
 
 def masked(text: str, url: str) -> str:
     """`mask` (widths kept, so tables stay aligned), with every runner's owner, the test
     database's name and server session ids replaced."""
     text = _OWNER.sub("<owner>", mask(text))
-    return _SESSION.sub(r"\1 <id>", text.replace(database_of(url), "<db>"))
+    return _SESSION.sub(r"\1\2<id>", text.replace(database_of(url), "<db>"))

@@ -186,3 +186,28 @@ def test_a_second_runner_is_refused_while_the_first_holds_get_lock(
     # the server ends the killed runner's session, and with it GET_LOCK
     code, out = cli(project, mysql_url, "run", after_ms=5_000)
     assert code == 1 and "task failed: 1 of 2 operations committed" in out, out
+
+
+def test_a_mark_waits_for_the_killed_runners_statement_to_end(
+        project: Project, mysql_url: str, snapshot) -> None:  # noqa: F811
+    """The server runs a killed runner's statement to its end, holding GET_LOCK: the
+    change cannot be marked until that session ends (here: by the KILL the error names)."""
+    project.change("_0001__slow", transactional=False,
+                   apply="CREATE TABLE slow_rows (id INT);\nSELECT SLEEP(60);")
+    runner = project.spawn("run")
+    sleeping = "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'"
+    try:
+        [(session,)] = wait_for(lambda: mysql_rows(mysql_url, sleeping))
+    finally:
+        runner.kill()
+        runner.communicate(timeout=30)
+    fix = ("audit", "fix", "-c", "slow", "-r", "ROLLED_BACK", "--reason", "undone", "--yes")
+    code, out = cli(project, mysql_url, *fix, after_ms=5_000)
+    assert code == 1
+    assert out == snapshot
+    assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
+    mysql_rows(mysql_url, f"KILL {int(session)}")
+    wait_for(lambda: not mysql_rows(mysql_url, sleeping))
+    code, out = cli(project, mysql_url, *fix, after_ms=5_000)
+    assert code == 0, out
+    assert project.store_rows("SELECT state FROM setright_applies") == [("failed",)]

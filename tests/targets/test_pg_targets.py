@@ -16,6 +16,7 @@ import pytest
 
 from runhelp import Project, wait_for
 from serverhelp import pg_url  # noqa: F401 - fixture
+from setright.db import parse_url
 from setright.runner.targets import read_markers
 from setright.timeutil import FixedClock
 from targethelp import masked, pg_rows, server_project, write_change
@@ -213,3 +214,70 @@ def test_readers_read_markers_without_creating_setright_tables(
     assert read_markers(config, "ap-x", "c") == []
     assert pg_rows(pg_url, "SELECT count(*) FROM pg_class WHERE relname LIKE 'setright%'"
                    ) == [(0,)]
+
+
+def advisory_locks(url: str) -> int:
+    return pg_rows(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database"
+                        " = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                   )[0][0]
+
+
+def test_a_killed_runners_statement_is_cancelled_not_left_running(
+        project: Project, pg_url: str) -> None:  # noqa: F811
+    """The server checks every second that the runner is still connected, so a runner
+    killed mid-statement does not leave the statement (and the session lock) running."""
+    project.change("_0001__slow", apply="CREATE TABLE slow (id INTEGER);\n"
+                   "SELECT pg_sleep(60);\nINSERT INTO slow VALUES (1);")
+    runner = project.spawn("run")
+    try:
+        wait_for(lambda: pg_rows(pg_url, "SELECT count(*) FROM pg_stat_activity"
+                                         " WHERE query LIKE 'SELECT pg_sleep(60)%'")[0][0])
+    finally:
+        runner.kill()
+        runner.communicate(timeout=30)
+    wait_for(lambda: advisory_locks(pg_url) == 0, timeout=15)   # not after 60 s
+    assert pg_rows(pg_url, "SELECT to_regclass('slow')") == [(None,)]  # rolled back
+    code, out = cli(project, pg_url, "audit", "fix", "-c", "slow", "-r", "ROLLED_BACK",
+                    "--reason", "cancelled with its runner", "--yes", after_ms=5_000)
+    assert code == 0, out
+
+
+def test_a_mark_is_refused_while_a_session_still_holds_the_runners_lock(
+        project: Project, pg_url: str, snapshot) -> None:  # noqa: F811
+    """A server that does not cancel it (PostgreSQL 13) keeps the killed runner's
+    statement running: the change cannot be marked until that session ends."""
+    import psycopg
+
+    from setright.db.postgres import SESSION_LOCK_CLASS
+
+    project.change("_0001__load", transactional=False,
+                   apply="CREATE TABLE load (id INTEGER);\nINSERT INTO load VALUES (1);")
+    paused = project.spawn("run", fault="stop-after:load:1")
+    try:
+        wait_for(lambda: markers(pg_url) == [("load", 1)])
+    finally:
+        paused.kill()
+        paused.communicate(timeout=30)
+    wait_for(lambda: advisory_locks(pg_url) == 0)
+    fix = ("audit", "fix", "-c", "load", "-r", "ROLLED_BACK", "--reason", "undone", "--yes")
+    with psycopg.connect(pg_url, autocommit=True) as lingering:  # the killed runner's session
+        lingering.execute("SELECT pg_advisory_lock(%s, hashtext('setright.apply:public'))",
+                          (SESSION_LOCK_CLASS,))
+        code, out = cli(project, pg_url, *fix, after_ms=5_000)
+        assert code == 1
+        assert out == snapshot
+        assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
+    # a target it cannot reach cannot say: refused too
+    config = project.config_path.read_text()
+    where = parse_url(pg_url, Path(".")).where
+    assert where in config
+    project.config_path.write_text(config.replace(where, "127.0.0.1:1/nowhere"))
+    code, out = cli(project, pg_url, *fix, after_ms=5_000)
+    assert code == 1
+    assert "Error: target app: cannot connect to PostgreSQL at 127.0.0.1:1/nowhere" in out
+    assert out.endswith("  marking 'load' checks first that no session of its runner still"
+                        " runs there\n  nothing was written\n"), out
+    project.config_path.write_text(config)
+    code, out = cli(project, pg_url, *fix, after_ms=5_000)
+    assert code == 0, out
+    assert project.store_rows("SELECT state FROM setright_applies") == [("failed",)]

@@ -32,7 +32,7 @@ from typing import Any
 
 from setright.db.mysql import MysqlConnection, MysqlImpl, connect_raw, table_options
 from setright.db.mysql_lex import DdlEffect, commits_implicitly, ddl_effect, split_statements
-from setright.db.settled import ATOMIC, Settled, session_lock_info
+from setright.db.settled import ATOMIC, LockSession, Settled, session_lock_info
 from setright.db.url import DbUrl
 from setright.errors import LeaseLost, SetrightError, StatementFailed, TargetBusy, TargetError
 
@@ -238,6 +238,14 @@ class MysqlTarget:
             yield
         finally:
             self.release_session_lock(name)
+
+    def session_holder(self) -> LockSession | None:
+        """The other connection holding the runner's session lock, if any."""
+        row = self.conn.execute("SELECT IS_USED_LOCK(?), CONNECTION_ID()",
+                                (self.lock_name(),)).fetchone()
+        if row is None or row[0] is None or row[0] == row[1]:
+            return None
+        return LockSession(f"MySQL {self._holder(self.lock_name())}", f"KILL {int(row[0])}")
 
     def _holder(self, name: str) -> str:
         row = self.conn.execute("SELECT IS_USED_LOCK(?)", (name,)).fetchone()

@@ -46,6 +46,10 @@ WRITE_LOCK_TIMEOUT_MS = 5000
 #: the store's write lock and a target's session locks never collide.
 STORE_LOCK_CLASS = 0x5E7_0001
 SESSION_LOCK_CLASS = 0x5E7_0002
+#: How often (ms) the server checks that a setright process is still connected while it
+#: runs a statement: a runner killed mid-statement has that statement cancelled, and its
+#: transaction and locks ended, within this, not when the statement would have finished.
+CLIENT_CHECK_MS = 1000
 
 # -- the connection -----------------------------------------------------------
 
@@ -91,9 +95,12 @@ class PostgresImpl(DefaultImpl):
                 f"cannot connect to PostgreSQL at {url.where}: {cause}", cause=cause,
                 missing=isinstance(exc, psycopg.errors.InvalidCatalogName)
                 or f'database "{url.database}" does not exist' in cause) from None
+        settings = ["SET default_transaction_read_only = on"] if read_only else []
+        if raw.info.server_version >= 140000:  # PostgreSQL 14 added the check
+            settings.append(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}")
         conn = PgConnection(raw)
-        if read_only:
-            conn.execute("SET default_transaction_read_only = on")
+        if settings:
+            conn.execute("; ".join(settings))
         return conn
 
     def begin(self, conn: Connection, *, write: bool) -> None:

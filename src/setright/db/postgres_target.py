@@ -27,7 +27,7 @@ from typing import Any
 from setright.db.postgres import SESSION_LOCK_CLASS, PostgresImpl, fold
 from setright.db.postgres_conn import PgConnection
 from setright.db.postgres_lexer import concurrent_index
-from setright.db.settled import ATOMIC, Settled, session_lock_info
+from setright.db.settled import ATOMIC, LockSession, Settled, session_lock_info
 from setright.db.url import DbUrl
 from setright.errors import LeaseLost, StatementFailed, TargetBusy, TargetError
 
@@ -253,11 +253,22 @@ class PostgresTarget:
             "  WHERE datname = current_database())", (SESSION_LOCK_CLASS, name)).fetchone()
         return row[0] if row else None
 
+    def _apply_lock_name(self) -> str:
+        """The runner's session lock: one per schema of the database."""
+        schema = self.conn.execute("SELECT current_schema()").fetchone()[0] or ""
+        return f"setright.apply:{schema}"
+
+    def session_holder(self) -> LockSession | None:
+        """The other backend holding the runner's session lock, if any."""
+        pid = self._lock_holder(self._apply_lock_name())
+        if pid is None or pid == self.conn.backend_pid:
+            return None
+        return LockSession(f"PostgreSQL backend {pid}", f"SELECT pg_terminate_backend({pid})")
+
     def hold_session_lock(self, timeout: float) -> None:
         """Hold the target's apply lock (one per schema of the database) until `close`,
         waiting up to `timeout` seconds; `TargetBusy` naming the holder after that."""
-        schema = self.conn.execute("SELECT current_schema()").fetchone()[0] or ""
-        name = f"setright.apply:{schema}"
+        name = self._apply_lock_name()
         deadline = time.monotonic() + max(0.0, timeout)
         while True:
             try:

@@ -11,7 +11,7 @@ effect. Each target answers from its catalog where it can be sure, and says
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,14 @@ class Settled:
     committed: bool | None
     note: str
     leftover: bool = False
+
+
+class LockSession(NamedTuple):
+    """The database session holding a target's session lock: who it is, and the statement
+    that ends it (a runner killed mid-statement leaves its session running that statement)."""
+
+    who: str
+    end_with: str
 
 
 #: The answer wherever a statement and its marker commit in one transaction.

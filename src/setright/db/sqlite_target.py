@@ -204,6 +204,9 @@ class SqliteTarget:
     def hold_session_lock(self, timeout: float) -> None:
         """Nothing to hold: every statement runs inside a fenced `BEGIN IMMEDIATE`."""
 
+    def session_holder(self) -> None:
+        """Nothing holds one: a killed runner's transaction ends with its process."""
+
     def runs_alone(self, sql: str) -> bool:
         """SQLite runs every statement inside a transaction."""
         return False

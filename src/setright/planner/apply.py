@@ -207,6 +207,7 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
             raise StalePlan(now.heading, [*now.lines, NOTHING_WRITTEN], now=now.actions)
         holders_before = _lock_targets(now.actions, plan.plan_id, locker, held, lock_timeout,
                                        config)
+        _refuse_live_sessions(now.actions, config)
         return _transaction(plan, store, config, files, actor=actor, owner=owner,
                             source=source, origins=origins or FileOrigins({}, {}, []), held=held,
                             holders_before=holders_before, pull_request=pull_request)
@@ -232,6 +233,41 @@ def _lock_targets(actions: Sequence[Action], plan_id: str, locker: Locker,
         if live and target in config.targets:
             _claim_fence(config, target, lock, locker.store.now_iso())
     return holders
+
+
+def _refuse_live_sessions(actions: Sequence[Action], config: Config) -> None:
+    """A mark of a STARTED change ends its runner's apply, as the reaper does; the reaper
+    holds the target's session lock, so a mark needs it free. A runner killed
+    mid-statement leaves its database session running that statement: the change may
+    still be taking effect. Checked after the `target:` locks, so no runner starts since."""
+    from setright.runner.targets import TargetBusy, TargetError, open_target, target_url
+
+    started = [a for a in actions if a.kind == ActionKind.RESOLVE
+               and a.outcome == Outcome.CHANGE and a.before == "STARTED"
+               and a.target in config.targets]
+    for name in sorted({a.target for a in started if a.target}):
+        spec = config.targets[name]
+        url = target_url(spec)
+        if url is None or url.is_sqlite:  # a killed runner's transaction ends with it
+            continue
+        changes = ", ".join(repr(a.subject) for a in started if a.target == name)
+        try:
+            target = open_target(spec, create=False, readonly=True)
+        except TargetError as exc:
+            raise TargetError(exc.message, [*exc.details, f"marking {changes} checks first "
+                              "that no session of its runner still runs there",
+                              "nothing was written"]) from None
+        try:
+            session = target.session_holder()
+        finally:
+            target.close()
+        if session is not None:
+            raise TargetBusy(
+                f"target {name}: {session.who} still holds the runner's session lock; "
+                f"{changes} may still be running there",
+                ["a runner killed mid-statement leaves its session running the statement",
+                 f"wait for it to end, or end it ({session.end_with}); then apply again",
+                 "nothing was written"])
 
 
 def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:

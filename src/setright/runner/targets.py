@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from setright.config import TargetConfig
 from setright.db import DbUrl, DefaultImpl, impl_for, sqlite_target
-from setright.db.settled import Settled
+from setright.db.settled import LockSession, Settled
 from setright.db.sqlite_target import SqliteTarget
 from setright.errors import StatementFailed, TargetBusy, TargetError
 from setright.redact import mask_password
@@ -78,6 +78,10 @@ class Target(Protocol):
         advisory lock, MySQL's `GET_LOCK`; nothing on SQLite); `TargetBusy` after
         `timeout` seconds. Needed where a statement commits outside the fenced
         transaction, so the fence alone cannot keep a second runner out."""
+
+    def session_holder(self) -> LockSession | None:
+        """Another database session holding that lock (None on SQLite): a runner killed
+        mid-statement leaves its session running the statement until it ends."""
 
     def runs_alone(self, sql: str) -> bool:
         """Whether the operation must run outside a transaction (then `execute_alone`,
