@@ -1,3 +1,3 @@
-from setright.cli import main
+from setright.entry import main
 
 main()

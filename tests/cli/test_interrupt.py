@@ -48,3 +48,52 @@ def test_the_end_of_input_at_a_question_wrote_nothing_and_says_so(tmp_path: Path
     assert result.exit_code == 1
     assert result.stderr.endswith("Error: aborted; nothing was written.\n"), result.stderr
     assert p.store_rows("SELECT * FROM setright_events") == before
+
+
+#: `python -c` text: setright's executable, with a Ctrl-C arriving while click is imported
+_INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["setright", "--help"]
+from setright.entry import main
+main()
+"""
+
+
+def test_a_ctrl_c_while_setright_starts_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _INTERRUPTED_IMPORT], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", "Error: aborted; nothing was written.\n")
+
+
+def test_a_second_ctrl_c_after_a_write_still_says_where_to_look(monkeypatch, capsys) -> None:
+    """An interrupt that escapes click (a second Ctrl-C while a transaction rolls back)."""
+    import types
+
+    import pytest
+
+    import setright.cli
+    from setright import entry
+
+    def interrupted_again() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(setright.cli, "main", interrupted_again)
+    monkeypatch.setattr(setright.cli, "_APP", types.SimpleNamespace(wrote=True))
+    with pytest.raises(SystemExit) as exited:
+        entry.main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: interrupted; what the command did before is recorded in the audit store\n"
+        "  run 'setright status' and 'setright issue list' to see where it stopped\n")

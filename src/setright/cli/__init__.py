@@ -84,13 +84,8 @@ class SetrightGroup(click.Group):
             exc.show()
             sys.exit(1)
         except click.exceptions.Abort:   # Ctrl-C, or the end of input at a question
-            if _APP is not None and _APP.wrote:
-                click.echo("Error: interrupted; what the command did before is recorded in "
-                           "the audit store", err=True)
-                click.echo("  run 'setright status' and 'setright issue list' to see where "
-                           "it stopped", err=True)
-            else:
-                click.echo("Error: aborted; nothing was written.", err=True)
+            for line in interrupted_lines():
+                click.echo(line, err=True)
             sys.exit(1)
         except click.ClickException as exc:
             exc.show()
@@ -103,6 +98,14 @@ class SetrightGroup(click.Group):
             report_error(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def interrupted_lines() -> list[str]:
+    """What an interrupt says: nothing was written, or where to look for what was."""
+    if _APP is not None and _APP.wrote:
+        return ["Error: interrupted; what the command did before is recorded in the audit store",
+                "  run 'setright status' and 'setright issue list' to see where it stopped"]
+    return ["Error: aborted; nothing was written."]
 
 
 def _refuse_undecodable(args: Any) -> None:
