@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runhelp import ACTOR, Project, audit_states, one, state_rows
+from runhelp import ACTOR, Project, audit_states, mask, one, state_rows
 from setright.runner.execute import TargetRefused  # noqa: F401 - part of the public surface
 from setright.store.applies import get_apply, list_applies, operations_of, tasks_of
 from setright.store.audit import mark_change
@@ -475,3 +475,20 @@ def test_a_retryable_apply_does_not_resume_over_an_edited_file(project: Project,
     assert (f"  drift: changes/app/_0001__bad.yaml: change bad planned in apply "
             f"{first.apply_id} with c1:") in status.output
     assert "1 file(s)" in status.output
+
+
+def test_a_run_into_a_mistyped_store_refuses_before_creating_it(tmp_path: Path,
+                                                                 snapshot) -> None:
+    """Before, the empty store file stayed behind after the target was refused."""
+    p = Project(tmp_path / "p")
+    p.change("_0001__create", apply="CREATE TABLE pay (v TEXT)")
+    assert p.cli("run").exit_code == 0
+    typo = p.root / ".setright" / "audti.db"
+    result = p.cli("--store", f"sqlite:///{typo}", "run")
+    assert result.exit_code == 1
+    assert not typo.exists()
+    assert mask(result.output.replace(str(p.root), "<project>")) == snapshot
+    fresh = p.root / "fresh.db"   # a target no runner touched: a new store is made as before
+    (p.root / "data" / "app.db").unlink()
+    assert p.cli("--store", f"sqlite:///{fresh}", "run").exit_code == 0
+    assert fresh.exists()

@@ -104,6 +104,12 @@ class App:
             raise RuntimeError("this command already opened the store read-only")
         return self._store
 
+    def store_exists(self) -> bool:
+        """Whether the SQLite store file is there; a server store is taken as there (its
+        database is never created; `run` adds setright's tables to it)."""
+        path = self.config().store.path
+        return path is None or _exists(path)
+
     def actor(self) -> str:
         """`SETRIGHT_ACTOR`, else `git config user.email`, else `user@host`."""
         if os.environ.get("SETRIGHT_ACTOR"):

@@ -38,7 +38,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     from setright.errors import ConfigError
     from setright.render.run import run_summary
     from setright.runner.changes import load_all
-    from setright.runner.execute import run_targets
+    from setright.runner.execute import refuse_targets_run_elsewhere, run_targets
     from setright.runner.fault import Fault
     from setright.runner.options import RunOptions
 
@@ -58,6 +58,8 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
         changes = load_all(config, warnings)
         for warning in warnings:
             click.echo(f"Warning: {warning}", err=True)
+        if not app.store_exists():
+            refuse_targets_run_elsewhere(config, names, config.store.where)
         store = app.writer(create=True)
         printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty(),
                                   interval=plain_interval(os.environ))

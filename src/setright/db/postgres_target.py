@@ -180,8 +180,10 @@ class PostgresTarget:
                 ["this runner's lease is gone; it wrote nothing more to the target"])
 
     def latest_apply_id(self) -> str | None:
-        """The apply of the newest marker (apply ids grow with time), once the target is open
-        for a run (its marker table made)."""
+        """The apply of the newest marker (apply ids grow with time); None also where no
+        runner made the marker table yet (read-only)."""
+        if not self.impl.table_exists(self.conn, "setright_markers"):
+            return None
         row = self.conn.execute("SELECT max(apply_id) FROM setright_markers").fetchone()
         return row[0] if row else None
 

@@ -185,8 +185,11 @@ class SqliteTarget:
             raise
 
     def latest_apply_id(self) -> str | None:
-        """The apply of the newest marker (apply ids grow with time), once the target is open
-        for a run (its marker table made)."""
+        """The apply of the newest marker (apply ids grow with time); None also where no
+        runner made the marker table yet (read-only)."""
+        if self.readonly and not self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'setright_markers'").fetchone():
+            return None
         row = self.conn.execute("SELECT max(apply_id) FROM setright_markers").fetchone()
         return row[0] if row else None
 

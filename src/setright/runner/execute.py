@@ -202,12 +202,7 @@ class _TargetRun:
         latest = target.latest_apply_id()
         if latest is None or find_apply(self.store.conn, latest) is not None:
             return
-        raise TargetRefused("error", f"target {self.name} was run from another audit store: "
-                            f"its newest marker is of apply {latest}, which {self.store.where}"
-                            " has never recorded", [
-                                "check store.url (or SETRIGHT_STORE, --store): a mistyped "
-                                "store is a new, empty one, and a run from it would run every "
-                                "change again"])
+        raise TargetRefused("error", *_run_elsewhere(self.name, latest, self.store.where))
 
     def _interrupt(self) -> None:
         """The lease is lost: abort the statement running in the target, if any."""
@@ -335,6 +330,36 @@ class _TargetRun:
         if result.error is None and apply.state != ApplyState.COMPLETED:
             result.error = apply.error
         return result
+
+
+def _run_elsewhere(target: str, latest: str, store: str) -> tuple[str, list[str]]:
+    return (f"target {target} was run from another audit store: its newest marker is of "
+            f"apply {latest}, which {store} has never recorded", [
+                "check store.url (or SETRIGHT_STORE, --store): a mistyped store is a new, "
+                "empty one, and a run from it would run every change again"])
+
+
+def refuse_targets_run_elsewhere(config: Config, names: Sequence[str], store: str) -> None:
+    """Before a run creates its store: a target with markers was run from another store,
+    so this one would be a mistyped, new one; refused before it is made. A target that
+    cannot be read now is left to its own run, which reports it."""
+    from setright.runner.targets import TargetError
+
+    for name in names:
+        spec = config.targets[name]
+        try:
+            if not target_exists(spec):
+                continue
+            target = open_target(spec, create=False, readonly=True)
+        except TargetError:
+            continue
+        try:
+            latest = target.latest_apply_id()
+        finally:
+            target.close()
+        if latest is not None:
+            message, details = _run_elsewhere(name, latest, store)
+            raise SetrightError(message, [*details, f"{store} was not created"])
 
 
 def _failure_time_snapshot(target: Target) -> dict[str, Any] | None:
