@@ -201,13 +201,20 @@ def test_a_mark_waits_for_the_killed_runners_statement_to_end(
     finally:
         runner.kill()
         runner.communicate(timeout=30)
+    code, out = cli(project, mysql_url, "issue", "get", "-c", "slow", after_ms=5_000)
+    assert code == 0, out
+    assert out == snapshot(name="issue-get")
+    code, out = cli(project, mysql_url, "issue", "get", "-c", "slow", "--json", after_ms=5_000)
+    assert json.loads(out)["runner_session"]["end_with"] == "KILL <id>"
     fix = ("audit", "fix", "-c", "slow", "-r", "ROLLED_BACK", "--reason", "undone", "--yes")
     code, out = cli(project, mysql_url, *fix, after_ms=5_000)
     assert code == 1
-    assert out == snapshot
+    assert out == snapshot(name="audit-fix")
     assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
     mysql_rows(mysql_url, f"KILL {int(session)}")
     wait_for(lambda: not mysql_rows(mysql_url, sleeping))
+    code, out = cli(project, mysql_url, "issue", "get", "-c", "slow", "--json", after_ms=5_000)
+    assert "runner_session" not in json.loads(out)
     code, out = cli(project, mysql_url, *fix, after_ms=5_000)
     assert code == 0, out
     assert project.store_rows("SELECT state FROM setright_applies") == [("failed",)]

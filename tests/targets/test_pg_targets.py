@@ -263,6 +263,10 @@ def test_a_mark_is_refused_while_a_session_still_holds_the_runners_lock(
     with psycopg.connect(pg_url, autocommit=True) as lingering:  # the killed runner's session
         lingering.execute("SELECT pg_advisory_lock(%s, hashtext('setright.apply:public'))",
                           (SESSION_LOCK_CLASS,))
+        code, out = cli(project, pg_url, "issue", "get", "-c", "load", after_ms=5_000)
+        assert code == 0
+        assert ("STILL RUNNING IN THE TARGET\n  PostgreSQL backend <id> still holds the runner's"
+                " session lock on app:\n") in out
         code, out = cli(project, pg_url, *fix, after_ms=5_000)
         assert code == 1
         assert out == snapshot

@@ -72,11 +72,11 @@ def issue_get(app, change_id: str | None, guidance: bool, as_json: bool, write: 
     d, following = report.diagnosis, next_issue(report.issues, report.diagnosis.change_id)
     if as_json:
         click.echo(to_json(issue_json(d, report.file_text, report.file_name, report.others,
-                                      following, report.drift)))
+                                      following, report.drift, report.session)))
     else:
         folder = relative_name(config.resolutions, config.root)
         click.echo(render_get(d, report.file_text, report.file_name, report.others, following,
-                              report.drift, folder))
+                              report.drift, folder, report.session))
         if write:
             click.echo(f"\nWrote {folder}/{report.file_name}: fill in its reason, then "
                        "'setright validate' and 'setright plan'.")

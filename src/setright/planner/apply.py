@@ -240,27 +240,19 @@ def _refuse_live_sessions(actions: Sequence[Action], config: Config) -> None:
     holds the target's session lock, so a mark needs it free. A runner killed
     mid-statement leaves its database session running that statement: the change may
     still be taking effect. Checked after the `target:` locks, so no runner starts since."""
-    from setright.runner.targets import TargetBusy, TargetError, open_target, target_url
+    from setright.runner.targets import TargetBusy, TargetError, session_holder
 
     started = [a for a in actions if a.kind == ActionKind.RESOLVE
                and a.outcome == Outcome.CHANGE and a.before == "STARTED"
                and a.target in config.targets]
     for name in sorted({a.target for a in started if a.target}):
-        spec = config.targets[name]
-        url = target_url(spec)
-        if url is None or url.is_sqlite:  # a killed runner's transaction ends with it
-            continue
         changes = ", ".join(repr(a.subject) for a in started if a.target == name)
         try:
-            target = open_target(spec, create=False, readonly=True)
+            session = session_holder(config.targets[name])
         except TargetError as exc:
             raise TargetError(exc.message, [*exc.details, f"marking {changes} checks first "
                               "that no session of its runner still runs there",
                               "nothing was written"]) from None
-        try:
-            session = target.session_holder()
-        finally:
-            target.close()
         if session is not None:
             raise TargetBusy(
                 f"target {name}: {session.who} still holds the runner's session lock; "

@@ -21,6 +21,7 @@ from setright.store import Store
 from setright.store.issue_fields import MarkerReader
 
 if TYPE_CHECKING:   # `issue list` imports this module for `marker_reader` alone
+    from setright.db.settled import LockSession
     from setright.planner.drift import DriftReport
     from setright.store.diagnosis import Diagnosis
     from setright.store.issue_list import IssueSummary
@@ -33,6 +34,8 @@ class IssueReport:
     drift: DriftReport | None         # only for a change whose apply failed
     file_text: str                    # the suggested resolution file
     file_name: str                    # a name free in the resolutions folder
+    #: a STARTED change's server session still holding its runner's lock: still running
+    session: LockSession | None = None
 
     @property
     def others(self) -> int:
@@ -73,7 +76,8 @@ def issue_report(store: Store, config: Config, change_id: str | None
     name = free_file_name(resolution_file_name(chosen, now),
                           lambda n: (config.resolutions / n).exists())
     return IssueReport(chosen, issues, _drift(store, config, chosen),
-                       resolution_yaml(chosen, require_ticket=config.require_ticket), name)
+                       resolution_yaml(chosen, require_ticket=config.require_ticket), name,
+                       _runner_session(config, chosen))
 
 
 def write_suggested(report: IssueReport, folder: Path) -> Path:
@@ -107,6 +111,21 @@ def marker_reader(config: Config) -> MarkerReader:
         return reader(target, apply_id, change_id)
 
     return read
+
+
+def _runner_session(config: Config, chosen: Diagnosis) -> LockSession | None:
+    """For a STARTED change on a server: the session that still holds its runner's lock (a
+    runner killed mid-statement leaves it running the statement). An unreachable target
+    says nothing here; a mark of the change checks again, and refuses then."""
+    from setright.runner.targets import TargetError, session_holder
+
+    spec = config.targets.get(chosen.target or "")
+    if chosen.state != "STARTED" or spec is None:
+        return None
+    try:
+        return session_holder(spec)
+    except TargetError:
+        return None
 
 
 def _drift(store: Store, config: Config, chosen: Diagnosis) -> DriftReport | None:

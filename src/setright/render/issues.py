@@ -9,6 +9,7 @@ from setright.render.style import Style, column_width, objects_json_parts, table
 from setright.store.issue_list import IssueSummary, issue_columns
 
 if TYPE_CHECKING:
+    from setright.db.settled import LockSession
     from setright.planner.drift import DriftReport
     from setright.store.diagnosis import Diagnosis
 
@@ -302,16 +303,25 @@ def drift_section(d: Diagnosis, report: DriftReport) -> list[str]:
     return lines
 
 
+def session_section(d: Diagnosis, session: LockSession) -> list[str]:
+    """A STARTED change whose runner's database session still runs: not over yet."""
+    return ["STILL RUNNING IN THE TARGET",
+            f"  {session.who} still holds the runner's session lock on {d.target}:",
+            "  the runner is gone, but its statement may still be running there.",
+            f"  A mark is refused until it ends: wait, or end it ({session.end_with})."]
+
+
 def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
               following: str | None = None, drift: DriftReport | None = None,
-              folder: str = "resolutions") -> str:
+              folder: str = "resolutions", session: LockSession | None = None) -> str:
     """`folder`: the resolution files' folder as the project names it (`resolutions:`)."""
     header = [f"ISSUE: {d.change_id}".replace("\n", "\\n"), *_kv([  # one line, whatever the id
         ("Status", f"{d.state} ({d.meaning})"), ("Target System", d.target or "unknown"),
         ("Author", d.author or "unknown"), ("Started", d.started_at or "unknown"),
         ("Error", _cell(d.error_summary, 100) or "none recorded"),
     ])]
-    parts = [header, diagnostics(d), *([drift_section(d, drift)] if drift else []),
+    parts = [header, diagnostics(d), *([session_section(d, session)] if session else []),
+             *([drift_section(d, drift)] if drift else []),
              guidance(d), resolve_with(d, yaml_text, file_name, folder)]
     out = "\n\n".join("\n".join(p) for p in parts)
     if remaining and following is not None:
@@ -321,11 +331,13 @@ def issue_get(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
 
 
 def issue_json(d: Diagnosis, yaml_text: str, file_name: str, remaining: int,
-               following: str | None = None,
-               drift: DriftReport | None = None) -> dict[str, Any]:
+               following: str | None = None, drift: DriftReport | None = None,
+               session: LockSession | None = None) -> dict[str, Any]:
     data = {**d.as_dict(), "guidance": guidance(d)[1:], "resolution_file": file_name,
             "resolution_yaml": yaml_text, "remaining_issues": remaining,
             "next_issue": following}
+    if session is not None:   # only while a STARTED change's runner session still runs
+        data["runner_session"] = {"who": session.who, "end_with": session.end_with}
     if drift is not None:   # only for a change whose apply failed
         data["schema_drift"] = {
             "added": drift.drift.added if drift.drift else [],

@@ -43,7 +43,8 @@ from setright.redact import mask_password
 # Re-exported: callers catch these from here; they live in errors.py so db/ needs no runner/.
 __all__ = ["Settled", "SqliteTarget", "StatementFailed", "Target", "TargetBusy", "TargetError",
            "TargetTransaction",
-           "open_target", "read_markers", "target_exists", "target_impl", "target_url"]
+           "open_target", "read_markers", "session_holder", "target_exists", "target_impl",
+           "target_url"]
 
 
 class TargetTransaction(Protocol):
@@ -173,6 +174,20 @@ def read_markers(config: TargetConfig, apply_id: str, change_id: str) -> list[in
         finally:
             target.close()
     raise TargetError(f"target {config.name}: unsupported URL {_text(config)!r}")
+
+
+def session_holder(config: TargetConfig) -> LockSession | None:
+    """Who holds the runner's session lock on a server target, read-only (None on SQLite,
+    where a killed runner's transaction ends with its process); `TargetError` if the
+    target cannot be reached."""
+    url = target_url(config)
+    if url is None or url.is_sqlite:
+        return None
+    target = open_target(config, create=False, readonly=True)
+    try:
+        return target.session_holder()
+    finally:
+        target.close()
 
 
 def _unsupported(config: TargetConfig) -> TargetError:
