@@ -115,8 +115,17 @@ class PostgresImpl(DefaultImpl):
             conn.execute("SELECT pg_advisory_xact_lock(?,"
                          " hashtext(coalesce(current_schema(), '')))", (STORE_LOCK_CLASS,))
         except BaseException:
-            self.rollback(conn)
+            self.rollback_quietly(conn)
             raise
+
+    def rollback_quietly(self, conn: Connection) -> None:
+        """Roll back after an error or a Ctrl-C, which can leave the connection with a command
+        in flight ("another command is already in progress"): then the rollback's error must
+        not replace the one being handled, and the server ends the transaction itself."""
+        try:
+            self.rollback(conn)
+        except driver().Error:
+            pass
 
     def commit(self, conn: Connection) -> None:
         conn.execute("COMMIT")

@@ -146,7 +146,10 @@ def in_session_transaction(conn: Any, work: Any) -> None:
         work()
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - left mid-command: the first error is the one to tell
+            pass
         raise
 
 

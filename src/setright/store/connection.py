@@ -229,7 +229,10 @@ class Store:
             except Exception as exc:
                 if not impl.is_error(exc) and not impl.is_busy(exc):
                     raise
-                if impl.is_busy(exc) and attempt < attempts:
+                if not impl.is_busy(exc):   # the connection failed: not another process
+                    raise StoreError(f"cannot begin a write on the audit store {self.where}: "
+                                     f"{impl.error_line(exc)}; nothing was written") from None
+                if attempt < attempts:
                     continue
                 raise StoreError(
                     f"the audit store {self.where} is locked by another process",
