@@ -97,3 +97,21 @@ def test_a_second_ctrl_c_after_a_write_still_says_where_to_look(monkeypatch, cap
     assert capsys.readouterr().err == (
         "Error: interrupted; what the command did before is recorded in the audit store\n"
         "  run 'setright status' and 'setright issue list' to see where it stopped\n")
+
+
+def test_an_error_raised_while_handling_a_ctrl_c_is_reported_as_the_interrupt(
+        tmp_path: Path, monkeypatch) -> None:
+    """A driver whose cleanup fails after the interrupt raises its own error (with the
+    interrupt as its context): before, that was `internal error: …`."""
+    p = Project(tmp_path / "p")
+
+    def broken_cleanup(*args: object, **kwargs: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("cannot exit pipeline mode while busy") from None
+
+    monkeypatch.setattr("setright.runner.changes.load_all", broken_cleanup)
+    result = p.cli("run")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: aborted; nothing was written.\n"

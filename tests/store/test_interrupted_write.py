@@ -38,3 +38,28 @@ def test_an_interrupt_in_begin_is_reported_as_the_interrupt(pg_url: str) -> None
             assert tx.execute("SELECT 1").fetchone()[0] == 1
     finally:
         after.close()
+
+
+def test_an_interrupt_inside_psycopgs_pipeline_stays_the_interrupt(pg_url: str) -> None:  # noqa: F811
+    """psycopg's executemany runs in pipeline mode; a Ctrl-C there made leaving the pipeline
+    fail ("cannot exit pipeline mode while busy"), and that error replaced the interrupt."""
+    import psycopg
+
+    store = Store.open(parse_url(pg_url, Path(".")))
+    real_cursor = store.conn.raw.cursor
+
+    class Interrupted:
+        def executemany(self, *args: object) -> None:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise psycopg.OperationalError("cannot exit pipeline mode while busy")
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(store.conn.raw, "cursor", lambda: Interrupted())
+            with pytest.raises(KeyboardInterrupt):
+                store.conn.executemany("INSERT INTO t VALUES (?)", [(1,)])
+        assert store.conn.raw.cursor == real_cursor
+    finally:
+        store.close()

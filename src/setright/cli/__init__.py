@@ -91,6 +91,10 @@ class SetrightGroup(click.Group):
             exc.show()
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - the one place that turns errors into text
+            if _caused_by_interrupt(exc):   # a driver's cleanup failed after a Ctrl-C
+                for line in interrupted_lines():
+                    click.echo(line, err=True)
+                sys.exit(1)
             if _VERBOSE:
                 import traceback
 
@@ -98,6 +102,18 @@ class SetrightGroup(click.Group):
             report_error(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether `exc` was raised while a Ctrl-C was being handled (its context chain)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def interrupted_lines() -> list[str]:

@@ -80,7 +80,14 @@ class PgConnection:
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> PgCursor:
         text, _count = lexer.translate_placeholders(sql)
         cursor = self.raw.cursor()
-        cursor.executemany(text, [tuple(p) for p in parameters])
+        try:
+            cursor.executemany(text, [tuple(p) for p in parameters])
+        except driver().Error as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                # a Ctrl-C inside psycopg's pipeline: leaving it failed ("cannot exit
+                # pipeline mode while busy") and that error replaced the interrupt
+                raise exc.__context__ from None
+            raise
         return PgCursor(cursor)
 
     @property
