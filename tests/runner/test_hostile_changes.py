@@ -104,7 +104,8 @@ CHANGE_CASES: list[Case] = [
     *TX_CASES,
     *wrong_types(GOOD, {
         "id": (1, "id", [*LISTS, "7", "~", "true", '""', '" x"', '"a\\nb"', f'"{SECRET}\\n"',
-                         '"a\\e[2Jb"', '"a\\rb"', '"a\\u202eb"', '"a\\u200bb"', '"a\\x85b"']),
+                         '"a\\e[2Jb"', '"a\\rb"', '"a\\u202eb"', '"a\\u200bb"', '"a\\x85b"',
+                         "é" * 256]),   # longer than a store's or a marker's VARCHAR(255)
         "author": (2, "author", [*LISTS, "7", "true", '"a\\e[1mb"', '"a\\nError: b"']),
         "targetSystem": (3, "targetSystem", ["other", "{id: other}", "{id: 7}", "{}", "7", "[app]",
                                              "{id: app, x: 1}", '""']),
@@ -223,6 +224,14 @@ def test_sql_that_only_mentions_transaction_words_loads(name: str, sql: str, tem
     outcome = invoke(project, "status")
     assert outcome.exit_code == 0, outcome.output
     assert "hostile" in outcome.output
+
+
+def test_a_change_id_of_255_characters_loads(template: Path, tmp_path: Path) -> None:
+    project = fresh(template, tmp_path / "p")
+    place(project, CHANGE, Case("id-255", GOOD.replace("id: hostile", "id: " + "é" * 255),
+                                bad=False))
+    outcome = invoke(project, "status")
+    assert outcome.exit_code == 0, outcome.output
 
 
 def test_refusals_read_well(template: Path, tmp_path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]

@@ -128,6 +128,8 @@ def _message(error: Any) -> str:
         return f"expected {_TYPE_WORDS.get(expected, expected)}, got {_type_word(error.instance)}"
     if error.validator in ("pattern", "enum", "type", "minLength") and description:
         return f"{shown(error.instance)} is not valid: expected {description}"
+    if error.validator == "maxLength":
+        return f"{shown(error.instance)} is too long: at most {error.validator_value} characters"
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"{shown(error.instance)} is not one of {allowed}"
