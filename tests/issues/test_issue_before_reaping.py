@@ -92,3 +92,19 @@ def test_a_missing_target_file_is_not_created_by_issue_get(tmp_path: Path) -> No
     data = json.loads(p.cli("issue", "get", "-c", "sync", "--json", clock=clock).stdout)
     assert data["operations_completed"] == 0  # no file, no marker
     assert list((p.root / "data").iterdir()) == []
+
+
+def test_a_target_it_cannot_read_is_never_reported_as_settled(tmp_path: Path,
+                                                              snapshot) -> None:
+    """Before: the store's rows (which lag the target by the operation in flight) were shown
+    as "settled by the target markers", and a moved target file as "none committed". A
+    target locked by another process (busy timeout) or unreachable takes the same path."""
+    p = crashed_project(tmp_path / "p")
+    clock = FixedClock(p.now_ms() + 5_000)
+    target = p.root / "data" / "app.db"
+    target.rename(target.with_suffix(".moved"))
+    result = p.cli("issue", "get", "-c", "sync", clock=clock)
+    assert result.exit_code == 0, result.output
+    out = normalise(result.output)
+    assert "settled by the target markers" not in out and "from the target markers" not in out
+    assert out == snapshot

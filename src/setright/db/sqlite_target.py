@@ -36,10 +36,11 @@ FENCE_DDL = (
 
 
 def read_markers(name: str, path: Path, apply_id: str, change_id: str) -> list[int]:
-    """The committed operations of one task, read with `mode=ro`; a file or a markers
-    table that does not exist means no marker. `TargetError` when it cannot be read."""
+    """The committed operations of one task, read with `mode=ro`; a markers table that does
+    not exist means no marker. `TargetError` when it cannot be read, or the file is gone
+    (a task in flight ran there, so a missing file says nothing of what committed)."""
     if not path.is_file():
-        return []
+        raise TargetError(f"target {name}: {path} does not exist")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                timeout=BUSY_TIMEOUT_MS / 1000)

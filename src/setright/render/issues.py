@@ -107,6 +107,10 @@ def _kv(pairs: list[tuple[str, str | None]]) -> list[str]:
 def _operations_line(d: Diagnosis) -> str | None:
     if d.operations_total is None:
         return "unknown (no setright apply recorded this change)"
+    if d.operations_unverified:
+        return (f"{d.operations_completed} of {d.operations_total} recorded as committed in"
+                " the store (the target markers could not be read: operation"
+                f" {d.current_operation} may have committed too)")
     return (f"{d.operations_completed} of {d.operations_total} operations committed"
             " (settled by the target markers)")
 
@@ -204,7 +208,14 @@ def guidance(d: Diagnosis) -> list[str]:
             first = "The runner stopped mid-change; nothing records how far it got."
         else:
             done = _committed(k, n) if k else f"none of its {n} operations committed"
-            first = f"The runner stopped mid-change: {done} (from the target markers)."
+            if d.operations_unverified:
+                recorded = (f"{_committed(k, n).replace(' committed', '')} as committed" if k
+                            else f"none of its {n} operations as committed")
+                first = (f"The runner stopped mid-change; the store records {recorded}, but"
+                         f" {target} could not be read to confirm: operation"
+                         f" {d.current_operation} may have committed too.")
+            else:
+                first = f"The runner stopped mid-change: {done} (from the target markers)."
         if d.left_behind:
             first += (f" Operation {d.current_operation} did not finish and left this in"
                       f" {target}: {d.left_behind}.")

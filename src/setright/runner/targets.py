@@ -156,8 +156,8 @@ def read_markers(config: TargetConfig, apply_id: str, change_id: str) -> list[in
     """The committed operations of one task, read without writing or creating anything.
 
     For readers (`issue get`) that must settle an in-flight task before any
-    runner reaped it. A database or a markers table that does not exist means
-    no marker on SQLite; on a server an unreachable or missing database is a
+    runner reaped it. A markers table that does not exist means no marker; a
+    SQLite file that does not exist, an unreachable server or a missing database is a
     `TargetError` (the caller then shows the store's rows), never created.
     """
     url = target_url(config)

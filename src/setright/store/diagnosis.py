@@ -86,6 +86,9 @@ class Diagnosis:
     partial_state_possible: bool = True
     left_behind: str | None = None   # what a failed statement outside a transaction left
     unsettled: str | None = None     # why the catalog could not settle the current operation
+    #: an in-flight task whose target markers could not be read: the counts are the store's
+    #: rows, which the runner writes after each target commit (the current one may lag)
+    operations_unverified: bool = False
     #: (seq, statement) of each committed operation, so a human sees what is in the target
     committed_operations: list[tuple[int, str]] = field(default_factory=list)
     runner: str | None = None
@@ -115,6 +118,7 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
     apply = (_one(conn, "SELECT * FROM setright_applies WHERE id = ?", (facts.execution_id,))
              if facts.execution_id else None)
     task = ops = None
+    unverified = False
     failed_seqs: set[int] = set()
     errors: dict[int, str] = {}
     if apply is not None:
@@ -128,8 +132,9 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
             " AND error IS NOT NULL", (apply["id"], facts.change_id))}
         failed_seqs = set(errors)
         if task is not None and task["state"] == TaskState.RUNNING and markers is not None:
-            ops = settled_by_markers(ops, markers(apply["target"], apply["id"],
-                                                   facts.change_id))
+            marks = markers(apply["target"], apply["id"], facts.change_id)
+            unverified = marks is None
+            ops = settled_by_markers(ops, marks)
     transactional = (None if facts.tx_strategy is None and task is None
                      else facts.transactional if facts.tx_strategy is not None
                      else bool(task and task["transactional"]))
@@ -183,6 +188,7 @@ def diagnose(conn: Connection, audit_table: str, verdict: Verdict, *, now_ms: in
                                 or left_behind is not None),
         left_behind=left_behind,
         unsettled=unsettled,
+        operations_unverified=unverified,
         committed_operations=[(seq, stmt) for seq, state, stmt in ops or []
                               if state == "completed"],
         runner=ap.get("lease_owner"),
