@@ -66,6 +66,32 @@ def test_saving_follows_no_planted_link_and_leaves_no_temporary_file(project, cl
         (project.root / "plan.json").read_text())["actions"]
 
 
+@pytest.mark.parametrize("what", ["config", "resolution file", "fifo", "link"])
+def test_out_never_replaces_what_is_not_a_saved_plan(project, clock, what: str) -> None:
+    """Before: renamed over whatever was there (setright.yaml, an applied resolution file,
+    a device node, a FIFO, a link)."""
+    import os
+
+    path = {"config": project.config_path, "resolution file": project.root / "resolutions"
+            / "r.yaml"}.get(what, project.root / "plan.json")
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "link":
+        (project.root / "elsewhere.json").write_text("{}")
+        path.symlink_to(project.root / "elsewhere.json")
+    before = path.read_bytes() if path.is_file() and what != "link" else None
+    result = project.cli("plan", "-o", str(path), clock=clock)
+    assert result.exit_code == 1
+    reason = {"fifo": "it is not a regular file", "link": "it is a symbolic link"}.get(what, "it is not a plan setright saved")
+    assert result.stderr.splitlines()[-2:] == [
+        f"Error: not saving the plan over {path}: {reason}",
+        "  -o replaces an existing file only when it is a plan setright saved; nothing was"
+        " saved, choose another path"]
+    if before is not None:
+        assert path.read_bytes() == before
+    assert {"fifo": path.is_fifo(), "link": path.is_symlink()}.get(what, True)
+
+
 def test_two_out_options_that_disagree_are_refused(project, clock) -> None:
     result = project.cli("plan", "-o", str(project.root / "a.json"), "-out",
                          str(project.root / "b.json"), clock=clock)

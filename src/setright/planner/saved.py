@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
@@ -46,6 +47,11 @@ def save_plan(plan: Plan, path: Path) -> str:
     A new file beside `path` (a fresh name, never one that already exists, so no
     link planted there is followed) is on disk before it is renamed over `path`:
     a crash leaves the old plan or the new one, never half of one."""
+    refusal = _not_replaceable(path)
+    if refusal:
+        raise SetrightError(f"not saving the plan over {path}: {refusal}",
+                            ["-o replaces an existing file only when it is a plan setright"
+                             " saved; nothing was saved, choose another path"])
     data = plan.as_dict()
     data["digest"] = plan_digest(data)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -65,6 +71,30 @@ def save_plan(plan: Plan, path: Path) -> str:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
     return str(data["digest"])
+
+
+#: How every plan file setright saves begins (`Plan.fields` puts the version first).
+_SAVED_PLAN_START = b'{\n  "format_version": '
+
+
+def _not_replaceable(path: Path) -> str | None:
+    """Why the file at `path` must not be replaced by a plan: a link, a device, a FIFO or a
+    folder (renaming over it would replace it), or a file that is not a saved plan (a
+    mistyped `-o setright.yaml` or `-o resolutions/x.yaml` would lose it). None: free."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:   # nothing there (or nothing reachable): the write says what fails
+        return None
+    if stat.S_ISLNK(mode):
+        return "it is a symbolic link"
+    if not stat.S_ISREG(mode):
+        return "it is not a regular file"
+    try:
+        with open(path, "rb") as existing:
+            start = existing.read(len(_SAVED_PLAN_START))
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    return None if start == _SAVED_PLAN_START else "it is not a plan setright saved"
 
 
 def _too_deep(data: Any, limit: int) -> str | None:
