@@ -207,9 +207,12 @@ def test_a_mark_waits_for_the_killed_runners_statement_to_end(
     code, out = cli(project, mysql_url, "issue", "get", "-c", "slow", "--json", after_ms=5_000)
     assert json.loads(out)["runner_session"]["end_with"] == "KILL <id>"
     fix = ("audit", "fix", "-c", "slow", "-r", "ROLLED_BACK", "--reason", "undone", "--yes")
+    locks = "SELECT name, lock_id, owner FROM setright_locks ORDER BY name"
+    before = project.store_rows(locks)
     code, out = cli(project, mysql_url, *fix, after_ms=5_000)
     assert code == 1
     assert out == snapshot(name="audit-fix")
+    assert project.store_rows(locks) == before   # the runner's lease was not taken over
     assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
     mysql_rows(mysql_url, f"KILL {int(session)}")
     wait_for(lambda: not mysql_rows(mysql_url, sleeping))

@@ -205,9 +205,9 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
             store, config, owner=owner, own_lock_ids={lock.lock_id}))
         if now.lines:
             raise StalePlan(now.heading, [*now.lines, NOTHING_WRITTEN], now=now.actions)
+        _refuse_live_sessions(now.actions, config)   # before the locks: a refusal takes none
         holders_before = _lock_targets(now.actions, plan.plan_id, locker, held, lock_timeout,
                                        config)
-        _refuse_live_sessions(now.actions, config)
         return _transaction(plan, store, config, files, actor=actor, owner=owner,
                             source=source, origins=origins or FileOrigins({}, {}, []), held=held,
                             holders_before=holders_before, pull_request=pull_request)
@@ -239,7 +239,9 @@ def _refuse_live_sessions(actions: Sequence[Action], config: Config) -> None:
     """A mark of a STARTED change ends its runner's apply, as the reaper does; the reaper
     holds the target's session lock, so a mark needs it free. A runner killed
     mid-statement leaves its database session running that statement: the change may
-    still be taking effect. Checked after the `target:` locks, so no runner starts since."""
+    still be taking effect. Checked before the `target:` locks, so a refusal does not take
+    over a paused runner's expired lease; a runner that starts after the check holds the
+    target lock, which this apply then waits for (a dead runner's session never returns)."""
     from setright.runner.targets import TargetBusy, TargetError, session_holder
 
     started = [a for a in actions if a.kind == ActionKind.RESOLVE

@@ -78,7 +78,8 @@ def run_target(store: Store, config: Config, name: str, changes: Sequence[Change
         return run.run()
     except LeaseLost as exc:
         return run.outcome("lease-lost", error=exc.message, details=[
-            *exc.details, "the apply is left to the runner that took the target over"])
+            *exc.details, "the apply is left to whoever took the target lock; the next run"
+            " reaps it if it is still unfinished"])
     except TargetRefused as exc:
         return run.outcome(exc.status, error=exc.message, details=exc.details)
     except SetrightError as exc:

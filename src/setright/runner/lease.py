@@ -133,9 +133,11 @@ class Lease:
         row = conn.execute("SELECT lock_id, owner, expires_at, " + scalar +
                            " FROM setright_locks WHERE name = ?", (self.lock.name,)).fetchone()
         now = self.store.now_ms()
-        if row is None or row[0] != self.token:
-            who = f" by {row[1]}" if row else ""
-            self.lost = f"lease on {self.lock.name} was taken over{who}"
+        if row is None:
+            self.lost = (f"lease on {self.lock.name} is gone: another process took the lock"
+                         " over and has released it")
+        elif row[0] != self.token:
+            self.lost = f"lease on {self.lock.name} was taken over by {row[1]}"
         elif self._compare(str(row[2]), now) > 0:
             if row[2] != self.lock.expires_at:
                 self.adopt(str(row[2]))
