@@ -117,6 +117,7 @@ def _texts(data: object) -> list[str]:
                                   ("issue", "get", "-c", EVIL_ID, "--json")])
 def test_json_keeps_the_store_text_exactly(project: Path, args: tuple[str, ...]) -> None:
     _code, out, _ = invoke(project, *args)
+    assert not any(c in out for c in UNSAFE), out   # escaped as JSON escapes, every one
     texts = _texts(json.loads(out))
     assert EVIL_ID in texts
     assert any(t.startswith("boom\x1b]0;pwned\x07") for t in texts)

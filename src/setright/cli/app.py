@@ -165,15 +165,15 @@ def no_cyclic_gc() -> Iterator[None]:
 
 def echo_json_parts(parts: Iterable[str]) -> None:
     """Write JSON text made in parts as each is made (megabytes: never one string and its
-    copies). `color=True` skips click's ANSI strip, a regex over all of it, and the
-    stream under `PrintableStream` skips its check: JSON escapes every C0 control character,
-    so there is nothing to strip."""
+    copies). JSON escapes C0 controls itself; `printable` escapes what it leaves raw (DEL,
+    C1 controls, bidirectional overrides) as `\\uXXXX`, still valid JSON, since only a
+    string can hold them. `color=True` skips click's ANSI strip (a second regex over it all)."""
     import sys
 
     import click
 
-    from setright.cli.printable import unfiltered
+    from setright.cli.printable import printable, unfiltered
 
     out = unfiltered(sys.stdout)
     for part in parts:
-        click.echo(part, file=out, nl=False, color=True)
+        click.echo(printable(part), file=out, nl=False, color=True)
