@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runhelp import Project
 from setright.errors import SetrightError
 from setright.resolutions.ci import pull_request_from_env
 
@@ -65,3 +66,22 @@ def test_an_unusable_setright_pr_is_an_error(value) -> None:
     with pytest.raises(SetrightError) as caught:
         pull_request_from_env({"SETRIGHT_PR": value})
     assert caught.value.message == f"SETRIGHT_PR={value!r} is not a pull request number or URL"
+
+
+@pytest.mark.parametrize("actor", ["evil\x1b[31m", "a\u202eb@example.com", "two\nlines", "   "])
+def test_an_actor_a_terminal_would_act_on_is_refused_before_any_write(
+        tmp_path: Path, actor: str) -> None:
+    """Before: recorded raw in the audit log's metadata and the events (helper-44)."""
+    from click.testing import CliRunner
+
+    from setright.cli import cli
+
+    p = Project(tmp_path / "p")
+    p.change("_0001__a", apply="CREATE TABLE a (id INTEGER)")
+    result = CliRunner().invoke(cli, ["--config", str(p.config_path), "run"],
+                                env={"SETRIGHT_ACTOR": actor})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: SETRIGHT_ACTOR is not one line of plain text: '")
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert not (p.root / "data" / "app.db").exists() or p.db().execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'a'").fetchone() == (0,)

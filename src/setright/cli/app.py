@@ -111,9 +111,13 @@ class App:
         return path is None or _exists(path)
 
     def actor(self) -> str:
-        """`SETRIGHT_ACTOR`, else `git config user.email`, else `user@host`."""
+        """`SETRIGHT_ACTOR`, else `git config user.email`, else `user@host`: one line of text
+        without what a terminal acts on, as every name written to the audit log."""
         if os.environ.get("SETRIGHT_ACTOR"):
-            return os.environ["SETRIGHT_ACTOR"]
+            return _plain_actor(os.environ["SETRIGHT_ACTOR"], "SETRIGHT_ACTOR")
+        return _plain_actor(*self._default_actor())
+
+    def _default_actor(self) -> tuple[str, str]:
         import subprocess
 
         try:
@@ -124,16 +128,30 @@ class App:
         except (OSError, subprocess.SubprocessError):
             email = ""
         if email:
-            return email
+            return email, "git config user.email"
         from setright.store.locks import default_owner
 
-        return default_owner().rsplit(":", 1)[0]
+        return default_owner().rsplit(":", 1)[0], "this user@host"
 
     def close(self) -> None:
         """End the read snapshot (if any) and close the store."""
         self.wrote = self.wrote or bool(self._store is not None and self._store.state_writes)
         self._store = None
         self._snapshot.close()
+
+
+def _plain_actor(actor: str, source: str) -> str:
+    """The actor as given, or one error naming where it came from (it reaches the audit log
+    and every terminal that reads it)."""
+    from setright.cli.printable import printable
+
+    if "\n" in actor or "\t" in actor or printable(actor) != actor or not actor.strip():
+        from setright.errors import ConfigError
+
+        raise ConfigError(f"{source} is not one line of plain text: '{printable(actor)}'",
+                          ["it is recorded as the actor of every write; set SETRIGHT_ACTOR"
+                           " to a name or an email"])
+    return actor
 
 
 def _exists(path: Path) -> bool:
