@@ -106,10 +106,12 @@ def load_config(path: Path, *, store_override: str | None = None) -> Config:
     from setright.schemas import schema_problems
     from setright.yamlfile import load_yaml
 
-    path = path.resolve()
+    # The project is the folder the file is found in: a setright.yaml that links to a
+    # shared one elsewhere still configures this folder (its resolutions, its changes).
+    root = Path(os.path.abspath(path)).parent.resolve()
+    path = root / path.name
     shown = _shown_name(path)
     doc = load_yaml(path, shown)
-    root = path.parent
     urls, url_problems = _parse_urls(doc, root)
     problems = schema_problems(doc, "config")
     if url_problems:

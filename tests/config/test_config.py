@@ -36,6 +36,21 @@ def test_defaults_and_paths_relative_to_the_config(tmp_path: Path) -> None:
     assert (config.require_ticket, config.require_committed) == (False, True)
 
 
+def test_a_linked_config_configures_the_folder_it_is_found_in(tmp_path: Path) -> None:
+    """Before: the link was resolved, so the shared file's folder was the project and
+    `validate` checked (and `plan` planned) another folder's resolution files."""
+    (tmp_path / "shared").mkdir()
+    shared = write(tmp_path / "shared", GOOD)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "setright.yaml").symlink_to(shared)
+    for config in (load_config(project / "setright.yaml"),
+                   resolve_config(None, None, project)):
+        assert config.root == project
+        assert config.resolutions == project / "resolutions"
+        assert config.store_path == project / ".setright" / "audit.db"
+
+
 def test_minimal_store_only_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "version: 1\nstore: {}\ntargets: {}\n"))
     assert config.targets == {}
