@@ -492,3 +492,18 @@ def test_a_run_into_a_mistyped_store_refuses_before_creating_it(tmp_path: Path,
     (p.root / "data" / "app.db").unlink()
     assert p.cli("--store", f"sqlite:///{fresh}", "run").exit_code == 0
     assert fresh.exists()
+
+
+def test_a_store_url_naming_a_target_database_is_refused_untouched(tmp_path: Path) -> None:
+    """Before: `run --store` of a target's file made every setright_* store table in it."""
+    p = Project(tmp_path / "p")
+    p.change("_0001__create", apply="CREATE TABLE pay (v TEXT)")
+    assert p.cli("run").exit_code == 0
+    target = p.root / "data" / "app.db"
+    tables = p.db().execute("SELECT name FROM sqlite_master ORDER BY name").fetchall()
+    result = p.cli("--store", f"sqlite:///{target}", "run")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {target} is a runner target (it holds setright_markers), not an audit store;"
+        " nothing was written")
+    assert p.db().execute("SELECT name FROM sqlite_master ORDER BY name").fetchall() == tables

@@ -110,6 +110,11 @@ class Store:
                 from setright.db.url import no_store
 
                 raise no_store(url, reader=False)
+            if (not store.table_exists("setright_meta")
+                    and store.table_exists("setright_markers")):
+                raise StoreError(f"{url.where} is a runner target (it holds setright_markers),"
+                                 " not an audit store; nothing was written",
+                                 [check_store_url(url)])
             store._upgrade()
         except BaseException as exc:
             conn.close()
