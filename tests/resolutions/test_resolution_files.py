@@ -404,3 +404,15 @@ def test_a_value_that_breaks_two_rules_of_a_field_is_one_problem(tmp_path: Path)
                     "  - change: x\n    resolution: ROLLED_BACK\n")
     _, problems = read_resolution_file(path, tmp_path)
     assert [(p.line, p.path) for p in problems] == [(3, "$.ticket")]
+
+
+@pytest.mark.parametrize("reason", ["\u200b", " \u200b\ufeff \n", "\u2060"])
+def test_a_reason_of_invisible_characters_is_empty(tmp_path: Path, reason: str) -> None:
+    """Before: a zero-width space passed as a reason (it is not white space to `\\S`)."""
+    import json
+
+    text = ("version: 1\nreason: " + json.dumps(reason) +
+            "\nresolutions:\n  - {change: a, resolution: APPLIED}\n")
+    [problem] = problems_of(tmp_path, text)
+    assert problem.startswith("r.yaml:2:9: $.reason: ") and problem.endswith(
+        "is not valid: expected a non-empty reason: why this resolution is right"), problem
