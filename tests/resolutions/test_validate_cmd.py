@@ -362,3 +362,19 @@ def test_validate_reads_the_ledger_without_writing_or_waiting(runner: CliRunner,
     assert "also has an unapplied entry" in result.stdout
     assert store.serial == before + 1  # only the other writer's transaction moved it
     store.close()
+
+
+@pytest.mark.parametrize("command", [("validate",), ("plan",)])
+def test_a_missing_resolutions_folder_is_said_not_passed_silently(
+        tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Before: a mistyped `resolutions:` read as "0 files, 0 entries: OK"."""
+    from runhelp import Project
+
+    p = Project(tmp_path / "p")
+    p.change("_0001__a", apply="CREATE TABLE a (id INTEGER)")
+    assert p.cli("run").exit_code == 0
+    p.config_path.write_text(p.config_path.read_text() + "resolutions: resolutionz\n")
+    result = p.cli(*command)
+    assert result.exit_code == 0, result.output
+    assert ("Warning: the resolutions folder resolutionz does not exist (resolutions: in"
+            " setright.yaml); no file was read\n") in result.stderr

@@ -110,6 +110,20 @@ class App:
         path = self.config().store.path
         return path is None or _exists(path)
 
+    def warn_without_resolutions(self, paths: tuple[Path, ...]) -> None:
+        """A command that reads the resolutions folder says when it does not exist: a
+        mistyped `resolutions:` would otherwise read as "no files, all valid"."""
+        config = self.config()
+        if not paths and not config.resolutions.is_dir():
+            import click
+
+            from setright.resolutions.files import relative_name
+
+            name = relative_name(config.resolutions, config.root)
+            click.echo(f"Warning: the resolutions folder {name}"
+                       " does not exist (resolutions: in setright.yaml); no file was read",
+                       err=True)
+
     def actor(self) -> str:
         """`SETRIGHT_ACTOR`, else `git config user.email`, else `user@host`: one line of text
         without what a terminal acts on, as every name written to the audit log."""

@@ -75,6 +75,7 @@ def plan(app, paths: tuple[Path, ...], out: Path | None, tf_out: Path | None,  #
         from setright.store.locks import default_owner
 
         store, config = app.reader(), app.config()
+        app.warn_without_resolutions(paths)
         result = plan_project(store, config, list(paths) or None, owner=default_owner())
         echo_rendered(result, fmt, app.style)
     if out is not None:

@@ -38,6 +38,7 @@ def validate(ctx: click.Context, app, paths: tuple[Path, ...]) -> None:  # type:
     else:
         note = (f"no audit store at {store_name}; ledger checks skipped (a repeated change "
                 f"or apply id is a warning, not an error)")
+    app.warn_without_resolutions(paths)
     selected = [app.cwd / p for p in paths] if paths else None
     report = validate_resolutions(config, selected, ledger=ledger)
     click.echo(validation_text(report, app.style, note))
