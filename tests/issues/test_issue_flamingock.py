@@ -197,12 +197,38 @@ def test_an_empty_change_id_is_refused_not_read_as_none(runner: CliRunner, proje
     assert not (project / "resolutions").exists() or not any((project / "resolutions").iterdir())
 
 
-def _hand_row(project: Path, change_id: str, state: str | None) -> None:
+def _hand_row(project: Path, change_id: str, state: str | None,
+              target: str = "user-db") -> None:
     """A row someone wrote into the Flamingock table by hand."""
     with sqlite3.connect(project / "flamingock.db") as conn:
         conn.execute("INSERT INTO flamingockAuditLog (execution_id, change_id, author,"
                      " created_at, state, target_system_id) VALUES ('exec-9', ?, 'someone',"
-                     f" {T0 + 60_000}, ?, 'user-db')", (change_id, state))
+                     f" {T0 + 60_000}, ?, ?)", (change_id, state, target))
+
+
+def test_a_target_no_guard_can_name_is_left_out_of_the_suggested_file(
+        runner: CliRunner, project: Path) -> None:
+    """Before: `target: mongo:prod`, which validate refuses whatever the reason says."""
+    _hand_row(project, "mongo-change", "FAILED", target="mongo:prod")
+    result = invoke(runner, "issue", "get", "-c", "mongo-change", "--write")
+    assert result.exit_code == 0, result.output
+    path = project / "resolutions" / "2026-11-22-mongo-change.yaml"
+    path.write_text(path.read_text().replace('reason: ""', 'reason: "checked by hand"'))
+    assert "# no target: the audit log's target is not a name" in path.read_text()
+    assert invoke(runner, "validate").exit_code == 0
+
+
+def test_the_template_reads_target_names_as_the_schema_does() -> None:
+    import json
+    import re
+    from importlib.resources import files
+
+    from setright.resolutions.template import TARGET_NAME
+
+    schema = json.loads(files("setright.schemas").joinpath("resolution.v1.json").read_text())
+    pattern = schema["properties"]["resolutions"]["items"]["properties"]["target"]["pattern"]
+    assert pattern == f"^{TARGET_NAME.pattern}$(?!\\n)"
+    assert re.search(pattern, "mongo:prod") is None and TARGET_NAME.fullmatch("mongo:prod") is None
 
 
 def test_a_null_state_is_listed_as_the_issue_issue_get_explains(runner: CliRunner,

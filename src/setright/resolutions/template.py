@@ -72,9 +72,16 @@ def resolution_yaml(d: Diagnosis, *, reason: str = "", require_ticket: bool = Fa
               f"    resolution: {suggested_resolution(d)}  # or {other}",
               f"    expect: {d.state}" if d.state in _STATES else
               "    # no expect: the audit log's state is not one a resolution file can name"]
-    if d.target:
+    if d.target and TARGET_NAME.fullmatch(d.target):
         lines.append(f"    target: {yaml_scalar(d.target)}")
+    elif d.target:   # a Flamingock target system's id (`mongo:prod`) no guard can name
+        lines.append("    # no target: the audit log's target is not a name a resolution"
+                     " file can name")
     return "\n".join(lines) + "\n"
+
+
+#: a target name, as the resolution schema's `target` pattern says
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def resolution_file_name(d: Diagnosis, now_ms: int) -> str:
