@@ -225,3 +225,70 @@ def test_issue_get_without_drift_or_snapshot(project, clock, apply_id) -> None:
     out = project.cli("issue", "get", clock=clock).stdout
     assert (f"SCHEMA DRIFT SINCE THE FAILURE\n  no failure-time snapshot of apply {apply_id}: "
             "drift of the schema of app since the failure cannot be checked\n") in out
+
+
+def test_a_renamed_only_table_is_a_dropped_table_and_an_added_one(project, clock,
+                                                                  apply_id) -> None:
+    # the target's one table renamed: DeepDiff would report `tables` as one changed value
+    target_sql(project, "ALTER TABLE items RENAME TO items2")
+    redrive(project, apply_id)
+    action = action_of(project, clock)
+    assert (action["outcome"], action["drift"]) == (
+        "conflict", ["table items dropped since the apply failed", "table items2 added"])
+    assert actions(project, clock)[f"redrive:{apply_id}"][1][1:] == [
+        "  table items dropped since the apply failed"]
+    code, out, _ = plan(project, clock)
+    assert code == 1 and "drift: table items2 added" in out and "tables altered" not in out
+    redrive(project, apply_id, accept_drift=True)
+    action = action_of(project, clock)
+    assert (action["outcome"], action["drift"]) == (
+        "change", ["table items dropped since the apply failed", "table items2 added"])
+
+
+TABLE = {"columns": {"id": {"type": "INTEGER", "nullable": False, "default": None,
+                            "primary_key": True}},
+         "indexes": {"t_id": {"columns": ["id"], "unique": True}},
+         "foreign_keys": ["(id) REFERENCES parent (id)"], "has_check": False,
+         "constraints": {"t_pkey": "PRIMARY KEY (id)"}}
+
+
+def _schema(tables: dict | None = None, **rest: dict) -> dict:
+    return {"tables": {"t": TABLE} if tables is None else tables, "views": {}, "triggers": {},
+            **rest}
+
+
+def _with(**parts: dict) -> dict:
+    return _schema({"t": {**TABLE, **parts}})
+
+
+@pytest.mark.parametrize(("before", "after", "added", "lost"), [
+    pytest.param(_schema(), _schema({"t2": TABLE}), ["table t2 added"], ["table t dropped"],
+                 id="the only table"),
+    pytest.param(_schema(), _schema({"T": TABLE}), ["table T added"], ["table t dropped"],
+                 id="the only table, its case"),
+    pytest.param(_schema({"a": TABLE, "b": TABLE, "c": TABLE}),
+                 _schema({"a": TABLE, "d": TABLE, "e": TABLE}),
+                 ["table d added", "table e added"], ["table b dropped", "table c dropped"],
+                 id="most tables"),
+    pytest.param(_schema(), _with(columns={"key": TABLE["columns"]["id"]}),
+                 ["column t.key added"], ["column t.id dropped"], id="the only column"),
+    pytest.param(_schema(), _with(indexes={"t_key": TABLE["indexes"]["t_id"]}),
+                 ["index t_key added"], ["index t_id dropped"], id="the only index"),
+    pytest.param(_schema(), _with(foreign_keys=["(id) REFERENCES other (id)"]),
+                 ["foreign key (id) REFERENCES other (id) on t added"],
+                 ["foreign key (id) REFERENCES parent (id) on t dropped"],
+                 id="the only foreign key"),
+    pytest.param(_schema(), _with(constraints={"t_pk": "PRIMARY KEY (id)"}),
+                 ["constraint t_pk on t added"], ["constraint t_pkey on t dropped"],
+                 id="the only constraint"),
+    pytest.param(_schema(views={"v": "SELECT 1"}), _schema(views={"v2": "SELECT 1"}),
+                 ["view v2 added"], ["view v dropped"], id="the only view"),
+    pytest.param(_schema(triggers={"tr": "…"}), _schema(triggers={"tr2": "…"}),
+                 ["trigger tr2 added"], ["trigger tr dropped"], id="the only trigger"),
+])
+def test_replaced_keys_are_named_at_every_level(before: dict, after: dict, added: list[str],
+                                                lost: list[str]) -> None:
+    from setright.planner.drift import SINCE, schema_drift
+
+    drift = schema_drift(before, after)
+    assert (drift.added, drift.lost) == (added, [f"{line} {SINCE}" for line in lost])

@@ -99,3 +99,30 @@ def test_accept_drift_redrives_on_the_server(project, clock, backend) -> None:
     [outcome] = project.run(store)
     store.close()
     assert outcome.apply_state == "completed"
+
+
+RENAME = {"postgresql": 'ALTER TABLE items RENAME TO "{}"',
+          "mysql": "ALTER TABLE items RENAME TO `{}`"}
+
+
+@pytest.mark.parametrize("new_name", ["items2", "Items"])
+def test_a_renamed_table_is_dropped_and_added_by_name(project, clock, backend,
+                                                      new_name: str) -> None:
+    # items is the target's only table: the rename replaces every key of `tables`
+    dialect, url = backend
+    apply_id = apply_of(project, clock)
+    target_sql(project, url, RENAME[dialect].format(new_name))
+    resolution_file(project, "redrive.yaml", reason="renamed items",
+                    redrives=[{"apply": apply_id}])
+    lines = ["table items dropped since the apply failed", f"table {new_name} added"]
+    [action] = plan_json(project, clock)["actions"]
+    assert (action["outcome"], action["drift"]) == ("conflict", lines)
+    assert actions(project, clock)[f"redrive:{apply_id}"] == ("conflict", [
+        "the schema of app lost or altered what it had when the apply failed "
+        "(set accept_drift: true to redrive anyway):",
+        "  table items dropped since the apply failed",
+    ])
+    resolution_file(project, "redrive.yaml", reason="renamed items",
+                    redrives=[{"apply": apply_id, "accept_drift": True}])
+    [action] = plan_json(project, clock)["actions"]
+    assert (action["outcome"], action["drift"]) == ("change", lines)

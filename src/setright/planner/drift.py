@@ -14,7 +14,10 @@ compared with DeepDiff. Each difference becomes one line:
 
 Snapshots are normalised first so DeepDiff reports objects, not list positions:
 an index's columns become one ordered string (a column order change is an
-alteration), foreign keys a set keyed by their text.
+alteration), foreign keys a set keyed by their text. DeepDiff is told always to
+diff dicts key by key: by default a dict sharing under a third of its keys
+(a target's only table renamed, a table's only column or index) is one changed
+value, which would read "tables altered" and name neither side.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def schema_drift(before: dict[str, Any], after: dict[str, Any]) -> SchemaDrift:
     """How `after` (live) differs from `before` (failure time), one line per difference."""
     from deepdiff import DeepDiff  # lazy: deepdiff is slow to import
 
-    diff = DeepDiff(_normal(before), _normal(after), view="tree")
+    diff = DeepDiff(_normal(before), _normal(after), view="tree",
+                    threshold_to_diff_deeper=0)   # every key added or removed by name
     added: set[str] = set()
     lost: set[str] = set()
     for kind, levels in diff.items():
