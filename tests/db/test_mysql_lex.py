@@ -147,3 +147,26 @@ def test_first_keyword_and_commits_implicitly(statement: str, keyword: str,
 ])
 def test_ddl_effect(statement: str, effect: DdlEffect | None) -> None:
     assert ddl_effect(statement) == effect
+
+
+@pytest.mark.parametrize("apply, head", [
+    ("CREATE UNIQUE INDEX items_sku ON items (sku)", "CREATE UNIQUE INDEX"),
+    ("CREATE FULLTEXT INDEX items_note ON items (note)", "CREATE FULLTEXT INDEX"),
+    ("CREATE INDEX items_sku ON items (sku)", "CREATE INDEX"),
+    ("CREATE TABLE items (id INTEGER)", "CREATE TABLE"),
+    ("ALTER TABLE items ADD note TEXT", "ALTER TABLE"),
+    ("ALTER ONLINE TABLE items ADD note TEXT", "ALTER ONLINE TABLE"),
+    ("CREATE OR REPLACE VIEW v AS SELECT 1", "CREATE OR REPLACE VIEW"),
+    ("DROP TEMPORARY TABLE t", "DROP TEMPORARY TABLE"),
+    ("ANALYZE TABLE items", "ANALYZE TABLE"),
+])
+def test_the_implicit_commit_warning_names_the_statement(apply: str, head: str) -> None:
+    """Loading a MariaDB change words the warning with the verb through the object's kind."""
+    from setright.db.mysql import MysqlImpl
+    from setright.runner.change_sql import ScriptSplitter, outside_transaction
+    from setright.yamlfile import parse_yaml
+
+    doc = parse_yaml(f"id: c\napply: {apply}\n", "change.yaml")
+    problem = outside_transaction(doc, ScriptSplitter(MysqlImpl()))
+    assert problem is not None
+    assert problem.message.startswith(f"{head} commits implicitly on this database: ")

@@ -101,13 +101,26 @@ def _first_keyword_control(statement: str) -> tuple[int, str] | None:
     return None
 
 
+#: words between a statement's verb and the kind of object it names (`CREATE UNIQUE INDEX`,
+#: `CREATE OR REPLACE TEMPORARY TABLE`, `ALTER ONLINE TABLE`): a head stops at the kind
+_HEAD_MODIFIERS = {"UNIQUE", "FULLTEXT", "SPATIAL", "TEMPORARY", "TEMP", "UNLOGGED", "OR",
+                   "REPLACE", "ONLINE", "IGNORE"}
+
+
 def statement_head(statement: str) -> tuple[int, str]:
     """(offset of the first keyword, the statement's kind) for messages: `CREATE TABLE`,
-    `CREATE UNIQUE INDEX CONCURRENTLY`; comments before the first keyword skipped."""
-    words = [w.upper() for _, w in _leading_words(statement, 4)]
+    `CREATE UNIQUE INDEX`, `CREATE UNIQUE INDEX CONCURRENTLY` — the verb through the kind
+    of object, so a modifier is never what the message ends on; comments before the first
+    keyword skipped."""
+    words = [w.upper() for _, w in _leading_words(statement, 6)]
     if not words:
         return 0, ""
-    count = words.index("CONCURRENTLY") + 1 if "CONCURRENTLY" in words else 2
+    count = 1
+    while count < len(words) - 1 and words[count] in _HEAD_MODIFIERS:
+        count += 1
+    count += 1   # the kind: TABLE, INDEX, VIEW …
+    if "CONCURRENTLY" in words:
+        count = max(count, words.index("CONCURRENTLY") + 1)
     return _leading_words(statement, 1)[0][0], " ".join(words[:count])
 
 
