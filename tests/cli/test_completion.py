@@ -119,3 +119,19 @@ def test_the_completion_script_is_printed(monkeypatch, tmp_path) -> None:
         result = CliRunner().invoke(cli, [], prog_name="setright",
                                     env={"_SETRIGHT_COMPLETE": shell})
         assert result.exit_code == 0 and marker in result.output, (shell, result.output)
+
+
+def test_an_id_a_shell_would_read_as_more_than_a_word_is_never_offered(
+        tmp_path: Path, monkeypatch) -> None:
+    """Before: `$(touch pwned)` from the audit log was put on the command line as typed, and a
+    line break in an id broke zsh's completion protocol."""
+    from setright.store.audit import append_audit_row
+
+    p = Project(tmp_path / "p")
+    store = p.open_store(FixedClock(T0))
+    for change_id in ("ok-1", "$(touch pwned)", "a`b`", "two\nlines", "sp ace", "q'uote"):
+        with store.write() as tx:
+            append_audit_row(tx, store.audit_table, {"change_id": change_id,
+                                                     "state": "FAILED"}, now_ms=T0)
+    store.close()
+    assert complete("setright issue get -c ", p.root, monkeypatch) == ["ok-1"]

@@ -9,6 +9,7 @@ Enable it with `eval "$(_SETRIGHT_COMPLETE=bash_source setright)"` (README).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,10 +43,20 @@ def _read_only_store(ctx: click.Context) -> Iterator[tuple[Any, str]]:
         conn.close()
 
 
+#: what a completion may insert: a word no shell reads as more than itself. An id from the
+#: audit log with a quote, a space, `$(…)`, a backtick or a line break (anyone who can write
+#: that table can plant one) is never put on the operator's command line; it can be typed.
+_SHELL_WORD = re.compile(r"[A-Za-z0-9._:@%+=,/-]+")
+
+
+def _shell_safe(word: Any) -> bool:
+    return isinstance(word, str) and _SHELL_WORD.fullmatch(word) is not None
+
+
 def _prefixed(conn: Any, sql: str, incomplete: str) -> list[str]:
     """Rows of `sql` (one `?` for the prefix length, one for the prefix)."""
     return [row[0] for row in conn.execute(sql, (len(incomplete), incomplete))
-            if isinstance(row[0], str)]
+            if _shell_safe(row[0])]
 
 
 def complete_change_ids(ctx: click.Context, param: click.Parameter,
@@ -76,7 +87,7 @@ def complete_apply_ids(ctx: click.Context, param: click.Parameter,
                 (len(incomplete), incomplete)).fetchall()
     except Exception:  # noqa: BLE001 - completion never fails loudly
         return []
-    return [CompletionItem(r[0], help=f"{r[1]} {r[2]}") for r in rows if isinstance(r[0], str)]
+    return [CompletionItem(r[0], help=f"{r[1]} {r[2]}") for r in rows if _shell_safe(r[0])]
 
 
 def complete_targets(ctx: click.Context, param: click.Parameter,
