@@ -180,3 +180,13 @@ def test_a_line_break_in_a_store_id_never_starts_a_line_of_its_own(project: Path
         lines = out.splitlines()
         assert not any(line.startswith("users") for line in lines), out
         assert any("fix-\\nusers" in line for line in lines), out
+
+
+def test_a_table_stays_aligned_around_escaped_text(project: Path) -> None:
+    """Widths are the shown ones: before, a cell's escapes (`\\u001b` is six columns for one
+    character) pushed its row past the borders."""
+    code, out, _ = invoke(project, "issue", "list")
+    assert code == 0
+    table = [line for line in out.splitlines() if line[:1] in "┌│├└+|"]
+    assert len(table) >= 4 and "evil\\u001b[2J\\u202e" in out
+    assert len({len(line) for line in table}) == 1, "\n".join(table)

@@ -22,8 +22,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from setright.render.terminal import SEAL
-
-_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+from setright.render.terminal import UNSAFE as _UNSAFE
 _FOUND = re.compile(f"[{_UNSAFE}]")
 #: a sealed code of setright's (a colour, a return, a line clearing), made real; any other
 #: unsafe character escaped

@@ -9,6 +9,8 @@ from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from setright.render.terminal import shown_width
+
 
 class Style(NamedTuple):
     """How output looks (a tuple: every command makes one, and a dataclass costs each
@@ -50,14 +52,16 @@ def table(headers: list[str], rows: list[list[Any]], style: Style) -> str:
     as `\\n` (a value from the store may hold one: it must not start a row of its own)."""
     chars = _ASCII if style.ascii else _BOX
     cells = [[("" if c is None else str(c).replace("\n", "\\n")) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    widths = [max([shown_width(h)] + [shown_width(r[i]) for r in cells])
+              for i, h in enumerate(headers)]
 
     def rule(left: str, mid: str, right: str) -> str:
         return chars[left] + chars[mid].join(chars["h"] * (w + 2) for w in widths) + chars[right]
 
     def line(values: list[str]) -> str:
         v = chars["v"]
-        return v + v.join(f" {val.ljust(w)} " for val, w in zip(values, widths, strict=True)) + v
+        return v + v.join(f" {val}{' ' * (w - shown_width(val))} "
+                          for val, w in zip(values, widths, strict=True)) + v
 
     out = [rule("tl", "tm", "tr"), line(headers), rule("ml", "mm", "mr")]
     out += [line(r) for r in cells]
@@ -67,7 +71,8 @@ def table(headers: list[str], rows: list[list[Any]], style: Style) -> str:
 
 def column_width(header: str, values: list[Any]) -> int:
     """The width `table` gives a column of these values."""
-    return max([len(header)] + [len("" if v is None else str(v)) for v in values])
+    return max([shown_width(header)] + [shown_width("" if v is None else str(v))
+                                         for v in values])
 
 
 def to_json(data: Any) -> str:

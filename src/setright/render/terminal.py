@@ -13,10 +13,29 @@ or redraw what a reviewer reads: it was written before the seal existed.
 from __future__ import annotations
 
 import os
+import re
 
 #: drawn once per process; a value read from a file or a store cannot know it
 SEAL = os.urandom(8).hex()
 _ESC = "\x1b" + SEAL
+
+#: what the output filter escapes (as `\\uXXXX`, six columns) unless it is a sealed code:
+#: C0 controls but tab and line feed, DEL, C1 controls, bidirectional overrides
+UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+#: a sealed code of setright's (no width on screen), or a character shown escaped
+_SHOWN = re.compile(rf"\x1b{SEAL}(?:\[[0-9]{{1,2}}m|\[K|\r)|[{UNSAFE}]")
+
+
+def shown_width(text: str) -> int:
+    """How many columns `text` takes once the output filter has written it: a sealed code
+    none, an escaped character six (`\\u001b`), anything else one."""
+    if _SHOWN.search(text) is None:
+        return len(text)
+    extra = 0
+    for match in _SHOWN.finditer(text):
+        extra += -len(match.group()) if len(match.group()) > 1 else 5
+    return len(text) + extra
+
 
 #: the colours setright uses (SGR foreground codes), by the names render/ passes
 _COLOURS = {"red": 31, "green": 32, "yellow": 33, "cyan": 36}
