@@ -3,6 +3,8 @@
 click turns an interrupt inside a command into one `Error:` line. Before that (while
 Python imports click, the first ~50 ms) and after it (a second Ctrl-C while a store
 transaction rolls back) an interrupt would print a traceback; here it ends the same way.
+Whatever way it ends, stdout is flushed here, so a reader that went away cannot make the
+interpreter's own flush at exit print "Exception ignored … BrokenPipeError".
 """
 
 from __future__ import annotations
@@ -11,6 +13,32 @@ import sys
 
 
 def main() -> None:
+    try:
+        _run()
+    finally:
+        _settle_stdout()
+
+
+def _settle_stdout() -> None:
+    """Flush stdout; if it cannot take what is buffered, send that to /dev/null (Python's
+    documented way for EPIPE: devnull dup'ed over stdout). The exit code is already set."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError):
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):   # no file descriptor to point elsewhere
+            pass
+
+
+def _run() -> None:
     try:
         from setright.cli import main as cli_main
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -35,58 +36,76 @@ policy: {require_ticket: false, require_committed: true}
 
 def init_all(root: Path, store_override: str | None, clock: Any) -> list[Path]:
     """`setright init`: the starter layout, the audit store and the .gitignore lines; what
-    it created. A store that cannot be made (a mistyped URL, a server that is down) leaves
-    nothing behind, so `init` simply runs again once that is fixed."""
-    made = [folder for folder in (root / ".setright", root, *root.parents)  # innermost first
-            if not folder.exists()]
-    created = init_project(root)
+    it created. Any step that fails (a store that cannot be made, a file where a folder
+    goes, a folder that cannot be written) leaves nothing behind, so `init` simply runs
+    again once that is fixed: a half-made layout would make it refuse ("already exists")."""
+    made: list[Path] = []
+    created: list[Path] = []
     try:
+        made = [folder for folder in (root / ".setright", root, *root.parents)  # innermost first
+                if not folder.exists()]
+        init_project(root, created)
         created += init_store(root, store_override, clock)
-    except BaseException:
+        ignore = ignore_target_files(root)
+    except BaseException as exc:
         _remove(created, made)
+        if isinstance(exc, OSError):
+            raise _cannot_create(exc) from None
         raise
-    ignore = ignore_target_files(root)
     return created if ignore is None else [*created, ignore]
+
+
+def _cannot_create(exc: OSError) -> SetrightError:
+    """The one line for a path the system refused, naming that path."""
+    from setright.redact import escaped_name
+
+    name = escaped_name(str(exc.filename)) if exc.filename is not None else "a file"
+    if isinstance(exc, FileExistsError):   # `mkdir` where a file (not a folder) is
+        return SetrightError(f"cannot create the folder {name}: a file is in the way")
+    return SetrightError(f"cannot create {name}: {exc.strerror or exc}")
 
 
 def _remove(created: list[Path], made: list[Path]) -> None:
     """Undo `init_project`: the files and folders it listed, then the folders it made if
-    nothing else is in them now."""
+    nothing else is in them now. Best effort: what could not be removed must not hide
+    the error that made `init` fail."""
     for path in reversed(created):
-        if path.is_dir():
-            (path / ".gitkeep").unlink(missing_ok=True)
-            path.rmdir()
-        else:
-            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                (path / ".gitkeep").unlink(missing_ok=True)
+                path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
     for folder in made:
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()
-        except OSError:
-            pass
 
 
-def init_project(root: Path) -> list[Path]:
-    """Write the starter layout into `root`; refuse to overwrite an existing config."""
+def init_project(root: Path, created: list[Path] | None = None) -> list[Path]:
+    """Write the starter layout into `root`; refuse to overwrite an existing config.
+
+    Each path is added to `created` as soon as it exists, so a caller can undo a layout
+    that failed halfway."""
     config = root / CONFIG_NAME
     if config.exists():
         raise SetrightError(f"{config} already exists; not overwriting it")
+    created = [] if created is None else created
     root.mkdir(parents=True, exist_ok=True)
-    created: list[Path] = []
+    created.append(config)   # listed first: a write that fails halfway leaves a part
     config.write_text(CONFIG_TEMPLATE, encoding="utf-8")
-    created.append(config)
     for name in ("resolutions", "changes"):
         folder = root / name
         if not folder.exists():
             folder.mkdir()
-            (folder / ".gitkeep").write_text("", encoding="utf-8")
             created.append(folder)
+            (folder / ".gitkeep").write_text("", encoding="utf-8")
     state = root / ".setright"
     state.mkdir(exist_ok=True)
     ignore = state / ".gitignore"
     if not ignore.exists():
+        created.append(ignore)
         ignore.write_text("# the audit store and its WAL files stay out of git\n*\n",
                           encoding="utf-8")
-        created.append(ignore)
     return created
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -66,10 +66,28 @@ class SetrightGroup(click.Group):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
+        global _OUTPUT
         from setright.cli.printable import printable_output
 
-        with printable_output():
-            self._main(args, prog_name, complete_var, **extra)
+        if sys.stdout is None:   # started with fd 1 closed: there is nowhere for results
+            click.echo("Error: standard output is closed; setright writes its results there",
+                       err=True)
+            click.echo("  redirect it to /dev/null to discard them", err=True)
+            sys.exit(1)
+        saved = sys.stdout
+        sys.stdout = _OUTPUT = GuardedOutput(saved)  # type: ignore[assignment]
+        try:
+            with printable_output():
+                self._main(args, prog_name, complete_var, **extra)
+        except SystemExit:
+            _flush_output()   # what is still buffered: a failure now is this command's too
+            raise
+        except OSError as exc:
+            if not _lost_output(exc):
+                raise
+            _report_lost_output(exc)
+        finally:
+            sys.stdout = saved
 
     def _main(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> None:
         global _VERBOSE
@@ -91,6 +109,8 @@ class SetrightGroup(click.Group):
             exc.show()
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - the one place that turns errors into text
+            if isinstance(exc, OSError) and _lost_output(exc):
+                _report_lost_output(exc)
             if _caused_by_interrupt(exc):   # a driver's cleanup failed after a Ctrl-C
                 for line in interrupted_lines():
                     click.echo(line, err=True)
@@ -102,6 +122,161 @@ class SetrightGroup(click.Group):
             report_error(exc)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+class GuardedOutput:
+    """sys.stdout (under `PrintableStream`), remembering the error writing to it raised, so
+    the error report can tell "stdout is gone or full" (one `Error:` line: the environment's
+    problem) from a bug; and writing what its encoding cannot show as `\\u2026` escapes
+    (JSON's own, as `printable` writes controls) instead of failing the command."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def write(self, text: Any) -> int:
+        try:
+            return self.stream.write(text)
+        except UnicodeEncodeError:   # raised before anything is written: write it escaped
+            return self._write(_escape_unencodable(text, self.stream.encoding))
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def _write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    @property
+    def buffer(self) -> _GuardedBytes:
+        """The binary side (click writes there when the encoding is ASCII), guarded alike."""
+        return _GuardedBytes(self.stream.buffer, self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class _GuardedBytes:
+    """`GuardedOutput.buffer`: records its write errors on the text side's guard."""
+
+    def __init__(self, raw: Any, guard: GuardedOutput) -> None:
+        self.raw, self.guard = raw, guard
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.raw.write(data)
+        except OSError as exc:
+            self.guard.failed = exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.raw.flush()
+        except OSError as exc:
+            self.guard.failed = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+#: this process's stdout guard, while a command runs
+_OUTPUT: GuardedOutput | None = None
+
+
+#: the codec error handler `_escape_unencodable` registers (once)
+_JSON_ESCAPES = "setright-json-escapes"
+
+
+def _escape_unencodable(text: str, encoding: str) -> str:
+    """`text` with each character `encoding` cannot write as `\\uXXXX` (astral ones as a
+    surrogate pair, unlike `backslashreplace`), so even JSON output keeps its meaning."""
+    import codecs
+
+    try:
+        codecs.lookup_error(_JSON_ESCAPES)
+    except LookupError:
+        codecs.register_error(_JSON_ESCAPES, _json_escapes)
+    return text.encode(encoding, _JSON_ESCAPES).decode(encoding)
+
+
+def _json_escapes(error: UnicodeError) -> tuple[str, int]:
+    """The codec error handler: the characters in `error` as JSON's `\\u` escapes."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), error.end
+
+
+def _lost_output(exc: BaseException) -> bool:
+    """Whether `exc` (or what it was raised while handling) is stdout failing to take output."""
+    if _OUTPUT is None or _OUTPUT.failed is None:
+        return False
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if link is _OUTPUT.failed:
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def _flush_output() -> None:
+    """Flush stdout before exiting, so a failure to flush is reported here, not by the interpreter
+    at exit (a traceback-like "Exception ignored" and exit code 120)."""
+    if _OUTPUT is None:
+        return
+    try:
+        _OUTPUT.flush()
+    except OSError as exc:
+        _report_lost_output(exc)
+
+
+def _report_lost_output(exc: OSError) -> NoReturn:
+    """stdout cannot take the output: exit 1, with one `Error:` line on stderr unless its
+    reader simply went away (EPIPE: `| head`, which click too ends silently). Whatever is
+    still buffered goes to /dev/null (Python's documented way for EPIPE: devnull dup'ed
+    over stdout), so the interpreter's own flush at exit cannot fail again."""
+    import errno
+
+    if _OUTPUT is not None:
+        try:
+            fd = _OUTPUT.stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, fd)
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):   # no file descriptor (a test's stream)
+            pass
+    if exc.errno == errno.EPIPE:
+        sys.exit(1)
+    try:
+        click.echo(f"Error: cannot write to standard output: {exc.strerror or exc}", err=True)
+        if _APP is not None and _APP.wrote:
+            click.echo("  what the command did is recorded in the audit store;"
+                       " run 'setright status' to see it", err=True)
+    except OSError:   # stderr is gone too: the exit code says it
+        pass
+    sys.exit(1)
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:
@@ -138,6 +313,14 @@ def report_error(exc: Exception) -> None:
 
     if isinstance(exc, SetrightError):
         message, details = exc.message, exc.details
+    elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        # the system refused a path (too long, not permitted…) where no reader words it: the
+        # environment's problem, said as one line naming the path, not an internal error
+        from setright.redact import escaped_name
+
+        name = (os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes))
+                else str(exc.filename))
+        message, details = f"{escaped_name(name)}: {exc.strerror}", []
     else:
         message = f"internal error: {type(exc).__name__}: {exc}"
         details = [] if _VERBOSE else ["run again with -v for the traceback"]

@@ -10,8 +10,9 @@ from setright.errors import SetrightError
 
 
 def stdin_is_terminal() -> bool:
-    """Whether someone can answer (a seam: tests stand in for a terminal)."""
-    return sys.stdin.isatty()
+    """Whether someone can answer (a seam: tests stand in for a terminal). Python leaves
+    `sys.stdin` None when fd 0 was closed (`<&-`): no one can answer that either."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def confirm(question: str, *, assume_yes: bool, flag: str,

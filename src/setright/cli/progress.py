@@ -43,6 +43,9 @@ class ProgressPrinter:
     Fed by the runner's progress events (`runner/report.py`); a ticker thread redraws
     or reports the running operation between events, so a 70-second statement is
     never silent. Every write holds one lock, so thread and events never interleave.
+    Output that cannot be written (`| head` gone, a full disk) only ends the progress:
+    an event that raised would abandon the run mid-change, so both the events and the
+    thread go quiet, and the run's summary (written after it) is what reports the loss.
     """
 
     def __init__(self, style: Any, *, terminal: bool, interval: float = PLAIN_INTERVAL,
@@ -62,6 +65,7 @@ class ProgressPrinter:
         self.since = 0.0
         self.next_report = 0.0
         self.shown = False                                 # a live line is on screen
+        self.silenced = False                              # writing failed: write no more
         self.thread = threading.Thread(target=self._tick, name="setright-progress",
                                        daemon=True)
         self.thread.start()
@@ -125,10 +129,20 @@ class ProgressPrinter:
 
     # -- output ------------------------------------------------------------------
 
+    def _echo(self, text: str, *, nl: bool = True) -> None:
+        """Write `text` (the caller holds the lock), or nothing once output failed: losing
+        the reader of stdout must never fail the change being applied."""
+        if self.silenced:
+            return
+        try:
+            click.echo(text, nl=nl, color=True)  # the style chose colour: no tty probe per line
+        except OSError:   # EPIPE, ENOSPC, EIO…: the summary after the run reports it
+            self.silenced = True
+
     def _line(self, text: str) -> None:
         with self.lock:
             self._clear()
-            click.echo(text, color=True)  # the style chose colour: no tty probe per line
+            self._echo(text)
             if self.running is not None and self.terminal:
                 self._draw()
 
@@ -142,12 +156,12 @@ class ProgressPrinter:
         width = getattr(self.style, "width", None)
         if width:  # a wrapped line could not be cleared with one carriage return
             line = line[: max(width - 1, 1)]
-        click.echo(CLEAR_LINE + line, nl=False, color=True)
+        self._echo(CLEAR_LINE + line, nl=False)
         self.shown = True
 
     def _clear(self) -> None:
         if self.shown:
-            click.echo(CLEAR_LINE, nl=False, color=True)
+            self._echo(CLEAR_LINE, nl=False)
             self.shown = False
 
     def _tick(self) -> None:
@@ -163,5 +177,5 @@ class ProgressPrinter:
                     self._draw()
                 else:
                     change_id, seq, total = self.running
-                    click.echo(still_running_line(change_id, seq, total,
+                    self._echo(still_running_line(change_id, seq, total,
                                                   self.clock() - self.since))
