@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -225,18 +226,20 @@ def _json_escapes(error: UnicodeError) -> tuple[str, int]:
     return "".join(escaped), error.end
 
 
-def _lost_output(exc: BaseException) -> bool:
-    """Whether `exc` (or what it was raised while handling) is stdout failing to take output."""
-    if _OUTPUT is None or _OUTPUT.failed is None:
-        return False
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what it was raised from or while handling, and so on (each once)."""
     seen: set[int] = set()
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
-        if link is _OUTPUT.failed:
-            return True
+        yield link
         seen.add(id(link))
         link = link.__cause__ or link.__context__
-    return False
+
+
+def _lost_output(exc: BaseException) -> bool:
+    """Whether `exc` (or what it was raised while handling) is stdout failing to take output."""
+    failed = None if _OUTPUT is None else _OUTPUT.failed
+    return failed is not None and any(link is failed for link in _chain(exc))
 
 
 def _flush_output() -> None:
@@ -281,14 +284,7 @@ def _report_lost_output(exc: OSError) -> NoReturn:
 
 def _caused_by_interrupt(exc: BaseException) -> bool:
     """Whether `exc` was raised while a Ctrl-C was being handled (its context chain)."""
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        if isinstance(link, KeyboardInterrupt):
-            return True
-        seen.add(id(link))
-        link = link.__cause__ or link.__context__
-    return False
+    return any(isinstance(link, KeyboardInterrupt) for link in _chain(exc))
 
 
 def interrupted_lines() -> list[str]:
