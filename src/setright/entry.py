@@ -26,16 +26,23 @@ def _settle_stdout() -> None:
         if sys.stdout is not None:
             sys.stdout.flush()
     except (OSError, ValueError):
-        import os
+        discard_output(sys.stdout)
 
+
+def discard_output(stream: object) -> None:
+    """Point `stream`'s file descriptor at /dev/null, so nothing more written (or still
+    buffered) there can fail; nothing for a stream without one (a test's)."""
+    import os
+
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        devnull = os.open(os.devnull, os.O_WRONLY)
         try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, sys.stdout.fileno())
-            finally:
-                os.close(devnull)
-        except (OSError, ValueError):   # no file descriptor to point elsewhere
-            pass
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def _run() -> None:

@@ -260,16 +260,10 @@ def _report_lost_output(exc: OSError) -> NoReturn:
     over stdout), so the interpreter's own flush at exit cannot fail again."""
     import errno
 
+    from setright.entry import discard_output
+
     if _OUTPUT is not None:
-        try:
-            fd = _OUTPUT.stream.fileno()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, fd)
-            finally:
-                os.close(devnull)
-        except (OSError, ValueError):   # no file descriptor (a test's stream)
-            pass
+        discard_output(_OUTPUT.stream)
     if exc.errno == errno.EPIPE:
         sys.exit(1)
     try:
