@@ -63,11 +63,13 @@ def test_a_slow_statement_reports_itself_and_status_says_running(tmp_path: Path,
     assert "\r" not in out and "\033" not in out  # plain lines, not a live line
 
 
-def on_a_terminal(project: Project, *args: str) -> tuple[int, str]:
-    """`setright ARGS` with a pseudo-terminal for its output (colour on): its exit code and
-    what it drew."""
+def on_a_terminal(project: Project, *args: str, term: str = "xterm",
+                  **env: str) -> tuple[int, str]:
+    """`setright ARGS` with a pseudo-terminal for its output (colour on unless `env` says
+    otherwise): its exit code and what it drew."""
     leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")},
+           "TERM": term, **env}
     proc = subprocess.Popen([sys.executable, "-m", "setright", *args], cwd=project.root,
                             env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
     os.close(follower)
@@ -100,6 +102,22 @@ def test_on_a_terminal_the_live_line_and_colours_are_real_codes(tmp_path: Path) 
     assert "\\u000d" not in drawn and "\\u001b[K" not in drawn
     # the database's error names the table: its code is shown, never obeyed
     assert "no such table: a\\u001b[8mb" in drawn and "\x1b[8m" not in drawn
+
+
+def test_a_dumb_terminal_or_no_color_gets_plain_lines(tmp_path: Path) -> None:
+    """TERM=dumb prints codes as text: no colour and no live line. NO_COLOR counts only when
+    it is not empty (no-color.org)."""
+    drawn = {}
+    for case, term, env in (("dumb", "dumb", {}), ("no-color", "xterm", {"NO_COLOR": "1"}),
+                            ("empty-no-color", "xterm", {"NO_COLOR": ""})):
+        p = Project(tmp_path / case)
+        p.change("_0001__create-t", apply="CREATE TABLE t (n INTEGER);")
+        code, drawn[case] = on_a_terminal(p, "run", term=term, **env)
+        assert code == 0 and "✓" in drawn[case] and "APPLIED" in drawn[case], drawn[case]
+    assert "\x1b" not in drawn["dumb"], drawn["dumb"]
+    assert "\r" not in drawn["dumb"].replace("\r\n", ""), drawn["dumb"]   # no live line
+    assert "\x1b[32m" not in drawn["no-color"] and "\x1b[0m" not in drawn["no-color"]
+    assert "\x1b[32m✓\x1b[0m [1] create-t: APPLIED" in drawn["empty-no-color"]
 
 
 def test_fast_runs_print_no_progress_lines(tmp_path: Path) -> None:

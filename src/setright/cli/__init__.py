@@ -325,7 +325,7 @@ def report_error(exc: Exception) -> None:
               help="Path to setright.yaml (default: search this folder and its parents).")
 @click.option("--store", "store_url", metavar="URL",
               help="Audit store URL (overrides store.url and SETRIGHT_STORE).")
-@click.option("--no-color", is_flag=True, help="Never colour output (also: NO_COLOR).")
+@click.option("--no-color", is_flag=True, help="Never colour output (also: NO_COLOR=1, TERM=dumb).")
 @click.option("--ascii", "ascii_only", is_flag=True, help="ASCII tables instead of box drawing.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
@@ -341,7 +341,8 @@ def cli(ctx: click.Context, config_path: Path | None, store_url: str | None, no_
     preset = ctx.obj if isinstance(ctx.obj, dict) else {}
     stream = sys.stdout
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-    color = not no_color and "NO_COLOR" not in os.environ and stream.isatty()
+    # no-color.org: NO_COLOR set to anything but the empty string turns colour off
+    color = not no_color and not os.environ.get("NO_COLOR") and screen_terminal(stream)
     app = App(
         config_path=config_path,
         store_url=store_url,
@@ -367,6 +368,12 @@ def _working_folder() -> Path:
 
         raise ConfigError("the current folder no longer exists (it was deleted or moved)",
                           ["change to the project's folder again"]) from None
+
+
+def screen_terminal(stream: Any) -> bool:
+    """Whether `stream` is a terminal that obeys colour and line-clearing codes: a tty
+    whose `TERM` is not `dumb` (Emacs' shell, some CI consoles print the codes as text)."""
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def terminal_width(stream: Any) -> int | None:

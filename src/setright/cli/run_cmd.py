@@ -21,9 +21,9 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     retries until the retry budget is spent. Exit status 0 when every target
     completed or had nothing to do, 1 otherwise.
 
-    Progress: on a terminal a live line shows which operation of which change
-    is running and for how long; otherwise a "still running" line is printed
-    every 10 seconds of one operation.
+    Progress: on a terminal (unless TERM=dumb) a live line shows which
+    operation of which change is running and for how long; otherwise a "still
+    running" line is printed every 10 seconds of one operation.
 
     Test hooks: SETRIGHT_FAULT=crash-after:CHANGE_ID:K kills the runner right
     after operation K of that change commits (stop-after:… pauses it instead;
@@ -33,6 +33,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
     import os
     import sys
 
+    from setright.cli import screen_terminal
     from setright.cli.app import no_cyclic_gc
     from setright.cli.progress import ProgressPrinter, plain_interval
     from setright.errors import ConfigError
@@ -61,7 +62,7 @@ def run(app, targets: tuple[str, ...], max_attempts: int | None) -> int:  # type
         if not app.store_exists():
             refuse_targets_run_elsewhere(config, names, config.store.where)
         store = app.writer(create=True)
-        printer = ProgressPrinter(app.style, terminal=sys.stdout.isatty(),
+        printer = ProgressPrinter(app.style, terminal=screen_terminal(sys.stdout),
                                   interval=plain_interval(os.environ))
         try:
             outcomes = run_targets(store, config, changes, names, actor=app.actor(),
