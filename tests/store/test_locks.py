@@ -6,9 +6,10 @@ import pytest
 
 from setright.errors import LeaseLost, SetrightError, UnknownId
 from setright.store import Store
-from setright.store.locks import Locker, LockHeld
+from setright.store.locks import Locker, LockHeld, default_owner
 from setright.store.transitions import Provenance
 from setright.timeutil import FixedClock
+from storehelp import apply_row
 
 
 
@@ -126,3 +127,25 @@ def test_force_release_is_an_event(store: Store) -> None:
         "SELECT kind, actor, metadata FROM setright_events").fetchone()
     assert (kind, actor) == ("lock_force_release", "bob")
     assert lock.lock_id in meta and "alice@h1:1" in meta
+
+
+@pytest.mark.parametrize("how", ["force", "own"])
+def test_releasing_a_runners_lock_by_hand_ends_its_apply_lease(store: Store, how: str) -> None:
+    """The lease is the lock: released by hand, the runner's apply holds no lease either,
+    while another target's apply keeps its own."""
+    runner = Locker(store, ttl=60, owner=f"{default_owner()}:999999999")
+    lock, _ = runner.acquire("target:user-db", "run")
+    other, _ = runner.acquire("target:billing", "run")
+    with store.write() as tx:
+        apply_row(tx, "ap-1", "user-db", "running", lease_token=lock.lock_id,
+                  lease_expires_at=lock.expires_at)
+        apply_row(tx, "ap-2", "billing", "running", lease_token=other.lock_id,
+                  lease_expires_at=other.expires_at)
+    if how == "force":
+        Locker(store, owner="bob@h2:2").force_release(lock.lock_id,
+                                                      Provenance(actor="bob", source="cli"))
+    else:   # a crashed run of mine: no process 999999999 runs here
+        runner.release_own(lock.lock_id)
+    rows = store.conn.execute(
+        "SELECT id, lease_expires_at FROM setright_applies ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [("ap-1", store.now_iso()), ("ap-2", other.expires_at)]

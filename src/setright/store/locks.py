@@ -70,6 +70,18 @@ def _running_here(owner: str) -> bool:
     return True
 
 
+def _end_lock(tx: Connection, lock: LockInfo, now_iso: str) -> None:
+    """Delete a lock released by hand, and end the lease of the apply a runner held under it
+    (the lease *is* the lock): readers then call its change lost rather than running until
+    the old expiry, and a runner still alive finds its lease gone at its next check."""
+    tx.execute("DELETE FROM setright_locks WHERE lock_id = ?", (lock.lock_id,))
+    kind, _, target = lock.name.partition(":")
+    if kind == "target":
+        tx.execute("UPDATE setright_applies SET lease_expires_at = ? WHERE target = ?"
+                   " AND lease_token = ? AND lease_expires_at > ?",
+                   (now_iso, target, lock.lock_id, now_iso))
+
+
 def default_owner() -> str:
     import getpass
     import socket
@@ -186,7 +198,7 @@ class Locker:
                     f"lock {lock_id} is held by {lock.owner}, not by you",
                     [*lock_info_lines(lock), "use --force to release it anyway (recorded)"],
                 )
-            tx.execute("DELETE FROM setright_locks WHERE lock_id = ?", (lock_id,))
+            _end_lock(tx, lock, self.store.now_iso())
         return lock
 
     def release_quietly(self, lock: LockInfo) -> None:
@@ -204,7 +216,7 @@ class Locker:
         """Release whoever holds it; recorded as an event (`lock release --force`)."""
         with self.store.write() as tx:
             lock = self._by_id(tx, lock_id)
-            tx.execute("DELETE FROM setright_locks WHERE lock_id = ?", (lock_id,))
+            _end_lock(tx, lock, self.store.now_iso())
             record_event(tx, at=self.store.now_iso(), kind="lock_force_release", prov=prov,
                          old_state="held", new_state="released", extra=lock.as_dict())
         return lock
