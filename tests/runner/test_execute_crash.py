@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,46 +143,15 @@ def test_sigkill_during_a_long_statement_leaves_started_then_is_reaped(project: 
     assert project.markers() == [("base", 1)]
 
 
-def test_paused_process_taken_over_writes_nothing_after_it_resumes(project: Project) -> None:
+def paused_then_resumed(project: Project, meanwhile: Callable[[], None]) -> None:
+    """Pause a runner after the first of two operations, run `meanwhile`, resume it: having
+    lost its lease meanwhile, it must stop and write nothing more."""
     project.change("_0002__loose", transactional=False,
                    apply="INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);")
     proc = project.spawn("run", fault="stop-after:loose:1")
     try:
         wait_for(lambda: _stopped(proc.pid))
-        time.sleep(TTL + 0.2)
-        takeover = project.cli("run")
-        assert takeover.exit_code == 1 and "blocked" in takeover.output
-        before = state_snapshot(project)
-        os.kill(proc.pid, signal.SIGCONT)
-        code, out, _ = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert code == 1
-    assert "lease-lost" in out
-    assert state_snapshot(project) == before
-    assert project.query("SELECT id FROM t") == [(1,)]
-
-
-def test_a_force_released_lock_ends_the_paused_runners_lease(tmp_path: Path) -> None:
-    """The lease is the lock: once `lock release --force` deletes it, the change is an issue
-    at once (not running until the old expiry), and the runner, resumed, writes nothing."""
-    project = Project(tmp_path / "p", ttl="60s")
-    project.change("_0001__base", apply="CREATE TABLE t (id INTEGER)")
-    project.change("_0002__loose", transactional=False,
-                   apply="INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);")
-    proc = project.spawn("run", fault="stop-after:loose:1")
-    try:
-        wait_for(lambda: _stopped(proc.pid))
-        listed = json.loads(project.cli("issue", "list", "--json").output)
-        assert [r["change_id"] for r in listed["running"]] == ["loose"], listed
-        [lock] = json.loads(project.cli("lock", "list", "--json").output)["locks"]
-        released = project.cli("lock", "release", lock["lock_id"], "--force")
-        assert released.exit_code == 0, released.output
-        listed = json.loads(project.cli("issue", "list", "--json").output)
-        assert listed["running"] == [] and [i["change_id"] for i in listed["issues"]] == [
-            "loose"], listed
+        meanwhile()
         before = state_snapshot(project)
         os.kill(proc.pid, signal.SIGCONT)
         code, out, _ = finish(proc)
@@ -192,6 +162,34 @@ def test_a_force_released_lock_ends_the_paused_runners_lease(tmp_path: Path) -> 
     assert code == 1 and "lease-lost" in out, out
     assert state_snapshot(project) == before
     assert project.query("SELECT id FROM t") == [(1,)]
+
+
+def test_paused_process_taken_over_writes_nothing_after_it_resumes(project: Project) -> None:
+    def take_over() -> None:
+        time.sleep(TTL + 0.2)
+        takeover = project.cli("run")
+        assert takeover.exit_code == 1 and "blocked" in takeover.output
+
+    paused_then_resumed(project, take_over)
+
+
+def test_a_force_released_lock_ends_the_paused_runners_lease(tmp_path: Path) -> None:
+    """The lease is the lock: once `lock release --force` deletes it, the change is an issue
+    at once (not running until the old expiry), and the runner, resumed, writes nothing."""
+    project = Project(tmp_path / "p", ttl="60s")
+    project.change("_0001__base", apply="CREATE TABLE t (id INTEGER)")
+
+    def force_release() -> None:
+        listed = json.loads(project.cli("issue", "list", "--json").output)
+        assert [r["change_id"] for r in listed["running"]] == ["loose"], listed
+        [lock] = json.loads(project.cli("lock", "list", "--json").output)["locks"]
+        released = project.cli("lock", "release", lock["lock_id"], "--force")
+        assert released.exit_code == 0, released.output
+        listed = json.loads(project.cli("issue", "list", "--json").output)
+        assert listed["running"] == [] and [i["change_id"] for i in listed["issues"]] == [
+            "loose"], listed
+
+    paused_then_resumed(project, force_release)
 
 
 def test_second_runner_on_a_busy_target_exits_with_the_lock_info(project: Project) -> None:
