@@ -215,9 +215,9 @@ class Locker:
     def force_release(self, lock_id: str, prov: Provenance) -> LockInfo:
         """Release whoever holds it; recorded as an event (`lock release --force`)."""
         with self.store.write() as tx:
-            lock = self._by_id(tx, lock_id)
-            _end_lock(tx, lock, self.store.now_iso())
-            record_event(tx, at=self.store.now_iso(), kind="lock_force_release", prov=prov,
+            lock, now = self._by_id(tx, lock_id), self.store.now_iso()
+            _end_lock(tx, lock, now)
+            record_event(tx, at=now, kind="lock_force_release", prov=prov,
                          old_state="held", new_state="released", extra=lock.as_dict())
         return lock
 
