@@ -65,6 +65,18 @@ def _cannot_create(exc: OSError) -> SetrightError:
     return SetrightError(f"cannot create {name}: {exc.strerror or exc}")
 
 
+def _refuse_link(path: Path, *, unless_there: bool = False) -> None:
+    """`init` writes no file through a symbolic link: one committed to a repository may
+    point anywhere (git itself no longer follows a linked `.gitignore`). With
+    `unless_there`, a link to a file that exists is used as it is (an audit store kept
+    on another disk); only a dangling one, which `init` would create, is refused."""
+    if path.is_symlink() and not (unless_there and path.exists()):
+        from setright.redact import escaped_name
+
+        raise SetrightError(f"cannot write {escaped_name(str(path))}: it is a symbolic link, "
+                            "and init writes no file through a link")
+
+
 def _remove(created: list[Path], made: list[Path]) -> None:
     """Undo `init_project`: the files and folders it listed, then the folders it made if
     nothing else is in them now. Best effort: what could not be removed must not hide
@@ -87,6 +99,7 @@ def init_project(root: Path, created: list[Path] | None = None) -> list[Path]:
     Each path is added to `created` as soon as it exists, so a caller can undo a layout
     that failed halfway."""
     config = root / CONFIG_NAME
+    _refuse_link(config)
     if config.exists():
         raise SetrightError(f"{config} already exists; not overwriting it")
     created = [] if created is None else created
@@ -103,6 +116,7 @@ def init_project(root: Path, created: list[Path] | None = None) -> list[Path]:
     state.mkdir(exist_ok=True)
     ignore = state / ".gitignore"
     if not ignore.exists():
+        _refuse_link(ignore)
         created.append(ignore)
         ignore.write_text("# the audit store and its WAL files stay out of git\n*\n",
                           encoding="utf-8")
@@ -119,6 +133,7 @@ def ignore_target_files(root: Path) -> Path | None:
 
     Lines already there are kept and not repeated, so running it twice is harmless."""
     path = root / ".gitignore"
+    _refuse_link(path)
     text = read_text(path) if path.exists() else ""
     have = {line.strip() for line in text.splitlines()}
     missing = [p for p in TARGET_IGNORES if p not in have]
@@ -139,6 +154,8 @@ def init_store(root: Path, store_override: str | None, clock: Any) -> list[Path]
 
     config = load_config(root / CONFIG_NAME, store_override=store_override)
     path = config.store.path  # a server store is a database, not a file init creates
+    if path is not None:
+        _refuse_link(path, unless_there=True)
     existed = path is None or path.exists()
     Store.open(config.store, config.audit_table, clock, timezone=config.timezone).close()
     return [] if existed or path is None else [path]

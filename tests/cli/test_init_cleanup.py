@@ -72,3 +72,39 @@ def test_a_failure_after_the_store_was_made_removes_the_store_too(tmp_path: Path
     assert failed.exit_code == 1
     assert failed.stderr == f"Error: cannot create {tmp_path / '.gitignore'}: Permission denied\n"
     assert listing(tmp_path) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("link", ["setright.yaml", ".gitignore", ".setright/.gitignore",
+                                  ".setright/audit.db"])
+@pytest.mark.parametrize("dangling", [True, False])
+def test_init_writes_no_file_through_a_symbolic_link(tmp_path: Path, link: str,
+                                                     dangling: bool) -> None:
+    """A link committed to a repository may point anywhere: `init` in that checkout must
+    not create or edit the file it points to (git no longer follows a linked .gitignore).
+    A link to an existing audit store is used (a store on another disk), and one to an
+    existing `.setright/.gitignore` is left as it is (init writes that file only when
+    it is missing)."""
+    tmp_path = tmp_path.resolve()
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    (root / ".setright").mkdir(parents=True)
+    outside.mkdir()
+    pointed = outside / "victim"
+    if not dangling:
+        pointed.write_text("" if link == ".setright/audit.db" else "mine\n")
+    (root / link).symlink_to(pointed)
+    before = listing(tmp_path)
+    result = CliRunner().invoke(cli, ["init", str(root)])
+    if link in (".setright/audit.db", ".setright/.gitignore") and not dangling:
+        assert result.exit_code == 0, result.output
+        if link == ".setright/audit.db":
+            assert pointed.stat().st_size > 0   # the store's tables, in the linked file
+        else:
+            assert pointed.read_text() == "mine\n"
+        return
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"Error: cannot write {root / link}: it is a symbolic link, "
+                             "and init writes no file through a link\n")
+    assert listing(tmp_path) == before
+    assert pointed.exists() is not dangling
+    if not dangling:
+        assert pointed.read_text() == "mine\n"

@@ -14,7 +14,8 @@ def init(app, directory: Path | None) -> None:  # type: ignore[no-untyped-def]
     """Create setright.yaml, resolutions/, changes/ and the audit store here (or in DIRECTORY).
 
     The audit store (.setright/) and the SQLite target files under data/ are
-    git-ignored; resolution and change files are meant to be committed.
+    git-ignored; resolution and change files are meant to be committed. It
+    writes no file through a symbolic link (one in a checkout may point anywhere).
     """
     from setright.project import init_all
 
