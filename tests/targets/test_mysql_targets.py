@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from planhelp import resolution_file
 from runhelp import Project, wait_for
 from serverhelp_mysql import mysql_admin, mysql_url  # noqa: F401 - fixtures
 from setright.runner.targets import read_markers
@@ -214,6 +215,12 @@ def test_a_mark_waits_for_the_killed_runners_statement_to_end(
     assert out == snapshot(name="audit-fix")
     assert project.store_rows(locks) == before   # the runner's lease was not taken over
     assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
+    undo = resolution_file(project, "undo.yaml", reason="undone",
+                           resolutions=[{"change": "slow", "resolution": "ROLLED_BACK"}])
+    code, out = cli(project, mysql_url, "plan", after_ms=5_000)
+    assert code == 0
+    assert out.splitlines()[0] == snapshot(name="plan-warning")
+    undo.unlink()
     mysql_rows(mysql_url, f"KILL {int(session)}")
     wait_for(lambda: not mysql_rows(mysql_url, sleeping))
     code, out = cli(project, mysql_url, "issue", "get", "-c", "slow", "--json", after_ms=5_000)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from planhelp import resolution_file
 from runhelp import Project, wait_for
 from serverhelp import pg_url  # noqa: F401 - fixture
 from setright.db import parse_url
@@ -271,6 +272,22 @@ def test_a_mark_is_refused_while_a_session_still_holds_the_runners_lock(
         assert code == 1
         assert out == snapshot
         assert project.store_rows("SELECT state FROM setright_applies") == [("running",)]
+        # a plan of the same mark says so before it is reviewed, and apply refuses it
+        resolution_file(project, "undo.yaml", reason="undone",
+                        resolutions=[{"change": "load", "resolution": "ROLLED_BACK"}])
+        code, out = cli(project, pg_url, "plan", after_ms=5_000)
+        assert code == 0
+        assert out == snapshot
+        plan = json.loads(cli(project, pg_url, "plan", "--json", after_ms=5_000)[1])
+        assert [w for w in plan["warnings"] if "session" in w] == [
+            line.removeprefix("Warning: ") for line in out.splitlines() if "session" in line]
+        code, out = cli(project, pg_url, "apply", "--auto-approve", "--allow-dirty",
+                        after_ms=5_000)
+        assert code == 1
+        assert "Error: target app: PostgreSQL backend <id> still holds" in out
+        (project.root / "resolutions" / "undo.yaml").unlink()
+    code, out = cli(project, pg_url, "plan", after_ms=5_000)   # the session ended: no warning
+    assert "session" not in out
     # a target it cannot reach cannot say: refused too
     config = project.config_path.read_text()
     where = parse_url(pg_url, Path(".")).where
@@ -281,6 +298,15 @@ def test_a_mark_is_refused_while_a_session_still_holds_the_runners_lock(
     assert "Error: target app: cannot connect to PostgreSQL at 127.0.0.1:1/nowhere" in out
     assert out.endswith("  marking 'load' checks first that no session of its runner still"
                         " runs there\n  nothing was written\n"), out
+    undo = resolution_file(project, "undo.yaml", reason="undone",
+                           resolutions=[{"change": "load", "resolution": "ROLLED_BACK"}])
+    code, out = cli(project, pg_url, "plan", after_ms=5_000)
+    assert code == 0
+    assert out.startswith("Warning: 'load': whether a session of its runner still runs on"
+                          " target app is unknown, so apply checks again and refuses if it"
+                          " cannot: target app: cannot connect to PostgreSQL at 127.0.0.1:1/"
+                          "nowhere"), out
+    undo.unlink()
     project.config_path.write_text(config)
     code, out = cli(project, pg_url, *fix, after_ms=5_000)
     assert code == 0, out

@@ -71,6 +71,7 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
     from setright.planner.build import build_plan
     from setright.planner.model import Outcome
     from setright.planner.project import redrive_context
+    from setright.planner.sessions import refuse_live_sessions
     from setright.planner.writes import moved_refusal
     from setright.render.plan import action_lines
     from setright.resolutions.checks import missing_ticket
@@ -102,6 +103,7 @@ def run_one_entry(app, entry: PlanEntry, *, yes: bool) -> None:  # type: ignore[
     click.echo("setright will perform the following action:\n")
     shown = replace(action, messages=[cli_wording(m) for m in action.messages])
     click.echo("\n".join(action_lines(shown, app.style)) + "\n")
+    refuse_live_sessions(plan.actions, config)   # before asking; apply checks again
     confirm("Do you want to perform this action?", assume_yes=yes, flag="--yes",
             cancelled=f"{what} cancelled; nothing was written.")
     try:

@@ -27,6 +27,7 @@ from setright.planner.context import RedriveContext
 from setright.planner.entries import entry_from_action
 from setright.planner.model import Action, ActionKind, Outcome, Plan
 from setright.planner.project import redrive_context
+from setright.planner.sessions import refuse_live_sessions
 from setright.planner.stale import (
     STALE,
     Findings,
@@ -205,7 +206,7 @@ def apply_plan(plan: Plan, store: Store, config: Config, *, actor: str, owner: s
             store, config, owner=owner, own_lock_ids={lock.lock_id}))
         if now.lines:
             raise StalePlan(now.heading, [*now.lines, NOTHING_WRITTEN], now=now.actions)
-        _refuse_live_sessions(now.actions, config)   # before the locks: a refusal takes none
+        refuse_live_sessions(now.actions, config)   # before the locks: a refusal takes none
         holders_before = _lock_targets(now.actions, plan.plan_id, locker, held, lock_timeout,
                                        config)
         return _transaction(plan, store, config, files, actor=actor, owner=owner,
@@ -233,35 +234,6 @@ def _lock_targets(actions: Sequence[Action], plan_id: str, locker: Locker,
         if live and target in config.targets:
             _claim_fence(config, target, lock, locker.store.now_iso())
     return holders
-
-
-def _refuse_live_sessions(actions: Sequence[Action], config: Config) -> None:
-    """A mark of a STARTED change ends its runner's apply, as the reaper does; the reaper
-    holds the target's session lock, so a mark needs it free. A runner killed
-    mid-statement leaves its database session running that statement: the change may
-    still be taking effect. Checked before the `target:` locks, so a refusal does not take
-    over a paused runner's expired lease; a runner that starts after the check holds the
-    target lock, which this apply then waits for (a dead runner's session never returns)."""
-    from setright.runner.targets import TargetBusy, TargetError, session_holder
-
-    started = [a for a in actions if a.kind == ActionKind.RESOLVE
-               and a.outcome == Outcome.CHANGE and a.before == "STARTED"
-               and a.target in config.targets]
-    for name in sorted({a.target for a in started if a.target}):
-        changes = ", ".join(repr(a.subject) for a in started if a.target == name)
-        try:
-            session = session_holder(config.targets[name])
-        except TargetError as exc:
-            raise TargetError(exc.message, [*exc.details, f"marking {changes} checks first "
-                              "that no session of its runner still runs there",
-                              "nothing was written"]) from None
-        if session is not None:
-            raise TargetBusy(
-                f"target {name}: {session.who} still holds the runner's session lock; "
-                f"{changes} may still be running there",
-                ["a runner killed mid-statement leaves its session running the statement",
-                 f"wait for it to end, or end it ({session.end_with}); then apply again",
-                 "nothing was written"])
 
 
 def _claim_fence(config: Config, target: str, lock: LockInfo, at: str) -> None:

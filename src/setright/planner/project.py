@@ -91,6 +91,7 @@ def derive_entries(conn: Connection, files: Sequence[ResolutionFile], config: Co
 def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = None, *,
                  owner: str, own_lock_ids: Collection[str] = ()) -> Plan:
     """Load the resolution files (all, or the named ones), check them, and plan what is unapplied."""
+    from setright.planner.sessions import session_warnings
     from setright.resolutions.files import read_resolution_files
 
     if paths:
@@ -107,6 +108,7 @@ def plan_project(store: Store, config: Config, paths: Sequence[Path] | None = No
         warnings=derived.warnings,
         errors=[str(p) for p in loaded.problems] + derived.errors,
     )
+    plan.warnings += session_warnings(plan.actions, config)
     plan.unreadable_files = sorted({p.source for p in loaded.problems})
     plan.invalid_files = derived.invalid_files
     return plan
