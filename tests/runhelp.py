@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -138,7 +139,35 @@ class Project:
             env["SETRIGHT_FAULT"] = fault
         return subprocess.Popen(
             [sys.executable, "-m", "setright", "--config", str(self.config_path), *args],
-            cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=_default_ctrl_c)
+
+
+def _default_ctrl_c() -> None:
+    """In the child: SIGINT as in a terminal. A suite started in the background by a
+    shell (`make test &`) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: what stderr ends with after a Ctrl-C once the command wrote to the store
+INTERRUPTED = ("Error: interrupted; what the command did before is recorded in the audit store\n"
+               "  run 'setright status' and 'setright issue list' to see where it stopped\n")
+
+
+def ctrl_c(proc: subprocess.Popen[str], ready: Callable[[], Any],
+           timeout: float = 30.0) -> tuple[int, str]:
+    """Once `ready()` holds, Ctrl-C the process: its exit code and stderr. A process still
+    running after `timeout` seconds is killed, and the test fails."""
+    try:
+        wait_for(ready)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from runhelp import Project, wait_for
+from runhelp import INTERRUPTED, Project, ctrl_c
 
 #: about two seconds of SQLite counting
 SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000)"
         " INSERT INTO t SELECT count(*) FROM c")
+#: many minutes of it
+ENDLESS = SLOW.replace("1500000", "2000000000")
+
+
+def _two_operations_done(p: Project) -> Callable[[], bool]:
+    return lambda: p.store_rows("SELECT count(*) FROM setright_operations"
+                                " WHERE state = 'completed'") == [(2,)]
 
 
 def test_an_interrupted_run_says_its_work_is_recorded_not_that_nothing_was(
@@ -17,23 +25,36 @@ def test_an_interrupted_run_says_its_work_is_recorded_not_that_nothing_was(
     p = Project(tmp_path / "p")
     p.change("_0001__slow", transactional=False,
              apply=f"CREATE TABLE t (n INTEGER);\nINSERT INTO t VALUES (1);\n{SLOW};")
-    proc = p.spawn("run")
-    try:
-        wait_for(lambda: p.store_rows("SELECT count(*) FROM setright_operations"
-                                      " WHERE state = 'completed'") == [(2,)])
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 1
+    code, err = ctrl_c(p.spawn("run"), _two_operations_done(p), timeout=60)
+    assert code == 1
     assert "nothing was written" not in err
-    assert err.endswith(
-        "Error: interrupted; what the command did before is recorded in the audit store\n"
-        "  run 'setright status' and 'setright issue list' to see where it stopped\n"), err
+    assert err.endswith(INTERRUPTED), err
     assert p.store_rows("SELECT state, error FROM setright_applies") == [
         ("failed", "runner interrupted: KeyboardInterrupt")]
+
+
+def test_ctrl_c_stops_a_long_statement_in_sqlite_rather_than_waiting_for_it(
+        tmp_path: Path) -> None:
+    """Python cannot run its handler while SQLite counts: the runner asks SQLite to stop."""
+    p = Project(tmp_path / "p")
+    p.change("_0001__endless", transactional=False,
+             apply=f"CREATE TABLE t (n INTEGER);\nINSERT INTO t VALUES (1);\n{ENDLESS};")
+    two_done = _two_operations_done(p)
+
+    def counting() -> bool:
+        if not two_done():
+            return False
+        time.sleep(0.5)  # past the store's record of the second operation, into the third
+        return True
+
+    code, err = ctrl_c(p.spawn("run"), counting)
+    assert (code, err.endswith(INTERRUPTED)) == (1, True), err
+    assert p.store_rows("SELECT state, error FROM setright_applies") == [
+        ("failed", "runner interrupted: KeyboardInterrupt")]
+    assert p.store_rows("SELECT seq, state FROM setright_operations ORDER BY seq") == [
+        (1, "completed"), (2, "completed"), (3, "pending")]
+    assert p.query("SELECT n FROM t") == [(1,)]           # the count never committed
+    assert p.store_rows("SELECT count(*) FROM setright_locks") == [(0,)]
 
 
 def test_the_end_of_input_at_a_question_wrote_nothing_and_says_so(tmp_path: Path,
@@ -94,9 +115,7 @@ def test_a_second_ctrl_c_after_a_write_still_says_where_to_look(monkeypatch, cap
     with pytest.raises(SystemExit) as exited:
         entry.main()
     assert exited.value.code == 1
-    assert capsys.readouterr().err == (
-        "Error: interrupted; what the command did before is recorded in the audit store\n"
-        "  run 'setright status' and 'setright issue list' to see where it stopped\n")
+    assert capsys.readouterr().err == INTERRUPTED
 
 
 def test_an_error_raised_while_handling_a_ctrl_c_is_reported_as_the_interrupt(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from planhelp import resolution_file
-from runhelp import Project, wait_for
+from runhelp import INTERRUPTED, Project, ctrl_c, wait_for
 from serverhelp_mysql import mysql_admin, mysql_url  # noqa: F401 - fixtures
 from setright.runner.targets import read_markers
 from setright.timeutil import FixedClock
@@ -228,3 +228,22 @@ def test_a_mark_waits_for_the_killed_runners_statement_to_end(
     code, out = cli(project, mysql_url, *fix, after_ms=5_000)
     assert code == 0, out
     assert project.store_rows("SELECT state FROM setright_applies") == [("failed",)]
+
+
+def test_ctrl_c_stops_the_statement_on_the_server_and_settles_the_apply(
+        project: Project, mysql_url: str) -> None:  # noqa: F811
+    """Ctrl-C used to raise inside PyMySQL's read: the server ran the statement on, and the
+    connection, out of step, could not settle the apply, whose lock stayed held until it
+    expired. The runner now sends `KILL QUERY` and stops when the statement does."""
+    project.change("_0001__slow", apply="SELECT SLEEP(600);")
+    sleeping = "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(600)'"
+    code, err = ctrl_c(project.spawn("run"), lambda: mysql_rows(mysql_url, sleeping))
+    assert code == 1
+    assert err.endswith(INTERRUPTED), err
+    assert not mysql_rows(mysql_url, sleeping)
+    assert project.store_rows("SELECT state, error FROM setright_applies") == [
+        ("failed", "runner interrupted: KeyboardInterrupt")]
+    assert project.store_rows("SELECT count(*) FROM setright_locks") == [(0,)]
+    code, out = cli(project, mysql_url, "audit", "fix", "-c", "slow", "-r", "ROLLED_BACK",
+                    "--reason", "interrupted before it did anything", "--yes")
+    assert code == 0, out   # no session holds the runner's GET_LOCK any more

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from planhelp import resolution_file
-from runhelp import Project, wait_for
+from runhelp import INTERRUPTED, Project, ctrl_c, wait_for
 from serverhelp import pg_url  # noqa: F401 - fixture
 from setright.db import parse_url
 from setright.runner.targets import read_markers
@@ -241,6 +241,23 @@ def test_a_killed_runners_statement_is_cancelled_not_left_running(
     code, out = cli(project, pg_url, "audit", "fix", "-c", "slow", "-r", "ROLLED_BACK",
                     "--reason", "cancelled with its runner", "--yes", after_ms=5_000)
     assert code == 0, out
+
+
+def test_ctrl_c_cancels_the_statement_and_settles_the_apply(
+        project: Project, pg_url: str) -> None:  # noqa: F811
+    project.change("_0001__slow", apply="CREATE TABLE slow (id INTEGER);\n"
+                   "SELECT pg_sleep(600);")
+    sleeping = ("SELECT count(*) FROM pg_stat_activity"
+                " WHERE query LIKE 'SELECT pg_sleep(600)%'")
+    code, err = ctrl_c(project.spawn("run"), lambda: pg_rows(pg_url, sleeping)[0][0])
+    assert code == 1
+    assert err.endswith(INTERRUPTED), err
+    assert pg_rows(pg_url, sleeping) == [(0,)]
+    assert pg_rows(pg_url, "SELECT to_regclass('slow')") == [(None,)]  # rolled back
+    assert advisory_locks(pg_url) == 0
+    assert project.store_rows("SELECT state, error FROM setright_applies") == [
+        ("failed", "runner interrupted: KeyboardInterrupt")]
+    assert project.store_rows("SELECT count(*) FROM setright_locks") == [(0,)]
 
 
 def test_a_mark_is_refused_while_a_session_still_holds_the_runners_lock(

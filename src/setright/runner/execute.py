@@ -16,6 +16,7 @@ from typing import Any
 from setright.config import Config
 from setright.errors import LeaseLost, SetrightError
 from setright.ids import new_id
+from setright.runner.ctrl_c import StatementInterrupts
 from setright.runner.fresh_plan import (FreshPlan, find_drift, fresh_plan, moved_changes,
                                         resume_drift, shown_path, task_specs)
 from setright.runner.lease import Lease, LeaseKeeper
@@ -110,6 +111,7 @@ class _TargetRun:
         self.observer = observer
         self.target: Target | None = None
         self.keeper: LeaseKeeper | None = None
+        self.ctrl_c = StatementInterrupts(self._interrupt)
         self.apply_id: str | None = None
         self.reaped: list[ReapReport] = []
 
@@ -186,6 +188,7 @@ class _TargetRun:
             self.keeper = LeaseKeeper(self.lease, self.store.url, self.store.audit_table,
                                       self.store.clock, on_lost=self._interrupt).start()
         self.target = open_target(spec, create=True)
+        self.ctrl_c.start()
         try:
             # before the fence and the reaping: a runner of another store, or one paused
             # past its lease, may still be between a statement and its marker
@@ -206,7 +209,7 @@ class _TargetRun:
         raise TargetRefused("error", *_run_elsewhere(self.name, latest, self.store.where))
 
     def _interrupt(self) -> None:
-        """The lease is lost: abort the statement running in the target, if any."""
+        """The lease is lost, or Ctrl-C: abort the statement running in the target, if any."""
         if self.target is not None:
             self.target.interrupt()
 
@@ -248,7 +251,7 @@ class _TargetRun:
                                  root=self.config.root,
                                  snapshot=lambda: _failure_time_snapshot(target))
         tasks = TaskRunner(self.store, self.target, self.lease, recorder, self.options,
-                           self.observer)
+                           self.observer, self.ctrl_c)
         conn = self.store.conn
         while True:
             apply = recorder.start_apply()
@@ -308,6 +311,7 @@ class _TargetRun:
             return False
 
     def close(self) -> None:
+        self.ctrl_c.stop()
         if self.keeper is not None:
             self.keeper.stop()
         if self.target is not None:

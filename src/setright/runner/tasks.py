@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from setright.runner.ctrl_c import StatementInterrupts
 from setright.runner.lease import Lease
 from setright.runner.model import Change, Operation
 from setright.runner.options import RunOptions
@@ -71,7 +72,8 @@ class TaskRunner:
     """Runs started tasks of one apply; returns False when a task failed (the apply stops)."""
 
     def __init__(self, store: Store, target: Target, lease: Lease, recorder: ApplyRecorder,
-                 options: RunOptions, observer: RunObserver) -> None:
+                 options: RunOptions, observer: RunObserver,
+                 ctrl_c: StatementInterrupts | None = None) -> None:
         self.store = store
         self.target = target
         self.lease = lease
@@ -79,6 +81,8 @@ class TaskRunner:
         self.fault = options.fault
         self.after_commit = options.after_commit
         self.observer = observer
+        #: around every statement sent to the target: Ctrl-C stops it in the database
+        self.statement = (ctrl_c or StatementInterrupts(target.interrupt)).statement
         self.begun: Begun | None = None          # the next task, begun by the last success
         self.next_task: tuple[TaskRow, Change] | None = None
         #: change id → {seq: state} as the attempt began (a task's operations move only
@@ -116,7 +120,8 @@ class TaskRunner:
                     if index:
                         self.lease.check()  # the first statement was checked just above
                     self.observer.operation_started(change.id, op.seq, len(change.operations))
-                    ttx.execute(op.statement)
+                    with self.statement():
+                        ttx.execute(op.statement)
                     self._before_marker(change.id, op.seq)
                     ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
         except StatementFailed as exc:
@@ -186,7 +191,8 @@ class TaskRunner:
             self.lease.check()
             with self.target.transaction(self.lease.token) as ttx:
                 for script in scripts:
-                    ttx.execute(script)
+                    with self.statement():
+                        ttx.execute(script)
                 ttx.delete_markers(self.apply_id, change.id)
         except StatementFailed as exc:
             rollback_error = exc.message
@@ -211,7 +217,8 @@ class TaskRunner:
         marker (the session lock keeps other runners out of the gap between them)."""
         token = self.lease.token
         if self.target.runs_alone(op.statement):
-            self.target.execute_alone(op.statement, token)
+            with self.statement():
+                self.target.execute_alone(op.statement, token)
             self._before_marker(change.id, op.seq)
             try:
                 with self.target.transaction(token) as ttx:
@@ -221,7 +228,8 @@ class TaskRunner:
                                       f"written: {exc.message}") from None
             return
         with self.target.transaction(token) as ttx:
-            ttx.execute(op.statement)
+            with self.statement():
+                ttx.execute(op.statement)
             self._before_marker(change.id, op.seq)
             ttx.add_marker(self.apply_id, change.id, op.seq, self.store.now_iso())
 
