@@ -96,8 +96,12 @@ def parse_with_cli(argv: list[str]) -> click.Context:
     while isinstance(command, click.Group):
         split = _group_split(command, args)
         own, rest = args[:split], args[split:]
+        # with the group's context settings, as click's own: a command caches its help
+        # option from the first context it sees, so one without them (`-h`) would change
+        # every later test's help output
         parent = (command.make_context(name, own, parent=parent) if own
-                  else click.Context(command, info_name=name, parent=parent))
+                  else click.Context(command, info_name=name, parent=parent,
+                                     **command.context_settings))
         if not rest:
             return parent
         sub = command.get_command(parent, rest[0])
