@@ -73,7 +73,7 @@ class TaskRunner:
 
     def __init__(self, store: Store, target: Target, lease: Lease, recorder: ApplyRecorder,
                  options: RunOptions, observer: RunObserver,
-                 ctrl_c: StatementInterrupts | None = None) -> None:
+                 ctrl_c: StatementInterrupts) -> None:
         self.store = store
         self.target = target
         self.lease = lease
@@ -82,7 +82,7 @@ class TaskRunner:
         self.after_commit = options.after_commit
         self.observer = observer
         #: around every statement sent to the target: Ctrl-C stops it in the database
-        self.statement = (ctrl_c or StatementInterrupts(target.interrupt)).statement
+        self.statement = ctrl_c.statement
         self.begun: Begun | None = None          # the next task, begun by the last success
         self.next_task: tuple[TaskRow, Change] | None = None
         #: change id → {seq: state} as the attempt began (a task's operations move only
