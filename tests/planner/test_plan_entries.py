@@ -10,7 +10,7 @@ import pytest
 
 from setright.planner.build import to_plan_entry
 from setright.planner.entries import PlanEntry
-from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
+from setright.resolutions.model import RedriveEntry, ResolutionEntry, ResolutionFile
 
 
 def _as_written(entry: PlanEntry) -> dict[str, Any]:

@@ -11,16 +11,18 @@ import pytest
 from setright.errors import InvalidInput
 from setright.frozen import made
 from setright.resolutions.files import (
-    EntryKind,
-    RedriveEntry,
-    ResolutionEntry,
-    canonical_digest,
-    entry_key,
     find_resolution_files,
     load_resolution_file,
     load_resolution_files,
     read_resolution_file,
     read_resolution_files,
+)
+from setright.resolutions.model import (
+    EntryKind,
+    RedriveEntry,
+    ResolutionEntry,
+    canonical_digest,
+    entry_key,
     split_entry_key,
 )
 from setright.schemas import load_schema

@@ -37,7 +37,7 @@ from setright.planner.stale import (
     saved_plan_findings,
 )
 from setright.planner.writes import describe, write_mark, write_redrive
-from setright.resolutions.files import ResolutionFile
+from setright.resolutions.model import ResolutionFile
 from setright.store import Store
 from setright.store.audit import refresh_change_state
 from setright.store.ledger import LedgerRow, record_ledger_entry

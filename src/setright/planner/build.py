@@ -18,7 +18,7 @@ from setright.planner.model import Action, ActionKind, Outcome, Plan, Resolution
 from setright.planner.context import RedriveContext
 from setright.planner.resolve import evaluate_resolution, resolution_guards
 from setright.frozen import made
-from setright.resolutions.files import RedriveEntry, ResolutionEntry, ResolutionFile
+from setright.resolutions.model import RedriveEntry, ResolutionEntry, ResolutionFile
 from setright.timeutil import iso_from_ms
 from setright.redact import mask_password
 

@@ -17,7 +17,7 @@ from setright.planner.build import build_plan, to_plan_entry
 from setright.planner.entries import PlanEntry
 from setright.planner.model import Plan
 from setright.planner.context import RedriveContext
-from setright.resolutions.files import ResolutionFile
+from setright.resolutions.model import ResolutionFile
 from setright.store import Store
 
 if TYPE_CHECKING:

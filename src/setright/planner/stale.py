@@ -24,7 +24,7 @@ from setright.planner.redrive import RedriveContext
 if TYPE_CHECKING:
     from setright.db import Connection
 
-    from setright.resolutions.files import ResolutionFile
+    from setright.resolutions.model import ResolutionFile
     from setright.store import Store
 
 STALE = "Saved plan is stale"

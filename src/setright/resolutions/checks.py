@@ -17,16 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from setright.errors import Problem
 from setright.redact import escaped_name
-from setright.resolutions.files import (
-    Entry,
-    EntryKind,
-    RedriveEntry,
-    ResolutionEntry,
-    ResolutionFile,
-    find_resolution_files,
-    read_resolution_files,
-    relative_name,
-)
+from setright.resolutions.files import find_resolution_files, read_resolution_files, relative_name
+from setright.resolutions.model import Entry, EntryKind, RedriveEntry, ResolutionEntry, ResolutionFile
 
 if TYPE_CHECKING:
     from setright.config import Config

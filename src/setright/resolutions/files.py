@@ -1,4 +1,4 @@
-"""Resolution files (format v1): the model, loading, canonical digests and entry keys.
+"""Resolution files (format v1): finding, loading and checking them (the model: `model.py`).
 
 A file is loaded through `yamlfile` so every problem names `file:line:column`
 and its JSON path, and *every* problem of a file is reported at once: a
@@ -9,152 +9,28 @@ name is what the ledger records (`setright_ledger.resolution_file`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from setright import validcache
 from setright.errors import InvalidInput, Problem, SetrightError
 from setright.frozen import made
-from setright.jsontext import canonical_json
 from setright.redact import escaped_name
+from setright.resolutions.model import (
+    LISTS,
+    EntryKind,
+    LoadedFiles,
+    RedriveEntry,
+    ResolutionEntry,
+    ResolutionFile,
+    canonical_digest,
+    list_name,
+)
 from setright.yamlfile import YamlDocument, json_path, load_yaml, relative_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
-DIGEST_PREFIX = "sha256:"
-
-#: The list in a file that holds each kind of entry, and the key naming its subject.
-_LISTS = (("resolutions", "change"), ("redrives", "apply"))
-
-
-class EntryKind(StrEnum):
-    RESOLUTION = "resolution"
-    REDRIVE = "redrive"
-
-
-def entry_key(kind: EntryKind | str, subject: str) -> str:
-    """The ledger key of an entry: `resolution:<change id>` or `redrive:<apply id>`."""
-    return f"{EntryKind(kind).value}:{subject}"
-
-
-def split_entry_key(key: str) -> tuple[EntryKind, str]:
-    """Inverse of `entry_key`; ids may contain ':' (only the first one separates)."""
-    kind, sep, subject = key.partition(":")
-    if not sep:
-        raise ValueError(f"not an entry key: {key!r}")
-    return EntryKind(kind), subject
-
-
-@dataclass(frozen=True, kw_only=True)
-class Entry:
-    """One entry of a resolution file, with the place it was written."""
-
-    kind: ClassVar[EntryKind]
-    subject: str
-    file: str
-    index: int
-    line: int | None = None
-    column: int | None = None
-    note: str | None = None
-
-    @property
-    def key(self) -> str:
-        """`entry_key(self.kind, self.subject)`; `kind` is already an `EntryKind` (a str)."""
-        return f"{self.kind}:{self.subject}"
-
-    @property
-    def json_path(self) -> str:
-        return json_path((_list_name(self.kind), self.index))
-
-    def location(self) -> str:
-        """`file:line:column` of the entry (the start of its mapping)."""
-        if self.line is None:
-            return self.file
-        return f"{self.file}:{self.line}:{self.column}"
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON views and plan files."""
-        data: dict[str, Any] = {"kind": self.kind.value, "key": self.key}
-        data.update(vars(self))
-        if "expect" in data:
-            data["expect"] = list(data["expect"])
-        return data
-
-
-@dataclass(frozen=True, kw_only=True)
-class ResolutionEntry(Entry):
-    """Mark `subject` (a change id) APPLIED or ROLLED_BACK, guarded by `expect`/`target`."""
-
-    kind: ClassVar[EntryKind] = EntryKind.RESOLUTION
-    resolution: str
-    expect: tuple[str, ...] = ()
-    target: str | None = None
-
-    @property
-    def change_id(self) -> str:
-        return self.subject
-
-
-@dataclass(frozen=True, kw_only=True)
-class RedriveEntry(Entry):
-    """Reopen `subject` (an apply id) for retry; `force` takes over a held target lock."""
-
-    kind: ClassVar[EntryKind] = EntryKind.REDRIVE
-    force: bool = False
-    accept_drift: bool = False
-
-    @property
-    def apply_id(self) -> str:
-        return self.subject
-
-
-@dataclass(frozen=True)
-class ResolutionFile:
-    """A valid resolution file; `path` is relative to the config root (the ledger's name)."""
-
-    path: str
-    abs_path: Path
-    digest: str
-    reason: str
-    ticket: str | None
-    author: str | None
-    entries: tuple[ResolutionEntry | RedriveEntry, ...]
-    data: dict[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def resolutions(self) -> tuple[ResolutionEntry, ...]:
-        return tuple(e for e in self.entries if isinstance(e, ResolutionEntry))
-
-    @property
-    def redrives(self) -> tuple[RedriveEntry, ...]:
-        return tuple(e for e in self.entries if isinstance(e, RedriveEntry))
-
-
-@dataclass
-class LoadedFiles:
-    """What loading a set of paths produced: the valid files and every problem found."""
-
-    files: list[ResolutionFile]
-    problems: list[Problem]
-    #: every YAML file that was read (root-relative), valid or not, in load order
-    names: list[str]
-
-
-# -- digests and names ------------------------------------------------------
-
-
-def canonical_digest(data: Any) -> str:
-    """`sha256:` + sha256 of canonical JSON of the parsed content.
-
-    Keys sorted, no whitespace, non-ASCII escaped: comments, quoting, key order
-    and block-versus-flow style do not change the digest; any value does.
-    """
-    text = canonical_json(data, ascii=True)
-    return DIGEST_PREFIX + hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def relative_name(path: Path, root: Path) -> str:
@@ -337,16 +213,12 @@ def read_resolution_file(path: Path, root: Path, *, name: str | None = None
     ), []
 
 
-def _list_name(kind: EntryKind) -> str:
-    return "resolutions" if kind is EntryKind.RESOLUTION else "redrives"
-
-
 def _subjects(doc: YamlDocument) -> Iterator[tuple[EntryKind, int, str, str]]:
     """(kind, index, subject key, subject) of every well-formed-enough entry."""
     if not isinstance(doc.data, dict):
         return
-    for (list_name, subject_key), kind in zip(_LISTS, EntryKind, strict=True):
-        items = doc.data.get(list_name)
+    for (items_key, subject_key), kind in zip(LISTS, EntryKind, strict=True):
+        items = doc.data.get(items_key)
         if not isinstance(items, list):
             continue
         for index, item in enumerate(items):
@@ -365,11 +237,11 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
     if not isinstance(data, dict):
         return []
     problems: list[Problem] = []
-    lists = [name for name, _ in _LISTS if isinstance(data.get(name), list)]
+    lists = [name for name, _ in LISTS if isinstance(data.get(name), list)]
     if lists and not any(data[name] for name in lists):
         problems.append(doc.problem((lists[0],), "no entries: expected at least one item under "
                                     "resolutions or redrives"))
-    elif not any(name in data for name, _ in _LISTS):
+    elif not any(name in data for name, _ in LISTS):
         problems.append(doc.problem((), "no entries: expected a 'resolutions' or 'redrives' list"))
     if not _repeats(data):
         return problems
@@ -377,20 +249,20 @@ def _structure_problems(doc: YamlDocument) -> list[Problem]:
     for kind, index, subject_key, subject in _subjects(doc):
         seen = first.setdefault((kind, subject), index)
         if seen != index:
-            line, _ = doc.locate((_list_name(kind), seen))
+            line, _ = doc.locate((list_name(kind), seen))
             what = "change" if kind is EntryKind.RESOLUTION else "apply"
             problems.append(doc.problem(
-                (_list_name(kind), index, subject_key),
+                (list_name(kind), index, subject_key),
                 f"{what} {subject!r} already has an entry in this file (line {line}, "
-                f"{json_path((_list_name(kind), seen))}); a file holds one entry per {what}",
+                f"{json_path((list_name(kind), seen))}); a file holds one entry per {what}",
             ))
     return problems
 
 
 def _repeats(data: dict[str, Any]) -> bool:
     """Whether a list names one subject twice (most files: no, told without `_subjects`)."""
-    for list_name, subject_key in _LISTS:
-        items = data.get(list_name)
+    for items_key, subject_key in LISTS:
+        items = data.get(items_key)
         if isinstance(items, list):
             subjects = [s for s in (i.get(subject_key) if isinstance(i, dict) else None
                                     for i in items) if isinstance(s, str)]
@@ -403,11 +275,11 @@ def _entries(doc: YamlDocument, name: str) -> Iterator[ResolutionEntry | Redrive
     """Typed entries of a schema-valid document, in file order (resolutions, then redrives)."""
     marks: dict[str, list[tuple[int, int]]] = {}
     for kind, index, _, subject in _subjects(doc):
-        list_name = _list_name(kind)
-        if list_name not in marks:
-            marks[list_name] = doc.locate_items((list_name,))
-        item = doc.data[list_name][index]
-        line, column = marks[list_name][index]
+        items_key = list_name(kind)
+        if items_key not in marks:
+            marks[items_key] = doc.locate_items((items_key,))
+        item = doc.data[items_key][index]
+        line, column = marks[items_key][index]
         common = {"subject": subject, "file": name, "index": index, "line": line,
                   "column": column, "note": item.get("note")}
         if kind is EntryKind.RESOLUTION:
